@@ -1,0 +1,147 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/kvengine"
+)
+
+// Options tune a bolt backend. The zero value is the production default.
+type Options struct {
+	// BatchDelay is how long a commit waits for other writers to join it
+	// (default 1 ms).
+	BatchDelay time.Duration
+	// LockTimeout is how long Open waits for another process to release
+	// the file (default 1 s).
+	LockTimeout time.Duration
+	// NoSync skips fsync (tests only: a crash may lose acknowledged writes).
+	NoSync bool
+}
+
+// Backend is a storage.Backend on one bbolt file.
+type Backend struct {
+	db   *bbolt.DB
+	path string
+}
+
+var (
+	_ storage.Backend  = (*Backend)(nil)
+	_ storage.Pinger   = (*Backend)(nil)
+	_ storage.Backuper = (*Backend)(nil)
+)
+
+// Open opens (creating when needed, with its parent folders) the database
+// file at path.
+func Open(path string, opts Options) (*Backend, error) {
+	if opts.BatchDelay == 0 {
+		opts.BatchDelay = time.Millisecond
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Second
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("bolt: cannot create the folder of %s: %w", path, err)
+		}
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync, FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("bolt: %s is locked by another process (is another nimbus running on it?)", path)
+		}
+		return nil, fmt.Errorf("bolt: cannot open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = opts.BatchDelay
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range kvengine.Buckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bolt: cannot initialise %s: %w", path, err)
+	}
+	return &Backend{db: db, path: path}, nil
+}
+
+// Path returns the database file's path.
+func (b *Backend) Path() string { return b.path }
+
+// fnError marks an error returned by the caller's function, so that it is
+// passed back unchanged rather than wrapped as a backend failure.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return &storage.BackendError{Op: "transaction", Err: err}
+	}
+	body := func(btx *bbolt.Tx) error {
+		if err := fn(kvengine.NewTx(ctx, store{btx})); err != nil {
+			return fnError{err}
+		}
+		return nil
+	}
+	var err error
+	if write {
+		err = b.db.Batch(body)
+	} else {
+		err = b.db.View(body)
+	}
+	var fe fnError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	if err != nil {
+		return &storage.BackendError{Op: "bolt", Err: err}
+	}
+	return nil
+}
+
+// View implements storage.Backend.
+func (b *Backend) View(ctx context.Context, fn func(storage.Tx) error) error {
+	return b.run(ctx, false, fn)
+}
+
+// Update implements storage.Backend. Concurrent calls share commits.
+func (b *Backend) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	return b.run(ctx, true, fn)
+}
+
+// Close implements storage.Backend.
+func (b *Backend) Close() error { return b.db.Close() }
+
+// Ping implements storage.Pinger.
+func (b *Backend) Ping(ctx context.Context) error {
+	return b.db.View(func(*bbolt.Tx) error { return nil })
+}
+
+// Backup implements storage.Backuper: it writes a consistent copy of the
+// database to path while the backend keeps serving.
+func (b *Backend) Backup(ctx context.Context, path string) error {
+	return b.db.View(func(tx *bbolt.Tx) error { return tx.CopyFile(path, 0o600) })
+}
+
+type store struct{ tx *bbolt.Tx }
+
+func (s store) Bucket(name string) kvengine.Bucket { return bucket{s.tx.Bucket([]byte(name))} }
+func (s store) Writable() bool                     { return s.tx.Writable() }
+
+type bucket struct{ b *bbolt.Bucket }
+
+func (b bucket) Get(k []byte) []byte     { return b.b.Get(k) }
+func (b bucket) Put(k, v []byte) error   { return b.b.Put(k, v) }
+func (b bucket) Delete(k []byte) error   { return b.b.Delete(k) }
+func (b bucket) Cursor() kvengine.Cursor { return b.b.Cursor() }

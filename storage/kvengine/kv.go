@@ -1,0 +1,157 @@
+package kvengine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Bucket is one ordered key space of the underlying store.
+type Bucket interface {
+	Get(k []byte) []byte
+	Put(k, v []byte) error
+	Delete(k []byte) error
+	Cursor() Cursor
+}
+
+// Cursor walks a Bucket in key order. Each method returns a nil key when it
+// runs off either end.
+type Cursor interface {
+	First() (k, v []byte)
+	Last() (k, v []byte)
+	Seek(k []byte) (kk, v []byte)
+	Next() (k, v []byte)
+	Prev() (k, v []byte)
+}
+
+// Store is what a backend's transaction provides.
+type Store interface {
+	Bucket(name string) Bucket
+	Writable() bool
+}
+
+// Buckets lists the bucket names a backend must create.
+var Buckets = []string{"o", "t", "m", "a", "i", "u", "p"}
+
+// Tx implements storage.Tx over a Store.
+type Tx struct {
+	kv  Store
+	ctx context.Context
+	// Now returns the current time in milliseconds; tests may replace it.
+	Now func() int64
+}
+
+var _ storage.Tx = (*Tx)(nil)
+
+// NewTx wraps a backend transaction.
+func NewTx(ctx context.Context, kv Store) *Tx {
+	return &Tx{kv: kv, ctx: ctx, Now: func() int64 { return time.Now().UnixMilli() }}
+}
+
+// Context implements storage.Tx.
+func (t *Tx) Context() context.Context { return t.ctx }
+
+func listKey(ref storage.Ref) []byte {
+	b := make([]byte, 0, len(ref.Parent)+len(ref.Resource)+2)
+	b = append(b, ref.Parent...)
+	b = append(b, 0)
+	b = append(b, ref.Resource...)
+	return append(b, 0)
+}
+
+func objKey(lk []byte, id string) []byte {
+	k := make([]byte, 0, len(lk)+len(id))
+	return append(append(k, lk...), id...)
+}
+
+func tsKey(lk []byte, ts int64, id string) []byte {
+	k := make([]byte, 0, len(lk)+8+len(id))
+	k = append(k, lk...)
+	k = binary.BigEndian.AppendUint64(k, uint64(ts))
+	return append(k, id...)
+}
+
+type meta struct {
+	ts    int64
+	count int64
+}
+
+func (t *Tx) getMeta(lk []byte) meta {
+	v := t.kv.Bucket("m").Get(lk)
+	if len(v) < 16 {
+		return meta{}
+	}
+	return meta{ts: int64(binary.BigEndian.Uint64(v)), count: int64(binary.BigEndian.Uint64(v[8:]))}
+}
+
+func (t *Tx) putMeta(lk []byte, m meta) error {
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v, uint64(m.ts))
+	binary.BigEndian.PutUint64(v[8:], uint64(m.count))
+	return t.kv.Bucket("m").Put(lk, v)
+}
+
+func (t *Tx) writable() error {
+	if !t.kv.Writable() {
+		return storage.ErrReadOnly
+	}
+	return nil
+}
+
+func decode(v []byte) (storage.Object, error) {
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	var o storage.Object
+	if err := d.Decode(&o); err != nil {
+		return nil, &storage.BackendError{Op: "decode object", Err: err}
+	}
+	return o, nil
+}
+
+func encode(o storage.Object) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(o); err != nil {
+		return nil, &storage.BackendError{Op: "encode object", Err: err}
+	}
+	b := buf.Bytes()
+	return b[:len(b)-1], nil
+}
+
+// prefixScan calls fn for every key starting with prefix, in order, until fn
+// returns false. Keys and values are only valid during the call.
+func prefixScan(b Bucket, prefix []byte, fn func(k, v []byte) bool) {
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
+// deletePrefix removes every key starting with prefix from b.
+func deletePrefix(b Bucket, prefix []byte) error {
+	var keys [][]byte
+	prefixScan(b, prefix, func(k, _ []byte) bool {
+		keys = append(keys, bytes.Clone(k))
+		return true
+	})
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Tx) checkCtx() error {
+	if err := t.ctx.Err(); err != nil {
+		return &storage.BackendError{Op: "transaction", Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,446 @@
+package kvengine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"sort"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Get implements storage.Tx.
+func (t *Tx) Get(ref storage.Ref, id string) (storage.Object, error) {
+	v := t.kv.Bucket("o").Get(objKey(listKey(ref), id))
+	if v == nil {
+		return nil, storage.ErrNotFound
+	}
+	o, err := decode(v)
+	if err != nil {
+		return nil, err
+	}
+	if storage.IsDeleted(o) {
+		return nil, storage.ErrNotFound
+	}
+	return o, nil
+}
+
+// stored returns the object or tombstone stored under id, or nil.
+func (t *Tx) stored(lk []byte, id string) (storage.Object, error) {
+	v := t.kv.Bucket("o").Get(objKey(lk, id))
+	if v == nil {
+		return nil, nil
+	}
+	return decode(v)
+}
+
+// bump assigns the timestamp of a write to the list (RES-13).
+func (t *Tx) bump(m *meta, sent int64, create bool) int64 {
+	now := t.Now()
+	fresh := m.ts + 1
+	if now > fresh {
+		fresh = now
+	}
+	if sent > 0 {
+		if sent > m.ts {
+			m.ts = sent
+			return sent
+		}
+		if create {
+			if sent == m.ts {
+				m.ts++
+				return m.ts
+			}
+			m.ts = fresh
+			return sent
+		}
+	}
+	m.ts = fresh
+	return fresh
+}
+
+func sentTimestamp(obj storage.Object) int64 {
+	v, ok := obj["last_modified"]
+	if !ok {
+		return 0
+	}
+	i, ok := storage.Int(v)
+	if !ok || i <= 0 {
+		return 0
+	}
+	return i
+}
+
+// write stores obj (with its final timestamp set) and maintains the index,
+// removing the index entry of what was stored before under the same id.
+func (t *Tx) write(lk []byte, prev, obj storage.Object) error {
+	id := storage.ID(obj)
+	if prev != nil {
+		if err := t.kv.Bucket("t").Delete(tsKey(lk, storage.LastModified(prev), id)); err != nil {
+			return err
+		}
+	}
+	data, err := encode(obj)
+	if err != nil {
+		return err
+	}
+	if err := t.kv.Bucket("o").Put(objKey(lk, id), data); err != nil {
+		return err
+	}
+	flag := []byte{0}
+	if storage.IsDeleted(obj) {
+		flag[0] = 1
+	}
+	return t.kv.Bucket("t").Put(tsKey(lk, storage.LastModified(obj), id), flag)
+}
+
+func copyObject(obj storage.Object) storage.Object {
+	out := make(storage.Object, len(obj)+1)
+	for k, v := range obj {
+		out[k] = v
+	}
+	return out
+}
+
+func (t *Tx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Object, error) {
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	id := storage.ID(obj)
+	if id == "" {
+		return nil, storage.ErrInvalidObject
+	}
+	lk := listKey(ref)
+	prev, err := t.stored(lk, id)
+	if err != nil {
+		return nil, err
+	}
+	live := prev != nil && !storage.IsDeleted(prev)
+	if create && live {
+		return nil, &storage.UnicityError{Field: "id", Existing: prev}
+	}
+	m := t.getMeta(lk)
+	obj = copyObject(obj)
+	delete(obj, "deleted")
+	obj["last_modified"] = t.bump(&m, sentTimestamp(obj), create || !live)
+	if !live {
+		m.count++
+	}
+	if err := t.write(lk, prev, obj); err != nil {
+		return nil, err
+	}
+	return obj, t.putMeta(lk, m)
+}
+
+// Create implements storage.Tx.
+func (t *Tx) Create(ref storage.Ref, obj storage.Object) (storage.Object, error) {
+	return t.put(ref, obj, true)
+}
+
+// Replace implements storage.Tx.
+func (t *Tx) Replace(ref storage.Ref, obj storage.Object) (storage.Object, error) {
+	return t.put(ref, obj, false)
+}
+
+// Delete implements storage.Tx.
+func (t *Tx) Delete(ref storage.Ref, id string, lastModified int64) (storage.Object, error) {
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	lk := listKey(ref)
+	prev, err := t.stored(lk, id)
+	if err != nil {
+		return nil, err
+	}
+	if prev == nil || storage.IsDeleted(prev) {
+		return nil, storage.ErrNotFound
+	}
+	m := t.getMeta(lk)
+	var sent int64
+	if lastModified > m.ts {
+		sent = lastModified
+	}
+	tomb := storage.Object{"id": id, "deleted": true, "last_modified": t.bump(&m, sent, false)}
+	m.count--
+	if err := t.write(lk, prev, tomb); err != nil {
+		return nil, err
+	}
+	return tomb, t.putMeta(lk, m)
+}
+
+// DeleteMany implements storage.Tx.
+func (t *Tx) DeleteMany(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	q.IncludeDeleted = false
+	objs, err := t.List(ref, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]storage.Object, 0, len(objs))
+	for _, o := range objs {
+		tomb, err := t.Delete(ref, storage.ID(o), 0)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tomb)
+	}
+	return out, nil
+}
+
+// Timestamp implements storage.Tx.
+func (t *Tx) Timestamp(ref storage.Ref) (int64, error) {
+	lk := listKey(ref)
+	m := t.getMeta(lk)
+	if m.ts != 0 || !t.kv.Writable() {
+		return m.ts, nil
+	}
+	m.ts = t.Now()
+	return m.ts, t.putMeta(lk, m)
+}
+
+// Count implements storage.Tx.
+func (t *Tx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {
+	lk := listKey(ref)
+	if len(filters) == 0 && !includeDeleted {
+		return int(t.getMeta(lk).count), nil
+	}
+	n := 0
+	err := t.scanIndex(lk, false, filters, nil, func(o storage.Object) (bool, error) {
+		if !includeDeleted && storage.IsDeleted(o) {
+			return true, nil
+		}
+		if storage.Match(o, filters) {
+			n++
+		}
+		return true, nil
+	})
+	return n, err
+}
+
+// List implements storage.Tx.
+func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
+	lk := listKey(ref)
+	sorts := storage.FullSort(q.Sort)
+	keep := func(o storage.Object) bool {
+		if storage.IsDeleted(o) && !q.IncludeDeleted {
+			return false
+		}
+		if !storage.Match(o, q.Filters) {
+			return false
+		}
+		return q.After == nil || storage.Compare(o, q.After, sorts) > 0
+	}
+	if q.IDs != nil {
+		return t.listIDs(lk, q, sorts, keep)
+	}
+	if len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc {
+		var out []storage.Object
+		err := t.scanIndex(lk, sorts[0].Desc, q.Filters, q.After, func(o storage.Object) (bool, error) {
+			if keep(o) {
+				out = append(out, o)
+			}
+			return q.Limit <= 0 || len(out) < q.Limit, nil
+		})
+		return out, err
+	}
+	top := newTopK(q.Limit, sorts)
+	n := 0
+	var scanErr error
+	prefixScan(t.kv.Bucket("o"), lk, func(_, v []byte) bool {
+		if n++; n%1024 == 0 {
+			if scanErr = t.checkCtx(); scanErr != nil {
+				return false
+			}
+		}
+		o, err := decode(v)
+		if err != nil {
+			scanErr = err
+			return false
+		}
+		if keep(o) {
+			top.add(o)
+		}
+		return true
+	})
+	if scanErr != nil {
+		return nil, scanErr
+	}
+	return top.result(), nil
+}
+
+func (t *Tx) listIDs(lk []byte, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool) ([]storage.Object, error) {
+	top := newTopK(q.Limit, sorts)
+	seen := make(map[string]bool, len(q.IDs))
+	for _, id := range q.IDs {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		o, err := t.stored(lk, id)
+		if err != nil {
+			return nil, err
+		}
+		if o != nil && keep(o) {
+			top.add(o)
+		}
+	}
+	return top.result(), nil
+}
+
+// scanIndex walks the timestamp index of a list in order, within the time
+// bounds of the filters and after the keyset position, decoding each
+// object and calling fn until it returns false.
+func (t *Tx) scanIndex(lk []byte, desc bool, filters []storage.Filter, after storage.Object, fn func(storage.Object) (bool, error)) error {
+	lo, hi := storage.TimeBounds(filters)
+	var afterKey []byte
+	if after != nil {
+		if v, ok := after["last_modified"]; ok {
+			if ts, ok := storage.Int(v); ok {
+				afterKey = tsKey(lk, ts, storage.ID(after))
+			}
+		}
+	}
+	lower := tsKey(lk, lo, "")
+	upper := tsKey(lk, hi, "\xff\xff\xff\xff")
+	if hi == math.MaxInt64 {
+		upper = append(bytes.Clone(lk), 0xff)
+	}
+	objects := t.kv.Bucket("o")
+	c := t.kv.Bucket("t").Cursor()
+	var k []byte
+	if desc {
+		start := upper
+		if afterKey != nil && bytes.Compare(afterKey, start) < 0 {
+			start = afterKey
+		}
+		k, _ = c.Seek(start)
+		if k == nil {
+			k, _ = c.Last()
+		}
+		for k != nil && bytes.Compare(k, start) >= 0 {
+			k, _ = c.Prev()
+		}
+	} else {
+		start := lower
+		if afterKey != nil && bytes.Compare(afterKey, start) >= 0 {
+			start = afterKey
+		}
+		k, _ = c.Seek(start)
+		for k != nil && afterKey != nil && bytes.Equal(k, afterKey) {
+			k, _ = c.Next()
+		}
+	}
+	n := 0
+	for ; k != nil && bytes.HasPrefix(k, lk) && len(k) >= len(lk)+8; n++ {
+		if bytes.Compare(k, lower) < 0 || bytes.Compare(k, upper) > 0 {
+			break
+		}
+		if n%1024 == 1023 {
+			if err := t.checkCtx(); err != nil {
+				return err
+			}
+		}
+		id := k[len(lk)+8:]
+		v := objects.Get(append(bytes.Clone(lk), id...))
+		if v != nil {
+			o, err := decode(v)
+			if err != nil {
+				return err
+			}
+			more, err := fn(o)
+			if err != nil || !more {
+				return err
+			}
+		}
+		if desc {
+			k, _ = c.Prev()
+		} else {
+			k, _ = c.Next()
+		}
+	}
+	return nil
+}
+
+// PurgeDeleted implements storage.Tx.
+func (t *Tx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error) {
+	if err := t.writable(); err != nil {
+		return 0, err
+	}
+	lk := listKey(ref)
+	type tomb struct {
+		key []byte
+		ts  int64
+		id  string
+	}
+	var tombs []tomb
+	prefixScan(t.kv.Bucket("t"), lk, func(k, v []byte) bool {
+		if len(v) == 1 && v[0] == 1 && len(k) >= len(lk)+8 {
+			tombs = append(tombs, tomb{bytes.Clone(k), int64(binary.BigEndian.Uint64(k[len(lk):])), string(k[len(lk)+8:])})
+		}
+		return true
+	})
+	sort.Slice(tombs, func(i, j int) bool { return tombs[i].ts > tombs[j].ts })
+	removed := 0
+	for i, tb := range tombs {
+		old := before > 0 && tb.ts < before
+		extra := keep >= 0 && i >= keep
+		if !old && !extra {
+			continue
+		}
+		if err := t.kv.Bucket("t").Delete(tb.key); err != nil {
+			return removed, err
+		}
+		if err := t.kv.Bucket("o").Delete(objKey(lk, tb.id)); err != nil {
+			return removed, err
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+// DeleteTree implements storage.Tx.
+func (t *Tx) DeleteTree(uri string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	for _, prefix := range [][]byte{[]byte(uri + "\x00"), []byte(uri + "/")} {
+		for _, b := range []string{"o", "t", "m"} {
+			if err := deletePrefix(t.kv.Bucket(b), prefix); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// topK keeps the best limit objects seen so far in sort order; with no
+// limit it keeps them all. Memory stays proportional to the limit.
+type topK struct {
+	limit int
+	sorts []storage.Sort
+	items []storage.Object
+}
+
+func newTopK(limit int, sorts []storage.Sort) *topK { return &topK{limit: limit, sorts: sorts} }
+
+func (k *topK) add(o storage.Object) {
+	k.items = append(k.items, o)
+	if k.limit > 0 && len(k.items) >= 2*k.limit+64 {
+		k.trim()
+	}
+}
+
+func (k *topK) trim() {
+	sort.SliceStable(k.items, func(i, j int) bool { return storage.Compare(k.items[i], k.items[j], k.sorts) < 0 })
+	if k.limit > 0 && len(k.items) > k.limit {
+		clear(k.items[k.limit:])
+		k.items = k.items[:k.limit]
+	}
+}
+
+func (k *topK) result() []storage.Object {
+	k.trim()
+	return k.items
+}

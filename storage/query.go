@@ -1,0 +1,467 @@
+package storage
+
+import (
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Op is a filter operator (querying.md QRY-02).
+type Op string
+
+// The filter operators. Their meaning is given by Match.
+const (
+	OpEq          Op = "eq"
+	OpNot         Op = "not"
+	OpLt          Op = "lt"
+	OpGt          Op = "gt"
+	OpMin         Op = "min"
+	OpMax         Op = "max"
+	OpIn          Op = "in"
+	OpExclude     Op = "exclude"
+	OpLike        Op = "like"
+	OpHas         Op = "has"
+	OpContains    Op = "contains"
+	OpContainsAny Op = "contains_any"
+)
+
+// Filter is one condition on a field. Field may be a dotted path into
+// sub-objects. Value is a decoded JSON value; for OpIn and OpExclude it is a
+// []any, for OpHas a bool, for OpLike a string pattern where "*" matches any
+// run of characters.
+type Filter struct {
+	Field string
+	Op    Op
+	Value any
+}
+
+// Sort orders a list by one field.
+type Sort struct {
+	Field string
+	Desc  bool
+}
+
+// Query selects, orders and pages a list.
+type Query struct {
+	// Filters are combined with AND.
+	Filters []Filter
+	// Sort is the requested order. Backends append last_modified (when
+	// absent, descending) and then id as tie-breakers; see FullSort.
+	Sort []Sort
+	// After, when set, is the keyset position: only objects sorting
+	// strictly after it are returned. It holds the sort fields' values of
+	// the last object of the previous page (a field absent from After
+	// stands for a missing field).
+	After Object
+	// Limit caps the number of objects returned; 0 means no cap.
+	Limit int
+	// IncludeDeleted includes tombstones.
+	IncludeDeleted bool
+	// IDs, when not nil, restricts the query to these ids (the objects a
+	// caller may read, taken from the ACL index).
+	IDs []string
+}
+
+// FullSort returns s with the tie-breakers every backend applies:
+// last_modified (descending unless s names it) and then id.
+func FullSort(s []Sort) []Sort {
+	out := make([]Sort, 0, len(s)+2)
+	hasLM, hasID := false, false
+	for _, x := range s {
+		out = append(out, x)
+		if x.Field == "last_modified" {
+			hasLM = true
+		}
+		if x.Field == "id" {
+			hasID = true
+		}
+	}
+	if !hasLM {
+		out = append(out, Sort{Field: "last_modified", Desc: true})
+	}
+	if !hasID {
+		out = append(out, Sort{Field: "id", Desc: out[len(out)-1].Desc})
+	}
+	return out
+}
+
+// Lookup returns the value at a dotted path. When an object key itself
+// contains dots, the longest matching key wins.
+func Lookup(obj map[string]any, path string) (any, bool) {
+	if v, ok := obj[path]; ok {
+		return v, true
+	}
+	// Try the longest prefix that is a key, then walk into it.
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] != '.' {
+			continue
+		}
+		v, ok := obj[path[:i]]
+		if !ok {
+			continue
+		}
+		sub, isObj := v.(map[string]any)
+		if !isObj {
+			return nil, false
+		}
+		return Lookup(sub, path[i+1:])
+	}
+	return nil, false
+}
+
+// Int returns v as an int64 when it is an integral JSON number.
+func Int(v any) (int64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			return i, true
+		}
+		f, err := n.Float64()
+		if err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+			return int64(f), true
+		}
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		if n == math.Trunc(n) && math.Abs(n) < 1<<63 {
+			return int64(n), true
+		}
+	}
+	return 0, false
+}
+
+// LastModified returns the object's last_modified, or 0.
+func LastModified(obj Object) int64 {
+	i, _ := Int(obj["last_modified"])
+	return i
+}
+
+// ID returns the object's id, or "".
+func ID(obj Object) string {
+	s, _ := obj["id"].(string)
+	return s
+}
+
+// IsDeleted tells whether obj is a tombstone.
+func IsDeleted(obj Object) bool {
+	b, _ := obj["deleted"].(bool)
+	return b
+}
+
+// typeRank orders JSON types as QRY-06 says: null < strings < numbers <
+// booleans < arrays < objects < missing.
+func typeRank(v any, present bool) int {
+	if !present {
+		return 6
+	}
+	switch v.(type) {
+	case nil:
+		return 0
+	case string:
+		return 1
+	case json.Number, float64, int64, int:
+		return 2
+	case bool:
+		return 3
+	case []any:
+		return 4
+	case map[string]any:
+		return 5
+	}
+	return 5
+}
+
+func toFloat(v any) float64 {
+	switch n := v.(type) {
+	case json.Number:
+		f, _ := n.Float64()
+		return f
+	case float64:
+		return n
+	case int64:
+		return float64(n)
+	case int:
+		return float64(n)
+	}
+	return 0
+}
+
+// CompareValues orders two JSON values (present tells whether each exists)
+// with the cross-type order of QRY-06. It returns -1, 0 or 1.
+func CompareValues(a any, ap bool, b any, bp bool) int {
+	ra, rb := typeRank(a, ap), typeRank(b, bp)
+	if ra != rb {
+		if ra < rb {
+			return -1
+		}
+		return 1
+	}
+	switch ra {
+	case 1:
+		return strings.Compare(a.(string), b.(string))
+	case 2:
+		if ia, ok := Int(a); ok {
+			if ib, ok := Int(b); ok {
+				switch {
+				case ia < ib:
+					return -1
+				case ia > ib:
+					return 1
+				}
+				return 0
+			}
+		}
+		fa, fb := toFloat(a), toFloat(b)
+		switch {
+		case fa < fb:
+			return -1
+		case fa > fb:
+			return 1
+		}
+		return 0
+	case 3:
+		ba, bb := a.(bool), b.(bool)
+		switch {
+		case ba == bb:
+			return 0
+		case !ba:
+			return -1
+		}
+		return 1
+	case 4:
+		la, lb := a.([]any), b.([]any)
+		for i := 0; i < len(la) && i < len(lb); i++ {
+			if c := CompareValues(la[i], true, lb[i], true); c != 0 {
+				return c
+			}
+		}
+		switch {
+		case len(la) < len(lb):
+			return -1
+		case len(la) > len(lb):
+			return 1
+		}
+		return 0
+	case 5:
+		ma, _ := a.(map[string]any)
+		mb, _ := b.(map[string]any)
+		return compareObjects(ma, mb)
+	}
+	return 0
+}
+
+func compareObjects(a, b map[string]any) int {
+	keys := make([]string, 0, len(a)+len(b))
+	seen := map[string]bool{}
+	for k := range a {
+		keys = append(keys, k)
+		seen[k] = true
+	}
+	for k := range b {
+		if !seen[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		va, pa := a[k]
+		vb, pb := b[k]
+		if c := CompareValues(va, pa, vb, pb); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// Equal tells whether two JSON values are equal.
+func Equal(a, b any) bool { return CompareValues(a, true, b, true) == 0 }
+
+// Compare orders two objects by the sort fields (use FullSort first). It
+// returns a negative number when a comes first.
+func Compare(a, b Object, sorts []Sort) int {
+	for _, s := range sorts {
+		va, pa := Lookup(a, s.Field)
+		vb, pb := Lookup(b, s.Field)
+		c := CompareValues(va, pa, vb, pb)
+		if c != 0 {
+			if s.Desc {
+				return -c
+			}
+			return c
+		}
+	}
+	return 0
+}
+
+// Match tells whether obj satisfies every filter.
+func Match(obj Object, filters []Filter) bool {
+	for i := range filters {
+		if !matchOne(obj, &filters[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchOne(obj Object, f *Filter) bool {
+	v, present := Lookup(obj, f.Field)
+	switch f.Op {
+	case OpHas:
+		want, _ := f.Value.(bool)
+		return present == want
+	case OpNot:
+		return !present || !Equal(v, f.Value)
+	case OpExclude:
+		if !present {
+			return true
+		}
+		for _, x := range asList(f.Value) {
+			if Equal(v, x) {
+				return false
+			}
+		}
+		return true
+	}
+	if !present {
+		return false
+	}
+	switch f.Op {
+	case OpEq:
+		return Equal(v, f.Value)
+	case OpLt:
+		return CompareValues(v, true, f.Value, true) < 0
+	case OpGt:
+		return CompareValues(v, true, f.Value, true) > 0
+	case OpMin:
+		return CompareValues(v, true, f.Value, true) >= 0
+	case OpMax:
+		return CompareValues(v, true, f.Value, true) <= 0
+	case OpIn:
+		for _, x := range asList(f.Value) {
+			if Equal(v, x) {
+				return true
+			}
+		}
+		return false
+	case OpLike:
+		s, ok := v.(string)
+		p, _ := f.Value.(string)
+		return ok && Like(s, p)
+	case OpContains, OpContainsAny:
+		arr, ok := v.([]any)
+		if !ok {
+			return false
+		}
+		want := asList(f.Value)
+		for _, w := range want {
+			found := false
+			for _, x := range arr {
+				if Equal(x, w) {
+					found = true
+					break
+				}
+			}
+			if f.Op == OpContainsAny && found {
+				return true
+			}
+			if f.Op == OpContains && !found {
+				return false
+			}
+		}
+		return f.Op == OpContains
+	}
+	return false
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+// Like matches s against a case-insensitive pattern where "*" matches any
+// run of characters; a pattern without "*" matches anywhere in s.
+func Like(s, pattern string) bool {
+	if !strings.Contains(pattern, "*") {
+		pattern = "*" + pattern + "*"
+	}
+	return globMatch(foldString(s), foldString(pattern))
+}
+
+func foldString(s string) string {
+	if !utf8.ValidString(s) {
+		return strings.ToLower(s)
+	}
+	return strings.ToLower(s)
+}
+
+func globMatch(s, p string) bool {
+	parts := strings.Split(p, "*")
+	if len(parts) == 1 {
+		return s == p
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, mid)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mid):]
+	}
+	return strings.HasSuffix(s, last)
+}
+
+// TimeBounds extracts the range of last_modified values the filters allow,
+// so backends can seek their timestamp index: lo and hi are inclusive
+// bounds (0 and math.MaxInt64 when open).
+func TimeBounds(filters []Filter) (lo, hi int64) {
+	lo, hi = 0, math.MaxInt64
+	for _, f := range filters {
+		if f.Field != "last_modified" {
+			continue
+		}
+		v, ok := Int(f.Value)
+		if !ok {
+			continue
+		}
+		switch f.Op {
+		case OpGt:
+			if v+1 > lo {
+				lo = v + 1
+			}
+		case OpMin:
+			if v > lo {
+				lo = v
+			}
+		case OpLt:
+			if v-1 < hi {
+				hi = v - 1
+			}
+		case OpMax:
+			if v < hi {
+				hi = v
+			}
+		case OpEq:
+			if v > lo {
+				lo = v
+			}
+			if v < hi {
+				hi = v
+			}
+		}
+	}
+	return lo, hi
+}
+
+// FormatInt is a helper for backends that store timestamps as JSON.
+func FormatInt(i int64) json.Number { return json.Number(strconv.FormatInt(i, 10)) }

@@ -1,0 +1,155 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Object is one stored JSON document. Numbers decoded from storage are
+// json.Number values so that integers keep their exact value.
+type Object = map[string]any
+
+// ACL maps a permission name ("read", "write", "record:create", ...) to the
+// principals holding it on one object.
+type ACL = map[string][]string
+
+// Ref names one list of objects: a resource type under one parent URI.
+type Ref struct {
+	// Resource is the resource name, e.g. "record".
+	Resource string
+	// Parent is the URI of the parent object without the /v1 prefix, e.g.
+	// "/buckets/blog/collections/posts"; "" for top-level resources.
+	Parent string
+}
+
+func (r Ref) String() string { return r.Parent + "/" + r.Resource }
+
+// Backend is a transactional object and ACL store, safe for concurrent use.
+type Backend interface {
+	// View runs fn in a read-only transaction; writes inside it fail with
+	// ErrReadOnly.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction and commits when fn returns
+	// nil. When fn returns an error nothing it wrote is kept and the error
+	// is returned unchanged. fn may be called more than once.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Close releases the backend's resources; the backend is unusable after.
+	Close() error
+}
+
+// Tx is one transaction. It must not be used after the function it was
+// passed to has returned, nor from several goroutines at once.
+type Tx interface {
+	// Context returns the context the transaction was opened with.
+	Context() context.Context
+
+	// Get returns the live object id of the list, or ErrNotFound (also for
+	// a tombstone).
+	Get(ref Ref, id string) (Object, error)
+	// Create stores a new object; obj must carry a string "id". It fails
+	// with a *UnicityError when a live object has that id. An integer
+	// "last_modified" in obj is kept as sent (replication) with the rules
+	// of RES-13; otherwise a fresh timestamp is assigned. The stored object
+	// is returned.
+	Create(ref Ref, obj Object) (Object, error)
+	// Replace stores obj under its "id", creating or overwriting it. A sent
+	// "last_modified" is used only when greater than the list's current
+	// timestamp.
+	Replace(ref Ref, obj Object) (Object, error)
+	// Delete replaces a live object by a tombstone and returns the
+	// tombstone. lastModified, when greater than the list timestamp, is
+	// used as the tombstone's timestamp. ErrNotFound when there is no live
+	// object.
+	Delete(ref Ref, id string, lastModified int64) (Object, error)
+	// DeleteMany deletes the live objects matching q (filters, sort, After
+	// and Limit apply as in List) and returns their tombstones in q's order.
+	DeleteMany(ref Ref, q Query) ([]Object, error)
+	// List returns the objects matching q, in q's order, at most q.Limit
+	// of them (all when Limit is 0).
+	List(ref Ref, q Query) ([]Object, error)
+	// Count returns how many objects match the filters (tombstones only
+	// when includeDeleted is true).
+	Count(ref Ref, filters []Filter, includeDeleted bool) (int, error)
+	// Timestamp returns the list's current timestamp. In a write
+	// transaction a list that never had one gets it now, persistently; in
+	// a read-only transaction such a list answers 0.
+	Timestamp(ref Ref) (int64, error)
+	// PurgeDeleted removes tombstones of the list: those older than before
+	// (when before > 0), and beyond the newest keep ones (when keep >= 0).
+	// It returns how many were removed.
+	PurgeDeleted(ref Ref, before int64, keep int) (int, error)
+	// DeleteTree purges, without tombstones, every list whose parent is uri
+	// or lies under uri, with their timestamps. ACLs are left to DeleteACLs.
+	DeleteTree(uri string) error
+
+	// GetACL returns the ACL of one object URI (empty when none).
+	GetACL(uri string) (ACL, error)
+	// GetACLs returns the ACLs of several URIs at once; URIs without an
+	// ACL are absent from the result.
+	GetACLs(uris []string) (map[string]ACL, error)
+	// SetACL replaces the ACL of uri; an empty ACL removes it.
+	SetACL(uri string, acl ACL) error
+	// DeleteACLs removes the ACL of uri and of every URI under uri + "/".
+	DeleteACLs(uri string) error
+	// Accessible returns, for every URI equal to prefix or starting with
+	// prefix whose ACL names one of principals, the permissions those
+	// principals hold on it. It reads the inverse index, not every ACL.
+	Accessible(principals []string, prefix string) (map[string][]string, error)
+
+	// AddUserPrincipal records that user (a user id, or
+	// "system.Authenticated") holds principal (a group URI).
+	AddUserPrincipal(user, principal string) error
+	// RemoveUserPrincipal undoes AddUserPrincipal.
+	RemoveUserPrincipal(user, principal string) error
+	// RemovePrincipal removes principal from every user.
+	RemovePrincipal(principal string) error
+	// UserPrincipals returns the principals recorded for any of users.
+	UserPrincipals(users []string) ([]string, error)
+}
+
+// Pinger is implemented by backends that can check their health cheaply;
+// the heartbeat endpoint uses it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Backuper is implemented by backends that can write a consistent copy of
+// their data while serving.
+type Backuper interface {
+	Backup(ctx context.Context, path string) error
+}
+
+// ErrNotFound is returned when an object does not exist or is deleted.
+var ErrNotFound = errors.New("storage: object not found")
+
+// ErrReadOnly is returned by writes inside a read-only transaction.
+var ErrReadOnly = errors.New("storage: read-only transaction")
+
+// ErrConflict is returned when a concurrent write made the transaction
+// impossible; retrying is expected to succeed.
+var ErrConflict = errors.New("storage: conflict with a concurrent write")
+
+// UnicityError reports an object that already exists with the same value of
+// Field (always "id" for the generic store).
+type UnicityError struct {
+	Field    string
+	Existing Object
+}
+
+func (e *UnicityError) Error() string {
+	return fmt.Sprintf("storage: an object with this %s already exists", e.Field)
+}
+
+// BackendError wraps a failure of the underlying database (I/O, lock,
+// connection). It is reported to clients as 503.
+type BackendError struct {
+	Op  string
+	Err error
+}
+
+func (e *BackendError) Error() string { return "storage: " + e.Op + ": " + e.Err.Error() }
+func (e *BackendError) Unwrap() error { return e.Err }
+
+// ErrInvalidObject is returned when an object lacks a valid string id.
+var ErrInvalidObject = errors.New("storage: object has no valid id")
