@@ -51,10 +51,6 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"FailedUpdateRollsBack", testRollback},
 		{"ViewIsReadOnly", testReadOnly},
 		{"ConcurrentCreators", testConcurrent},
-		{"ACLSetGet", testACLSetGet},
-		{"ACLInverseIndex", testACLIndex},
-		{"ACLDeleteUnderURI", testACLDelete},
-		{"UserPrincipals", testUserPrincipals},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

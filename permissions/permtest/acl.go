@@ -1,12 +1,43 @@
-package storagetest
+package permtest
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"testing"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
+
+var ctx = context.Background()
+
+// Run runs the ACL store conformance subtests against backends made by
+// newBackend (fresh and empty for each subtest).
+func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, storage.Backend)
+	}{
+		{"SetAndGet", testACLSetGet},
+		{"InverseIndex", testACLIndex},
+		{"DeleteUnderURI", testACLDelete},
+		{"UserPrincipals", testUserPrincipals},
+		{"AuthorizerOnStoredACLs", testAuthorizer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBackend(t)
+			defer b.Close()
+			tc.fn(t, b)
+		})
+	}
+}
+
+func update(t *testing.T, b storage.Backend, fn func(storage.Tx) error) {
+	t.Helper()
+	if err := b.Update(ctx, fn); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+}
 
 func testACLSetGet(t *testing.T, b storage.Backend) {
 	update(t, b, func(tx storage.Tx) error {

@@ -1,0 +1,48 @@
+package permissions
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestTree(t *testing.T) {
+	tree := KintoTree()
+	cases := []struct{ got, want string }{
+		{fmt.Sprint(tree.Names("bucket")), "[collection:create group:create read write]"},
+		{fmt.Sprint(tree.Names("record")), "[read write]"},
+		{fmt.Sprint(tree.Implied("bucket", "write")), "[collection:create group:create read read:attributes write]"},
+		{fmt.Sprint(tree.Implied("collection", "record:create")), "[read:attributes record:create]"},
+		{tree.Parent("record"), "collection"},
+	}
+	for i, c := range cases {
+		if c.got != c.want {
+			t.Errorf("case %d: got %s, want %s", i, c.got, c.want)
+		}
+	}
+	if err := tree.Add("record", "collection", nil); err == nil {
+		t.Error("adding a resource twice must fail")
+	}
+	if err := tree.Add("thing", "nope", nil); err == nil {
+		t.Error("adding under an unknown parent must fail")
+	}
+	if err := tree.Add("history", "bucket", map[string]Grants{"read": {"bucket": {"read", "write"}, "history": {"read"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !tree.Has("history") || KintoTree().Has("history") {
+		t.Error("a plugin's entry must extend only its own tree")
+	}
+}
+
+func TestParseSettingsGrants(t *testing.T) {
+	g := ParseSettingsGrants(KintoTree(), map[string][]string{
+		"bucket_create_principals":     {"system.Authenticated"},
+		"collection_create_principals": {"a"},
+		"record_write_principals":      {"b"},
+		"unknown_read_principals":      {"c"},
+		"paginate_by":                  {"10"},
+	})
+	want := "map[bucket:map[collection:create:[a]] record:map[write:[b]] root:map[bucket:create:[system.Authenticated]]]"
+	if fmt.Sprint(g) != want {
+		t.Errorf("got %v\nwant %s", g, want)
+	}
+}
