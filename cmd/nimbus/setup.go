@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/plugins"
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/bolt"
+	"github.com/nimbus-server/nimbus/storage/memory"
+)
+
+func backendName(s *config.Settings) string {
+	switch b := s.String("storage_backend"); b {
+	case "kinto.core.storage.memory":
+		return "memory"
+	case "kinto.core.storage.postgresql":
+		return "postgresql"
+	default:
+		return b
+	}
+}
+
+func storageURL(s *config.Settings) string {
+	if u := s.String("storage_url"); u != "" {
+		return u
+	}
+	if backendName(s) == "bolt" {
+		return "data/nimbus.db"
+	}
+	return ""
+}
+
+func openBackend(s *config.Settings) (storage.Backend, error) {
+	switch backendName(s) {
+	case "bolt":
+		return bolt.Open(storageURL(s), bolt.Options{})
+	case "memory":
+		return memory.New(), nil
+	case "postgresql":
+		return nil, fmt.Errorf("config: storage_backend = postgresql is not available in this build yet")
+	default:
+		return nil, fmt.Errorf("config: setting storage_backend: %q is not one of bolt, postgresql, memory", s.String("storage_backend"))
+	}
+}
+
+// zeroConfig applies the defaults of a server started without any
+// configuration file, keeping generated secrets beside the data file so
+// that user ids survive restarts.
+func zeroConfig(s *config.Settings, logger *slog.Logger) error {
+	if _, ok := s.Lookup("multiauth.policies"); !ok {
+		s.SetDefault("multiauth.policies", "basicauth")
+	}
+	if s.String("userid_hmac_secret") == "" {
+		secret, err := keptSecret(s, "userid_hmac_secret")
+		if err != nil {
+			return err
+		}
+		s.SetDefault("userid_hmac_secret", secret)
+	}
+	logger.Info("no configuration file found: running on built-in defaults (bolt storage, basicauth, buckets creatable by authenticated users)")
+	return nil
+}
+
+// keptSecret returns a random secret stored in <data dir>/secrets.ini,
+// creating it on first use (memory storage keeps it in memory only).
+func keptSecret(s *config.Settings, key string) (string, error) {
+	if backendName(s) != "bolt" {
+		return randomHex(32), nil
+	}
+	path := filepath.Join(filepath.Dir(storageURL(s)), "secrets.ini")
+	if data, err := os.ReadFile(path); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == key {
+				return strings.TrimSpace(v), nil
+			}
+		}
+	}
+	secret := randomHex(32)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("cannot keep generated secrets in %s: %w", path, err)
+	}
+	defer f.Close()
+	_, err = fmt.Fprintf(f, "%s = %s\n", key, secret)
+	return secret, err
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func initConfig(g globals, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	backend := fs.String("backend", "bolt", "storage backend: bolt, postgresql or memory")
+	cache := fs.String("cache-backend", "memory", "cache backend")
+	host := fs.String("host", "127.0.0.1", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var includes []string
+	cat := plugins.Catalog()
+	for _, name := range []string{"default_bucket", "admin", "accounts"} {
+		if _, ok := cat[name]; ok {
+			includes = append(includes, name)
+		}
+	}
+	policy := "basicauth"
+	if _, ok := cat["accounts"]; ok {
+		policy = "account"
+	}
+	if _, err := os.Stat(g.ini); err == nil {
+		return fmt.Errorf("%s already exists; not overwriting it", g.ini)
+	}
+	url := "data/nimbus.db"
+	switch *backend {
+	case "bolt":
+	case "memory":
+		url = ""
+	case "postgresql":
+		url = "postgresql://postgres:postgres@localhost:5432/nimbus"
+	default:
+		return fmt.Errorf("--backend must be bolt, postgresql or memory")
+	}
+	text := fmt.Sprintf(`# Nimbus configuration, written by "nimbus init".
+# Every key can be overridden by an environment variable NIMBUS_<KEY>.
+[nimbus]
+bind_host = %s
+bind_port = 8888
+
+# Storage: bolt (one file), postgresql, or memory (tests only).
+storage_backend = %s
+storage_url = %s
+cache_backend = %s
+
+# Plugins and authentication.
+includes = %s
+multiauth.policies = %s
+
+# Secrets: keep them private and stable (user ids derive from them).
+userid_hmac_secret = %s
+default_bucket_hmac_secret = %s
+
+# Who may do what.
+account_create_principals = system.Everyone
+account_write_principals = account:admin
+account_read_principals = account:admin
+bucket_create_principals = system.Authenticated
+`, *host, *backend, url, *cache, strings.Join(includes, " "), policy, randomHex(32), randomHex(32))
+	if dir := filepath.Dir(g.ini); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(g.ini, []byte(text), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", g.ini)
+	return nil
+}

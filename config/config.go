@@ -1,0 +1,385 @@
+package config
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults are the built-in values of the core settings (settings.md).
+var Defaults = map[string]string{
+	"bind_host":                         "127.0.0.1",
+	"bind_port":                         "8888",
+	"project_name":                      "nimbus",
+	"project_docs":                      "https://kinto.readthedocs.io/",
+	"version_json_path":                 "version.json",
+	"readonly":                          "false",
+	"max_request_body_bytes":            "8388608",
+	"heartbeat_timeout_seconds":         "10",
+	"log_level":                         "INFO",
+	"log_format":                        "text",
+	"batch_max_requests":                "25",
+	"storage_max_fetch_size":            "10000",
+	"pagination_token_validity_seconds": "600",
+	"explicit_permissions":              "true",
+	"experimental_collection_schema_validation": "false",
+	"experimental_permissions_endpoint":         "false",
+	"trailing_slash_redirect_enabled":           "true",
+	"trailing_slash_redirect_ttl_seconds":       "3600",
+	"version_prefix_redirect_enabled":           "true",
+	"version_prefix_redirect_ttl_seconds":       "-1",
+	"root_cache_expires_seconds":                "86400",
+	"bucket_id_generator":                       "name",
+	"collection_id_generator":                   "name",
+	"group_id_generator":                        "name",
+	"record_id_generator":                       "relaxed_uuid",
+	"id_generator":                              "uuid4",
+	"cors_origins":                              "*",
+	"cors_max_age_seconds":                      "3600",
+	"retry_after_seconds":                       "3",
+	"storage_backend":                           "bolt",
+	"storage_pool_size":                         "25",
+	"storage_max_overflow":                      "5",
+	"storage_pool_timeout":                      "30",
+	"cache_backend":                             "memory",
+	"cache_max_size_bytes":                      "524288",
+	"bucket_create_principals":                  "system.Authenticated",
+	"permissions_read_principals":               "system.Everyone",
+}
+
+// Settings is the merged configuration. It is safe for concurrent reads.
+type Settings struct {
+	mu       sync.Mutex
+	file     map[string]string
+	env      map[string]string
+	defaults map[string]string
+	// Path is the configuration file that was loaded ("" when none).
+	Path string
+	// Hash is the SHA-256 (hex) of that file's content.
+	Hash string
+	// Modified is the file's modification time.
+	Modified time.Time
+	errs     []string
+}
+
+// New returns settings holding only the built-in defaults plus values, for
+// tests and embedding; values win over defaults.
+func New(values map[string]string) *Settings {
+	s := &Settings{file: map[string]string{}, env: map[string]string{}, defaults: map[string]string{}}
+	for k, v := range Defaults {
+		s.defaults[k] = v
+	}
+	for k, v := range values {
+		s.file[k] = v
+	}
+	return s
+}
+
+// EnvName returns the environment variable that overrides key.
+func EnvName(key string) string {
+	r := strings.NewReplacer(".", "_", "-", "_")
+	return "NIMBUS_" + strings.ToUpper(r.Replace(key))
+}
+
+// Load reads the INI file at path (a missing file is an error only when
+// explicit is true) and the NIMBUS_* variables of environ. port, when not
+// empty, is the value of --port (used by %(http_port)s and bind_port).
+func Load(path string, explicit bool, environ []string, port string) (*Settings, error) {
+	s := New(nil)
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, "NIMBUS_") && k != "NIMBUS_INI" {
+			s.env[k] = v
+		}
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if err := s.parseINI(path, string(data), port); err != nil {
+				return nil, err
+			}
+			sum := sha256.Sum256(data)
+			s.Path, s.Hash = path, hex.EncodeToString(sum[:])
+			if st, err := os.Stat(path); err == nil {
+				s.Modified = st.ModTime()
+			}
+		case os.IsNotExist(err) && !explicit:
+		default:
+			return nil, fmt.Errorf("config: cannot read %s: %v", path, err)
+		}
+	}
+	if port != "" {
+		s.file["bind_port"] = port
+		delete(s.env, EnvName("bind_port"))
+	}
+	return s, nil
+}
+
+var interpolation = regexp.MustCompile(`%\(([^)]*)\)s`)
+
+func (s *Settings) parseINI(path, text, port string) error {
+	here, _ := filepath.Abs(filepath.Dir(path))
+	section := ""
+	type entry struct{ key, val string }
+	var entries []entry
+	var server []entry
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	lineNo := 0
+	var last *entry
+	lastServer := false
+	for sc.Scan() {
+		lineNo++
+		raw := sc.Text()
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
+			continue
+		}
+		if raw[0] == ' ' || raw[0] == '\t' {
+			if last == nil {
+				continue
+			}
+			last.val = strings.TrimSpace(last.val + "\n" + line)
+			if lastServer {
+				server[len(server)-1] = *last
+			} else {
+				entries[len(entries)-1] = *last
+			}
+			continue
+		}
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = strings.TrimSpace(line[1 : len(line)-1])
+			last = nil
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			k, v, ok = strings.Cut(line, ":")
+		}
+		if !ok {
+			return fmt.Errorf("config: %s line %d: expected key = value, got %q", path, lineNo, line)
+		}
+		e := entry{strings.TrimSpace(k), strings.TrimSpace(v)}
+		switch section {
+		case "nimbus", "app:main":
+			entries = append(entries, e)
+			last, lastServer = &entries[len(entries)-1], false
+		case "server:main":
+			server = append(server, e)
+			last, lastServer = &server[len(server)-1], true
+		default:
+			last = nil
+		}
+	}
+	if port == "" {
+		port = "8888"
+		for _, e := range server {
+			if e.key == "port" {
+				port = e.val
+			}
+		}
+	}
+	interp := func(v string) (string, error) {
+		var bad string
+		out := interpolation.ReplaceAllStringFunc(v, func(m string) string {
+			name := m[2 : len(m)-2]
+			switch name {
+			case "here":
+				return here
+			case "http_port":
+				return port
+			}
+			bad = name
+			return m
+		})
+		if bad != "" {
+			return "", fmt.Errorf("config: %s: unknown interpolation %%(%s)s", path, bad)
+		}
+		return out, nil
+	}
+	for _, e := range server {
+		v, err := interp(e.val)
+		if err != nil {
+			return err
+		}
+		switch e.key {
+		case "host":
+			s.defaults["bind_host"] = v
+		case "port":
+			s.defaults["bind_port"] = v
+		}
+	}
+	origin := map[string]string{}
+	for _, e := range entries {
+		if e.key == "use" || strings.HasPrefix(e.key, "pyramid.") {
+			continue
+		}
+		v, err := interp(e.val)
+		if err != nil {
+			return err
+		}
+		key := e.key
+		for _, p := range []string{"kinto.", "nimbus."} {
+			key = strings.TrimPrefix(key, p)
+		}
+		if prev, seen := s.file[key]; seen && origin[key] != e.key && prev != v {
+			return fmt.Errorf("config: settings %s and %s are in conflict", origin[key], e.key)
+		}
+		s.file[key] = v
+		origin[key] = e.key
+	}
+	return nil
+}
+
+// SetDefault declares a setting's default (plugins use it).
+func (s *Settings) SetDefault(key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.defaults[key]; !ok {
+		s.defaults[key] = value
+	}
+}
+
+// Set overrides a setting (tests and zero-config start-up use it).
+func (s *Settings) Set(key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.file[key] = value
+	delete(s.env, EnvName(key))
+}
+
+// Lookup returns the raw value of key and whether it is set anywhere.
+func (s *Settings) Lookup(key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.env[EnvName(key)]; ok && !strings.Contains(key, "..") {
+		return unquote(v), true
+	}
+	if v, ok := s.file[key]; ok {
+		return unquote(v), true
+	}
+	v, ok := s.defaults[key]
+	return v, ok
+}
+
+// unquote turns a JSON string literal into its value; other text is kept.
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		var out string
+		if json.Unmarshal([]byte(v), &out) == nil {
+			return out
+		}
+	}
+	return v
+}
+
+// Keys returns every key set in the file or the defaults, sorted.
+func (s *Settings) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for k := range s.file {
+		seen[k] = true
+	}
+	for k := range s.defaults {
+		seen[k] = true
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fail records a malformed value.
+func (s *Settings) fail(key, raw, want string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs = append(s.errs, fmt.Sprintf("setting %s: %q is not %s", key, raw, want))
+}
+
+// Err returns the malformed values met by the typed getters so far.
+func (s *Settings) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("config: %s", strings.Join(s.errs, "; "))
+}
+
+// String returns key's value, or "".
+func (s *Settings) String(key string) string {
+	v, _ := s.Lookup(key)
+	return v
+}
+
+// Bool returns key's value as a boolean (true/false/yes/no/on/off/1/0).
+func (s *Settings) Bool(key string) bool {
+	v, ok := s.Lookup(key)
+	if !ok || v == "" {
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "yes", "on", "1":
+		return true
+	case "false", "no", "off", "0", "null", "none":
+		return false
+	}
+	s.fail(key, v, "a boolean")
+	return false
+}
+
+// Int returns key's value as an integer; ok is false when it is unset,
+// empty or null. A malformed value is recorded and reads as unset.
+func (s *Settings) Int(key string) (n int, ok bool) {
+	v, set := s.Lookup(key)
+	v = strings.TrimSpace(v)
+	if !set || v == "" || v == "null" || strings.EqualFold(v, "none") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		s.fail(key, v, "an integer")
+		return 0, false
+	}
+	return n, true
+}
+
+// IntOr returns key's integer value, or def when unset.
+func (s *Settings) IntOr(key string, def int) int {
+	if n, ok := s.Int(key); ok {
+		return n
+	}
+	return def
+}
+
+// List returns key's value split on whitespace.
+func (s *Settings) List(key string) []string {
+	v, _ := s.Lookup(key)
+	return strings.Fields(v)
+}
+
+// OneOf returns key's value after checking it is one of allowed.
+func (s *Settings) OneOf(key string, allowed ...string) string {
+	v := s.String(key)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	s.fail(key, v, "one of "+strings.Join(allowed, ", "))
+	return allowed[0]
+}

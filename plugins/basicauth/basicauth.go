@@ -1,0 +1,87 @@
+// Package basicauth provides Kinto's "basicauth" authentication method:
+// any username and password are accepted, and the user id is the HMAC of
+// "username:password" keyed with userid_hmac_secret. It suits tests and
+// personal servers; the accounts plugin is the production method.
+package basicauth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/resource"
+)
+
+// Plugin registers the basicauth method.
+type Plugin struct{}
+
+// Name implements resource.Plugin.
+func (Plugin) Name() string { return "basicauth" }
+
+// Aliases are the names multiauth.policy.<name>.use accepts for it.
+var Aliases = []string{"basicauth", "kinto.core.authentication.BasicAuthAuthenticationPolicy", "BasicAuthAuthenticationPolicy"}
+
+// Register implements resource.Plugin.
+func (Plugin) Register(r *resource.Registry) error {
+	secret := r.Settings().String("userid_hmac_secret")
+	r.AddAuthMethod(Aliases, func(string) (resource.AuthMethod, error) { return Method{Secret: secret}, nil })
+	for _, name := range r.Settings().List("multiauth.policies") {
+		use := r.Settings().String("multiauth.policy." + name + ".use")
+		if (use == "" && name == "basicauth") || contains(Aliases, use) {
+			return r.AddCapability("basicauth", "Very basic authentication sessions. Not for production use.",
+				"http://kinto.readthedocs.io/en/stable/api/1.x/authentication.html", nil)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Method authenticates Basic credentials by their HMAC.
+type Method struct{ Secret string }
+
+// ParseBasic reads "Authorization: Basic ..."; ok is false when the header
+// is absent or not Basic, and valid false when it is malformed.
+func ParseBasic(req *http.Request) (user, pass string, ok, valid bool) {
+	h := req.Header.Get("Authorization")
+	scheme, cred, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "basic") {
+		return "", "", false, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", "", true, false
+	}
+	user, pass, found = strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", true, false
+	}
+	return user, pass, true, true
+}
+
+// Authenticate implements resource.AuthMethod.
+func (m Method) Authenticate(req *http.Request) (string, resource.AuthResult) {
+	user, pass, ok, valid := ParseBasic(req)
+	if !ok {
+		return "", resource.NotMine
+	}
+	if !valid || user == "" {
+		return "", resource.Rejected
+	}
+	mac := hmac.New(sha256.New, []byte(m.Secret))
+	mac.Write([]byte(user + ":" + pass))
+	return hex.EncodeToString(mac.Sum(nil)), resource.Accepted
+}
+
+// Challenge implements resource.Challenger.
+func (Method) Challenge() string { return `Basic realm="Realm"` }

@@ -1,0 +1,165 @@
+package kinto
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Plugin declares buckets, collections, groups and records.
+type Plugin struct{}
+
+// Name implements resource.Plugin.
+func (Plugin) Name() string { return "kinto" }
+
+// Register implements resource.Plugin.
+func (Plugin) Register(r *resource.Registry) error {
+	tree := permissions.KintoTree()
+	perms := func(name string) map[string]permissions.Grants {
+		out := map[string]permissions.Grants{}
+		for _, p := range append(tree.Names(name), "read:attributes") {
+			if g := tree.Grants(name, p); g != nil {
+				out[p] = g
+			}
+		}
+		return out
+	}
+	schemas := newSchemaCache()
+	for _, res := range []*resource.Resource{
+		{Name: "bucket", Plural: "buckets", NewID: resource.NewName, Permissions: perms("bucket"), Validate: validateBucket,
+			AfterDelete: bucketDeleted},
+		{Name: "group", Parent: "bucket", Plural: "groups", NewID: resource.NewName, Permissions: perms("group"),
+			Validate: schemas.validateGroup, AfterWrite: groupMembers, AfterDelete: groupDeleted},
+		{Name: "collection", Parent: "bucket", Plural: "collections", NewID: resource.NewName, Permissions: perms("collection"),
+			Validate: schemas.validateCollection},
+		{Name: "record", Parent: "collection", Plural: "records", NewID: resource.NewUUID4, Permissions: perms("record"),
+			Validate: schemas.validateRecord},
+	} {
+		if err := r.AddResource(res); err != nil {
+			return err
+		}
+	}
+	if r.Settings().Bool("experimental_collection_schema_validation") {
+		if err := r.AddCapability("schema", "Validates collection records with JSON schemas.",
+			"https://kinto.readthedocs.io/en/latest/api/1.x/collections.html#collection-json-schema", nil); err != nil {
+			return err
+		}
+		schemas.enabled = true
+	}
+	return nil
+}
+
+func validateBucket(w *resource.Write) error {
+	for _, k := range []string{"collection:schema", "group:schema", "record:schema"} {
+		if v, ok := w.Data[k]; ok {
+			if err := checkSchema(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *schemaCache) validateGroup(w *resource.Write) error {
+	raw, ok := w.Data["members"]
+	if !ok {
+		if w.Old != nil {
+			if m, ok := w.Old["members"]; ok {
+				w.Data["members"] = m
+				return nil
+			}
+		}
+		w.Data["members"] = []any{}
+		return nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return resource.Invalid("body", "data.members", fmt.Sprintf("%v is not a list", raw))
+	}
+	for _, m := range list {
+		s, ok := m.(string)
+		if !ok {
+			return resource.Invalid("body", "data.members", fmt.Sprintf("%v is not a string", m))
+		}
+		if strings.HasPrefix(s, "/buckets/") {
+			return resource.Invalid("body", "data.members", "Groups cannot be nested: "+s)
+		}
+		if s == permissions.Everyone {
+			return resource.Invalid("body", "data.members", "system.Everyone cannot be a group member")
+		}
+	}
+	if !c.enabled {
+		return nil
+	}
+	b, uri, err := bucketOf(w)
+	if err != nil {
+		return err
+	}
+	return c.validate(uri, b, "group:schema", w.Data)
+}
+
+func members(obj storage.Object) []string {
+	var out []string
+	if list, ok := obj["members"].([]any); ok {
+		for _, m := range list {
+			if s, ok := m.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// groupMembers keeps the membership index in step with the group.
+func groupMembers(w *resource.Write) error {
+	now := members(w.Data)
+	if w.Old != nil {
+		for _, m := range members(w.Old) {
+			if !containsStr(now, m) {
+				if err := w.Tx.RemoveUserPrincipal(m, w.URI); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, m := range now {
+		if err := w.Tx.AddUserPrincipal(m, w.URI); err != nil {
+			return err
+		}
+	}
+	w.Request.ResetPrincipals()
+	return nil
+}
+
+func groupDeleted(r *resource.Request, tx storage.Tx, uri string, old storage.Object) error {
+	r.ResetPrincipals()
+	return tx.RemovePrincipal(uri)
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// bucketDeleted takes the principals of the bucket's groups away from
+// their members, before the groups are purged with the bucket.
+func bucketDeleted(r *resource.Request, tx storage.Tx, uri string, old storage.Object) error {
+	groups, err := tx.List(storage.Ref{Resource: "group", Parent: uri}, storage.Query{})
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if err := tx.RemovePrincipal(uri + "/groups/" + storage.ID(g)); err != nil {
+			return err
+		}
+	}
+	r.ResetPrincipals()
+	return nil
+}

@@ -1,0 +1,224 @@
+package kinto
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// refuseRemote keeps schemas from making the server fetch URLs.
+func refuseRemote(url string) (io.ReadCloser, error) {
+	return nil, fmt.Errorf("remote references are not allowed (%s)", url)
+}
+
+func compile(doc any, draft *jsonschema.Draft) (*jsonschema.Schema, error) {
+	b, err := resource.EncodeJSON(doc)
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = draft
+	c.LoadURL = refuseRemote
+	if err := c.AddResource("nimbus://schema.json", bytes.NewReader(b)); err != nil {
+		return nil, err
+	}
+	return c.Compile("nimbus://schema.json")
+}
+
+// checkSchema rejects a value that is not a well-formed JSON Schema
+// (draft 7 meta-schema), with 400 naming the field.
+func checkSchema(field string, v any) error {
+	if _, ok := v.(map[string]any); !ok {
+		return resource.Invalid("body", "data."+field, "The schema must be a JSON object")
+	}
+	if _, err := compile(v, jsonschema.Draft7); err != nil {
+		return resource.Invalid("body", "data."+field, "The schema is not a valid JSON schema: "+firstLine(err))
+	}
+	return nil
+}
+
+func firstLine(err error) string {
+	var ve *jsonschema.ValidationError
+	if errors.As(err, &ve) {
+		l := leaf(ve)
+		return strings.TrimSpace(l.InstanceLocation + " " + l.Message)
+	}
+	return strings.SplitN(err.Error(), "\n", 2)[0]
+}
+
+func leaf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
+	for len(ve.Causes) > 0 {
+		ve = ve.Causes[0]
+	}
+	return ve
+}
+
+// schemaCache keeps compiled schemas by the URI and timestamp of the
+// object holding them, so a change of the schema is picked up at once.
+type schemaCache struct {
+	enabled bool
+	mu      sync.Mutex
+	byKey   map[string]*jsonschema.Schema
+}
+
+func newSchemaCache() *schemaCache { return &schemaCache{byKey: map[string]*jsonschema.Schema{}} }
+
+var ignoredFields = []string{"last_modified", "schema", "id"}
+
+// prepare drops from "required" the fields validation ignores (id is kept
+// when the schema's properties mention it).
+func prepare(doc map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range doc {
+		out[k] = v
+	}
+	props, _ := doc["properties"].(map[string]any)
+	if req, ok := doc["required"].([]any); ok {
+		var keep []any
+		for _, r := range req {
+			s, _ := r.(string)
+			if s == "id" && props != nil && props["id"] != nil {
+				keep = append(keep, r)
+				continue
+			}
+			if containsStr(ignoredFields, s) {
+				continue
+			}
+			keep = append(keep, r)
+		}
+		if keep == nil {
+			delete(out, "required")
+		} else {
+			out["required"] = keep
+		}
+	}
+	return out
+}
+
+func (c *schemaCache) get(key string, doc map[string]any) (*jsonschema.Schema, error) {
+	c.mu.Lock()
+	s, ok := c.byKey[key]
+	c.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := compile(prepare(doc), jsonschema.Draft2020)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.byKey) > 10000 {
+		c.byKey = map[string]*jsonschema.Schema{}
+	}
+	c.byKey[key] = s
+	c.mu.Unlock()
+	return s, nil
+}
+
+// validate checks data against the schema held in holder[field].
+func (c *schemaCache) validate(holderURI string, holder storage.Object, field string, data storage.Object) error {
+	doc, ok := holder[field].(map[string]any)
+	if !ok || len(doc) == 0 {
+		return nil
+	}
+	key := fmt.Sprintf("%s#%s@%d", holderURI, field, storage.LastModified(holder))
+	s, err := c.get(key, doc)
+	if err != nil {
+		return resource.Invalid("body", "schema", "The schema cannot be used: "+firstLine(err))
+	}
+	inst := map[string]any{}
+	props, _ := doc["properties"].(map[string]any)
+	for k, v := range data {
+		if k == "last_modified" || k == "schema" || (k == "id" && (props == nil || props["id"] == nil)) {
+			continue
+		}
+		inst[k] = v
+	}
+	err = s.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return resource.Invalid("body", "schema", firstLine(err))
+	}
+	l := leaf(ve)
+	name := strings.TrimPrefix(strings.ReplaceAll(l.InstanceLocation, "/", "."), ".")
+	msg := l.Message
+	if strings.HasSuffix(l.KeywordLocation, "/required") {
+		missing := strings.Trim(strings.TrimPrefix(l.Message, "missing properties: "), `"'`)
+		missing = strings.SplitN(missing, `"`, 2)[0]
+		if name != "" {
+			name += "."
+		}
+		name += missing
+		msg = fmt.Sprintf("'%s' is a required property", missing)
+	}
+	if name == "" {
+		name = "data"
+	}
+	e := resource.Invalid("body", name, msg)
+	e.Message = msg
+	return e
+}
+
+func bucketOf(w *resource.Write) (storage.Object, string, error) {
+	bid := strings.Split(strings.TrimPrefix(w.ParentURI, "/buckets/"), "/")[0]
+	b, err := w.Tx.Get(storage.Ref{Resource: "bucket"}, bid)
+	return b, "/buckets/" + bid, err
+}
+
+func (c *schemaCache) validateCollection(w *resource.Write) error {
+	if v, ok := w.Data["schema"]; ok {
+		if err := checkSchema("schema", v); err != nil {
+			return err
+		}
+	}
+	if v, ok := w.Data["cache_expires"]; ok {
+		if _, isInt := storage.Int(v); !isInt {
+			return resource.Invalid("body", "data.cache_expires", fmt.Sprintf("%v is not an integer", v))
+		}
+	}
+	if !c.enabled {
+		return nil
+	}
+	b, uri, err := bucketOf(w)
+	if err != nil {
+		return err
+	}
+	return c.validate(uri, b, "collection:schema", w.Data)
+}
+
+func (c *schemaCache) validateRecord(w *resource.Write) error {
+	delete(w.Data, "schema")
+	if !c.enabled {
+		return nil
+	}
+	parts := strings.Split(w.ParentURI, "/")
+	if len(parts) < 5 {
+		return nil
+	}
+	col, err := w.Tx.Get(storage.Ref{Resource: "collection", Parent: "/buckets/" + parts[2]}, parts[4])
+	if err != nil {
+		return err
+	}
+	if doc, ok := col["schema"].(map[string]any); ok && len(doc) > 0 {
+		if err := c.validate(w.ParentURI, col, "schema", w.Data); err != nil {
+			return err
+		}
+		w.Data["schema"] = storage.LastModified(col)
+	}
+	b, uri, err := bucketOf(w)
+	if err != nil {
+		return err
+	}
+	return c.validate(uri, b, "record:schema", w.Data)
+}

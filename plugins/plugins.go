@@ -1,0 +1,85 @@
+// Package plugins lists the plugins compiled into Nimbus and resolves the
+// includes setting (Kinto's dotted names are aliases).
+package plugins
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/storage"
+
+	"github.com/nimbus-server/nimbus/plugins/basicauth"
+	"github.com/nimbus-server/nimbus/plugins/kinto"
+	"github.com/nimbus-server/nimbus/resource"
+)
+
+// Catalog maps include names to plugin constructors. Each call returns
+// fresh plugin values, so servers built in one process share nothing.
+func Catalog() map[string]func() resource.Plugin {
+	return map[string]func() resource.Plugin{}
+}
+
+// aliases maps Kinto's dotted plugin names to Nimbus names.
+var aliases = map[string]string{
+	"kinto.plugins.accounts":       "accounts",
+	"kinto.plugins.default_bucket": "default_bucket",
+	"kinto.plugins.history":        "history",
+	"kinto.plugins.admin":          "admin",
+	"kinto.plugins.flush":          "flush",
+	"kinto.plugins.counters":       "counters",
+	"kinto.plugins.quotas":         "quotas",
+	"kinto.plugins.openid":         "openid",
+	"kinto.plugins.prometheus":     "prometheus",
+}
+
+// Core returns the plugins every server runs: Kinto's resources and the
+// basicauth method (active only when multiauth.policies names it).
+func Core() []resource.Plugin {
+	return []resource.Plugin{kinto.Plugin{}, basicauth.Plugin{}}
+}
+
+// Resolve turns the includes list into plugins, failing on unknown names.
+// extra adds plugins that are not built in (third-party or examples).
+func Resolve(includes []string, extra map[string]func() resource.Plugin) ([]resource.Plugin, error) {
+	cat := Catalog()
+	for k, v := range extra {
+		cat[k] = v
+	}
+	var out []resource.Plugin
+	seen := map[string]bool{}
+	for _, name := range includes {
+		if a, ok := aliases[name]; ok {
+			name = a
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		mk, ok := cat[name]
+		if !ok {
+			return nil, fmt.Errorf("config: includes names %q, which is not a known plugin", name)
+		}
+		out = append(out, mk())
+	}
+	return out, nil
+}
+
+// NewApp builds a ready-to-serve application: the core plugins, then the
+// plugins named by includes, in order.
+func NewApp(settings *config.Settings, backend storage.Backend, logger *slog.Logger, extra map[string]func() resource.Plugin) (*resource.App, error) {
+	app := resource.New(settings, backend, logger)
+	list, err := Resolve(settings.List("includes"), extra)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range append(Core(), list...) {
+		if err := app.Register(p); err != nil {
+			return nil, err
+		}
+	}
+	if err := app.Build(); err != nil {
+		return nil, err
+	}
+	return app, nil
+}

@@ -1,0 +1,146 @@
+package resource
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Resource declares one resource type. The engine serves its plural
+// endpoint (GET, HEAD, POST, DELETE) at ParentPath + "/" + Plural and its
+// object endpoint (GET, HEAD, PUT, PATCH, DELETE) below it.
+type Resource struct {
+	// Name is the resource name used in URIs of events, errors, settings
+	// ("record").
+	Name string
+	// Parent is the parent resource's name, "" for top-level resources.
+	Parent string
+	// Plural is the URL segment of the list ("records").
+	Plural string
+	// IDPattern is what ids must match; nil means the default
+	// ^[a-zA-Z0-9][a-zA-Z0-9_-]*$.
+	IDPattern *regexp.Regexp
+	// NewID generates an id for POST without data.id; nil makes the id
+	// mandatory.
+	NewID func() string
+	// Permissions are the resource's entries of the inheritance tree:
+	// permission name to the (resource, permissions) pairs granting it.
+	Permissions map[string]permissions.Grants
+	// PluralMethods and ObjectMethods restrict the methods served; nil
+	// means all.
+	PluralMethods, ObjectMethods []string
+	// Fields, when not nil, is a fixed schema: filters, sorts and _fields
+	// on other root fields get 400.
+	Fields []string
+
+	// Validate checks and may rewrite data before it is stored on POST,
+	// PUT and PATCH (old is nil on creation). It runs inside the write
+	// transaction and returns an *Error for bad input.
+	Validate func(w *Write) error
+	// AfterWrite runs inside the transaction after the object and its ACL
+	// are stored (group memberships use it).
+	AfterWrite func(w *Write) error
+	// AfterDelete runs inside the transaction after the object is deleted
+	// and its children purged.
+	AfterDelete func(r *Request, tx storage.Tx, uri string, old storage.Object) error
+	// Owner returns the principal added to write after a write instead of
+	// the caller (the accounts plugin uses it); "" adds nothing.
+	Owner func(r *Request, obj storage.Object) string
+	// ReadFilter, when set, may hide or rewrite objects before they are
+	// returned (for example to drop a password hash).
+	ReadFilter func(r *Request, obj storage.Object) storage.Object
+
+	parent   *Resource
+	idRegexp *regexp.Regexp
+}
+
+// Write is what validation and after-write hooks receive.
+type Write struct {
+	Request *Request
+	Tx      storage.Tx
+	// URI of the object, and its parent's.
+	URI, ParentURI string
+	ID             string
+	// Old is the stored object before the write (nil on creation).
+	Old storage.Object
+	// Data is the object about to be stored (after the hook, stored).
+	Data storage.Object
+	// OldACL and ACL are the object's ACL before and after.
+	OldACL, ACL storage.ACL
+}
+
+var defaultIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]*$`)
+
+func (r *Resource) idOK(id string) bool {
+	return r.idRegexp.MatchString(id)
+}
+
+// ids of one request path, keyed by "<resource>_id".
+type matchdict map[string]string
+
+// chain returns the object node and its ancestors up to the root. An
+// empty id gives an object node without URI ("any object of the list").
+func (r *Resource) chain(m matchdict, id string) []permissions.Node {
+	nodes := []permissions.Node{{Resource: r.Name}}
+	if id != "" {
+		nodes[0].URI = r.objectURI(m, id)
+	}
+	for p := r.parent; p != nil; p = p.parent {
+		nodes = append(nodes, permissions.Node{Resource: p.Name, URI: p.objectURI(m, m[p.Name+"_id"])})
+	}
+	return append(nodes, permissions.Node{Resource: permissions.Root})
+}
+
+// parentURI returns the URI of the parent object ("" at the top).
+func (r *Resource) parentURI(m matchdict) string {
+	if r.parent == nil {
+		return ""
+	}
+	return r.parent.objectURI(m, m[r.parent.Name+"_id"])
+}
+
+func (r *Resource) objectURI(m matchdict, id string) string {
+	return r.parentURI(m) + "/" + r.Plural + "/" + id
+}
+
+// listPrefix is the URI prefix of every object of the list.
+func (r *Resource) listPrefix(m matchdict) string { return r.parentURI(m) + "/" + r.Plural + "/" }
+
+func (r *Resource) ref(m matchdict) storage.Ref {
+	return storage.Ref{Resource: r.Name, Parent: r.parentURI(m)}
+}
+
+// pluralPath is the echo route of the list, e.g.
+// /buckets/:bucket_id/collections/:collection_id/records.
+func (r *Resource) pluralPath() string {
+	prefix := ""
+	if r.parent != nil {
+		prefix = r.parent.objectPath()
+	}
+	return prefix + "/" + r.Plural
+}
+
+func (r *Resource) objectPath() string { return r.pluralPath() + "/:" + r.Name + "_id" }
+
+// ancestors returns the parents, closest first.
+func (r *Resource) ancestors() []*Resource {
+	var out []*Resource
+	for p := r.parent; p != nil; p = p.parent {
+		out = append(out, p)
+	}
+	return out
+}
+
+func methodAllowed(list []string, m string) bool {
+	if list == nil {
+		return true
+	}
+	for _, x := range list {
+		if strings.EqualFold(x, m) {
+			return true
+		}
+	}
+	return false
+}

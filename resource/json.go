@@ -1,0 +1,97 @@
+package resource
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+// MaxJSONDepth is the deepest nesting of objects and arrays a request body
+// may have (Nimbus, CORE-12).
+const MaxJSONDepth = 64
+
+// checkDepth scans JSON text and fails when nesting exceeds MaxJSONDepth.
+// It runs before decoding so that hostile bodies cost no recursion.
+func checkDepth(b []byte) error {
+	depth := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > MaxJSONDepth {
+				return fmt.Errorf("JSON nested too deeply")
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// DecodeJSON parses a request body into a generic value. Numbers are kept
+// as json.Number. The error message is meant for clients.
+func DecodeJSON(b []byte) (any, error) {
+	if err := checkDepth(b); err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(b) {
+		return nil, fmt.Errorf("Invalid JSON: body is not valid UTF-8")
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, fmt.Errorf("Invalid JSON: %v", err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, fmt.Errorf("Invalid JSON: unexpected data after the JSON value")
+	}
+	return v, nil
+}
+
+// EncodeJSON serialises v without HTML escaping, as Kinto does.
+func EncodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	out := buf.Bytes()
+	return out[:len(out)-1], nil
+}
+
+// deepCopy copies a decoded JSON value.
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}

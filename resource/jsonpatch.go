@@ -1,0 +1,263 @@
+package resource
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// jsonPatch applies an RFC 6902 body to {"data", "permissions"}, where
+// each permission is an object of principals (principal -> principal), so
+// that "/permissions/read/account:ann" adds or removes one principal.
+func (a *App) jsonPatch(r *Request, res *Resource, old storage.Object, oldACL storage.ACL) (patchDoc, *Error) {
+	v, err := DecodeJSON(r.Body)
+	if err != nil {
+		return patchDoc{}, Invalid("body", "", err.Error())
+	}
+	ops, ok := v.([]any)
+	if !ok {
+		return patchDoc{}, Invalid("body", "", "JSON Patch body must be a list of operations")
+	}
+	perms := map[string]any{}
+	for k, ps := range oldACL {
+		set := map[string]any{}
+		for _, p := range ps {
+			set[p] = p
+		}
+		perms[k] = set
+	}
+	doc := map[string]any{"data": deepCopy(map[string]any(copyData(old))), "permissions": perms}
+	for i, raw := range ops {
+		op, ok := raw.(map[string]any)
+		if !ok {
+			return patchDoc{}, Invalid("body", strconv.Itoa(i), "JSON Patch operations must be objects")
+		}
+		if e := applyOp(doc, op, i); e != nil {
+			return patchDoc{}, e
+		}
+	}
+	data, ok := doc["data"].(map[string]any)
+	if !ok {
+		return patchDoc{}, patchFailed("data must remain an object")
+	}
+	pm, ok := doc["permissions"].(map[string]any)
+	if !ok {
+		return patchDoc{}, patchFailed("permissions must remain an object")
+	}
+	acl := storage.ACL{}
+	names := a.Tree.Names(res.Name)
+	for perm, v := range pm {
+		if !contains(names, perm) {
+			return patchDoc{}, patchFailed(fmt.Sprintf("%q is not a valid permission name for %s", perm, res.Name))
+		}
+		var list []string
+		switch x := v.(type) {
+		case map[string]any:
+			for p := range x {
+				list = append(list, p)
+			}
+		case []any:
+			for _, it := range x {
+				s, ok := it.(string)
+				if !ok {
+					return patchDoc{}, patchFailed(fmt.Sprintf("%v is not a principal", it))
+				}
+				list = append(list, s)
+			}
+		case nil:
+		default:
+			return patchDoc{}, patchFailed(fmt.Sprintf("permissions.%s must be a list of principals", perm))
+		}
+		sort.Strings(list)
+		acl[perm] = list
+	}
+	return patchDoc{data: data, acl: acl}, nil
+}
+
+func patchFailed(msg string) *Error {
+	return Invalid("body", "", "JSON Patch operation failed: "+msg)
+}
+
+func applyOp(doc map[string]any, op map[string]any, i int) *Error {
+	for k := range op {
+		if k != "op" && k != "path" && k != "from" && k != "value" {
+			return Invalid("body", strconv.Itoa(i)+"."+k, "Unrecognized key in JSON Patch operation")
+		}
+	}
+	name, _ := op["op"].(string)
+	path, okPath := op["path"].(string)
+	if !okPath || !strings.HasPrefix(path, "/") {
+		return Invalid("body", strconv.Itoa(i)+".path", "path must be a JSON pointer starting with /")
+	}
+	tokens := pointer(path)
+	value, hasValue := op["value"]
+	principal := len(tokens) == 3 && tokens[0] == "permissions"
+	if !hasValue && principal {
+		value, hasValue = tokens[2], true
+	}
+	from, _ := op["from"].(string)
+	switch name {
+	case "add", "replace", "test":
+		if !hasValue {
+			return Invalid("body", strconv.Itoa(i)+".value", "value is required for "+name)
+		}
+	case "move", "copy":
+		if !strings.HasPrefix(from, "/") {
+			return Invalid("body", strconv.Itoa(i)+".from", "from must be a JSON pointer starting with /")
+		}
+	case "remove":
+	default:
+		return Invalid("body", strconv.Itoa(i)+".op", fmt.Sprintf("%q is not a JSON Patch operation", name))
+	}
+	var err error
+	switch name {
+	case "add":
+		if principal {
+			if _, isSet := getPath(doc, tokens[:2]); isSet != nil {
+				if e := addPath(doc, tokens[:2], map[string]any{}); e != nil {
+					return patchFailed(e.Error())
+				}
+			}
+		}
+		err = addPath(doc, tokens, deepCopy(value))
+	case "remove":
+		_, err = removePath(doc, tokens)
+	case "replace":
+		if _, err = removePath(doc, tokens); err == nil {
+			err = addPath(doc, tokens, deepCopy(value))
+		}
+	case "test":
+		var cur any
+		if cur, err = getPath(doc, tokens); err == nil && !storage.Equal(cur, value) {
+			err = fmt.Errorf("test failed on %s", path)
+		}
+	case "move", "copy":
+		var v any
+		ft := pointer(from)
+		if name == "move" {
+			v, err = removePath(doc, ft)
+		} else {
+			v, err = getPath(doc, ft)
+			v = deepCopy(v)
+		}
+		if err == nil {
+			err = addPath(doc, tokens, v)
+		}
+	}
+	if err != nil {
+		return patchFailed(err.Error())
+	}
+	return nil
+}
+
+func pointer(p string) []string {
+	parts := strings.Split(p[1:], "/")
+	for i, s := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+	}
+	return parts
+}
+
+func getPath(doc any, tokens []string) (any, error) {
+	cur := doc
+	for _, t := range tokens {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[t]
+			if !ok {
+				return nil, fmt.Errorf("path /%s does not exist", strings.Join(tokens, "/"))
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, fmt.Errorf("index %s out of range", t)
+			}
+			cur = c[i]
+		default:
+			return nil, fmt.Errorf("path /%s does not exist", strings.Join(tokens, "/"))
+		}
+	}
+	return cur, nil
+}
+
+// setIn replaces the container at tokens (used when an array grows).
+func setIn(doc any, tokens []string, v any) error {
+	if len(tokens) == 0 {
+		return fmt.Errorf("cannot replace the whole document")
+	}
+	parent, err := getPath(doc, tokens[:len(tokens)-1])
+	if err != nil {
+		return err
+	}
+	last := tokens[len(tokens)-1]
+	switch c := parent.(type) {
+	case map[string]any:
+		c[last] = v
+	case []any:
+		i, _ := strconv.Atoi(last)
+		c[i] = v
+	}
+	return nil
+}
+
+func addPath(doc any, tokens []string, v any) error {
+	if len(tokens) == 0 || (len(tokens) == 1 && (tokens[0] == "data" || tokens[0] == "permissions")) {
+		if len(tokens) == 1 {
+			return setIn(doc, tokens, v)
+		}
+		return fmt.Errorf("cannot replace the whole document")
+	}
+	parent, err := getPath(doc, tokens[:len(tokens)-1])
+	if err != nil {
+		return err
+	}
+	last := tokens[len(tokens)-1]
+	switch c := parent.(type) {
+	case map[string]any:
+		c[last] = v
+		return nil
+	case []any:
+		i := len(c)
+		if last != "-" {
+			if i, err = strconv.Atoi(last); err != nil || i < 0 || i > len(c) {
+				return fmt.Errorf("index %s out of range", last)
+			}
+		}
+		grown := append(c[:i:i], append([]any{v}, c[i:]...)...)
+		return setIn(doc, tokens[:len(tokens)-1], grown)
+	}
+	return fmt.Errorf("cannot add to a non-container at /%s", strings.Join(tokens[:len(tokens)-1], "/"))
+}
+
+func removePath(doc any, tokens []string) (any, error) {
+	if len(tokens) < 2 {
+		return nil, fmt.Errorf("cannot remove /%s", strings.Join(tokens, "/"))
+	}
+	parent, err := getPath(doc, tokens[:len(tokens)-1])
+	if err != nil {
+		return nil, err
+	}
+	last := tokens[len(tokens)-1]
+	switch c := parent.(type) {
+	case map[string]any:
+		v, ok := c[last]
+		if !ok {
+			return nil, fmt.Errorf("path /%s does not exist", strings.Join(tokens, "/"))
+		}
+		delete(c, last)
+		return v, nil
+	case []any:
+		i, err := strconv.Atoi(last)
+		if err != nil || i < 0 || i >= len(c) {
+			return nil, fmt.Errorf("index %s out of range", last)
+		}
+		v := c[i]
+		shrunk := append(append([]any{}, c[:i]...), c[i+1:]...)
+		return v, setIn(doc, tokens[:len(tokens)-1], shrunk)
+	}
+	return nil, fmt.Errorf("path /%s does not exist", strings.Join(tokens, "/"))
+}

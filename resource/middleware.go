@@ -1,0 +1,334 @@
+package resource
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+)
+
+const csp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none';"
+
+var exposeBase = []string{"Backoff", "Retry-After", "Alert", "Content-Length", "Content-Type"}
+
+var otherVersion = regexp.MustCompile(`^/v[0-9]+(/|$)`)
+
+// pre runs before routing: recovery, logging, headers every response
+// carries, end of service and the version prefix.
+func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		r := FromContext(c)
+		r.App = a
+		defer func() {
+			if p := recover(); p != nil {
+				a.Logger.Error("panic while serving a request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				a.handleError(Internal(), c)
+			}
+			a.logRequest(r, start)
+		}()
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", csp)
+		if origin := c.Request().Header.Get("Origin"); origin != "" {
+			if ok, wildcard := a.opts.originAllowed(origin); ok {
+				if wildcard {
+					h.Set("Access-Control-Allow-Origin", "*")
+				} else {
+					h.Set("Access-Control-Allow-Origin", origin)
+					h.Add("Vary", "Origin")
+				}
+				h.Set("Access-Control-Expose-Headers", strings.Join(exposeBase, ", "))
+			}
+		}
+		if a.opts.backoff != "" && (a.opts.backoffPct >= 100 || rand.IntN(100) < a.opts.backoffPct) {
+			h.Set("Backoff", a.opts.backoff)
+		}
+		if err := a.preChecks(c); err != nil {
+			a.handleError(err, c)
+			return nil
+		}
+		if err := next(c); err != nil {
+			a.handleError(err, c)
+		}
+		return nil
+	}
+}
+
+func (a *App) preChecks(c echo.Context) error {
+	req := c.Request()
+	h := c.Response().Header()
+	if !a.opts.eos.IsZero() {
+		hard := !time.Now().UTC().Before(a.opts.eos)
+		code := "soft-eol"
+		if hard {
+			code = "hard-eol"
+		}
+		alert, _ := EncodeJSON(map[string]any{"code": code, "message": a.opts.eosMessage, "url": a.opts.eosURL})
+		h.Set("Alert", string(alert))
+		if hard {
+			return &Error{Status: 410, Errno: ErrnoDeprecated, Message: a.opts.eosMessage}
+		}
+	}
+	p := req.URL.Path
+	if !utf8.ValidString(p) {
+		return Invalid("path", "", "Invalid URL path.")
+	}
+	if q, err := url.QueryUnescape(req.URL.RawQuery); err == nil && !utf8.ValidString(q) {
+		return Invalid("querystring", "", "Invalid URL querystring.")
+	}
+	if p == "/v1" || strings.HasPrefix(p, "/v1/") {
+		return nil
+	}
+	if otherVersion.MatchString(p) || !a.opts.versionRedirect {
+		return &Error{Status: 404, Errno: ErrnoVersion, Message: "The requested API version is not available on this server."}
+	}
+	if req.Method == http.MethodOptions {
+		c.Response().WriteHeader(http.StatusOK)
+		return nil
+	}
+	target := "/v1" + p
+	if req.URL.RawQuery != "" {
+		target += "?" + req.URL.RawQuery
+	}
+	a.cacheRedirect(c, a.opts.versionTTL)
+	return c.Redirect(http.StatusTemporaryRedirect, target)
+}
+
+func (a *App) cacheRedirect(c echo.Context, ttl int) {
+	h := c.Response().Header()
+	switch {
+	case ttl > 0:
+		h.Set("Cache-Control", fmt.Sprintf("max-age=%d", ttl))
+		h.Set("Expires", time.Now().Add(time.Duration(ttl)*time.Second).UTC().Format(http.TimeFormat))
+	case ttl == 0:
+		noCache(h)
+	}
+}
+
+func noCache(h http.Header) {
+	h.Set("Cache-Control", "max-age=0, must-revalidate, no-cache, no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
+}
+
+var (
+	jsonTypes  = []string{"application/json"}
+	patchTypes = []string{"application/json", "application/merge-patch+json", "application/json-patch+json"}
+)
+
+// route runs after routing: preflight, read-only mode, content
+// negotiation, the body limit and authentication, in the order of
+// CORE-21.
+func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := FromContext(c)
+		req := c.Request()
+		if allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok && req.Method == http.MethodOptions {
+			return a.preflight(c, allow)
+		}
+		if a.opts.readonly && req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodOptions {
+			return MethodNotAllowed("The server is in read-only mode.")
+		}
+		if acc := req.Header.Get("Accept"); acc != "" && !acceptsJSON(acc) {
+			return InvalidStatus(406, "header", "Accept", "Accept header should be one of ['application/json']")
+		}
+		if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+			if ct := req.Header.Get("Content-Type"); ct != "" {
+				allowed := jsonTypes
+				if req.Method == http.MethodPatch {
+					allowed = patchTypes
+				}
+				mt, _, err := mime.ParseMediaType(ct)
+				if err != nil || !contains(allowed, strings.ToLower(mt)) {
+					return InvalidStatus(415, "header", "Content-Type",
+						fmt.Sprintf("Content-Type header should be one of ['%s']", strings.Join(allowed, "', '")))
+				}
+			}
+		}
+		if err := a.readBody(r); err != nil {
+			return err
+		}
+		a.authenticate(r)
+		for _, hook := range a.requestHooks {
+			if err := hook(r); err != nil {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func acceptsJSON(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt := strings.ToLower(strings.TrimSpace(strings.Split(part, ";")[0]))
+		switch mt {
+		case "", "*/*", "application/*", "application/json":
+			return true
+		}
+	}
+	return false
+}
+
+func (a *App) readBody(r *Request) error {
+	req := r.Request()
+	if req.ContentLength > a.opts.maxBody {
+		return TooLarge()
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(r.Response().Writer, req.Body, a.opts.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return TooLarge()
+		}
+		return Invalid("body", "", "Could not read the request body.")
+	}
+	r.Body = b
+	return nil
+}
+
+func (a *App) preflight(c echo.Context, allow string) error {
+	req := c.Request()
+	origin := req.Header.Get("Origin")
+	method := req.Header.Get("Access-Control-Request-Method")
+	if origin == "" || method == "" {
+		return Invalid("header", "Origin", "Preflight requests need Origin and Access-Control-Request-Method headers.")
+	}
+	h := c.Response().Header()
+	if ok, _ := a.opts.originAllowed(origin); ok {
+		h.Set("Access-Control-Allow-Methods", allow)
+		reqHeaders := req.Header.Get("Access-Control-Request-Headers")
+		if reqHeaders == "" {
+			reqHeaders = "Authorization, Content-Type, If-Match, If-None-Match, Response-Behavior, X-CSRF-Token"
+		}
+		h.Set("Access-Control-Allow-Headers", reqHeaders)
+		h.Set("Access-Control-Max-Age", fmt.Sprint(a.opts.corsMaxAge))
+	}
+	c.Response().WriteHeader(http.StatusOK)
+	return nil
+}
+
+// authenticate runs the policies in order; the first that accepts the
+// credentials decides the user id. Bad credentials leave the request
+// anonymous (CORE-20).
+func (a *App) authenticate(r *Request) {
+	for _, p := range a.policies {
+		name, res := p.method.Authenticate(r.Request())
+		if res == Accepted && name != "" {
+			r.Identity.UserID = p.name + ":" + name
+			r.Identity.Policy = p.name
+			return
+		}
+	}
+}
+
+// Expose adds headers to Access-Control-Expose-Headers when the request is
+// a CORS one.
+func (r *Request) Expose(names ...string) {
+	h := r.Response().Header()
+	cur := h.Get("Access-Control-Expose-Headers")
+	if cur == "" {
+		return
+	}
+	h.Set("Access-Control-Expose-Headers", cur+", "+strings.Join(names, ", "))
+}
+
+func (a *App) logRequest(r *Request, start time.Time) {
+	res := r.Response()
+	errno, _ := r.Get("nimbus.errno").(int)
+	reqID := r.Request().Header.Get("X-Request-Id")
+	a.Logger.Info("request", "method", r.Request().Method, "path", r.Request().URL.Path,
+		"status", res.Status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+		"uid", r.Identity.UserID, "errno", errno, "request_id", reqID)
+}
+
+// handleError is the one place that writes Kinto's error JSON.
+func (a *App) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	req := c.Request()
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Code == http.StatusNotFound && a.trailingSlash(c) {
+		return
+	}
+	e := ErrorFrom(err)
+	h := c.Response().Header()
+	for k, v := range e.Headers {
+		h.Set(k, v)
+	}
+	switch e.Status {
+	case 405:
+		if allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok && h.Get("Allow") == "" {
+			h.Set("Allow", allow)
+		}
+	case 401:
+		for _, p := range a.policies {
+			if ch, ok := p.method.(Challenger); ok && ch.Challenge() != "" {
+				h.Set("WWW-Authenticate", ch.Challenge())
+				break
+			}
+		}
+	case 409, 503:
+		h.Set("Retry-After", fmt.Sprint(a.opts.retryAfter))
+	case 500:
+		if e.Info == "" && a.opts.errorInfo != "" {
+			e.Info = a.opts.errorInfo
+		}
+		a.Logger.Error("request failed", "error", err.Error(), "path", req.URL.Path)
+	}
+	if e.Status == 503 {
+		a.Logger.Warn("backend unavailable", "error", err.Error())
+	}
+	c.Set("nimbus.errno", e.Errno)
+	b, _ := EncodeJSON(e.Body())
+	h.Set("Content-Type", "application/json")
+	if req.Method == http.MethodHead {
+		c.Response().WriteHeader(e.Status)
+		return
+	}
+	c.Blob(e.Status, "application/json", b)
+}
+
+// trailingSlash answers a 404 with the redirects of CORE-08 when they
+// apply; it reports whether it did.
+func (a *App) trailingSlash(c echo.Context) bool {
+	p := c.Request().URL.Path
+	var target string
+	switch {
+	case p == "/v1":
+		target = "/v1/"
+	case strings.HasSuffix(p, "/") && p != "/v1/" && a.opts.slashRedirect:
+		target = strings.TrimRight(p, "/")
+	default:
+		return false
+	}
+	if q := c.Request().URL.RawQuery; q != "" {
+		target += "?" + q
+	}
+	a.cacheRedirect(c, a.opts.slashTTL)
+	c.Redirect(http.StatusTemporaryRedirect, target)
+	return true
+}

@@ -1,0 +1,372 @@
+package resource
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+func httpDate(ms int64) string { return time.UnixMilli(ms).UTC().Format(http.TimeFormat) }
+
+func getOrNil(tx storage.Tx, ref storage.Ref, id string) (storage.Object, error) {
+	o, err := tx.Get(ref, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	return o, err
+}
+
+// objectGet serves GET and HEAD on one object (RES-08).
+func (a *App) objectGet(res *Resource) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := FromContext(c)
+		m := pathIDs(c)
+		id := m[res.Name+"_id"]
+		chain := res.chain(m, id)
+		pc, perr := parsePrecond(c.Request())
+		var body map[string]any
+		var ts int64
+		var notModified bool
+		err := r.View(func(tx storage.Tx) error {
+			ok, err := r.allowed(tx, chain, a.readPerm(res))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return r.Deny()
+			}
+			if e := checkIDs(res, m, true); e != nil {
+				return e
+			}
+			if perr != nil {
+				return perr
+			}
+			pobjs, err := parents(tx, res, m)
+			if err != nil {
+				return err
+			}
+			obj, err := getOrNil(tx, res.ref(m), id)
+			if err != nil {
+				return err
+			}
+			if obj == nil {
+				return NotFound(res.Name, id)
+			}
+			ts = storage.LastModified(obj)
+			if pc.hasNone && !pc.noneAny && pc.none == ts {
+				notModified = true
+				return nil
+			}
+			if e := pc.checkWrite(obj, 0); e != nil {
+				return e
+			}
+			fields, ferr := parseFields(r, res)
+			if ferr != nil {
+				return ferr
+			}
+			acl, err := tx.GetACL(chain[0].URI)
+			if err != nil {
+				return err
+			}
+			body, err = a.objectBody(r, tx, res, chain, project(obj, fields), acl)
+			a.cacheHeaders(r, res, m, pobjs)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		r.SetETag(ts)
+		r.Expose("Last-Modified", "ETag", "Cache-Control", "Expires", "Pragma")
+		if notModified {
+			return c.NoContent(http.StatusNotModified)
+		}
+		return r.JSON(http.StatusOK, body)
+	}
+}
+
+// missingObject answers a write on a missing object: 404 when the caller
+// may read the parent (or holds the permission by inheritance), 403/401
+// otherwise (PERM-09).
+func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdict, id string) error {
+	chain := res.chain(m, id)
+	ok, err := r.allowed(tx, chain, "write")
+	if err != nil {
+		return err
+	}
+	if !ok && len(chain) > 2 {
+		if ok, err = r.allowed(tx, chain[1:], a.readPerm(res.parent)); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		return r.Deny()
+	}
+	if e := checkIDs(res, m, true); e != nil {
+		return e
+	}
+	if _, err := parents(tx, res, m); err != nil {
+		return err
+	}
+	return NotFound(res.Name, id)
+}
+
+// objectPut serves PUT: create or replace (RES-09).
+func (a *App) objectPut(res *Resource) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := FromContext(c)
+		m := pathIDs(c)
+		id := m[res.Name+"_id"]
+		chain := res.chain(m, id)
+		uri := chain[0].URI
+		pc, perr := parsePrecond(c.Request())
+		wb := a.parseWriteBody(r, res)
+		var out map[string]any
+		var stored storage.Object
+		var created bool
+		var events []*Event
+		err := r.Update(func(tx storage.Tx) error {
+			events = nil
+			old, err := getOrNil(tx, res.ref(m), id)
+			if err != nil {
+				return err
+			}
+			created = old == nil
+			var ok bool
+			if old != nil && !(pc.hasNone && pc.noneAny) {
+				ok, err = r.allowed(tx, chain, "write")
+			} else {
+				ok, err = r.allowed(tx, chain[1:], res.Name+":create")
+				if err == nil && !ok && old != nil {
+					ok, err = r.allowed(tx, chain, "write")
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return r.Deny()
+			}
+			if e := checkIDs(res, m, true); e != nil {
+				return e
+			}
+			if perr != nil {
+				return perr
+			}
+			if wb.err != nil {
+				return wb.err
+			}
+			if _, err := parents(tx, res, m); err != nil {
+				return err
+			}
+			if old == nil && pc.hasMatch {
+				return PreconditionFailed(0, nil)
+			}
+			if e := pc.checkWrite(old, 0); e != nil {
+				return e
+			}
+			data := wb.data
+			if !wb.hasData {
+				data = map[string]any{}
+				if old != nil {
+					data = copyData(old)
+				}
+			}
+			if v, ok := data["id"]; ok && v != id {
+				return Invalid("body", "data.id", "Object id does not match existing object")
+			}
+			newObj := copyData(data)
+			newObj["id"] = id
+			setSentTimestamp(newObj, data, old)
+			oldACL, err := tx.GetACL(uri)
+			if err != nil {
+				return err
+			}
+			acl := oldACL
+			if wb.hasPerms {
+				acl = wb.perms
+			}
+			stored, out, events, err = a.store(r, tx, res, m, chain, old, newObj, oldACL, acl)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		a.afterCommit(r, events)
+		r.SetETag(storage.LastModified(stored))
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		return r.JSON(status, out)
+	}
+}
+
+// copyData copies an object's fields without the server-managed ones.
+func copyData(o storage.Object) storage.Object {
+	out := make(storage.Object, len(o))
+	for k, v := range o {
+		if k != "last_modified" && k != "deleted" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// setSentTimestamp keeps an integer last_modified the client sent
+// (replication, RES-13) and drops anything else.
+func setSentTimestamp(obj, sent, old storage.Object) {
+	delete(obj, "last_modified")
+	v, ok := sent["last_modified"]
+	if !ok {
+		return
+	}
+	ts, isInt := storage.Int(v)
+	if !isInt || ts <= 0 {
+		return
+	}
+	if old != nil && ts <= storage.LastModified(old) {
+		return
+	}
+	obj["last_modified"] = ts
+}
+
+// store validates and writes an object and its ACL, runs the hooks and
+// before-commit listeners, and builds the response body.
+func (a *App) store(r *Request, tx storage.Tx, res *Resource, m matchdict, chain []permissions.Node, old, obj storage.Object, oldACL, acl storage.ACL) (storage.Object, map[string]any, []*Event, error) {
+	w := &Write{Request: r, Tx: tx, URI: chain[0].URI, ParentURI: res.parentURI(m), ID: obj["id"].(string), Old: old, Data: obj, OldACL: oldACL}
+	if res.Validate != nil {
+		if err := res.Validate(w); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	stored, err := tx.Replace(res.ref(m), w.Data)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w.Data = stored
+	w.ACL = a.withOwner(r, res, stored, acl)
+	if err := tx.SetACL(w.URI, w.ACL); err != nil {
+		return nil, nil, nil, err
+	}
+	if res.AfterWrite != nil {
+		if err := res.AfterWrite(w); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	action := "update"
+	if old == nil {
+		action = "create"
+	}
+	ev := a.newEvent(r, res, action, m, w.URI, storage.LastModified(stored))
+	ev.IDs["id"] = w.ID
+	ev.IDs[res.Name+"_id"] = w.ID
+	ev.Impacted = []Impacted{{Old: old, New: stored, Permissions: w.ACL}}
+	events := []*Event{ev}
+	if err := a.beforeCommit(tx, events); err != nil {
+		return nil, nil, nil, err
+	}
+	body, err := a.objectBody(r, tx, res, chain, stored, w.ACL)
+	return stored, body, events, err
+}
+
+// objectDelete serves DELETE on one object (RES-11).
+func (a *App) objectDelete(res *Resource) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := FromContext(c)
+		m := pathIDs(c)
+		id := m[res.Name+"_id"]
+		chain := res.chain(m, id)
+		pc, perr := parsePrecond(c.Request())
+		var forced int64
+		var ferr *Error
+		if v := c.QueryParam("last_modified"); v != "" {
+			n, err := strconv.ParseInt(trimQuotes(v), 10, 64)
+			if err != nil {
+				ferr = Invalid("querystring", "last_modified", "Invalid value for last_modified")
+			}
+			forced = n
+		}
+		var tomb storage.Object
+		var events []*Event
+		err := r.Update(func(tx storage.Tx) error {
+			events = nil
+			old, err := getOrNil(tx, res.ref(m), id)
+			if err != nil {
+				return err
+			}
+			if old == nil {
+				return a.missingObject(r, tx, res, m, id)
+			}
+			ok, err := r.allowed(tx, chain, "write")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return r.Deny()
+			}
+			if perr != nil {
+				return perr
+			}
+			if ferr != nil {
+				return ferr
+			}
+			if e := pc.checkWrite(old, 0); e != nil {
+				return e
+			}
+			acl, err := tx.GetACL(chain[0].URI)
+			if err != nil {
+				return err
+			}
+			tomb, err = a.deleteOne(r, tx, res, m, old, forced)
+			if err != nil {
+				return err
+			}
+			ev := a.newEvent(r, res, "delete", m, chain[0].URI, storage.LastModified(tomb))
+			ev.IDs["id"] = id
+			ev.Impacted = []Impacted{{Old: old, New: tomb, Permissions: acl}}
+			events = []*Event{ev}
+			return a.beforeCommit(tx, events)
+		})
+		if err != nil {
+			return err
+		}
+		a.afterCommit(r, events)
+		r.SetETag(storage.LastModified(tomb))
+		return r.JSON(http.StatusOK, map[string]any{"data": tomb})
+	}
+}
+
+// deleteOne deletes an object, its ACL and everything under it.
+func (a *App) deleteOne(r *Request, tx storage.Tx, res *Resource, m matchdict, old storage.Object, forced int64) (storage.Object, error) {
+	id := storage.ID(old)
+	uri := res.objectURI(m, id)
+	tomb, err := tx.Delete(res.ref(m), id, forced)
+	if err != nil {
+		return nil, err
+	}
+	if res.AfterDelete != nil {
+		if err := res.AfterDelete(r, tx, uri, old); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.DeleteACLs(uri); err != nil {
+		return nil, err
+	}
+	if err := tx.DeleteTree(uri); err != nil {
+		return nil, err
+	}
+	return tomb, nil
+}
+
+func trimQuotes(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}

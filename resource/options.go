@@ -1,0 +1,104 @@
+package resource
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// options are the settings the engine reads on every request, typed once
+// at build time.
+type options struct {
+	readonly           bool
+	batchMax           int
+	paginateBy         int
+	maxFetch           int
+	tokenValidity      time.Duration
+	explicitPerms      bool
+	schemaValidation   bool
+	slashRedirect      bool
+	slashTTL           int
+	versionRedirect    bool
+	versionTTL         int
+	rootCacheExpires   int
+	corsOrigins        []string
+	corsMaxAge         int
+	backoff            string
+	backoffPct         int
+	retryAfter         int
+	eos                time.Time
+	eosMessage, eosURL string
+	maxBody            int64
+	heartbeatTimeout   time.Duration
+	scheme, host       string
+	errorInfo          string
+}
+
+func (a *App) readOptions() error {
+	s := a.Settings
+	o := &a.opts
+	o.readonly = s.Bool("readonly")
+	o.batchMax = s.IntOr("batch_max_requests", 0)
+	o.paginateBy = s.IntOr("paginate_by", 0)
+	o.maxFetch = s.IntOr("storage_max_fetch_size", 10000)
+	o.tokenValidity = time.Duration(s.IntOr("pagination_token_validity_seconds", 600)) * time.Second
+	o.explicitPerms = s.Bool("explicit_permissions")
+	o.schemaValidation = s.Bool("experimental_collection_schema_validation")
+	o.slashRedirect = s.Bool("trailing_slash_redirect_enabled")
+	o.slashTTL = s.IntOr("trailing_slash_redirect_ttl_seconds", 3600)
+	o.versionRedirect = s.Bool("version_prefix_redirect_enabled")
+	o.versionTTL = s.IntOr("version_prefix_redirect_ttl_seconds", -1)
+	o.rootCacheExpires = s.IntOr("root_cache_expires_seconds", 86400)
+	o.corsOrigins = s.List("cors_origins")
+	o.corsMaxAge = s.IntOr("cors_max_age_seconds", 3600)
+	if n, ok := s.Int("backoff"); ok {
+		o.backoff = fmt.Sprint(n)
+	}
+	o.backoffPct = s.IntOr("backoff_percentage", 100)
+	o.retryAfter = s.IntOr("retry_after_seconds", 3)
+	if v := s.String("eos"); v != "" {
+		t, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			return fmt.Errorf("config: setting eos: %q is not a date (YYYY-MM-DD)", v)
+		}
+		o.eos = t
+	}
+	o.eosMessage, o.eosURL = s.String("eos_message"), s.String("eos_url")
+	o.maxBody = int64(s.IntOr("max_request_body_bytes", 8<<20))
+	o.heartbeatTimeout = time.Duration(s.IntOr("heartbeat_timeout_seconds", 10)) * time.Second
+	o.scheme, o.host = s.String("http_scheme"), s.String("http_host")
+	o.errorInfo = s.String("error_info_link")
+	if o.maxFetch <= 0 {
+		return fmt.Errorf("config: setting storage_max_fetch_size must be positive")
+	}
+	if o.paginateBy < 0 {
+		return fmt.Errorf("config: setting paginate_by must not be negative")
+	}
+	for _, r := range a.resourceOrder {
+		gen := s.String(r.Name + "_id_generator")
+		if gen == "" {
+			continue
+		}
+		if err := applyGenerator(r, gen); err != nil {
+			return fmt.Errorf("config: setting %s_id_generator: %v", r.Name, err)
+		}
+	}
+	return nil
+}
+
+// originAllowed tells whether an Origin matches cors_origins (globs
+// allowed), and whether it matched only through "*".
+func (o *options) originAllowed(origin string) (ok, wildcard bool) {
+	for _, p := range o.corsOrigins {
+		if p == "*" {
+			wildcard = true
+			ok = true
+			continue
+		}
+		if m, _ := path.Match(p, origin); m || strings.EqualFold(p, origin) {
+			return true, false
+		}
+	}
+	return ok, wildcard
+}

@@ -1,0 +1,360 @@
+package resource
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// listScope decides which objects of a list the caller may see with perm
+// ("read" or "write"), per PERM-07: all (ids nil), only some (ids), or
+// none at all (empty ids when creating there is allowed, else an error).
+func (a *App) listScope(r *Request, tx storage.Tx, res *Resource, m matchdict, perm string) ([]string, error) {
+	whole, err := r.allowed(tx, res.chain(m, ""), perm)
+	if err != nil || whole {
+		return nil, err
+	}
+	ps, err := r.Principals(tx)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := a.Authorizer.Readable(tx, ps, res.Name, res.listPrefix(m), perm)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		return ids, nil
+	}
+	canCreate, err := r.allowed(tx, res.chain(m, "")[1:], res.Name+":create")
+	if err != nil {
+		return nil, err
+	}
+	if !canCreate {
+		return nil, r.Deny()
+	}
+	return []string{}, nil
+}
+
+// pluralGet serves GET and HEAD on a list (RES-12, querying.md).
+func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := FromContext(c)
+		m := pathIDs(c)
+		ref := res.ref(m)
+		head := c.Request().Method == http.MethodHead
+		pc, perr := parsePrecond(c.Request())
+		var lq *listQuery
+		var objs []storage.Object
+		var ts int64
+		var total int
+		err := r.View(func(tx storage.Tx) error {
+			ids, err := a.listScope(r, tx, res, m, "read")
+			if err != nil {
+				return err
+			}
+			if e := checkIDs(res, m, false); e != nil {
+				return e
+			}
+			pobjs, err := parents(tx, res, m)
+			if err != nil {
+				return err
+			}
+			var qerr *Error
+			if lq, qerr = a.parseList(r, res, false); qerr != nil {
+				return qerr
+			}
+			if perr != nil {
+				return perr
+			}
+			if ts, err = tx.Timestamp(ref); err != nil {
+				return err
+			}
+			lq.q.IDs = ids
+			if head {
+				total, err = tx.Count(ref, lq.q.Filters, lq.q.IncludeDeleted)
+				if err == nil && ids != nil {
+					q := lq.q
+					q.Limit = 0
+					var all []storage.Object
+					all, err = tx.List(ref, q)
+					total = len(all)
+				}
+				a.cacheHeaders(r, res, m, pobjs)
+				return err
+			}
+			q := lq.q
+			q.Limit = lq.pageSize + 1
+			objs, err = tx.List(ref, q)
+			a.cacheHeaders(r, res, m, pobjs)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if ts == 0 {
+			if err := r.Update(func(tx storage.Tx) (err error) { ts, err = tx.Timestamp(ref); return }); err != nil {
+				return err
+			}
+		}
+		r.SetETag(ts)
+		r.Expose("Next-Page", "Last-Modified", "ETag", "Cache-Control", "Expires", "Pragma", "Total-Objects", "Total-Records")
+		if pc.hasNone && (pc.noneAny || pc.none == ts) {
+			if pc.noneAny {
+				return PreconditionFailed(ts, nil)
+			}
+			return c.NoContent(http.StatusNotModified)
+		}
+		if pc.hasMatch && !pc.matchAny && pc.match != ts {
+			return PreconditionFailed(ts, nil)
+		}
+		if head {
+			h := r.Response().Header()
+			h.Set("Total-Objects", strconv.Itoa(total))
+			h.Set("Total-Records", strconv.Itoa(total))
+			h.Set("Content-Type", "application/json")
+			return c.NoContent(http.StatusOK)
+		}
+		if len(objs) > lq.pageSize {
+			objs = objs[:lq.pageSize]
+			offset := 0
+			if lq.token != nil {
+				offset = lq.token.Offset
+			}
+			tok := a.encodeToken(objs[len(objs)-1], lq.q.Sort, offset+len(objs), false)
+			r.Response().Header().Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
+		}
+		out := make([]storage.Object, len(objs))
+		for i, o := range objs {
+			if res.ReadFilter != nil {
+				o = res.ReadFilter(r, o)
+			}
+			out[i] = project(o, lq.fields)
+		}
+		return r.JSON(http.StatusOK, map[string]any{"data": out})
+	}
+}
+
+// pluralPost serves POST on a list: create, or return the existing object
+// when data.id names one (RES-07).
+func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := FromContext(c)
+		m := pathIDs(c)
+		ref := res.ref(m)
+		pc, perr := parsePrecond(c.Request())
+		wb := a.parseWriteBody(r, res)
+		var id string
+		var idErr *Error
+		if wb.err == nil {
+			if v, ok := wb.data["id"]; ok {
+				s, isStr := v.(string)
+				if !isStr || !res.idOK(s) {
+					idErr = Invalid("body", "data.id", "Invalid object id")
+				}
+				id = s
+			}
+		}
+		generated := id == ""
+		var out map[string]any
+		var stored storage.Object
+		var existed bool
+		var events []*Event
+		err := r.Update(func(tx storage.Tx) error {
+			events, existed = nil, false
+			if generated {
+				if res.NewID == nil {
+					id = ""
+				} else {
+					id = res.NewID()
+				}
+			}
+			chain := res.chain(m, id)
+			var old storage.Object
+			if !generated && idErr == nil {
+				var err error
+				if old, err = getOrNil(tx, ref, id); err != nil {
+					return err
+				}
+			}
+			if old != nil {
+				existed = true
+				ok, err := r.allowed(tx, chain, a.readPerm(res))
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return r.Deny()
+				}
+				if perr != nil {
+					return perr
+				}
+				if pc.hasNone && pc.noneAny {
+					return PreconditionFailed(storage.LastModified(old), old)
+				}
+				if pc.hasMatch && !pc.matchAny {
+					lts, err := tx.Timestamp(ref)
+					if err != nil {
+						return err
+					}
+					if lts != pc.match {
+						return PreconditionFailed(lts, nil)
+					}
+				}
+				stored = old
+				acl, err := tx.GetACL(chain[0].URI)
+				if err != nil {
+					return err
+				}
+				out, err = a.objectBody(r, tx, res, chain, old, acl)
+				return err
+			}
+			ok, err := r.allowed(tx, chain[1:], res.Name+":create")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return r.Deny()
+			}
+			if e := checkIDs(res, m, false); e != nil {
+				return e
+			}
+			if perr != nil {
+				return perr
+			}
+			if wb.err != nil {
+				return wb.err
+			}
+			if idErr != nil {
+				return idErr
+			}
+			if id == "" {
+				return Invalid("body", "data.id", "An id is required for this resource.")
+			}
+			if _, err := parents(tx, res, m); err != nil {
+				return err
+			}
+			if pc.hasMatch && !pc.matchAny {
+				lts, err := tx.Timestamp(ref)
+				if err != nil {
+					return err
+				}
+				return PreconditionFailed(lts, nil)
+			}
+			newObj := copyData(wb.data)
+			newObj["id"] = id
+			setSentTimestamp(newObj, wb.data, nil)
+			acl := storage.ACL{}
+			if wb.hasPerms {
+				acl = wb.perms
+			}
+			stored, out, events, err = a.store(r, tx, res, m, chain, nil, newObj, storage.ACL{}, acl)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		a.afterCommit(r, events)
+		r.SetETag(storage.LastModified(stored))
+		if existed {
+			return r.JSON(http.StatusOK, out)
+		}
+		return r.JSON(http.StatusCreated, out)
+	}
+}
+
+// pluralDelete serves DELETE on a list: every matching object the caller
+// may write (QRY-11).
+func (a *App) pluralDelete(res *Resource) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := FromContext(c)
+		m := pathIDs(c)
+		ref := res.ref(m)
+		pc, perr := parsePrecond(c.Request())
+		var tombs []storage.Object
+		var ts int64
+		var next string
+		var events []*Event
+		var lq *listQuery
+		err := r.Update(func(tx storage.Tx) error {
+			events, tombs, next = nil, nil, ""
+			ids, err := a.listScope(r, tx, res, m, "write")
+			if err != nil {
+				return err
+			}
+			if e := checkIDs(res, m, false); e != nil {
+				return e
+			}
+			if _, err := parents(tx, res, m); err != nil {
+				return err
+			}
+			if lq == nil {
+				var qerr *Error
+				if lq, qerr = a.parseList(r, res, true); qerr != nil {
+					return qerr
+				}
+			}
+			if perr != nil {
+				return perr
+			}
+			if ts, err = tx.Timestamp(ref); err != nil {
+				return err
+			}
+			if pc.hasNone && pc.noneAny || pc.hasMatch && !pc.matchAny && pc.match != ts {
+				return PreconditionFailed(ts, nil)
+			}
+			q := lq.q
+			q.IDs = ids
+			q.IncludeDeleted = false
+			q.Limit = lq.pageSize + 1
+			objs, err := tx.List(ref, q)
+			if err != nil {
+				return err
+			}
+			if len(objs) > lq.pageSize {
+				objs = objs[:lq.pageSize]
+				next = a.encodeToken(objs[len(objs)-1], lq.q.Sort, len(objs), true)
+			}
+			ev := a.newEvent(r, res, "delete", m, res.listPrefix(m)[:len(res.listPrefix(m))-1], 0)
+			for _, old := range objs {
+				acl, err := tx.GetACL(res.objectURI(m, storage.ID(old)))
+				if err != nil {
+					return err
+				}
+				tomb, err := a.deleteOne(r, tx, res, m, old, 0)
+				if err != nil {
+					return err
+				}
+				tombs = append(tombs, tomb)
+				ev.Impacted = append(ev.Impacted, Impacted{Old: old, New: tomb, Permissions: acl})
+				if lm := storage.LastModified(tomb); lm > ev.Timestamp {
+					ev.Timestamp = lm
+				}
+			}
+			if len(tombs) > 0 {
+				events = []*Event{ev}
+			}
+			return a.beforeCommit(tx, events)
+		})
+		if err != nil {
+			return err
+		}
+		a.afterCommit(r, events)
+		etag := ts
+		for _, t := range tombs {
+			if lm := storage.LastModified(t); lm > etag {
+				etag = lm
+			}
+		}
+		r.SetETag(etag)
+		if next != "" {
+			r.Response().Header().Set("Next-Page", a.nextPageURL(r, next, lq.pageSize))
+		}
+		if tombs == nil {
+			tombs = []storage.Object{}
+		}
+		return r.JSON(http.StatusOK, map[string]any{"data": tombs})
+	}
+}

@@ -1,0 +1,437 @@
+package resource
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+var (
+	fieldPattern = regexp.MustCompile(`^[\w.]+$`)
+	sortPattern  = regexp.MustCompile(`^[-+]?[\w.]+$`)
+)
+
+// operators by prefix, longest first so contains_any_ wins over contains_.
+var opPrefixes = []struct {
+	prefix string
+	op     storage.Op
+}{
+	{"contains_any_", storage.OpContainsAny}, {"contains_", storage.OpContains}, {"exclude_", storage.OpExclude},
+	{"not_", storage.OpNot}, {"lt_", storage.OpLt}, {"gt_", storage.OpGt}, {"min_", storage.OpMin},
+	{"max_", storage.OpMax}, {"in_", storage.OpIn}, {"like_", storage.OpLike}, {"has_", storage.OpHas},
+}
+
+// listQuery is a parsed plural querystring.
+type listQuery struct {
+	q         storage.Query
+	pageSize  int
+	fields    []string
+	token     *pageToken
+	hasTimeFq bool
+}
+
+// parseValue decodes a filter value: JSON when valid, the raw string
+// otherwise.
+func parseValue(raw string) any {
+	d := json.NewDecoder(strings.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err == nil && !d.More() {
+		if _, err := d.Token(); err != nil {
+			return v
+		}
+	}
+	return raw
+}
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != "" && !strings.EqualFold(x, "false")
+	case json.Number:
+		f, _ := x.Float64()
+		return f != 0
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return true
+}
+
+// parseTimestamp reads a last_modified value: an integer or a quoted one,
+// between 0 and now + 24 h.
+func parseTimestamp(raw string) (int64, bool) {
+	s := raw
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > Now()+24*3600*1000 {
+		return 0, false
+	}
+	return n, true
+}
+
+func (a *App) knownField(res *Resource, field string) bool {
+	if res.Fields == nil {
+		return true
+	}
+	root := strings.SplitN(field, ".", 2)[0]
+	return contains(res.Fields, root) || root == "id" || root == "last_modified"
+}
+
+// parseList reads filters, sorting, pagination and field selection
+// (querying.md). del marks a plural DELETE, whose tokens are single-use.
+func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error) {
+	lq := &listQuery{}
+	params := r.QueryParams()
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	explicit := 0
+	for _, key := range keys {
+		raw := params[key][len(params[key])-1]
+		if strings.ContainsRune(key, 0) || strings.ContainsRune(raw, 0) {
+			return nil, Invalid("querystring", key, "Invalid character 0x00")
+		}
+		invalid := func(desc string) *Error {
+			if desc == "" {
+				desc = "Invalid value for " + key
+			}
+			return Invalid("querystring", key, desc)
+		}
+		switch key {
+		case "_limit":
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 0 {
+				return nil, invalid("_limit should be a positive integer")
+			}
+			explicit = n
+			continue
+		case "_sort":
+			for _, item := range strings.Split(raw, ",") {
+				item = strings.TrimSpace(item)
+				if !sortPattern.MatchString(item) {
+					continue
+				}
+				s := storage.Sort{Field: strings.TrimLeft(item, "+-"), Desc: strings.HasPrefix(item, "-")}
+				if !a.knownField(res, s.Field) {
+					return nil, invalid(fmt.Sprintf("Unknown sort field '%s'", s.Field))
+				}
+				lq.q.Sort = append(lq.q.Sort, s)
+			}
+			continue
+		case "_fields":
+			for _, f := range strings.Split(raw, ",") {
+				if f = strings.TrimSpace(f); f == "" {
+					continue
+				}
+				if !a.knownField(res, f) {
+					return nil, invalid(fmt.Sprintf("Unknown field '%s'", f))
+				}
+				lq.fields = append(lq.fields, f)
+			}
+			continue
+		case "_token":
+			t, err := a.decodeToken(raw, del)
+			if err != nil {
+				return nil, err
+			}
+			lq.token = t
+			continue
+		case "_since", "_before", "_to":
+			if raw == "null" {
+				continue
+			}
+			ts, ok := parseTimestamp(raw)
+			if !ok {
+				return nil, invalid("")
+			}
+			op := storage.OpGt
+			if key != "_since" {
+				op = storage.OpLt
+			}
+			if key == "_to" {
+				alert, _ := EncodeJSON(map[string]any{"code": "soft-eol", "message": "_to is now deprecated, you should use _before instead",
+					"url": "https://kinto.readthedocs.io/en/stable/api/1.x/filtering.html"})
+				r.Response().Header().Set("Alert", string(alert))
+			}
+			lq.q.Filters = append(lq.q.Filters, storage.Filter{Field: "last_modified", Op: op, Value: ts})
+			lq.hasTimeFq = true
+			continue
+		}
+		if strings.HasPrefix(key, "_") {
+			continue
+		}
+		op, field := storage.OpEq, key
+		for _, p := range opPrefixes {
+			if strings.HasPrefix(key, p.prefix) {
+				op, field = p.op, key[len(p.prefix):]
+				break
+			}
+		}
+		if !fieldPattern.MatchString(field) {
+			return nil, invalid("")
+		}
+		if !a.knownField(res, field) {
+			return nil, invalid(fmt.Sprintf("Unknown filter field '%s'", field))
+		}
+		f := storage.Filter{Field: field, Op: op}
+		switch op {
+		case storage.OpIn, storage.OpExclude:
+			var items []any
+			for _, it := range strings.Split(raw, ",") {
+				v := parseValue(strings.TrimSpace(it))
+				if field == "id" {
+					if _, ok := v.(string); !ok {
+						return nil, invalid("")
+					}
+				}
+				if field == "last_modified" {
+					ts, ok := parseTimestamp(strings.TrimSpace(it))
+					if !ok {
+						return nil, invalid("")
+					}
+					v = ts
+				}
+				items = append(items, v)
+			}
+			f.Value = items
+		case storage.OpHas:
+			f.Value = truthy(parseValue(raw))
+		case storage.OpLike:
+			v := parseValue(raw)
+			s, ok := v.(string)
+			if !ok {
+				return nil, invalid("")
+			}
+			f.Value = s
+		case storage.OpContains, storage.OpContainsAny:
+			if field == "id" || field == "last_modified" {
+				return nil, invalid(fmt.Sprintf("Field '%s' is not an array", field))
+			}
+			v := parseValue(raw)
+			if _, ok := v.([]any); !ok {
+				v = []any{v}
+			}
+			f.Value = v
+		default:
+			v := parseValue(raw)
+			if field == "last_modified" {
+				ts, ok := parseTimestamp(raw)
+				if !ok {
+					return nil, invalid("")
+				}
+				v = ts
+			} else if field == "id" {
+				if n, ok := v.(json.Number); ok {
+					v = string(n)
+				}
+			}
+			f.Value = v
+		}
+		if field == "last_modified" {
+			lq.hasTimeFq = true
+		}
+		lq.q.Filters = append(lq.q.Filters, f)
+	}
+	lq.q.IncludeDeleted = lq.hasTimeFq
+	size := a.opts.maxFetch
+	if a.opts.paginateBy > 0 && a.opts.paginateBy < size {
+		size = a.opts.paginateBy
+	}
+	if explicit > 0 && explicit < size {
+		size = explicit
+	}
+	lq.pageSize = size
+	if lq.token != nil {
+		lq.q.After = lq.token.Last
+	}
+	return lq, nil
+}
+
+// pageToken is the content of a _token.
+type pageToken struct {
+	Last   map[string]any `json:"last_object"`
+	Offset int            `json:"offset"`
+	Nonce  string         `json:"nonce"`
+	Issued int64          `json:"iat"`
+	Delete bool           `json:"del,omitempty"`
+	Sig    string         `json:"sig,omitempty"`
+}
+
+func (a *App) signToken(t *pageToken) string {
+	t.Sig = ""
+	b, _ := json.Marshal(t)
+	mac := hmac.New(sha256.New, a.tokenKey)
+	mac.Write(b)
+	return hex.EncodeToString(mac.Sum(nil))[:32]
+}
+
+// encodeToken makes the _token of the page after last.
+func (a *App) encodeToken(last storage.Object, sorts []storage.Sort, offset int, del bool) string {
+	t := &pageToken{Last: map[string]any{}, Offset: offset, Issued: Now(), Delete: del}
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	t.Nonce = hex.EncodeToString(nonce[:])
+	for _, s := range storage.FullSort(sorts) {
+		if v, ok := storage.Lookup(last, s.Field); ok {
+			t.Last[s.Field] = v
+		}
+	}
+	t.Sig = a.signToken(t)
+	b, _ := json.Marshal(t)
+	return base64.URLEncoding.EncodeToString(b)
+}
+
+func (a *App) decodeToken(raw string, del bool) (*pageToken, *Error) {
+	bad := Invalid("querystring", "_token", "_token has invalid content")
+	b, err := base64.URLEncoding.DecodeString(raw)
+	if err != nil {
+		if b, err = base64.StdEncoding.DecodeString(raw); err != nil {
+			return nil, bad
+		}
+	}
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.UseNumber()
+	var t pageToken
+	if err := d.Decode(&t); err != nil || t.Last == nil {
+		return nil, bad
+	}
+	sig := t.Sig
+	if !hmac.Equal([]byte(sig), []byte(a.signToken(&t))) {
+		return nil, bad
+	}
+	// The flat keys of last_object are dotted paths; rebuild nested
+	// objects so that lookups by path find them.
+	t.Last = nestPaths(t.Last)
+	if del || t.Delete {
+		if time.Since(time.UnixMilli(t.Issued)) > a.opts.tokenValidity {
+			return nil, Invalid("querystring", "_token", "_token was already used or has expired.")
+		}
+		if _, used := a.usedTokens.LoadOrStore(t.Nonce, t.Issued); used {
+			return nil, Invalid("querystring", "_token", "_token was already used or has expired.")
+		}
+		a.forgetOldTokens()
+	}
+	return &t, nil
+}
+
+func (a *App) forgetOldTokens() {
+	limit := Now() - a.opts.tokenValidity.Milliseconds()
+	a.usedTokens.Range(func(k, v any) bool {
+		if v.(int64) < limit {
+			a.usedTokens.Delete(k)
+		}
+		return true
+	})
+}
+
+// nestPaths turns {"a.b": 1} into {"a": {"b": 1}} while keeping keys that
+// are plain.
+func nestPaths(flat map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range flat {
+		parts := strings.Split(k, ".")
+		cur := out
+		for i, p := range parts {
+			if i == len(parts)-1 {
+				cur[p] = v
+				break
+			}
+			next, ok := cur[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				cur[p] = next
+			}
+			cur = next
+		}
+	}
+	return out
+}
+
+// nextPageURL builds the Next-Page header value.
+func (a *App) nextPageURL(r *Request, token string, limit int) string {
+	q := url.Values{}
+	for k, v := range r.QueryParams() {
+		q[k] = v
+	}
+	q.Set("_token", token)
+	q.Set("_limit", strconv.Itoa(limit))
+	path := strings.TrimPrefix(r.Request().URL.Path, "/v1")
+	return r.AbsoluteURL(path, q)
+}
+
+// parseFields reads _fields for object GETs.
+func parseFields(r *Request, res *Resource) ([]string, *Error) {
+	raw := r.QueryParam("_fields")
+	if raw == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, f := range strings.Split(raw, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// project keeps only the selected fields (plus id, last_modified and the
+// deleted flag).
+func project(obj storage.Object, fields []string) storage.Object {
+	if len(fields) == 0 {
+		return obj
+	}
+	out := storage.Object{}
+	for _, k := range []string{"id", "last_modified", "deleted"} {
+		if v, ok := obj[k]; ok {
+			out[k] = v
+		}
+	}
+	for _, f := range fields {
+		projectPath(obj, out, strings.Split(f, "."))
+	}
+	return out
+}
+
+func projectPath(src, dst map[string]any, path []string) {
+	v, ok := src[path[0]]
+	if !ok {
+		return
+	}
+	if len(path) == 1 {
+		dst[path[0]] = v
+		return
+	}
+	sub, isObj := v.(map[string]any)
+	if !isObj {
+		dst[path[0]] = v
+		return
+	}
+	d, ok := dst[path[0]].(map[string]any)
+	if !ok {
+		d = map[string]any{}
+		dst[path[0]] = d
+	}
+	projectPath(sub, d, path[1:])
+}

@@ -1,0 +1,205 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Plugin is a unit of features compiled into the binary and enabled by the
+// includes setting. Register adds everything the plugin brings through the
+// Registry; it must not touch globals.
+type Plugin interface {
+	Name() string
+	Register(r *Registry) error
+}
+
+// Registry is the plugin API: what a plugin (built-in or third-party) may
+// add to the server while it is being built.
+type Registry struct {
+	app    *App
+	plugin string
+}
+
+// PluginName is the name of the plugin being registered.
+func (r *Registry) PluginName() string { return r.plugin }
+
+// Settings returns the server settings.
+func (r *Registry) Settings() *config.Settings { return r.app.Settings }
+
+// DeclareSetting gives a setting its default value; the file and the
+// environment still override it.
+func (r *Registry) DeclareSetting(key, def string) { r.app.Settings.SetDefault(key, def) }
+
+// Storage returns the storage backend.
+func (r *Registry) Storage() storage.Backend { return r.app.Storage }
+
+// Logger returns the server logger.
+func (r *Registry) Logger() *slog.Logger { return r.app.Logger.With("plugin", r.plugin) }
+
+// Tree returns the permission inheritance tree, for adding permissions to
+// existing resources (e.g. "account:create" on the root).
+func (r *Registry) Tree() *permissions.Tree { return r.app.Tree }
+
+// App returns the application, for helpers such as Authorize.
+func (r *Registry) App() *App { return r.app }
+
+// AddResource declares a resource type: its routes, its entries in the
+// inheritance tree and its id rules.
+func (r *Registry) AddResource(res *Resource) error {
+	a := r.app
+	if _, dup := a.resources[res.Name]; dup {
+		return fmt.Errorf("resource %q is declared twice", res.Name)
+	}
+	if res.Parent != "" {
+		p, ok := a.resources[res.Parent]
+		if !ok {
+			return fmt.Errorf("resource %q: parent %q is not declared", res.Name, res.Parent)
+		}
+		res.parent = p
+	}
+	parentName := res.Parent
+	if parentName == "" {
+		parentName = permissions.Root
+	}
+	if err := a.Tree.Add(res.Name, parentName, res.Permissions); err != nil {
+		return err
+	}
+	res.idRegexp = res.IDPattern
+	if res.idRegexp == nil {
+		res.idRegexp = defaultIDPattern
+	}
+	a.resources[res.Name] = res
+	a.resourceOrder = append(a.resourceOrder, res)
+	return nil
+}
+
+// Resource returns a declared resource by name (nil when unknown).
+func (r *Registry) Resource(name string) *Resource { return r.app.resources[name] }
+
+// Access says who may call a plain route.
+type Access int
+
+// Access levels of plain routes.
+const (
+	Public Access = iota
+	Authenticated
+)
+
+// Route is a plain endpoint under /v1.
+type Route struct {
+	Method string
+	// Path under /v1, with echo parameters (":id").
+	Path    string
+	Access  Access
+	Handler func(*Request) error
+	// Summary describes the route in the OpenAPI document.
+	Summary string
+	// Write marks a route that changes data (read-only mode refuses it).
+	Write bool
+}
+
+// AddRoute registers a plain endpoint.
+func (r *Registry) AddRoute(rt Route) error {
+	if rt.Handler == nil || rt.Path == "" || rt.Path[0] != '/' {
+		return fmt.Errorf("route %s %q: a handler and a path starting with / are required", rt.Method, rt.Path)
+	}
+	r.app.routes = append(r.app.routes, rt)
+	return nil
+}
+
+// AddCapability adds an entry to the capabilities of the root URL.
+func (r *Registry) AddCapability(name, description, url string, extra map[string]any) error {
+	if _, dup := r.app.capabilities[name]; dup {
+		return fmt.Errorf("capability %q is declared twice", name)
+	}
+	c := map[string]any{"description": description, "url": url}
+	for k, v := range extra {
+		c[k] = v
+	}
+	r.app.capabilities[name] = c
+	return nil
+}
+
+// AddPublicSetting adds a key to the settings object of the root URL.
+func (r *Registry) AddPublicSetting(key string, value any) { r.app.publicSettings[key] = value }
+
+// AddHeartbeat adds a named check to /__heartbeat__.
+func (r *Registry) AddHeartbeat(name string, check func(context.Context) error) {
+	r.app.heartbeats[name] = check
+}
+
+// AuthResult is an authentication method's verdict on a request.
+type AuthResult int
+
+// The verdicts.
+const (
+	// NotMine: the request carries no credentials this method handles.
+	NotMine AuthResult = iota
+	// Accepted: the credentials are this method's and valid.
+	Accepted
+	// Rejected: the credentials are this method's and invalid.
+	Rejected
+)
+
+// AuthMethod authenticates requests for one entry of multiauth.policies.
+type AuthMethod interface {
+	// Authenticate returns the user name (without the policy prefix) when
+	// the credentials are accepted.
+	Authenticate(req *http.Request) (name string, result AuthResult)
+}
+
+// Challenger is implemented by methods that send a WWW-Authenticate
+// challenge with 401 responses.
+type Challenger interface{ Challenge() string }
+
+// AuthFactory builds the method for one policy name.
+type AuthFactory func(policy string) (AuthMethod, error)
+
+// AddAuthMethod registers an authentication implementation under its type
+// name and aliases (the values multiauth.policy.<name>.use accepts, and the
+// policy names that select it when .use is absent).
+func (r *Registry) AddAuthMethod(aliases []string, factory AuthFactory) {
+	for _, a := range aliases {
+		r.app.authTypes[a] = factory
+	}
+}
+
+// Listener receives resource events (RES-21).
+type Listener struct {
+	// Actions and Resources filter the events; empty means all.
+	Actions, Resources []string
+	// BeforeCommit runs inside the write transaction; an error fails the
+	// request and rolls everything back.
+	BeforeCommit func(tx storage.Tx, ev *Event) error
+	// AfterCommit runs once the change is durable.
+	AfterCommit func(ev *Event)
+}
+
+// AddListener subscribes to resource events.
+func (r *Registry) AddListener(l Listener) { r.app.listeners = append(r.app.listeners, l) }
+
+// AddUserInfo adds fields to the user object of the root URL.
+func (r *Registry) AddUserInfo(fn func(req *Request, user map[string]any)) {
+	r.app.userInfo = append(r.app.userInfo, fn)
+}
+
+// AddPrincipals lets a plugin add principals to authenticated requests.
+func (r *Registry) AddPrincipals(fn func(req *Request, tx storage.Tx) ([]string, error)) {
+	r.app.principalHooks = append(r.app.principalHooks, fn)
+}
+
+// AddRequestHook runs fn on every request after authentication and before
+// the handler; returning an error answers the request with it.
+func (r *Registry) AddRequestHook(fn func(req *Request) error) {
+	r.app.requestHooks = append(r.app.requestHooks, fn)
+}
+
+// CompileID compiles an id pattern, for resource declarations.
+func CompileID(pattern string) *regexp.Regexp { return regexp.MustCompile(pattern) }

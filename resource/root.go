@@ -1,0 +1,161 @@
+package resource
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+type heartbeatFunc = func(context.Context) error
+
+func (a *App) rootHandler(r *Request) error {
+	settings := map[string]any{
+		"readonly":             a.opts.readonly,
+		"explicit_permissions": a.opts.explicitPerms,
+		"batch_max_requests":   nil,
+	}
+	if a.opts.batchMax > 0 {
+		settings["batch_max_requests"] = a.opts.batchMax
+	}
+	for k, v := range a.publicSettings {
+		settings[k] = v
+	}
+	version := a.Settings.String("project_version")
+	if version == "" {
+		version = a.Version
+	}
+	body := map[string]any{
+		"project_name":     a.Settings.String("project_name"),
+		"project_version":  version,
+		"http_api_version": HTTPAPIVersion,
+		"project_docs":     a.Settings.String("project_docs"),
+		"url":              r.BaseURL() + "/",
+		"settings":         settings,
+		"capabilities":     a.capabilities,
+		"config":           nil,
+	}
+	if a.Settings.Path != "" {
+		body["config"] = map[string]any{"path": a.Settings.Path, "hash": a.Settings.Hash,
+			"modified": a.Settings.Modified.UTC().Format("2006-01-02T15:04:05")}
+	}
+	if eos := a.Settings.String("eos"); eos != "" {
+		body["eos"] = eos
+	}
+	if r.Authenticated() {
+		user := map[string]any{"id": r.Identity.UserID}
+		err := r.View(func(tx storage.Tx) error {
+			ps, err := r.Principals(tx)
+			user["principals"] = ps
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for k, v := range r.Identity.Extra {
+			user[k] = v
+		}
+		for _, fn := range a.userInfo {
+			fn(r, user)
+		}
+		body["user"] = user
+	}
+	if a.opts.readonly {
+		r.Response().Header().Set("Cache-Control", "max-age="+itoa(a.opts.rootCacheExpires))
+	}
+	return r.JSON(http.StatusOK, body)
+}
+
+func (a *App) heartbeatHandler(r *Request) error {
+	checks := map[string]heartbeatFunc{
+		"storage":    func(ctx context.Context) error { return ping(ctx, a.Storage) },
+		"permission": func(ctx context.Context) error { return ping(ctx, a.Storage) },
+		"cache":      nil,
+	}
+	for k, v := range a.heartbeats {
+		checks[k] = v
+	}
+	ctx, cancel := context.WithTimeout(r.Ctx(), a.opts.heartbeatTimeout)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	out := map[string]any{}
+	status := http.StatusOK
+	for name, check := range checks {
+		if check == nil {
+			out[name] = true
+			continue
+		}
+		wg.Add(1)
+		go func(name string, check heartbeatFunc) {
+			defer wg.Done()
+			done := make(chan error, 1)
+			go func() { done <- check(ctx) }()
+			var err error
+			select {
+			case err = <-done:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			out[name] = err == nil
+			if err != nil {
+				status = http.StatusServiceUnavailable
+				a.Logger.Warn("heartbeat check failed", "check", name, "error", err)
+			}
+		}(name, check)
+	}
+	wg.Wait()
+	return r.JSON(status, out)
+}
+
+func ping(ctx context.Context, b storage.Backend) error {
+	if p, ok := b.(storage.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return b.View(ctx, func(storage.Tx) error { return nil })
+}
+
+func (a *App) versionHandler(r *Request) error {
+	if path := a.Settings.String("version_json_path"); path != "" {
+		if data, err := os.ReadFile(path); err == nil {
+			var v any
+			if json.Unmarshal(data, &v) == nil {
+				return r.JSON(http.StatusOK, v)
+			}
+		}
+	}
+	commit := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				commit = s.Value
+			}
+		}
+	}
+	return r.JSON(http.StatusOK, map[string]any{"name": "nimbus", "version": a.Version, "commit": commit,
+		"source": "https://github.com/nimbus-server/nimbus"})
+}
+
+func (a *App) contributeHandler(r *Request) error {
+	return r.JSON(http.StatusOK, map[string]any{
+		"name":        a.Settings.String("project_name"),
+		"description": "A generic JSON document store with sharing and synchronisation, speaking the Kinto HTTP API.",
+		"repository":  map[string]any{"url": "https://github.com/nimbus-server/nimbus", "license": "Apache-2.0"},
+		"participate": map[string]any{"home": "https://github.com/nimbus-server/nimbus"},
+		"bugs":        map[string]any{"list": "https://github.com/nimbus-server/nimbus/issues"},
+		"keywords":    []string{"go", "kinto", "json", "storage", "sync"},
+		"updated":     time.Now().UTC().Format("2006-01-02"),
+	})
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

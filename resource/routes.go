@@ -1,0 +1,84 @@
+package resource
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// buildEcho creates the echo instance with the middleware chain and mounts
+// the core endpoints, every declared resource and every plain route.
+func (a *App) buildEcho() {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = a.handleError
+	e.Pre(a.pre)
+	e.Use(a.route)
+	a.Echo = e
+	g := e.Group("/v1")
+	wrap := func(h func(*Request) error) echo.HandlerFunc {
+		return func(c echo.Context) error { return h(FromContext(c)) }
+	}
+	get := func(path string, h func(*Request) error) {
+		g.GET(path, wrap(h))
+		g.HEAD(path, wrap(h))
+	}
+	get("/", a.rootHandler)
+	get("/__heartbeat__", a.heartbeatHandler)
+	get("/__lbheartbeat__", func(r *Request) error { return r.JSON(http.StatusOK, map[string]any{}) })
+	get("/__version__", a.versionHandler)
+	get("/contribute.json", a.contributeHandler)
+	for _, res := range a.resourceOrder {
+		a.mountResource(g, res)
+	}
+	for _, rt := range a.routes {
+		rt := rt
+		h := func(c echo.Context) error {
+			r := FromContext(c)
+			if rt.Access == Authenticated && !r.Authenticated() {
+				return Unauthorized()
+			}
+			return rt.Handler(r)
+		}
+		g.Add(rt.Method, rt.Path, h)
+		if rt.Method == http.MethodGet {
+			g.Add(http.MethodHead, rt.Path, h)
+		}
+	}
+}
+
+func (a *App) enabled(kind, res, method string) bool {
+	key := kind + "_" + res + "_" + method + "_enabled"
+	if v, ok := a.Settings.Lookup(key); !ok || v == "" {
+		return true
+	}
+	return a.Settings.Bool(key)
+}
+
+func (a *App) mountResource(g *echo.Group, res *Resource) {
+	plural, object := res.pluralPath(), res.objectPath()
+	add := func(kind, path, method string, allowed []string, h echo.HandlerFunc) {
+		if methodAllowed(allowed, method) && a.enabled(kind, res.Name, lower(method)) {
+			g.Add(method, path, h)
+		}
+	}
+	add("plural", plural, http.MethodGet, res.PluralMethods, a.pluralGet(res))
+	add("plural", plural, http.MethodHead, res.PluralMethods, a.pluralGet(res))
+	add("plural", plural, http.MethodPost, res.PluralMethods, a.pluralPost(res))
+	add("plural", plural, http.MethodDelete, res.PluralMethods, a.pluralDelete(res))
+	add("object", object, http.MethodGet, res.ObjectMethods, a.objectGet(res))
+	add("object", object, http.MethodHead, res.ObjectMethods, a.objectGet(res))
+	add("object", object, http.MethodPut, res.ObjectMethods, a.objectPut(res))
+	add("object", object, http.MethodPatch, res.ObjectMethods, a.objectPatch(res))
+	add("object", object, http.MethodDelete, res.ObjectMethods, a.objectDelete(res))
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
