@@ -88,7 +88,9 @@ func (a *App) heartbeatHandler(r *Request) error {
 	status := http.StatusOK
 	for name, check := range checks {
 		if check == nil {
+			mu.Lock()
 			out[name] = true
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)

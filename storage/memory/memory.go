@@ -75,7 +75,14 @@ func (b *Backend) Close() error {
 }
 
 // Ping implements storage.Pinger.
-func (b *Backend) Ping(context.Context) error { return nil }
+func (b *Backend) Ping(context.Context) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return &storage.BackendError{Op: "memory", Err: fmt.Errorf("backend closed")}
+	}
+	return nil
+}
 
 type undo struct {
 	b       *bucket

@@ -1,0 +1,202 @@
+// Package apitest starts Nimbus servers on real listeners for HTTP tests
+// and gives terse helpers to call them and check Kinto-format answers.
+package apitest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/plugins"
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/memory"
+)
+
+// Server is a running test server.
+type Server struct {
+	*httptest.Server
+	App     *resource.App
+	Backend storage.Backend
+	t       testing.TB
+}
+
+// Defaults are the settings every test server starts from.
+var Defaults = map[string]string{
+	"multiauth.policies": "basicauth",
+	"userid_hmac_secret": "test-secret",
+}
+
+// New starts a server on the memory backend with Defaults plus settings.
+func New(t testing.TB, settings map[string]string, extra ...map[string]func() resource.Plugin) *Server {
+	return NewWithBackend(t, memory.New(), settings, extra...)
+}
+
+// NewWithBackend starts a server on the given backend.
+func NewWithBackend(t testing.TB, backend storage.Backend, settings map[string]string, extra ...map[string]func() resource.Plugin) *Server {
+	t.Helper()
+	values := map[string]string{}
+	for k, v := range Defaults {
+		values[k] = v
+	}
+	for k, v := range settings {
+		values[k] = v
+	}
+	var ex map[string]func() resource.Plugin
+	if len(extra) > 0 {
+		ex = extra[0]
+	}
+	app, err := plugins.NewApp(config.New(values), backend, nil, ex)
+	if err != nil {
+		t.Fatalf("building the app: %v", err)
+	}
+	srv := httptest.NewServer(app)
+	t.Cleanup(func() { srv.Close(); backend.Close() })
+	return &Server{Server: srv, App: app, Backend: backend, t: t}
+}
+
+// Basic returns a Basic Authorization header value.
+func Basic(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// Response is a decoded answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Body   map[string]any
+	List   []any
+}
+
+// Req describes a request.
+type Req struct {
+	Method, Path string
+	// Body is sent as is when a string or []byte, else JSON-encoded.
+	Body    any
+	Auth    string
+	Headers map[string]string
+}
+
+// Do sends a request. Paths without a scheme are relative to the server.
+func (s *Server) Do(r Req) *Response {
+	s.t.Helper()
+	var body io.Reader
+	switch b := r.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		body = bytes.NewReader(j)
+	}
+	url := r.Path
+	if !strings.HasPrefix(url, "http") {
+		url = s.URL + r.Path
+	}
+	req, err := http.NewRequest(r.Method, url, body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.Auth != "" {
+		req.Header.Set("Authorization", r.Auth)
+	}
+	for k, v := range r.Headers {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := &Response{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	if len(raw) > 0 {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		var v any
+		if d.Decode(&v) == nil {
+			switch x := v.(type) {
+			case map[string]any:
+				out.Body = x
+			case []any:
+				out.List = x
+			}
+		}
+	}
+	return out
+}
+
+// Data returns body.data as an object.
+func (r *Response) Data() map[string]any {
+	m, _ := r.Body["data"].(map[string]any)
+	return m
+}
+
+// Items returns body.data as a list of objects.
+func (r *Response) Items() []map[string]any {
+	var out []map[string]any
+	for _, it := range r.Body["data"].([]any) {
+		out = append(out, it.(map[string]any))
+	}
+	return out
+}
+
+// IDs returns the ids of body.data's items.
+func (r *Response) IDs() []string {
+	var out []string
+	if l, ok := r.Body["data"].([]any); ok {
+		for _, it := range l {
+			out = append(out, fmt.Sprint(it.(map[string]any)["id"]))
+		}
+	}
+	return out
+}
+
+// Errno returns the errno of an error body (0 when absent).
+func (r *Response) Errno() int {
+	n, _ := r.Body["errno"].(json.Number)
+	i, _ := n.Int64()
+	return int(i)
+}
+
+// Expect checks the status and, for errors, the errno and the shape of
+// Kinto's error object.
+func (r *Response) Expect(t testing.TB, status, errno int) *Response {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d; body %s", r.Status, status, r.Raw)
+	}
+	if status >= 400 && status != 503 {
+		if r.Errno() != errno {
+			t.Fatalf("errno %d, want %d; body %s", r.Errno(), errno, r.Raw)
+		}
+		if code, _ := r.Body["code"].(json.Number); code.String() != fmt.Sprint(status) {
+			t.Fatalf("error body code %v, want %d", r.Body["code"], status)
+		}
+		if _, ok := r.Body["error"].(string); !ok {
+			t.Fatalf("error body has no error title: %s", r.Raw)
+		}
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Fatalf("error Content-Type %q", ct)
+		}
+	}
+	return r
+}
