@@ -1,0 +1,121 @@
+package kinto_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+)
+
+func TestPatchForms(t *testing.T) {
+	s := apitest.New(t, nil)
+	setup(t, s)
+	aliceID := userID(t, s, alice)
+	obj := recs + "/r"
+	reset := func() {
+		s.Do(R{Method: "PUT", Path: obj, Auth: alice, Body: `{"data":{"a":{"b":1},"keep":true,"list":[1,2]},"permissions":{"read":["ann","~odd/"]}}`}).Expect(t, 200, 0)
+	}
+	s.Do(R{Method: "PUT", Path: obj, Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	type tc struct {
+		name, ct, body string
+		status         int
+		check          func(t *testing.T, r *apitest.Response)
+	}
+	merge := "application/merge-patch+json"
+	jp := "application/json-patch+json"
+	cases := []tc{
+		{"json merge replaces sub-objects", "application/json", `{"data":{"a":{"c":2},"n":null}}`, 200, func(t *testing.T, r *apitest.Response) {
+			if fmt.Sprint(r.Data()["a"]) != "map[c:2]" || r.Data()["keep"] != true {
+				t.Errorf("%s", r.Raw)
+			}
+			if v, ok := r.Data()["n"]; !ok || v != nil {
+				t.Errorf("null is stored as null: %s", r.Raw)
+			}
+		}},
+		{"merge-patch merges and removes", merge, `{"data":{"a":{"c":2},"keep":null},"permissions":{"read":null}}`, 200, func(t *testing.T, r *apitest.Response) {
+			if fmt.Sprint(r.Data()["a"]) != "map[b:1 c:2]" {
+				t.Errorf("recursive merge: %s", r.Raw)
+			}
+			if _, ok := r.Data()["keep"]; ok {
+				t.Errorf("null removes: %s", r.Raw)
+			}
+			if _, ok := r.Body["permissions"].(map[string]any)["read"]; ok {
+				t.Errorf("null removes a permission: %s", r.Raw)
+			}
+		}},
+		{"json-patch on data and principals", jp, `[{"op":"add","path":"/data/x","value":5},{"op":"remove","path":"/data/keep"},
+			{"op":"replace","path":"/data/list/0","value":9},{"op":"add","path":"/permissions/read/account:bob"},
+			{"op":"remove","path":"/permissions/read/ann"},{"op":"test","path":"/permissions/read/~0odd~1"},
+			{"op":"copy","from":"/data/x","path":"/data/y"},{"op":"move","from":"/permissions/read/~0odd~1","path":"/data/old"}]`, 200,
+			func(t *testing.T, r *apitest.Response) {
+				d := r.Data()
+				if fmt.Sprintf("%v %v %v %v", d["x"], d["y"], d["list"], d["old"]) != "5 5 [9 2] ~odd/" || d["keep"] != nil {
+					t.Errorf("data: %s", r.Raw)
+				}
+				if fmt.Sprint(r.Body["permissions"].(map[string]any)["read"]) != "[account:bob]" {
+					t.Errorf("permissions: %s", r.Raw)
+				}
+			}},
+		{"json-patch replaces a whole permission", jp, `[{"op":"add","path":"/permissions/read","value":["x","y"]}]`, 200, func(t *testing.T, r *apitest.Response) {
+			if fmt.Sprint(r.Body["permissions"].(map[string]any)["read"]) != "[x y]" {
+				t.Errorf("%s", r.Raw)
+			}
+		}},
+		{"json-patch failed test", jp, `[{"op":"test","path":"/data/keep","value":false}]`, 400, nil},
+		{"json-patch missing path", jp, `[{"op":"remove","path":"/data/nope"}]`, 400, nil},
+		{"json-patch unknown op", jp, `[{"op":"explode","path":"/data/a"}]`, 400, nil},
+		{"json-patch unknown key", jp, `[{"op":"add","path":"/data/a","value":1,"extra":1}]`, 400, nil},
+		{"json-patch bad path", jp, `[{"op":"add","path":"data","value":1}]`, 400, nil},
+		{"json-patch unknown permission", jp, `[{"op":"add","path":"/permissions/collection:create/x"}]`, 400, nil},
+		{"json-patch not a list", jp, `{"op":"add"}`, 400, nil},
+		{"json-patch changes the id", jp, `[{"op":"replace","path":"/data/id","value":"other"}]`, 400, nil},
+		{"json-patch operation not an object", jp, `[1]`, 400, nil},
+		{"json-patch index out of range", jp, `[{"op":"add","path":"/data/list/7","value":1}]`, 400, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			reset()
+			r := s.Do(R{Method: "PATCH", Path: obj, Auth: alice, Body: c.body, Headers: map[string]string{"Content-Type": c.ct}})
+			if c.status == 400 {
+				r.Expect(t, 400, 107)
+				return
+			}
+			r.Expect(t, c.status, 0)
+			if fmt.Sprint(r.Body["permissions"].(map[string]any)["write"]) != "["+aliceID+"]" {
+				t.Errorf("the editor stays in write: %s", r.Raw)
+			}
+			c.check(t, r)
+		})
+	}
+	t.Run("Response-Behavior", func(t *testing.T) {
+		reset()
+		for beh, want := range map[string]string{"light": "map[a:1 z:2]", "diff": "map[z:2]"} {
+			reset()
+			r := s.Do(R{Method: "PATCH", Path: obj, Auth: alice, Body: `{"data":{"a":1,"keep":true,"z":2}}`, Headers: map[string]string{"Response-Behavior": beh}}).Expect(t, 200, 0)
+			d := r.Data()
+			delete(d, "last_modified")
+			if beh == "diff" {
+				want = "map[]"
+			}
+			if fmt.Sprint(d) != want {
+				t.Errorf("%s: %v, want %s", beh, d, want)
+			}
+		}
+		s.Do(R{Method: "PATCH", Path: obj, Auth: alice, Body: `{"data":{}}`, Headers: map[string]string{"Response-Behavior": "weird"}}).Expect(t, 400, 107)
+	})
+	t.Run("last_modified in PATCH", func(t *testing.T) {
+		reset()
+		r := s.Do(R{Method: "PATCH", Path: obj, Auth: alice, Body: `{"data":{"last_modified":5}}`}).Expect(t, 200, 0)
+		if num(r.Data()["last_modified"]) <= 5 {
+			t.Errorf("an older last_modified is ignored: %s", r.Raw)
+		}
+		r2 := s.Do(R{Method: "PATCH", Path: obj, Auth: alice, Body: `{"data":{"last_modified":"x"}}`}).Expect(t, 200, 0)
+		if num(r2.Data()["last_modified"]) <= num(r.Data()["last_modified"]) {
+			t.Error("PATCH always bumps last_modified")
+		}
+	})
+	if !strings.Contains(string(s.Do(R{Method: "GET", Path: obj, Auth: alice}).Raw), "last_modified") {
+		t.Fatal("object unreadable after patches")
+	}
+}
