@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 
@@ -46,10 +47,12 @@ type App struct {
 	requestHooks   []func(*Request) error
 	plugins        []string
 
-	tokenKey   []byte
-	usedTokens sync.Map
-	built      bool
-	opts       options
+	tokenKey      []byte
+	usedTokens    sync.Map
+	rootCache     sync.Map
+	rootCacheSize atomic.Int32
+	built         bool
+	opts          options
 }
 
 type policy struct {

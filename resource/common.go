@@ -41,14 +41,26 @@ func checkIDs(res *Resource, m matchdict, withObject bool) *Error {
 	return nil
 }
 
-// parents checks that every ancestor object exists, from the top down,
-// and returns them by resource name (404 errno 111 for the first missing).
-func parents(tx storage.Tx, res *Resource, m matchdict) (map[string]storage.Object, error) {
+// parents checks that every ancestor object exists, from the top down
+// (404 errno 111 for the first missing). With full, it also returns them
+// by resource name; otherwise only existence is checked, which needs no
+// decoding.
+func parents(tx storage.Tx, res *Resource, m matchdict, full ...bool) (map[string]storage.Object, error) {
 	anc := res.ancestors()
 	out := make(map[string]storage.Object, len(anc))
 	for i := len(anc) - 1; i >= 0; i-- {
 		p := anc[i]
 		id := m[p.Name+"_id"]
+		if len(full) == 0 || !full[0] {
+			ok, err := tx.Exists(p.ref(m), id)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, MissingParent(p.Name, id)
+			}
+			continue
+		}
 		obj, err := tx.Get(p.ref(m), id)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, MissingParent(p.Name, id)
@@ -57,6 +69,45 @@ func parents(tx storage.Tx, res *Resource, m matchdict) (map[string]storage.Obje
 			return nil, err
 		}
 		out[p.Name] = obj
+	}
+	return out, nil
+}
+
+// memoTx remembers the ACLs read during one read-only transaction, since
+// answering one request reads the same ACLs several times.
+type memoTx struct {
+	storage.Tx
+	acls map[string]storage.ACL
+}
+
+func memo(tx storage.Tx) storage.Tx {
+	if _, ok := tx.(*memoTx); ok {
+		return tx
+	}
+	return &memoTx{Tx: tx, acls: map[string]storage.ACL{}}
+}
+
+func (m *memoTx) GetACL(uri string) (storage.ACL, error) {
+	if acl, ok := m.acls[uri]; ok {
+		return acl, nil
+	}
+	acl, err := m.Tx.GetACL(uri)
+	if err == nil {
+		m.acls[uri] = acl
+	}
+	return acl, err
+}
+
+func (m *memoTx) GetACLs(uris []string) (map[string]storage.ACL, error) {
+	out := make(map[string]storage.ACL, len(uris))
+	for _, u := range uris {
+		acl, err := m.GetACL(u)
+		if err != nil {
+			return nil, err
+		}
+		if len(acl) > 0 {
+			out[u] = acl
+		}
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"mime"
 	"net/http"
@@ -256,6 +257,9 @@ func (r *Request) Expose(names ...string) {
 }
 
 func (a *App) logRequest(r *Request, start time.Time) {
+	if !a.Logger.Enabled(r.Ctx(), slog.LevelInfo) {
+		return
+	}
 	res := r.Response()
 	errno, _ := r.Get("nimbus.errno").(int)
 	reqID := r.Request().Header.Get("X-Request-Id")

@@ -34,6 +34,7 @@ func (a *App) objectGet(res *Resource) echo.HandlerFunc {
 		var ts int64
 		var notModified bool
 		err := r.View(func(tx storage.Tx) error {
+			tx = memo(tx)
 			ok, err := r.allowed(tx, chain, a.readPerm(res))
 			if err != nil {
 				return err
@@ -47,7 +48,7 @@ func (a *App) objectGet(res *Resource) echo.HandlerFunc {
 			if perr != nil {
 				return perr
 			}
-			pobjs, err := parents(tx, res, m)
+			pobjs, err := parents(tx, res, m, !r.Authenticated())
 			if err != nil {
 				return err
 			}

@@ -51,6 +51,7 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 		var ts int64
 		var total int
 		err := r.View(func(tx storage.Tx) error {
+			tx = memo(tx)
 			ids, err := a.listScope(r, tx, res, m, "read")
 			if err != nil {
 				return err
@@ -58,7 +59,7 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 			if e := checkIDs(res, m, false); e != nil {
 				return e
 			}
-			pobjs, err := parents(tx, res, m)
+			pobjs, err := parents(tx, res, m, !r.Authenticated())
 			if err != nil {
 				return err
 			}

@@ -15,6 +15,20 @@ import (
 type heartbeatFunc = func(context.Context) error
 
 func (a *App) rootHandler(r *Request) error {
+	if a.opts.readonly {
+		r.Response().Header().Set("Cache-Control", "max-age="+itoa(a.opts.rootCacheExpires))
+	}
+	base := r.BaseURL()
+	if !r.Authenticated() {
+		// The anonymous answer only depends on the URL it is reached by.
+		if b, ok := a.rootCache.Load(base); ok {
+			r.Response().Header().Set("Content-Type", "application/json")
+			if r.Request().Method == http.MethodHead {
+				return r.NoContent(http.StatusOK)
+			}
+			return r.Blob(http.StatusOK, "application/json", b.([]byte))
+		}
+	}
 	settings := map[string]any{
 		"readonly":             a.opts.readonly,
 		"explicit_permissions": a.opts.explicitPerms,
@@ -35,7 +49,7 @@ func (a *App) rootHandler(r *Request) error {
 		"project_version":  version,
 		"http_api_version": HTTPAPIVersion,
 		"project_docs":     a.Settings.String("project_docs"),
-		"url":              r.BaseURL() + "/",
+		"url":              base + "/",
 		"settings":         settings,
 		"capabilities":     a.capabilities,
 		"config":           nil,
@@ -65,8 +79,10 @@ func (a *App) rootHandler(r *Request) error {
 		}
 		body["user"] = user
 	}
-	if a.opts.readonly {
-		r.Response().Header().Set("Cache-Control", "max-age="+itoa(a.opts.rootCacheExpires))
+	if !r.Authenticated() {
+		if b, err := EncodeJSON(body); err == nil && a.rootCacheSize.Add(1) <= 64 {
+			a.rootCache.Store(base, b)
+		}
 	}
 	return r.JSON(http.StatusOK, body)
 }

@@ -47,6 +47,9 @@ type Tx interface {
 	// Get returns the live object id of the list, or ErrNotFound (also for
 	// a tombstone).
 	Get(ref Ref, id string) (Object, error)
+	// Exists tells whether a live object id is in the list, without
+	// decoding it.
+	Exists(ref Ref, id string) (bool, error)
 	// Create stores a new object; obj must carry a string "id". It fails
 	// with a *UnicityError when a live object has that id. An integer
 	// "last_modified" in obj is kept as sent (replication) with the rules

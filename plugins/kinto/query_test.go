@@ -82,7 +82,7 @@ func TestSortingAndFields(t *testing.T) {
 		{"", "10 d c b a"},
 		{"_sort=n", "d a b 10 c"},
 		{"_sort=-n", "c 10 b a d"},
-		{"_sort=title", "c a b 10 d"},   // missing titles last, newest first
+		{"_sort=title", "c a b 10 d"},    // missing titles last, newest first
 		{"_sort=-flag,id", "10 c d a b"}, // descending: missing first, then true, false
 		{"_sort=last_modified", "a b c d 10"},
 		{"_sort=author.name,-id", "b a d c 10"},

@@ -91,7 +91,7 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 		return &storage.BackendError{Op: "transaction", Err: err}
 	}
 	body := func(btx *bbolt.Tx) error {
-		if err := fn(kvengine.NewTx(ctx, store{btx})); err != nil {
+		if err := fn(kvengine.NewTx(ctx, &store{tx: btx})); err != nil {
 			return fnError{err}
 		}
 		return nil
@@ -143,10 +143,30 @@ func (b *Backend) Backup(ctx context.Context, path string) error {
 	return b.db.View(func(tx *bbolt.Tx) error { return tx.CopyFile(path, 0o600) })
 }
 
-type store struct{ tx *bbolt.Tx }
+// store adapts a bbolt transaction; opening a bucket allocates, so the
+// few buckets of the layout are opened once per transaction.
+type store struct {
+	tx    *bbolt.Tx
+	names [8]string
+	open  [8]bucket
+	n     int
+}
 
-func (s store) Bucket(name string) kvengine.Bucket { return bucket{s.tx.Bucket([]byte(name))} }
-func (s store) Writable() bool                     { return s.tx.Writable() }
+func (s *store) Bucket(name string) kvengine.Bucket {
+	for i := 0; i < s.n; i++ {
+		if s.names[i] == name {
+			return s.open[i]
+		}
+	}
+	b := bucket{s.tx.Bucket([]byte(name))}
+	if s.n < len(s.names) {
+		s.names[s.n], s.open[s.n] = name, b
+		s.n++
+	}
+	return b
+}
+
+func (s *store) Writable() bool { return s.tx.Writable() }
 
 type bucket struct{ b *bbolt.Bucket }
 

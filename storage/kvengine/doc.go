@@ -6,10 +6,10 @@
 // Layout, as flat buckets of byte keys (L is a list key: parent URI, NUL,
 // resource name, NUL):
 //
-//	o  L + id                         -> object JSON (tombstones included)
+//	o  L + id                         -> flag byte (0 live, 1 tombstone) + object JSON
+//	a  uri                            -> ACL, length-prefixed binary (see acl.go)
 //	t  L + big-endian ts + id         -> 1 byte: 1 for a tombstone, 0 otherwise
 //	m  L                              -> list timestamp and live count (16 bytes)
-//	a  uri                            -> ACL JSON
 //	i  principal NUL uri NUL perm     -> empty (inverse ACL index)
 //	u  user NUL principal             -> empty (group memberships)
 //	p  principal NUL user             -> empty (the reverse of u)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"time"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -102,8 +103,18 @@ func (t *Tx) writable() error {
 	return nil
 }
 
+// Stored objects start with a flag byte, so that existence and tombstone
+// checks need no decoding.
+const (
+	flagLive    = 0
+	flagDeleted = 1
+)
+
 func decode(v []byte) (storage.Object, error) {
-	d := json.NewDecoder(bytes.NewReader(v))
+	if len(v) == 0 {
+		return nil, &storage.BackendError{Op: "decode object", Err: io.ErrUnexpectedEOF}
+	}
+	d := json.NewDecoder(bytes.NewReader(v[1:]))
 	d.UseNumber()
 	var o storage.Object
 	if err := d.Decode(&o); err != nil {
@@ -112,8 +123,9 @@ func decode(v []byte) (storage.Object, error) {
 	return o, nil
 }
 
-func encode(o storage.Object) ([]byte, error) {
+func encode(o storage.Object, flag byte) ([]byte, error) {
 	var buf bytes.Buffer
+	buf.WriteByte(flag)
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(o); err != nil {

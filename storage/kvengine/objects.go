@@ -12,17 +12,16 @@ import (
 // Get implements storage.Tx.
 func (t *Tx) Get(ref storage.Ref, id string) (storage.Object, error) {
 	v := t.kv.Bucket("o").Get(objKey(listKey(ref), id))
-	if v == nil {
+	if len(v) == 0 || v[0] != flagLive {
 		return nil, storage.ErrNotFound
 	}
-	o, err := decode(v)
-	if err != nil {
-		return nil, err
-	}
-	if storage.IsDeleted(o) {
-		return nil, storage.ErrNotFound
-	}
-	return o, nil
+	return decode(v)
+}
+
+// Exists implements storage.Tx.
+func (t *Tx) Exists(ref storage.Ref, id string) (bool, error) {
+	v := t.kv.Bucket("o").Get(objKey(listKey(ref), id))
+	return len(v) > 0 && v[0] == flagLive, nil
 }
 
 // stored returns the object or tombstone stored under id, or nil.
@@ -80,18 +79,18 @@ func (t *Tx) write(lk []byte, prev, obj storage.Object) error {
 			return err
 		}
 	}
-	data, err := encode(obj)
+	flag := byte(flagLive)
+	if storage.IsDeleted(obj) {
+		flag = flagDeleted
+	}
+	data, err := encode(obj, flag)
 	if err != nil {
 		return err
 	}
 	if err := t.kv.Bucket("o").Put(objKey(lk, id), data); err != nil {
 		return err
 	}
-	flag := []byte{0}
-	if storage.IsDeleted(obj) {
-		flag[0] = 1
-	}
-	return t.kv.Bucket("t").Put(tsKey(lk, storage.LastModified(obj), id), flag)
+	return t.kv.Bucket("t").Put(tsKey(lk, storage.LastModified(obj), id), []byte{flag})
 }
 
 func copyObject(obj storage.Object) storage.Object {
@@ -376,7 +375,7 @@ func (t *Tx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error) 
 	}
 	var tombs []tomb
 	prefixScan(t.kv.Bucket("t"), lk, func(k, v []byte) bool {
-		if len(v) == 1 && v[0] == 1 && len(k) >= len(lk)+8 {
+		if len(v) == 1 && v[0] == flagDeleted && len(k) >= len(lk)+8 {
 			tombs = append(tombs, tomb{bytes.Clone(k), int64(binary.BigEndian.Uint64(k[len(lk):])), string(k[len(lk)+8:])})
 		}
 		return true

@@ -138,6 +138,12 @@ func testCreateAndGet(t *testing.T, b storage.Backend) {
 		if !storage.Equal(got["nested"], jv(`{"x":[1,2]}`)) {
 			return fmt.Errorf("nested value changed: %v", got["nested"])
 		}
+		if ok, _ := tx.Exists(recs, "a"); !ok {
+			return fmt.Errorf("Exists of a live object is false")
+		}
+		if ok, _ := tx.Exists(recs, "missing"); ok {
+			return fmt.Errorf("Exists of a missing object is true")
+		}
 		if _, err := tx.Get(recs, "missing"); !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("missing object: got %v, want ErrNotFound", err)
 		}
