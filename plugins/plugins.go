@@ -9,6 +9,7 @@ import (
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/storage"
 
+	"github.com/nimbus-server/nimbus/plugins/accounts"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/plugins/kinto"
 	"github.com/nimbus-server/nimbus/resource"
@@ -17,7 +18,9 @@ import (
 // Catalog maps include names to plugin constructors. Each call returns
 // fresh plugin values, so servers built in one process share nothing.
 func Catalog() map[string]func() resource.Plugin {
-	return map[string]func() resource.Plugin{}
+	return map[string]func() resource.Plugin{
+		"accounts": func() resource.Plugin { return &accounts.Plugin{} },
+	}
 }
 
 // aliases maps Kinto's dotted plugin names to Nimbus names.

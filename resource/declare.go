@@ -31,10 +31,22 @@ type Resource struct {
 	// PluralMethods and ObjectMethods restrict the methods served; nil
 	// means all.
 	PluralMethods, ObjectMethods []string
+	// Hidden root fields can be neither filtered, sorted nor selected
+	// (400), e.g. a password hash the resource does not show.
+	Hidden []string
 	// Fields, when not nil, is a fixed schema: filters, sorts and _fields
 	// on other root fields get 400.
 	Fields []string
 
+	// Guard, when set, runs first in every handler of the resource with
+	// the action ("list", "read", "create", "update", "delete") and the
+	// object id ("" for lists); an error answers the request.
+	Guard func(r *Request, action, id string) error
+	// PreWrite runs in the write transaction of POST and PUT before the
+	// generic authorization, with whether the object exists; an error
+	// answers the request (accounts use it to refuse other users' ids
+	// with 400 rather than 403).
+	PreWrite func(r *Request, tx storage.Tx, id string, exists bool) error
 	// Validate checks and may rewrite data before it is stored on POST,
 	// PUT and PATCH (old is nil on creation). It runs inside the write
 	// transaction and returns an *Error for bad input.

@@ -236,7 +236,7 @@ func (a *App) preflight(c echo.Context, allow string) error {
 // anonymous (CORE-20).
 func (a *App) authenticate(r *Request) {
 	for _, p := range a.policies {
-		name, res := p.method.Authenticate(r.Request())
+		name, res := p.method.Authenticate(r)
 		if res == Accepted && name != "" {
 			r.Identity.UserID = p.name + ":" + name
 			r.Identity.Policy = p.name
@@ -275,6 +275,12 @@ func (a *App) handleError(err error, c echo.Context) {
 	}
 	req := c.Request()
 	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed && !sameShape(c.Path(), req.URL.Path) {
+		// echo answers 405 for a path that only begins like a route.
+		c.Set(echo.ContextKeyHeaderAllow, nil)
+		err = echo.ErrNotFound
+		he = echo.ErrNotFound
+	}
 	if errors.As(err, &he) && he.Code == http.StatusNotFound && a.trailingSlash(c) {
 		return
 	}
@@ -285,7 +291,7 @@ func (a *App) handleError(err error, c echo.Context) {
 	}
 	switch e.Status {
 	case 405:
-		if allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok && h.Get("Allow") == "" {
+		if allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok && allow != "" && h.Get("Allow") == "" {
 			h.Set("Allow", allow)
 		}
 	case 401:
@@ -314,6 +320,12 @@ func (a *App) handleError(err error, c echo.Context) {
 		return
 	}
 	c.Blob(e.Status, "application/json", b)
+}
+
+// sameShape tells whether a route pattern and a path have as many
+// segments.
+func sameShape(pattern, path string) bool {
+	return pattern != "" && strings.Count(strings.TrimRight(pattern, "/"), "/") == strings.Count(strings.TrimRight(path, "/"), "/")
 }
 
 // trailingSlash answers a 404 with the redirects of CORE-08 when they

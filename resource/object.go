@@ -138,6 +138,11 @@ func (a *App) objectPut(res *Resource) echo.HandlerFunc {
 				return err
 			}
 			created = old == nil
+			if res.PreWrite != nil {
+				if err := res.PreWrite(r, tx, id, old != nil); err != nil {
+					return err
+				}
+			}
 			var ok bool
 			if old != nil && !(pc.hasNone && pc.noneAny) {
 				ok, err = r.allowed(tx, chain, "write")
@@ -273,6 +278,17 @@ func (a *App) store(r *Request, tx storage.Tx, res *Resource, m matchdict, chain
 		return nil, nil, nil, err
 	}
 	body, err := a.objectBody(r, tx, res, chain, stored, w.ACL)
+	if err == nil && old == nil {
+		// The creator sees the ACL of what they just created, even when
+		// they do not hold write on it (an account created anonymously).
+		perms := map[string]any{}
+		for k, v := range w.ACL {
+			if len(v) > 0 {
+				perms[k] = v
+			}
+		}
+		body["permissions"] = perms
+	}
 	return stored, body, events, err
 }
 

@@ -180,6 +180,11 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 					return err
 				}
 			}
+			if res.PreWrite != nil {
+				if err := res.PreWrite(r, tx, id, old != nil); err != nil {
+					return err
+				}
+			}
 			if old != nil {
 				existed = true
 				ok, err := r.allowed(tx, chain, a.readPerm(res))

@@ -90,10 +90,13 @@ func parseTimestamp(raw string) (int64, bool) {
 }
 
 func (a *App) knownField(res *Resource, field string) bool {
+	root := strings.SplitN(field, ".", 2)[0]
+	if contains(res.Hidden, root) {
+		return false
+	}
 	if res.Fields == nil {
 		return true
 	}
-	root := strings.SplitN(field, ".", 2)[0]
 	return contains(res.Fields, root) || root == "id" || root == "last_modified"
 }
 

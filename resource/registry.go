@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"regexp"
 
 	"github.com/nimbus-server/nimbus/config"
@@ -151,8 +150,9 @@ const (
 // AuthMethod authenticates requests for one entry of multiauth.policies.
 type AuthMethod interface {
 	// Authenticate returns the user name (without the policy prefix) when
-	// the credentials are accepted.
-	Authenticate(req *http.Request) (name string, result AuthResult)
+	// the credentials are accepted. The request's body has been read
+	// (Request.Body) and its identity is still anonymous.
+	Authenticate(req *Request) (name string, result AuthResult)
 }
 
 // Challenger is implemented by methods that send a WWW-Authenticate

@@ -57,10 +57,22 @@ func (a *App) enabled(kind, res, method string) bool {
 
 func (a *App) mountResource(g *echo.Group, res *Resource) {
 	plural, object := res.pluralPath(), res.objectPath()
+	actions := map[string]string{"plural GET": "list", "plural HEAD": "list", "plural POST": "create", "plural DELETE": "delete-list",
+		"object GET": "read", "object HEAD": "read", "object PUT": "put", "object PATCH": "update", "object DELETE": "delete"}
 	add := func(kind, path, method string, allowed []string, h echo.HandlerFunc) {
-		if methodAllowed(allowed, method) && a.enabled(kind, res.Name, lower(method)) {
-			g.Add(method, path, h)
+		if !methodAllowed(allowed, method) || !a.enabled(kind, res.Name, lower(method)) {
+			return
 		}
+		if res.Guard != nil {
+			inner, action := h, actions[kind+" "+method]
+			h = func(c echo.Context) error {
+				if err := res.Guard(FromContext(c), action, pathIDs(c)[res.Name+"_id"]); err != nil {
+					return err
+				}
+				return inner(c)
+			}
+		}
+		g.Add(method, path, h)
 	}
 	add("plural", plural, http.MethodGet, res.PluralMethods, a.pluralGet(res))
 	add("plural", plural, http.MethodHead, res.PluralMethods, a.pluralGet(res))

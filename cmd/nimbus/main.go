@@ -35,6 +35,7 @@ commands:
   serve (alias start) [--port N]   run the HTTP server
   migrate [--dry-run]              create or upgrade the storage schema
   init [--backend B] [--host H]    write a commented configuration file
+  create-user [-u NAME] [-p PASS]  create an account or set its password
   version                          print the version
 
 The configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini.
@@ -95,6 +96,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = migrate(g, cargs, stdout)
 	case "init":
 		err = initConfig(g, cargs, stdout)
+	case "create-user":
+		return createUser(g, cargs, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 	case "help", "-h", "--help":

@@ -52,21 +52,43 @@ func openBackend(s *config.Settings) (storage.Backend, error) {
 	}
 }
 
-// zeroConfig applies the defaults of a server started without any
-// configuration file, keeping generated secrets beside the data file so
-// that user ids survive restarts.
-func zeroConfig(s *config.Settings, logger *slog.Logger) error {
-	if _, ok := s.Lookup("multiauth.policies"); !ok {
-		s.SetDefault("multiauth.policies", "basicauth")
-	}
-	if s.String("userid_hmac_secret") == "" {
-		secret, err := keptSecret(s, "userid_hmac_secret")
-		if err != nil {
-			return err
+// zeroDefaults gives a server started without a configuration file the
+// settings "nimbus init" would write (SET-01); environment variables still
+// override each of them.
+func zeroDefaults(s *config.Settings) {
+	var includes []string
+	cat := plugins.Catalog()
+	for _, name := range []string{"default_bucket", "admin", "accounts"} {
+		if _, ok := cat[name]; ok {
+			includes = append(includes, name)
 		}
-		s.SetDefault("userid_hmac_secret", secret)
 	}
-	logger.Info("no configuration file found: running on built-in defaults (bolt storage, basicauth, buckets creatable by authenticated users)")
+	for k, v := range map[string]string{
+		"includes":                  strings.Join(includes, " "),
+		"multiauth.policies":        "account",
+		"account_create_principals": "system.Everyone",
+		"account_write_principals":  "account:admin",
+		"account_read_principals":   "account:admin",
+		"bucket_create_principals":  "system.Authenticated",
+	} {
+		s.SetDefault(k, v)
+	}
+}
+
+// zeroConfig applies zeroDefaults and a secret generated once and kept
+// beside the data file, so that ids and tokens survive restarts.
+func zeroConfig(s *config.Settings, logger *slog.Logger) error {
+	zeroDefaults(s)
+	for _, key := range []string{"userid_hmac_secret", "default_bucket_hmac_secret"} {
+		if s.String(key) == "" {
+			secret, err := keptSecret(s, key)
+			if err != nil {
+				return err
+			}
+			s.SetDefault(key, secret)
+		}
+	}
+	logger.Info("no configuration file found: running on the defaults of \"nimbus init\" (bolt storage, accounts with open sign-up, account:admin as administrator)")
 	return nil
 }
 
@@ -111,13 +133,10 @@ func initConfig(g globals, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var includes []string
+	tmp := config.New(nil)
+	zeroDefaults(tmp)
+	includes := tmp.List("includes")
 	cat := plugins.Catalog()
-	for _, name := range []string{"default_bucket", "admin", "accounts"} {
-		if _, ok := cat[name]; ok {
-			includes = append(includes, name)
-		}
-	}
 	policy := "basicauth"
 	if _, ok := cat["accounts"]; ok {
 		policy = "account"

@@ -70,8 +70,8 @@ func ParseBasic(req *http.Request) (user, pass string, ok, valid bool) {
 }
 
 // Authenticate implements resource.AuthMethod.
-func (m Method) Authenticate(req *http.Request) (string, resource.AuthResult) {
-	user, pass, ok, valid := ParseBasic(req)
+func (m Method) Authenticate(r *resource.Request) (string, resource.AuthResult) {
+	user, pass, ok, valid := ParseBasic(r.Request())
 	if !ok {
 		return "", resource.NotMine
 	}

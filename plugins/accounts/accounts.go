@@ -1,0 +1,248 @@
+package accounts
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Refs of the account list and of the server-side keys of the validation
+// flows (never served over HTTP).
+var (
+	AccountRef    = storage.Ref{Resource: "account"}
+	activationRef = storage.Ref{Resource: "account_activation_key"}
+	resetRef      = storage.Ref{Resource: "account_reset_password"}
+)
+
+// IDPattern is what account ids must match (with a length cap).
+var IDPattern = regexp.MustCompile(`^[a-zA-Z0-9][+.@a-zA-Z0-9_-]{0,254}$`)
+
+// Aliases are the names multiauth.policy.<name>.use accepts for the
+// accounts method, and the policy names that select it without .use.
+var Aliases = []string{"accounts", "account", "AccountsPolicy", "AccountsAuthenticationPolicy"}
+
+// Defaults of the plugin's settings (settings.md SET-10, SET-11, SET-12).
+var Defaults = map[string]string{
+	"account_cache_ttl_seconds":                                "30",
+	"account_validation":                                       "false",
+	"account_validation.email_regexp":                          `^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$`,
+	"account_validation.email_sender":                          "admin@example.com",
+	"account_validation.validation_key_cache_ttl_seconds":      "604800",
+	"account_validation.reset_password_cache_ttl_seconds":      "604800",
+	"account_validation.email_subject_template":                "activate your account",
+	"account_validation.email_body_template":                   "{activation-key}",
+	"account_validation.email_confirmation_subject_template":   "Account active",
+	"account_validation.email_confirmation_body_template":      "The account {id} is now active",
+	"account_validation.email_reset_password_subject_template": "Reset password",
+	"account_validation.email_reset_password_body_template":    "{reset-password}",
+	"account_validation.passwordless_signup":                   "false",
+	"account_password_hasher":                                  "bcrypt",
+	"account_hide_password_hash":                               "false",
+	"mail.mailer":                                              "smtp",
+	"mail.host":                                                "localhost",
+	"mail.port":                                                "25",
+	"mail.debug_directory":                                     "mail",
+}
+
+// Plugin is the accounts plugin. Its zero value is ready to register.
+type Plugin struct {
+	policy     string
+	hasher     Hasher
+	cache      *verifiedCache
+	fake       fakeHash
+	validation bool
+	emailRe    *regexp.Regexp
+	hideHash   bool
+	mailer     Mailer
+	settings   *config.Settings
+	app        *resource.App
+}
+
+// Name implements resource.Plugin.
+func (*Plugin) Name() string { return "accounts" }
+
+// Mailer returns the plugin's mailer (tests read a MemoryMailer's outbox).
+func (p *Plugin) Mailer() Mailer { return p.mailer }
+
+// isAccountsPolicy tells whether a policy name selects this method.
+func isAccountsPolicy(s *config.Settings, name string) bool {
+	use := s.String("multiauth.policy." + name + ".use")
+	if use == "" {
+		return name == "account" || name == "accounts"
+	}
+	for _, a := range Aliases {
+		if use == a || strings.HasSuffix(use, "."+a) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkStartup enforces the configuration rules of ACC-01.
+func checkStartup(s *config.Settings) (policy string, err error) {
+	sawBasic := false
+	for _, name := range s.List("multiauth.policies") {
+		use := s.String("multiauth.policy." + name + ".use")
+		if (use == "" && name == "basicauth") || strings.HasSuffix(use, "BasicAuthAuthenticationPolicy") || use == "basicauth" {
+			sawBasic = true
+		}
+		if isAccountsPolicy(s, name) {
+			if sawBasic {
+				return "", fmt.Errorf("config: multiauth.policies lists basicauth before %s: basicauth would accept every account's credentials first", name)
+			}
+			policy = name
+			break
+		}
+	}
+	if policy == "" {
+		return "", fmt.Errorf("config: Account policy missing: the accounts plugin is included but multiauth.policies has no accounts method (add \"account\")")
+	}
+	writers := s.List("account_write_principals")
+	for _, p := range s.List("account_create_principals") {
+		if p == permissions.Everyone {
+			continue
+		}
+		found := false
+		for _, w := range writers {
+			found = found || w == p
+		}
+		if !found {
+			return "", fmt.Errorf("config: %s is in account_create_principals but not in account_write_principals", p)
+		}
+	}
+	return policy, nil
+}
+
+// Register implements resource.Plugin.
+func (p *Plugin) Register(r *resource.Registry) error {
+	for k, v := range Defaults {
+		r.DeclareSetting(k, v)
+	}
+	s := r.Settings()
+	p.settings, p.app = s, r.App()
+	policy, err := checkStartup(s)
+	if err != nil {
+		return err
+	}
+	p.policy = policy
+	p.hasher = Hasher{Name: s.OneOf("account_password_hasher", "bcrypt", "argon2id")}
+	if n, ok := s.Int("account_bcrypt_cost"); ok && n >= 4 && n <= 31 {
+		p.hasher.Cost = n
+	}
+	p.fake.h = p.hasher
+	p.cache = newCache(s.String("userid_hmac_secret"), time.Duration(s.IntOr("account_cache_ttl_seconds", 30))*time.Second)
+	p.validation = s.Bool("account_validation")
+	p.hideHash = s.Bool("account_hide_password_hash")
+	if p.emailRe, err = regexp.Compile(s.String("account_validation.email_regexp")); err != nil {
+		return fmt.Errorf("config: setting account_validation.email_regexp: %v", err)
+	}
+	if p.mailer, err = newMailer(s); err != nil {
+		return err
+	}
+	if b := s.String("storage_backend"); b == "memory" || strings.HasSuffix(b, ".memory") {
+		r.Logger().Warn("accounts are kept in memory: they disappear when the server stops")
+	}
+	if err := r.Tree().AddPermission(permissions.Root, "account:create", permissions.Grants{permissions.Root: {"account:create"}}); err != nil {
+		return err
+	}
+	res := &resource.Resource{
+		Name: "account", Plural: "accounts", IDPattern: IDPattern,
+		Permissions: map[string]permissions.Grants{
+			"read":  {"account": {"read", "write"}},
+			"write": {"account": {"write"}},
+		},
+		Guard: p.guard, PreWrite: p.preWrite, Validate: p.validate, AfterWrite: p.afterWrite, AfterDelete: p.afterDelete,
+		Owner:      func(_ *resource.Request, obj storage.Object) string { return p.policy + ":" + storage.ID(obj) },
+		ReadFilter: p.readFilter,
+	}
+	if p.hideHash {
+		res.Hidden = []string{"password"}
+	}
+	if err := r.AddResource(res); err != nil {
+		return err
+	}
+	r.AddAuthMethod(Aliases, func(string) (resource.AuthMethod, error) { return p, nil })
+	if err := r.AddCapability("accounts", "Manage user accounts.", "https://kinto.readthedocs.io/en/latest/api/1.x/accounts.html",
+		map[string]any{"validation_enabled": p.validation}); err != nil {
+		return err
+	}
+	if p.validation {
+		if err := r.AddRoute(resource.Route{Method: "POST", Path: "/accounts/:account_id/validate/:activation_key", Handler: p.activate,
+			Write: true, Summary: "Activate an account with the key sent by e-mail."}); err != nil {
+			return err
+		}
+		if err := r.AddRoute(resource.Route{Method: "POST", Path: "/accounts/:account_id/reset-password", Handler: p.resetPassword,
+			Write: true, Summary: "E-mail a temporary password."}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isAdmin tells whether the caller manages every account.
+func (p *Plugin) isAdmin(r *resource.Request, tx storage.Tx) (bool, error) {
+	ps, err := r.Principals(tx)
+	if err != nil {
+		return false, err
+	}
+	return r.App.Authorizer.BySettings(ps, "account", "write"), nil
+}
+
+// ownID returns the caller's account id, or "".
+func (p *Plugin) ownID(r *resource.Request) string {
+	id, ok := strings.CutPrefix(r.Identity.UserID, p.policy+":")
+	if !ok || r.Identity.Policy != p.policy {
+		return ""
+	}
+	return id
+}
+
+// guard requires authentication everywhere but for creation (ACC-08).
+func (p *Plugin) guard(r *resource.Request, action, id string) error {
+	if !r.Authenticated() && action != "create" && action != "put" {
+		return resource.Unauthorized()
+	}
+	return nil
+}
+
+// preWrite refuses, with 400, a non-administrator writing another id
+// (ACC-06), provided they may create accounts at all.
+func (p *Plugin) preWrite(r *resource.Request, tx storage.Tx, id string, exists bool) error {
+	if !r.Authenticated() || id == "" || p.ownID(r) == id {
+		return nil
+	}
+	admin, err := p.isAdmin(r, tx)
+	if err != nil || admin {
+		return err
+	}
+	canCreate, err := r.Allowed(tx, []permissions.Node{{Resource: permissions.Root}}, "account:create")
+	if err != nil {
+		return err
+	}
+	if canCreate {
+		return resource.Invalid("body", "data.id", "Username and account ID do not match.")
+	}
+	return r.Deny()
+}
+
+func (p *Plugin) readFilter(_ *resource.Request, obj storage.Object) storage.Object {
+	if !p.hideHash {
+		return obj
+	}
+	if _, ok := obj["password"]; !ok {
+		return obj
+	}
+	out := make(storage.Object, len(obj))
+	for k, v := range obj {
+		if k != "password" {
+			out[k] = v
+		}
+	}
+	return out
+}

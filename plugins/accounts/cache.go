@@ -1,0 +1,98 @@
+package accounts
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// verifiedCache remembers credentials that passed a hash check, keyed by
+// an HMAC of (account id, password), for a sliding TTL (ACC-03). Entries of
+// an account are dropped at once when the account changes.
+type verifiedCache struct {
+	mu      sync.Mutex
+	secret  []byte
+	ttl     time.Duration
+	entries map[string]cacheEntry
+	byUser  map[string]map[string]struct{}
+}
+
+type cacheEntry struct {
+	user    string
+	expires time.Time
+}
+
+const maxCacheEntries = 100_000
+
+func newCache(secret string, ttl time.Duration) *verifiedCache {
+	return &verifiedCache{secret: []byte(secret), ttl: ttl, entries: map[string]cacheEntry{}, byUser: map[string]map[string]struct{}{}}
+}
+
+func (c *verifiedCache) key(user, pw string) string {
+	m := hmac.New(sha256.New, c.secret)
+	m.Write([]byte(user))
+	m.Write([]byte{0})
+	m.Write([]byte(pw))
+	return string(m.Sum(nil))
+}
+
+// hit tells whether the credentials were verified recently, renewing them.
+func (c *verifiedCache) hit(user, pw string) bool {
+	if c.ttl <= 0 {
+		return false
+	}
+	k := c.key(user, pw)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok || e.user != user {
+		return false
+	}
+	now := time.Now()
+	if now.After(e.expires) {
+		c.dropLocked(k, user)
+		return false
+	}
+	e.expires = now.Add(c.ttl)
+	c.entries[k] = e
+	return true
+}
+
+func (c *verifiedCache) put(user, pw string) {
+	if c.ttl <= 0 {
+		return
+	}
+	k := c.key(user, pw)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxCacheEntries {
+		c.entries = map[string]cacheEntry{}
+		c.byUser = map[string]map[string]struct{}{}
+	}
+	c.entries[k] = cacheEntry{user: user, expires: time.Now().Add(c.ttl)}
+	if c.byUser[user] == nil {
+		c.byUser[user] = map[string]struct{}{}
+	}
+	c.byUser[user][k] = struct{}{}
+}
+
+func (c *verifiedCache) dropLocked(k, user string) {
+	delete(c.entries, k)
+	if m := c.byUser[user]; m != nil {
+		delete(m, k)
+		if len(m) == 0 {
+			delete(c.byUser, user)
+		}
+	}
+}
+
+// forget drops every cached credential of an account.
+func (c *verifiedCache) forget(user string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.byUser[user] {
+		delete(c.entries, k)
+	}
+	delete(c.byUser, user)
+}

@@ -1,0 +1,141 @@
+package accounts
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// validate hashes a new password, keeps the validated flag honest and
+// starts the activation flow of a new account (ACC-04, ACC-09, ACC-14).
+func (p *Plugin) validate(w *resource.Write) error {
+	r, data := w.Request, w.Data
+	admin, err := p.isAdmin(r, w.Tx)
+	if err != nil {
+		return err
+	}
+	creating := w.Old == nil
+	if creating && p.validation && !p.emailRe.MatchString(w.ID) {
+		return resource.Invalid("body", "data.id", fmt.Sprintf("Account id must be an e-mail address matching %s", p.emailRe.String()))
+	}
+	pw, hasPW := data["password"]
+	changed := hasPW && (creating || pw != w.Old["password"])
+	if !hasPW {
+		switch {
+		case creating && !(p.validation && p.settings.Bool("account_validation.passwordless_signup")):
+			return resource.Invalid("body", "data.password", "Required")
+		case !creating && r.Request().Method == http.MethodPut:
+			return resource.Invalid("body", "data.password", "Required")
+		}
+	}
+	if changed {
+		s, ok := pw.(string)
+		if !ok {
+			return resource.Invalid("body", "data.password", fmt.Sprintf("%v is not a string", pw))
+		}
+		if err := p.hasher.checkPassword(s); err != nil {
+			return resource.Invalid("body", "data.password", err.Error())
+		}
+		hash, err := p.hasher.Hash(s)
+		if err != nil {
+			return err
+		}
+		data["password"] = hash
+	}
+	if ctx, ok := data["email-context"]; ok {
+		if _, isObj := ctx.(map[string]any); !isObj {
+			return resource.Invalid("body", "data.email-context", "email-context must be an object")
+		}
+	}
+	old, hadOld := w.Old["validated"]
+	v, sent := data["validated"]
+	switch {
+	case sent && !admin && (!hadOld || !storage.Equal(old, v)) && !(creating && !p.validation):
+		return resource.Invalid("body", "data.validated", "Only administrators can change validated")
+	case sent:
+		if _, isBool := v.(bool); !isBool {
+			return resource.Invalid("body", "data.validated", "validated must be a boolean")
+		}
+	case !sent && hadOld:
+		data["validated"] = old
+	case creating && p.validation:
+		data["validated"] = false
+	}
+	if creating && p.validation && data["validated"] == false {
+		return p.startActivation(w)
+	}
+	return nil
+}
+
+// startActivation stores a fresh activation key and e-mails it. A mail
+// failure fails the sign-up (the transaction rolls back), with 503.
+func (p *Plugin) startActivation(w *resource.Write) error {
+	key := resource.NewUUID4()
+	ttl := time.Duration(p.settings.IntOr("account_validation.validation_key_cache_ttl_seconds", 604800)) * time.Second
+	entry := storage.Object{"id": w.ID, "key": key, "expires": time.Now().Add(ttl).UnixMilli()}
+	if _, err := w.Tx.Replace(activationRef, entry); err != nil {
+		return err
+	}
+	err := p.send(w.Request, w.Data, "account_validation.email_subject_template", "account_validation.email_body_template",
+		map[string]any{"activation-key": key}, nil)
+	if err != nil {
+		w.Request.App.Logger.Error("activation e-mail could not be sent", "account", w.ID, "error", err)
+		return &resource.Error{Status: 503, Errno: resource.ErrnoBackend,
+			Message: "The activation e-mail could not be sent; the account was not created. Please retry later."}
+	}
+	return nil
+}
+
+// afterWrite forgets cached credentials of the account and consumes a
+// temporary password that was used for this change.
+func (p *Plugin) afterWrite(w *resource.Write) error {
+	if w.Old != nil && w.Old["password"] != w.Data["password"] {
+		p.cache.forget(w.ID)
+	}
+	if used, _ := w.Request.Values["accounts.reset"].(string); used == w.ID && used != "" {
+		if _, err := w.Tx.Delete(resetRef, w.ID, 0); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// afterDelete makes the account unusable at once and drops its pending
+// keys.
+func (p *Plugin) afterDelete(r *resource.Request, tx storage.Tx, uri string, old storage.Object) error {
+	id := storage.ID(old)
+	p.cache.forget(id)
+	for _, ref := range []storage.Ref{activationRef, resetRef} {
+		if _, err := tx.Delete(ref, id, 0); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// send fills and sends one of the configured e-mails to the account.
+func (p *Plugin) send(r *resource.Request, account storage.Object, subjectKey, bodyKey string, extra, ctxOverride map[string]any) error {
+	values := map[string]any{}
+	for k, v := range account {
+		if k != "password" {
+			values[k] = v
+		}
+	}
+	for k, v := range extra {
+		values[k] = v
+	}
+	ctxValues, _ := account["email-context"].(map[string]any)
+	if ctxOverride != nil {
+		ctxValues = ctxOverride
+	}
+	for k, v := range ctxValues {
+		values[k] = v
+	}
+	m := Message{From: p.settings.String("account_validation.email_sender"), To: storage.ID(account),
+		Subject: fill(p.settings.String(subjectKey), values), Body: fill(p.settings.String(bodyKey), values)}
+	return p.mailer.Send(r.Ctx(), m)
+}
