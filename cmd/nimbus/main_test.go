@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeINI(t *testing.T, body string) string {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nimbus.ini")
+	body = strings.ReplaceAll(body, "DIR", dir)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const accountsINI = `[app:main]
+kinto.includes = accounts
+multiauth.policies = account
+kinto.storage_backend = bolt
+kinto.storage_url = DIR/data.db
+account_bcrypt_cost = 4
+`
+
+func TestCreateUserCommand(t *testing.T) {
+	ini := writeINI(t, accountsINI)
+	cases := []struct {
+		name  string
+		ini   string
+		args  []string
+		stdin string
+		code  int
+		out   string
+	}{
+		{"flags", ini, []string{"-u", "admin", "-p", "pw"}, "", 0, "Account admin created."},
+		{"again changes the password", ini, []string{"-u", "admin", "-p", "pw2"}, "", 0, "Password of account admin changed."},
+		{"prompts, re-asks on a bad id and on a mismatch", ini, nil, "-bad\nrosa\none\ntwo\nsame\nsame\n", 0, "Account rosa created."},
+		{"end of input", ini, nil, "rosa\n", 53, ""},
+		{"readonly", writeINI(t, accountsINI+"readonly = true\n"), []string{"-u", "a", "-p", "b"}, "", 51, ""},
+		{"no accounts plugin", writeINI(t, "[app:main]\nmultiauth.policies = basicauth\n"), []string{"-u", "a", "-p", "b"}, "", 52, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := createUser(globals{ini: c.ini, explicit: true}, c.args, strings.NewReader(c.stdin), &out, &errb)
+			if code != c.code || !strings.Contains(out.String(), c.out) {
+				t.Errorf("exit %d (want %d), out %q, err %q", code, c.code, out.String(), errb.String())
+			}
+		})
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"version"}, &out, &errb); code != 0 || strings.TrimSpace(out.String()) != Version {
+		t.Errorf("version: %d %q", code, out.String())
+	}
+	if code := run([]string{"frobnicate"}, &out, &errb); code != 2 {
+		t.Errorf("unknown command: %d", code)
+	}
+	if code := run([]string{"--ini", "/nonexistent/x.ini", "migrate"}, &out, &errb); code != 1 {
+		t.Errorf("an explicit missing file must fail: %d", code)
+	}
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "conf", "nimbus.ini")
+	out.Reset()
+	if code := run([]string{"--ini", ini, "init"}, &out, &errb); code != 0 {
+		t.Fatalf("init: %d %s", code, errb.String())
+	}
+	text, _ := os.ReadFile(ini)
+	for _, want := range []string{"multiauth.policies = account", "includes = ", "userid_hmac_secret = ", "account_create_principals = system.Everyone"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("init output lacks %q", want)
+		}
+	}
+	if code := run([]string{"--ini", ini, "init"}, &out, &errb); code != 1 {
+		t.Error("init must refuse to overwrite")
+	}
+	bad := writeINI(t, "[nimbus]\npaginate_by = lots\nmultiauth.policies = basicauth\n")
+	errb.Reset()
+	if code := run([]string{"--ini", bad, "serve"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "paginate_by") {
+		t.Errorf("a bad setting must stop start-up naming it: %d %q", code, errb.String())
+	}
+	interp := writeINI(t, "[app:main]\nkinto.storage_url = %(nope)s\n")
+	errb.Reset()
+	if code := run([]string{"--ini", interp, "serve"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "nope") {
+		t.Errorf("unknown interpolation: %d %q", code, errb.String())
+	}
+}

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, text string) string {
+	p := filepath.Join(t.TempDir(), "x.ini")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const kintoINI = `# A Kinto file
+[app:main]
+use = egg:kinto
+pyramid.debug_notfound = false
+kinto.storage_backend = kinto.core.storage.memory
+kinto.paginate_by = 20
+kinto.storage_url = %(here)s/db
+multiauth.policies = account
+multiauth.policy.account.use = kinto.plugins.accounts.AccountsPolicy
+kinto.bucket_create_principals = system.Authenticated
+    account:admin
+kinto.url = http://localhost:%(http_port)s/v1
+
+[server:main]
+use = egg:waitress#main
+host = 0.0.0.0
+port = 9999
+
+[loggers]
+keys = root
+`
+
+func TestKintoINI(t *testing.T) {
+	p := write(t, kintoINI)
+	s, err := Load(p, true, []string{"NIMBUS_PAGINATE_BY=5", "NIMBUS_MULTIAUTH_POLICIES=basicauth", "OTHER=1"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		"storage_backend":              "kinto.core.storage.memory",
+		"paginate_by":                  "5",
+		"multiauth.policies":           "basicauth",
+		"multiauth.policy.account.use": "kinto.plugins.accounts.AccountsPolicy",
+		"storage_url":                  filepath.Dir(p) + "/db",
+		"url":                          "http://localhost:9999/v1",
+		"bind_host":                    "0.0.0.0",
+		"bind_port":                    "9999",
+		"project_name":                 "nimbus",
+	}
+	for k, want := range cases {
+		if got := s.String(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if got := s.List("bucket_create_principals"); len(got) != 2 || got[1] != "account:admin" {
+		t.Errorf("multi-line list: %v", got)
+	}
+	if s.Hash == "" || s.Path != p {
+		t.Error("file metadata")
+	}
+	withPort, _ := Load(p, true, nil, "7777")
+	if withPort.String("bind_port") != "7777" || withPort.String("url") != "http://localhost:7777/v1" {
+		t.Errorf("--port: %s %s", withPort.String("bind_port"), withPort.String("url"))
+	}
+}
+
+func TestErrors(t *testing.T) {
+	if _, err := Load("/nonexistent.ini", true, nil, ""); err == nil {
+		t.Error("explicit missing file")
+	}
+	if s, err := Load("/nonexistent.ini", false, nil, ""); err != nil || s.Path != "" {
+		t.Error("implicit missing file is fine")
+	}
+	if _, err := Load(write(t, "[nimbus]\nkinto.paginate_by = 1\npaginate_by = 2\n"), true, nil, ""); err == nil || !strings.Contains(err.Error(), "in conflict") {
+		t.Errorf("conflict: %v", err)
+	}
+	if _, err := Load(write(t, "[nimbus]\nx = %(what)s\n"), true, nil, ""); err == nil {
+		t.Error("unknown interpolation")
+	}
+	if _, err := Load(write(t, "[nimbus]\njust a line\n"), true, nil, ""); err == nil {
+		t.Error("malformed line")
+	}
+	s := New(map[string]string{"a": "x", "b": "maybe", "c": `"quoted"`, "d": "yes", "e": "null"})
+	s.Int("a")
+	s.Bool("b")
+	if s.String("c") != "quoted" || !s.Bool("d") {
+		t.Error("value typing")
+	}
+	if _, ok := s.Int("e"); ok {
+		t.Error("null reads as unset")
+	}
+	if err := s.Err(); err == nil || !strings.Contains(err.Error(), "setting a") || !strings.Contains(err.Error(), "setting b") {
+		t.Errorf("typed errors: %v", err)
+	}
+}
