@@ -31,6 +31,10 @@ func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		r := FromContext(c)
 		r.App = a
+		if bs, ok := c.Request().Context().Value(batchKey{}).(*batchState); ok {
+			r.tx = bs.tx
+			r.Values = map[string]any{"nimbus.pending_events": &bs.pending}
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				a.Logger.Error("panic while serving a request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))

@@ -117,6 +117,15 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Savepointer is implemented by transactions that can undo part of their
+// own work: RollbackTo undoes every write made since the matching
+// Savepoint, and the transaction goes on. The batch endpoint uses it so
+// that a failed sub-request leaves nothing behind.
+type Savepointer interface {
+	Savepoint() int
+	RollbackTo(savepoint int) error
+}
+
 // Backuper is implemented by backends that can write a consistent copy of
 // their data while serving.
 type Backuper interface {

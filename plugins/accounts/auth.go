@@ -24,7 +24,7 @@ func (p *Plugin) Authenticate(r *resource.Request) (string, resource.AuthResult)
 		return user, resource.Accepted
 	}
 	var account, reset storage.Object
-	err := r.App.Storage.View(r.Ctx(), func(tx storage.Tx) error {
+	err := r.View(func(tx storage.Tx) error {
 		var err error
 		if account, err = tx.Get(AccountRef, user); errors.Is(err, storage.ErrNotFound) {
 			account, err = nil, nil

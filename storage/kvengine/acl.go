@@ -20,7 +20,7 @@ func aclIndexKey(principal, uri, perm string) []byte {
 
 // GetACL implements storage.Tx.
 func (t *Tx) GetACL(uri string) (storage.ACL, error) {
-	v := t.kv.Bucket("a").Get([]byte(uri))
+	v := t.bucket("a").Get([]byte(uri))
 	if v == nil {
 		return storage.ACL{}, nil
 	}
@@ -140,12 +140,12 @@ func (t *Tx) SetACL(uri string, acl storage.ACL) error {
 	}
 	acl = normalize(acl)
 	if len(acl) == 0 {
-		return t.kv.Bucket("a").Delete([]byte(uri))
+		return t.bucket("a").Delete([]byte(uri))
 	}
-	if err := t.kv.Bucket("a").Put([]byte(uri), encodeACL(acl)); err != nil {
+	if err := t.bucket("a").Put([]byte(uri), encodeACL(acl)); err != nil {
 		return err
 	}
-	idx := t.kv.Bucket("i")
+	idx := t.bucket("i")
 	for perm, ps := range acl {
 		for _, p := range ps {
 			if err := idx.Put(aclIndexKey(p, uri, perm), []byte{}); err != nil {
@@ -162,7 +162,7 @@ func (t *Tx) unindex(uri string) error {
 	if err != nil {
 		return err
 	}
-	idx := t.kv.Bucket("i")
+	idx := t.bucket("i")
 	for perm, ps := range old {
 		for _, p := range ps {
 			if err := idx.Delete(aclIndexKey(p, uri, perm)); err != nil {
@@ -179,10 +179,10 @@ func (t *Tx) DeleteACLs(uri string) error {
 		return err
 	}
 	uris := []string{}
-	if t.kv.Bucket("a").Get([]byte(uri)) != nil {
+	if t.bucket("a").Get([]byte(uri)) != nil {
 		uris = append(uris, uri)
 	}
-	prefixScan(t.kv.Bucket("a"), []byte(uri+"/"), func(k, _ []byte) bool {
+	prefixScan(t.bucket("a"), []byte(uri+"/"), func(k, _ []byte) bool {
 		uris = append(uris, string(k))
 		return true
 	})
@@ -190,7 +190,7 @@ func (t *Tx) DeleteACLs(uri string) error {
 		if err := t.unindex(u); err != nil {
 			return err
 		}
-		if err := t.kv.Bucket("a").Delete([]byte(u)); err != nil {
+		if err := t.bucket("a").Delete([]byte(u)); err != nil {
 			return err
 		}
 	}
@@ -200,7 +200,7 @@ func (t *Tx) DeleteACLs(uri string) error {
 // Accessible implements storage.Tx.
 func (t *Tx) Accessible(principals []string, prefix string) (map[string][]string, error) {
 	out := map[string][]string{}
-	idx := t.kv.Bucket("i")
+	idx := t.bucket("i")
 	for _, p := range principals {
 		pk := append([]byte(p), 0)
 		scan := append(bytes.Clone(pk), prefix...)
@@ -228,10 +228,10 @@ func (t *Tx) AddUserPrincipal(user, principal string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	if err := t.kv.Bucket("u").Put([]byte(user+"\x00"+principal), []byte{}); err != nil {
+	if err := t.bucket("u").Put([]byte(user+"\x00"+principal), []byte{}); err != nil {
 		return err
 	}
-	return t.kv.Bucket("p").Put([]byte(principal+"\x00"+user), []byte{})
+	return t.bucket("p").Put([]byte(principal+"\x00"+user), []byte{})
 }
 
 // RemoveUserPrincipal implements storage.Tx.
@@ -239,10 +239,10 @@ func (t *Tx) RemoveUserPrincipal(user, principal string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	if err := t.kv.Bucket("u").Delete([]byte(user + "\x00" + principal)); err != nil {
+	if err := t.bucket("u").Delete([]byte(user + "\x00" + principal)); err != nil {
 		return err
 	}
-	return t.kv.Bucket("p").Delete([]byte(principal + "\x00" + user))
+	return t.bucket("p").Delete([]byte(principal + "\x00" + user))
 }
 
 // RemovePrincipal implements storage.Tx.
@@ -251,7 +251,7 @@ func (t *Tx) RemovePrincipal(principal string) error {
 		return err
 	}
 	var users []string
-	prefixScan(t.kv.Bucket("p"), []byte(principal+"\x00"), func(k, _ []byte) bool {
+	prefixScan(t.bucket("p"), []byte(principal+"\x00"), func(k, _ []byte) bool {
 		users = append(users, string(k[len(principal)+1:]))
 		return true
 	})
@@ -268,7 +268,7 @@ func (t *Tx) UserPrincipals(users []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, u := range users {
-		prefixScan(t.kv.Bucket("u"), []byte(u+"\x00"), func(k, _ []byte) bool {
+		prefixScan(t.bucket("u"), []byte(u+"\x00"), func(k, _ []byte) bool {
 			p := string(k[len(u)+1:])
 			if !seen[p] {
 				seen[p] = true

@@ -40,13 +40,75 @@ var Buckets = []string{"o", "t", "m", "a", "i", "u", "p"}
 
 // Tx implements storage.Tx over a Store.
 type Tx struct {
-	kv  Store
-	ctx context.Context
+	kv        Store
+	recording bool
+	undo      []undoEntry
+	ctx       context.Context
 	// Now returns the current time in milliseconds; tests may replace it.
 	Now func() int64
 }
 
-var _ storage.Tx = (*Tx)(nil)
+var (
+	_ storage.Tx          = (*Tx)(nil)
+	_ storage.Savepointer = (*Tx)(nil)
+)
+
+type undoEntry struct {
+	bucket   string
+	key, old []byte
+	existed  bool
+}
+
+// bucket returns a bucket of the store; while a savepoint is active,
+// writes through it are recorded so that they can be undone.
+func (t *Tx) bucket(name string) Bucket {
+	b := t.kv.Bucket(name)
+	if !t.recording {
+		return b
+	}
+	return recBucket{Bucket: b, t: t, name: name}
+}
+
+type recBucket struct {
+	Bucket
+	t    *Tx
+	name string
+}
+
+func (r recBucket) remember(k []byte) {
+	old := r.Bucket.Get(k)
+	r.t.undo = append(r.t.undo, undoEntry{bucket: r.name, key: bytes.Clone(k), old: bytes.Clone(old), existed: old != nil})
+}
+
+func (r recBucket) Put(k, v []byte) error { r.remember(k); return r.Bucket.Put(k, v) }
+func (r recBucket) Delete(k []byte) error { r.remember(k); return r.Bucket.Delete(k) }
+
+// Savepoint implements storage.Savepointer.
+func (t *Tx) Savepoint() int {
+	t.recording = true
+	return len(t.undo)
+}
+
+// RollbackTo implements storage.Savepointer.
+func (t *Tx) RollbackTo(sp int) error {
+	for i := len(t.undo) - 1; i >= sp && i >= 0; i-- {
+		u := t.undo[i]
+		b := t.kv.Bucket(u.bucket)
+		var err error
+		if u.existed {
+			err = b.Put(u.key, u.old)
+		} else {
+			err = b.Delete(u.key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if sp >= 0 && sp <= len(t.undo) {
+		t.undo = t.undo[:sp]
+	}
+	return nil
+}
 
 // NewTx wraps a backend transaction.
 func NewTx(ctx context.Context, kv Store) *Tx {
@@ -93,7 +155,7 @@ func (t *Tx) putMeta(lk []byte, m meta) error {
 	v := make([]byte, 16)
 	binary.BigEndian.PutUint64(v, uint64(m.ts))
 	binary.BigEndian.PutUint64(v[8:], uint64(m.count))
-	return t.kv.Bucket("m").Put(lk, v)
+	return t.bucket("m").Put(lk, v)
 }
 
 func (t *Tx) writable() error {

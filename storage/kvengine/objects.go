@@ -11,7 +11,7 @@ import (
 
 // Get implements storage.Tx.
 func (t *Tx) Get(ref storage.Ref, id string) (storage.Object, error) {
-	v := t.kv.Bucket("o").Get(objKey(listKey(ref), id))
+	v := t.bucket("o").Get(objKey(listKey(ref), id))
 	if len(v) == 0 || v[0] != flagLive {
 		return nil, storage.ErrNotFound
 	}
@@ -20,13 +20,13 @@ func (t *Tx) Get(ref storage.Ref, id string) (storage.Object, error) {
 
 // Exists implements storage.Tx.
 func (t *Tx) Exists(ref storage.Ref, id string) (bool, error) {
-	v := t.kv.Bucket("o").Get(objKey(listKey(ref), id))
+	v := t.bucket("o").Get(objKey(listKey(ref), id))
 	return len(v) > 0 && v[0] == flagLive, nil
 }
 
 // stored returns the object or tombstone stored under id, or nil.
 func (t *Tx) stored(lk []byte, id string) (storage.Object, error) {
-	v := t.kv.Bucket("o").Get(objKey(lk, id))
+	v := t.bucket("o").Get(objKey(lk, id))
 	if v == nil {
 		return nil, nil
 	}
@@ -75,7 +75,7 @@ func sentTimestamp(obj storage.Object) int64 {
 func (t *Tx) write(lk []byte, prev, obj storage.Object) error {
 	id := storage.ID(obj)
 	if prev != nil {
-		if err := t.kv.Bucket("t").Delete(tsKey(lk, storage.LastModified(prev), id)); err != nil {
+		if err := t.bucket("t").Delete(tsKey(lk, storage.LastModified(prev), id)); err != nil {
 			return err
 		}
 	}
@@ -87,10 +87,10 @@ func (t *Tx) write(lk []byte, prev, obj storage.Object) error {
 	if err != nil {
 		return err
 	}
-	if err := t.kv.Bucket("o").Put(objKey(lk, id), data); err != nil {
+	if err := t.bucket("o").Put(objKey(lk, id), data); err != nil {
 		return err
 	}
-	return t.kv.Bucket("t").Put(tsKey(lk, storage.LastModified(obj), id), []byte{flag})
+	return t.bucket("t").Put(tsKey(lk, storage.LastModified(obj), id), []byte{flag})
 }
 
 func copyObject(obj storage.Object) storage.Object {
@@ -247,7 +247,7 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	top := newTopK(q.Limit, sorts)
 	n := 0
 	var scanErr error
-	prefixScan(t.kv.Bucket("o"), lk, func(_, v []byte) bool {
+	prefixScan(t.bucket("o"), lk, func(_, v []byte) bool {
 		if n++; n%1024 == 0 {
 			if scanErr = t.checkCtx(); scanErr != nil {
 				return false
@@ -306,8 +306,8 @@ func (t *Tx) scanIndex(lk []byte, desc bool, filters []storage.Filter, after sto
 	if hi == math.MaxInt64 {
 		upper = append(bytes.Clone(lk), 0xff)
 	}
-	objects := t.kv.Bucket("o")
-	c := t.kv.Bucket("t").Cursor()
+	objects := t.bucket("o")
+	c := t.bucket("t").Cursor()
 	var k []byte
 	if desc {
 		start := upper
@@ -374,7 +374,7 @@ func (t *Tx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error) 
 		id  string
 	}
 	var tombs []tomb
-	prefixScan(t.kv.Bucket("t"), lk, func(k, v []byte) bool {
+	prefixScan(t.bucket("t"), lk, func(k, v []byte) bool {
 		if len(v) == 1 && v[0] == flagDeleted && len(k) >= len(lk)+8 {
 			tombs = append(tombs, tomb{bytes.Clone(k), int64(binary.BigEndian.Uint64(k[len(lk):])), string(k[len(lk)+8:])})
 		}
@@ -388,10 +388,10 @@ func (t *Tx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error) 
 		if !old && !extra {
 			continue
 		}
-		if err := t.kv.Bucket("t").Delete(tb.key); err != nil {
+		if err := t.bucket("t").Delete(tb.key); err != nil {
 			return removed, err
 		}
-		if err := t.kv.Bucket("o").Delete(objKey(lk, tb.id)); err != nil {
+		if err := t.bucket("o").Delete(objKey(lk, tb.id)); err != nil {
 			return removed, err
 		}
 		removed++
@@ -406,7 +406,7 @@ func (t *Tx) DeleteTree(uri string) error {
 	}
 	for _, prefix := range [][]byte{[]byte(uri + "\x00"), []byte(uri + "/")} {
 		for _, b := range []string{"o", "t", "m"} {
-			if err := deletePrefix(t.kv.Bucket(b), prefix); err != nil {
+			if err := deletePrefix(t.bucket(b), prefix); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/kvengine"
@@ -16,6 +17,9 @@ type Backend struct {
 	mu      sync.RWMutex
 	buckets map[string]*bucket
 	closed  bool
+	// isClosed mirrors closed for lock-free health checks, which may run
+	// while a write transaction holds the lock.
+	isClosed atomic.Bool
 }
 
 var (
@@ -71,14 +75,13 @@ func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
+	b.isClosed.Store(true)
 	return nil
 }
 
 // Ping implements storage.Pinger.
 func (b *Backend) Ping(context.Context) error {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.closed {
+	if b.isClosed.Load() {
 		return &storage.BackendError{Op: "memory", Err: fmt.Errorf("backend closed")}
 	}
 	return nil

@@ -49,6 +49,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"PurgeDeleted", testPurge},
 		{"DeleteTreeCascades", testDeleteTree},
 		{"FailedUpdateRollsBack", testRollback},
+		{"SavepointsUndoPartOfATransaction", testSavepoints},
 		{"ViewIsReadOnly", testReadOnly},
 		{"ConcurrentCreators", testConcurrent},
 	}

@@ -196,3 +196,38 @@ func testConcurrent(t *testing.T, b storage.Backend) {
 		t.Fatal("default order is not strictly by descending timestamp")
 	}
 }
+
+func testSavepoints(t *testing.T, b storage.Backend) {
+	create(t, b, recs, obj(`{"id":"keep"}`))
+	update(t, b, func(tx storage.Tx) error {
+		sp, ok := tx.(storage.Savepointer)
+		if !ok {
+			t.Skip("backend has no savepoints")
+		}
+		if _, err := tx.Create(recs, obj(`{"id":"first"}`)); err != nil {
+			return err
+		}
+		mark := sp.Savepoint()
+		if _, err := tx.Create(recs, obj(`{"id":"undone"}`)); err != nil {
+			return err
+		}
+		if _, err := tx.Delete(recs, "keep", 0); err != nil {
+			return err
+		}
+		if err := tx.SetACL("/x", storage.ACL{"read": {"u"}}); err != nil {
+			return err
+		}
+		if err := sp.RollbackTo(mark); err != nil {
+			return err
+		}
+		_, err := tx.Create(recs, obj(`{"id":"last"}`))
+		return err
+	})
+	eqIDs(t, "after partial rollback", list(t, b, recs, storage.Query{Sort: []storage.Sort{{Field: "id"}}}), "first", "keep", "last")
+	b.View(ctx, func(tx storage.Tx) error {
+		if acc, _ := tx.Accessible([]string{"u"}, ""); len(acc) != 0 {
+			t.Errorf("ACL index not rolled back: %v", acc)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,283 @@
+package resource
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// batchState travels in a sub-request's context: the shared transaction
+// and the events to deliver once it commits.
+type batchState struct {
+	tx      storage.Tx
+	pending []*Event
+}
+
+type batchKey struct{}
+
+// errRollback makes the batch transaction roll back while its responses
+// are still returned (a 409 in a sub-request, BATCH-02).
+var errRollback = errors.New("batch: roll back")
+
+// subResponse captures one sub-request's answer.
+type subResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *subResponse) Header() http.Header { return w.header }
+func (w *subResponse) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(b)
+}
+func (w *subResponse) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+var subKeys = map[string]bool{"method": true, "path": true, "headers": true, "body": true}
+
+var batchMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "TRACE": true}
+
+// subRequest is one validated sub-request.
+type subRequest struct {
+	method, path string
+	headers      map[string]string
+	body         map[string]any
+	hasBody      bool
+}
+
+func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
+	body, err := r.BodyObject()
+	if err != nil {
+		return nil, err
+	}
+	for k := range body {
+		if k != "requests" && k != "defaults" {
+			return nil, Invalid("body", k, "Unrecognized keys: "+k)
+		}
+	}
+	list, ok := body["requests"].([]any)
+	if !ok {
+		return nil, Invalid("body", "requests", "requests must be a list of objects")
+	}
+	if a.opts.batchMax > 0 && len(list) > a.opts.batchMax {
+		return nil, Invalid("body", "requests", fmt.Sprintf("Number of requests is limited to %d", a.opts.batchMax))
+	}
+	defaults := map[string]any{}
+	if d, present := body["defaults"]; present {
+		if defaults, ok = d.(map[string]any); !ok {
+			return nil, Invalid("body", "defaults", "defaults must be an object")
+		}
+	}
+	for k := range defaults {
+		if !subKeys[k] {
+			return nil, Invalid("body", "defaults."+k, "Unrecognized keys: "+k)
+		}
+	}
+	out := make([]subRequest, 0, len(list))
+	for i, raw := range list {
+		name := fmt.Sprintf("requests.%d", i)
+		req, ok := raw.(map[string]any)
+		if !ok {
+			return nil, Invalid("body", name, "each request must be an object")
+		}
+		for k := range req {
+			if !subKeys[k] {
+				return nil, Invalid("body", name+"."+k, "Unrecognized keys: "+k)
+			}
+		}
+		merged := map[string]any{}
+		for k, v := range defaults {
+			merged[k] = v
+		}
+		for k, v := range req {
+			if dm, ok := defaults[k].(map[string]any); ok {
+				if vm, ok := v.(map[string]any); ok {
+					m := map[string]any{}
+					for kk, vv := range dm {
+						m[kk] = vv
+					}
+					for kk, vv := range vm {
+						m[kk] = vv
+					}
+					v = m
+				}
+			}
+			merged[k] = v
+		}
+		s := subRequest{method: "GET"}
+		if m, present := merged["method"]; present {
+			ms, ok := m.(string)
+			if !ok || !batchMethods[ms] {
+				return nil, Invalid("body", name+".method", fmt.Sprintf("%v is not one of GET, HEAD, POST, PUT, PATCH, DELETE, TRACE", m))
+			}
+			s.method = ms
+		}
+		p, ok := merged["path"].(string)
+		if !ok || !strings.HasPrefix(p, "/") {
+			return nil, Invalid("body", name+".path", "path is required and must start with /")
+		}
+		if !strings.HasPrefix(p, "/v1/") && p != "/v1" {
+			p = "/v1" + p
+		}
+		pathOnly := strings.SplitN(p, "?", 2)[0]
+		if strings.TrimRight(pathOnly, "/") == "/v1/batch" {
+			return nil, Invalid("body", name+".path", "Recursive call on /batch endpoint is forbidden.")
+		}
+		s.path = p
+		if h, present := merged["headers"]; present {
+			hm, ok := h.(map[string]any)
+			if !ok {
+				return nil, Invalid("body", name+".headers", "headers must be an object")
+			}
+			s.headers = map[string]string{}
+			for k, v := range hm {
+				vs, ok := v.(string)
+				if !ok {
+					return nil, Invalid("body", name+".headers."+k, "header values must be strings")
+				}
+				s.headers[k] = vs
+			}
+		}
+		if b, present := merged["body"]; present {
+			bm, ok := b.(map[string]any)
+			if !ok && b != nil {
+				return nil, Invalid("body", name+".body", "body must be an object")
+			}
+			s.body, s.hasBody = bm, ok
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// batchHandler serves POST /batch (BATCH-01, BATCH-02).
+func (a *App) batchHandler(r *Request) error {
+	subs, perr := a.parseBatch(r)
+	if perr != nil {
+		return perr
+	}
+	var responses []map[string]any
+	var state *batchState
+	var failure *Error
+	err := a.Storage.Update(r.Ctx(), func(tx storage.Tx) error {
+		responses, failure = make([]map[string]any, 0, len(subs)), nil
+		state = &batchState{tx: tx}
+		rollback := false
+		sp, canUndo := tx.(storage.Savepointer)
+		for _, s := range subs {
+			mark := 0
+			if canUndo {
+				mark = sp.Savepoint()
+			}
+			res, status := a.runSub(r, state, s)
+			if canUndo && status >= 400 {
+				if err := sp.RollbackTo(mark); err != nil {
+					return err
+				}
+			}
+			if status >= 500 {
+				failure = &Error{Status: status, Errno: ErrnoUndefined, Message: "A sub-request of the batch failed; nothing was written."}
+				if b, ok := res["body"].(map[string]any); ok {
+					if n, ok := storage.Int(b["errno"]); ok {
+						failure.Errno = int(n)
+					}
+					if m, ok := b["message"].(string); ok {
+						failure.Message = m
+					}
+				}
+				return errRollback
+			}
+			if status == http.StatusConflict {
+				rollback = true
+			}
+			responses = append(responses, res)
+		}
+		if rollback {
+			return errRollback
+		}
+		return nil
+	})
+	if failure != nil {
+		return failure
+	}
+	if err != nil && !errors.Is(err, errRollback) {
+		return err
+	}
+	if err == nil {
+		a.Notify(state.pending)
+	}
+	return r.JSON(http.StatusOK, map[string]any{"responses": responses})
+}
+
+// runSub serves one sub-request through the router, following one
+// redirect, and returns its report.
+func (a *App) runSub(parent *Request, state *batchState, s subRequest) (map[string]any, int) {
+	path := s.path
+	var rec *subResponse
+	for hop := 0; hop < 2; hop++ {
+		var body []byte
+		if s.hasBody {
+			body, _ = EncodeJSON(s.body)
+		}
+		req, err := http.NewRequestWithContext(context.WithValue(parent.Ctx(), batchKey{}, state), s.method, "http://batch"+path, bytes.NewReader(body))
+		if err != nil {
+			return map[string]any{"status": 400, "path": path, "headers": map[string]string{},
+				"body": Invalid("body", "path", "Invalid path").Body()}, 400
+		}
+		req.Host = parent.Request().Host
+		req.TLS = parent.Request().TLS
+		req.RemoteAddr = parent.Request().RemoteAddr
+		for k, v := range parent.Request().Header {
+			switch http.CanonicalHeaderKey(k) {
+			case "Content-Length", "Content-Type", "If-Match", "If-None-Match":
+				continue
+			}
+			req.Header[k] = v
+		}
+		if s.hasBody {
+			req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		}
+		for k, v := range s.headers {
+			req.Header.Set(k, v)
+		}
+		rec = &subResponse{header: http.Header{}}
+		a.Echo.ServeHTTP(rec, req)
+		if rec.status == http.StatusTemporaryRedirect && hop == 0 {
+			if loc := rec.header.Get("Location"); strings.HasPrefix(loc, "/") {
+				path = loc
+				continue
+			}
+		}
+		break
+	}
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	headers := map[string]string{}
+	for k, v := range rec.header {
+		headers[k] = strings.Join(v, ", ")
+	}
+	var body any = ""
+	if s.method != http.MethodHead && rec.body.Len() > 0 && strings.HasPrefix(rec.header.Get("Content-Type"), "application/json") {
+		if v, err := DecodeJSON(rec.body.Bytes()); err == nil {
+			body = v
+		}
+	}
+	served := strings.SplitN(path, "?", 2)[0]
+	if u, err := url.PathUnescape(served); err == nil {
+		served = u
+	}
+	return map[string]any{"status": rec.status, "path": served, "headers": headers, "body": body}, rec.status
+}
