@@ -3,6 +3,7 @@ package resource
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -189,12 +190,15 @@ func (a *App) batchHandler(r *Request) error {
 			}
 			if status >= 500 {
 				failure = &Error{Status: status, Errno: ErrnoUndefined, Message: "A sub-request of the batch failed; nothing was written."}
-				if b, ok := res["body"].(map[string]any); ok {
-					if n, ok := storage.Int(b["errno"]); ok {
-						failure.Errno = int(n)
-					}
-					if m, ok := b["message"].(string); ok {
-						failure.Message = m
+				if raw, ok := res["body"].(json.RawMessage); ok {
+					if v, err := DecodeJSON(raw); err == nil {
+						b, _ := v.(map[string]any)
+						if n, ok := storage.Int(b["errno"]); ok {
+							failure.Errno = int(n)
+						}
+						if m, ok := b["message"].(string); ok {
+							failure.Message = m
+						}
 					}
 				}
 				return errRollback
@@ -269,11 +273,11 @@ func (a *App) runSub(parent *Request, state *batchState, s subRequest) (map[stri
 	for k, v := range rec.header {
 		headers[k] = strings.Join(v, ", ")
 	}
+	// The body is kept as the JSON the handler wrote; it is embedded as
+	// is in the batch answer rather than decoded and encoded again.
 	var body any = ""
 	if s.method != http.MethodHead && rec.body.Len() > 0 && strings.HasPrefix(rec.header.Get("Content-Type"), "application/json") {
-		if v, err := DecodeJSON(rec.body.Bytes()); err == nil {
-			body = v
-		}
+		body = json.RawMessage(rec.body.Bytes())
 	}
 	served := strings.SplitN(path, "?", 2)[0]
 	if u, err := url.PathUnescape(served); err == nil {

@@ -2,8 +2,10 @@ package resource
 
 import (
 	"bytes"
+
 	"encoding/json"
 	"fmt"
+	"github.com/nimbus-server/nimbus/storage"
 	"io"
 	"unicode/utf8"
 )
@@ -67,14 +69,7 @@ func DecodeJSON(b []byte) (any, error) {
 
 // EncodeJSON serialises v without HTML escaping, as Kinto does.
 func EncodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	out := buf.Bytes()
-	return out[:len(out)-1], nil
+	return storage.AppendJSON(make([]byte, 0, 512), v)
 }
 
 // deepCopy copies a decoded JSON value.

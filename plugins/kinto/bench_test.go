@@ -1,9 +1,12 @@
 package kinto_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
@@ -13,7 +16,7 @@ import (
 // BenchmarkHandlers measures the handler chain in process (no network) on
 // a bolt file, for profiling: go test -bench Handlers -cpuprofile cpu.out.
 func BenchmarkHandlers(b *testing.B) {
-	backend, err := bolt.Open(filepath.Join(b.TempDir(), "b.db"), bolt.Options{})
+	backend, err := bolt.Open(filepath.Join(b.TempDir(), "b.db"), bolt.Options{NoSync: os.Getenv("NIMBUS_BENCH_NOSYNC") != ""})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,4 +44,41 @@ func BenchmarkHandlers(b *testing.B) {
 	run("Root", "/v1/", "")
 	run("GetRecord", "/v1/buckets/b/collections/c/records/r1", auth)
 	run("ListRecords", "/v1/buckets/b/collections/c/records?_limit=10", auth)
+}
+
+// BenchmarkBatch25 measures a batch of 25 record creations in process.
+func BenchmarkBatch25(b *testing.B) {
+	backend, err := bolt.Open(filepath.Join(b.TempDir(), "b.db"), bolt.Options{NoSync: os.Getenv("NIMBUS_BENCH_NOSYNC") != ""})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := apitest.NewWithBackend(b, backend, nil)
+	auth := apitest.Basic("bench", "pw")
+	for _, p := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c"} {
+		s.Do(apitest.Req{Method: "PUT", Path: p, Auth: auth, Body: `{}`})
+	}
+	var sb strings.Builder
+	sb.WriteString(`{"defaults":{"method":"POST","path":"/buckets/b/collections/c/records"},"requests":[`)
+	for i := 0; i < 25; i++ {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `{"body":{"data":{"title":"batch %d","status":"active","n":%d}}}`, i, i)
+	}
+	sb.WriteString("]}")
+	body := sb.String()
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", "http://localhost/v1/batch", strings.NewReader(body))
+			req.Header.Set("Authorization", auth)
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			s.App.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatal(rec.Code, rec.Body.String())
+			}
+		}
+	})
 }

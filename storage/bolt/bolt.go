@@ -54,7 +54,8 @@ func Open(path string, opts Options) (*Backend, error) {
 			return nil, fmt.Errorf("bolt: cannot create the folder of %s: %w", path, err)
 		}
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync, FreelistType: bbolt.FreelistMapType})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
+		FreelistType: bbolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("bolt: %s is locked by another process (is another nimbus running on it?)", path)

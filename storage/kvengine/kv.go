@@ -186,15 +186,11 @@ func decode(v []byte) (storage.Object, error) {
 }
 
 func encode(o storage.Object, flag byte) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte(flag)
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(o); err != nil {
+	b, err := storage.AppendJSON(append(make([]byte, 0, 256), flag), map[string]any(o))
+	if err != nil {
 		return nil, &storage.BackendError{Op: "encode object", Err: err}
 	}
-	b := buf.Bytes()
-	return b[:len(b)-1], nil
+	return b, nil
 }
 
 // prefixScan calls fn for every key starting with prefix, in order, until fn
