@@ -11,6 +11,7 @@ import (
 
 	"github.com/nimbus-server/nimbus/plugins/accounts"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
+	"github.com/nimbus-server/nimbus/plugins/defaultbucket"
 	"github.com/nimbus-server/nimbus/plugins/kinto"
 	"github.com/nimbus-server/nimbus/resource"
 )
@@ -19,7 +20,8 @@ import (
 // fresh plugin values, so servers built in one process share nothing.
 func Catalog() map[string]func() resource.Plugin {
 	return map[string]func() resource.Plugin{
-		"accounts": func() resource.Plugin { return &accounts.Plugin{} },
+		"accounts":       func() resource.Plugin { return &accounts.Plugin{} },
+		"default_bucket": func() resource.Plugin { return &defaultbucket.Plugin{} },
 	}
 }
 
