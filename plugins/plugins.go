@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/accounts"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/plugins/defaultbucket"
+	"github.com/nimbus-server/nimbus/plugins/history"
 	"github.com/nimbus-server/nimbus/plugins/kinto"
 	"github.com/nimbus-server/nimbus/resource"
 )
@@ -22,6 +23,7 @@ func Catalog() map[string]func() resource.Plugin {
 	return map[string]func() resource.Plugin{
 		"accounts":       func() resource.Plugin { return &accounts.Plugin{} },
 		"default_bucket": func() resource.Plugin { return &defaultbucket.Plugin{} },
+		"history":        func() resource.Plugin { return &history.Plugin{} },
 	}
 }
 

@@ -245,7 +245,8 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 					return nil, invalid("")
 				}
 				v = ts
-			} else if field == "id" {
+			} else if field == "id" || res.Fields != nil && strings.HasSuffix(field, "_id") {
+				// Ids are strings: ?record_id=12 means "12".
 				if n, ok := v.(json.Number); ok {
 					v = string(n)
 				}

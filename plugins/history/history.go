@@ -1,0 +1,238 @@
+// Package history is the history plugin: every change of a bucket, group,
+// collection or record adds an entry to its bucket's history, written in
+// the same transaction as the change (PLUG-HIST).
+//
+// Entries are a read-only resource under each bucket
+// (/buckets/{bid}/history) with a fixed schema. Each entry carries its own
+// read ACL: the readers and writers of the bucket, of the collection and
+// of the object at the time of the change, so that later permission
+// changes do not hide older entries. Deleting a bucket purges its history
+// with everything else under it.
+package history
+
+import (
+	"strings"
+	"time"
+
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Fields of a history entry.
+var Fields = []string{"id", "last_modified", "action", "resource_name", "uri", "user_id", "date",
+	"bucket_id", "collection_id", "group_id", "record_id", "target"}
+
+// Plugin is the history plugin.
+type Plugin struct {
+	excludeResources []string
+	excludeUsers     []string
+	trimMax          int
+	trimUsers        []string
+	trimThreshold    int
+	explicit         bool
+}
+
+// Name implements resource.Plugin.
+func (*Plugin) Name() string { return "history" }
+
+// Register implements resource.Plugin.
+func (p *Plugin) Register(r *resource.Registry) error {
+	s := r.Settings()
+	r.DeclareSetting("history.auto_trim_max_count", "-1")
+	r.DeclareSetting("history.auto_trim_threshold", "100")
+	p.excludeResources = s.List("history.exclude_resources")
+	p.excludeUsers = s.List("history.exclude_user_ids")
+	p.trimMax = s.IntOr("history.auto_trim_max_count", -1)
+	p.trimUsers = s.List("history.auto_trim_user_ids")
+	p.trimThreshold = s.IntOr("history.auto_trim_threshold", 100)
+	p.explicit = s.Bool("explicit_permissions")
+	err := r.AddResource(&resource.Resource{
+		Name: "history", Parent: "bucket", Plural: "history", Fields: Fields,
+		PluralMethods: []string{"GET", "HEAD", "DELETE"}, ObjectMethods: []string{},
+		Permissions: map[string]permissions.Grants{
+			"read":  {"bucket": {"read", "write"}, "history": {"read", "write"}},
+			"write": {"bucket": {"write"}, "history": {"write"}},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	extra := map[string]any{}
+	if p.trimMax >= 0 {
+		extra["auto_trim_max_count"] = p.trimMax
+	}
+	if len(p.trimUsers) > 0 {
+		extra["auto_trim_user_ids"] = p.trimUsers
+	}
+	if len(p.excludeResources) > 0 {
+		var ex []map[string]string
+		for _, uri := range p.excludeResources {
+			ex = append(ex, idsOf(uri))
+		}
+		extra["excluded_resources"] = ex
+	}
+	if err := r.AddCapability("history", "Track changes on data.", "https://kinto.readthedocs.io/en/latest/api/1.x/history.html", extra); err != nil {
+		return err
+	}
+	r.AddListener(resource.Listener{
+		Actions:      []string{"create", "update", "delete"},
+		Resources:    []string{"bucket", "group", "collection", "record"},
+		BeforeCommit: p.record,
+	})
+	return nil
+}
+
+// idsOf reads the ids of an object URI ("/buckets/b/collections/c").
+func idsOf(uri string) map[string]string {
+	out := map[string]string{}
+	parts := strings.Split(strings.Trim(uri, "/"), "/")
+	names := map[string]string{"buckets": "bucket", "collections": "collection", "groups": "group", "records": "record"}
+	for i := 0; i+1 < len(parts); i += 2 {
+		if n, ok := names[parts[i]]; ok {
+			out[n] = parts[i+1]
+		}
+	}
+	return out
+}
+
+func (p *Plugin) excluded(uri, user string) bool {
+	for _, u := range p.excludeUsers {
+		if u == user {
+			return true
+		}
+	}
+	for _, ex := range p.excludeResources {
+		if uri == ex || strings.HasPrefix(uri, strings.TrimRight(ex, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// record writes one entry per impacted object of the event.
+func (p *Plugin) record(tx storage.Tx, ev *resource.Event) error {
+	if ev.ResourceName == "bucket" && ev.Action == "delete" {
+		return nil // the bucket's history went with it
+	}
+	for _, imp := range ev.Impacted {
+		obj := imp.New
+		id := storage.ID(obj)
+		uri := ev.URI
+		if !strings.HasSuffix(uri, "/"+id) {
+			uri = strings.TrimRight(uri, "/") + "/" + id
+		}
+		if p.excluded(uri, ev.UserID) {
+			continue
+		}
+		ids := idsOf(uri)
+		bucketURI := "/buckets/" + ids["bucket"]
+		entry := storage.Object{
+			"id": resource.NewUUID4(), "action": ev.Action, "resource_name": ev.ResourceName, "uri": uri,
+			"user_id": ev.UserID, "date": time.UnixMilli(storage.LastModified(obj)).UTC().Format("2006-01-02T15:04:05.000000"),
+			"target": map[string]any{"data": obj, "permissions": aclValue(imp.Permissions)},
+		}
+		for k, v := range ids {
+			entry[k+"_id"] = v
+		}
+		readers, err := p.readers(tx, ids, imp.Permissions)
+		if err != nil {
+			return err
+		}
+		ref := storage.Ref{Resource: "history", Parent: bucketURI}
+		stored, err := tx.Create(ref, entry)
+		if err != nil {
+			return err
+		}
+		if len(readers) > 0 {
+			if err := tx.SetACL(bucketURI+"/history/"+storage.ID(stored), storage.ACL{"read": readers}); err != nil {
+				return err
+			}
+		}
+		if err := p.trim(tx, ref, ev.ResourceName, ev.UserID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func aclValue(acl storage.ACL) map[string]any {
+	out := map[string]any{}
+	for k, v := range acl {
+		if len(v) > 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// readers returns who may read the entry: the readers and writers of the
+// bucket, collection and object as they are now.
+func (p *Plugin) readers(tx storage.Tx, ids map[string]string, objACL storage.ACL) ([]string, error) {
+	if !p.explicit {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(acl storage.ACL) {
+		for _, perm := range []string{"read", "write"} {
+			for _, pr := range acl[perm] {
+				if !seen[pr] {
+					seen[pr] = true
+					out = append(out, pr)
+				}
+			}
+		}
+	}
+	uris := []string{"/buckets/" + ids["bucket"]}
+	if c, ok := ids["collection"]; ok {
+		uris = append(uris, "/buckets/"+ids["bucket"]+"/collections/"+c)
+	}
+	acls, err := tx.GetACLs(uris)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range uris {
+		add(acls[u])
+	}
+	add(objACL)
+	return out, nil
+}
+
+// trim keeps at most history.auto_trim_max_count entries per resource type
+// (and per user when auto_trim_user_ids is set), once the count exceeds
+// the maximum by the threshold.
+func (p *Plugin) trim(tx storage.Tx, ref storage.Ref, resourceName, user string) error {
+	if p.trimMax < 0 {
+		return nil
+	}
+	filters := []storage.Filter{{Field: "resource_name", Op: storage.OpEq, Value: resourceName}}
+	if len(p.trimUsers) > 0 {
+		found := false
+		for _, u := range p.trimUsers {
+			found = found || u == user
+		}
+		if !found {
+			return nil
+		}
+		filters = append(filters, storage.Filter{Field: "user_id", Op: storage.OpEq, Value: user})
+	}
+	n, err := tx.Count(ref, filters, false)
+	if err != nil || n <= p.trimMax+p.trimThreshold {
+		return err
+	}
+	old, err := tx.List(ref, storage.Query{Filters: filters, Sort: []storage.Sort{{Field: "last_modified"}}, Limit: n - p.trimMax})
+	if err != nil {
+		return err
+	}
+	for _, o := range old {
+		if _, err := tx.Delete(ref, storage.ID(o), 0); err != nil {
+			return err
+		}
+		if err := tx.DeleteACLs(ref.Parent + "/history/" + storage.ID(o)); err != nil {
+			return err
+		}
+	}
+	_, err = tx.PurgeDeleted(ref, 0, 0)
+	return err
+}

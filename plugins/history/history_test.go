@@ -1,0 +1,138 @@
+package history_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+)
+
+type R = apitest.Req
+
+var alice, bob, carol = apitest.Basic("alice", "pw"), apitest.Basic("bob", "pw"), apitest.Basic("carol", "pw")
+
+func uid(s *apitest.Server, auth string) string {
+	return s.Do(R{Method: "GET", Path: "/v1/", Auth: auth}).Body["user"].(map[string]any)["id"].(string)
+}
+
+func TestHistory(t *testing.T) {
+	s := apitest.New(t, map[string]string{"includes": "history default_bucket"})
+	if s.Do(R{Method: "GET", Path: "/v1/"}).Body["capabilities"].(map[string]any)["history"] == nil {
+		t.Fatal("capability")
+	}
+	aliceID, bobID := uid(s, alice), uid(s, bob)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/groups/g", Auth: alice, Body: `{"data":{"members":["x"]}}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c/records/r1", Auth: alice, Body: `{"data":{"title":"one"},"permissions":{"read":["` + bobID + `"]}}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PATCH", Path: "/v1/buckets/b/collections/c/records/r1", Auth: alice, Body: `{"data":{"title":"uno"}}`}).Expect(t, 200, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c/records/r2", Auth: alice, Body: `{"data":{"title":"two"}}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "DELETE", Path: "/v1/buckets/b/collections/c/records?title=two", Auth: alice}).Expect(t, 200, 0)
+	h := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history", Auth: alice}).Expect(t, 200, 0)
+	items := h.Items()
+	var got []string
+	for _, e := range items {
+		got = append(got, fmt.Sprintf("%s %s %s", e["action"], e["resource_name"], e["uri"]))
+	}
+	want := []string{
+		"delete record /buckets/b/collections/c/records/r2",
+		"create record /buckets/b/collections/c/records/r2",
+		"update record /buckets/b/collections/c/records/r1",
+		"create record /buckets/b/collections/c/records/r1",
+		"create collection /buckets/b/collections/c",
+		"create group /buckets/b/groups/g",
+		"create bucket /buckets/b",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("entries:\n%s", strings.Join(got, "\n"))
+	}
+	first := items[2]
+	if first["user_id"] != aliceID || first["bucket_id"] != "b" || first["collection_id"] != "c" || first["record_id"] != "r1" || first["date"] == nil {
+		t.Errorf("entry fields: %v", first)
+	}
+	target := first["target"].(map[string]any)
+	if target["data"].(map[string]any)["title"] != "uno" || target["permissions"].(map[string]any)["read"] == nil {
+		t.Errorf("target: %v", target)
+	}
+	// Bob reads only the entries of the record shared with him.
+	bh := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history", Auth: bob}).Expect(t, 200, 0)
+	for _, e := range bh.Items() {
+		if e["uri"] != "/buckets/b/collections/c/records/r1" {
+			t.Errorf("bob sees %v", e["uri"])
+		}
+	}
+	if len(bh.Items()) != 2 {
+		t.Errorf("bob sees %d entries", len(bh.Items()))
+	}
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b/history", Auth: carol}).Expect(t, 403, 121)
+	// Filters, sorting, pagination.
+	f := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history?resource_name=record&action=create&_sort=last_modified", Auth: alice}).Expect(t, 200, 0)
+	if len(f.Items()) != 2 || f.Items()[0]["record_id"] != "r1" {
+		t.Errorf("filtered: %s", f.Raw)
+	}
+	d := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history?target.data.title=uno", Auth: alice}).Expect(t, 200, 0)
+	if len(d.Items()) != 1 {
+		t.Errorf("dotted filter: %s", d.Raw)
+	}
+	p := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history?_limit=3", Auth: alice}).Expect(t, 200, 0)
+	if p.Header.Get("Next-Page") == "" {
+		t.Error("pagination")
+	}
+	for _, bad := range []string{"unknown=1", "_sort=nope", "_fields=nope"} {
+		s.Do(R{Method: "GET", Path: "/v1/buckets/b/history?" + bad, Auth: alice}).Expect(t, 400, 107)
+	}
+	n := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history?record_id=12", Auth: alice}).Expect(t, 200, 0)
+	if len(n.Items()) != 0 {
+		t.Error("id filters compare as strings")
+	}
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/history", Auth: alice, Body: "{}"}).Expect(t, 405, 115)
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b/history/x", Auth: alice}).Expect(t, 404, 111)
+	// Implicit creations through the default bucket are recorded.
+	s.Do(R{Method: "POST", Path: "/v1/buckets/default/collections/tasks/records", Auth: carol, Body: `{}`}).Expect(t, 201, 0)
+	dh := s.Do(R{Method: "GET", Path: "/v1/buckets/default/history?_sort=last_modified", Auth: carol}).Expect(t, 200, 0)
+	var kinds []string
+	for _, e := range dh.Items() {
+		kinds = append(kinds, e["resource_name"].(string))
+	}
+	if strings.Join(kinds, " ") != "bucket collection record" {
+		t.Errorf("implicit creations: %v", kinds)
+	}
+	// Purge by writers, then the bucket's deletion removes all of it.
+	del := s.Do(R{Method: "DELETE", Path: "/v1/buckets/b/history?resource_name=group", Auth: alice}).Expect(t, 200, 0)
+	if len(del.IDs()) != 1 {
+		t.Errorf("purge: %s", del.Raw)
+	}
+	s.Do(R{Method: "DELETE", Path: "/v1/buckets/b", Auth: alice}).Expect(t, 200, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	after := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history", Auth: alice}).Expect(t, 200, 0)
+	if len(after.Items()) != 1 {
+		t.Errorf("a recreated bucket starts with a clean history: %s", after.Raw)
+	}
+}
+
+func TestHistorySettings(t *testing.T) {
+	s := apitest.New(t, map[string]string{"includes": "history", "history.exclude_resources": "/buckets/b/collections/quiet",
+		"history.auto_trim_max_count": "2", "history.auto_trim_threshold": "1"})
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: `{}`})
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/quiet", Auth: alice, Body: `{}`})
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/quiet/records/r", Auth: alice, Body: `{}`})
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/loud", Auth: alice, Body: `{}`})
+	for i := 0; i < 6; i++ {
+		s.Do(R{Method: "PUT", Path: fmt.Sprintf("/v1/buckets/b/collections/loud/records/r%d", i), Auth: alice, Body: `{}`})
+	}
+	h := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history?resource_name=record", Auth: alice})
+	n := len(h.Items())
+	if n < 2 || n > 3 {
+		t.Errorf("trimmed to %d record entries (max 2 + threshold 1)", n)
+	}
+	for _, e := range h.Items() {
+		if strings.Contains(e["uri"].(string), "quiet") {
+			t.Errorf("excluded resource recorded: %v", e["uri"])
+		}
+	}
+	caps := s.Do(R{Method: "GET", Path: "/v1/"}).Body["capabilities"].(map[string]any)["history"].(map[string]any)
+	if caps["auto_trim_max_count"] == nil || caps["excluded_resources"] == nil {
+		t.Errorf("capability extras: %v", caps)
+	}
+}
