@@ -12,8 +12,11 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/accounts"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/plugins/defaultbucket"
+	"github.com/nimbus-server/nimbus/plugins/flush"
 	"github.com/nimbus-server/nimbus/plugins/history"
 	"github.com/nimbus-server/nimbus/plugins/kinto"
+	"github.com/nimbus-server/nimbus/plugins/permissionsendpoint"
+	"github.com/nimbus-server/nimbus/plugins/userdata"
 	"github.com/nimbus-server/nimbus/resource"
 )
 
@@ -24,6 +27,7 @@ func Catalog() map[string]func() resource.Plugin {
 		"accounts":       func() resource.Plugin { return &accounts.Plugin{} },
 		"default_bucket": func() resource.Plugin { return &defaultbucket.Plugin{} },
 		"history":        func() resource.Plugin { return &history.Plugin{} },
+		"flush":          func() resource.Plugin { return flush.Plugin{} },
 	}
 }
 
@@ -80,7 +84,11 @@ func NewApp(settings *config.Settings, backend storage.Backend, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range append(Core(), list...) {
+	plugins := append(Core(), userdata.Plugin{})
+	if settings.Bool("experimental_permissions_endpoint") || contains(settings.List("includes"), "admin") {
+		plugins = append(plugins, permissionsendpoint.Plugin{})
+	}
+	for _, p := range append(plugins, list...) {
 		if err := app.Register(p); err != nil {
 			return nil, err
 		}
@@ -89,4 +97,13 @@ func NewApp(settings *config.Settings, backend storage.Backend, logger *slog.Log
 		return nil, err
 	}
 	return app, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s || aliases[x] == s {
+			return true
+		}
+	}
+	return false
 }

@@ -45,6 +45,7 @@ type App struct {
 	userInfo       []func(*Request, map[string]any)
 	principalHooks []func(*Request, storage.Tx) ([]string, error)
 	requestHooks   []func(*Request) error
+	flushHooks     []func()
 	plugins        []string
 
 	tokenKey      []byte

@@ -203,3 +203,14 @@ func (r *Registry) AddRequestHook(fn func(req *Request) error) {
 
 // CompileID compiles an id pattern, for resource declarations.
 func CompileID(pattern string) *regexp.Regexp { return regexp.MustCompile(pattern) }
+
+// OnFlush registers what a plugin must forget when all data is flushed
+// (caches kept outside the storage).
+func (r *Registry) OnFlush(fn func()) { r.app.flushHooks = append(r.app.flushHooks, fn) }
+
+// Flushed runs the OnFlush hooks, after the storage was emptied.
+func (a *App) Flushed() {
+	for _, fn := range a.flushHooks {
+		fn()
+	}
+}

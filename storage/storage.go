@@ -84,6 +84,7 @@ type Tx interface {
 	PurgeDeleted(ref Ref, before int64, keep int) (int, error)
 	// DeleteTree purges, without tombstones, every list whose parent is uri
 	// or lies under uri, with their timestamps. ACLs are left to DeleteACLs.
+	// DeleteTree("") empties the whole store, ACLs and memberships included.
 	DeleteTree(uri string) error
 
 	// GetACL returns the ACL of one object URI (empty when none).

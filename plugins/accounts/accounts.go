@@ -167,6 +167,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	if err := r.AddResource(res); err != nil {
 		return err
 	}
+	r.OnFlush(func() { p.cache.clear() })
 	r.AddAuthMethod(Aliases, func(string) (resource.AuthMethod, error) { return p, nil })
 	if err := r.AddCapability("accounts", "Manage user accounts.", "https://kinto.readthedocs.io/en/latest/api/1.x/accounts.html",
 		map[string]any{"validation_enabled": p.validation}); err != nil {

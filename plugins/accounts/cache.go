@@ -96,3 +96,11 @@ func (c *verifiedCache) forget(user string) {
 	}
 	delete(c.byUser, user)
 }
+
+// clear forgets everything.
+func (c *verifiedCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = map[string]cacheEntry{}
+	c.byUser = map[string]map[string]struct{}{}
+}

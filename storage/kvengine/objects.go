@@ -411,6 +411,15 @@ func (t *Tx) DeleteTree(uri string) error {
 			}
 		}
 	}
+	if uri == "" {
+		// The whole store: every list above, and every ACL, index entry
+		// and membership.
+		for _, b := range []string{"o", "t", "m", "a", "i", "u", "p"} {
+			if err := deletePrefix(t.bucket(b), nil); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

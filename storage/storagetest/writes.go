@@ -87,6 +87,24 @@ func testDeleteTree(t *testing.T, b storage.Backend) {
 	}
 	eqIDs(t, "other bucket kept", list(t, b, b2recs, storage.Query{}), "r")
 	eqIDs(t, "buckets list untouched", list(t, b, buckets, storage.Query{}), "b2", "b")
+	update(t, b, func(tx storage.Tx) error {
+		if err := tx.SetACL("/buckets/b2", storage.ACL{"read": {"u"}}); err != nil {
+			return err
+		}
+		if err := tx.AddUserPrincipal("u", "/buckets/b2/groups/g"); err != nil {
+			return err
+		}
+		return tx.DeleteTree("")
+	})
+	eqIDs(t, "everything gone", list(t, b, buckets, storage.Query{IncludeDeleted: true}))
+	b.View(ctx, func(tx storage.Tx) error {
+		acc, _ := tx.Accessible([]string{"u"}, "")
+		ps, _ := tx.UserPrincipals([]string{"u"})
+		if len(acc) != 0 || len(ps) != 0 {
+			t.Errorf("DeleteTree(\"\") left ACLs %v or memberships %v", acc, ps)
+		}
+		return nil
+	})
 }
 
 var errBoom = errors.New("boom")

@@ -1,0 +1,35 @@
+// Package flush is the flush plugin: POST /__flush__ deletes every piece
+// of data (PLUG-FLUSH). It is meant for test servers and demos only, and
+// logs a warning at start-up when it is included.
+package flush
+
+import (
+	"net/http"
+
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Plugin is the flush plugin.
+type Plugin struct{}
+
+// Name implements resource.Plugin.
+func (Plugin) Name() string { return "flush" }
+
+// Register implements resource.Plugin.
+func (Plugin) Register(r *resource.Registry) error {
+	r.Logger().Warn("the flush plugin is enabled: anyone can delete ALL data with POST /v1/__flush__; never use it in production")
+	if err := r.AddCapability("flush_endpoint", "The __flush__ endpoint can be used to remove all data from all backends.",
+		"https://kinto.readthedocs.io/en/latest/configuration/settings.html#activating-the-flush-endpoint", nil); err != nil {
+		return err
+	}
+	return r.AddRoute(resource.Route{Method: http.MethodPost, Path: "/__flush__", Write: true,
+		Summary: "Delete all data (test servers only).", Handler: func(req *resource.Request) error {
+			if err := req.Update(func(tx storage.Tx) error { return tx.DeleteTree("") }); err != nil {
+				return err
+			}
+			req.App.Flushed()
+			req.App.Logger.Warn("all data flushed", "by", req.RealIP())
+			return req.JSON(http.StatusAccepted, map[string]any{})
+		}})
+}

@@ -1,0 +1,121 @@
+// Package permissionsendpoint serves GET /permissions (PERM-12): every
+// object the caller holds a permission on, through their own principals
+// in the object's ACL or through settings, answered from the inverse ACL
+// index rather than by reading every object.
+package permissionsendpoint
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Fields of an entry.
+var Fields = []string{"uri", "resource_name", "id", "bucket_id", "collection_id", "group_id", "record_id", "account_id", "permissions"}
+
+// Plugin is the /permissions endpoint.
+type Plugin struct{}
+
+// Name implements resource.Plugin.
+func (Plugin) Name() string { return "permissions_endpoint" }
+
+// Register implements resource.Plugin.
+func (Plugin) Register(r *resource.Registry) error {
+	if err := r.AddCapability("permissions_endpoint", "List every permission granted to the current user.",
+		"https://kinto.readthedocs.io/en/latest/api/1.x/permissions.html#list-every-permissions", nil); err != nil {
+		return err
+	}
+	return r.AddRoute(resource.Route{Method: http.MethodGet, Path: "/permissions", Handler: serve,
+		Summary: "Everything the caller may access, with their permissions."})
+}
+
+func serve(r *resource.Request) error {
+	a := r.App
+	var entries []storage.Object
+	err := r.View(func(tx storage.Tx) error {
+		ps, err := r.Principals(tx)
+		if err != nil {
+			return err
+		}
+		allowed := false
+		for _, p := range a.Settings.List("permissions_read_principals") {
+			for _, q := range ps {
+				allowed = allowed || p == q
+			}
+		}
+		if !allowed {
+			return r.Deny()
+		}
+		acc, err := tx.Accessible(ps, "")
+		if err != nil {
+			return err
+		}
+		for uri, held := range acc {
+			loc, ok := a.Locate(uri)
+			if !ok || loc.Resource.Name == "history" {
+				continue
+			}
+			if ok, _ := tx.Exists(loc.Ref, loc.ID); !ok {
+				continue
+			}
+			entries = append(entries, entry(a, ps, uri, loc, held))
+		}
+		var rootPerms []string
+		for _, perm := range []string{"bucket:create", "account:create"} {
+			if a.Authorizer.BySettings(ps, permissions.Root, perm) {
+				rootPerms = append(rootPerms, perm)
+			}
+		}
+		if len(rootPerms) > 0 {
+			entries = append(entries, storage.Object{"uri": "/", "resource_name": "root", "permissions": toAny(rootPerms)})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return a.ServeList(r, Fields, []storage.Sort{{Field: "uri", Desc: true}}, entries)
+}
+
+// entry builds the description of one object, with the permissions held
+// directly or through settings, expanded to the same-object implications.
+func entry(a *resource.App, ps []string, uri string, loc resource.Location, held []string) storage.Object {
+	name := loc.Resource.Name
+	set := map[string]bool{}
+	for _, h := range held {
+		for _, p := range a.Tree.Implied(name, h) {
+			set[p] = true
+		}
+	}
+	for _, perm := range append(a.Tree.Names(name), "read:attributes") {
+		if a.Authorizer.BySettings(ps, name, perm) {
+			for _, p := range a.Tree.Implied(name, perm) {
+				set[p] = true
+			}
+		}
+	}
+	perms := make([]string, 0, len(set))
+	for p := range set {
+		perms = append(perms, p)
+	}
+	sort.Strings(perms)
+	e := storage.Object{"uri": uri, "resource_name": name, "id": loc.ID, "permissions": toAny(perms)}
+	for k, v := range loc.IDs {
+		if strings.HasSuffix(k, "_id") {
+			e[k] = v
+		}
+	}
+	return e
+}
+
+func toAny(list []string) []any {
+	out := make([]any, len(list))
+	for i, s := range list {
+		out[i] = s
+	}
+	return out
+}

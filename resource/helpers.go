@@ -1,0 +1,107 @@
+package resource
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Location is what a URI names: its resource, list and ids.
+type Location struct {
+	Resource *Resource
+	Ref      storage.Ref
+	ID       string
+	// IDs holds "<resource>_id" for the object and each ancestor.
+	IDs map[string]string
+}
+
+// Locate parses an object URI ("/buckets/b/collections/c") against the
+// declared resources.
+func (a *App) Locate(uri string) (Location, bool) {
+	parts := strings.Split(strings.Trim(uri, "/"), "/")
+	if len(parts) < 2 || len(parts)%2 != 0 {
+		return Location{}, false
+	}
+	var cur *Resource
+	ids := matchdict{}
+	for i := 0; i < len(parts); i += 2 {
+		var next *Resource
+		for _, r := range a.resourceOrder {
+			if r.Plural == parts[i] && r.parent == cur {
+				next = r
+				break
+			}
+		}
+		if next == nil || parts[i+1] == "" {
+			return Location{}, false
+		}
+		cur = next
+		ids[cur.Name+"_id"] = parts[i+1]
+	}
+	id := ids[cur.Name+"_id"]
+	return Location{Resource: cur, Ref: cur.ref(ids), ID: id, IDs: ids}, true
+}
+
+// DeleteObject deletes the object at uri with its ACL and everything under
+// it, running the resource's delete hook; it returns the tombstone.
+func (a *App) DeleteObject(r *Request, tx storage.Tx, uri string) (storage.Object, error) {
+	loc, ok := a.Locate(uri)
+	if !ok {
+		return nil, storage.ErrNotFound
+	}
+	old, err := tx.Get(loc.Ref, loc.ID)
+	if err != nil {
+		return nil, err
+	}
+	return a.deleteOne(r, tx, loc.Resource, matchdict(loc.IDs), old, 0)
+}
+
+// ServeList answers GET or HEAD on a computed list with the querying rules
+// of a fixed-schema endpoint (filters, _sort, _limit, _token, _fields,
+// HEAD counts): plugins use it for lists that are not stored resources.
+// The ETag is "0".
+func (a *App) ServeList(r *Request, fields []string, defaultSort []storage.Sort, objects []storage.Object) error {
+	pseudo := &Resource{Name: "list", Fields: fields}
+	lq, err := a.parseList(r, pseudo, false)
+	if err != nil {
+		return err
+	}
+	sorts := lq.q.Sort
+	if len(sorts) == 0 {
+		sorts = defaultSort
+	}
+	full := storage.FullSort(sorts)
+	var matched []storage.Object
+	for _, o := range objects {
+		if !storage.Match(o, lq.q.Filters) {
+			continue
+		}
+		if lq.q.After != nil && storage.Compare(o, lq.q.After, full) <= 0 {
+			continue
+		}
+		matched = append(matched, o)
+	}
+	sort.SliceStable(matched, func(i, j int) bool { return storage.Compare(matched[i], matched[j], full) < 0 })
+	h := r.Response().Header()
+	h.Set("ETag", `"0"`)
+	r.Expose("Next-Page", "ETag", "Total-Objects", "Total-Records")
+	if r.Request().Method == http.MethodHead {
+		h.Set("Total-Objects", strconv.Itoa(len(matched)))
+		h.Set("Total-Records", strconv.Itoa(len(matched)))
+		h.Set("Content-Type", "application/json")
+		return r.NoContent(http.StatusOK)
+	}
+	if len(matched) > lq.pageSize {
+		matched = matched[:lq.pageSize]
+		tok := a.encodeToken(matched[len(matched)-1], sorts, lq.pageSize, false)
+		h.Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
+	}
+	out := make([]storage.Object, len(matched))
+	for i, o := range matched {
+		out[i] = project(o, lq.fields)
+	}
+	return r.JSON(http.StatusOK, map[string]any{"data": out})
+}
