@@ -28,6 +28,7 @@ func (a *App) buildEcho() {
 	get("/__lbheartbeat__", func(r *Request) error { return r.JSON(http.StatusOK, map[string]any{}) })
 	get("/__version__", a.versionHandler)
 	get("/contribute.json", a.contributeHandler)
+	get("/__api__", a.openAPIHandler)
 	g.POST("/batch", wrap(a.batchHandler))
 	for _, res := range a.resourceOrder {
 		a.mountResource(g, res)
