@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/accounts"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/plugins/defaultbucket"
+	"github.com/nimbus-server/nimbus/plugins/example"
 	"github.com/nimbus-server/nimbus/plugins/flush"
 	"github.com/nimbus-server/nimbus/plugins/history"
 	"github.com/nimbus-server/nimbus/plugins/kinto"
@@ -28,6 +29,7 @@ func Catalog() map[string]func() resource.Plugin {
 		"default_bucket": func() resource.Plugin { return &defaultbucket.Plugin{} },
 		"history":        func() resource.Plugin { return &history.Plugin{} },
 		"flush":          func() resource.Plugin { return flush.Plugin{} },
+		"example":        func() resource.Plugin { return &example.Plugin{} },
 	}
 }
 
