@@ -1,0 +1,40 @@
+package kinto_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+)
+
+// TestKintoHTTPJS runs the real kinto-http.js client through its usual
+// flow (testdata/js/flow.js). It needs node and the kinto-http package:
+// NIMBUS_KINTO_HTTP_JS names a folder whose node_modules holds it (.ci/run
+// installs it there). CI sets NIMBUS_REQUIRE_JS=1 so that it cannot be
+// skipped silently.
+func TestKintoHTTPJS(t *testing.T) {
+	dir := os.Getenv("NIMBUS_KINTO_HTTP_JS")
+	if dir == "" {
+		if os.Getenv("NIMBUS_REQUIRE_JS") != "" {
+			t.Fatal("NIMBUS_KINTO_HTTP_JS is not set")
+		}
+		t.Skip("set NIMBUS_KINTO_HTTP_JS to a folder with node_modules/kinto-http")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is not installed")
+	}
+	s := apitest.New(t, map[string]string{
+		"includes": "accounts history", "multiauth.policies": "account",
+		"account_create_principals": "system.Everyone", "account_bcrypt_cost": "4",
+	})
+	script, _ := filepath.Abs("testdata/js/flow.js")
+	cmd := exec.Command("node", script, s.URL+"/v1")
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Fatalf("kinto-http.js flow failed: %v\n%s", err, out)
+	}
+}
