@@ -52,6 +52,8 @@ func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
 				} else {
 					h.Set("Access-Control-Allow-Origin", origin)
 					h.Add("Vary", "Origin")
+					// Cookies (sessions) only for origins listed explicitly.
+					h.Set("Access-Control-Allow-Credentials", "true")
 				}
 				h.Set("Access-Control-Expose-Headers", strings.Join(exposeBase, ", "))
 			}

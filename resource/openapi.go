@@ -36,6 +36,12 @@ func (a *App) openAPIHandler(r *Request) error {
 		}
 		secDefs[p.name] = def
 		security = append(security, map[string][]string{p.name: {}})
+		if x, ok := p.method.(interface{ SecurityDefinitions() map[string]any }); ok {
+			for name, d := range x.SecurityDefinitions() {
+				secDefs[name] = d
+				security = append(security, map[string][]string{name: {}})
+			}
+		}
 	}
 	op := func(path, method, summary, tag string, body bool, okStatus string) {
 		oaPath, params := openAPIPath(path)

@@ -48,6 +48,19 @@ var Defaults = map[string]string{
 	"mail.host":                                                "localhost",
 	"mail.port":                                                "25",
 	"mail.debug_directory":                                     "mail",
+	"account_tokens_enabled":                                   "true",
+	"account_token_ttl_seconds":                                "86400",
+	"account_token_max_ttl_seconds":                            "2592000",
+	"account_sessions_enabled":                                 "true",
+	"account_session_ttl_seconds":                              "86400",
+	"account_session_cookie_name":                              "nimbus_session",
+	"account_session_cookie_secure":                            "auto",
+	"account_session_cookie_samesite":                          "Lax",
+	"account_csrf_header_name":                                 "X-CSRF-Token",
+	"account_embed_credentials_enabled":                        "true",
+	"account_terms_enforced":                                   "false",
+	"account_login_max_failures":                               "10",
+	"account_login_failure_window_seconds":                     "900",
 }
 
 // Plugin is the accounts plugin. Its zero value is ready to register.
@@ -62,6 +75,15 @@ type Plugin struct {
 	mailer     Mailer
 	settings   *config.Settings
 	app        *resource.App
+
+	tokens, sessions, embeds bool
+	tokenTTL, tokenMaxTTL    time.Duration
+	sessionTTL               time.Duration
+	cookieName, csrfHeader   string
+	cookieSecure, sameSite   string
+	termsVersion, termsURL   string
+	termsEnforced            bool
+	throttle                 throttle
 }
 
 // Name implements resource.Plugin.
@@ -145,6 +167,20 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	if p.mailer, err = newMailer(s); err != nil {
 		return err
 	}
+	p.tokens = s.Bool("account_tokens_enabled")
+	p.sessions = s.Bool("account_sessions_enabled")
+	p.embeds = s.Bool("account_embed_credentials_enabled")
+	p.tokenTTL = time.Duration(s.IntOr("account_token_ttl_seconds", 86400)) * time.Second
+	p.tokenMaxTTL = time.Duration(s.IntOr("account_token_max_ttl_seconds", 2592000)) * time.Second
+	p.sessionTTL = time.Duration(s.IntOr("account_session_ttl_seconds", 86400)) * time.Second
+	p.cookieName = s.String("account_session_cookie_name")
+	p.csrfHeader = s.String("account_csrf_header_name")
+	p.cookieSecure = s.OneOf("account_session_cookie_secure", "auto", "true", "false")
+	p.sameSite = s.OneOf("account_session_cookie_samesite", "Lax", "Strict", "None")
+	p.termsVersion, p.termsURL = s.String("account_terms_version"), s.String("account_terms_url")
+	p.termsEnforced = s.Bool("account_terms_enforced")
+	p.throttle = throttle{max: s.IntOr("account_login_max_failures", 10),
+		window: time.Duration(s.IntOr("account_login_failure_window_seconds", 900)) * time.Second}
 	if b := s.String("storage_backend"); b == "memory" || strings.HasSuffix(b, ".memory") {
 		r.Logger().Warn("accounts are kept in memory: they disappear when the server stops")
 	}
@@ -169,8 +205,17 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	}
 	r.OnFlush(func() { p.cache.clear() })
 	r.AddAuthMethod(Aliases, func(string) (resource.AuthMethod, error) { return p, nil })
-	if err := r.AddCapability("accounts", "Manage user accounts.", "https://kinto.readthedocs.io/en/latest/api/1.x/accounts.html",
-		map[string]any{"validation_enabled": p.validation}); err != nil {
+	capability := map[string]any{"validation_enabled": p.validation, "tokens": p.tokens, "sessions": p.sessions,
+		"embed_credentials": p.embeds, "passwordless_signup": p.validation && s.Bool("account_validation.passwordless_signup")}
+	if p.termsVersion != "" {
+		capability["terms"] = map[string]any{"version": p.termsVersion, "url": p.termsURL, "enforced": p.termsEnforced}
+	}
+	if err := r.AddCapability("accounts", "Manage user accounts.", "https://kinto.readthedocs.io/en/latest/api/1.x/accounts.html", capability); err != nil {
+		return err
+	}
+	r.AddRequestHook(p.checkRequest)
+	r.AddListener(resource.Listener{Resources: []string{"bucket"}, Actions: []string{"delete"}, BeforeCommit: p.bucketDeleted})
+	if err := p.addRoutes(r); err != nil {
 		return err
 	}
 	if p.validation {

@@ -1,8 +1,8 @@
 package accounts
 
 import (
-	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
@@ -10,59 +10,168 @@ import (
 	"github.com/nimbus-server/nimbus/storage"
 )
 
-// Authenticate implements resource.AuthMethod for Basic credentials of an
-// account (ACC-02, ACC-03).
+// Authenticate implements resource.AuthMethod. Inside the accounts
+// method, a Basic header wins, then a Bearer nbt_/nbe_ token, then the
+// session cookie when there is no Authorization header at all.
 func (p *Plugin) Authenticate(r *resource.Request) (string, resource.AuthResult) {
-	user, pw, ok, valid := basicauth.ParseBasic(r.Request())
-	if !ok {
-		return "", resource.NotMine
+	h := r.Request().Header.Get("Authorization")
+	scheme, value, _ := strings.Cut(h, " ")
+	switch {
+	case strings.EqualFold(scheme, "basic"):
+		return p.authBasic(r)
+	case strings.EqualFold(scheme, "bearer") && strings.HasPrefix(value, tokenPrefix) && p.tokens:
+		return p.authToken(r, strings.TrimSpace(value))
+	case strings.EqualFold(scheme, "bearer") && strings.HasPrefix(value, embedPrefix) && p.embeds:
+		return p.authEmbed(r, strings.TrimSpace(value))
+	case h == "" && p.sessions:
+		if c, err := r.Request().Cookie(p.cookieName); err == nil && c.Value != "" {
+			return p.authSession(r, c.Value)
+		}
 	}
+	return "", resource.NotMine
+}
+
+func (p *Plugin) setCred(r *resource.Request, c *credential) {
+	r.Values = ensure(r.Values)
+	r.Values[credKey] = c
+}
+
+func credOf(r *resource.Request) *credential {
+	c, _ := r.Values[credKey].(*credential)
+	return c
+}
+
+// authBasic checks an id and password (ACC-02, ACC-03, ACC-X-THR).
+func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
+	user, pw, _, valid := basicauth.ParseBasic(r.Request())
 	if !valid || user == "" || pw == "" || len(pw) > maxPasswordBytes || !IDPattern.MatchString(user) {
 		return "", resource.Rejected
 	}
 	if p.cache.hit(user, pw) {
+		p.setCred(r, &credential{method: "basic"})
 		return user, resource.Accepted
 	}
+	if secs := p.throttle.retryAfter(r, user); secs > 0 {
+		r.Values = ensure(r.Values)
+		r.Values["accounts.throttled"] = secs
+		return "", resource.Rejected
+	}
+	ok, account, reset := p.checkPassword(r, user, pw)
+	if ok {
+		p.throttle.succeed(r, user)
+		p.cache.put(user, pw)
+		p.setCred(r, &credential{method: "basic"})
+		return user, resource.Accepted
+	}
+	if account != nil && reset != nil && account["validated"] != false && p.resetUsable(r, user, reset, pw) {
+		r.Values = ensure(r.Values)
+		r.Values["accounts.reset"] = user
+		p.setCred(r, &credential{method: "basic"})
+		return user, resource.Accepted
+	}
+	p.throttle.fail(r, user)
+	return "", resource.Rejected
+}
+
+// checkPassword verifies a password, costing the same time for unknown
+// accounts; it also returns the account and its pending reset, if any.
+func (p *Plugin) checkPassword(r *resource.Request, user, pw string) (bool, storage.Object, storage.Object) {
 	var account, reset storage.Object
 	err := r.View(func(tx storage.Tx) error {
 		var err error
-		if account, err = tx.Get(AccountRef, user); errors.Is(err, storage.ErrNotFound) {
-			account, err = nil, nil
-		}
-		if err != nil || account == nil {
+		if account, err = getOrNil(tx, AccountRef, user); err != nil || account == nil {
 			return err
 		}
-		if reset, err = tx.Get(resetRef, user); errors.Is(err, storage.ErrNotFound) {
-			reset, err = nil, nil
-		}
+		reset, err = getOrNil(tx, resetRef, user)
 		return err
 	})
 	if err != nil {
 		r.App.Logger.Warn("account lookup failed", "error", err)
-		return "", resource.Rejected
-	}
-	if account == nil {
-		p.fake.verify(pw)
-		return "", resource.Rejected
+		return false, nil, nil
 	}
 	hash, _ := account["password"].(string)
-	if hash == "" {
+	if account == nil || hash == "" {
 		p.fake.verify(pw)
+		return false, account, nil
+	}
+	if !Verify(hash, pw) {
+		return false, account, reset
+	}
+	return account["validated"] != false, account, nil
+}
+
+// live loads a credential record by id and checks its secret and expiry.
+func (p *Plugin) live(r *resource.Request, ref storage.Ref, id, secret string) storage.Object {
+	var o storage.Object
+	r.View(func(tx storage.Tx) (err error) { o, err = getOrNil(tx, ref, id); return })
+	if o == nil || expired(o) {
+		return nil
+	}
+	d, _ := o["digest"].(string)
+	if secret != "" && !sameDigest(d, secret) {
+		return nil
+	}
+	return o
+}
+
+// accountUsable tells whether the account exists and may authenticate.
+func (p *Plugin) accountUsable(r *resource.Request, id string) bool {
+	var a storage.Object
+	r.View(func(tx storage.Tx) (err error) { a, err = getOrNil(tx, AccountRef, id); return })
+	return a != nil && a["validated"] != false
+}
+
+func (p *Plugin) authToken(r *resource.Request, token string) (string, resource.AuthResult) {
+	key, secret, ok := splitToken(token, tokenPrefix)
+	if !ok {
 		return "", resource.Rejected
 	}
-	if Verify(hash, pw) {
-		if account["validated"] == false {
-			return "", resource.Rejected
-		}
-		p.cache.put(user, pw)
-		return user, resource.Accepted
+	o := p.live(r, tokenRef, key, secret)
+	user, _ := o["account"].(string)
+	if o == nil || !p.accountUsable(r, user) {
+		return "", resource.Rejected
 	}
-	if reset != nil && account["validated"] != false && p.resetUsable(r, user, reset, pw) {
-		r.Values = ensure(r.Values)
-		r.Values["accounts.reset"] = user
-		return user, resource.Accepted
+	exp, _ := storage.Int(o["expires"])
+	ro, _ := o["read_only"].(bool)
+	p.setCred(r, &credential{method: "token", key: key, expires: exp, readOnly: ro})
+	return user, resource.Accepted
+}
+
+func (p *Plugin) authEmbed(r *resource.Request, token string) (string, resource.AuthResult) {
+	key, secret, ok := splitToken(token, embedPrefix)
+	if !ok {
+		return "", resource.Rejected
 	}
-	return "", resource.Rejected
+	o := p.live(r, embedRef, key, secret)
+	user, _ := o["account"].(string)
+	if o == nil || !p.accountUsable(r, user) {
+		return "", resource.Rejected
+	}
+	exp, _ := storage.Int(o["expires"])
+	bucket, _ := o["bucket"].(string)
+	p.setCred(r, &credential{method: "embed", key: key, expires: exp, readOnly: true, bucket: bucket})
+	r.Identity.Extra = map[string]any{"scope": map[string]any{"type": "embed", "bucket": bucket, "key": key}}
+	return user, resource.Accepted
+}
+
+func (p *Plugin) authSession(r *resource.Request, cookie string) (string, resource.AuthResult) {
+	id := digest(cookie)
+	o := p.live(r, sessionRef, id, "")
+	user, _ := o["account"].(string)
+	if o == nil || !p.accountUsable(r, user) {
+		return "", resource.Rejected
+	}
+	exp, _ := storage.Int(o["expires"])
+	// Sliding expiry, written at most once a minute.
+	if next := now() + p.sessionTTL.Milliseconds(); next-exp > 60_000 {
+		o["expires"] = next
+		exp = next
+		delete(o, "last_modified")
+		r.Update(func(tx storage.Tx) error { _, err := tx.Replace(sessionRef, o); return err })
+	}
+	csrf, _ := o["csrf"].(string)
+	p.setCred(r, &credential{method: "session", key: id, expires: exp, csrf: csrf})
+	return user, resource.Accepted
 }
 
 func ensure(m map[string]any) map[string]any {
@@ -103,3 +212,12 @@ func (p *Plugin) resetUsable(r *resource.Request, user string, reset storage.Obj
 
 // Challenge implements resource.Challenger.
 func (p *Plugin) Challenge() string { return `Basic realm="Realm"` }
+
+// SecurityDefinitions adds the bearer credentials to the OpenAPI document.
+func (p *Plugin) SecurityDefinitions() map[string]any {
+	if !p.tokens && !p.embeds {
+		return nil
+	}
+	return map[string]any{"token": map[string]any{"type": "apiKey", "in": "header", "name": "Authorization",
+		"description": "Bearer nbt_... (login token) or Bearer nbe_... (embed credential)"}}
+}

@@ -95,6 +95,13 @@ func (p *Plugin) startActivation(w *resource.Write) error {
 func (p *Plugin) afterWrite(w *resource.Write) error {
 	if w.Old != nil && w.Old["password"] != w.Data["password"] {
 		p.cache.forget(w.ID)
+		var c *credential
+		if p.ownID(w.Request) == w.ID {
+			c = credOf(w.Request)
+		}
+		if err := p.revokeOnPasswordChange(w.Tx, w.ID, c); err != nil {
+			return err
+		}
 	}
 	if used, _ := w.Request.Values["accounts.reset"].(string); used == w.ID && used != "" {
 		if _, err := w.Tx.Delete(resetRef, w.ID, 0); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -109,8 +116,13 @@ func (p *Plugin) afterWrite(w *resource.Write) error {
 func (p *Plugin) afterDelete(r *resource.Request, tx storage.Tx, uri string, old storage.Object) error {
 	id := storage.ID(old)
 	p.cache.forget(id)
-	for _, ref := range []storage.Ref{activationRef, resetRef} {
+	for _, ref := range []storage.Ref{activationRef, resetRef, termsRef} {
 		if _, err := tx.Delete(ref, id, 0); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	for _, ref := range []storage.Ref{tokenRef, sessionRef, embedRef} {
+		if _, err := revokeAll(tx, ref, id, ""); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,131 @@
+package accounts
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+var errScope = &resource.Error{Status: 403, Errno: resource.ErrnoForbidden, Message: "Credential scope does not allow this request."}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// checkRequest runs after authentication on every request: throttled
+// credentials, credential scopes, CSRF and Origin checks of cookie
+// sessions, and terms enforcement.
+func (p *Plugin) checkRequest(r *resource.Request) error {
+	if secs, ok := r.Values["accounts.throttled"].(int); ok {
+		return tooMany(secs)
+	}
+	c := credOf(r)
+	if c == nil || r.Identity.Policy != p.policy {
+		return nil
+	}
+	req := r.Request()
+	path := strings.TrimRight(req.URL.Path, "/")
+	if path == "" {
+		path = "/v1"
+	}
+	isBatch := req.Method == http.MethodPost && path == "/v1/batch"
+	switch {
+	case c.method == "embed":
+		if !(safeMethod(req.Method) || isBatch) || !p.embedPath(path, c.bucket) {
+			return errScope
+		}
+	case c.readOnly:
+		if !(safeMethod(req.Method) || isBatch || req.Method == http.MethodDelete && path == "/v1/account/tokens/current") {
+			return errScope
+		}
+	}
+	if c.method == "session" && !safeMethod(req.Method) && !(req.Method == http.MethodDelete && path == "/v1/account/session") {
+		if origin := req.Header.Get("Origin"); origin != "" && !p.originTrusted(r, origin) {
+			return &resource.Error{Status: 403, Errno: resource.ErrnoForbidden, Message: "Origin not allowed for cookie sessions."}
+		}
+		sent := req.Header.Get(p.csrfHeader)
+		if sent == "" || !constantEqual(sent, c.csrf) {
+			return &resource.Error{Status: 403, Errno: resource.ErrnoForbidden, Message: "CSRF token missing or invalid."}
+		}
+	}
+	if p.termsEnforced && p.termsVersion != "" && !isBatch && !p.termsExempt(r, path) {
+		accepted, err := p.acceptedVersion(r)
+		if err != nil {
+			return err
+		}
+		if accepted != p.termsVersion {
+			return &resource.Error{Status: 403, Errno: resource.ErrnoForbidden, Message: "The terms of service must be accepted first.",
+				Details: map[string]any{"reason": "terms-not-accepted", "version": p.termsVersion, "url": p.termsURL}}
+		}
+	}
+	return nil
+}
+
+// embedPath tells whether an embed credential of bucket may reach path.
+func (p *Plugin) embedPath(path, bucket string) bool {
+	switch path {
+	case "/v1", "/v1/__heartbeat__", "/v1/__lbheartbeat__", "/v1/__version__", "/v1/__api__", "/v1/batch", "/v1/account":
+		return true
+	}
+	if u, err := url.PathUnescape(path); err == nil {
+		path = u
+	}
+	b := "/v1/buckets/" + bucket
+	return path == b || strings.HasPrefix(path, b+"/")
+}
+
+// originTrusted accepts the server's own origin and origins listed
+// explicitly in cors_origins.
+func (p *Plugin) originTrusted(r *resource.Request, origin string) bool {
+	own := strings.TrimSuffix(r.BaseURL(), "/v1")
+	if strings.EqualFold(origin, own) {
+		return true
+	}
+	for _, o := range p.settings.List("cors_origins") {
+		if o != "*" && strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Plugin) termsExempt(r *resource.Request, path string) bool {
+	m := r.Request().Method
+	switch {
+	case path == "/v1", strings.HasPrefix(path, "/v1/__"):
+		return true
+	case path == "/v1/account" && (m == http.MethodGet || m == http.MethodDelete || m == http.MethodHead):
+		return true
+	case path == "/v1/account/terms", strings.HasPrefix(path, "/v1/account/session"), strings.HasPrefix(path, "/v1/account/tokens"):
+		return true
+	case path == "/v1/accounts/"+p.ownID(r) && (m == http.MethodGet || m == http.MethodDelete || m == http.MethodHead):
+		return true
+	}
+	return false
+}
+
+func (p *Plugin) acceptedVersion(r *resource.Request) (string, error) {
+	var o storage.Object
+	err := r.View(func(tx storage.Tx) (err error) { o, err = getOrNil(tx, termsRef, p.ownID(r)); return })
+	v, _ := o["version"].(string)
+	return v, err
+}
+
+// bucketDeleted revokes the embed credentials of a deleted bucket.
+func (p *Plugin) bucketDeleted(tx storage.Tx, ev *resource.Event) error {
+	for _, imp := range ev.Impacted {
+		creds, err := tx.List(embedRef, storage.Query{Filters: []storage.Filter{{Field: "bucket", Op: storage.OpEq, Value: storage.ID(imp.New)}}})
+		if err != nil {
+			return err
+		}
+		for _, c := range creds {
+			if _, err := tx.Delete(embedRef, storage.ID(c), 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
