@@ -301,6 +301,9 @@ func (a *App) handleError(err error, c echo.Context) {
 			h.Set("Allow", allow)
 		}
 	case 401:
+		if skip, _ := c.Get("nimbus.no_challenge").(bool); skip {
+			break
+		}
 		for _, p := range a.policies {
 			if ch, ok := p.method.(Challenger); ok && ch.Challenge() != "" {
 				h.Set("WWW-Authenticate", ch.Challenge())

@@ -193,3 +193,7 @@ func (r *Request) SetETag(ts int64) {
 	h.Set("ETag", fmt.Sprintf("\"%d\"", ts))
 	h.Set("Last-Modified", time.UnixMilli(ts).UTC().Format(http.TimeFormat))
 }
+
+// NoChallenge keeps WWW-Authenticate out of a 401 answer: browsers show
+// a login prompt for it, which cookie-based clients must not get.
+func (r *Request) NoChallenge() { r.Set("nimbus.no_challenge", true) }

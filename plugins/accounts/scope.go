@@ -22,6 +22,11 @@ func (p *Plugin) checkRequest(r *resource.Request) error {
 	if secs, ok := r.Values["accounts.throttled"].(int); ok {
 		return tooMany(secs)
 	}
+	if p.sessions && r.Request().Header.Get("Authorization") == "" {
+		if _, err := r.Request().Cookie(p.cookieName); err == nil || strings.HasPrefix(r.Request().URL.Path, "/v1/account/session") {
+			r.NoChallenge()
+		}
+	}
 	c := credOf(r)
 	if c == nil || r.Identity.Policy != p.policy {
 		return nil
