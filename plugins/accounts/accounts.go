@@ -84,6 +84,7 @@ type Plugin struct {
 	termsVersion, termsURL   string
 	termsEnforced            bool
 	throttle                 throttle
+	creds                    credCache
 }
 
 // Name implements resource.Plugin.
@@ -179,6 +180,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	p.sameSite = s.OneOf("account_session_cookie_samesite", "Lax", "Strict", "None")
 	p.termsVersion, p.termsURL = s.String("account_terms_version"), s.String("account_terms_url")
 	p.termsEnforced = s.Bool("account_terms_enforced")
+	p.creds.ttl = time.Duration(s.IntOr("account_cache_ttl_seconds", 30)) * time.Second
 	p.throttle = throttle{max: s.IntOr("account_login_max_failures", 10),
 		window: time.Duration(s.IntOr("account_login_failure_window_seconds", 900)) * time.Second}
 	if b := s.String("storage_backend"); b == "memory" || strings.HasSuffix(b, ".memory") {
@@ -203,7 +205,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	if err := r.AddResource(res); err != nil {
 		return err
 	}
-	r.OnFlush(func() { p.cache.clear() })
+	r.OnFlush(func() { p.cache.clear(); p.creds.invalidate() })
 	r.AddAuthMethod(Aliases, func(string) (resource.AuthMethod, error) { return p, nil })
 	capability := map[string]any{"validation_enabled": p.validation, "tokens": p.tokens, "sessions": p.sessions,
 		"embed_credentials": p.embeds, "passwordless_signup": p.validation && s.Bool("account_validation.passwordless_signup")}

@@ -122,6 +122,10 @@ func (p *Plugin) accountUsable(r *resource.Request, id string) bool {
 }
 
 func (p *Plugin) authToken(r *resource.Request, token string) (string, resource.AuthResult) {
+	if user, c, ok := p.creds.get(token); ok {
+		p.setCred(r, c)
+		return user, resource.Accepted
+	}
 	key, secret, ok := splitToken(token, tokenPrefix)
 	if !ok {
 		return "", resource.Rejected
@@ -133,11 +137,18 @@ func (p *Plugin) authToken(r *resource.Request, token string) (string, resource.
 	}
 	exp, _ := storage.Int(o["expires"])
 	ro, _ := o["read_only"].(bool)
-	p.setCred(r, &credential{method: "token", key: key, expires: exp, readOnly: ro})
+	c := &credential{method: "token", key: key, expires: exp, readOnly: ro}
+	p.creds.put(token, user, c)
+	p.setCred(r, c)
 	return user, resource.Accepted
 }
 
 func (p *Plugin) authEmbed(r *resource.Request, token string) (string, resource.AuthResult) {
+	if user, c, ok := p.creds.get(token); ok {
+		p.setCred(r, c)
+		r.Identity.Extra = map[string]any{"scope": map[string]any{"type": "embed", "bucket": c.bucket, "key": c.key}}
+		return user, resource.Accepted
+	}
 	key, secret, ok := splitToken(token, embedPrefix)
 	if !ok {
 		return "", resource.Rejected
@@ -149,7 +160,9 @@ func (p *Plugin) authEmbed(r *resource.Request, token string) (string, resource.
 	}
 	exp, _ := storage.Int(o["expires"])
 	bucket, _ := o["bucket"].(string)
-	p.setCred(r, &credential{method: "embed", key: key, expires: exp, readOnly: true, bucket: bucket})
+	c := &credential{method: "embed", key: key, expires: exp, readOnly: true, bucket: bucket}
+	p.creds.put(token, user, c)
+	p.setCred(r, c)
 	r.Identity.Extra = map[string]any{"scope": map[string]any{"type": "embed", "bucket": bucket, "key": key}}
 	return user, resource.Accepted
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -114,4 +115,57 @@ func revokeAll(tx storage.Tx, ref storage.Ref, account, keep string) ([]string, 
 func expired(o storage.Object) bool {
 	e, ok := storage.Int(o["expires"])
 	return ok && e > 0 && e < now()
+}
+
+// credCache remembers bearer credentials that passed a check, for a short
+// time. Any revocation, password change or deletion bumps the generation,
+// which empties it at once.
+type credCache struct {
+	mu      sync.Mutex
+	gen     uint64
+	entries map[string]cachedCred
+	ttl     time.Duration
+}
+
+type cachedCred struct {
+	user    string
+	cred    credential
+	gen     uint64
+	until   time.Time
+	expires int64
+}
+
+func (c *credCache) get(token string) (string, *credential, bool) {
+	if c.ttl <= 0 {
+		return "", nil, false
+	}
+	k := digest(token)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok || e.gen != c.gen || time.Now().After(e.until) || (e.expires > 0 && e.expires < now()) {
+		return "", nil, false
+	}
+	cred := e.cred
+	return e.user, &cred, true
+}
+
+func (c *credCache) put(token, user string, cred *credential) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) > maxCacheEntries {
+		c.entries = map[string]cachedCred{}
+	}
+	c.entries[digest(token)] = cachedCred{user: user, cred: *cred, gen: c.gen, until: time.Now().Add(c.ttl), expires: cred.expires}
+}
+
+// invalidate forgets every cached credential.
+func (c *credCache) invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.entries = nil
+	c.mu.Unlock()
 }

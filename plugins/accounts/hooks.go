@@ -93,8 +93,12 @@ func (p *Plugin) startActivation(w *resource.Write) error {
 // afterWrite forgets cached credentials of the account and consumes a
 // temporary password that was used for this change.
 func (p *Plugin) afterWrite(w *resource.Write) error {
+	if w.Old != nil && w.Old["validated"] != w.Data["validated"] {
+		p.creds.invalidate()
+	}
 	if w.Old != nil && w.Old["password"] != w.Data["password"] {
 		p.cache.forget(w.ID)
+		p.creds.invalidate()
 		var c *credential
 		if p.ownID(w.Request) == w.ID {
 			c = credOf(w.Request)
@@ -116,6 +120,7 @@ func (p *Plugin) afterWrite(w *resource.Write) error {
 func (p *Plugin) afterDelete(r *resource.Request, tx storage.Tx, uri string, old storage.Object) error {
 	id := storage.ID(old)
 	p.cache.forget(id)
+	p.creds.invalidate()
 	for _, ref := range []storage.Ref{activationRef, resetRef, termsRef} {
 		if _, err := tx.Delete(ref, id, 0); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err

@@ -256,6 +256,7 @@ func (p *Plugin) revokeTokens(r *resource.Request) error {
 	if err != nil {
 		return err
 	}
+	defer p.creds.invalidate()
 	var keys []string
 	if err := r.Update(func(tx storage.Tx) (err error) { keys, err = revokeAll(tx, tokenRef, id, ""); return }); err != nil {
 		return err
@@ -286,6 +287,7 @@ func (p *Plugin) revokeToken(r *resource.Request) error {
 
 // deleteOwned deletes one credential of the caller (404 for others').
 func (p *Plugin) deleteOwned(r *resource.Request, ref storage.Ref, account, key string) error {
+	defer p.creds.invalidate()
 	err := r.Update(func(tx storage.Tx) error {
 		o, err := getOrNil(tx, ref, key)
 		if err != nil {
@@ -361,6 +363,7 @@ func (p *Plugin) changePassword(r *resource.Request) error {
 // revokeOnPasswordChange revokes the account's tokens and sessions but
 // the credential in use (ACC-X-PWD).
 func (p *Plugin) revokeOnPasswordChange(tx storage.Tx, id string, c *credential) error {
+	p.creds.invalidate()
 	keepToken, keepSession := "", ""
 	if c != nil && c.method == "token" {
 		keepToken = c.key

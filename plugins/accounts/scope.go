@@ -121,6 +121,7 @@ func (p *Plugin) acceptedVersion(r *resource.Request) (string, error) {
 
 // bucketDeleted revokes the embed credentials of a deleted bucket.
 func (p *Plugin) bucketDeleted(tx storage.Tx, ev *resource.Event) error {
+	defer p.creds.invalidate()
 	for _, imp := range ev.Impacted {
 		creds, err := tx.List(embedRef, storage.Query{Filters: []storage.Filter{{Field: "bucket", Op: storage.OpEq, Value: storage.ID(imp.New)}}})
 		if err != nil {
