@@ -1,12 +1,9 @@
 package resource
 
 import (
-	"bytes"
 
-	"encoding/json"
 	"fmt"
 	"github.com/nimbus-server/nimbus/storage"
-	"io"
 	"unicode/utf8"
 )
 
@@ -55,14 +52,9 @@ func DecodeJSON(b []byte) (any, error) {
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("Invalid JSON: body is not valid UTF-8")
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
+	v, err := storage.DecodeJSON(b)
+	if err != nil {
 		return nil, fmt.Errorf("Invalid JSON: %v", err)
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, fmt.Errorf("Invalid JSON: unexpected data after the JSON value")
 	}
 	return v, nil
 }

@@ -45,13 +45,8 @@ type listQuery struct {
 // parseValue decodes a filter value: JSON when valid, the raw string
 // otherwise.
 func parseValue(raw string) any {
-	d := json.NewDecoder(strings.NewReader(raw))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err == nil && !d.More() {
-		if _, err := d.Token(); err != nil {
-			return v
-		}
+	if v, err := storage.DecodeJSON([]byte(raw)); err == nil {
+		return v
 	}
 	return raw
 }

@@ -41,9 +41,14 @@ func BenchmarkHandlers(b *testing.B) {
 			}
 		})
 	}
+	for i := 0; i < 2000; i++ {
+		s.Do(apitest.Req{Method: "PUT", Path: fmt.Sprintf("/v1/buckets/b/collections/c/records/x%05d", i), Auth: auth,
+			Body: fmt.Sprintf(`{"data":{"title":"record %d","status":"%s","n":%d}}`, i, []string{"active", "inactive"}[i%2], i)})
+	}
 	run("Root", "/v1/", "")
 	run("GetRecord", "/v1/buckets/b/collections/c/records/r1", auth)
-	run("ListRecords", "/v1/buckets/b/collections/c/records?_limit=10", auth)
+	run("ListRecords", "/v1/buckets/b/collections/c/records?_limit=10&_sort=-last_modified", auth)
+	run("ListFiltered", "/v1/buckets/b/collections/c/records?_limit=10&status=active", auth)
 }
 
 // BenchmarkBatch25 measures a batch of 25 record creations in process.

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -176,11 +176,13 @@ func decode(v []byte) (storage.Object, error) {
 	if len(v) == 0 {
 		return nil, &storage.BackendError{Op: "decode object", Err: io.ErrUnexpectedEOF}
 	}
-	d := json.NewDecoder(bytes.NewReader(v[1:]))
-	d.UseNumber()
-	var o storage.Object
-	if err := d.Decode(&o); err != nil {
+	x, err := storage.DecodeJSON(v[1:])
+	if err != nil {
 		return nil, &storage.BackendError{Op: "decode object", Err: err}
+	}
+	o, ok := x.(map[string]any)
+	if !ok {
+		return nil, &storage.BackendError{Op: "decode object", Err: fmt.Errorf("stored value is not an object")}
 	}
 	return o, nil
 }

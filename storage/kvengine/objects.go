@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -308,6 +309,7 @@ func (t *Tx) scanIndex(lk []byte, desc bool, filters []storage.Filter, after sto
 	}
 	objects := t.bucket("o")
 	c := t.bucket("t").Cursor()
+	needles := prefilter(filters)
 	var k []byte
 	if desc {
 		start := upper
@@ -343,7 +345,7 @@ func (t *Tx) scanIndex(lk []byte, desc bool, filters []storage.Filter, after sto
 		}
 		id := k[len(lk)+8:]
 		v := objects.Get(append(bytes.Clone(lk), id...))
-		if v != nil {
+		if v != nil && !rejects(v, needles) {
 			o, err := decode(v)
 			if err != nil {
 				return err
@@ -451,4 +453,41 @@ func (k *topK) trim() {
 func (k *topK) result() []storage.Object {
 	k.trim()
 	return k.items
+}
+
+// prefilter returns byte patterns that the stored JSON of any object
+// matching the filters must contain: "field":value for equality filters
+// on top-level fields with string, boolean or null values, whose encoding
+// by storage.AppendJSON is canonical. Objects lacking one are skipped
+// without being decoded; the others are still checked in full.
+func prefilter(filters []storage.Filter) [][]byte {
+	var out [][]byte
+	for _, f := range filters {
+		if f.Op != storage.OpEq || strings.Contains(f.Field, ".") {
+			continue
+		}
+		switch f.Value.(type) {
+		case string, bool, nil:
+		default:
+			continue
+		}
+		b, err := storage.AppendJSON(nil, f.Field)
+		if err != nil {
+			continue
+		}
+		b = append(b, ':')
+		if b, err = storage.AppendJSON(b, f.Value); err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func rejects(stored []byte, needles [][]byte) bool {
+	for _, n := range needles {
+		if !bytes.Contains(stored, n) {
+			return true
+		}
+	}
+	return false
 }

@@ -265,3 +265,26 @@ func testIDs(t *testing.T, b storage.Backend) {
 	got = list(t, b, recs, storage.Query{IDs: []string{"a", "b", "c"}, Limit: 1, Sort: []storage.Sort{{Field: "n", Desc: true}}})
 	eqIDs(t, "ids sorted and limited", got, "c")
 }
+
+func testEqualityOnRawFields(t *testing.T, b storage.Backend) {
+	for _, s := range []string{
+		`{"id":"a","title":"x\"y","flag":true}`,
+		`{"id":"b","title":"other","nested":{"title":"x\"y"},"flag":false}`,
+		`{"id":"c","title":"été ☃","flag":null}`,
+		`{"id":"d","title":"x\"yz"}`,
+	} {
+		create(t, b, recs, obj(s))
+	}
+	for _, c := range []struct {
+		f    storage.Filter
+		want []string
+	}{
+		{storage.Filter{Field: "title", Op: storage.OpEq, Value: `x"y`}, []string{"a"}},
+		{storage.Filter{Field: "title", Op: storage.OpEq, Value: "été ☃"}, []string{"c"}},
+		{storage.Filter{Field: "flag", Op: storage.OpEq, Value: nil}, []string{"c"}},
+		{storage.Filter{Field: "flag", Op: storage.OpEq, Value: false}, []string{"b"}},
+		{storage.Filter{Field: "nested.title", Op: storage.OpEq, Value: `x"y`}, []string{"b"}},
+	} {
+		eqIDs(t, fmt.Sprint(c.f), list(t, b, recs, storage.Query{Filters: []storage.Filter{c.f}, Sort: []storage.Sort{{Field: "last_modified"}}}), c.want...)
+	}
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"DeleteWithForcedTimestamp", testDeleteForced},
 		{"FilterOperators", testFilters},
 		{"FilterNestedFields", testNested},
+		{"EqualityOnRawFields", testEqualityOnRawFields},
 		{"SortMultiField", testSortMulti},
 		{"SortCrossType", testSortCrossType},
 		{"PaginationDefaultOrder", testPaginationDefault},
