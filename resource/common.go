@@ -98,6 +98,14 @@ func (m *memoTx) GetACL(uri string) (storage.ACL, error) {
 	return acl, err
 }
 
+// ListRaw forwards to the transaction when it is a storage.RawLister.
+func (m *memoTx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
+	if rl, ok := m.Tx.(storage.RawLister); ok {
+		return rl.ListRaw(ref, q)
+	}
+	return nil, false, nil
+}
+
 func (m *memoTx) GetACLs(uris []string) (map[string]storage.ACL, error) {
 	out := make(map[string]storage.ACL, len(uris))
 	for _, u := range uris {

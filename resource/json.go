@@ -1,7 +1,6 @@
 package resource
 
 import (
-
 	"fmt"
 	"github.com/nimbus-server/nimbus/storage"
 	"unicode/utf8"

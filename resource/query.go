@@ -275,30 +275,34 @@ type pageToken struct {
 	Nonce  string         `json:"nonce"`
 	Issued int64          `json:"iat"`
 	Delete bool           `json:"del,omitempty"`
-	Sig    string         `json:"sig,omitempty"`
 }
 
-func (a *App) signToken(t *pageToken) string {
-	t.Sig = ""
-	b, _ := json.Marshal(t)
+func (a *App) sign(payload []byte) string {
 	mac := hmac.New(sha256.New, a.tokenKey)
-	mac.Write(b)
+	mac.Write(payload)
 	return hex.EncodeToString(mac.Sum(nil))[:32]
 }
 
-// encodeToken makes the _token of the page after last.
+// encodeToken makes the _token of the page after last: base64url of
+// {"payload": {...}, "sig": "<HMAC of the payload bytes>"}, so that any
+// change to the payload is detected.
 func (a *App) encodeToken(last storage.Object, sorts []storage.Sort, offset int, del bool) string {
-	t := &pageToken{Last: map[string]any{}, Offset: offset, Issued: Now(), Delete: del}
-	var nonce [8]byte
-	rand.Read(nonce[:])
-	t.Nonce = hex.EncodeToString(nonce[:])
+	lastObj := map[string]any{}
 	for _, s := range storage.FullSort(sorts) {
 		if v, ok := storage.Lookup(last, s.Field); ok {
-			t.Last[s.Field] = v
+			lastObj[s.Field] = v
 		}
 	}
-	t.Sig = a.signToken(t)
-	b, _ := json.Marshal(t)
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	p := map[string]any{"last_object": lastObj, "offset": offset, "nonce": hex.EncodeToString(nonce[:]), "iat": Now()}
+	if del {
+		p["del"] = true
+	}
+	payload, _ := storage.AppendJSON(make([]byte, 0, 256), p)
+	b := make([]byte, 0, len(payload)+64)
+	b = append(append(append(b, `{"payload":`...), payload...), `,"sig":"`...)
+	b = append(append(b, a.sign(payload)...), `"}`...)
 	return base64.URLEncoding.EncodeToString(b)
 }
 
@@ -310,14 +314,17 @@ func (a *App) decodeToken(raw string, del bool) (*pageToken, *Error) {
 			return nil, bad
 		}
 	}
-	d := json.NewDecoder(strings.NewReader(string(b)))
+	var env struct {
+		Payload json.RawMessage `json:"payload"`
+		Sig     string          `json:"sig"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil || len(env.Payload) == 0 || !hmac.Equal([]byte(env.Sig), []byte(a.sign(env.Payload))) {
+		return nil, bad
+	}
+	d := json.NewDecoder(strings.NewReader(string(env.Payload)))
 	d.UseNumber()
 	var t pageToken
 	if err := d.Decode(&t); err != nil || t.Last == nil {
-		return nil, bad
-	}
-	sig := t.Sig
-	if !hmac.Equal([]byte(sig), []byte(a.signToken(&t))) {
 		return nil, bad
 	}
 	// The flat keys of last_object are dotted paths; rebuild nested

@@ -127,6 +127,14 @@ type Savepointer interface {
 	RollbackTo(savepoint int) error
 }
 
+// RawLister is implemented by transactions that can return a page as the
+// stored JSON of each object, sparing a decode and an encode when the page
+// is sent as is. ok is false when the query is not one it serves that way
+// (the caller then uses List).
+type RawLister interface {
+	ListRaw(ref Ref, q Query) (rows [][]byte, ok bool, err error)
+}
+
 // Backuper is implemented by backends that can write a consistent copy of
 // their data while serving.
 type Backuper interface {

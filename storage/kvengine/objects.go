@@ -270,6 +270,32 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	return top.result(), nil
 }
 
+// ListRaw implements storage.RawLister for pages in last_modified order.
+func (t *Tx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
+	sorts := storage.FullSort(q.Sort)
+	if q.IDs != nil || len(sorts) != 2 || sorts[0].Field != "last_modified" || sorts[1].Field != "id" || sorts[0].Desc != sorts[1].Desc {
+		return nil, false, nil
+	}
+	var out [][]byte
+	err := t.scanRaw(listKey(ref), sorts[0].Desc, q.Filters, q.After, func(v []byte) (bool, error) {
+		if len(v) == 0 || (v[0] == flagDeleted && !q.IncludeDeleted) {
+			return true, nil
+		}
+		if len(q.Filters) > 0 {
+			o, err := decode(v)
+			if err != nil {
+				return false, err
+			}
+			if !storage.Match(o, q.Filters) {
+				return true, nil
+			}
+		}
+		out = append(out, bytes.Clone(v[1:]))
+		return q.Limit <= 0 || len(out) < q.Limit, nil
+	})
+	return out, true, err
+}
+
 func (t *Tx) listIDs(lk []byte, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool) ([]storage.Object, error) {
 	top := newTopK(q.Limit, sorts)
 	seen := make(map[string]bool, len(q.IDs))
@@ -293,6 +319,18 @@ func (t *Tx) listIDs(lk []byte, q storage.Query, sorts []storage.Sort, keep func
 // bounds of the filters and after the keyset position, decoding each
 // object and calling fn until it returns false.
 func (t *Tx) scanIndex(lk []byte, desc bool, filters []storage.Filter, after storage.Object, fn func(storage.Object) (bool, error)) error {
+	return t.scanRaw(lk, desc, filters, after, func(v []byte) (bool, error) {
+		o, err := decode(v)
+		if err != nil {
+			return false, err
+		}
+		return fn(o)
+	})
+}
+
+// scanRaw walks the timestamp index like scanIndex, handing over the
+// stored bytes (flag byte first) of the objects that pass the prefilter.
+func (t *Tx) scanRaw(lk []byte, desc bool, filters []storage.Filter, after storage.Object, fn func([]byte) (bool, error)) error {
 	lo, hi := storage.TimeBounds(filters)
 	var afterKey []byte
 	if after != nil {
@@ -346,11 +384,7 @@ func (t *Tx) scanIndex(lk []byte, desc bool, filters []storage.Filter, after sto
 		id := k[len(lk)+8:]
 		v := objects.Get(append(bytes.Clone(lk), id...))
 		if v != nil && !rejects(v, needles) {
-			o, err := decode(v)
-			if err != nil {
-				return err
-			}
-			more, err := fn(o)
+			more, err := fn(v)
 			if err != nil || !more {
 				return err
 			}

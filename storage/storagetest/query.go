@@ -288,3 +288,54 @@ func testEqualityOnRawFields(t *testing.T, b storage.Backend) {
 		eqIDs(t, fmt.Sprint(c.f), list(t, b, recs, storage.Query{Filters: []storage.Filter{c.f}, Sort: []storage.Sort{{Field: "last_modified"}}}), c.want...)
 	}
 }
+
+func testRawList(t *testing.T, b storage.Backend) {
+	seedFilterData(t, b)
+	update(t, b, func(tx storage.Tx) error { _, err := tx.Delete(recs, "b", 0); return err })
+	queries := []storage.Query{
+		{Limit: 3},
+		{Sort: []storage.Sort{{Field: "last_modified"}}},
+		{Filters: []storage.Filter{{Field: "n", Op: storage.OpMin, Value: jv("2")}}},
+		{IncludeDeleted: true, Filters: []storage.Filter{{Field: "last_modified", Op: storage.OpGt, Value: int64(0)}}},
+		{Sort: []storage.Sort{{Field: "title"}}},
+	}
+	b.View(ctx, func(tx storage.Tx) error {
+		rl, ok := tx.(storage.RawLister)
+		if !ok {
+			t.Skip("backend has no raw lists")
+		}
+		for i, q := range queries {
+			want, err := tx.List(recs, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, served, err := rl.ListRaw(recs, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !served {
+				if i < 4 {
+					t.Errorf("query %d not served raw", i)
+				}
+				continue
+			}
+			var got []storage.Object
+			for _, r := range rows {
+				v, err := storage.DecodeJSON(r)
+				if err != nil {
+					t.Fatalf("raw row %q: %v", r, err)
+				}
+				got = append(got, v.(map[string]any))
+			}
+			if fmt.Sprint(ids(got)) != fmt.Sprint(ids(want)) {
+				t.Errorf("query %d: raw %v, list %v", i, ids(got), ids(want))
+			}
+			for j := range got {
+				if !storage.Equal(map[string]any(got[j]), map[string]any(want[j])) {
+					t.Errorf("query %d row %d: %v vs %v", i, j, got[j], want[j])
+				}
+			}
+		}
+		return nil
+	})
+}

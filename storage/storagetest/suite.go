@@ -38,6 +38,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"FilterOperators", testFilters},
 		{"FilterNestedFields", testNested},
 		{"EqualityOnRawFields", testEqualityOnRawFields},
+		{"RawListMatchesList", testRawList},
 		{"SortMultiField", testSortMulti},
 		{"SortCrossType", testSortCrossType},
 		{"PaginationDefaultOrder", testPaginationDefault},
