@@ -10,6 +10,7 @@ import (
 	"github.com/nimbus-server/nimbus/storage"
 
 	"github.com/nimbus-server/nimbus/plugins/accounts"
+	"github.com/nimbus-server/nimbus/plugins/admin"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/plugins/defaultbucket"
 	"github.com/nimbus-server/nimbus/plugins/example"
@@ -30,6 +31,7 @@ func Catalog() map[string]func() resource.Plugin {
 		"history":        func() resource.Plugin { return &history.Plugin{} },
 		"flush":          func() resource.Plugin { return flush.Plugin{} },
 		"example":        func() resource.Plugin { return &example.Plugin{} },
+		"admin":          func() resource.Plugin { return &admin.Plugin{} },
 	}
 }
 
