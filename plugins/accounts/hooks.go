@@ -76,7 +76,9 @@ func (p *Plugin) validate(w *resource.Write) error {
 func (p *Plugin) startActivation(w *resource.Write) error {
 	key := resource.NewUUID4()
 	ttl := time.Duration(p.settings.IntOr("account_validation.validation_key_cache_ttl_seconds", 604800)) * time.Second
-	entry := storage.Object{"id": w.ID, "key": key, "expires": time.Now().Add(ttl).UnixMilli()}
+	// Only a digest of the key is stored: reading the database does not
+	// let anyone activate a pending account.
+	entry := storage.Object{"id": w.ID, "key_digest": digest(key), "expires": time.Now().Add(ttl).UnixMilli()}
 	if _, err := w.Tx.Replace(activationRef, entry); err != nil {
 		return err
 	}

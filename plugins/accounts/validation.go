@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"time"
@@ -32,9 +31,9 @@ func (p *Plugin) activate(r *resource.Request) error {
 		if err != nil {
 			return err
 		}
-		stored, _ := entry["key"].(string)
+		stored, _ := entry["key_digest"].(string)
 		expires, _ := storage.Int(entry["expires"])
-		if subtle.ConstantTimeCompare([]byte(stored), []byte(key)) != 1 || time.Now().UnixMilli() > expires {
+		if !sameDigest(stored, key) || time.Now().UnixMilli() > expires {
 			return errKeyMismatch
 		}
 		if berr != nil {
