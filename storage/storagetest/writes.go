@@ -217,10 +217,12 @@ func testConcurrent(t *testing.T, b storage.Backend) {
 
 func testSavepoints(t *testing.T, b storage.Backend) {
 	create(t, b, recs, obj(`{"id":"keep"}`))
+	supported := true
 	update(t, b, func(tx storage.Tx) error {
 		sp, ok := tx.(storage.Savepointer)
 		if !ok {
-			t.Skip("backend has no savepoints")
+			supported = false
+			return nil
 		}
 		if _, err := tx.Create(recs, obj(`{"id":"first"}`)); err != nil {
 			return err
@@ -241,6 +243,9 @@ func testSavepoints(t *testing.T, b storage.Backend) {
 		_, err := tx.Create(recs, obj(`{"id":"last"}`))
 		return err
 	})
+	if !supported {
+		t.Skip("backend has no savepoints")
+	}
 	eqIDs(t, "after partial rollback", list(t, b, recs, storage.Query{Sort: []storage.Sort{{Field: "id"}}}), "first", "keep", "last")
 	b.View(ctx, func(tx storage.Tx) error {
 		if acc, _ := tx.Accessible([]string{"u"}, ""); len(acc) != 0 {

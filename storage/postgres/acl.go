@@ -1,0 +1,121 @@
+package postgres
+
+import (
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+func (t *pgTx) GetACL(uri string) (storage.ACL, error) {
+	acls, err := t.GetACLs([]string{uri})
+	if err != nil {
+		return nil, err
+	}
+	if acl, ok := acls[uri]; ok {
+		return acl, nil
+	}
+	return storage.ACL{}, nil
+}
+
+func (t *pgTx) GetACLs(uris []string) (map[string]storage.ACL, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT object_id, permission, principal FROM access_control_entries
+	  WHERE object_id = ANY($1) ORDER BY principal`, uris)
+	if err != nil {
+		return nil, wrap("acl", err)
+	}
+	defer rows.Close()
+	out := map[string]storage.ACL{}
+	for rows.Next() {
+		var uri, perm, p string
+		if err := rows.Scan(&uri, &perm, &p); err != nil {
+			return nil, wrap("acl", err)
+		}
+		if out[uri] == nil {
+			out[uri] = storage.ACL{}
+		}
+		out[uri][perm] = append(out[uri][perm], p)
+	}
+	return out, wrap("acl", rows.Err())
+}
+
+func (t *pgTx) SetACL(uri string, acl storage.ACL) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	if err := t.exec("acl", `DELETE FROM access_control_entries WHERE object_id = $1`, uri); err != nil {
+		return err
+	}
+	var perms, principals []string
+	for perm, ps := range acl {
+		for _, p := range ps {
+			perms = append(perms, perm)
+			principals = append(principals, p)
+		}
+	}
+	if len(perms) == 0 {
+		return nil
+	}
+	return t.exec("acl", `INSERT INTO access_control_entries (object_id, permission, principal)
+	  SELECT $1, perm, principal FROM unnest($2::TEXT[], $3::TEXT[]) AS t(perm, principal) ON CONFLICT DO NOTHING`, uri, perms, principals)
+}
+
+func (t *pgTx) DeleteACLs(uri string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	return t.exec("acl", `DELETE FROM access_control_entries WHERE object_id = $1 OR starts_with(object_id, $2)`, uri, uri+"/")
+}
+
+func (t *pgTx) Accessible(principals []string, prefix string) (map[string][]string, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT DISTINCT object_id, permission FROM access_control_entries
+	  WHERE principal = ANY($1) AND starts_with(object_id, $2)`, principals, prefix)
+	if err != nil {
+		return nil, wrap("acl", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var uri, perm string
+		if err := rows.Scan(&uri, &perm); err != nil {
+			return nil, wrap("acl", err)
+		}
+		out[uri] = append(out[uri], perm)
+	}
+	return out, wrap("acl", rows.Err())
+}
+
+func (t *pgTx) AddUserPrincipal(user, principal string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	return t.exec("principals", `INSERT INTO user_principals (user_id, principal) VALUES ($1, $2) ON CONFLICT DO NOTHING`, user, principal)
+}
+
+func (t *pgTx) RemoveUserPrincipal(user, principal string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	return t.exec("principals", `DELETE FROM user_principals WHERE user_id = $1 AND principal = $2`, user, principal)
+}
+
+func (t *pgTx) RemovePrincipal(principal string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	return t.exec("principals", `DELETE FROM user_principals WHERE principal = $1`, principal)
+}
+
+func (t *pgTx) UserPrincipals(users []string) ([]string, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT DISTINCT principal FROM user_principals WHERE user_id = ANY($1)`, users)
+	if err != nil {
+		return nil, wrap("principals", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, wrap("principals", err)
+		}
+		out = append(out, p)
+	}
+	return out, wrap("principals", rows.Err())
+}

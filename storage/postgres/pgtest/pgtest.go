@@ -1,0 +1,156 @@
+// Package pgtest starts a throwaway PostgreSQL server for tests, from the
+// Debian binaries (initdb, pg_ctl) in a temporary folder on a free
+// 127.0.0.1 port, and hands out fresh databases with the schema.
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nimbus-server/nimbus/storage/postgres"
+)
+
+// Server is a running throwaway PostgreSQL.
+type Server struct {
+	dir  string
+	port int
+	n    atomic.Int64
+}
+
+func findBin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	if len(matches) > 0 {
+		return matches[len(matches)-1]
+	}
+	return ""
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 55432
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// asPostgres runs a command as the postgres user when we are root
+// (initdb refuses to run as root).
+func asPostgres(args ...string) *exec.Cmd {
+	if os.Geteuid() == 0 {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
+	}
+	return exec.Command(args[0], args[1:]...)
+}
+
+var (
+	once    sync.Once
+	shared  *Server
+	sharedE error
+)
+
+// Start returns the process-wide server, starting it on first use. When
+// the binaries are missing the test is skipped loudly, unless
+// NIMBUS_REQUIRE_POSTGRES is set, which makes it fail.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	once.Do(func() { shared, sharedE = start() })
+	if sharedE != nil {
+		if os.Getenv("NIMBUS_REQUIRE_POSTGRES") != "" {
+			t.Fatalf("PostgreSQL is required: %v", sharedE)
+		}
+		t.Skipf("SKIPPING PostgreSQL tests: %v (install the postgresql package)", sharedE)
+	}
+	return shared
+}
+
+func start() (*Server, error) {
+	initdb, pgctl := findBin("initdb"), findBin("pg_ctl")
+	if initdb == "" || pgctl == "" {
+		return nil, fmt.Errorf("initdb/pg_ctl not found")
+	}
+	dir, err := os.MkdirTemp("", "nimbus-pg-")
+	if err != nil {
+		return nil, err
+	}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root needs a postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		os.Chown(dir, uid, gid)
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := asPostgres(initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	port := freePort()
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", port, dir)
+	if out, err := asPostgres(pgctl, "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("pg_ctl start: %v: %s", err, out)
+	}
+	s := &Server{dir: dir, port: port}
+	return s, nil
+}
+
+// URL returns the connection URL of a database.
+func (s *Server) URL(db string) string {
+	return fmt.Sprintf("postgresql://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
+}
+
+// NewDatabase creates an empty database with the schema and returns its
+// URL.
+func (s *Server) NewDatabase(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("nimbus_test_%d_%d", os.Getpid(), s.n.Add(1))
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	url := s.URL(name)
+	if _, err := postgres.Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// Open returns a backend on a fresh database.
+func (s *Server) Open(t testing.TB) *postgres.Backend {
+	t.Helper()
+	b, err := postgres.Open(context.Background(), s.NewDatabase(t), postgres.Options{MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Stop stops the process-wide server, if it was started, and removes its
+// files. Call it from TestMain after m.Run.
+func Stop() {
+	if shared == nil {
+		return
+	}
+	asPostgres(findBin("pg_ctl"), "-D", filepath.Join(shared.dir, "data"), "-m", "immediate", "-w", "stop").Run()
+	os.RemoveAll(shared.dir)
+}

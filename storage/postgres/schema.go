@@ -1,0 +1,76 @@
+package postgres
+
+// The schema is Kinto 26's PostgreSQL layout (storage schema version 26,
+// permission schema version 2), so that Kinto and Nimbus can share a
+// database. The statements below are written for Nimbus from that layout.
+const (
+	storageVersion    = "26"
+	permissionVersion = "2"
+)
+
+var schemaSQL = []string{
+	`CREATE OR REPLACE FUNCTION as_epoch(ts TIMESTAMP) RETURNS BIGINT AS $$
+	 BEGIN RETURN (EXTRACT(EPOCH FROM ts) * 1000)::BIGINT; END;
+	 $$ LANGUAGE plpgsql IMMUTABLE`,
+	`CREATE OR REPLACE FUNCTION from_epoch(epoch BIGINT) RETURNS TIMESTAMP AS $$
+	 BEGIN RETURN TIMESTAMP WITH TIME ZONE 'epoch' + epoch * INTERVAL '1 millisecond'; END;
+	 $$ LANGUAGE plpgsql IMMUTABLE`,
+	`CREATE TABLE IF NOT EXISTS objects (
+	   id TEXT COLLATE "C" NOT NULL,
+	   parent_id TEXT COLLATE "C" NOT NULL,
+	   resource_name TEXT COLLATE "C" NOT NULL,
+	   last_modified TIMESTAMP NOT NULL,
+	   data JSONB NOT NULL DEFAULT '{}'::JSONB,
+	   deleted BOOLEAN NOT NULL,
+	   PRIMARY KEY (id, parent_id, resource_name))`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS idx_objects_parent_id_resource_name_last_modified
+	   ON objects(parent_id, resource_name, last_modified DESC)`,
+	`CREATE INDEX IF NOT EXISTS idx_objects_last_modified_epoch ON objects(as_epoch(last_modified))`,
+	`CREATE INDEX IF NOT EXISTS idx_objects_resource_name_parent_id_deleted ON objects(resource_name, parent_id, deleted)`,
+	`CREATE INDEX IF NOT EXISTS idx_objects_parent_id_record_last_modified
+	   ON objects (parent_id, last_modified DESC) WHERE resource_name = 'record'`,
+	`CREATE INDEX IF NOT EXISTS idx_objects_history_userid_and_resourcename
+	   ON objects ((data->'user_id'), (data->'resource_name')) WHERE resource_name = 'history'`,
+	`CREATE TABLE IF NOT EXISTS timestamps (
+	   parent_id TEXT NOT NULL COLLATE "C",
+	   resource_name TEXT NOT NULL COLLATE "C",
+	   last_modified TIMESTAMP NOT NULL,
+	   PRIMARY KEY (parent_id, resource_name))`,
+	// Kinto relies on this trigger to stamp its writes; Nimbus stamps
+	// its own (strictly after the previous value), which the trigger
+	// leaves alone.
+	`CREATE OR REPLACE FUNCTION bump_timestamp() RETURNS trigger AS $$
+	 DECLARE previous BIGINT; current BIGINT;
+	 BEGIN
+	   previous := NULL;
+	   WITH existing AS (
+	     (SELECT last_modified FROM objects
+	       WHERE parent_id = NEW.parent_id AND resource_name = NEW.resource_name
+	       ORDER BY last_modified DESC LIMIT 1)
+	     UNION
+	     (SELECT last_modified FROM timestamps
+	       WHERE parent_id = NEW.parent_id AND resource_name = NEW.resource_name))
+	   SELECT as_epoch(MAX(last_modified)) INTO previous FROM existing;
+	   current := as_epoch(clock_timestamp()::TIMESTAMP);
+	   IF previous IS NOT NULL AND previous >= current THEN current := previous + 1; END IF;
+	   IF NEW.last_modified IS NULL OR (previous IS NOT NULL AND as_epoch(NEW.last_modified) = previous) THEN
+	     NEW.last_modified := from_epoch(current);
+	   END IF;
+	   RETURN NEW;
+	 END; $$ LANGUAGE plpgsql`,
+	`DROP TRIGGER IF EXISTS tgr_objects_last_modified ON objects`,
+	`CREATE TRIGGER tgr_objects_last_modified BEFORE INSERT OR UPDATE OF data ON objects
+	   FOR EACH ROW EXECUTE PROCEDURE bump_timestamp()`,
+	`CREATE TABLE IF NOT EXISTS user_principals (
+	   user_id TEXT COLLATE "C", principal TEXT, PRIMARY KEY (user_id, principal))`,
+	`CREATE TABLE IF NOT EXISTS access_control_entries (
+	   object_id TEXT COLLATE "C", permission TEXT, principal TEXT,
+	   PRIMARY KEY (object_id, permission, principal))`,
+	`CREATE INDEX IF NOT EXISTS idx_access_control_entries_object_id ON access_control_entries(object_id)`,
+	`CREATE INDEX IF NOT EXISTS idx_access_control_entries_permission ON access_control_entries(permission)`,
+	`CREATE INDEX IF NOT EXISTS idx_access_control_entries_principal ON access_control_entries(principal)`,
+	`CREATE TABLE IF NOT EXISTS metadata (name VARCHAR(128) NOT NULL, value VARCHAR(512) NOT NULL)`,
+	`INSERT INTO metadata (name, value) VALUES ('created_at', NOW()::TEXT)`,
+	`INSERT INTO metadata (name, value) VALUES ('storage_schema_version', '26')`,
+	`INSERT INTO metadata (name, value) VALUES ('permission_schema_version', '2')`,
+}

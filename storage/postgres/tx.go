@@ -1,0 +1,497 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// pgTx implements storage.Tx in one PostgreSQL transaction.
+type pgTx struct {
+	ctx   context.Context
+	tx    pgx.Tx
+	write bool
+	sp    int
+}
+
+var (
+	_ storage.Tx          = (*pgTx)(nil)
+	_ storage.Savepointer = (*pgTx)(nil)
+)
+
+func (t *pgTx) Context() context.Context { return t.ctx }
+
+func (t *pgTx) writable() error {
+	if !t.write {
+		return storage.ErrReadOnly
+	}
+	return nil
+}
+
+func (t *pgTx) exec(op, sql string, args ...any) error {
+	_, err := t.tx.Exec(t.ctx, sql, args...)
+	return wrap(op, err)
+}
+
+// Savepoint implements storage.Savepointer.
+func (t *pgTx) Savepoint() int {
+	t.sp++
+	if err := t.exec("savepoint", fmt.Sprintf("SAVEPOINT nimbus_sp_%d", t.sp)); err != nil {
+		return -1
+	}
+	return t.sp
+}
+
+// RollbackTo implements storage.Savepointer.
+func (t *pgTx) RollbackTo(sp int) error {
+	if sp <= 0 {
+		return nil
+	}
+	return t.exec("rollback to savepoint", fmt.Sprintf("ROLLBACK TO SAVEPOINT nimbus_sp_%d", sp))
+}
+
+// row turns a stored row into an object: data plus id and last_modified.
+func row(id string, data []byte, lm int64, deleted bool) (storage.Object, error) {
+	if deleted {
+		return storage.Object{"id": id, "last_modified": lm, "deleted": true}, nil
+	}
+	v, err := storage.DecodeJSON(data)
+	if err != nil {
+		return nil, &storage.BackendError{Op: "postgres decode", Err: err}
+	}
+	o, ok := v.(map[string]any)
+	if !ok {
+		return nil, &storage.BackendError{Op: "postgres decode", Err: errors.New("data is not an object")}
+	}
+	o["id"], o["last_modified"] = id, lm
+	return o, nil
+}
+
+func (t *pgTx) stored(ref storage.Ref, id string, lock bool) (storage.Object, error) {
+	q := `SELECT data, as_epoch(last_modified), deleted FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3`
+	if lock {
+		q += ` FOR UPDATE`
+	}
+	var data []byte
+	var lm int64
+	var deleted bool
+	err := t.tx.QueryRow(t.ctx, q, id, ref.Parent, ref.Resource).Scan(&data, &lm, &deleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("get", err)
+	}
+	return row(id, data, lm, deleted)
+}
+
+func (t *pgTx) Get(ref storage.Ref, id string) (storage.Object, error) {
+	o, err := t.stored(ref, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil || storage.IsDeleted(o) {
+		return nil, storage.ErrNotFound
+	}
+	return o, nil
+}
+
+func (t *pgTx) Exists(ref storage.Ref, id string) (bool, error) {
+	var ok bool
+	err := t.tx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3 AND NOT deleted)`,
+		id, ref.Parent, ref.Resource).Scan(&ok)
+	return ok, wrap("exists", err)
+}
+
+// lock serialises the writers of one list, across instances, until the
+// transaction ends.
+func (t *pgTx) lock(ref storage.Ref) error {
+	return t.exec("lock", `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, ref.Parent+" "+ref.Resource)
+}
+
+// listTS returns the list's current timestamp (0 when it never had one).
+func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
+	var ts *int64
+	err := t.tx.QueryRow(t.ctx, `SELECT GREATEST(
+	    (SELECT as_epoch(last_modified) FROM objects WHERE parent_id = $1 AND resource_name = $2 ORDER BY last_modified DESC LIMIT 1),
+	    (SELECT as_epoch(last_modified) FROM timestamps WHERE parent_id = $1 AND resource_name = $2))`, ref.Parent, ref.Resource).Scan(&ts)
+	if err != nil {
+		return 0, wrap("timestamp", err)
+	}
+	if ts == nil {
+		return 0, nil
+	}
+	return *ts, nil
+}
+
+func (t *pgTx) setListTS(ref storage.Ref, ts int64) error {
+	return t.exec("timestamp", `INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3))
+	  ON CONFLICT (parent_id, resource_name) DO UPDATE SET last_modified = GREATEST(timestamps.last_modified, EXCLUDED.last_modified)`,
+		ref.Parent, ref.Resource, ts)
+}
+
+// bump gives the timestamp of a write (RES-13); it returns the object's
+// timestamp and the list's new one.
+func bump(cur, sent int64, create bool) (obj, list int64) {
+	now := time.Now().UnixMilli()
+	fresh := cur + 1
+	if now > fresh {
+		fresh = now
+	}
+	if sent > 0 {
+		if sent > cur {
+			return sent, sent
+		}
+		if create {
+			if sent == cur {
+				return cur + 1, cur + 1
+			}
+			return sent, fresh
+		}
+	}
+	return fresh, fresh
+}
+
+func sentTimestamp(obj storage.Object) int64 {
+	i, ok := storage.Int(obj["last_modified"])
+	if !ok || i <= 0 {
+		return 0
+	}
+	return i
+}
+
+func dataOf(obj storage.Object) ([]byte, error) {
+	d := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if k != "id" && k != "last_modified" && k != "deleted" {
+			d[k] = v
+		}
+	}
+	return storage.AppendJSON(nil, d)
+}
+
+func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Object, error) {
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	id := storage.ID(obj)
+	if id == "" {
+		return nil, storage.ErrInvalidObject
+	}
+	if err := t.lock(ref); err != nil {
+		return nil, err
+	}
+	prev, err := t.stored(ref, id, true)
+	if err != nil {
+		return nil, err
+	}
+	live := prev != nil && !storage.IsDeleted(prev)
+	if create && live {
+		return nil, &storage.UnicityError{Field: "id", Existing: prev}
+	}
+	cur, err := t.listTS(ref)
+	if err != nil {
+		return nil, err
+	}
+	objTS, listTS := bump(cur, sentTimestamp(obj), create || !live)
+	data, err := dataOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	err = t.exec("write", `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
+	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
+	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`,
+		id, ref.Parent, ref.Resource, string(data), objTS)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.setListTS(ref, listTS); err != nil {
+		return nil, err
+	}
+	out := make(storage.Object, len(obj)+1)
+	for k, v := range obj {
+		out[k] = v
+	}
+	delete(out, "deleted")
+	out["last_modified"] = objTS
+	return out, nil
+}
+
+func (t *pgTx) Create(ref storage.Ref, obj storage.Object) (storage.Object, error) {
+	return t.put(ref, obj, true)
+}
+
+func (t *pgTx) Replace(ref storage.Ref, obj storage.Object) (storage.Object, error) {
+	return t.put(ref, obj, false)
+}
+
+func (t *pgTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.Object, error) {
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	if err := t.lock(ref); err != nil {
+		return nil, err
+	}
+	prev, err := t.stored(ref, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if prev == nil || storage.IsDeleted(prev) {
+		return nil, storage.ErrNotFound
+	}
+	cur, err := t.listTS(ref)
+	if err != nil {
+		return nil, err
+	}
+	var sent int64
+	if lastModified > cur {
+		sent = lastModified
+	}
+	ts, _ := bump(cur, sent, false)
+	err = t.exec("delete", `UPDATE objects SET deleted = TRUE, data = '{"deleted": true}'::JSONB, last_modified = from_epoch($4)
+	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, id, ref.Parent, ref.Resource, ts)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.setListTS(ref, ts); err != nil {
+		return nil, err
+	}
+	return storage.Object{"id": id, "last_modified": ts, "deleted": true}, nil
+}
+
+func (t *pgTx) DeleteMany(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	q.IncludeDeleted = false
+	objs, err := t.List(ref, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]storage.Object, 0, len(objs))
+	for _, o := range objs {
+		tomb, err := t.Delete(ref, storage.ID(o), 0)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tomb)
+	}
+	return out, nil
+}
+
+func (t *pgTx) Timestamp(ref storage.Ref) (int64, error) {
+	ts, err := t.listTS(ref)
+	if err != nil || ts != 0 || !t.write {
+		return ts, err
+	}
+	if err := t.lock(ref); err != nil {
+		return 0, err
+	}
+	if ts, err = t.listTS(ref); err != nil || ts != 0 {
+		return ts, err
+	}
+	ts = time.Now().UnixMilli()
+	return ts, t.setListTS(ref, ts)
+}
+
+// scan runs a query returning (id, data, epoch, deleted) rows and hands
+// each object to fn until it returns false.
+func (t *pgTx) scan(sql string, args []any, fn func(storage.Object) bool) error {
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return wrap("list", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var data []byte
+		var lm int64
+		var deleted bool
+		if err := rows.Scan(&id, &data, &lm, &deleted); err != nil {
+			return wrap("list", err)
+		}
+		o, err := row(id, data, lm, deleted)
+		if err != nil {
+			return err
+		}
+		if !fn(o) {
+			break
+		}
+	}
+	return wrap("list", rows.Err())
+}
+
+// pushdown turns the filters SQL can answer exactly into conditions:
+// equality of top-level string, boolean and null values, and time bounds.
+func pushdown(q storage.Query, args *[]any) string {
+	var conds []string
+	add := func(v any) string { *args = append(*args, v); return fmt.Sprintf("$%d", len(*args)) }
+	lo, hi := storage.TimeBounds(q.Filters)
+	if lo > 0 {
+		conds = append(conds, "last_modified >= from_epoch("+add(lo)+")")
+	}
+	if hi < math.MaxInt64 {
+		conds = append(conds, "last_modified <= from_epoch("+add(hi)+")")
+	}
+	for _, f := range q.Filters {
+		if f.Op != storage.OpEq || strings.Contains(f.Field, ".") || f.Field == "id" || f.Field == "last_modified" || f.Field == "deleted" {
+			continue
+		}
+		switch f.Value.(type) {
+		case string, bool:
+			b, err := storage.AppendJSON(nil, f.Value)
+			if err == nil {
+				conds = append(conds, "data -> "+add(f.Field)+" = "+add(string(b))+"::JSONB")
+			}
+		}
+	}
+	if !q.IncludeDeleted {
+		conds = append(conds, "NOT deleted")
+	}
+	if len(conds) == 0 {
+		return ""
+	}
+	return " AND " + strings.Join(conds, " AND ")
+}
+
+func (t *pgTx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
+	sorts := storage.FullSort(q.Sort)
+	keep := func(o storage.Object) bool {
+		if storage.IsDeleted(o) && !q.IncludeDeleted {
+			return false
+		}
+		return storage.Match(o, q.Filters) && (q.After == nil || storage.Compare(o, q.After, sorts) > 0)
+	}
+	args := []any{ref.Parent, ref.Resource}
+	base := `SELECT id, data, as_epoch(last_modified), deleted FROM objects WHERE parent_id = $1 AND resource_name = $2`
+	if q.IDs != nil {
+		args = append(args, q.IDs)
+		base += ` AND id = ANY($3)`
+	}
+	base += pushdown(q, &args)
+	indexOrder := len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc
+	if indexOrder && q.IDs == nil {
+		dir, cmp := "DESC", "<"
+		if !sorts[0].Desc {
+			dir, cmp = "ASC", ">"
+		}
+		if q.After != nil {
+			if ts, ok := storage.Int(q.After["last_modified"]); ok {
+				args = append(args, ts, storage.ID(q.After))
+				base += fmt.Sprintf(` AND (last_modified, id) %s (from_epoch($%d), $%d)`, cmp, len(args)-1, len(args))
+			}
+		}
+		base += fmt.Sprintf(` ORDER BY last_modified %s, id %s`, dir, dir)
+		var out []storage.Object
+		err := t.scan(base, args, func(o storage.Object) bool {
+			if keep(o) {
+				out = append(out, o)
+			}
+			return q.Limit <= 0 || len(out) < q.Limit
+		})
+		return out, err
+	}
+	var all []storage.Object
+	err := t.scan(base, args, func(o storage.Object) bool {
+		if keep(o) {
+			all = append(all, o)
+			if q.Limit > 0 && len(all) > 4*q.Limit+256 {
+				all = topK(all, sorts, q.Limit)
+			}
+		}
+		return true
+	})
+	return topK(all, sorts, q.Limit), err
+}
+
+func topK(objs []storage.Object, sorts []storage.Sort, limit int) []storage.Object {
+	sort.SliceStable(objs, func(i, j int) bool { return storage.Compare(objs[i], objs[j], sorts) < 0 })
+	if limit > 0 && len(objs) > limit {
+		objs = objs[:limit]
+	}
+	return objs
+}
+
+func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {
+	if len(filters) == 0 {
+		var n int
+		q := `SELECT COUNT(*) FROM objects WHERE parent_id = $1 AND resource_name = $2`
+		if !includeDeleted {
+			q += ` AND NOT deleted`
+		}
+		err := t.tx.QueryRow(t.ctx, q, ref.Parent, ref.Resource).Scan(&n)
+		return n, wrap("count", err)
+	}
+	objs, err := t.List(ref, storage.Query{Filters: filters, IncludeDeleted: includeDeleted})
+	return len(objs), err
+}
+
+func (t *pgTx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error) {
+	if err := t.writable(); err != nil {
+		return 0, err
+	}
+	cur, err := t.listTS(ref)
+	if err != nil {
+		return 0, err
+	}
+	if cur > 0 {
+		if err := t.setListTS(ref, cur); err != nil { // the list timestamp survives the purge
+			return 0, err
+		}
+	}
+	rows, err := t.tx.Query(t.ctx, `SELECT id, as_epoch(last_modified) FROM objects
+	  WHERE parent_id = $1 AND resource_name = $2 AND deleted ORDER BY last_modified DESC`, ref.Parent, ref.Resource)
+	if err != nil {
+		return 0, wrap("purge", err)
+	}
+	var ids []string
+	i := 0
+	for rows.Next() {
+		var id string
+		var ts int64
+		if err := rows.Scan(&id, &ts); err != nil {
+			rows.Close()
+			return 0, wrap("purge", err)
+		}
+		if (before > 0 && ts < before) || (keep >= 0 && i >= keep) {
+			ids = append(ids, id)
+		}
+		i++
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	tag, err := t.tx.Exec(t.ctx, `DELETE FROM objects WHERE parent_id = $1 AND resource_name = $2 AND deleted AND id = ANY($3)`,
+		ref.Parent, ref.Resource, ids)
+	return int(tag.RowsAffected()), wrap("purge", err)
+}
+
+func (t *pgTx) DeleteTree(uri string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	if uri == "" {
+		for _, table := range []string{"objects", "timestamps", "access_control_entries", "user_principals"} {
+			if err := t.exec("flush", "DELETE FROM "+table); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, table := range []string{"objects", "timestamps"} {
+		if err := t.exec("delete tree", `DELETE FROM `+table+` WHERE parent_id = $1 OR starts_with(parent_id, $2)`, uri, uri+"/"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
