@@ -24,6 +24,7 @@ import (
 
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/plugins"
+	"github.com/nimbus-server/nimbus/storage/postgres"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -201,9 +202,17 @@ func migrate(g globals, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	backend := s.String("storage_backend")
+	backend := backendName(s)
 	if *dry {
 		fmt.Fprintf(stdout, "would prepare the %s storage at %s\n", backend, storageURL(s))
+		return nil
+	}
+	if backend == "postgresql" {
+		msg, err := postgres.Migrate(context.Background(), s.String("storage_url"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "postgresql: "+msg)
 		return nil
 	}
 	b, err := openBackend(s)

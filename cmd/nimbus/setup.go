@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,12 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/plugins"
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/bolt"
 	"github.com/nimbus-server/nimbus/storage/memory"
+	"github.com/nimbus-server/nimbus/storage/postgres"
 )
 
 func backendName(s *config.Settings) string {
@@ -46,7 +50,17 @@ func openBackend(s *config.Settings) (storage.Backend, error) {
 	case "memory":
 		return memory.New(), nil
 	case "postgresql":
-		return nil, fmt.Errorf("config: storage_backend = postgresql is not available in this build yet")
+		url := s.String("storage_url")
+		if url == "" {
+			return nil, fmt.Errorf("config: storage_backend = postgresql needs storage_url (postgresql://user:pass@host:5432/db)")
+		}
+		size := s.IntOr("storage_pool_size", 25) + s.IntOr("storage_max_overflow", 5)
+		b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: int32(size),
+			PoolTimeout: time.Duration(s.IntOr("storage_pool_timeout", 30)) * time.Second})
+		if errors.Is(err, postgres.ErrSchemaMissing) {
+			return nil, fmt.Errorf("%v (nimbus --ini <file> migrate)", err)
+		}
+		return b, err
 	default:
 		return nil, fmt.Errorf("config: setting storage_backend: %q is not one of bolt, postgresql, memory", s.String("storage_backend"))
 	}

@@ -85,6 +85,7 @@ type Plugin struct {
 	termsEnforced            bool
 	throttle                 throttle
 	creds                    credCache
+	shared                   bool // several instances share the storage
 }
 
 // Name implements resource.Plugin.
@@ -181,6 +182,13 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	p.termsVersion, p.termsURL = s.String("account_terms_version"), s.String("account_terms_url")
 	p.termsEnforced = s.Bool("account_terms_enforced")
 	p.creds.ttl = time.Duration(s.IntOr("account_cache_ttl_seconds", 30)) * time.Second
+	if b := s.String("storage_backend"); b == "postgresql" || strings.HasSuffix(b, ".postgresql") {
+		// Other instances may revoke credentials: cached bearer
+		// credentials are not used, and cached password checks are
+		// confirmed against the stored hash.
+		p.shared = true
+		p.creds.ttl = 0
+	}
 	p.throttle = throttle{max: s.IntOr("account_login_max_failures", 10),
 		window: time.Duration(s.IntOr("account_login_failure_window_seconds", 900)) * time.Second}
 	if b := s.String("storage_backend"); b == "memory" || strings.HasSuffix(b, ".memory") {

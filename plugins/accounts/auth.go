@@ -47,7 +47,7 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 	if !valid || user == "" || pw == "" || len(pw) > maxPasswordBytes || !IDPattern.MatchString(user) {
 		return "", resource.Rejected
 	}
-	if p.cache.hit(user, pw) {
+	if hash, ok := p.cache.hit(user, pw); ok && (!p.shared || p.stillValid(r, user, hash)) {
 		p.setCred(r, &credential{method: "basic"})
 		return user, resource.Accepted
 	}
@@ -59,7 +59,8 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 	ok, account, reset := p.checkPassword(r, user, pw)
 	if ok {
 		p.throttle.succeed(r, user)
-		p.cache.put(user, pw)
+		hash, _ := account["password"].(string)
+		p.cache.put(user, pw, hash)
 		p.setCred(r, &credential{method: "basic"})
 		return user, resource.Accepted
 	}
@@ -71,6 +72,18 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 	}
 	p.throttle.fail(r, user)
 	return "", resource.Rejected
+}
+
+// stillValid confirms a cached verification against the account as it is
+// now in the shared database: another instance may have changed the
+// password or deleted the account.
+func (p *Plugin) stillValid(r *resource.Request, user, hash string) bool {
+	var a storage.Object
+	if err := r.View(func(tx storage.Tx) (err error) { a, err = getOrNil(tx, AccountRef, user); return }); err != nil || a == nil {
+		return false
+	}
+	stored, _ := a["password"].(string)
+	return stored == hash && a["validated"] != false
 }
 
 // checkPassword verifies a password, costing the same time for unknown

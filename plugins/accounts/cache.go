@@ -20,6 +20,7 @@ type verifiedCache struct {
 
 type cacheEntry struct {
 	user    string
+	hash    string // the stored hash the password was checked against
 	expires time.Time
 }
 
@@ -37,29 +38,30 @@ func (c *verifiedCache) key(user, pw string) string {
 	return string(m.Sum(nil))
 }
 
-// hit tells whether the credentials were verified recently, renewing them.
-func (c *verifiedCache) hit(user, pw string) bool {
+// hit tells whether the credentials were verified recently, renewing them,
+// and against which stored hash.
+func (c *verifiedCache) hit(user, pw string) (string, bool) {
 	if c.ttl <= 0 {
-		return false
+		return "", false
 	}
 	k := c.key(user, pw)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
 	if !ok || e.user != user {
-		return false
+		return "", false
 	}
 	now := time.Now()
 	if now.After(e.expires) {
 		c.dropLocked(k, user)
-		return false
+		return "", false
 	}
 	e.expires = now.Add(c.ttl)
 	c.entries[k] = e
-	return true
+	return e.hash, true
 }
 
-func (c *verifiedCache) put(user, pw string) {
+func (c *verifiedCache) put(user, pw, hash string) {
 	if c.ttl <= 0 {
 		return
 	}
@@ -70,7 +72,7 @@ func (c *verifiedCache) put(user, pw string) {
 		c.entries = map[string]cacheEntry{}
 		c.byUser = map[string]map[string]struct{}{}
 	}
-	c.entries[k] = cacheEntry{user: user, expires: time.Now().Add(c.ttl)}
+	c.entries[k] = cacheEntry{user: user, hash: hash, expires: time.Now().Add(c.ttl)}
 	if c.byUser[user] == nil {
 		c.byUser[user] = map[string]struct{}{}
 	}

@@ -17,7 +17,7 @@ func TestClientCacheHeaders(t *testing.T) {
 	s.Do(R{Method: "PUT", Path: recs + "/r", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
 	cases := []struct {
 		path, auth, cc string
-		expires      bool
+		expires        bool
 	}{
 		{recs + "/r", "", "max-age=120", true},
 		{recs, "", "max-age=120", true},

@@ -154,3 +154,30 @@ func Stop() {
 	asPostgres(findBin("pg_ctl"), "-D", filepath.Join(shared.dir, "data"), "-m", "immediate", "-w", "stop").Run()
 	os.RemoveAll(shared.dir)
 }
+
+// Private starts a server of its own, which the test may stop and start
+// again (fault tests); it is removed at the end of the test.
+func Private(t testing.TB) *Server {
+	t.Helper()
+	Start(t) // skips or fails like Start when PostgreSQL is missing
+	s, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		asPostgres(findBin("pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "-w", "stop").Run()
+		os.RemoveAll(s.dir)
+	})
+	return s
+}
+
+// StopServer stops the server (fast shutdown).
+func (s *Server) StopServer() error {
+	return asPostgres(findBin("pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-m", "fast", "-w", "stop").Run()
+}
+
+// StartServer starts a stopped server again on the same port.
+func (s *Server) StartServer() error {
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", s.port, s.dir)
+	return asPostgres(findBin("pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-o", opts, "-l", filepath.Join(s.dir, "log"), "-w", "start").Run()
+}
