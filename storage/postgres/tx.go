@@ -330,6 +330,28 @@ func (t *pgTx) scan(sql string, args []any, fn func(storage.Object) bool) error 
 	return wrap("list", rows.Err())
 }
 
+// exactInSQL tells whether pushdown answers every filter exactly, so
+// that SQL can apply the limit itself.
+func exactInSQL(q storage.Query) bool {
+	for _, f := range q.Filters {
+		switch {
+		case f.Field == "last_modified" && (f.Op == storage.OpGt || f.Op == storage.OpLt || f.Op == storage.OpMin || f.Op == storage.OpMax):
+			if _, ok := storage.Int(f.Value); !ok {
+				return false
+			}
+		case f.Op == storage.OpEq && !strings.Contains(f.Field, ".") && f.Field != "id" && f.Field != "last_modified" && f.Field != "deleted":
+			switch f.Value.(type) {
+			case string, bool:
+			default:
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // pushdown turns the filters SQL can answer exactly into conditions:
 // equality of top-level string, boolean and null values, and time bounds.
 func pushdown(q storage.Query, args *[]any) string {
@@ -391,6 +413,9 @@ func (t *pgTx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) 
 			}
 		}
 		base += fmt.Sprintf(` ORDER BY last_modified %s, id %s`, dir, dir)
+		if q.Limit > 0 && exactInSQL(q) {
+			base += fmt.Sprintf(` LIMIT %d`, q.Limit)
+		}
 		var out []storage.Object
 		err := t.scan(base, args, func(o storage.Object) bool {
 			if keep(o) {
