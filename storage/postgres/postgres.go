@@ -178,11 +178,19 @@ func (e fnError) Error() string { return e.err.Error() }
 func (e fnError) Unwrap() error { return e.err }
 
 func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error) (err error) {
-	mode := pgx.ReadOnly
-	if write {
-		mode = pgx.ReadWrite
+	if !write {
+		actx, cancel := context.WithTimeout(ctx, b.timeout)
+		conn, err := b.pool.Acquire(actx)
+		cancel()
+		if err != nil {
+			return wrap("acquire", err)
+		}
+		defer conn.Release()
+		return fn(&pgTx{ctx: ctx, tx: conn, write: false})
 	}
-	tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: mode})
+	bctx, cancel := context.WithTimeout(ctx, b.timeout)
+	tx, err := b.pool.BeginTx(bctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
+	cancel()
 	if err != nil {
 		return wrap("begin", err)
 	}

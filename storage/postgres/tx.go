@@ -10,14 +10,24 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
 
-// pgTx implements storage.Tx in one PostgreSQL transaction.
+// querier is what a transaction or a pooled connection offers.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// pgTx implements storage.Tx in one PostgreSQL transaction, or, for
+// reads, on one pooled connection: under READ COMMITTED a read-only
+// transaction adds two round trips and no consistency.
 type pgTx struct {
 	ctx   context.Context
-	tx    pgx.Tx
+	tx    querier
 	write bool
 	sp    int
 }
