@@ -34,31 +34,6 @@ func (t *Tx) stored(lk []byte, id string) (storage.Object, error) {
 	return decode(v)
 }
 
-// bump assigns the timestamp of a write to the list (RES-13).
-func (t *Tx) bump(m *meta, sent int64, create bool) int64 {
-	now := t.Now()
-	fresh := m.ts + 1
-	if now > fresh {
-		fresh = now
-	}
-	if sent > 0 {
-		if sent > m.ts {
-			m.ts = sent
-			return sent
-		}
-		if create {
-			if sent == m.ts {
-				m.ts++
-				return m.ts
-			}
-			m.ts = fresh
-			return sent
-		}
-	}
-	m.ts = fresh
-	return fresh
-}
-
 func sentTimestamp(obj storage.Object) int64 {
 	v, ok := obj["last_modified"]
 	if !ok {
@@ -122,7 +97,9 @@ func (t *Tx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Obje
 	m := t.getMeta(lk)
 	obj = copyObject(obj)
 	delete(obj, "deleted")
-	obj["last_modified"] = t.bump(&m, sentTimestamp(obj), create || !live)
+	var objTS int64
+	objTS, m.ts = storage.NextTimestamp(m.ts, sentTimestamp(obj), create || !live)
+	obj["last_modified"] = objTS
 	if !live {
 		m.count++
 	}
@@ -160,7 +137,9 @@ func (t *Tx) Delete(ref storage.Ref, id string, lastModified int64) (storage.Obj
 	if lastModified > m.ts {
 		sent = lastModified
 	}
-	tomb := storage.Object{"id": id, "deleted": true, "last_modified": t.bump(&m, sent, false)}
+	var ts int64
+	ts, m.ts = storage.NextTimestamp(m.ts, sent, false)
+	tomb := storage.Object{"id": id, "deleted": true, "last_modified": ts}
 	m.count--
 	if err := t.write(lk, prev, tomb); err != nil {
 		return nil, err
@@ -173,20 +152,7 @@ func (t *Tx) DeleteMany(ref storage.Ref, q storage.Query) ([]storage.Object, err
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	q.IncludeDeleted = false
-	objs, err := t.List(ref, q)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]storage.Object, 0, len(objs))
-	for _, o := range objs {
-		tomb, err := t.Delete(ref, storage.ID(o), 0)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, tomb)
-	}
-	return out, nil
+	return storage.DeleteMatching(t, ref, q)
 }
 
 // Timestamp implements storage.Tx.

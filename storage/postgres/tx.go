@@ -148,28 +148,6 @@ func (t *pgTx) setListTS(ref storage.Ref, ts int64) error {
 		ref.Parent, ref.Resource, ts)
 }
 
-// bump gives the timestamp of a write (RES-13); it returns the object's
-// timestamp and the list's new one.
-func bump(cur, sent int64, create bool) (obj, list int64) {
-	now := time.Now().UnixMilli()
-	fresh := cur + 1
-	if now > fresh {
-		fresh = now
-	}
-	if sent > 0 {
-		if sent > cur {
-			return sent, sent
-		}
-		if create {
-			if sent == cur {
-				return cur + 1, cur + 1
-			}
-			return sent, fresh
-		}
-	}
-	return fresh, fresh
-}
-
 func sentTimestamp(obj storage.Object) int64 {
 	i, ok := storage.Int(obj["last_modified"])
 	if !ok || i <= 0 {
@@ -211,7 +189,7 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 	if err != nil {
 		return nil, err
 	}
-	objTS, listTS := bump(cur, sentTimestamp(obj), create || !live)
+	objTS, listTS := storage.NextTimestamp(cur, sentTimestamp(obj), create || !live)
 	data, err := dataOf(obj)
 	if err != nil {
 		return nil, err
@@ -266,7 +244,7 @@ func (t *pgTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.O
 	if lastModified > cur {
 		sent = lastModified
 	}
-	ts, _ := bump(cur, sent, false)
+	ts, _ := storage.NextTimestamp(cur, sent, false)
 	err = t.exec("delete", `UPDATE objects SET deleted = TRUE, data = '{"deleted": true}'::JSONB, last_modified = from_epoch($4)
 	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, id, ref.Parent, ref.Resource, ts)
 	if err != nil {
@@ -282,20 +260,7 @@ func (t *pgTx) DeleteMany(ref storage.Ref, q storage.Query) ([]storage.Object, e
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	q.IncludeDeleted = false
-	objs, err := t.List(ref, q)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]storage.Object, 0, len(objs))
-	for _, o := range objs {
-		tomb, err := t.Delete(ref, storage.ID(o), 0)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, tomb)
-	}
-	return out, nil
+	return storage.DeleteMatching(t, ref, q)
 }
 
 func (t *pgTx) Timestamp(ref storage.Ref) (int64, error) {
