@@ -75,6 +75,10 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	if err := r.AddCapability("history", "Track changes on data.", "https://kinto.readthedocs.io/en/latest/api/1.x/history.html", extra); err != nil {
 		return err
 	}
+	if err := r.AddRoute(resource.Route{Method: "GET", Path: "/buckets/:bucket_id/snapshot/collections/:spec", Handler: p.snapshot,
+		Summary: "A collection's records as they were at a timestamp ({cid}@{timestamp})."}); err != nil {
+		return err
+	}
 	r.AddListener(resource.Listener{
 		Actions:      []string{"create", "update", "delete"},
 		Resources:    []string{"bucket", "group", "collection", "record"},

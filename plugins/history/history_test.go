@@ -136,3 +136,36 @@ func TestHistorySettings(t *testing.T) {
 		t.Errorf("capability extras: %v", caps)
 	}
 }
+
+func TestSnapshot(t *testing.T) {
+	s := apitest.New(t, map[string]string{"includes": "history"})
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	recs := "/v1/buckets/b/collections/c/records"
+	s.Do(R{Method: "PUT", Path: recs + "/keep", Auth: alice, Body: `{"data":{"v":"keep"}}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: recs + "/edit", Auth: alice, Body: `{"data":{"v":"old"}}`}).Expect(t, 201, 0)
+	mark := s.Do(R{Method: "PUT", Path: recs + "/gone", Auth: alice, Body: `{"data":{"v":"gone"}}`}).Expect(t, 201, 0)
+	ts := fmt.Sprint(num(mark.Data()["last_modified"]))
+	s.Do(R{Method: "PATCH", Path: recs + "/edit", Auth: alice, Body: `{"data":{"v":"new"}}`}).Expect(t, 200, 0)
+	s.Do(R{Method: "DELETE", Path: recs + "/gone", Auth: alice}).Expect(t, 200, 0)
+	s.Do(R{Method: "PUT", Path: recs + "/later", Auth: alice, Body: `{"data":{"v":"later"}}`}).Expect(t, 201, 0)
+	snap := s.Do(R{Method: "GET", Path: "/v1/buckets/b/snapshot/collections/c@" + ts, Auth: alice}).Expect(t, 200, 0)
+	var got []string
+	for _, it := range snap.Items() {
+		got = append(got, fmt.Sprintf("%s=%v", it["id"], it["v"]))
+	}
+	if strings.Join(got, " ") != "gone=gone edit=old keep=keep" {
+		t.Errorf("snapshot: %v", got)
+	}
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b/snapshot/collections/c@x", Auth: alice}).Expect(t, 400, 107)
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b/snapshot/collections/c@-1", Auth: alice}).Expect(t, 400, 107)
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b/snapshot/collections/c@" + ts, Auth: bob}).Expect(t, 403, 121)
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b/snapshot/collections/c@" + ts}).Expect(t, 401, 104)
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b/snapshot/collections/nope@" + ts, Auth: alice}).Expect(t, 404, 111)
+	s.Do(R{Method: "DELETE", Path: "/v1/buckets/b/snapshot/collections/c@" + ts, Auth: alice}).Expect(t, 405, 115)
+}
+
+func num(v any) int64 {
+	n, _ := v.(interface{ Int64() (int64, error) }).Int64()
+	return n
+}
