@@ -25,7 +25,7 @@ var base = map[string]string{
 	"account_bcrypt_cost":       "4",
 }
 
-func server(t *testing.T, extra map[string]string) *apitest.Server {
+func server(t testing.TB, extra map[string]string) *apitest.Server {
 	settings := map[string]string{}
 	for k, v := range base {
 		settings[k] = v
