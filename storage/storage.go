@@ -135,6 +135,12 @@ type RawLister interface {
 	ListRaw(ref Ref, q Query) (rows [][]byte, ok bool, err error)
 }
 
+// Lister is implemented by transactions that can name every list of a
+// resource type (maintenance commands use it).
+type Lister interface {
+	Lists(resource string) ([]Ref, error)
+}
+
 // Backuper is implemented by backends that can write a consistent copy of
 // their data while serving.
 type Backuper interface {

@@ -37,6 +37,8 @@ commands:
   migrate [--dry-run]              create or upgrade the storage schema
   init [--backend B] [--host H]    write a commented configuration file
   create-user [-u NAME] [-p PASS]  create an account or set its password
+  purge-deleted <resource>... <n>  keep only the n newest tombstones of each list
+  flush-cache                      (caches are in-process; nothing to flush)
   version                          print the version
 
 The configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini.
@@ -97,6 +99,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = migrate(g, cargs, stdout)
 	case "init":
 		err = initConfig(g, cargs, stdout)
+	case "purge-deleted":
+		err = purgeDeleted(g, cargs, stdout)
+	case "flush-cache":
+		// Caches (verified passwords, credentials, schemas) live in each
+		// server process and are emptied when it restarts.
+		fmt.Fprintln(stdout, "nothing to flush: Nimbus caches live in each server process and are emptied on restart")
 	case "create-user":
 		return createUser(g, cargs, os.Stdin, stdout, stderr)
 	case "version":

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/bolt"
 )
 
 func writeINI(t *testing.T, body string) string {
@@ -89,5 +94,39 @@ func TestCommandLine(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"--ini", interp, "serve"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "nope") {
 		t.Errorf("unknown interpolation: %d %q", code, errb.String())
+	}
+}
+
+func TestPurgeDeleted(t *testing.T) {
+	ini := writeINI(t, "[nimbus]\nstorage_url = DIR/data.db\nmultiauth.policies = basicauth\n")
+	b, err := bolt.Open(filepath.Join(filepath.Dir(ini), "data.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, parent := range []string{"/buckets/a/collections/c", "/buckets/b/collections/c"} {
+		ref := storage.Ref{Resource: "record", Parent: parent}
+		b.Update(context.Background(), func(tx storage.Tx) error {
+			for i := 0; i < 3; i++ {
+				id := fmt.Sprintf("r%d", i)
+				if _, err := tx.Create(ref, storage.Object{"id": id}); err != nil {
+					return err
+				}
+				if _, err := tx.Delete(ref, id, 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	b.Close()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--ini", ini, "purge-deleted", "record", "history", "1"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "record: 4 tombstones deleted") {
+		t.Errorf("purge-deleted: %d %q %q", code, out.String(), errb.String())
+	}
+	if code := run([]string{"--ini", ini, "purge-deleted", "record", "x"}, &out, &errb); code != 1 {
+		t.Error("a bad max-retained must fail")
+	}
+	if code := run([]string{"flush-cache"}, &out, &errb); code != 0 {
+		t.Error("flush-cache")
 	}
 }

@@ -491,3 +491,16 @@ func rejects(stored []byte, needles [][]byte) bool {
 	}
 	return false
 }
+
+// Lists implements storage.Lister from the list metadata.
+func (t *Tx) Lists(resource string) ([]storage.Ref, error) {
+	var out []storage.Ref
+	c := t.bucket("m").Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		parts := bytes.SplitN(k, []byte{0}, 3)
+		if len(parts) == 3 && string(parts[1]) == resource {
+			out = append(out, storage.Ref{Resource: resource, Parent: string(parts[0])})
+		}
+	}
+	return out, nil
+}

@@ -495,3 +495,21 @@ func (t *pgTx) DeleteTree(uri string) error {
 	}
 	return nil
 }
+
+// Lists implements storage.Lister.
+func (t *pgTx) Lists(resource string) ([]storage.Ref, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT DISTINCT parent_id FROM objects WHERE resource_name = $1`, resource)
+	if err != nil {
+		return nil, wrap("lists", err)
+	}
+	defer rows.Close()
+	var out []storage.Ref
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, wrap("lists", err)
+		}
+		out = append(out, storage.Ref{Resource: resource, Parent: p})
+	}
+	return out, wrap("lists", rows.Err())
+}

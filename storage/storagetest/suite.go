@@ -49,6 +49,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"RestrictToIDs", testIDs},
 		{"DeleteMany", testDeleteMany},
 		{"PurgeDeleted", testPurge},
+		{"ListsOfAResourceType", testLists},
 		{"DeleteTreeCascades", testDeleteTree},
 		{"FailedUpdateRollsBack", testRollback},
 		{"SavepointsUndoPartOfATransaction", testSavepoints},

@@ -254,3 +254,33 @@ func testSavepoints(t *testing.T, b storage.Backend) {
 		return nil
 	})
 }
+
+func testLists(t *testing.T, b storage.Backend) {
+	create(t, b, recs, obj(`{"id":"a"}`))
+	create(t, b, other, obj(`{"id":"a"}`))
+	create(t, b, storage.Ref{Resource: "collection", Parent: "/buckets/b"}, obj(`{"id":"c"}`))
+	supported := true
+	b.View(ctx, func(tx storage.Tx) error {
+		l, ok := tx.(storage.Lister)
+		if !ok {
+			supported = false
+			return nil
+		}
+		refs, err := l.Lists("record")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parents []string
+		for _, r := range refs {
+			parents = append(parents, r.Parent)
+		}
+		sort.Strings(parents)
+		if fmt.Sprint(parents) != "["+recs.Parent+" "+other.Parent+"]" {
+			t.Errorf("record lists: %v", parents)
+		}
+		return nil
+	})
+	if !supported {
+		t.Skip("backend cannot enumerate lists")
+	}
+}

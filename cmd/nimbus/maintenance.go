@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// purgeDeleted serves "nimbus purge-deleted <resource>... <max-retained>":
+// it keeps the newest max-retained tombstones of every list of the given
+// resource types and deletes the older ones.
+func purgeDeleted(g globals, args []string, stdout io.Writer) error {
+	if len(args) < 2 {
+		return fmt.Errorf("usage: nimbus purge-deleted <resource>... <max-retained>")
+	}
+	keep, err := strconv.Atoi(args[len(args)-1])
+	if err != nil || keep < 0 {
+		return fmt.Errorf("max-retained must be a non-negative integer, not %q", args[len(args)-1])
+	}
+	s, err := config.Load(g.ini, g.explicit, os.Environ(), "")
+	if err != nil {
+		return err
+	}
+	backend, err := openBackend(s)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	total := 0
+	for _, resource := range args[:len(args)-1] {
+		err := backend.Update(context.Background(), func(tx storage.Tx) error {
+			lister, ok := tx.(storage.Lister)
+			if !ok {
+				return fmt.Errorf("the %s storage cannot enumerate lists", backendName(s))
+			}
+			refs, err := lister.Lists(resource)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, ref := range refs {
+				removed, err := tx.PurgeDeleted(ref, 0, keep)
+				if err != nil {
+					return err
+				}
+				n += removed
+			}
+			fmt.Fprintf(stdout, "%s: %d tombstones deleted\n", resource, n)
+			total += n
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
