@@ -117,6 +117,27 @@ func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdic
 	return NotFound(res.Name, id)
 }
 
+// writeTarget returns the existing object a PATCH or DELETE changes,
+// after checking the caller may write it; a missing object gets the
+// answer of missingObject.
+func (a *App) writeTarget(r *Request, tx storage.Tx, res *Resource, m matchdict, id string, chain []permissions.Node) (storage.Object, error) {
+	old, err := getOrNil(tx, res.ref(m), id)
+	if err != nil {
+		return nil, err
+	}
+	if old == nil {
+		return nil, a.missingObject(r, tx, res, m, id)
+	}
+	ok, err := r.allowed(tx, chain, "write")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, r.Deny()
+	}
+	return old, nil
+}
+
 // objectPut serves PUT: create or replace (RES-09).
 func (a *App) objectPut(res *Resource) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -313,19 +334,9 @@ func (a *App) objectDelete(res *Resource) echo.HandlerFunc {
 		var events []*Event
 		err := r.Update(func(tx storage.Tx) error {
 			events = nil
-			old, err := getOrNil(tx, res.ref(m), id)
+			old, err := a.writeTarget(r, tx, res, m, id, chain)
 			if err != nil {
 				return err
-			}
-			if old == nil {
-				return a.missingObject(r, tx, res, m, id)
-			}
-			ok, err := r.allowed(tx, chain, "write")
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return r.Deny()
 			}
 			if perr != nil {
 				return perr

@@ -32,19 +32,9 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 		var sent map[string]any
 		err := r.Update(func(tx storage.Tx) error {
 			events = nil
-			old, err := getOrNil(tx, res.ref(m), id)
+			old, err := a.writeTarget(r, tx, res, m, id, chain)
 			if err != nil {
 				return err
-			}
-			if old == nil {
-				return a.missingObject(r, tx, res, m, id)
-			}
-			ok, err := r.allowed(tx, chain, "write")
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return r.Deny()
 			}
 			if perr != nil {
 				return perr

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
 
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/permissions"
@@ -200,9 +199,6 @@ func (r *Registry) AddPrincipals(fn func(req *Request, tx storage.Tx) ([]string,
 func (r *Registry) AddRequestHook(fn func(req *Request) error) {
 	r.app.requestHooks = append(r.app.requestHooks, fn)
 }
-
-// CompileID compiles an id pattern, for resource declarations.
-func CompileID(pattern string) *regexp.Regexp { return regexp.MustCompile(pattern) }
 
 // OnFlush registers what a plugin must forget when all data is flushed
 // (caches kept outside the storage).

@@ -119,12 +119,6 @@ func (r *Request) Update(fn func(tx storage.Tx) error) error {
 	})
 }
 
-// SetTx makes the request use an enclosing transaction (batch).
-func (r *Request) SetTx(tx storage.Tx) { r.tx = tx }
-
-// Tx returns the enclosing transaction, if any.
-func (r *Request) Tx() storage.Tx { return r.tx }
-
 // JSON writes a JSON response.
 func (r *Request) JSON(status int, v any) error {
 	b, err := EncodeJSON(v)

@@ -281,7 +281,7 @@ func (d *decoder) str() (string, error) {
 				return "", err
 			}
 			if utf16.IsSurrogate(r) {
-				r2 := unicode_replacement
+				r2 := utf8.RuneError
 				if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
 					save := d.i
 					d.i += 2
@@ -289,7 +289,7 @@ func (d *decoder) str() (string, error) {
 					if err != nil {
 						return "", err
 					}
-					if dec := utf16.DecodeRune(r, lo); dec != unicode_replacement {
+					if dec := utf16.DecodeRune(r, lo); dec != utf8.RuneError {
 						r2 = dec
 					} else {
 						d.i = save
@@ -304,8 +304,6 @@ func (d *decoder) str() (string, error) {
 	}
 	return "", errEOF
 }
-
-const unicode_replacement = '\uFFFD'
 
 func (d *decoder) hex4() (rune, error) {
 	if len(d.b)-d.i < 4 {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -462,6 +461,3 @@ func TimeBounds(filters []Filter) (lo, hi int64) {
 	}
 	return lo, hi
 }
-
-// FormatInt is a helper for backends that store timestamps as JSON.
-func FormatInt(i int64) json.Number { return json.Number(strconv.FormatInt(i, 10)) }

@@ -31,7 +31,6 @@ func purgeDeleted(g globals, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer backend.Close()
-	total := 0
 	for _, resource := range args[:len(args)-1] {
 		err := backend.Update(context.Background(), func(tx storage.Tx) error {
 			lister, ok := tx.(storage.Lister)
@@ -51,7 +50,6 @@ func purgeDeleted(g globals, args []string, stdout io.Writer) error {
 				n += removed
 			}
 			fmt.Fprintf(stdout, "%s: %d tombstones deleted\n", resource, n)
-			total += n
 			return nil
 		})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nimbus-server/nimbus/permissions"
 	"github.com/nimbus-server/nimbus/resource"
@@ -182,22 +183,13 @@ func (p *Plugin) login(session bool) func(*resource.Request) error {
 		}
 		ttl, label, readOnly := p.tokenTTL, "", false
 		if !session {
-			if v, ok := data["ttl_seconds"]; ok {
-				n, isInt := storage.Int(v)
-				if _, isNum := v.(interface{ Int64() (int64, error) }); !isInt || !isNum {
-					return resource.Invalid("body", "data.ttl_seconds", "ttl_seconds must be an integer")
-				}
-				if n <= 0 {
-					return resource.Invalid("body", "data.ttl_seconds", "ttl_seconds must be positive")
-				}
-				ttl = minDuration(secondsOf(n), p.tokenMaxTTL)
+			var requested time.Duration
+			var oerr *resource.Error
+			if label, requested, oerr = labelAndTTL(data); oerr != nil {
+				return oerr
 			}
-			if v, ok := data["label"]; ok {
-				s, isStr := v.(string)
-				if !isStr || len(s) > 256 {
-					return resource.Invalid("body", "data.label", "label must be a string of at most 256 characters")
-				}
-				label = s
+			if requested > 0 {
+				ttl = minDuration(requested, p.tokenMaxTTL)
 			}
 			if v, ok := data["read_only"]; ok {
 				b, isBool := v.(bool)
@@ -224,6 +216,31 @@ func (p *Plugin) login(session bool) func(*resource.Request) error {
 			"key": key, "secret": secret, "token": key + "." + secret, "type": "Bearer", "user_id": p.policy + ":" + user,
 			"label": label, "created": created, "expires": rec["expires"], "read_only": readOnly}})
 	}
+}
+
+// labelAndTTL reads the optional label (a string of at most 256 bytes)
+// and ttl_seconds (a positive integer; 0 when absent) of a new credential.
+func labelAndTTL(data map[string]any) (string, time.Duration, *resource.Error) {
+	label := ""
+	if v, ok := data["label"]; ok {
+		s, isStr := v.(string)
+		if !isStr || len(s) > 256 {
+			return "", 0, resource.Invalid("body", "data.label", "label must be a string of at most 256 characters")
+		}
+		label = s
+	}
+	var ttl time.Duration
+	if v, ok := data["ttl_seconds"]; ok {
+		n, isInt := storage.Int(v)
+		if _, isNum := v.(interface{ Int64() (int64, error) }); !isInt || !isNum {
+			return "", 0, resource.Invalid("body", "data.ttl_seconds", "ttl_seconds must be an integer")
+		}
+		if n <= 0 {
+			return "", 0, resource.Invalid("body", "data.ttl_seconds", "ttl_seconds must be positive")
+		}
+		ttl = secondsOf(n)
+	}
+	return label, ttl, nil
 }
 
 func (p *Plugin) listTokens(r *resource.Request) error {
@@ -392,21 +409,13 @@ func (p *Plugin) createEmbed(r *resource.Request) error {
 	if !ok || bucket == "" {
 		return resource.Invalid("body", "data.bucket", "bucket is required")
 	}
-	label := ""
-	if v, ok := data["label"]; ok {
-		s, isStr := v.(string)
-		if !isStr || len(s) > 256 {
-			return resource.Invalid("body", "data.label", "label must be a string of at most 256 characters")
-		}
-		label = s
+	label, ttl, oerr := labelAndTTL(data)
+	if oerr != nil {
+		return oerr
 	}
 	var expires int64
-	if v, ok := data["ttl_seconds"]; ok {
-		n, isInt := storage.Int(v)
-		if _, isNum := v.(interface{ Int64() (int64, error) }); !isInt || !isNum || n <= 0 {
-			return resource.Invalid("body", "data.ttl_seconds", "ttl_seconds must be a positive integer")
-		}
-		expires = now() + secondsOf(n).Milliseconds()
+	if ttl > 0 {
+		expires = now() + ttl.Milliseconds()
 	}
 	key, secret := randomKey(embedPrefix), randomSecret()
 	created := now()

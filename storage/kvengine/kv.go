@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -44,8 +43,6 @@ type Tx struct {
 	recording bool
 	undo      []undoEntry
 	ctx       context.Context
-	// Now returns the current time in milliseconds; tests may replace it.
-	Now func() int64
 }
 
 var (
@@ -112,7 +109,7 @@ func (t *Tx) RollbackTo(sp int) error {
 
 // NewTx wraps a backend transaction.
 func NewTx(ctx context.Context, kv Store) *Tx {
-	return &Tx{kv: kv, ctx: ctx, Now: func() int64 { return time.Now().UnixMilli() }}
+	return &Tx{kv: kv, ctx: ctx}
 }
 
 // Context implements storage.Tx.

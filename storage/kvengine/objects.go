@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -162,7 +163,7 @@ func (t *Tx) Timestamp(ref storage.Ref) (int64, error) {
 	if m.ts != 0 || !t.kv.Writable() {
 		return m.ts, nil
 	}
-	m.ts = t.Now()
+	m.ts = time.Now().UnixMilli()
 	return m.ts, t.putMeta(lk, m)
 }
 
