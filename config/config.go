@@ -51,6 +51,7 @@ var Defaults = map[string]string{
 	"storage_pool_size":                         "25",
 	"storage_max_overflow":                      "5",
 	"storage_pool_timeout":                      "30",
+	"storage_cache_entries":                     "50000",
 	"cache_backend":                             "memory",
 	"cache_max_size_bytes":                      "524288",
 	"bucket_create_principals":                  "system.Authenticated",

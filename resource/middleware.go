@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/nimbus-server/nimbus/storage"
 )
 
 const csp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none';"
@@ -29,6 +31,9 @@ var otherVersion = regexp.MustCompile(`^/v[0-9]+(/|$)`)
 func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		if req := c.Request(); req.Context().Value(batchKey{}) == nil {
+			c.SetRequest(req.WithContext(storage.WithReadAfter(req.Context(), start)))
+		}
 		r := FromContext(c)
 		r.App = a
 		if bs, ok := c.Request().Context().Value(batchKey{}).(*batchState); ok {

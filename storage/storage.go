@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Object is one stored JSON document. Numbers decoded from storage are
@@ -180,3 +181,19 @@ func (e *BackendError) Unwrap() error { return e.Err }
 
 // ErrInvalidObject is returned when an object lacks a valid string id.
 var ErrInvalidObject = errors.New("storage: object has no valid id")
+
+type readAfterKey struct{}
+
+// WithReadAfter marks ctx with the moment its request arrived: reads made
+// with it must reflect every write acknowledged before t. Backends that
+// cache across instances use it to skip a synchronisation already made
+// for the same request (the HTTP layer sets it on every request).
+func WithReadAfter(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, readAfterKey{}, t)
+}
+
+// ReadAfter returns the moment set by WithReadAfter, if any.
+func ReadAfter(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(readAfterKey{}).(time.Time)
+	return t, ok
+}

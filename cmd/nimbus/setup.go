@@ -55,8 +55,13 @@ func openBackend(s *config.Settings) (storage.Backend, error) {
 			return nil, fmt.Errorf("config: storage_backend = postgresql needs storage_url (postgresql://user:pass@host:5432/db)")
 		}
 		size := s.IntOr("storage_pool_size", 25) + s.IntOr("storage_max_overflow", 5)
+		entries := s.IntOr("storage_cache_entries", 50000)
+		if entries <= 0 {
+			entries = -1 // off
+		}
 		b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: int32(size),
-			PoolTimeout: time.Duration(s.IntOr("storage_pool_timeout", 30)) * time.Second})
+			PoolTimeout:  time.Duration(s.IntOr("storage_pool_timeout", 30)) * time.Second,
+			CacheEntries: entries})
 		if errors.Is(err, postgres.ErrSchemaMissing) {
 			return nil, fmt.Errorf("%v (nimbus --ini <file> migrate)", err)
 		}

@@ -34,6 +34,7 @@ func twoInstances(t *testing.T) (*apitest.Server, *apitest.Server) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		pgtest.WaitCache(t, b)
 		out[i] = apitest.NewWithBackend(t, b, settings)
 	}
 	return out[0], out[1]

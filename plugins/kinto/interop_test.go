@@ -59,6 +59,7 @@ func TestKintoDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pgtest.WaitCache(t, backend)
 	s := apitest.NewWithBackend(t, backend, map[string]string{"includes": "history", "storage_backend": "postgresql"})
 	r := s.Do(R{Method: "GET", Path: "/v1/buckets/blog/collections/posts/records/r1", Auth: alice}).Expect(t, 200, 0)
 	if r.Data()["title"] != "hello" || num(r.Data()["last_modified"]) != 1700000000200 || r.Header.Get("ETag") != `"1700000000200"` {

@@ -16,6 +16,36 @@ func (t *pgTx) GetACL(uri string) (storage.ACL, error) {
 }
 
 func (t *pgTx) GetACLs(uris []string) (map[string]storage.ACL, error) {
+	if !t.cached() {
+		return t.readACLs(uris)
+	}
+	out := make(map[string]storage.ACL, len(uris))
+	var missing []string
+	for _, u := range uris {
+		acl, ok := t.cache.getACL(u)
+		switch {
+		case !ok:
+			missing = append(missing, u)
+		case len(acl) > 0:
+			out[u] = copyACL(acl)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	gen := t.cache.gen.Load()
+	read, err := t.readACLs(missing)
+	if err != nil {
+		return nil, err
+	}
+	t.cache.putACLs(missing, read, gen)
+	for u, acl := range read {
+		out[u] = acl
+	}
+	return out, nil
+}
+
+func (t *pgTx) readACLs(uris []string) (map[string]storage.ACL, error) {
 	rows, err := t.tx.Query(t.ctx, `SELECT object_id, permission, principal FROM access_control_entries
 	  WHERE object_id = ANY($1) ORDER BY principal`, uris)
 	if err != nil {
@@ -40,6 +70,7 @@ func (t *pgTx) SetACL(uri string, acl storage.ACL) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	t.tc.acls = append(t.tc.acls, uri)
 	if err := t.exec("acl", `DELETE FROM access_control_entries WHERE object_id = $1`, uri); err != nil {
 		return err
 	}
@@ -61,6 +92,7 @@ func (t *pgTx) DeleteACLs(uri string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	t.tc.allACLs = true
 	return t.exec("acl", `DELETE FROM access_control_entries WHERE object_id = $1 OR starts_with(object_id, $2)`, uri, uri+"/")
 }
 
@@ -86,6 +118,7 @@ func (t *pgTx) AddUserPrincipal(user, principal string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	t.tc.principals = true
 	return t.exec("principals", `INSERT INTO user_principals (user_id, principal) VALUES ($1, $2) ON CONFLICT DO NOTHING`, user, principal)
 }
 
@@ -93,6 +126,7 @@ func (t *pgTx) RemoveUserPrincipal(user, principal string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	t.tc.principals = true
 	return t.exec("principals", `DELETE FROM user_principals WHERE user_id = $1 AND principal = $2`, user, principal)
 }
 
@@ -100,10 +134,61 @@ func (t *pgTx) RemovePrincipal(principal string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	t.tc.principals = true
 	return t.exec("principals", `DELETE FROM user_principals WHERE principal = $1`, principal)
 }
 
 func (t *pgTx) UserPrincipals(users []string) ([]string, error) {
+	if !t.cached() {
+		return t.readPrincipals(users)
+	}
+	seen := map[string]bool{}
+	var out, missing []string
+	for _, u := range users {
+		ps, ok := t.cache.getPrincipals(u)
+		if !ok {
+			missing = append(missing, u)
+			continue
+		}
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	gen := t.cache.gen.Load()
+	byUser := make(map[string][]string, len(missing))
+	for _, u := range missing {
+		byUser[u] = []string{}
+	}
+	rows, err := t.tx.Query(t.ctx, `SELECT user_id, principal FROM user_principals WHERE user_id = ANY($1)`, missing)
+	if err != nil {
+		return nil, wrap("principals", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u, p string
+		if err := rows.Scan(&u, &p); err != nil {
+			return nil, wrap("principals", err)
+		}
+		byUser[u] = append(byUser[u], p)
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("principals", err)
+	}
+	t.cache.putPrincipals(byUser, gen)
+	return out, nil
+}
+
+func (t *pgTx) readPrincipals(users []string) ([]string, error) {
 	rows, err := t.tx.Query(t.ctx, `SELECT DISTINCT principal FROM user_principals WHERE user_id = ANY($1)`, users)
 	if err != nil {
 		return nil, wrap("principals", err)

@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,16 +27,26 @@ import (
 	"github.com/nimbus-server/nimbus/storage"
 )
 
-// Options tune the connection pool.
+// Options tune the connection pool and the read cache.
 type Options struct {
 	MaxConns    int32
 	PoolTimeout time.Duration
+	// CacheEntries bounds each map of the read cache (objects, ACLs,
+	// principals); 0 means 50,000 and a negative value turns the cache
+	// off.
+	CacheEntries int
+	// Logger receives the cache listener's warnings (slog.Default when
+	// nil).
+	Logger *slog.Logger
 }
 
 // Backend is a storage.Backend on PostgreSQL.
 type Backend struct {
-	pool    *pgxpool.Pool
-	timeout time.Duration
+	pool       *pgxpool.Pool
+	timeout    time.Duration
+	cache      *cache
+	stopListen context.CancelFunc
+	listening  sync.WaitGroup
 }
 
 var (
@@ -74,7 +86,10 @@ func Migrate(ctx context.Context, url string) (string, error) {
 	case err != nil:
 		return "", err
 	case sv == storageVersion && pv == permissionVersion:
-		return "schema is up to date (storage 26, permission 2)", nil
+		if err := execAll(ctx, pool, cacheSQL); err != nil {
+			return "", fmt.Errorf("postgres: installing the cache triggers: %v", err)
+		}
+		return "schema is up to date (storage 26, permission 2); cache triggers in place", nil
 	case sv != "" || pv != "":
 		return "", fmt.Errorf("postgres: unknown schema versions (storage %q, permission %q); Nimbus knows storage 26 and permission 2", sv, pv)
 	}
@@ -83,7 +98,7 @@ func Migrate(ctx context.Context, url string) (string, error) {
 		return "", err
 	}
 	defer tx.Rollback(ctx)
-	for _, stmt := range schemaSQL {
+	for _, stmt := range append(append([]string(nil), schemaSQL...), cacheSQL...) {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return "", fmt.Errorf("postgres: creating the schema: %v", err)
 		}
@@ -92,6 +107,21 @@ func Migrate(ctx context.Context, url string) (string, error) {
 		return "", err
 	}
 	return "schema created (storage 26, permission 2)", nil
+}
+
+// execAll runs statements in one transaction.
+func execAll(ctx context.Context, pool *pgxpool.Pool, stmts []string) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	for _, stmt := range stmts {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
 }
 
 func versions(ctx context.Context, pool *pgxpool.Pool) (string, string, error) {
@@ -145,11 +175,60 @@ func Open(ctx context.Context, url string, opts Options) (*Backend, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	return &Backend{pool: pool, timeout: timeout}, nil
+	b := &Backend{pool: pool, timeout: timeout}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if opts.CacheEntries >= 0 {
+		var n int
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'nimbus\_cache\_%' AND NOT tgisinternal`).Scan(&n)
+		switch {
+		case err != nil:
+			pool.Close()
+			return nil, fmt.Errorf("postgres: %v", err)
+		case n < cacheTriggers:
+			log.Warn("postgres: the database lacks Nimbus's cache triggers, so every read goes to the database; run \"nimbus migrate\" to add them")
+		default:
+			max := opts.CacheEntries
+			if max == 0 {
+				max = 50000
+			}
+			b.cache = newCache(max)
+			lctx, cancel := context.WithCancel(context.Background())
+			b.stopListen = cancel
+			b.listening.Add(1)
+			go func() {
+				defer b.listening.Done()
+				b.cache.listen(lctx, pool.Config().ConnConfig.Config.Copy(), log)
+			}()
+		}
+	}
+	return b, nil
 }
 
 // Close implements storage.Backend.
-func (b *Backend) Close() error { b.pool.Close(); return nil }
+func (b *Backend) Close() error {
+	if b.stopListen != nil {
+		b.stopListen()
+		b.listening.Wait()
+	}
+	b.pool.Close()
+	return nil
+}
+
+// CacheReady tells whether the read cache is in use: it is set up and its
+// listening connection is up. Tests wait for it.
+func (b *Backend) CacheReady() bool { return b.cache.on() }
+
+// CacheStats returns how many object reads the cache answered and how
+// many went to the database since the backend was opened.
+func (b *Backend) CacheStats() (hits, misses uint64) {
+	if b.cache == nil {
+		return 0, 0
+	}
+	return b.cache.hits.Load(), b.cache.misses.Load()
+}
 
 // Ping implements storage.Pinger.
 func (b *Backend) Ping(ctx context.Context) error { return b.pool.Ping(ctx) }
@@ -179,14 +258,9 @@ func (e fnError) Unwrap() error { return e.err }
 
 func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error) (err error) {
 	if !write {
-		actx, cancel := context.WithTimeout(ctx, b.timeout)
-		conn, err := b.pool.Acquire(actx)
-		cancel()
-		if err != nil {
-			return wrap("acquire", err)
-		}
-		defer conn.Release()
-		return fn(&pgTx{ctx: ctx, tx: conn, write: false})
+		lazy := &lazyConn{pool: b.pool, timeout: b.timeout}
+		defer lazy.release()
+		return fn(&pgTx{ctx: ctx, tx: lazy, write: false, cache: b.cache})
 	}
 	bctx, cancel := context.WithTimeout(ctx, b.timeout)
 	tx, err := b.pool.BeginTx(bctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
@@ -204,10 +278,71 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
+		// The outcome is unknown: what the transaction touched must not
+		// be served from the cache.
+		b.cache.invalidate(&t.tc)
 		return wrap("commit", err)
 	}
+	b.cache.invalidate(&t.tc)
 	return nil
 }
+
+// lazyConn takes a pooled connection on its first query, so that a read
+// answered from the cache holds none.
+type lazyConn struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+	conn    *pgxpool.Conn
+}
+
+func (l *lazyConn) get(ctx context.Context) (*pgxpool.Conn, error) {
+	if l.conn != nil {
+		return l.conn, nil
+	}
+	actx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	c, err := l.pool.Acquire(actx)
+	if err != nil {
+		return nil, wrap("acquire", err)
+	}
+	l.conn = c
+	return c, nil
+}
+
+func (l *lazyConn) release() {
+	if l.conn != nil {
+		l.conn.Release()
+	}
+}
+
+func (l *lazyConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c, err := l.get(ctx)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return c.Exec(ctx, sql, args...)
+}
+
+func (l *lazyConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Query(ctx, sql, args...)
+}
+
+func (l *lazyConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c, err := l.get(ctx)
+	if err != nil {
+		return errRow{err}
+	}
+	return c.QueryRow(ctx, sql, args...)
+}
+
+// errRow is a pgx.Row that fails with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // wrap maps database errors to the storage errors.
 func wrap(op string, err error) error {

@@ -30,6 +30,27 @@ type pgTx struct {
 	tx    querier
 	write bool
 	sp    int
+	// cache serves reads of a read-only transaction; a write transaction
+	// notes in tc what it changed, to drop it from the cache on commit.
+	cache  *cache
+	tc     touched
+	synced int8 // 0: not asked yet, 1: cache usable, -1: not usable
+}
+
+// cached tells whether reads of this transaction may use the cache; the
+// first call waits for the cache to have heard of every change committed
+// before it (cache.sync).
+func (t *pgTx) cached() bool {
+	if t.write || !t.cache.on() {
+		return false
+	}
+	if t.synced == 0 {
+		t.synced = -1
+		if t.cache.sync(t.ctx) {
+			t.synced = 1
+		}
+	}
+	return t.synced == 1
 }
 
 var (
@@ -103,8 +124,38 @@ func (t *pgTx) stored(ref storage.Ref, id string, lock bool) (storage.Object, er
 	return row(id, data, lm, deleted)
 }
 
+// cachedStored is stored for a read-only transaction, through the cache.
+func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) {
+	if !t.cached() {
+		return t.stored(ref, id, false)
+	}
+	k := objKey{resource: ref.Resource, parent: ref.Parent, id: id}
+	if r, ok := t.cache.getObject(k); ok {
+		t.cache.hits.Add(1)
+		if !r.found {
+			return nil, nil
+		}
+		return row(id, r.data, r.lm, r.deleted)
+	}
+	t.cache.misses.Add(1)
+	gen := t.cache.gen.Load()
+	var r cachedRow
+	err := t.tx.QueryRow(t.ctx, `SELECT data, as_epoch(last_modified), deleted FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3`,
+		id, ref.Parent, ref.Resource).Scan(&r.data, &r.lm, &r.deleted)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		t.cache.putObject(k, r, gen)
+		return nil, nil
+	case err != nil:
+		return nil, wrap("get", err)
+	}
+	r.found = true
+	t.cache.putObject(k, r, gen)
+	return row(id, r.data, r.lm, r.deleted)
+}
+
 func (t *pgTx) Get(ref storage.Ref, id string) (storage.Object, error) {
-	o, err := t.stored(ref, id, false)
+	o, err := t.cachedStored(ref, id)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +166,10 @@ func (t *pgTx) Get(ref storage.Ref, id string) (storage.Object, error) {
 }
 
 func (t *pgTx) Exists(ref storage.Ref, id string) (bool, error) {
+	if t.cached() {
+		o, err := t.cachedStored(ref, id)
+		return o != nil && !storage.IsDeleted(o), err
+	}
 	var ok bool
 	err := t.tx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3 AND NOT deleted)`,
 		id, ref.Parent, ref.Resource).Scan(&ok)
@@ -202,6 +257,7 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 	if err != nil {
 		return nil, err
 	}
+	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: ref.Parent, id: id})
 	if err := t.setListTS(ref, listTS); err != nil {
 		return nil, err
 	}
@@ -250,6 +306,7 @@ func (t *pgTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.O
 	if err != nil {
 		return nil, err
 	}
+	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: ref.Parent, id: id})
 	if err := t.setListTS(ref, ts); err != nil {
 		return nil, err
 	}
@@ -471,6 +528,7 @@ func (t *pgTx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error
 	if len(ids) == 0 {
 		return 0, nil
 	}
+	t.tc.allObjects = true
 	tag, err := t.tx.Exec(t.ctx, `DELETE FROM objects WHERE parent_id = $1 AND resource_name = $2 AND deleted AND id = ANY($3)`,
 		ref.Parent, ref.Resource, ids)
 	return int(tag.RowsAffected()), wrap("purge", err)
@@ -479,6 +537,10 @@ func (t *pgTx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error
 func (t *pgTx) DeleteTree(uri string) error {
 	if err := t.writable(); err != nil {
 		return err
+	}
+	t.tc.allObjects = true
+	if uri == "" {
+		t.tc.allACLs, t.tc.principals = true, true
 	}
 	if uri == "" {
 		for _, table := range []string{"objects", "timestamps", "access_control_entries", "user_principals"} {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -142,7 +143,20 @@ func (s *Server) Open(t testing.TB) *postgres.Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
+	WaitCache(t, b)
 	return b
+}
+
+// WaitCache waits until the backend's read cache listens, so that tests
+// exercise the cached read path and its invalidation.
+func WaitCache(t testing.TB, b *postgres.Backend) {
+	t.Helper()
+	for i := 0; i < 500 && !b.CacheReady(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !b.CacheReady() {
+		t.Fatal("pgtest: the read cache of the backend did not start listening")
+	}
 }
 
 // Stop stops the process-wide server, if it was started, and removes its

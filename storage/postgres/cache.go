@@ -1,0 +1,426 @@
+package postgres
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// The read cache keeps, per instance, the rows a request reads on every
+// call (objects by key, the ACLs of URIs, the principals of users), so an
+// authenticated read of a cached record needs no round trip.
+//
+// It stays exact across instances because the database tells every
+// instance what changed: row triggers on objects, access_control_entries
+// and user_principals send a NOTIFY on channel nimbus_cache (see
+// cacheSQL), whoever the writer is (another Nimbus or Kinto itself), and
+// each instance LISTENs on a dedicated connection. An instance also drops
+// what its own write transaction touched as soon as it commits, before the
+// write is answered. While the listening connection is down nothing is
+// cached or served from the cache, and everything is dropped when it comes
+// back, since notifications may have been missed meanwhile.
+//
+// A row read from the database is kept only if no invalidation arrived
+// while it was being read (the generation did not move), so a read racing
+// a write never stores what the write replaced.
+
+const notifyChannel = "nimbus_cache"
+
+// epoch is the origin of the monotonic instants the cache compares.
+var epoch = time.Now()
+
+// cacheSQL installs the notification triggers. It only adds functions and
+// triggers of its own to Kinto's layout, so Kinto keeps working on the
+// same database (and its writes invalidate Nimbus's caches too).
+var cacheSQL = []string{
+	`CREATE OR REPLACE FUNCTION nimbus_notify_object() RETURNS trigger AS $$
+	 BEGIN
+	   IF TG_OP <> 'INSERT' THEN
+	     PERFORM pg_notify('nimbus_cache', 'o' || OLD.resource_name || chr(31) || OLD.parent_id || chr(31) || OLD.id);
+	   END IF;
+	   IF TG_OP <> 'DELETE' THEN
+	     PERFORM pg_notify('nimbus_cache', 'o' || NEW.resource_name || chr(31) || NEW.parent_id || chr(31) || NEW.id);
+	   END IF;
+	   RETURN NULL;
+	 END; $$ LANGUAGE plpgsql`,
+	`CREATE OR REPLACE FUNCTION nimbus_notify_ace() RETURNS trigger AS $$
+	 BEGIN
+	   IF TG_OP <> 'INSERT' THEN PERFORM pg_notify('nimbus_cache', 'a' || OLD.object_id); END IF;
+	   IF TG_OP <> 'DELETE' THEN PERFORM pg_notify('nimbus_cache', 'a' || NEW.object_id); END IF;
+	   RETURN NULL;
+	 END; $$ LANGUAGE plpgsql`,
+	`CREATE OR REPLACE FUNCTION nimbus_notify_principal() RETURNS trigger AS $$
+	 BEGIN
+	   IF TG_OP <> 'INSERT' THEN PERFORM pg_notify('nimbus_cache', 'u' || OLD.user_id); END IF;
+	   IF TG_OP <> 'DELETE' THEN PERFORM pg_notify('nimbus_cache', 'u' || NEW.user_id); END IF;
+	   RETURN NULL;
+	 END; $$ LANGUAGE plpgsql`,
+	`CREATE OR REPLACE FUNCTION nimbus_notify_all() RETURNS trigger AS $$
+	 BEGIN PERFORM pg_notify('nimbus_cache', '*'); RETURN NULL; END; $$ LANGUAGE plpgsql`,
+	`DROP TRIGGER IF EXISTS nimbus_cache_objects ON objects`,
+	`CREATE TRIGGER nimbus_cache_objects AFTER INSERT OR UPDATE OR DELETE ON objects
+	   FOR EACH ROW EXECUTE FUNCTION nimbus_notify_object()`,
+	`DROP TRIGGER IF EXISTS nimbus_cache_aces ON access_control_entries`,
+	`CREATE TRIGGER nimbus_cache_aces AFTER INSERT OR UPDATE OR DELETE ON access_control_entries
+	   FOR EACH ROW EXECUTE FUNCTION nimbus_notify_ace()`,
+	`DROP TRIGGER IF EXISTS nimbus_cache_principals ON user_principals`,
+	`CREATE TRIGGER nimbus_cache_principals AFTER INSERT OR UPDATE OR DELETE ON user_principals
+	   FOR EACH ROW EXECUTE FUNCTION nimbus_notify_principal()`,
+	`DROP TRIGGER IF EXISTS nimbus_cache_truncate_objects ON objects`,
+	`CREATE TRIGGER nimbus_cache_truncate_objects AFTER TRUNCATE ON objects
+	   FOR EACH STATEMENT EXECUTE FUNCTION nimbus_notify_all()`,
+	`DROP TRIGGER IF EXISTS nimbus_cache_truncate_aces ON access_control_entries`,
+	`CREATE TRIGGER nimbus_cache_truncate_aces AFTER TRUNCATE ON access_control_entries
+	   FOR EACH STATEMENT EXECUTE FUNCTION nimbus_notify_all()`,
+	`DROP TRIGGER IF EXISTS nimbus_cache_truncate_principals ON user_principals`,
+	`CREATE TRIGGER nimbus_cache_truncate_principals AFTER TRUNCATE ON user_principals
+	   FOR EACH STATEMENT EXECUTE FUNCTION nimbus_notify_all()`,
+}
+
+// cacheTriggers is how many of the triggers above Open expects to find.
+const cacheTriggers = 6
+
+type objKey struct{ resource, parent, id string }
+
+// cachedRow is a stored row, or the knowledge that there is none.
+type cachedRow struct {
+	found   bool
+	data    []byte
+	lm      int64
+	deleted bool
+}
+
+// cache is the per-instance read cache; the zero value is disabled.
+type cache struct {
+	max int
+
+	mu         sync.RWMutex
+	enabled    bool
+	objects    map[objKey]cachedRow
+	acls       map[string]storage.ACL
+	principals map[string][]string
+
+	// gen moves on every invalidation; fills check it (see put*).
+	gen atomic.Uint64
+
+	hits, misses atomic.Uint64
+
+	// synced is when (since epoch) the latest successful barrier started.
+	synced atomic.Int64
+
+	bmu  sync.Mutex
+	next *barrier
+	wake chan struct{}
+}
+
+func newCache(max int) *cache {
+	c := &cache{max: max, wake: make(chan struct{}, 1)}
+	c.reset(false)
+	return c
+}
+
+// reset drops everything and sets whether the cache may be used.
+func (c *cache) reset(enabled bool) {
+	c.mu.Lock()
+	c.gen.Add(1)
+	c.enabled = enabled
+	c.objects = map[objKey]cachedRow{}
+	c.acls = map[string]storage.ACL{}
+	c.principals = map[string][]string{}
+	c.mu.Unlock()
+}
+
+func (c *cache) on() bool {
+	if c == nil {
+		return false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.enabled
+}
+
+func (c *cache) getObject(k objKey) (cachedRow, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r, ok := c.objects[k]
+	return r, ok && c.enabled
+}
+
+// trim drops arbitrary entries (map order is random) once a map is full.
+func trim[K comparable, V any](m map[K]V, max int) {
+	if len(m) < max {
+		return
+	}
+	n := max / 8
+	for k := range m {
+		delete(m, k)
+		if n--; n <= 0 {
+			return
+		}
+	}
+}
+
+func (c *cache) putObject(k objKey, r cachedRow, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.enabled && c.gen.Load() == gen {
+		trim(c.objects, c.max)
+		c.objects[k] = r
+	}
+}
+
+func (c *cache) getACL(uri string) (storage.ACL, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	a, ok := c.acls[uri]
+	return a, ok && c.enabled
+}
+
+func (c *cache) putACLs(uris []string, acls map[string]storage.ACL, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.enabled || c.gen.Load() != gen {
+		return
+	}
+	trim(c.acls, c.max)
+	for _, u := range uris {
+		c.acls[u] = copyACL(acls[u])
+	}
+}
+
+func (c *cache) getPrincipals(user string) ([]string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, ok := c.principals[user]
+	return p, ok && c.enabled
+}
+
+func (c *cache) putPrincipals(byUser map[string][]string, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.enabled || c.gen.Load() != gen {
+		return
+	}
+	trim(c.principals, c.max)
+	for u, ps := range byUser {
+		c.principals[u] = ps
+	}
+}
+
+func copyACL(a storage.ACL) storage.ACL {
+	out := make(storage.ACL, len(a))
+	for p, ps := range a {
+		out[p] = append([]string(nil), ps...)
+	}
+	return out
+}
+
+// touched records what a write transaction changed, to drop it from the
+// cache once the transaction commits.
+type touched struct {
+	objects    []objKey
+	acls       []string
+	allObjects bool
+	allACLs    bool
+	principals bool
+}
+
+func (c *cache) invalidate(t *touched) {
+	if c == nil || t == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	if t.allObjects {
+		c.objects = map[objKey]cachedRow{}
+	}
+	for _, k := range t.objects {
+		delete(c.objects, k)
+	}
+	if t.allACLs {
+		c.acls = map[string]storage.ACL{}
+	}
+	for _, u := range t.acls {
+		delete(c.acls, u)
+	}
+	if t.principals {
+		c.principals = map[string][]string{}
+	}
+}
+
+// apply handles one notification payload.
+func (c *cache) apply(payload string) {
+	t := &touched{}
+	switch {
+	case payload == "" || payload == "*":
+		t.allObjects, t.allACLs, t.principals = true, true, true
+	case payload[0] == 'o':
+		parts := strings.SplitN(payload[1:], "\x1f", 3)
+		if len(parts) != 3 {
+			t.allObjects = true
+		} else {
+			t.objects = []objKey{{resource: parts[0], parent: parts[1], id: parts[2]}}
+		}
+	case payload[0] == 'a':
+		t.acls = []string{payload[1:]}
+	case payload[0] == 'u':
+		// A user's principals are cached per user id; dropping them all is
+		// simpler than tracking which entry holds the user.
+		t.principals = true
+	default:
+		t.allObjects, t.allACLs, t.principals = true, true, true
+	}
+	c.invalidate(t)
+}
+
+// barrier is one round trip on the listening connection; waiters that
+// asked for it before it started are released once it is answered.
+type barrier struct {
+	done chan struct{}
+	ok   bool
+}
+
+// sync waits until every change committed before the call has been
+// applied to the cache, and tells whether the cache may be used. It sends
+// a query on the listening connection: PostgreSQL delivers the
+// notifications of transactions committed before that query ahead of its
+// answer, so a write answered by any instance before this read began is
+// never served stale. Concurrent readers share one round trip.
+func (c *cache) sync(ctx context.Context) bool {
+	after := time.Now()
+	if t, ok := storage.ReadAfter(ctx); ok {
+		after = t
+	}
+	if c.synced.Load() >= int64(after.Sub(epoch)) {
+		// A barrier that started after the request arrived has already
+		// been answered (an earlier transaction of the same request).
+		return c.on()
+	}
+	c.bmu.Lock()
+	b := c.next
+	if b == nil {
+		b = &barrier{done: make(chan struct{})}
+		c.next = b
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	c.bmu.Unlock()
+	select {
+	case <-b.done:
+		return b.ok && c.on()
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// failBarriers releases the waiters while the listener is down.
+func (c *cache) failBarriers() {
+	c.bmu.Lock()
+	b := c.next
+	c.next = nil
+	c.bmu.Unlock()
+	if b != nil {
+		close(b.done)
+	}
+}
+
+// listen keeps a LISTEN connection open until ctx ends, enabling the cache
+// while it is up; it reconnects with a growing pause when it drops.
+func (c *cache) listen(ctx context.Context, cfg *pgconn.Config, log *slog.Logger) {
+	pause := 100 * time.Millisecond
+	cfg.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) { c.apply(n.Payload) }
+	for ctx.Err() == nil {
+		err := c.listenOnce(ctx, cfg)
+		c.reset(false)
+		c.failBarriers()
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("postgres: cache listener lost; reads go to the database until it is back", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		if pause < 5*time.Second {
+			pause *= 2
+		}
+	}
+}
+
+func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := pgconn.ConnectConfig(cctx, cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	roundTrip := func() error {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := conn.Exec(rctx, "SELECT 1").ReadAll()
+		return err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel).ReadAll(); err != nil {
+		return err
+	}
+	// Whatever changed before LISTEN took effect was not heard: start
+	// from nothing.
+	c.reset(true)
+	quiet := time.Now()
+	for {
+		c.bmu.Lock()
+		b := c.next
+		c.next = nil
+		c.bmu.Unlock()
+		if b != nil || time.Since(quiet) > 2*time.Second {
+			// A barrier asked for, or a ping of a quiet connection so that
+			// a silently broken one stops the cache within seconds.
+			started := int64(time.Since(epoch))
+			err := roundTrip()
+			if err == nil {
+				c.synced.Store(started)
+			}
+			if b != nil {
+				b.ok = err == nil
+				close(b.done)
+			}
+			if err != nil {
+				return err
+			}
+			quiet = time.Now()
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		stop := make(chan struct{})
+		go func() {
+			select {
+			case <-c.wake:
+				cancel()
+			case <-stop:
+			}
+		}()
+		err := conn.WaitForNotification(wctx)
+		close(stop)
+		cancel()
+		switch {
+		case err == nil:
+			quiet = time.Now()
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case conn.IsClosed():
+			return err
+		}
+	}
+}

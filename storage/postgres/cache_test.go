@@ -1,0 +1,241 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/postgres"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
+)
+
+var recs = storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
+
+func open(t *testing.T, url string) *postgres.Backend {
+	t.Helper()
+	b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	pgtest.WaitCache(t, b)
+	return b
+}
+
+func view[T any](t *testing.T, b storage.Backend, fn func(storage.Tx) (T, error)) T {
+	t.Helper()
+	var out T
+	if err := b.View(context.Background(), func(tx storage.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func update(t *testing.T, b storage.Backend, fn func(storage.Tx) error) {
+	t.Helper()
+	if err := b.Update(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCacheAcrossInstances checks that what one instance (or any other
+// writer of the database) commits is never served stale by another
+// instance's cache, not even by a read that starts right after the commit.
+func TestCacheAcrossInstances(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	a, b := open(t, url), open(t, url)
+	sql, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sql.Close(context.Background())
+
+	getV := func(be storage.Backend) any {
+		o := view(t, be, func(tx storage.Tx) (storage.Object, error) {
+			o, err := tx.Get(recs, "r")
+			if err == storage.ErrNotFound {
+				return nil, nil
+			}
+			return o, err
+		})
+		if o == nil {
+			return nil
+		}
+		return o["v"]
+	}
+	for i := 0; i < 100; i++ {
+		getV(b) // warm B's cache with the previous value
+		update(t, a, func(tx storage.Tx) error {
+			_, err := tx.Replace(recs, storage.Object{"id": "r", "v": fmt.Sprint(i)})
+			return err
+		})
+		if got := getV(b); got != fmt.Sprint(i) {
+			t.Fatalf("round %d: B read %v after A committed %d", i, got, i)
+		}
+	}
+	hits, misses := b.CacheStats()
+	if hits == 0 || misses == 0 {
+		t.Errorf("B's cache was not exercised: %d hits, %d misses", hits, misses)
+	}
+
+	// Deletion, ACLs and memberships.
+	update(t, a, func(tx storage.Tx) error { _, err := tx.Delete(recs, "r", 0); return err })
+	if got := getV(b); got != nil {
+		t.Fatalf("B still reads a deleted object: %v", got)
+	}
+	for i := 0; i < 20; i++ {
+		who := fmt.Sprintf("account:u%d", i)
+		view(t, b, func(tx storage.Tx) (storage.ACL, error) { return tx.GetACL("/buckets/b") })
+		view(t, b, func(tx storage.Tx) ([]string, error) { return tx.UserPrincipals([]string{who}) })
+		update(t, a, func(tx storage.Tx) error {
+			if err := tx.SetACL("/buckets/b", storage.ACL{"write": {who}}); err != nil {
+				return err
+			}
+			return tx.AddUserPrincipal(who, "/buckets/b/groups/g")
+		})
+		acl := view(t, b, func(tx storage.Tx) (storage.ACL, error) { return tx.GetACL("/buckets/b") })
+		if fmt.Sprint(acl["write"]) != "["+who+"]" {
+			t.Fatalf("round %d: B read ACL %v", i, acl)
+		}
+		ps := view(t, b, func(tx storage.Tx) ([]string, error) { return tx.UserPrincipals([]string{who}) })
+		if fmt.Sprint(ps) != "[/buckets/b/groups/g]" {
+			t.Fatalf("round %d: B read principals %v", i, ps)
+		}
+	}
+
+	// A writer that is not Nimbus (Kinto on the same database) is heard
+	// through the triggers.
+	for i := 0; i < 20; i++ {
+		getV(b)
+		if _, err := sql.Exec(context.Background(), `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+		  VALUES ('r', $1, 'record', $2, NOW(), FALSE)
+		  ON CONFLICT (id, parent_id, resource_name) DO UPDATE SET data = EXCLUDED.data, deleted = FALSE`,
+			recs.Parent, fmt.Sprintf(`{"v":"sql%d"}`, i)); err != nil {
+			t.Fatal(err)
+		}
+		if got := getV(b); got != fmt.Sprintf("sql%d", i) {
+			t.Fatalf("round %d: B read %v after an outside write", i, got)
+		}
+	}
+	if _, err := sql.Exec(context.Background(), `TRUNCATE objects`); err != nil {
+		t.Fatal(err)
+	}
+	if got := getV(b); got != nil {
+		t.Fatalf("B still reads %v after TRUNCATE", got)
+	}
+}
+
+// TestCacheConcurrentReaders runs readers against a writer on the other
+// instance: a reader that starts after a write was acknowledged sees it.
+func TestCacheConcurrentReaders(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	a, b := open(t, url), open(t, url)
+	var mu sync.Mutex
+	acked := -1
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				want := acked
+				mu.Unlock()
+				var n int
+				err := b.View(context.Background(), func(tx storage.Tx) error {
+					o, err := tx.Get(recs, "r")
+					if err == storage.ErrNotFound {
+						n = -1
+						return nil
+					}
+					if err != nil {
+						return err
+					}
+					v, _ := storage.Int(o["n"])
+					n = int(v)
+					return nil
+				})
+				if err == nil && n < want {
+					err = fmt.Errorf("read n=%d after n=%d was acknowledged", n, want)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		update(t, a, func(tx storage.Tx) error {
+			_, err := tx.Replace(recs, storage.Object{"id": "r", "n": i})
+			return err
+		})
+		mu.Lock()
+		acked = i
+		mu.Unlock()
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestCacheNeedsTriggers: a database without the notification triggers
+// (say, one only Kinto has migrated) is served without the cache.
+func TestCacheNeedsTriggers(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	sql, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sql.Close(context.Background())
+	if _, err := sql.Exec(context.Background(), `DROP TRIGGER nimbus_cache_objects ON objects`); err != nil {
+		t.Fatal(err)
+	}
+	b, err := postgres.Open(context.Background(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	update(t, b, func(tx storage.Tx) error {
+		_, err := tx.Create(recs, storage.Object{"id": "r", "v": "1"})
+		return err
+	})
+	for i := 0; i < 3; i++ {
+		if o := view(t, b, func(tx storage.Tx) (storage.Object, error) { return tx.Get(recs, "r") }); o["v"] != "1" {
+			t.Fatal(o)
+		}
+	}
+	if hits, misses := b.CacheStats(); b.CacheReady() || hits+misses != 0 {
+		t.Errorf("cache in use without triggers: ready=%v hits=%d misses=%d", b.CacheReady(), hits, misses)
+	}
+	if msg, err := postgres.Migrate(context.Background(), url); err != nil || msg == "" {
+		t.Fatal(msg, err)
+	}
+	b2 := open(t, url)
+	view(t, b2, func(tx storage.Tx) (storage.Object, error) { return tx.Get(recs, "r") })
+	view(t, b2, func(tx storage.Tx) (storage.Object, error) { return tx.Get(recs, "r") })
+	if hits, _ := b2.CacheStats(); hits == 0 {
+		t.Error("nimbus migrate did not put the triggers back")
+	}
+}
