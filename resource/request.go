@@ -39,6 +39,8 @@ type Request struct {
 
 	principals []string
 	tx         storage.Tx
+	// updating is the transaction of the Update running now, if any.
+	updating storage.Tx
 }
 
 const requestKey = "nimbus.request"
@@ -104,6 +106,11 @@ func (r *Request) View(fn func(tx storage.Tx) error) error {
 	if r.tx != nil {
 		return fn(r.tx)
 	}
+	if r.updating != nil {
+		// A read inside an Update reads through its transaction: it sees
+		// what the update wrote, and opens no second transaction.
+		return fn(r.updating)
+	}
 	return r.App.Storage.View(r.Ctx(), fn)
 }
 
@@ -115,6 +122,8 @@ func (r *Request) Update(fn func(tx storage.Tx) error) error {
 	}
 	return r.App.Storage.Update(r.Ctx(), func(tx storage.Tx) error {
 		r.principals = nil
+		r.updating = tx
+		defer func() { r.updating = nil }()
 		return fn(tx)
 	})
 }

@@ -132,7 +132,7 @@ func (p *Plugin) record(tx storage.Tx, ev *resource.Event) error {
 		ids := idsOf(uri)
 		bucketURI := "/buckets/" + ids["bucket"]
 		entry := storage.Object{
-			"id": resource.NewUUID4(), "action": ev.Action, "resource_name": ev.ResourceName, "uri": uri,
+			"id": resource.NewOrderedUUID(), "action": ev.Action, "resource_name": ev.ResourceName, "uri": uri,
 			"user_id": ev.UserID, "date": time.UnixMilli(storage.LastModified(obj)).UTC().Format("2006-01-02T15:04:05.000000"),
 			"target": map[string]any{"data": obj, "permissions": aclValue(imp.Permissions)},
 		}

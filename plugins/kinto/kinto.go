@@ -35,7 +35,7 @@ func (Plugin) Register(r *resource.Registry) error {
 			Validate: schemas.validateGroup, AfterWrite: groupMembers, AfterDelete: groupDeleted},
 		{Name: "collection", Parent: "bucket", Plural: "collections", NewID: resource.NewName, Permissions: perms("collection"),
 			Validate: schemas.validateCollection},
-		{Name: "record", Parent: "collection", Plural: "records", NewID: resource.NewUUID4, Permissions: perms("record"),
+		{Name: "record", Parent: "collection", Plural: "records", NewID: resource.NewOrderedUUID, Permissions: perms("record"),
 			Validate: schemas.validateRecord},
 	} {
 		if err := r.AddResource(res); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -17,9 +16,6 @@ import (
 
 // Options tune a bolt backend. The zero value is the production default.
 type Options struct {
-	// BatchDelay is how long a commit waits for other writers to join it
-	// (default 1 ms).
-	BatchDelay time.Duration
 	// LockTimeout is how long Open waits for another process to release
 	// the file (default 1 s).
 	LockTimeout time.Duration
@@ -29,9 +25,9 @@ type Options struct {
 
 // Backend is a storage.Backend on one bbolt file.
 type Backend struct {
-	db      *bbolt.DB
-	path    string
-	writers atomic.Int32
+	db   *bbolt.DB
+	path string
+	pipe *pipeline
 }
 
 var (
@@ -43,9 +39,6 @@ var (
 // Open opens (creating when needed, with its parent folders) the database
 // file at path.
 func Open(path string, opts Options) (*Backend, error) {
-	if opts.BatchDelay == 0 {
-		opts.BatchDelay = time.Millisecond
-	}
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Second
 	}
@@ -54,15 +47,17 @@ func Open(path string, opts Options) (*Backend, error) {
 			return nil, fmt.Errorf("bolt: cannot create the folder of %s: %w", path, err)
 		}
 	}
+	// A large initial mapping spares remaps (which wait for every open
+	// read transaction) until the file outgrows it; it reserves address
+	// space, not memory or disk.
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
-		FreelistType: bbolt.FreelistMapType, NoFreelistSync: true})
+		FreelistType: bbolt.FreelistMapType, NoFreelistSync: true, InitialMmapSize: initialMmap})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("bolt: %s is locked by another process (is another nimbus running on it?)", path)
 		}
 		return nil, fmt.Errorf("bolt: cannot open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = opts.BatchDelay
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range kvengine.Buckets {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
@@ -75,11 +70,14 @@ func Open(path string, opts Options) (*Backend, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: cannot initialise %s: %w", path, err)
 	}
-	return &Backend{db: db, path: path}, nil
+	return &Backend{db: db, path: path, pipe: newPipeline(db)}, nil
 }
 
 // Path returns the database file's path.
 func (b *Backend) Path() string { return b.path }
+
+// initialMmap is the size of the first memory mapping of the file.
+const initialMmap = 1 << 30
 
 // fnError marks an error returned by the caller's function, so that it is
 // passed back unchanged rather than wrapped as a backend failure.
@@ -87,29 +85,17 @@ type fnError struct{ err error }
 
 func (e fnError) Error() string { return e.err.Error() }
 
-func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error) error {
+// View implements storage.Backend. It reads the last committed state.
+func (b *Backend) View(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return &storage.BackendError{Op: "transaction", Err: err}
 	}
-	body := func(btx *bbolt.Tx) error {
+	err := b.db.View(func(btx *bbolt.Tx) error {
 		if err := fn(kvengine.NewTx(ctx, &store{tx: btx})); err != nil {
 			return fnError{err}
 		}
 		return nil
-	}
-	var err error
-	if write {
-		// A lone writer commits at once; writers that overlap share a
-		// commit, which costs each of them at most the batch delay.
-		if b.writers.Add(1) == 1 {
-			err = b.db.Update(body)
-		} else {
-			err = b.db.Batch(body)
-		}
-		b.writers.Add(-1)
-	} else {
-		err = b.db.View(body)
-	}
+	})
 	var fe fnError
 	if errors.As(err, &fe) {
 		return fe.err
@@ -120,18 +106,21 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 	return nil
 }
 
-// View implements storage.Backend.
-func (b *Backend) View(ctx context.Context, fn func(storage.Tx) error) error {
-	return b.run(ctx, false, fn)
-}
-
-// Update implements storage.Backend. Concurrent calls share commits.
+// Update implements storage.Backend. Transactions run one at a time while
+// earlier ones are being committed (see pipeline); Update returns once
+// the commit holding fn's writes is on disk.
 func (b *Backend) Update(ctx context.Context, fn func(storage.Tx) error) error {
-	return b.run(ctx, true, fn)
+	if err := ctx.Err(); err != nil {
+		return &storage.BackendError{Op: "transaction", Err: err}
+	}
+	return b.pipe.update(ctx, fn)
 }
 
-// Close implements storage.Backend.
-func (b *Backend) Close() error { return b.db.Close() }
+// Close implements storage.Backend: pending writes are committed first.
+func (b *Backend) Close() error {
+	b.pipe.close()
+	return b.db.Close()
+}
 
 // Ping implements storage.Pinger.
 func (b *Backend) Ping(ctx context.Context) error {

@@ -80,14 +80,28 @@ func (r recBucket) remember(k []byte) {
 func (r recBucket) Put(k, v []byte) error { r.remember(k); return r.Bucket.Put(k, v) }
 func (r recBucket) Delete(k []byte) error { r.remember(k); return r.Bucket.Delete(k) }
 
+// undoer is a store that takes back its own writes (an Overlay), which
+// spares the transaction its own undo log.
+type undoer interface {
+	Mark() int
+	Undo(mark int)
+}
+
 // Savepoint implements storage.Savepointer.
 func (t *Tx) Savepoint() int {
+	if u, ok := t.kv.(undoer); ok {
+		return u.Mark()
+	}
 	t.recording = true
 	return len(t.undo)
 }
 
 // RollbackTo implements storage.Savepointer.
 func (t *Tx) RollbackTo(sp int) error {
+	if u, ok := t.kv.(undoer); ok {
+		u.Undo(sp)
+		return nil
+	}
 	for i := len(t.undo) - 1; i >= sp && i >= 0; i-- {
 		u := t.undo[i]
 		b := t.kv.Bucket(u.bucket)
