@@ -2,9 +2,13 @@ package accounts_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
 	"github.com/nimbus-server/nimbus/storage/postgres"
@@ -131,5 +135,73 @@ func TestTwoInstances(t *testing.T) {
 	a.Do(R{Method: "DELETE", Path: "/v1/accounts/rosa", Auth: basic("rosa", "new-pw")}).Expect(t, 200, 0)
 	if whoami(b, basic("rosa", "new-pw")) != "" {
 		t.Error("a deleted account fails on B at once")
+	}
+}
+
+// TestKintoAccountRows: Kinto stores each account under its own id as
+// parent_id. An account Kinto created authenticates on Nimbus, and one
+// Nimbus creates is laid out the same way (checked against Kinto 26.2
+// itself, see the closing notes of issue 7).
+func TestKintoAccountRows(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("kinto-pw"), 4)
+	for _, q := range []string{
+		`INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+		  VALUES ('karl', 'karl', 'account', jsonb_build_object('password', '` + string(hash) + `'), from_epoch(1700000000000), FALSE)`,
+		`INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ('karl', 'account', from_epoch(1700000000000))`,
+		`INSERT INTO access_control_entries (object_id, permission, principal) VALUES ('/accounts/karl', 'write', 'account:karl')`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgtest.WaitCache(t, b)
+	settings := map[string]string{"storage_backend": "postgresql"}
+	for k, v := range base {
+		settings[k] = v
+	}
+	s := apitest.NewWithBackend(t, b, settings)
+	karl := basic("karl", "kinto-pw")
+	if whoami(s, karl) != "account:karl" {
+		t.Fatal("an account stored by Kinto does not authenticate")
+	}
+	if r := s.Do(R{Method: "GET", Path: "/v1/accounts/karl", Auth: karl}).Expect(t, 200, 0); r.Header.Get("ETag") != `"1700000000000"` {
+		t.Errorf("Kinto's account: %s %s", r.Header.Get("ETag"), r.Raw)
+	}
+	signup(t, s, "nina", "nina-pw")
+	signup(t, s, "admin", "admin-pw")
+	if ids := s.Do(R{Method: "GET", Path: "/v1/accounts?_sort=id", Auth: basic("admin", "admin-pw")}).Expect(t, 200, 0).IDs(); fmt.Sprint(ids) != "[admin karl nina]" {
+		t.Errorf("admin's account list: %v", ids)
+	}
+	if ids := s.Do(R{Method: "GET", Path: "/v1/accounts", Auth: karl}).Expect(t, 200, 0).IDs(); fmt.Sprint(ids) != "[karl]" {
+		t.Errorf("karl's account list: %v", ids)
+	}
+	var n int
+	conn.QueryRow(ctx, `SELECT COUNT(*) FROM objects WHERE id = 'nina' AND parent_id = 'nina' AND resource_name = 'account' AND NOT deleted`).Scan(&n)
+	if n != 1 {
+		t.Error("Nimbus's account row is not under its own id, as Kinto reads it")
+	}
+	conn.QueryRow(ctx, `SELECT COUNT(*) FROM timestamps WHERE parent_id = 'nina' AND resource_name = 'account'`).Scan(&n)
+	if n != 1 {
+		t.Error("Nimbus's account timestamp row")
+	}
+	s.Do(R{Method: "DELETE", Path: "/v1/accounts/karl", Auth: karl}).Expect(t, 200, 0)
+	conn.QueryRow(ctx, `SELECT COUNT(*) FROM objects WHERE id = 'karl' AND parent_id = 'karl' AND resource_name = 'account' AND deleted`).Scan(&n)
+	if n != 1 {
+		t.Error("the tombstone of Kinto's account")
+	}
+	if whoami(s, karl) == "account:karl" {
+		t.Error("a deleted account still authenticates")
 	}
 }

@@ -114,7 +114,7 @@ func (t *pgTx) stored(ref storage.Ref, id string, lock bool) (storage.Object, er
 	var data []byte
 	var lm int64
 	var deleted bool
-	err := t.tx.QueryRow(t.ctx, q, id, ref.Parent, ref.Resource).Scan(&data, &lm, &deleted)
+	err := t.tx.QueryRow(t.ctx, q, id, rowParent(ref, id), ref.Resource).Scan(&data, &lm, &deleted)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -129,7 +129,7 @@ func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) 
 	if !t.cached() {
 		return t.stored(ref, id, false)
 	}
-	k := objKey{resource: ref.Resource, parent: ref.Parent, id: id}
+	k := objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id}
 	if r, ok := t.cache.getObject(k); ok {
 		t.cache.hits.Add(1)
 		if !r.found {
@@ -141,7 +141,7 @@ func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) 
 	gen := t.cache.gen.Load()
 	var r cachedRow
 	err := t.tx.QueryRow(t.ctx, `SELECT data, as_epoch(last_modified), deleted FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3`,
-		id, ref.Parent, ref.Resource).Scan(&r.data, &r.lm, &r.deleted)
+		id, rowParent(ref, id), ref.Resource).Scan(&r.data, &r.lm, &r.deleted)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		t.cache.putObject(k, r, gen)
@@ -172,8 +172,31 @@ func (t *pgTx) Exists(ref storage.Ref, id string) (bool, error) {
 	}
 	var ok bool
 	err := t.tx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3 AND NOT deleted)`,
-		id, ref.Parent, ref.Resource).Scan(&ok)
+		id, rowParent(ref, id), ref.Resource).Scan(&ok)
 	return ok, wrap("exists", err)
+}
+
+// Kinto stores each account under its own id as parent_id (so that a
+// user's plural endpoint lists their account only), where Nimbus keeps
+// all accounts in one list (parent ""). The rows are written and read the
+// Kinto way, so both servers share them.
+func selfParented(ref storage.Ref) bool { return ref.Resource == "account" && ref.Parent == "" }
+
+// rowParent is the parent_id the row of object id of ref is stored under.
+func rowParent(ref storage.Ref, id string) string {
+	if selfParented(ref) {
+		return id
+	}
+	return ref.Parent
+}
+
+// listCond is the SQL condition selecting the rows of ref's list, with
+// the parent as parameter $1 and the resource name as $2.
+func listCond(ref storage.Ref) string {
+	if selfParented(ref) {
+		return `parent_id = id AND $1::TEXT = '' AND resource_name = $2`
+	}
+	return `parent_id = $1 AND resource_name = $2`
 }
 
 // lock serialises the writers of one list, across instances, until the
@@ -185,9 +208,13 @@ func (t *pgTx) lock(ref storage.Ref) error {
 // listTS returns the list's current timestamp (0 when it never had one).
 func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
 	var ts *int64
+	tsCond := `parent_id = $1 AND resource_name = $2`
+	if selfParented(ref) {
+		tsCond = `$1::TEXT = '' AND resource_name = $2`
+	}
 	err := t.tx.QueryRow(t.ctx, `SELECT GREATEST(
-	    (SELECT as_epoch(last_modified) FROM objects WHERE parent_id = $1 AND resource_name = $2 ORDER BY last_modified DESC LIMIT 1),
-	    (SELECT as_epoch(last_modified) FROM timestamps WHERE parent_id = $1 AND resource_name = $2))`, ref.Parent, ref.Resource).Scan(&ts)
+	    (SELECT as_epoch(last_modified) FROM objects WHERE `+listCond(ref)+` ORDER BY last_modified DESC LIMIT 1),
+	    (SELECT MAX(as_epoch(last_modified)) FROM timestamps WHERE `+tsCond+`))`, ref.Parent, ref.Resource).Scan(&ts)
 	if err != nil {
 		return 0, wrap("timestamp", err)
 	}
@@ -197,10 +224,12 @@ func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
 	return *ts, nil
 }
 
-func (t *pgTx) setListTS(ref storage.Ref, ts int64) error {
+// setListTS records the list timestamp; id names the object written, whose
+// row parent holds the timestamp of a self-parented list ("" for none).
+func (t *pgTx) setListTS(ref storage.Ref, id string, ts int64) error {
 	return t.exec("timestamp", `INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3))
 	  ON CONFLICT (parent_id, resource_name) DO UPDATE SET last_modified = GREATEST(timestamps.last_modified, EXCLUDED.last_modified)`,
-		ref.Parent, ref.Resource, ts)
+		rowParent(ref, id), ref.Resource, ts)
 }
 
 func sentTimestamp(obj storage.Object) int64 {
@@ -253,12 +282,12 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
 	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
 	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`,
-		id, ref.Parent, ref.Resource, string(data), objTS)
+		id, rowParent(ref, id), ref.Resource, string(data), objTS)
 	if err != nil {
 		return nil, err
 	}
-	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: ref.Parent, id: id})
-	if err := t.setListTS(ref, listTS); err != nil {
+	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id})
+	if err := t.setListTS(ref, id, listTS); err != nil {
 		return nil, err
 	}
 	out := make(storage.Object, len(obj)+1)
@@ -302,12 +331,12 @@ func (t *pgTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.O
 	}
 	ts, _ := storage.NextTimestamp(cur, sent, false)
 	err = t.exec("delete", `UPDATE objects SET deleted = TRUE, data = '{"deleted": true}'::JSONB, last_modified = from_epoch($4)
-	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, id, ref.Parent, ref.Resource, ts)
+	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, id, rowParent(ref, id), ref.Resource, ts)
 	if err != nil {
 		return nil, err
 	}
-	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: ref.Parent, id: id})
-	if err := t.setListTS(ref, ts); err != nil {
+	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id})
+	if err := t.setListTS(ref, id, ts); err != nil {
 		return nil, err
 	}
 	return storage.Object{"id": id, "last_modified": ts, "deleted": true}, nil
@@ -332,7 +361,7 @@ func (t *pgTx) Timestamp(ref storage.Ref) (int64, error) {
 		return ts, err
 	}
 	ts = time.Now().UnixMilli()
-	return ts, t.setListTS(ref, ts)
+	return ts, t.setListTS(ref, "", ts)
 }
 
 // scan runs a query returning (id, data, epoch, deleted) rows and hands
@@ -426,7 +455,7 @@ func (t *pgTx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) 
 		return storage.Match(o, q.Filters) && (q.After == nil || storage.Compare(o, q.After, sorts) > 0)
 	}
 	args := []any{ref.Parent, ref.Resource}
-	base := `SELECT id, data, as_epoch(last_modified), deleted FROM objects WHERE parent_id = $1 AND resource_name = $2`
+	base := `SELECT id, data, as_epoch(last_modified), deleted FROM objects WHERE ` + listCond(ref)
 	if q.IDs != nil {
 		args = append(args, q.IDs)
 		base += ` AND id = ANY($3)`
@@ -481,7 +510,7 @@ func topK(objs []storage.Object, sorts []storage.Sort, limit int) []storage.Obje
 func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {
 	if len(filters) == 0 {
 		var n int
-		q := `SELECT COUNT(*) FROM objects WHERE parent_id = $1 AND resource_name = $2`
+		q := `SELECT COUNT(*) FROM objects WHERE ` + listCond(ref)
 		if !includeDeleted {
 			q += ` AND NOT deleted`
 		}
@@ -501,12 +530,12 @@ func (t *pgTx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error
 		return 0, err
 	}
 	if cur > 0 {
-		if err := t.setListTS(ref, cur); err != nil { // the list timestamp survives the purge
+		if err := t.setListTS(ref, "", cur); err != nil { // the list timestamp survives the purge
 			return 0, err
 		}
 	}
 	rows, err := t.tx.Query(t.ctx, `SELECT id, as_epoch(last_modified) FROM objects
-	  WHERE parent_id = $1 AND resource_name = $2 AND deleted ORDER BY last_modified DESC`, ref.Parent, ref.Resource)
+	  WHERE `+listCond(ref)+` AND deleted ORDER BY last_modified DESC`, ref.Parent, ref.Resource)
 	if err != nil {
 		return 0, wrap("purge", err)
 	}
@@ -529,7 +558,7 @@ func (t *pgTx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error
 		return 0, nil
 	}
 	t.tc.allObjects = true
-	tag, err := t.tx.Exec(t.ctx, `DELETE FROM objects WHERE parent_id = $1 AND resource_name = $2 AND deleted AND id = ANY($3)`,
+	tag, err := t.tx.Exec(t.ctx, `DELETE FROM objects WHERE `+listCond(ref)+` AND deleted AND id = ANY($3)`,
 		ref.Parent, ref.Resource, ids)
 	return int(tag.RowsAffected()), wrap("purge", err)
 }
@@ -560,6 +589,9 @@ func (t *pgTx) DeleteTree(uri string) error {
 
 // Lists implements storage.Lister.
 func (t *pgTx) Lists(resource string) ([]storage.Ref, error) {
+	if all := (storage.Ref{Resource: resource}); selfParented(all) {
+		return []storage.Ref{all}, nil
+	}
 	rows, err := t.tx.Query(t.ctx, `SELECT DISTINCT parent_id FROM objects WHERE resource_name = $1`, resource)
 	if err != nil {
 		return nil, wrap("lists", err)
