@@ -157,10 +157,17 @@ func TestKintoAccountRows(t *testing.T) {
 		  VALUES ('karl', 'karl', 'account', jsonb_build_object('password', '` + string(hash) + `'), from_epoch(1700000000000), FALSE)`,
 		`INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ('karl', 'account', from_epoch(1700000000000))`,
 		`INSERT INTO access_control_entries (object_id, permission, principal) VALUES ('/accounts/karl', 'write', 'account:karl')`,
+		// As an earlier Nimbus build stored accounts: "nimbus migrate"
+		// moves them under their own id.
+		`INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+		  VALUES ('olga', '', 'account', jsonb_build_object('password', '` + string(hash) + `'), from_epoch(1700000000001), FALSE)`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := postgres.Migrate(ctx, url); err != nil {
+		t.Fatal(err)
 	}
 	b, err := postgres.Open(ctx, url, postgres.Options{})
 	if err != nil {
@@ -176,12 +183,15 @@ func TestKintoAccountRows(t *testing.T) {
 	if whoami(s, karl) != "account:karl" {
 		t.Fatal("an account stored by Kinto does not authenticate")
 	}
+	if whoami(s, basic("olga", "kinto-pw")) != "account:olga" {
+		t.Fatal("nimbus migrate did not move an account of an earlier build")
+	}
 	if r := s.Do(R{Method: "GET", Path: "/v1/accounts/karl", Auth: karl}).Expect(t, 200, 0); r.Header.Get("ETag") != `"1700000000000"` {
 		t.Errorf("Kinto's account: %s %s", r.Header.Get("ETag"), r.Raw)
 	}
 	signup(t, s, "nina", "nina-pw")
 	signup(t, s, "admin", "admin-pw")
-	if ids := s.Do(R{Method: "GET", Path: "/v1/accounts?_sort=id", Auth: basic("admin", "admin-pw")}).Expect(t, 200, 0).IDs(); fmt.Sprint(ids) != "[admin karl nina]" {
+	if ids := s.Do(R{Method: "GET", Path: "/v1/accounts?_sort=id", Auth: basic("admin", "admin-pw")}).Expect(t, 200, 0).IDs(); fmt.Sprint(ids) != "[admin karl nina olga]" {
 		t.Errorf("admin's account list: %v", ids)
 	}
 	if ids := s.Do(R{Method: "GET", Path: "/v1/accounts", Auth: karl}).Expect(t, 200, 0).IDs(); fmt.Sprint(ids) != "[karl]" {

@@ -84,6 +84,15 @@ var cacheSQL = []string{
 	   FOR EACH STATEMENT EXECUTE FUNCTION nimbus_notify_all()`,
 }
 
+// fixupSQL repairs what earlier Nimbus builds wrote differently from
+// Kinto: accounts kept in one list (parent_id '') instead of each under
+// its own id. It runs with every "nimbus migrate" and is a no-op once done.
+var fixupSQL = []string{
+	`UPDATE objects o SET parent_id = o.id
+	   WHERE o.resource_name = 'account' AND o.parent_id = ''
+	   AND NOT EXISTS (SELECT 1 FROM objects x WHERE x.id = o.id AND x.parent_id = o.id AND x.resource_name = 'account')`,
+}
+
 // cacheTriggers is how many of the triggers above Open expects to find.
 const cacheTriggers = 6
 

@@ -86,7 +86,7 @@ func Migrate(ctx context.Context, url string) (string, error) {
 	case err != nil:
 		return "", err
 	case sv == storageVersion && pv == permissionVersion:
-		if err := execAll(ctx, pool, cacheSQL); err != nil {
+		if err := execAll(ctx, pool, append(append([]string(nil), fixupSQL...), cacheSQL...)); err != nil {
 			return "", fmt.Errorf("postgres: installing the cache triggers: %v", err)
 		}
 		return "schema is up to date (storage 26, permission 2); cache triggers in place", nil
