@@ -85,7 +85,7 @@ var cacheSQL = []string{
 }
 
 // fixupSQL repairs what earlier Nimbus builds wrote differently from
-// Kinto: accounts kept in one list (parent_id ”) instead of each under
+// Kinto: accounts kept in one list (an empty parent_id) instead of each under
 // its own id. It runs with every "nimbus migrate" and is a no-op once done.
 var fixupSQL = []string{
 	`UPDATE objects o SET parent_id = o.id
