@@ -1,6 +1,9 @@
 package postgres
 
 import (
+	"slices"
+	"sort"
+
 	"github.com/nimbus-server/nimbus/storage"
 )
 
@@ -16,7 +19,33 @@ func (t *pgTx) GetACL(uri string) (storage.ACL, error) {
 }
 
 func (t *pgTx) GetACLs(uris []string) (map[string]storage.ACL, error) {
-	if !t.cached() {
+	if len(t.ownACLs) > 0 && !t.tc.allACLs {
+		// ACLs this transaction set are answered from memory.
+		out := map[string]storage.ACL{}
+		var rest []string
+		for _, u := range uris {
+			if acl, ok := t.ownACLs[u]; ok {
+				if len(acl) > 0 {
+					out[u] = copyACL(acl)
+				}
+			} else {
+				rest = append(rest, u)
+			}
+		}
+		if len(rest) < len(uris) {
+			if len(rest) > 0 {
+				more, err := t.GetACLs(rest)
+				if err != nil {
+					return nil, err
+				}
+				for u, acl := range more {
+					out[u] = acl
+				}
+			}
+			return out, nil
+		}
+	}
+	if t.tc.hasACL(uris) || !t.cached() {
 		return t.readACLs(uris)
 	}
 	out := make(map[string]storage.ACL, len(uris))
@@ -71,9 +100,11 @@ func (t *pgTx) SetACL(uri string, acl storage.ACL) error {
 		return err
 	}
 	t.tc.acls = append(t.tc.acls, uri)
-	if err := t.exec("acl", `DELETE FROM access_control_entries WHERE object_id = $1`, uri); err != nil {
-		return err
+	if t.ownACLs == nil {
+		t.ownACLs = map[string]storage.ACL{}
 	}
+	t.ownACLs[uri] = storedACL(acl)
+	stmts := []stmt{{sql: `DELETE FROM access_control_entries WHERE object_id = $1`, args: []any{uri}}}
 	var perms, principals []string
 	for perm, ps := range acl {
 		for _, p := range ps {
@@ -81,11 +112,12 @@ func (t *pgTx) SetACL(uri string, acl storage.ACL) error {
 			principals = append(principals, p)
 		}
 	}
-	if len(perms) == 0 {
-		return nil
+	if len(perms) > 0 {
+		stmts = append(stmts, stmt{sql: `INSERT INTO access_control_entries (object_id, permission, principal)
+	  SELECT $1, perm, principal FROM unnest($2::TEXT[], $3::TEXT[]) AS t(perm, principal) ON CONFLICT DO NOTHING`,
+			args: []any{uri, perms, principals}})
 	}
-	return t.exec("acl", `INSERT INTO access_control_entries (object_id, permission, principal)
-	  SELECT $1, perm, principal FROM unnest($2::TEXT[], $3::TEXT[]) AS t(perm, principal) ON CONFLICT DO NOTHING`, uri, perms, principals)
+	return t.roundTrip("acl", stmts...)
 }
 
 func (t *pgTx) DeleteACLs(uri string) error {
@@ -139,7 +171,7 @@ func (t *pgTx) RemovePrincipal(principal string) error {
 }
 
 func (t *pgTx) UserPrincipals(users []string) ([]string, error) {
-	if !t.cached() {
+	if t.tc.principals || !t.cached() {
 		return t.readPrincipals(users)
 	}
 	seen := map[string]bool{}
@@ -203,4 +235,19 @@ func (t *pgTx) readPrincipals(users []string) ([]string, error) {
 		out = append(out, p)
 	}
 	return out, wrap("principals", rows.Err())
+}
+
+// storedACL is acl as it reads back from access_control_entries: no empty
+// permission, principals sorted without duplicates.
+func storedACL(acl storage.ACL) storage.ACL {
+	out := storage.ACL{}
+	for perm, ps := range acl {
+		list := append([]string(nil), ps...)
+		sort.Strings(list)
+		list = slices.Compact(list)
+		if len(list) > 0 {
+			out[perm] = list
+		}
+	}
+	return out
 }

@@ -241,6 +241,35 @@ type touched struct {
 	principals bool
 }
 
+// hasObject tells whether the transaction wrote (or may have written) k.
+func (t *touched) hasObject(k objKey) bool {
+	if t.allObjects {
+		return true
+	}
+	for _, o := range t.objects {
+		if o == k {
+			return true
+		}
+	}
+	return false
+}
+
+// hasACL tells whether the transaction changed (or may have changed) the
+// ACL of one of uris.
+func (t *touched) hasACL(uris []string) bool {
+	if t.allACLs {
+		return true
+	}
+	for _, a := range t.acls {
+		for _, u := range uris {
+			if a == u {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (c *cache) invalidate(t *touched) {
 	if c == nil || t == nil {
 		return

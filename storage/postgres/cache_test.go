@@ -239,3 +239,51 @@ func TestCacheNeedsTriggers(t *testing.T) {
 		t.Error("nimbus migrate did not put the triggers back")
 	}
 }
+
+// TestCacheInWriteTransactions: a write transaction reads through the
+// cache only what it has not written itself.
+func TestCacheInWriteTransactions(t *testing.T) {
+	pg := pgtest.Start(t)
+	b := open(t, pg.NewDatabase(t))
+	cols := storage.Ref{Resource: "collection", Parent: "/buckets/b"}
+	// Cache "absent" for the collection, an empty ACL and no principals.
+	view(t, b, func(tx storage.Tx) (bool, error) { return tx.Exists(cols, "c") })
+	view(t, b, func(tx storage.Tx) (storage.ACL, error) { return tx.GetACL("/buckets/b/collections/c") })
+	view(t, b, func(tx storage.Tx) ([]string, error) { return tx.UserPrincipals([]string{"account:x"}) })
+	update(t, b, func(tx storage.Tx) error {
+		if _, err := tx.Create(cols, storage.Object{"id": "c"}); err != nil {
+			return err
+		}
+		if ok, err := tx.Exists(cols, "c"); err != nil || !ok {
+			return fmt.Errorf("own creation not seen: %v %v", ok, err)
+		}
+		if err := tx.SetACL("/buckets/b/collections/c", storage.ACL{"write": {"account:x"}}); err != nil {
+			return err
+		}
+		if acl, err := tx.GetACL("/buckets/b/collections/c"); err != nil || len(acl["write"]) != 1 {
+			return fmt.Errorf("own ACL not seen: %v %v", acl, err)
+		}
+		if err := tx.AddUserPrincipal("account:x", "/buckets/b/groups/g"); err != nil {
+			return err
+		}
+		if ps, err := tx.UserPrincipals([]string{"account:x"}); err != nil || len(ps) != 1 {
+			return fmt.Errorf("own membership not seen: %v %v", ps, err)
+		}
+		// Many writes to one list: one lock, timestamps still increasing.
+		var last int64
+		for i := 0; i < 10; i++ {
+			o, err := tx.Create(recs, storage.Object{"id": fmt.Sprint("r", i)})
+			if err != nil {
+				return err
+			}
+			if lm := storage.LastModified(o); lm <= last {
+				return fmt.Errorf("timestamp %d after %d", lm, last)
+			}
+			last = storage.LastModified(o)
+		}
+		return nil
+	})
+	if ok := view(t, b, func(tx storage.Tx) (bool, error) { return tx.Exists(cols, "c") }); !ok {
+		t.Error("the commit did not replace the cached absence")
+	}
+}

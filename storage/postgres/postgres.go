@@ -268,7 +268,8 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 	if err != nil {
 		return wrap("begin", err)
 	}
-	t := &pgTx{ctx: ctx, tx: tx, write: write}
+	t := &pgTx{ctx: ctx, write: write, cache: b.cache}
+	t.tx = spTx{t: t, tx: tx}
 	if err := fn(t); err != nil {
 		tx.Rollback(context.Background())
 		var fe fnError

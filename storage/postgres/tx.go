@@ -35,13 +35,24 @@ type pgTx struct {
 	cache  *cache
 	tc     touched
 	synced int8 // 0: not asked yet, 1: cache usable, -1: not usable
+	// locked holds the lists whose advisory lock this transaction holds,
+	// with their timestamp once read (only this transaction can change it
+	// while the lock is held).
+	locked map[string]*int64
+	// ownACLs holds the ACLs this transaction set.
+	ownACLs map[string]storage.ACL
+	// pendingSP is a savepoint not sent yet; sentSP the ones sent.
+	pendingSP int
+	sentSP    map[int]bool
 }
 
 // cached tells whether reads of this transaction may use the cache; the
 // first call waits for the cache to have heard of every change committed
-// before it (cache.sync).
+// before it (cache.sync). A write transaction reads through the cache only
+// what it has not written itself (see the callers), and never the objects
+// it may write: those it reads from the database.
 func (t *pgTx) cached() bool {
-	if t.write || !t.cache.on() {
+	if !t.cache.on() {
 		return false
 	}
 	if t.synced == 0 {
@@ -68,17 +79,71 @@ func (t *pgTx) writable() error {
 }
 
 func (t *pgTx) exec(op, sql string, args ...any) error {
-	_, err := t.tx.Exec(t.ctx, sql, args...)
-	return wrap(op, err)
+	return t.roundTrip(op, stmt{sql: sql, args: args})
 }
 
 // Savepoint implements storage.Savepointer.
+// The SAVEPOINT statement is sent with the first write that follows, in
+// the same round trip: a sub-request that writes nothing costs none.
 func (t *pgTx) Savepoint() int {
 	t.sp++
-	if err := t.exec("savepoint", fmt.Sprintf("SAVEPOINT nimbus_sp_%d", t.sp)); err != nil {
-		return -1
-	}
+	t.pendingSP = t.sp
 	return t.sp
+}
+
+// spTx is a write transaction's querier: it sends a pending savepoint
+// before any statement (roundTrip sends it in its own batch instead).
+type spTx struct {
+	t  *pgTx
+	tx pgx.Tx
+}
+
+func (s spTx) flush(ctx context.Context) error {
+	for _, st := range s.t.savepointStmts() {
+		if _, err := s.tx.Exec(ctx, st.sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s spTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := s.flush(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return s.tx.Exec(ctx, sql, args...)
+}
+
+func (s spTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
+	return s.tx.Query(ctx, sql, args...)
+}
+
+func (s spTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := s.flush(ctx); err != nil {
+		return errRow{err}
+	}
+	return s.tx.QueryRow(ctx, sql, args...)
+}
+
+func (s spTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return s.tx.SendBatch(ctx, b)
+}
+
+// savepointStmts is the pending SAVEPOINT, if any, to send first.
+func (t *pgTx) savepointStmts() []stmt {
+	if t.pendingSP == 0 {
+		return nil
+	}
+	if t.sentSP == nil {
+		t.sentSP = map[int]bool{}
+	}
+	t.sentSP[t.pendingSP] = true
+	st := stmt{sql: fmt.Sprintf("SAVEPOINT nimbus_sp_%d", t.pendingSP)}
+	t.pendingSP = 0
+	return []stmt{st}
 }
 
 // RollbackTo implements storage.Savepointer.
@@ -86,7 +151,30 @@ func (t *pgTx) RollbackTo(sp int) error {
 	if sp <= 0 {
 		return nil
 	}
-	return t.exec("rollback to savepoint", fmt.Sprintf("ROLLBACK TO SAVEPOINT nimbus_sp_%d", sp))
+	if t.pendingSP >= sp {
+		t.pendingSP = 0
+	}
+	// A savepoint never sent had no write after it until the next one
+	// that was sent: rolling back to that one is the same.
+	target := 0
+	for n := range t.sentSP {
+		if n >= sp && (target == 0 || n < target) {
+			target = n
+		}
+	}
+	if target == 0 {
+		return nil // nothing was written since sp
+	}
+	for n := range t.sentSP {
+		if n > target {
+			delete(t.sentSP, n)
+		}
+	}
+	// Locks taken since the savepoint are released with it, and what it
+	// wrote is undone.
+	t.locked, t.ownACLs = nil, nil
+	_, err := t.tx.Exec(t.ctx, fmt.Sprintf("ROLLBACK TO SAVEPOINT nimbus_sp_%d", target))
+	return wrap("rollback to savepoint", err)
 }
 
 // row turns a stored row into an object: data plus id and last_modified.
@@ -126,10 +214,10 @@ func (t *pgTx) stored(ref storage.Ref, id string, lock bool) (storage.Object, er
 
 // cachedStored is stored for a read-only transaction, through the cache.
 func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) {
-	if !t.cached() {
+	k := objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id}
+	if t.tc.hasObject(k) || !t.cached() {
 		return t.stored(ref, id, false)
 	}
-	k := objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id}
 	if r, ok := t.cache.getObject(k); ok {
 		t.cache.hits.Add(1)
 		if !r.found {
@@ -155,7 +243,13 @@ func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) 
 }
 
 func (t *pgTx) Get(ref storage.Ref, id string) (storage.Object, error) {
-	o, err := t.cachedStored(ref, id)
+	get := t.cachedStored
+	if t.write {
+		// What a write checks (If-Match, existence before a create) comes
+		// from the database.
+		get = func(ref storage.Ref, id string) (storage.Object, error) { return t.stored(ref, id, false) }
+	}
+	o, err := get(ref, id)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +260,7 @@ func (t *pgTx) Get(ref storage.Ref, id string) (storage.Object, error) {
 }
 
 func (t *pgTx) Exists(ref storage.Ref, id string) (bool, error) {
-	if t.cached() {
+	if k := (objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id}); !t.tc.hasObject(k) && t.cached() {
 		o, err := t.cachedStored(ref, id)
 		return o != nil && !storage.IsDeleted(o), err
 	}
@@ -202,34 +296,186 @@ func listCond(ref storage.Ref) string {
 // lock serialises the writers of one list, across instances, until the
 // transaction ends.
 func (t *pgTx) lock(ref storage.Ref) error {
-	return t.exec("lock", `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, ref.Parent+" "+ref.Resource)
+	if st, ok := t.lockStmt(ref); ok {
+		if err := t.exec("lock", st.sql, st.args...); err != nil {
+			return err
+		}
+		t.markLocked(ref)
+	}
+	return nil
+}
+
+// lockStmt is the statement taking ref's lock, unless it is held already.
+func (t *pgTx) lockStmt(ref storage.Ref) (stmt, bool) {
+	key := ref.Parent + " " + ref.Resource
+	if _, held := t.locked[key]; held {
+		return stmt{}, false
+	}
+	return stmt{sql: `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, args: []any{key}}, true
+}
+
+func (t *pgTx) markLocked(ref storage.Ref) {
+	key := ref.Parent + " " + ref.Resource
+	if _, held := t.locked[key]; held {
+		return
+	}
+	if t.locked == nil {
+		t.locked = map[string]*int64{}
+	}
+	t.locked[key] = nil
+}
+
+// stmt is one statement of a round trip; scan reads its row (nil: the
+// statement returns none).
+type stmt struct {
+	sql  string
+	args []any
+	scan func(pgx.Row) error
+}
+
+// batcher is a transaction that sends several statements at once.
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// roundTrip runs statements in order, in one round trip when the
+// connection allows it, and returns the first error.
+func (t *pgTx) roundTrip(op string, stmts ...stmt) error {
+	if t.pendingSP != 0 {
+		stmts = append(t.savepointStmts(), stmts...)
+	}
+	sb, ok := t.tx.(batcher)
+	if !ok || len(stmts) == 1 {
+		for _, st := range stmts {
+			var err error
+			if st.scan != nil {
+				err = st.scan(t.tx.QueryRow(t.ctx, st.sql, st.args...))
+			} else {
+				_, err = t.tx.Exec(t.ctx, st.sql, st.args...)
+			}
+			if err != nil {
+				return wrap(op, err)
+			}
+		}
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, st := range stmts {
+		b.Queue(st.sql, st.args...)
+	}
+	br := sb.SendBatch(t.ctx, b)
+	var first error
+	for _, st := range stmts {
+		if st.scan != nil {
+			first = st.scan(br.QueryRow())
+		} else {
+			_, first = br.Exec()
+		}
+		if first != nil {
+			break
+		}
+	}
+	if err := br.Close(); first == nil {
+		first = err
+	}
+	return wrap(op, first)
+}
+
+// knownTS remembers the timestamp of a locked list.
+func (t *pgTx) knownTS(ref storage.Ref, ts int64) {
+	key := ref.Parent + " " + ref.Resource
+	if _, held := t.locked[key]; held {
+		t.locked[key] = &ts
+	}
 }
 
 // listTS returns the list's current timestamp (0 when it never had one).
 func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
-	var ts *int64
+	if known := t.locked[ref.Parent+" "+ref.Resource]; known != nil {
+		return *known, nil
+	}
+	var ts int64
+	if err := t.roundTrip("timestamp", t.listTSStmt(ref, &ts)); err != nil {
+		return 0, err
+	}
+	return ts, nil
+}
+
+// listTSStmt reads the list's current timestamp into dst (0 when it never
+// had one), remembering it while the list is locked.
+func (t *pgTx) listTSStmt(ref storage.Ref, dst *int64) stmt {
 	tsCond := `parent_id = $1 AND resource_name = $2`
 	if selfParented(ref) {
 		tsCond = `$1::TEXT = '' AND resource_name = $2`
 	}
-	err := t.tx.QueryRow(t.ctx, `SELECT GREATEST(
-	    (SELECT as_epoch(last_modified) FROM objects WHERE `+listCond(ref)+` ORDER BY last_modified DESC LIMIT 1),
-	    (SELECT MAX(as_epoch(last_modified)) FROM timestamps WHERE `+tsCond+`))`, ref.Parent, ref.Resource).Scan(&ts)
-	if err != nil {
-		return 0, wrap("timestamp", err)
-	}
-	if ts == nil {
-		return 0, nil
-	}
-	return *ts, nil
+	return stmt{sql: `SELECT GREATEST(
+	    (SELECT as_epoch(last_modified) FROM objects WHERE ` + listCond(ref) + ` ORDER BY last_modified DESC LIMIT 1),
+	    (SELECT MAX(as_epoch(last_modified)) FROM timestamps WHERE ` + tsCond + `))`, args: []any{ref.Parent, ref.Resource},
+		scan: func(r pgx.Row) error {
+			var ts *int64
+			if err := r.Scan(&ts); err != nil {
+				return err
+			}
+			*dst = 0
+			if ts != nil {
+				*dst = *ts
+			}
+			t.knownTS(ref, *dst)
+			return nil
+		}}
 }
 
 // setListTS records the list timestamp; id names the object written, whose
 // row parent holds the timestamp of a self-parented list ("" for none).
 func (t *pgTx) setListTS(ref storage.Ref, id string, ts int64) error {
-	return t.exec("timestamp", `INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3))
+	return t.roundTrip("timestamp", t.setListTSStmt(ref, id, ts))
+}
+
+func (t *pgTx) setListTSStmt(ref storage.Ref, id string, ts int64) stmt {
+	t.knownTS(ref, ts)
+	return stmt{sql: `INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3))
 	  ON CONFLICT (parent_id, resource_name) DO UPDATE SET last_modified = GREATEST(timestamps.last_modified, EXCLUDED.last_modified)`,
-		rowParent(ref, id), ref.Resource, ts)
+		args: []any{rowParent(ref, id), ref.Resource, ts}}
+}
+
+// lockAndRead takes ref's lock (unless held), locks and reads the stored
+// row of id and the list timestamp, in one round trip.
+func (t *pgTx) lockAndRead(ref storage.Ref, id string) (storage.Object, int64, error) {
+	var stmts []stmt
+	lockSt, needLock := t.lockStmt(ref)
+	if needLock {
+		stmts = append(stmts, lockSt)
+	}
+	var r cachedRow
+	stmts = append(stmts, stmt{sql: `SELECT data, as_epoch(last_modified), deleted FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3 FOR UPDATE`,
+		args: []any{id, rowParent(ref, id), ref.Resource},
+		scan: func(row pgx.Row) error {
+			err := row.Scan(&r.data, &r.lm, &r.deleted)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			r.found = err == nil
+			return err
+		}})
+	var cur int64
+	known := t.locked[ref.Parent+" "+ref.Resource]
+	if known != nil {
+		cur = *known
+	} else {
+		stmts = append(stmts, t.listTSStmt(ref, &cur))
+	}
+	if needLock {
+		// listTSStmt remembers the timestamp only for a held lock.
+		t.markLocked(ref)
+	}
+	if err := t.roundTrip("write", stmts...); err != nil {
+		return nil, 0, err
+	}
+	if !r.found {
+		return nil, cur, nil
+	}
+	o, err := row(id, r.data, r.lm, r.deleted)
+	return o, cur, err
 }
 
 func sentTimestamp(obj storage.Object) int64 {
@@ -258,10 +504,7 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 	if id == "" {
 		return nil, storage.ErrInvalidObject
 	}
-	if err := t.lock(ref); err != nil {
-		return nil, err
-	}
-	prev, err := t.stored(ref, id, true)
+	prev, cur, err := t.lockAndRead(ref, id)
 	if err != nil {
 		return nil, err
 	}
@@ -269,25 +512,19 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 	if create && live {
 		return nil, &storage.UnicityError{Field: "id", Existing: prev}
 	}
-	cur, err := t.listTS(ref)
-	if err != nil {
-		return nil, err
-	}
 	objTS, listTS := storage.NextTimestamp(cur, sentTimestamp(obj), create || !live)
 	data, err := dataOf(obj)
 	if err != nil {
 		return nil, err
 	}
-	err = t.exec("write", `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id})
+	err = t.roundTrip("write", stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
 	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
 	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
 	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`,
-		id, rowParent(ref, id), ref.Resource, string(data), objTS)
+		args: []any{id, rowParent(ref, id), ref.Resource, string(data), objTS}},
+		t.setListTSStmt(ref, id, listTS))
 	if err != nil {
-		return nil, err
-	}
-	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id})
-	if err := t.setListTS(ref, id, listTS); err != nil {
 		return nil, err
 	}
 	out := make(storage.Object, len(obj)+1)
@@ -311,32 +548,23 @@ func (t *pgTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.O
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	if err := t.lock(ref); err != nil {
-		return nil, err
-	}
-	prev, err := t.stored(ref, id, true)
+	prev, cur, err := t.lockAndRead(ref, id)
 	if err != nil {
 		return nil, err
 	}
 	if prev == nil || storage.IsDeleted(prev) {
 		return nil, storage.ErrNotFound
 	}
-	cur, err := t.listTS(ref)
-	if err != nil {
-		return nil, err
-	}
 	var sent int64
 	if lastModified > cur {
 		sent = lastModified
 	}
 	ts, _ := storage.NextTimestamp(cur, sent, false)
-	err = t.exec("delete", `UPDATE objects SET deleted = TRUE, data = '{"deleted": true}'::JSONB, last_modified = from_epoch($4)
-	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, id, rowParent(ref, id), ref.Resource, ts)
-	if err != nil {
-		return nil, err
-	}
 	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id})
-	if err := t.setListTS(ref, id, ts); err != nil {
+	err = t.roundTrip("delete", stmt{sql: `UPDATE objects SET deleted = TRUE, data = '{"deleted": true}'::JSONB, last_modified = from_epoch($4)
+	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, args: []any{id, rowParent(ref, id), ref.Resource, ts}},
+		t.setListTSStmt(ref, id, ts))
+	if err != nil {
 		return nil, err
 	}
 	return storage.Object{"id": id, "last_modified": ts, "deleted": true}, nil
@@ -568,6 +796,9 @@ func (t *pgTx) DeleteTree(uri string) error {
 		return err
 	}
 	t.tc.allObjects = true
+	for k := range t.locked {
+		t.locked[k] = nil // their timestamps rows may go
+	}
 	if uri == "" {
 		t.tc.allACLs, t.tc.principals = true, true
 	}

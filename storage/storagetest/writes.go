@@ -247,6 +247,37 @@ func testSavepoints(t *testing.T, b storage.Backend) {
 		t.Skip("backend has no savepoints")
 	}
 	eqIDs(t, "after partial rollback", list(t, b, recs, storage.Query{Sort: []storage.Sort{{Field: "id"}}}), "first", "keep", "last")
+	// Savepoints with no write after them, nested ones, rolling back past
+	// several, and writes after a rollback.
+	update(t, b, func(tx storage.Tx) error {
+		sp := tx.(storage.Savepointer)
+		outer := sp.Savepoint()
+		sp.Savepoint()
+		if _, err := tx.Create(recs, obj(`{"id":"n1"}`)); err != nil {
+			return err
+		}
+		sp.Savepoint()
+		if _, err := tx.Create(recs, obj(`{"id":"n2"}`)); err != nil {
+			return err
+		}
+		if err := sp.RollbackTo(outer); err != nil {
+			return err
+		}
+		empty := sp.Savepoint()
+		if err := sp.RollbackTo(empty); err != nil {
+			return err
+		}
+		last, err := tx.Create(recs, obj(`{"id":"n3"}`))
+		if err != nil {
+			return err
+		}
+		ts, err := tx.Timestamp(recs)
+		if err != nil || ts != storage.LastModified(last) {
+			return fmt.Errorf("list timestamp %d after a rollback, want %d (%v)", ts, storage.LastModified(last), err)
+		}
+		return nil
+	})
+	eqIDs(t, "after nested rollbacks", list(t, b, recs, storage.Query{Sort: []storage.Sort{{Field: "id"}}}), "first", "keep", "last", "n3")
 	b.View(ctx, func(tx storage.Tx) error {
 		if acc, _ := tx.Accessible([]string{"u"}, ""); len(acc) != 0 {
 			t.Errorf("ACL index not rolled back: %v", acc)
