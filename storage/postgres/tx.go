@@ -745,7 +745,16 @@ func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted b
 		err := t.tx.QueryRow(t.ctx, q, ref.Parent, ref.Resource).Scan(&n)
 		return n, wrap("count", err)
 	}
-	objs, err := t.List(ref, storage.Query{Filters: filters, IncludeDeleted: includeDeleted})
+	q := storage.Query{Filters: filters, IncludeDeleted: includeDeleted}
+	if exactInSQL(q) {
+		// Every filter is answered in SQL: count there.
+		var n int
+		args := []any{ref.Parent, ref.Resource}
+		sql := `SELECT COUNT(*) FROM objects WHERE ` + listCond(ref) + pushdown(q, &args)
+		err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&n)
+		return n, wrap("count", err)
+	}
+	objs, err := t.List(ref, q)
 	return len(objs), err
 }
 
