@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -324,7 +325,13 @@ func (a *App) handleError(err error, c echo.Context) {
 		a.Logger.Error("request failed", "error", err.Error(), "path", req.URL.Path)
 	}
 	if e.Status == 503 {
-		a.Logger.Warn("backend unavailable", "error", err.Error())
+		if errors.Is(req.Context().Err(), context.Canceled) {
+			// The client went away mid-request; nothing is wrong with
+			// the backend and nobody reads the answer.
+			a.Logger.Debug("client went away", "path", req.URL.Path)
+		} else {
+			a.Logger.Warn("backend unavailable", "error", err.Error())
+		}
 	}
 	c.Set("nimbus.errno", e.Errno)
 	b, _ := EncodeJSON(e.Body())
