@@ -120,6 +120,10 @@ func (r *Request) Update(fn func(tx storage.Tx) error) error {
 	if r.tx != nil {
 		return fn(r.tx)
 	}
+	if r.updating != nil {
+		// Nested in another Update: join its transaction.
+		return fn(r.updating)
+	}
 	return r.App.Storage.Update(r.Ctx(), func(tx storage.Tx) error {
 		r.principals = nil
 		r.updating = tx
