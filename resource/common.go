@@ -268,6 +268,9 @@ func (a *App) parsePermissions(res *Resource, v any, allowNull bool) (storage.AC
 			if !ok {
 				return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("%v is not a string", it))
 			}
+			if len(s) > MaxPrincipalBytes {
+				return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("principals are at most %d bytes long", MaxPrincipalBytes))
+			}
 			principals = append(principals, s)
 		}
 		acl[perm] = principals

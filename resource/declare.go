@@ -85,8 +85,16 @@ type Write struct {
 
 var defaultIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]*$`)
 
+// MaxIDBytes bounds object ids: storage keys, index entries and
+// notifications carry them, and none of those should grow without limit.
+const MaxIDBytes = 255
+
+// MaxPrincipalBytes bounds each principal of an ACL or group: they are
+// stored as index keys.
+const MaxPrincipalBytes = 1024
+
 func (r *Resource) idOK(id string) bool {
-	return r.idRegexp.MatchString(id)
+	return len(id) <= MaxIDBytes && r.idRegexp.MatchString(id)
 }
 
 // ids of one request path, keyed by "<resource>_id".

@@ -84,6 +84,9 @@ func (c *schemaCache) validateGroup(w *resource.Write) error {
 		if !ok {
 			return resource.Invalid("body", "data.members", fmt.Sprintf("%v is not a string", m))
 		}
+		if len(s) > resource.MaxPrincipalBytes {
+			return resource.Invalid("body", "data.members", fmt.Sprintf("members are at most %d bytes long", resource.MaxPrincipalBytes))
+		}
 		if strings.HasPrefix(s, "/buckets/") {
 			return resource.Invalid("body", "data.members", "Groups cannot be nested: "+s)
 		}

@@ -261,3 +261,31 @@ func TestPluralDelete(t *testing.T) {
 	}
 	s.Do(R{Method: "GET", Path: recs, Auth: alice}).Expect(t, 403, 121)
 }
+
+// TestSizeLimits: ids, principals and group members have bounded lengths,
+// refused with 400 before they reach storage (where they become keys).
+func TestSizeLimits(t *testing.T) {
+	s := apitest.New(t, nil)
+	setup(t, s)
+	long := strings.Repeat("a", 256)
+	huge := strings.Repeat("a", 40000)
+	cases := []struct {
+		name, method, path, body string
+		status, errno            int
+	}{
+		{"id of 255 bytes", "PUT", recs + "/" + long[:255], `{"data":{}}`, 201, 0},
+		{"id of 256 bytes", "PUT", recs + "/" + long, `{"data":{}}`, 400, 107},
+		{"id of 40,000 bytes", "PUT", recs + "/" + huge, `{"data":{}}`, 400, 107},
+		{"bucket id too long", "PUT", "/v1/buckets/" + long, `{}`, 400, 107},
+		{"long principal", "PUT", recs + "/p", `{"permissions":{"read":["` + huge + `"]}}`, 400, 107},
+		{"long group member", "PUT", "/v1/buckets/b/groups/g", `{"data":{"members":["` + huge + `"]}}`, 400, 107},
+		{"principal of 1024 bytes", "PUT", recs + "/q", `{"permissions":{"read":["` + strings.Repeat("p", 1024) + `"]}}`, 201, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s.Do(R{Method: c.method, Path: c.path, Auth: alice, Body: c.body}).Expect(t, c.status, c.errno)
+		})
+	}
+	// The server still writes afterwards.
+	s.Do(R{Method: "POST", Path: recs, Auth: alice, Body: `{"data":{"ok":true}}`}).Expect(t, 201, 0)
+}

@@ -3,7 +3,9 @@ package bolt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,5 +138,30 @@ func TestReadsSeePendingWrites(t *testing.T) {
 	b.View(context.Background(), func(tx storage.Tx) (err error) { count, err = tx.Count(ref, nil, false); return })
 	if want := n - (n+6)/7; count != want {
 		t.Fatalf("%d objects, want %d (each transaction counted the ones before it)", count, want)
+	}
+}
+
+// TestBadKeyFailsAlone: a write bbolt would refuse fails its own
+// transaction at once, not the commit it would have shared with others.
+func TestBadKeyFailsAlone(t *testing.T) {
+	b := open(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 12)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprint("ok", i)
+			if i == 5 {
+				id = strings.Repeat("x", 40000)
+			}
+			errs[i] = create(b, id)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i == 5) != (err != nil) {
+			t.Errorf("writer %d: %v", i, err)
+		}
 	}
 }

@@ -2,7 +2,10 @@ package kvengine
 
 import (
 	"bytes"
+	"errors"
 	"sort"
+
+	"github.com/nimbus-server/nimbus/storage"
 )
 
 // A Layer holds writes that are not in the underlying store yet. Backends
@@ -171,12 +174,25 @@ func (b overlayBucket) Get(k []byte) []byte {
 	return b.o.base.Bucket(b.name).Get(k)
 }
 
+// MaxKeySize is the longest key the stores accept (bbolt's limit). The
+// overlay checks it when a write is made: a key refused only when the layer
+// is applied would fail every transaction sharing that commit.
+const MaxKeySize = 32768
+
+var errBadKey = &storage.BackendError{Op: "write", Err: errors.New("key empty or longer than 32768 bytes")}
+
 func (b overlayBucket) Put(k, v []byte) error {
+	if len(k) == 0 || len(k) > MaxKeySize {
+		return errBadKey
+	}
 	b.o.layers[0].set(b.name, k, layerEntry{v: v})
 	return nil
 }
 
 func (b overlayBucket) Delete(k []byte) error {
+	if len(k) == 0 || len(k) > MaxKeySize {
+		return errBadKey
+	}
 	b.o.layers[0].set(b.name, k, layerEntry{del: true})
 	return nil
 }

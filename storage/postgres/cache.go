@@ -40,30 +40,37 @@ var epoch = time.Now()
 // triggers of its own to Kinto's layout, so Kinto keeps working on the
 // same database (and its writes invalidate Nimbus's caches too).
 var cacheSQL = []string{
+	// A payload over PostgreSQL's 8000-byte limit would fail the writing
+	// transaction: such a change drops every cache instead.
+	`CREATE OR REPLACE FUNCTION nimbus_notify(payload TEXT) RETURNS void AS $$
+	 BEGIN
+	   IF octet_length(payload) > 7900 THEN payload := '*'; END IF;
+	   PERFORM pg_notify('nimbus_cache', payload);
+	 END; $$ LANGUAGE plpgsql`,
 	`CREATE OR REPLACE FUNCTION nimbus_notify_object() RETURNS trigger AS $$
 	 BEGIN
 	   IF TG_OP <> 'INSERT' THEN
-	     PERFORM pg_notify('nimbus_cache', 'o' || OLD.resource_name || chr(31) || OLD.parent_id || chr(31) || OLD.id);
+	     PERFORM nimbus_notify('o' || OLD.resource_name || chr(31) || OLD.parent_id || chr(31) || OLD.id);
 	   END IF;
 	   IF TG_OP <> 'DELETE' THEN
-	     PERFORM pg_notify('nimbus_cache', 'o' || NEW.resource_name || chr(31) || NEW.parent_id || chr(31) || NEW.id);
+	     PERFORM nimbus_notify('o' || NEW.resource_name || chr(31) || NEW.parent_id || chr(31) || NEW.id);
 	   END IF;
 	   RETURN NULL;
 	 END; $$ LANGUAGE plpgsql`,
 	`CREATE OR REPLACE FUNCTION nimbus_notify_ace() RETURNS trigger AS $$
 	 BEGIN
-	   IF TG_OP <> 'INSERT' THEN PERFORM pg_notify('nimbus_cache', 'a' || OLD.object_id); END IF;
-	   IF TG_OP <> 'DELETE' THEN PERFORM pg_notify('nimbus_cache', 'a' || NEW.object_id); END IF;
+	   IF TG_OP <> 'INSERT' THEN PERFORM nimbus_notify('a' || OLD.object_id); END IF;
+	   IF TG_OP <> 'DELETE' THEN PERFORM nimbus_notify('a' || NEW.object_id); END IF;
 	   RETURN NULL;
 	 END; $$ LANGUAGE plpgsql`,
 	`CREATE OR REPLACE FUNCTION nimbus_notify_principal() RETURNS trigger AS $$
 	 BEGIN
-	   IF TG_OP <> 'INSERT' THEN PERFORM pg_notify('nimbus_cache', 'u' || OLD.user_id); END IF;
-	   IF TG_OP <> 'DELETE' THEN PERFORM pg_notify('nimbus_cache', 'u' || NEW.user_id); END IF;
+	   IF TG_OP <> 'INSERT' THEN PERFORM nimbus_notify('u' || OLD.user_id); END IF;
+	   IF TG_OP <> 'DELETE' THEN PERFORM nimbus_notify('u' || NEW.user_id); END IF;
 	   RETURN NULL;
 	 END; $$ LANGUAGE plpgsql`,
 	`CREATE OR REPLACE FUNCTION nimbus_notify_all() RETURNS trigger AS $$
-	 BEGIN PERFORM pg_notify('nimbus_cache', '*'); RETURN NULL; END; $$ LANGUAGE plpgsql`,
+	 BEGIN PERFORM nimbus_notify('*'); RETURN NULL; END; $$ LANGUAGE plpgsql`,
 	`DROP TRIGGER IF EXISTS nimbus_cache_objects ON objects`,
 	`CREATE TRIGGER nimbus_cache_objects AFTER INSERT OR UPDATE OR DELETE ON objects
 	   FOR EACH ROW EXECUTE FUNCTION nimbus_notify_object()`,
