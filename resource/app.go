@@ -49,6 +49,7 @@ type App struct {
 	plugins        []string
 
 	tokenKey      []byte
+	tokenMAC      *MAC
 	usedTokens    sync.Map
 	rootCache     sync.Map
 	rootCacheSize atomic.Int32
@@ -142,6 +143,7 @@ func (a *App) Build() error {
 		a.tokenKey = make([]byte, 32)
 		rand.Read(a.tokenKey)
 	}
+	a.tokenMAC = NewMAC(a.tokenKey)
 	a.buildEcho()
 	if err := a.Settings.Err(); err != nil {
 		return err

@@ -278,9 +278,8 @@ type pageToken struct {
 }
 
 func (a *App) sign(payload []byte) string {
-	mac := hmac.New(sha256.New, a.tokenKey)
-	mac.Write(payload)
-	return hex.EncodeToString(mac.Sum(nil))[:32]
+	var buf [sha256.Size]byte
+	return hex.EncodeToString(a.tokenMAC.Sum(buf[:0], payload))[:32]
 }
 
 // encodeToken makes the _token of the page after last: base64url of

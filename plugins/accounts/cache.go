@@ -1,10 +1,11 @@
 package accounts
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"sync"
 	"time"
+
+	"github.com/nimbus-server/nimbus/resource"
 )
 
 // verifiedCache remembers credentials that passed a hash check, keyed by
@@ -12,7 +13,7 @@ import (
 // an account are dropped at once when the account changes.
 type verifiedCache struct {
 	mu      sync.Mutex
-	secret  []byte
+	mac     *resource.MAC
 	ttl     time.Duration
 	entries map[string]cacheEntry
 	byUser  map[string]map[string]struct{}
@@ -27,15 +28,12 @@ type cacheEntry struct {
 const maxCacheEntries = 100_000
 
 func newCache(secret string, ttl time.Duration) *verifiedCache {
-	return &verifiedCache{secret: []byte(secret), ttl: ttl, entries: map[string]cacheEntry{}, byUser: map[string]map[string]struct{}{}}
+	return &verifiedCache{mac: resource.NewMAC([]byte(secret)), ttl: ttl, entries: map[string]cacheEntry{}, byUser: map[string]map[string]struct{}{}}
 }
 
 func (c *verifiedCache) key(user, pw string) string {
-	m := hmac.New(sha256.New, c.secret)
-	m.Write([]byte(user))
-	m.Write([]byte{0})
-	m.Write([]byte(pw))
-	return string(m.Sum(nil))
+	var buf [sha256.Size]byte
+	return string(c.mac.Sum(buf[:0], []byte(user), []byte{0}, []byte(pw)))
 }
 
 // hit tells whether the credentials were verified recently, renewing them,

@@ -5,7 +5,6 @@
 package basicauth
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -27,7 +26,9 @@ var Aliases = []string{"basicauth", "kinto.core.authentication.BasicAuthAuthenti
 // Register implements resource.Plugin.
 func (Plugin) Register(r *resource.Registry) error {
 	secret := r.Settings().String("userid_hmac_secret")
-	r.AddAuthMethod(Aliases, func(string) (resource.AuthMethod, error) { return Method{Secret: secret}, nil })
+	r.AddAuthMethod(Aliases, func(string) (resource.AuthMethod, error) {
+		return Method{Secret: secret, mac: resource.NewMAC([]byte(secret))}, nil
+	})
 	for _, name := range r.Settings().List("multiauth.policies") {
 		use := r.Settings().String("multiauth.policy." + name + ".use")
 		if (use == "" && name == "basicauth") || contains(Aliases, use) {
@@ -48,7 +49,10 @@ func contains(list []string, s string) bool {
 }
 
 // Method authenticates Basic credentials by their HMAC.
-type Method struct{ Secret string }
+type Method struct {
+	Secret string
+	mac    *resource.MAC // NewMAC(Secret), set by the plugin; nil: made per call
+}
 
 // ParseBasic reads "Authorization: Basic ..."; ok is false when the header
 // is absent or not Basic, and valid false when it is malformed.
@@ -78,9 +82,12 @@ func (m Method) Authenticate(r *resource.Request) (string, resource.AuthResult) 
 	if !valid || user == "" {
 		return "", resource.Rejected
 	}
-	mac := hmac.New(sha256.New, []byte(m.Secret))
-	mac.Write([]byte(user + ":" + pass))
-	return hex.EncodeToString(mac.Sum(nil)), resource.Accepted
+	mac := m.mac
+	if mac == nil {
+		mac = resource.NewMAC([]byte(m.Secret))
+	}
+	var buf [sha256.Size]byte
+	return hex.EncodeToString(mac.Sum(buf[:0], []byte(user), []byte{':'}, []byte(pass))), resource.Accepted
 }
 
 // Challenge implements resource.Challenger.
