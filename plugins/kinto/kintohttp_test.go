@@ -26,15 +26,17 @@ func TestKintoHTTPJS(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatal("node is not installed")
 	}
-	s := apitest.New(t, map[string]string{
+	settings := map[string]string{
 		"includes": "accounts history", "multiauth.policies": "account",
 		"account_create_principals": "system.Everyone", "account_bcrypt_cost": "4",
-	})
-	script, _ := filepath.Abs("testdata/js/flow.js")
-	cmd := exec.Command("node", script, s.URL+"/v1")
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "OK") {
-		t.Fatalf("kinto-http.js flow failed: %v\n%s", err, out)
 	}
+	onBackends(t, settings, func(t *testing.T, s *apitest.Server) {
+		script, _ := filepath.Abs("testdata/js/flow.js")
+		cmd := exec.Command("node", script, s.URL+"/v1")
+		cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "OK") {
+			t.Fatalf("kinto-http.js flow failed: %v\n%s", err, out)
+		}
+	})
 }

@@ -67,39 +67,40 @@ func TestKintoJS(t *testing.T) {
 		}
 		t.Skip("set NIMBUS_BROWSER_JS to a folder with node_modules/kinto and playwright-core")
 	}
-	s := apitest.New(t, map[string]string{"includes": "default_bucket"})
-	mux := http.NewServeMux()
-	mux.HandleFunc("/kinto-page.html", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(kintoPage))
-	})
-	mux.HandleFunc("/kinto.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript")
-		http.ServeFile(w, r, bundle)
-	})
-	mux.Handle("/", s.App)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	script, _ := filepath.Abs("testdata/js/kintojs.js")
-	cmd := exec.CommandContext(ctx, "node", script, srv.URL)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("kinto.js run failed: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	var rep map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, out)
-	}
-	want := map[string]any{"firstOk": true, "published": 2.0, "patched": 200.0, "secondOk": true, "updated": 1.0,
-		"localDone": true, "thirdOk": true, "deleted": 1.0, "serverAfterDelete": 404.0, "conflicts": 1.0,
-		"resolvedOk": true, "finalTitle": "remote"}
-	for k, v := range want {
-		if rep[k] != v {
-			t.Errorf("%s = %v, want %v (report %v)", k, rep[k], v, rep)
+	onBackends(t, map[string]string{"includes": "default_bucket"}, func(t *testing.T, s *apitest.Server) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/kinto-page.html", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write([]byte(kintoPage))
+		})
+		mux.HandleFunc("/kinto.js", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/javascript")
+			http.ServeFile(w, r, bundle)
+		})
+		mux.Handle("/", s.App)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		script, _ := filepath.Abs("testdata/js/kintojs.js")
+		cmd := exec.CommandContext(ctx, "node", script, srv.URL)
+		cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kinto.js run failed: %v\n%s", err, out)
 		}
-	}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		var rep map[string]any
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+			t.Fatalf("report: %v\n%s", err, out)
+		}
+		want := map[string]any{"firstOk": true, "published": 2.0, "patched": 200.0, "secondOk": true, "updated": 1.0,
+			"localDone": true, "thirdOk": true, "deleted": 1.0, "serverAfterDelete": 404.0, "conflicts": 1.0,
+			"resolvedOk": true, "finalTitle": "remote"}
+		for k, v := range want {
+			if rep[k] != v {
+				t.Errorf("%s = %v, want %v (report %v)", k, rep[k], v, rep)
+			}
+		}
+	})
 }
