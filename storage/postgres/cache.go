@@ -360,6 +360,10 @@ func (c *cache) sync(ctx context.Context) bool {
 		}
 	}
 	c.bmu.Unlock()
+	if !c.on() {
+		// The listener went down meanwhile: nobody may answer soon.
+		return false
+	}
 	select {
 	case <-b.done:
 		return b.ok && c.on()
