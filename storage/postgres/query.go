@@ -1,0 +1,176 @@
+package postgres
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// scan runs a query returning (id, data, epoch, deleted) rows and hands
+// each object to fn until it returns false.
+func (t *pgTx) scan(sql string, args []any, fn func(storage.Object) bool) error {
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return wrap("list", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var data []byte
+		var lm int64
+		var deleted bool
+		if err := rows.Scan(&id, &data, &lm, &deleted); err != nil {
+			return wrap("list", err)
+		}
+		o, err := row(id, data, lm, deleted)
+		if err != nil {
+			return err
+		}
+		if !fn(o) {
+			break
+		}
+	}
+	return wrap("list", rows.Err())
+}
+
+// exactInSQL tells whether pushdown answers every filter exactly, so
+// that SQL can apply the limit itself.
+func exactInSQL(q storage.Query) bool {
+	for _, f := range q.Filters {
+		switch {
+		case f.Field == "last_modified" && (f.Op == storage.OpGt || f.Op == storage.OpLt || f.Op == storage.OpMin || f.Op == storage.OpMax):
+			if _, ok := storage.Int(f.Value); !ok {
+				return false
+			}
+		case f.Op == storage.OpEq && !strings.Contains(f.Field, ".") && f.Field != "id" && f.Field != "last_modified" && f.Field != "deleted":
+			switch f.Value.(type) {
+			case string, bool:
+			default:
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// pushdown turns the filters SQL can answer exactly into conditions:
+// equality of top-level string, boolean and null values, and time bounds.
+func pushdown(q storage.Query, args *[]any) string {
+	var conds []string
+	add := func(v any) string { *args = append(*args, v); return fmt.Sprintf("$%d", len(*args)) }
+	lo, hi := storage.TimeBounds(q.Filters)
+	if lo > 0 {
+		conds = append(conds, "last_modified >= from_epoch("+add(lo)+")")
+	}
+	if hi < math.MaxInt64 {
+		conds = append(conds, "last_modified <= from_epoch("+add(hi)+")")
+	}
+	for _, f := range q.Filters {
+		if f.Op != storage.OpEq || strings.Contains(f.Field, ".") || f.Field == "id" || f.Field == "last_modified" || f.Field == "deleted" {
+			continue
+		}
+		switch f.Value.(type) {
+		case string, bool:
+			b, err := storage.AppendJSON(nil, f.Value)
+			if err == nil {
+				conds = append(conds, "data -> "+add(f.Field)+" = "+add(string(b))+"::JSONB")
+			}
+		}
+	}
+	if !q.IncludeDeleted {
+		conds = append(conds, "NOT deleted")
+	}
+	if len(conds) == 0 {
+		return ""
+	}
+	return " AND " + strings.Join(conds, " AND ")
+}
+
+func (t *pgTx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
+	sorts := storage.FullSort(q.Sort)
+	keep := func(o storage.Object) bool {
+		if storage.IsDeleted(o) && !q.IncludeDeleted {
+			return false
+		}
+		return storage.Match(o, q.Filters) && (q.After == nil || storage.Compare(o, q.After, sorts) > 0)
+	}
+	args := []any{ref.Parent, ref.Resource}
+	base := `SELECT id, data, as_epoch(last_modified), deleted FROM objects WHERE ` + listCond(ref)
+	if q.IDs != nil {
+		args = append(args, q.IDs)
+		base += ` AND id = ANY($3)`
+	}
+	base += pushdown(q, &args)
+	indexOrder := len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc
+	if indexOrder && q.IDs == nil {
+		dir, cmp := "DESC", "<"
+		if !sorts[0].Desc {
+			dir, cmp = "ASC", ">"
+		}
+		if q.After != nil {
+			if ts, ok := storage.Int(q.After["last_modified"]); ok {
+				args = append(args, ts, storage.ID(q.After))
+				base += fmt.Sprintf(` AND (last_modified, id) %s (from_epoch($%d), $%d)`, cmp, len(args)-1, len(args))
+			}
+		}
+		base += fmt.Sprintf(` ORDER BY last_modified %s, id %s`, dir, dir)
+		if q.Limit > 0 && exactInSQL(q) {
+			base += fmt.Sprintf(` LIMIT %d`, q.Limit)
+		}
+		var out []storage.Object
+		err := t.scan(base, args, func(o storage.Object) bool {
+			if keep(o) {
+				out = append(out, o)
+			}
+			return q.Limit <= 0 || len(out) < q.Limit
+		})
+		return out, err
+	}
+	var all []storage.Object
+	err := t.scan(base, args, func(o storage.Object) bool {
+		if keep(o) {
+			all = append(all, o)
+			if q.Limit > 0 && len(all) > 4*q.Limit+256 {
+				all = topK(all, sorts, q.Limit)
+			}
+		}
+		return true
+	})
+	return topK(all, sorts, q.Limit), err
+}
+
+func topK(objs []storage.Object, sorts []storage.Sort, limit int) []storage.Object {
+	sort.SliceStable(objs, func(i, j int) bool { return storage.Compare(objs[i], objs[j], sorts) < 0 })
+	if limit > 0 && len(objs) > limit {
+		objs = objs[:limit]
+	}
+	return objs
+}
+
+func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {
+	if len(filters) == 0 {
+		var n int
+		q := `SELECT COUNT(*) FROM objects WHERE ` + listCond(ref)
+		if !includeDeleted {
+			q += ` AND NOT deleted`
+		}
+		err := t.tx.QueryRow(t.ctx, q, ref.Parent, ref.Resource).Scan(&n)
+		return n, wrap("count", err)
+	}
+	q := storage.Query{Filters: filters, IncludeDeleted: includeDeleted}
+	if exactInSQL(q) {
+		// Every filter is answered in SQL: count there.
+		var n int
+		args := []any{ref.Parent, ref.Resource}
+		sql := `SELECT COUNT(*) FROM objects WHERE ` + listCond(ref) + pushdown(q, &args)
+		err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&n)
+		return n, wrap("count", err)
+	}
+	objs, err := t.List(ref, q)
+	return len(objs), err
+}
