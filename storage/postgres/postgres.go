@@ -10,6 +10,12 @@
 // (parent_id, resource_name, last_modified) index that stop at the page
 // size; other orders are computed from a scan of the list, keeping only the
 // page in memory.
+//
+// Each instance caches the rows requests read on every call (cache.go);
+// row triggers NOTIFY every instance of each change, and a read first
+// synchronises with the listening connection, so the cache is never stale.
+// Accounts are stored the way Kinto stores them, each under its own id as
+// parent_id.
 package postgres
 
 import (
