@@ -69,6 +69,12 @@ var cacheSQL = []string{
 	   IF TG_OP <> 'DELETE' THEN PERFORM nimbus_notify('u' || NEW.user_id); END IF;
 	   RETURN NULL;
 	 END; $$ LANGUAGE plpgsql`,
+	`CREATE OR REPLACE FUNCTION nimbus_notify_timestamp() RETURNS trigger AS $$
+	 BEGIN
+	   IF TG_OP <> 'INSERT' THEN PERFORM nimbus_notify('t' || OLD.resource_name || chr(31) || OLD.parent_id); END IF;
+	   IF TG_OP <> 'DELETE' THEN PERFORM nimbus_notify('t' || NEW.resource_name || chr(31) || NEW.parent_id); END IF;
+	   RETURN NULL;
+	 END; $$ LANGUAGE plpgsql`,
 	`CREATE OR REPLACE FUNCTION nimbus_notify_all() RETURNS trigger AS $$
 	 BEGIN PERFORM nimbus_notify('*'); RETURN NULL; END; $$ LANGUAGE plpgsql`,
 	`DROP TRIGGER IF EXISTS nimbus_cache_objects ON objects`,
@@ -80,6 +86,12 @@ var cacheSQL = []string{
 	`DROP TRIGGER IF EXISTS nimbus_cache_principals ON user_principals`,
 	`CREATE TRIGGER nimbus_cache_principals AFTER INSERT OR UPDATE OR DELETE ON user_principals
 	   FOR EACH ROW EXECUTE FUNCTION nimbus_notify_principal()`,
+	`DROP TRIGGER IF EXISTS nimbus_cache_timestamps ON timestamps`,
+	`CREATE TRIGGER nimbus_cache_timestamps AFTER INSERT OR UPDATE OR DELETE ON timestamps
+	   FOR EACH ROW EXECUTE FUNCTION nimbus_notify_timestamp()`,
+	`DROP TRIGGER IF EXISTS nimbus_cache_truncate_timestamps ON timestamps`,
+	`CREATE TRIGGER nimbus_cache_truncate_timestamps AFTER TRUNCATE ON timestamps
+	   FOR EACH STATEMENT EXECUTE FUNCTION nimbus_notify_all()`,
 	`DROP TRIGGER IF EXISTS nimbus_cache_truncate_objects ON objects`,
 	`CREATE TRIGGER nimbus_cache_truncate_objects AFTER TRUNCATE ON objects
 	   FOR EACH STATEMENT EXECUTE FUNCTION nimbus_notify_all()`,
@@ -101,7 +113,7 @@ var fixupSQL = []string{
 }
 
 // cacheTriggers is how many of the triggers above Open expects to find.
-const cacheTriggers = 6
+const cacheTriggers = 8
 
 type objKey struct{ resource, parent, id string }
 
@@ -122,6 +134,11 @@ type cache struct {
 	objects    map[objKey]cachedRow
 	acls       map[string]storage.ACL
 	principals map[string][]string
+	// counts holds the number of live objects of lists, and stamps their
+	// timestamps, keyed by listID (any change of one of their rows drops
+	// both; a change of the timestamps row drops the stamp).
+	counts map[string]int
+	stamps map[string]int64
 
 	// gen moves on every invalidation; fills check it (see put*).
 	gen atomic.Uint64
@@ -150,6 +167,8 @@ func (c *cache) reset(enabled bool) {
 	c.objects = map[objKey]cachedRow{}
 	c.acls = map[string]storage.ACL{}
 	c.principals = map[string][]string{}
+	c.counts = map[string]int{}
+	c.stamps = map[string]int64{}
 	c.mu.Unlock()
 }
 
@@ -189,6 +208,41 @@ func (c *cache) putObject(k objKey, r cachedRow, gen uint64) {
 	if c.enabled && c.gen.Load() == gen {
 		trim(c.objects, c.max)
 		c.objects[k] = r
+	}
+}
+
+// listID names a list in the counts map: its resource and row parent.
+func listID(resource, parent string) string { return resource + "\x1f" + parent }
+
+func (c *cache) getCount(list string) (int, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n, ok := c.counts[list]
+	return n, ok && c.enabled
+}
+
+func (c *cache) putCount(list string, n int, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.enabled && c.gen.Load() == gen {
+		trim(c.counts, c.max)
+		c.counts[list] = n
+	}
+}
+
+func (c *cache) getStamp(list string) (int64, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ts, ok := c.stamps[list]
+	return ts, ok && c.enabled
+}
+
+func (c *cache) putStamp(list string, ts int64, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.enabled && c.gen.Load() == gen {
+		trim(c.stamps, c.max)
+		c.stamps[list] = ts
 	}
 }
 
@@ -242,6 +296,7 @@ func copyACL(a storage.ACL) storage.ACL {
 // cache once the transaction commits.
 type touched struct {
 	objects    []objKey
+	stamps     []string // listIDs whose timestamps row changed
 	acls       []string
 	allObjects bool
 	allACLs    bool
@@ -255,6 +310,20 @@ func (t *touched) hasObject(k objKey) bool {
 	}
 	for _, o := range t.objects {
 		if o == k {
+			return true
+		}
+	}
+	return false
+}
+
+// touchesList tells whether the transaction wrote (or may have written)
+// an object of ref's list.
+func (t *touched) touchesList(ref storage.Ref) bool {
+	if t.allObjects {
+		return true
+	}
+	for _, o := range t.objects {
+		if o.resource == ref.Resource && o.parent == ref.Parent {
 			return true
 		}
 	}
@@ -286,9 +355,16 @@ func (c *cache) invalidate(t *touched) {
 	c.gen.Add(1)
 	if t.allObjects {
 		c.objects = map[objKey]cachedRow{}
+		c.counts = map[string]int{}
+		c.stamps = map[string]int64{}
+	}
+	for _, l := range t.stamps {
+		delete(c.stamps, l)
 	}
 	for _, k := range t.objects {
 		delete(c.objects, k)
+		delete(c.counts, listID(k.resource, k.parent))
+		delete(c.stamps, listID(k.resource, k.parent))
 	}
 	if t.allACLs {
 		c.acls = map[string]storage.ACL{}
@@ -316,6 +392,8 @@ func (c *cache) apply(payload string) {
 		}
 	case payload[0] == 'a':
 		t.acls = []string{payload[1:]}
+	case payload[0] == 't':
+		t.stamps = []string{payload[1:]}
 	case payload[0] == 'u':
 		// A user's principals are cached per user id; dropping them all is
 		// simpler than tracking which entry holds the user.

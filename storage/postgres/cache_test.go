@@ -87,6 +87,47 @@ func TestCacheAcrossInstances(t *testing.T) {
 		t.Errorf("B's cache was not exercised: %d hits, %d misses", hits, misses)
 	}
 
+	// List counts (Total-Records) follow creations and deletions.
+	count := func(be storage.Backend) int {
+		return view(t, be, func(tx storage.Tx) (int, error) { return tx.Count(recs, nil, false) })
+	}
+	for i := 0; i < 10; i++ {
+		before := count(b)
+		update(t, a, func(tx storage.Tx) error {
+			_, err := tx.Create(recs, storage.Object{"id": fmt.Sprint("c", i)})
+			return err
+		})
+		if got := count(b); got != before+1 {
+			t.Fatalf("round %d: B counts %d after a creation on A, had %d", i, got, before)
+		}
+	}
+
+	// The list timestamp (the ETag of its pages) follows too, also when a
+	// write only stamps the list.
+	stamp := func(be storage.Backend) int64 {
+		return view(t, be, func(tx storage.Tx) (int64, error) { return tx.Timestamp(recs) })
+	}
+	empty := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/empty"}
+	if ts := view(t, b, func(tx storage.Tx) (int64, error) { return tx.Timestamp(empty) }); ts != 0 {
+		t.Fatalf("an empty list has timestamp %d", ts)
+	}
+	var stamped int64
+	update(t, a, func(tx storage.Tx) (err error) { stamped, err = tx.Timestamp(empty); return })
+	if ts := view(t, b, func(tx storage.Tx) (int64, error) { return tx.Timestamp(empty) }); ts != stamped || ts == 0 {
+		t.Fatalf("B reads timestamp %d of the stamped empty list, want %d", ts, stamped)
+	}
+	for i := 0; i < 10; i++ {
+		before := stamp(b)
+		var o storage.Object
+		update(t, a, func(tx storage.Tx) (err error) {
+			o, err = tx.Replace(recs, storage.Object{"id": "stamped"})
+			return
+		})
+		if got := stamp(b); got != storage.LastModified(o) || got <= before {
+			t.Fatalf("round %d: B reads list timestamp %d, want %d", i, got, storage.LastModified(o))
+		}
+	}
+
 	// Deletion, ACLs and memberships.
 	update(t, a, func(tx storage.Tx) error { _, err := tx.Delete(recs, "r", 0); return err })
 	if got := getV(b); got != nil {

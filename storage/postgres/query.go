@@ -153,6 +153,22 @@ func topK(objs []storage.Object, sorts []storage.Sort, limit int) []storage.Obje
 }
 
 func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {
+	if len(filters) == 0 && !includeDeleted && !selfParented(ref) && !t.tc.touchesList(ref) && t.cached() {
+		// The live count of a list (Total-Records of every page) is cached.
+		list := listID(ref.Resource, ref.Parent)
+		if n, ok := t.cache.getCount(list); ok {
+			return n, nil
+		}
+		gen := t.cache.gen.Load()
+		var n int
+		err := t.tx.QueryRow(t.ctx, `SELECT COUNT(*) FROM objects WHERE parent_id = $1 AND resource_name = $2 AND NOT deleted`,
+			ref.Parent, ref.Resource).Scan(&n)
+		if err != nil {
+			return 0, wrap("count", err)
+		}
+		t.cache.putCount(list, n, gen)
+		return n, nil
+	}
 	if len(filters) == 0 {
 		var n int
 		q := `SELECT COUNT(*) FROM objects WHERE ` + listCond(ref)

@@ -214,6 +214,21 @@ func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
 	if known := t.locked[ref.Parent+" "+ref.Resource]; known != nil {
 		return *known, nil
 	}
+	if !t.write && !selfParented(ref) && t.cached() {
+		// Read-only transactions take the list timestamp (ETag of every
+		// page) from the cache; writers always read it under the lock.
+		list := listID(ref.Resource, ref.Parent)
+		if ts, ok := t.cache.getStamp(list); ok {
+			return ts, nil
+		}
+		gen := t.cache.gen.Load()
+		var ts int64
+		if err := t.roundTrip("timestamp", t.listTSStmt(ref, &ts)); err != nil {
+			return 0, err
+		}
+		t.cache.putStamp(list, ts, gen)
+		return ts, nil
+	}
 	var ts int64
 	if err := t.roundTrip("timestamp", t.listTSStmt(ref, &ts)); err != nil {
 		return 0, err
@@ -253,6 +268,7 @@ func (t *pgTx) setListTS(ref storage.Ref, id string, ts int64) error {
 
 func (t *pgTx) setListTSStmt(ref storage.Ref, id string, ts int64) stmt {
 	t.knownTS(ref, ts)
+	t.tc.stamps = append(t.tc.stamps, listID(ref.Resource, rowParent(ref, id)))
 	return stmt{sql: `INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3))
 	  ON CONFLICT (parent_id, resource_name) DO UPDATE SET last_modified = GREATEST(timestamps.last_modified, EXCLUDED.last_modified)`,
 		args: []any{rowParent(ref, id), ref.Resource, ts}}
