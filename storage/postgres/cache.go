@@ -181,13 +181,6 @@ func (c *cache) on() bool {
 	return c.enabled
 }
 
-func (c *cache) getObject(k objKey) (cachedRow, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	r, ok := c.objects[k]
-	return r, ok && c.enabled
-}
-
 // trim drops arbitrary entries (map order is random) once a map is full.
 func trim[K comparable, V any](m map[K]V, max int) {
 	if len(m) < max {
@@ -202,49 +195,33 @@ func trim[K comparable, V any](m map[K]V, max int) {
 	}
 }
 
-func (c *cache) putObject(k objKey, r cachedRow, gen uint64) {
+// lookup reads one entry of the map pick selects (under the lock, since
+// reset replaces the maps).
+func lookup[K comparable, V any](c *cache, pick func(*cache) map[K]V, k K) (V, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := pick(c)[k]
+	return v, ok && c.enabled
+}
+
+// keep stores an entry read from the database, unless an invalidation
+// arrived since the read began (gen moved).
+func keep[K comparable, V any](c *cache, pick func(*cache) map[K]V, k K, v V, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.enabled && c.gen.Load() == gen {
-		trim(c.objects, c.max)
-		c.objects[k] = r
+		m := pick(c)
+		trim(m, c.max)
+		m[k] = v
 	}
 }
+
+func objectsOf(c *cache) map[objKey]cachedRow { return c.objects }
+func countsOf(c *cache) map[string]int        { return c.counts }
+func stampsOf(c *cache) map[string]int64      { return c.stamps }
 
 // listID names a list in the counts map: its resource and row parent.
 func listID(resource, parent string) string { return resource + "\x1f" + parent }
-
-func (c *cache) getCount(list string) (int, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	n, ok := c.counts[list]
-	return n, ok && c.enabled
-}
-
-func (c *cache) putCount(list string, n int, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.enabled && c.gen.Load() == gen {
-		trim(c.counts, c.max)
-		c.counts[list] = n
-	}
-}
-
-func (c *cache) getStamp(list string) (int64, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	ts, ok := c.stamps[list]
-	return ts, ok && c.enabled
-}
-
-func (c *cache) putStamp(list string, ts int64, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.enabled && c.gen.Load() == gen {
-		trim(c.stamps, c.max)
-		c.stamps[list] = ts
-	}
-}
 
 func (c *cache) getACL(uri string) (storage.ACL, bool) {
 	c.mu.RLock()

@@ -156,7 +156,7 @@ func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted b
 	if len(filters) == 0 && !includeDeleted && !selfParented(ref) && !t.tc.touchesList(ref) && t.cached() {
 		// The live count of a list (Total-Records of every page) is cached.
 		list := listID(ref.Resource, ref.Parent)
-		if n, ok := t.cache.getCount(list); ok {
+		if n, ok := lookup(t.cache, countsOf, list); ok {
 			return n, nil
 		}
 		gen := t.cache.gen.Load()
@@ -166,7 +166,7 @@ func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted b
 		if err != nil {
 			return 0, wrap("count", err)
 		}
-		t.cache.putCount(list, n, gen)
+		keep(t.cache, countsOf, list, n, gen)
 		return n, nil
 	}
 	if len(filters) == 0 {

@@ -218,7 +218,7 @@ func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
 		// Read-only transactions take the list timestamp (ETag of every
 		// page) from the cache; writers always read it under the lock.
 		list := listID(ref.Resource, ref.Parent)
-		if ts, ok := t.cache.getStamp(list); ok {
+		if ts, ok := lookup(t.cache, stampsOf, list); ok {
 			return ts, nil
 		}
 		gen := t.cache.gen.Load()
@@ -226,7 +226,7 @@ func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
 		if err := t.roundTrip("timestamp", t.listTSStmt(ref, &ts)); err != nil {
 			return 0, err
 		}
-		t.cache.putStamp(list, ts, gen)
+		keep(t.cache, stampsOf, list, ts, gen)
 		return ts, nil
 	}
 	var ts int64

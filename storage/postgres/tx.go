@@ -115,7 +115,7 @@ func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) 
 	if t.tc.hasObject(k) || !t.cached() {
 		return t.stored(ref, id, false)
 	}
-	if r, ok := t.cache.getObject(k); ok {
+	if r, ok := lookup(t.cache, objectsOf, k); ok {
 		t.cache.hits.Add(1)
 		if !r.found {
 			return nil, nil
@@ -129,13 +129,13 @@ func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) 
 		id, rowParent(ref, id), ref.Resource).Scan(&r.data, &r.lm, &r.deleted)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		t.cache.putObject(k, r, gen)
+		keep(t.cache, objectsOf, k, r, gen)
 		return nil, nil
 	case err != nil:
 		return nil, wrap("get", err)
 	}
 	r.found = true
-	t.cache.putObject(k, r, gen)
+	keep(t.cache, objectsOf, k, r, gen)
 	return row(id, r.data, r.lm, r.deleted)
 }
 
