@@ -137,7 +137,7 @@ type cache struct {
 	// counts holds the number of live objects of lists, and stamps their
 	// timestamps, keyed by listID (any change of one of their rows drops
 	// both; a change of the timestamps row drops the stamp).
-	counts map[string]int
+	counts map[string]map[string]int // listID -> countKey -> count
 	stamps map[string]int64
 
 	// gen moves on every invalidation; fills check it (see put*).
@@ -167,7 +167,7 @@ func (c *cache) reset(enabled bool) {
 	c.objects = map[objKey]cachedRow{}
 	c.acls = map[string]storage.ACL{}
 	c.principals = map[string][]string{}
-	c.counts = map[string]int{}
+	c.counts = map[string]map[string]int{}
 	c.stamps = map[string]int64{}
 	c.mu.Unlock()
 }
@@ -217,8 +217,32 @@ func keep[K comparable, V any](c *cache, pick func(*cache) map[K]V, k K, v V, ge
 }
 
 func objectsOf(c *cache) map[objKey]cachedRow { return c.objects }
-func countsOf(c *cache) map[string]int        { return c.counts }
 func stampsOf(c *cache) map[string]int64      { return c.stamps }
+
+// maxCountsPerList bounds the filter sets counted per list.
+const maxCountsPerList = 64
+
+func (c *cache) count(list, key string) (int, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n, ok := c.counts[list][key]
+	return n, ok && c.enabled
+}
+
+func (c *cache) keepCount(list, key string, n int, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.enabled || c.gen.Load() != gen {
+		return
+	}
+	m := c.counts[list]
+	if m == nil || len(m) >= maxCountsPerList {
+		trim(c.counts, c.max)
+		m = map[string]int{}
+		c.counts[list] = m
+	}
+	m[key] = n
+}
 
 // listID names a list in the counts map: its resource and row parent.
 func listID(resource, parent string) string { return resource + "\x1f" + parent }
@@ -332,7 +356,7 @@ func (c *cache) invalidate(t *touched) {
 	c.gen.Add(1)
 	if t.allObjects {
 		c.objects = map[objKey]cachedRow{}
-		c.counts = map[string]int{}
+		c.counts = map[string]map[string]int{}
 		c.stamps = map[string]int64{}
 	}
 	for _, l := range t.stamps {

@@ -91,14 +91,21 @@ func TestCacheAcrossInstances(t *testing.T) {
 	count := func(be storage.Backend) int {
 		return view(t, be, func(tx storage.Tx) (int, error) { return tx.Count(recs, nil, false) })
 	}
+	tagged := []storage.Filter{{Field: "tag", Op: storage.OpEq, Value: "x"}}
+	countTagged := func(be storage.Backend) int {
+		return view(t, be, func(tx storage.Tx) (int, error) { return tx.Count(recs, tagged, false) })
+	}
 	for i := 0; i < 10; i++ {
-		before := count(b)
+		before, beforeTagged := count(b), countTagged(b)
 		update(t, a, func(tx storage.Tx) error {
-			_, err := tx.Create(recs, storage.Object{"id": fmt.Sprint("c", i)})
+			_, err := tx.Create(recs, storage.Object{"id": fmt.Sprint("c", i), "tag": []string{"x", "y"}[i%2]})
 			return err
 		})
 		if got := count(b); got != before+1 {
 			t.Fatalf("round %d: B counts %d after a creation on A, had %d", i, got, before)
+		}
+		if got, want := countTagged(b), beforeTagged+1-i%2; got != want {
+			t.Fatalf("round %d: B counts %d tagged objects, want %d", i, got, want)
 		}
 	}
 

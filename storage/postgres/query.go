@@ -153,34 +153,44 @@ func topK(objs []storage.Object, sorts []storage.Sort, limit int) []storage.Obje
 }
 
 func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {
-	if len(filters) == 0 && !includeDeleted && !selfParented(ref) && !t.tc.touchesList(ref) && t.cached() {
-		// The live count of a list (Total-Records of every page) is cached.
-		list := listID(ref.Resource, ref.Parent)
-		if n, ok := lookup(t.cache, countsOf, list); ok {
-			return n, nil
-		}
-		gen := t.cache.gen.Load()
-		var n int
-		err := t.tx.QueryRow(t.ctx, `SELECT COUNT(*) FROM objects WHERE parent_id = $1 AND resource_name = $2 AND NOT deleted`,
-			ref.Parent, ref.Resource).Scan(&n)
-		if err != nil {
-			return 0, wrap("count", err)
-		}
-		keep(t.cache, countsOf, list, n, gen)
+	if selfParented(ref) || t.tc.touchesList(ref) || !t.cached() {
+		return t.countNow(ref, filters, includeDeleted)
+	}
+	// Counts (Total-Records of every page) are cached per list and filter
+	// set; any change of a row of the list drops them all.
+	list, key := listID(ref.Resource, ref.Parent), countKey(filters, includeDeleted)
+	if n, ok := t.cache.count(list, key); ok {
 		return n, nil
 	}
-	if len(filters) == 0 {
-		var n int
-		q := `SELECT COUNT(*) FROM objects WHERE ` + listCond(ref)
-		if !includeDeleted {
-			q += ` AND NOT deleted`
-		}
-		err := t.tx.QueryRow(t.ctx, q, ref.Parent, ref.Resource).Scan(&n)
-		return n, wrap("count", err)
+	gen := t.cache.gen.Load()
+	n, err := t.countNow(ref, filters, includeDeleted)
+	if err == nil {
+		t.cache.keepCount(list, key, n, gen)
 	}
+	return n, err
+}
+
+// countKey names a filter set within a list's counts.
+func countKey(filters []storage.Filter, includeDeleted bool) string {
+	b := []byte{'0'}
+	if includeDeleted {
+		b[0] = '1'
+	}
+	for _, f := range filters {
+		b = append(b, 0)
+		b = append(b, f.Field...)
+		b = append(b, 0)
+		b = append(b, fmt.Sprint(f.Op)...)
+		b = append(b, 0)
+		b, _ = storage.AppendJSON(b, f.Value)
+	}
+	return string(b)
+}
+
+func (t *pgTx) countNow(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {
 	q := storage.Query{Filters: filters, IncludeDeleted: includeDeleted}
 	if exactInSQL(q) {
-		// Every filter is answered in SQL: count there.
+		// Every filter is answered in SQL (none at all, say): count there.
 		var n int
 		args := []any{ref.Parent, ref.Resource}
 		sql := `SELECT COUNT(*) FROM objects WHERE ` + listCond(ref) + pushdown(q, &args)
