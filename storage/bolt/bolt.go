@@ -50,8 +50,15 @@ func Open(path string, opts Options) (*Backend, error) {
 	// A large initial mapping spares remaps (which wait for every open
 	// read transaction) until the file outgrows it; it reserves address
 	// space, not memory or disk.
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
-		FreelistType: bbolt.FreelistMapType, NoFreelistSync: true, InitialMmapSize: initialMmap})
+	bopts := &bbolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync,
+		FreelistType: bbolt.FreelistMapType, NoFreelistSync: true, InitialMmapSize: initialMmap}
+	db, err := bbolt.Open(path, 0o600, bopts)
+	if err != nil && !errors.Is(err, bbolt.ErrTimeout) {
+		// Where address space is limited (ulimit -v, 32-bit), map only
+		// what the file needs.
+		bopts.InitialMmapSize = 0
+		db, err = bbolt.Open(path, 0o600, bopts)
+	}
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("bolt: %s is locked by another process (is another nimbus running on it?)", path)
