@@ -338,6 +338,34 @@ func (t *Tx) scanRaw(lk []byte, desc bool, filters []storage.Filter, after stora
 			k, _ = c.Next()
 		}
 	}
+	// Objects are fetched through a cursor of their own that first tries
+	// the neighbour of the previous one: lists mostly grow in id order as
+	// they do in time order (generated ids start with their creation
+	// time), so a step usually replaces a search from the root.
+	oc := objects.Cursor()
+	var at []byte
+	fetch := func(key []byte) []byte {
+		if at != nil {
+			var nk, nv []byte
+			if desc {
+				nk, nv = oc.Prev()
+			} else {
+				nk, nv = oc.Next()
+			}
+			if nk != nil && bytes.Equal(nk, key) {
+				at = nk
+				return nv
+			}
+		}
+		nk, nv := oc.Seek(key)
+		if nk == nil || !bytes.Equal(nk, key) {
+			at = nil
+			return nil
+		}
+		at = nk
+		return nv
+	}
+	okey := bytes.Clone(lk)
 	n := 0
 	for ; k != nil && bytes.HasPrefix(k, lk) && len(k) >= len(lk)+8; n++ {
 		if bytes.Compare(k, lower) < 0 || bytes.Compare(k, upper) > 0 {
@@ -348,8 +376,8 @@ func (t *Tx) scanRaw(lk []byte, desc bool, filters []storage.Filter, after stora
 				return err
 			}
 		}
-		id := k[len(lk)+8:]
-		v := objects.Get(append(bytes.Clone(lk), id...))
+		okey = append(okey[:len(lk)], k[len(lk)+8:]...)
+		v := fetch(okey)
 		if v != nil && !rejects(v, needles) {
 			more, err := fn(v)
 			if err != nil || !more {
