@@ -344,3 +344,47 @@ func testRawList(t *testing.T, b storage.Backend) {
 		t.Skip("backend has no raw lists")
 	}
 }
+
+// testTimeOrderVsIDs lists, in both directions and in pages, objects whose
+// timestamps order them unlike their ids, with updates and tombstones in
+// between, inside and outside a write transaction.
+func testTimeOrderVsIDs(t *testing.T, b storage.Backend) {
+	for _, id := range []string{"m", "a", "z", "b", "y", "c"} {
+		create(t, b, recs, obj(`{"id":"`+id+`","v":"`+id+`"}`))
+	}
+	update(t, b, func(tx storage.Tx) error {
+		if _, err := tx.Replace(recs, obj(`{"id":"a","v":"a2"}`)); err != nil {
+			return err
+		}
+		_, err := tx.Delete(recs, "z", 0)
+		return err
+	})
+	newest := storage.Query{Sort: []storage.Sort{{Field: "last_modified", Desc: true}}}
+	oldest := storage.Query{Sort: []storage.Sort{{Field: "last_modified"}}}
+	check := func(label string, objs []storage.Object, want ...string) {
+		t.Helper()
+		eqIDs(t, label, objs, want...)
+		for _, o := range objs {
+			if v := o["v"]; v != storage.ID(o) && !(storage.ID(o) == "a" && v == "a2") {
+				t.Errorf("%s: object %s holds %v", label, storage.ID(o), v)
+			}
+		}
+	}
+	check("newest first", list(t, b, recs, newest), "a", "c", "y", "b", "m")
+	check("oldest first", list(t, b, recs, oldest), "m", "b", "y", "c", "a")
+	page := newest
+	page.Limit = 2
+	first := list(t, b, recs, page)
+	check("first page", first, "a", "c")
+	page.After = first[1]
+	check("second page", list(t, b, recs, page), "y", "b")
+	update(t, b, func(tx storage.Tx) error {
+		if _, err := tx.Create(recs, obj(`{"id":"d","v":"d"}`)); err != nil {
+			return err
+		}
+		objs, err := tx.List(recs, newest)
+		check("inside a write", objs, "d", "a", "c", "y", "b", "m")
+		return err
+	})
+}
+

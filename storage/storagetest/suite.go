@@ -39,6 +39,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"FilterNestedFields", testNested},
 		{"EqualityOnRawFields", testEqualityOnRawFields},
 		{"RawListMatchesList", testRawList},
+		{"TimeOrderUnrelatedToIDs", testTimeOrderVsIDs},
 		{"SortMultiField", testSortMulti},
 		{"SortCrossType", testSortCrossType},
 		{"PaginationDefaultOrder", testPaginationDefault},
