@@ -387,4 +387,3 @@ func testTimeOrderVsIDs(t *testing.T, b storage.Backend) {
 		return err
 	})
 }
-
