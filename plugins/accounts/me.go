@@ -59,6 +59,21 @@ func (p *Plugin) addRoutes(r *resource.Registry) error {
 
 // requireAccount answers 401 for anonymous callers and 403 for users of
 // other methods; full also refuses read-only and embed credentials.
+// requireAccountData is requireAccount(r, true) for a request with a JSON
+// object body; data is its "data" member (nil when absent or not an object).
+func (p *Plugin) requireAccountData(r *resource.Request) (string, *credential, map[string]any, error) {
+	id, c, err := p.requireAccount(r, true)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	body, berr := r.BodyObject()
+	if berr != nil {
+		return "", nil, nil, berr
+	}
+	data, _ := body["data"].(map[string]any)
+	return id, c, data, nil
+}
+
 func (p *Plugin) requireAccount(r *resource.Request, full bool) (string, *credential, error) {
 	if !r.Authenticated() {
 		return "", nil, resource.Unauthorized()
@@ -326,15 +341,10 @@ func (p *Plugin) deleteOwned(r *resource.Request, ref storage.Ref, account, key 
 }
 
 func (p *Plugin) changePassword(r *resource.Request) error {
-	id, c, err := p.requireAccount(r, true)
+	id, c, data, err := p.requireAccountData(r)
 	if err != nil {
 		return err
 	}
-	body, berr := r.BodyObject()
-	if berr != nil {
-		return berr
-	}
-	data, _ := body["data"].(map[string]any)
 	cur, ok1 := data["current_password"].(string)
 	next, ok2 := data["password"].(string)
 	if !ok1 || cur == "" {
@@ -396,15 +406,10 @@ func (p *Plugin) revokeOnPasswordChange(tx storage.Tx, id string, c *credential)
 }
 
 func (p *Plugin) createEmbed(r *resource.Request) error {
-	id, _, err := p.requireAccount(r, true)
+	id, _, data, err := p.requireAccountData(r)
 	if err != nil {
 		return err
 	}
-	body, berr := r.BodyObject()
-	if berr != nil {
-		return berr
-	}
-	data, _ := body["data"].(map[string]any)
 	bucket, ok := data["bucket"].(string)
 	if !ok || bucket == "" {
 		return resource.Invalid("body", "data.bucket", "bucket is required")
@@ -519,18 +524,12 @@ func (p *Plugin) getTerms(r *resource.Request) error {
 }
 
 func (p *Plugin) acceptTerms(r *resource.Request) error {
-	id, _, err := p.requireAccount(r, true)
+	id, _, data, err := p.requireAccountData(r)
 	if err != nil {
 		return err
 	}
-	body, berr := r.BodyObject()
-	if berr != nil {
-		return berr
-	}
-	if data, ok := body["data"].(map[string]any); ok {
-		if v, present := data["version"]; present && v != p.termsVersion {
-			return resource.Invalid("body", "data.version", "The terms changed: fetch the current version and accept it.")
-		}
+	if v, present := data["version"]; present && v != p.termsVersion {
+		return resource.Invalid("body", "data.version", "The terms changed: fetch the current version and accept it.")
 	}
 	err = r.Update(func(tx storage.Tx) error {
 		_, err := tx.Replace(termsRef, storage.Object{"id": id, "version": p.termsVersion, "accepted_at": now()})

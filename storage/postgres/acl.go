@@ -19,39 +19,32 @@ func (t *pgTx) GetACL(uri string) (storage.ACL, error) {
 }
 
 func (t *pgTx) GetACLs(uris []string) (map[string]storage.ACL, error) {
+	out := make(map[string]storage.ACL, len(uris))
+	rest := uris
 	if len(t.ownACLs) > 0 && !t.tc.allACLs {
 		// ACLs this transaction set are answered from memory.
-		out := map[string]storage.ACL{}
-		var rest []string
+		rest = nil
 		for _, u := range uris {
-			if acl, ok := t.ownACLs[u]; ok {
-				if len(acl) > 0 {
-					out[u] = copyACL(acl)
-				}
-			} else {
+			if acl, ok := t.ownACLs[u]; !ok {
 				rest = append(rest, u)
+			} else if len(acl) > 0 {
+				out[u] = copyACL(acl)
 			}
 		}
-		if len(rest) < len(uris) {
-			if len(rest) > 0 {
-				more, err := t.GetACLs(rest)
-				if err != nil {
-					return nil, err
-				}
-				for u, acl := range more {
-					out[u] = acl
-				}
-			}
-			return out, nil
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	if t.tc.hasACL(rest) || !t.cached() {
+		read, err := t.readACLs(rest)
+		for u, acl := range read {
+			out[u] = acl
 		}
+		return out, err
 	}
-	if t.tc.hasACL(uris) || !t.cached() {
-		return t.readACLs(uris)
-	}
-	out := make(map[string]storage.ACL, len(uris))
 	var missing []string
-	for _, u := range uris {
-		acl, ok := t.cache.getACL(u)
+	for _, u := range rest {
+		acl, ok := lookup(t.cache, aclsOf, u)
 		switch {
 		case !ok:
 			missing = append(missing, u)
@@ -177,7 +170,7 @@ func (t *pgTx) UserPrincipals(users []string) ([]string, error) {
 	seen := map[string]bool{}
 	var out, missing []string
 	for _, u := range users {
-		ps, ok := t.cache.getPrincipals(u)
+		ps, ok := lookup(t.cache, principalsOf, u)
 		if !ok {
 			missing = append(missing, u)
 			continue

@@ -14,12 +14,13 @@ import (
 )
 
 // The read cache keeps, per instance, the rows a request reads on every
-// call (objects by key, the ACLs of URIs, the principals of users), so an
-// authenticated read of a cached record needs no round trip.
+// call (objects by key, the ACLs of URIs, the principals of users, and the
+// counts and timestamps of lists), so an authenticated read of a cached
+// record needs no round trip and a list page one.
 //
 // It stays exact across instances because the database tells every
-// instance what changed: row triggers on objects, access_control_entries
-// and user_principals send a NOTIFY on channel nimbus_cache (see
+// instance what changed: row triggers on objects, access_control_entries,
+// user_principals and timestamps send a NOTIFY on channel nimbus_cache (see
 // cacheSQL), whoever the writer is (another Nimbus or Kinto itself), and
 // each instance LISTENs on a dedicated connection. An instance also drops
 // what its own write transaction touched as soon as it commits, before the
@@ -140,7 +141,7 @@ type cache struct {
 	counts map[string]map[string]int // listID -> countKey -> count
 	stamps map[string]int64
 
-	// gen moves on every invalidation; fills check it (see put*).
+	// gen moves on every invalidation; fills check it (see keep).
 	gen atomic.Uint64
 
 	hits, misses atomic.Uint64
@@ -216,8 +217,10 @@ func keep[K comparable, V any](c *cache, pick func(*cache) map[K]V, k K, v V, ge
 	}
 }
 
-func objectsOf(c *cache) map[objKey]cachedRow { return c.objects }
-func stampsOf(c *cache) map[string]int64      { return c.stamps }
+func objectsOf(c *cache) map[objKey]cachedRow   { return c.objects }
+func stampsOf(c *cache) map[string]int64        { return c.stamps }
+func aclsOf(c *cache) map[string]storage.ACL    { return c.acls }
+func principalsOf(c *cache) map[string][]string { return c.principals }
 
 // maxCountsPerList bounds the filter sets counted per list.
 const maxCountsPerList = 64
@@ -247,13 +250,6 @@ func (c *cache) keepCount(list, key string, n int, gen uint64) {
 // listID names a list in the counts map: its resource and row parent.
 func listID(resource, parent string) string { return resource + "\x1f" + parent }
 
-func (c *cache) getACL(uri string) (storage.ACL, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	a, ok := c.acls[uri]
-	return a, ok && c.enabled
-}
-
 func (c *cache) putACLs(uris []string, acls map[string]storage.ACL, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -264,13 +260,6 @@ func (c *cache) putACLs(uris []string, acls map[string]storage.ACL, gen uint64) 
 	for _, u := range uris {
 		c.acls[u] = copyACL(acls[u])
 	}
-}
-
-func (c *cache) getPrincipals(user string) ([]string, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	p, ok := c.principals[user]
-	return p, ok && c.enabled
 }
 
 func (c *cache) putPrincipals(byUser map[string][]string, gen uint64) {
@@ -299,6 +288,7 @@ type touched struct {
 	objects    []objKey
 	stamps     []string // listIDs whose timestamps row changed
 	acls       []string
+	users      []string // users whose principals changed
 	allObjects bool
 	allACLs    bool
 	principals bool
@@ -376,6 +366,9 @@ func (c *cache) invalidate(t *touched) {
 	if t.principals {
 		c.principals = map[string][]string{}
 	}
+	for _, u := range t.users {
+		delete(c.principals, u)
+	}
 }
 
 // apply handles one notification payload.
@@ -396,9 +389,7 @@ func (c *cache) apply(payload string) {
 	case payload[0] == 't':
 		t.stamps = []string{payload[1:]}
 	case payload[0] == 'u':
-		// A user's principals are cached per user id; dropping them all is
-		// simpler than tracking which entry holds the user.
-		t.principals = true
+		t.users = []string{payload[1:]}
 	default:
 		t.allObjects, t.allACLs, t.principals = true, true, true
 	}

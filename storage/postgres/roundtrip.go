@@ -125,9 +125,12 @@ func (t *pgTx) lock(ref storage.Ref) error {
 	return nil
 }
 
+// lockKey names ref's list in advisory locks and in pgTx.locked.
+func lockKey(ref storage.Ref) string { return ref.Parent + " " + ref.Resource }
+
 // lockStmt is the statement taking ref's lock, unless it is held already.
 func (t *pgTx) lockStmt(ref storage.Ref) (stmt, bool) {
-	key := ref.Parent + " " + ref.Resource
+	key := lockKey(ref)
 	if _, held := t.locked[key]; held {
 		return stmt{}, false
 	}
@@ -135,7 +138,7 @@ func (t *pgTx) lockStmt(ref storage.Ref) (stmt, bool) {
 }
 
 func (t *pgTx) markLocked(ref storage.Ref) {
-	key := ref.Parent + " " + ref.Resource
+	key := lockKey(ref)
 	if _, held := t.locked[key]; held {
 		return
 	}
@@ -203,7 +206,7 @@ func (t *pgTx) roundTrip(op string, stmts ...stmt) error {
 
 // knownTS remembers the timestamp of a locked list.
 func (t *pgTx) knownTS(ref storage.Ref, ts int64) {
-	key := ref.Parent + " " + ref.Resource
+	key := lockKey(ref)
 	if _, held := t.locked[key]; held {
 		t.locked[key] = &ts
 	}
@@ -211,7 +214,7 @@ func (t *pgTx) knownTS(ref storage.Ref, ts int64) {
 
 // listTS returns the list's current timestamp (0 when it never had one).
 func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
-	if known := t.locked[ref.Parent+" "+ref.Resource]; known != nil {
+	if known := t.locked[lockKey(ref)]; known != nil {
 		return *known, nil
 	}
 	if !t.write && !selfParented(ref) && t.cached() {
@@ -294,7 +297,7 @@ func (t *pgTx) lockAndRead(ref storage.Ref, id string) (storage.Object, int64, e
 			return err
 		}})
 	var cur int64
-	known := t.locked[ref.Parent+" "+ref.Resource]
+	known := t.locked[lockKey(ref)]
 	if known != nil {
 		cur = *known
 	} else {
