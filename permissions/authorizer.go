@@ -10,14 +10,13 @@ type Node struct {
 	URI      string
 }
 
-// SettingsGrants are the permissions granted on every object of a resource
-// by settings: resource name to permission name to principals.
+// SettingsGrants holds the <resource>_<permission>_principals settings as
+// written: resource name to permission name ("read", "write", "create",
+// ...) to principals.
 type SettingsGrants map[string]map[string][]string
 
 // ParseSettingsGrants reads the <resource>_<permission>_principals settings
-// (PERM-04). A <child>_create_principals setting becomes the
-// "<child>:create" permission on the child's parent resource. Settings for
-// resources the tree does not know are ignored.
+// (PERM-04). Settings for resources the tree does not know are ignored.
 func ParseSettingsGrants(tree *Tree, settings map[string][]string) SettingsGrants {
 	out := SettingsGrants{}
 	for key, principals := range settings {
@@ -26,16 +25,12 @@ func ParseSettingsGrants(tree *Tree, settings map[string][]string) SettingsGrant
 			continue
 		}
 		i := strings.LastIndexByte(name, '_')
-		if i <= 0 {
+		if i <= 0 || i == len(name)-1 {
 			continue
 		}
 		resource, perm := name[:i], name[i+1:]
-		if !tree.Has(resource) {
+		if !tree.Has(resource) || resource == Root {
 			continue
-		}
-		if perm == "create" {
-			perm = resource + ":create"
-			resource = tree.Parent(resource)
 		}
 		if out[resource] == nil {
 			out[resource] = map[string][]string{}
@@ -63,36 +58,93 @@ func intersects(a, b []string) bool {
 	return false
 }
 
-// BySettings tells whether settings alone grant perm on resource to one of
-// principals.
+// BySettings tells whether settings grant perm on every object of
+// resource to one of principals, as /permissions lists them (PERM-12): a
+// <child>_create_principals setting is the "<child>:create" permission on
+// every object of the child's parent resource, any other setting is its
+// permission on its own resource.
 func (a *Authorizer) BySettings(principals []string, resource, perm string) bool {
+	if child, ok := strings.CutSuffix(perm, ":create"); ok && a.Tree.Has(child) && a.Tree.Parent(child) == resource {
+		return intersects(a.Settings[child]["create"], principals)
+	}
 	return intersects(a.Settings[resource][perm], principals)
 }
 
-// Allowed tells whether principals hold perm on chain[0], whose ancestors
-// follow it in chain up to the root. ACLs are read from st.
-func (a *Authorizer) Allowed(st Store, principals []string, chain []Node, perm string) (bool, error) {
+// Setting tells whether the setting Kinto consults for one granting
+// permission of a request on resource grants it (PERM-04): the setting is
+// named after the resource the request is on, never after the ancestor
+// whose ACL would grant it, so that settings are not inherited by
+// children. "record:create" on a request on records is
+// record_create_principals; "write" is record_write_principals.
+func (a *Authorizer) Setting(principals []string, resource, granting string) bool {
+	perm := granting
+	if child, rest, ok := strings.Cut(granting, ":"); ok && child == resource {
+		perm = rest
+	}
+	return intersects(a.Settings[resource][perm], principals)
+}
+
+// SettingsAllow tells whether settings alone grant perm to principals on
+// a request on resource: whether one of the permission names that grant
+// perm on chain[0] (whatever object of the chain holds them) is granted by
+// the setting of that name for resource.
+func (a *Authorizer) SettingsAllow(principals []string, resource string, chain []Node, perm string) bool {
 	if len(chain) == 0 {
-		return false, nil
+		return false
 	}
 	grants := a.Tree.Grants(chain[0].Resource, perm)
 	if len(grants) == 0 {
-		// A permission with no inheritance entry (such as the root's
-		// bucket:create) is granted by settings or the object's own ACL.
+		return a.Setting(principals, resource, perm)
+	}
+	for _, perms := range grants {
+		for _, p := range perms {
+			if a.Setting(principals, resource, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RequestResource is the resource a permission check is about: the
+// created one for "<child>:create", else the object's own.
+func RequestResource(chain []Node, perm string) string {
+	if child, ok := strings.CutSuffix(perm, ":create"); ok {
+		return child
+	}
+	if len(chain) == 0 {
+		return ""
+	}
+	return chain[0].Resource
+}
+
+// Allowed tells whether principals hold perm on chain[0], whose ancestors
+// follow it in chain up to the root. ACLs are read from st. The settings
+// consulted are those of the request's resource (RequestResource).
+func (a *Authorizer) Allowed(st Store, principals []string, chain []Node, perm string) (bool, error) {
+	return a.AllowedOn(st, principals, RequestResource(chain, perm), chain, perm)
+}
+
+// AllowedOn is Allowed for a request on resource whose permission is
+// checked on another object of the chain, such as "read on the parent"
+// deciding between 404 and 403 for a write on a missing object: the
+// settings of resource are consulted, the ACLs of the chain.
+func (a *Authorizer) AllowedOn(st Store, principals []string, resource string, chain []Node, perm string) (bool, error) {
+	if len(chain) == 0 {
+		return false, nil
+	}
+	if a.SettingsAllow(principals, resource, chain, perm) {
+		return true, nil
+	}
+	grants := a.Tree.Grants(chain[0].Resource, perm)
+	if len(grants) == 0 {
+		// A permission with no inheritance entry is granted by settings
+		// or the object's own ACL.
 		grants = Grants{chain[0].Resource: {perm}}
 	}
 	var uris []string
 	for _, n := range chain {
-		perms, ok := grants[n.Resource]
-		if !ok {
-			continue
-		}
-		for _, p := range perms {
-			if a.BySettings(principals, n.Resource, p) {
-				return true, nil
-			}
-		}
-		if n.URI != "" && n.Resource != Root {
+		if _, ok := grants[n.Resource]; ok && n.URI != "" && n.Resource != Root {
 			uris = append(uris, n.URI)
 		}
 	}

@@ -41,7 +41,7 @@ func TestParseSettingsGrants(t *testing.T) {
 		"unknown_read_principals":      {"c"},
 		"paginate_by":                  {"10"},
 	})
-	want := "map[bucket:map[collection:create:[a]] record:map[write:[b]] root:map[bucket:create:[system.Authenticated]]]"
+	want := "map[bucket:map[create:[system.Authenticated]] collection:map[create:[a]] record:map[write:[b]]]"
 	if fmt.Sprint(g) != want {
 		t.Errorf("got %v\nwant %s", g, want)
 	}

@@ -63,6 +63,10 @@ type Resource struct {
 	// ReadFilter, when set, may hide or rewrite objects before they are
 	// returned (for example to drop a password hash).
 	ReadFilter func(r *Request, obj storage.Object) storage.Object
+	// ListAll, when set, may let a caller see and delete every object
+	// of the list beyond what settings and ACLs allow (the accounts
+	// plugin lets its administrators list every account, as Kinto does).
+	ListAll func(r *Request, tx storage.Tx) (bool, error)
 
 	parent   *Resource
 	idRegexp *regexp.Regexp

@@ -101,7 +101,13 @@ func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdic
 		return err
 	}
 	if !ok && len(chain) > 2 {
-		if ok, err = r.allowed(tx, chain[1:], a.readPerm(res.parent)); err != nil {
+		// Read on the parent list (not its attributes), with the
+		// settings of this resource, as Kinto decides it.
+		ps, perr := r.Principals(tx)
+		if perr != nil {
+			return perr
+		}
+		if ok, err = a.Authorizer.AllowedOn(tx, ps, res.Name, chain[1:], "read"); err != nil {
 			return err
 		}
 	}
@@ -169,9 +175,6 @@ func (a *App) objectPut(res *Resource) echo.HandlerFunc {
 				ok, err = r.allowed(tx, chain, "write")
 			} else {
 				ok, err = r.allowed(tx, chain[1:], res.Name+":create")
-				if err == nil && !ok && old != nil {
-					ok, err = r.allowed(tx, chain, "write")
-				}
 			}
 			if err != nil {
 				return err

@@ -13,13 +13,25 @@ import (
 // ("read" or "write"), per PERM-07: all (ids nil), only some (ids), or
 // none at all (empty ids when creating there is allowed, else an error).
 func (a *App) listScope(r *Request, tx storage.Tx, res *Resource, m matchdict, perm string) ([]string, error) {
-	whole, err := r.allowed(tx, res.chain(m, ""), perm)
-	if err != nil || whole {
-		return nil, err
-	}
 	ps, err := r.Principals(tx)
 	if err != nil {
 		return nil, err
+	}
+	var whole bool
+	if res.parent == nil {
+		// A top-level list has no parent ACL: as in Kinto, only the
+		// setting named after the wanted permission covers it whole.
+		whole = a.Authorizer.Setting(ps, res.Name, perm)
+	} else if whole, err = r.allowed(tx, res.chain(m, ""), perm); err != nil {
+		return nil, err
+	}
+	if !whole && res.ListAll != nil {
+		if whole, err = res.ListAll(r, tx); err != nil {
+			return nil, err
+		}
+	}
+	if whole {
+		return nil, nil
 	}
 	ids, err := a.Authorizer.Readable(tx, ps, res.Name, res.listPrefix(m), perm)
 	if err != nil {

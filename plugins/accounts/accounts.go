@@ -206,6 +206,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		Guard: p.guard, PreWrite: p.preWrite, Validate: p.validate, AfterWrite: p.afterWrite, AfterDelete: p.afterDelete,
 		Owner:      func(_ *resource.Request, obj storage.Object) string { return p.policy + ":" + storage.ID(obj) },
 		ReadFilter: p.readFilter,
+		ListAll:    p.isAdmin,
 	}
 	if p.hideHash {
 		res.Hidden = []string{"password"}

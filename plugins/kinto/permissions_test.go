@@ -155,7 +155,8 @@ func TestACLEditing(t *testing.T) {
 	if fmt.Sprint(p["read"]) != "["+bobID+"]" || len(p["write"].([]any)) != 2 {
 		t.Errorf("PATCH permissions: %v", p)
 	}
-	off := apitest.New(t, map[string]string{"explicit_permissions": "false", "bucket_write_principals": "system.Authenticated"})
+	off := apitest.New(t, map[string]string{"explicit_permissions": "false", "bucket_write_principals": "system.Authenticated",
+		"collection_write_principals": "system.Authenticated", "record_write_principals": "system.Authenticated"})
 	setup(t, off)
 	o := off.Do(R{Method: "PUT", Path: recs + "/r", Auth: alice, Body: `{"permissions":{"read":["x"]}}`}).Expect(t, 201, 0)
 	if _, has := o.Body["permissions"].(map[string]any)["write"]; has {

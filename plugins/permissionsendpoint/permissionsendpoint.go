@@ -54,6 +54,9 @@ func serve(r *resource.Request) error {
 		if err != nil {
 			return err
 		}
+		if err := addSettingsObjects(a, tx, ps, acc); err != nil {
+			return err
+		}
 		for uri, held := range acc {
 			loc, ok := a.Locate(uri)
 			if !ok || loc.Resource.Name == "history" {
@@ -79,6 +82,58 @@ func serve(r *resource.Request) error {
 		return err
 	}
 	return a.ServeList(r, Fields, []storage.Sort{{Field: "uri", Desc: true}}, entries)
+}
+
+// settingsResources are the resources whose every object /permissions
+// lists when a setting grants the caller a permission on that resource
+// type, as Kinto does (PERM-12).
+var settingsResources = []string{"bucket", "collection", "group"}
+
+// addSettingsObjects adds to acc every bucket, collection or group on
+// which settings grant the caller a permission, with no held permission
+// of its own (entry adds the settings grants).
+func addSettingsObjects(a *resource.App, tx storage.Tx, ps []string, acc map[string][]string) error {
+	granted := map[string]bool{}
+	any := false
+	for _, name := range settingsResources {
+		for _, perm := range a.Tree.Names(name) {
+			if a.Authorizer.BySettings(ps, name, perm) {
+				granted[name] = true
+				any = true
+			}
+		}
+	}
+	if !any {
+		return nil
+	}
+	buckets, err := tx.List(storage.Ref{Resource: "bucket"}, storage.Query{})
+	if err != nil {
+		return err
+	}
+	for _, b := range buckets {
+		uri := "/buckets/" + storage.ID(b)
+		if granted["bucket"] {
+			if _, ok := acc[uri]; !ok {
+				acc[uri] = nil
+			}
+		}
+		for _, child := range []string{"collection", "group"} {
+			if !granted[child] {
+				continue
+			}
+			objs, err := tx.List(storage.Ref{Resource: child, Parent: uri}, storage.Query{})
+			if err != nil {
+				return err
+			}
+			for _, o := range objs {
+				curi := uri + "/" + child + "s/" + storage.ID(o)
+				if _, ok := acc[curi]; !ok {
+					acc[curi] = nil
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // entry builds the description of one object, with the permissions held
