@@ -33,7 +33,13 @@ func (a *App) listScope(r *Request, tx storage.Tx, res *Resource, m matchdict, p
 	if whole {
 		return nil, nil
 	}
-	ids, err := a.Authorizer.Readable(tx, ps, res.Name, res.listPrefix(m), perm)
+	own := perm
+	if perm == "read" {
+		// As in Kinto, an object is listed when its own ACL lets the
+		// caller read its attributes (a collection with record:create).
+		own = a.readPerm(res)
+	}
+	ids, err := a.Authorizer.Readable(tx, ps, res.Name, res.listPrefix(m), own)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,619 @@
+package kinto_test
+
+// The property test of authorization: random trees of buckets, groups,
+// collections and records with random ACLs, group memberships and
+// *_principals settings; every caller sends every request on every object
+// and list through the real HTTP server (some of them inside /batch), and
+// each answer is compared with the model of authzmodel_test.go.
+//
+// Fixed seeds run in CI. To run longer by hand:
+//
+//	NIMBUS_AUTHZ_SEEDS=500 NIMBUS_AUTHZ_FIRST=1000 go test -run TestAuthorizationModel ./plugins/kinto/
+//
+// To check the model itself against another server (a Kinto 26 started
+// with `multiauth.policies = account basicauth`, the accounts and flush
+// plugins, account_create_principals = system.Everyone and the same
+// settings):
+//
+//	NIMBUS_AUTHZ_URL=http://127.0.0.1:8888/v1 NIMBUS_AUTHZ_SECRET=<userid_hmac_secret> \
+//	NIMBUS_AUTHZ_SETTINGS='bucket_read_principals=system.Authenticated' go test -run TestAuthorizationModel ./plugins/kinto/
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/bolt"
+	"github.com/nimbus-server/nimbus/storage/memory"
+)
+
+// authUser is one caller; kind is "account", "basic" or "" (anonymous).
+type authUser struct{ name, pass, kind string }
+
+func (u authUser) header() string {
+	if u.kind == "" {
+		return ""
+	}
+	return apitest.Basic(u.name, u.pass)
+}
+
+func (u authUser) id(secret string) string {
+	switch u.kind {
+	case "account":
+		return "account:" + u.name
+	case "basic":
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(u.name + ":" + u.pass))
+		return "basicauth:" + hex.EncodeToString(m.Sum(nil))
+	}
+	return ""
+}
+
+// authConfig is one server configuration the model runs under.
+type authConfig struct {
+	name     string
+	settings map[string]string
+	owner    authUser
+	users    []authUser
+}
+
+var authConfigs = []authConfig{
+	{
+		name:     "account basicauth",
+		settings: map[string]string{"multiauth.policies": "account basicauth", "includes": "default_bucket history accounts flush"},
+		owner:    authUser{"owner", "owner-pass", "account"},
+		users: []authUser{{"a1", "a1-pass", "account"}, {"a2", "a2-pass", "account"},
+			{"s1", "s1-pass", "basic"}, {"s2", "s2-pass", "basic"}, {"", "", ""}},
+	},
+	{
+		name:     "account",
+		settings: map[string]string{"multiauth.policies": "account", "includes": "history accounts"},
+		owner:    authUser{"owner", "owner-pass", "account"},
+		users:    []authUser{{"a1", "a1-pass", "account"}, {"a2", "a2-pass", "account"}, {"a3", "a3-pass", "account"}, {"", "", ""}},
+	},
+	{
+		name:     "basicauth",
+		settings: map[string]string{"multiauth.policies": "basicauth", "includes": "history"},
+		owner:    authUser{"owner", "owner-pass", "basic"},
+		users:    []authUser{{"s1", "s1-pass", "basic"}, {"s2", "s2-pass", "basic"}, {"s3", "s3-pass", "basic"}, {"", "", ""}},
+	},
+}
+
+// objSpec is one object the owner creates, in order.
+type objSpec struct {
+	uri     string
+	acl     map[string][]string
+	members []string // groups only
+}
+
+// worldSpec is a generated world: settings and objects.
+type worldSpec struct {
+	settings map[string][]string
+	objects  []objSpec
+}
+
+var permNames = map[string][]string{
+	"bucket":     {"read", "write", "collection:create", "group:create"},
+	"collection": {"read", "write", "record:create"},
+	"group":      {"read", "write"},
+	"record":     {"read", "write"},
+}
+
+var settingKeys = func() []string {
+	var out []string
+	for _, r := range []string{"bucket", "collection", "group", "record"} {
+		for _, p := range []string{"read", "write", "create"} {
+			out = append(out, r+"_"+p+"_principals")
+		}
+	}
+	return out
+}()
+
+// generate builds a random world for the callers of cfg.
+func generate(rng *rand.Rand, cfg authConfig, secret string) worldSpec {
+	var ids []string
+	for _, u := range cfg.users {
+		if u.kind != "" {
+			ids = append(ids, u.id(secret))
+		}
+	}
+	pick := func(list []string) string { return list[rng.IntN(len(list))] }
+	people := append([]string{"system.Authenticated", "system.Everyone"}, ids...)
+	groups := []string{"/buckets/b0/groups/g0", "/buckets/b0/groups/g1", "/buckets/b1/groups/g0", "/buckets/b1/groups/g1"}
+	pool := append(append([]string{"fxa:nobody"}, people...), groups...)
+	acl := func(resource string) map[string][]string {
+		out := map[string][]string{}
+		for _, p := range permNames[resource] {
+			if rng.IntN(4) == 0 {
+				out[p] = []string{pick(pool)}
+			}
+		}
+		return out
+	}
+	w := worldSpec{settings: map[string][]string{}}
+	for _, k := range settingKeys {
+		if rng.IntN(8) == 0 {
+			w.settings[k] = []string{pick(people)}
+		}
+	}
+	// The owner must be able to build the world.
+	w.settings["bucket_create_principals"] = append(w.settings["bucket_create_principals"], cfg.owner.id(secret))
+	for b := 0; b < 2; b++ {
+		bu := fmt.Sprintf("/buckets/b%d", b)
+		w.objects = append(w.objects, objSpec{uri: bu, acl: acl("bucket")})
+		for g := 0; g < 2; g++ {
+			var members []string
+			for n := rng.IntN(3); n > 0; n-- {
+				members = append(members, pick(append([]string{"system.Authenticated"}, ids...))) // system.Everyone is no member
+			}
+			w.objects = append(w.objects, objSpec{uri: fmt.Sprintf("%s/groups/g%d", bu, g), acl: acl("group"), members: members})
+		}
+		for c := 0; c < 2; c++ {
+			co := fmt.Sprintf("%s/collections/c%d", bu, c)
+			w.objects = append(w.objects, objSpec{uri: co, acl: acl("collection")})
+			for r := 0; r < 3; r++ {
+				w.objects = append(w.objects, objSpec{uri: fmt.Sprintf("%s/records/r%d", co, r), acl: acl("record")})
+			}
+		}
+	}
+	return w
+}
+
+// model returns the model world of a spec built by owner.
+func (w worldSpec) model(ownerID string) *modelWorld {
+	m := &modelWorld{settings: w.settings, acls: map[string]map[string][]string{}, objects: map[string]bool{}, members: map[string][]string{}}
+	for _, o := range w.objects {
+		m.objects[o.uri] = true
+		acl := map[string][]string{}
+		for k, v := range o.acl {
+			acl[k] = v
+		}
+		acl["write"] = append(acl["write"], ownerID)
+		m.acls[o.uri] = acl
+		if strings.Contains(o.uri, "/groups/") {
+			m.members[o.uri] = o.members
+		}
+	}
+	return m
+}
+
+// requests lists every request the callers send in a world.
+func requests() []modelReq {
+	objects := []string{"/buckets/bx", "/buckets/bx/groups/gx", "/buckets/bx/collections/cx", "/buckets/bx/collections/cx/records/rx"}
+	lists := []string{"/buckets", "/buckets/bx/collections", "/buckets/bx/groups", "/buckets/bx/collections/cx/records"}
+	for b := 0; b < 2; b++ {
+		bu := fmt.Sprintf("/buckets/b%d", b)
+		objects = append(objects, bu, bu+"/groups/g0", bu+"/groups/g1", bu+"/groups/gx", bu+"/collections/cx", bu+"/collections/cx/records/rx")
+		lists = append(lists, bu+"/collections", bu+"/groups", bu+"/collections/cx/records")
+		for c := 0; c < 2; c++ {
+			co := fmt.Sprintf("%s/collections/c%d", bu, c)
+			objects = append(objects, co, co+"/records/r0", co+"/records/r1", co+"/records/r2", co+"/records/rx")
+			lists = append(lists, co+"/records")
+		}
+	}
+	var out []modelReq
+	for _, o := range objects {
+		out = append(out, modelReq{method: "GET", uri: o}, modelReq{method: "PATCH", uri: o, precond: "match"},
+			modelReq{method: "DELETE", uri: o, precond: "match"}, modelReq{method: "PUT", uri: o, precond: "match"})
+		if !strings.HasSuffix(o, "x") {
+			// If-None-Match: * on a missing object would create it.
+			out = append(out, modelReq{method: "PUT", uri: o, precond: "none"})
+		}
+	}
+	for _, l := range lists {
+		out = append(out, modelReq{method: "GET", uri: l, plural: true}, modelReq{method: "POST", uri: l, plural: true, precond: "match"},
+			modelReq{method: "DELETE", uri: l, plural: true, precond: "match"})
+	}
+	return out
+}
+
+// target is a server the world is built on.
+type target struct {
+	t       testing.TB
+	base    string // ends with /v1
+	secret  string
+	cleanup func()
+}
+
+type answer struct {
+	status int
+	ids    []string
+	raw    string
+}
+
+func (tg *target) send(method, path, auth string, headers map[string]string, body any) answer {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, tg.base+path, rd)
+	if err != nil {
+		tg.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tg.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return decodeAnswer(res.StatusCode, raw)
+}
+
+func decodeAnswer(status int, raw []byte) answer {
+	a := answer{status: status, raw: string(raw)}
+	var body struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(raw, &body) == nil && len(body.Data) > 0 && body.Data[0] == '[' {
+		var items []map[string]any
+		json.Unmarshal(body.Data, &items)
+		a.ids = []string{}
+		for _, it := range items {
+			a.ids = append(a.ids, fmt.Sprint(it["id"]))
+		}
+		sort.Strings(a.ids)
+	}
+	return a
+}
+
+func reqHeaders(q modelReq) map[string]string {
+	switch q.precond {
+	case "match":
+		return map[string]string{"If-Match": `"1"`}
+	case "none":
+		return map[string]string{"If-None-Match": "*"}
+	}
+	return nil
+}
+
+func reqBody(q modelReq) any {
+	if q.method == "GET" || q.method == "DELETE" {
+		return nil
+	}
+	return map[string]any{"data": map[string]any{}}
+}
+
+// build creates the accounts and the objects of w on tg.
+func (tg *target) build(cfg authConfig, w worldSpec) {
+	for _, u := range append([]authUser{cfg.owner}, cfg.users...) {
+		if u.kind != "account" {
+			continue
+		}
+		if a := tg.send("POST", "/accounts", "", nil, map[string]any{"data": map[string]any{"id": u.name, "password": u.pass}}); a.status != 201 {
+			tg.t.Fatalf("creating account %s: %d %s", u.name, a.status, a.raw)
+		}
+	}
+	for _, u := range append([]authUser{cfg.owner}, cfg.users...) {
+		a := tg.send("GET", "/", u.header(), nil, nil)
+		var root struct {
+			User struct {
+				ID string `json:"id"`
+			} `json:"user"`
+		}
+		json.Unmarshal([]byte(a.raw), &root)
+		if root.User.ID != u.id(tg.secret) {
+			tg.t.Fatalf("%s is %q on the server, %q in the model", u.name, root.User.ID, u.id(tg.secret))
+		}
+	}
+	for _, o := range w.objects {
+		data := map[string]any{}
+		if o.members != nil {
+			data["members"] = o.members
+		} else if strings.Contains(o.uri, "/groups/") {
+			data["members"] = []string{}
+		}
+		if a := tg.send("PUT", o.uri, cfg.owner.header(), nil, map[string]any{"data": data, "permissions": o.acl}); a.status != 201 {
+			tg.t.Fatalf("creating %s: %d %s", o.uri, a.status, a.raw)
+		}
+	}
+}
+
+// run sends qs as u, a third of them through /batch, and returns the
+// answers in order.
+func (tg *target) run(u authUser, qs []modelReq, rng *rand.Rand) []answer {
+	out := make([]answer, len(qs))
+	var batched []int
+	for i, q := range qs {
+		if rng != nil && rng.IntN(3) == 0 {
+			batched = append(batched, i)
+			continue
+		}
+		out[i] = tg.send(q.method, q.uri, u.header(), reqHeaders(q), reqBody(q))
+	}
+	for len(batched) > 0 {
+		n := min(len(batched), 25)
+		chunk := batched[:n]
+		batched = batched[n:]
+		var subs []map[string]any
+		for _, i := range chunk {
+			s := map[string]any{"method": qs[i].method, "path": "/v1" + qs[i].uri}
+			if h := reqHeaders(qs[i]); h != nil {
+				s["headers"] = h
+			}
+			if b := reqBody(qs[i]); b != nil {
+				s["body"] = b
+			}
+			subs = append(subs, s)
+		}
+		a := tg.send("POST", "/batch", u.header(), nil, map[string]any{"requests": subs})
+		var res struct {
+			Responses []struct {
+				Status int             `json:"status"`
+				Body   json.RawMessage `json:"body"`
+			} `json:"responses"`
+		}
+		if a.status != 200 || json.Unmarshal([]byte(a.raw), &res) != nil || len(res.Responses) != n {
+			tg.t.Fatalf("batch as %s: %d %s", u.name, a.status, a.raw)
+		}
+		for k, i := range chunk {
+			out[i] = decodeAnswer(res.Responses[k].Status, res.Responses[k].Body)
+			out[i].raw = "(in a batch) " + out[i].raw
+		}
+	}
+	return out
+}
+
+// matches compares an answer with the model's.
+func matches(want modelAnswer, got answer) bool {
+	if want.status != got.status {
+		return false
+	}
+	return want.ids == nil || fmt.Sprint(want.ids) == fmt.Sprint(got.ids)
+}
+
+// newTarget starts a Nimbus server for cfg and w on the backend, or
+// resets the external server of NIMBUS_AUTHZ_URL.
+func newTarget(t testing.TB, backend string, cfg authConfig, w worldSpec) *target {
+	if url := os.Getenv("NIMBUS_AUTHZ_URL"); url != "" {
+		tg := &target{t: t, base: strings.TrimRight(url, "/"), secret: os.Getenv("NIMBUS_AUTHZ_SECRET")}
+		tg.send("POST", "/__flush__", "", nil, nil)
+		return tg
+	}
+	settings := map[string]string{"account_create_principals": "system.Everyone", "account_bcrypt_cost": "4"}
+	for k, v := range cfg.settings {
+		settings[k] = v
+	}
+	for k, v := range w.settings {
+		settings[k] = strings.Join(v, " ")
+	}
+	var b storage.Backend = memory.New()
+	if backend == "bolt" {
+		var err error
+		if b, err = bolt.Open(filepath.Join(t.TempDir(), fmt.Sprintf("authz-%d.db", rand.Int64())), bolt.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := apitest.NewWithBackend(t, b, settings)
+	return &target{t: t, base: s.URL + "/v1", secret: apitest.Defaults["userid_hmac_secret"], cleanup: s.Close}
+}
+
+// externalSettings reads NIMBUS_AUTHZ_SETTINGS ("key=p1 p2;key2=p3").
+func externalSettings() map[string][]string {
+	out := map[string][]string{}
+	for _, kv := range strings.Split(os.Getenv("NIMBUS_AUTHZ_SETTINGS"), ";") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			out[strings.TrimSpace(k)] = strings.Fields(v)
+		}
+	}
+	return out
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+// TestAuthorizationModel compares the server's answers with the model
+// for random worlds under each configuration, on memory and bolt.
+func TestAuthorizationModel(t *testing.T) {
+	external := os.Getenv("NIMBUS_AUTHZ_URL") != ""
+	seeds, first := envInt("NIMBUS_AUTHZ_SEEDS", 3), envInt("NIMBUS_AUTHZ_FIRST", 1)
+	backends := []string{"memory", "bolt"}
+	configs := authConfigs
+	if external {
+		backends, configs = []string{"external"}, authConfigs[:1]
+	}
+	qs := requests()
+	for _, backend := range backends {
+		for _, cfg := range configs {
+			t.Run(backend+"/"+cfg.name, func(t *testing.T) {
+				n := seeds
+				if backend == "bolt" && !external {
+					n = max(1, seeds/2)
+				}
+				for seed := first; seed < first+n; seed++ {
+					checkWorld(t, backend, cfg, uint64(seed), qs, external)
+				}
+			})
+		}
+	}
+}
+
+// checkWorld builds one world, runs every request of every caller and, on
+// the first disagreement with the model, shrinks the world to a small
+// reproduction and fails with it.
+func checkWorld(t *testing.T, backend string, cfg authConfig, seed uint64, qs []modelReq, external bool) {
+	secret := apitest.Defaults["userid_hmac_secret"]
+	if external {
+		secret = os.Getenv("NIMBUS_AUTHZ_SECRET")
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6e696d627573))
+	w := generate(rng, cfg, secret)
+	if external {
+		w.settings = externalSettings()
+	}
+	tg := newTarget(t, backend, cfg, w)
+	tg.build(cfg, w)
+	m := w.model(cfg.owner.id(secret))
+	m.kintoLeak = external
+	for _, u := range cfg.users {
+		got := tg.run(u, qs, rng)
+		for i, q := range qs {
+			want := m.expect(u.id(secret), q)
+			if matches(want, got[i]) {
+				continue
+			}
+			if tg.cleanup != nil {
+				tg.cleanup()
+			}
+			small := shrink(t, backend, cfg, w, u, q, secret, external)
+			sm := small.model(cfg.owner.id(secret))
+			t.Fatalf("seed %d, %s as %s: %s %s (%s) answered %d %v, the model says %d %v\n%s\nsmallest reproduction:\n%s",
+				seed, cfg.name, userLabel(u), q.method, q.uri, q.precond, got[i].status, got[i].ids, want.status, want.ids, got[i].raw,
+				describe(small, cfg, u, q, sm.expect(u.id(secret), q)))
+		}
+	}
+	if tg.cleanup != nil {
+		tg.cleanup()
+	}
+}
+
+func userLabel(u authUser) string {
+	if u.kind == "" {
+		return "anonymous"
+	}
+	return u.kind + " user " + u.name
+}
+
+// fails tells whether q as u still disagrees with the model in world w.
+func fails(t testing.TB, backend string, cfg authConfig, w worldSpec, u authUser, q modelReq, secret string) bool {
+	tg := newTarget(t, backend, cfg, w)
+	defer func() {
+		if tg.cleanup != nil {
+			tg.cleanup()
+		}
+	}()
+	tg.build(cfg, w)
+	got := tg.run(u, []modelReq{q}, nil)[0]
+	return !matches(w.model(cfg.owner.id(secret)).expect(u.id(secret), q), got)
+}
+
+// shrink removes settings, ACL entries, members and objects one at a
+// time while the disagreement remains.
+func shrink(t testing.TB, backend string, cfg authConfig, w worldSpec, u authUser, q modelReq, secret string, external bool) worldSpec {
+	if !fails(t, backend, cfg, w, u, q, secret) {
+		return w // only shows with the other requests; keep it whole
+	}
+	var candidates []func(worldSpec) (worldSpec, bool)
+	if !external {
+		for k, v := range w.settings {
+			if k == "bucket_create_principals" {
+				continue
+			}
+			k, n := k, len(v)
+			candidates = append(candidates, func(w worldSpec) (worldSpec, bool) {
+				c := w.clone()
+				if len(c.settings[k]) < n {
+					return c, false
+				}
+				delete(c.settings, k)
+				return c, true
+			})
+		}
+	}
+	for i := len(w.objects) - 1; i >= 0; i-- {
+		uri := w.objects[i].uri
+		candidates = append(candidates, func(w worldSpec) (worldSpec, bool) {
+			c := w.clone()
+			kept := c.objects[:0]
+			for _, o := range c.objects {
+				if o.uri != uri && !strings.HasPrefix(o.uri, uri+"/") {
+					kept = append(kept, o)
+				}
+			}
+			changed := len(kept) != len(c.objects)
+			c.objects = kept
+			return c, changed
+		})
+		for _, p := range []string{"read", "write", "collection:create", "group:create", "record:create"} {
+			p := p
+			candidates = append(candidates, func(w worldSpec) (worldSpec, bool) {
+				c := w.clone()
+				for j := range c.objects {
+					if c.objects[j].uri == uri && len(c.objects[j].acl[p]) > 0 {
+						delete(c.objects[j].acl, p)
+						return c, true
+					}
+				}
+				return c, false
+			})
+		}
+		candidates = append(candidates, func(w worldSpec) (worldSpec, bool) {
+			c := w.clone()
+			for j := range c.objects {
+				if c.objects[j].uri == uri && len(c.objects[j].members) > 0 {
+					c.objects[j].members = nil
+					return c, true
+				}
+			}
+			return c, false
+		})
+	}
+	for _, cand := range candidates {
+		if next, changed := cand(w); changed && fails(t, backend, cfg, next, u, q, secret) {
+			w = next
+		}
+	}
+	return w
+}
+
+func (w worldSpec) clone() worldSpec {
+	c := worldSpec{settings: map[string][]string{}}
+	for k, v := range w.settings {
+		c.settings[k] = v
+	}
+	for _, o := range w.objects {
+		acl := map[string][]string{}
+		for k, v := range o.acl {
+			acl[k] = v
+		}
+		c.objects = append(c.objects, objSpec{uri: o.uri, acl: acl, members: o.members})
+	}
+	return c
+}
+
+// describe writes a world and a request as steps a person can replay.
+func describe(w worldSpec, cfg authConfig, u authUser, q modelReq, want modelAnswer) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  settings: multiauth.policies = %s\n", cfg.settings["multiauth.policies"])
+	keys := make([]string, 0, len(w.settings))
+	for k := range w.settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  settings: %s = %s\n", k, strings.Join(w.settings[k], " "))
+	}
+	for _, o := range w.objects {
+		body, _ := json.Marshal(map[string]any{"permissions": o.acl, "members": o.members})
+		fmt.Fprintf(&b, "  as %s: PUT /v1%s %s\n", cfg.owner.name, o.uri, body)
+	}
+	fmt.Fprintf(&b, "  as %s: %s /v1%s %v -> model: %d %v", userLabel(u), q.method, q.uri, reqHeaders(q), want.status, want.ids)
+	return b.String()
+}
