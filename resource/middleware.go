@@ -33,7 +33,7 @@ func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		if req := c.Request(); req.Context().Value(batchKey{}) == nil {
-			c.SetRequest(req.WithContext(storage.WithReadAfter(req.Context(), start)))
+			c.SetRequest(withAuthMemo(req.WithContext(storage.WithReadAfter(req.Context(), start))))
 		}
 		r := FromContext(c)
 		r.App = a
@@ -241,20 +241,6 @@ func (a *App) preflight(c echo.Context, allow string) error {
 	}
 	c.Response().WriteHeader(http.StatusOK)
 	return nil
-}
-
-// authenticate runs the policies in order; the first that accepts the
-// credentials decides the user id. Bad credentials leave the request
-// anonymous (CORE-20).
-func (a *App) authenticate(r *Request) {
-	for _, p := range a.policies {
-		name, res := p.method.Authenticate(r)
-		if res == Accepted && name != "" {
-			r.Identity.UserID = p.name + ":" + name
-			r.Identity.Policy = p.name
-			return
-		}
-	}
 }
 
 // Expose adds headers to Access-Control-Expose-Headers when the request is

@@ -70,7 +70,9 @@ func testAuthorizer(t *testing.T, b storage.Backend) {
 		{"recreader", anyRec, "read", false},
 		{"stranger", rec, "write", true}, // system.Everyone holds write on r
 		{"admin", chainOf("collection", "/buckets/x/collections/y", "/buckets/x"), "write", true},
-		{"admin", chainOf("record", "/buckets/x/collections/y/records/z", "/buckets/x/collections/y", "/buckets/x"), "write", true},
+		// Settings grants are never inherited by children (PERM-04).
+		{"admin", chainOf("record", "/buckets/x/collections/y/records/z", "/buckets/x/collections/y", "/buckets/x"), "write", false},
+		{"admin", chainOf("record", "/buckets/x/collections/y/records/z", "/buckets/x/collections/y", "/buckets/x"), "read", false},
 		{"admin", chainOf("bucket", "/buckets/x"), "write", false},
 		{"poster", chainOf("collection", "/buckets/x/collections/y", "/buckets/x"), "record:create", true},
 		{"bob", chainOf("bucket", bu), "read", false},

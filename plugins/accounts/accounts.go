@@ -86,6 +86,9 @@ type Plugin struct {
 	throttle                 throttle
 	creds                    credCache
 	shared                   bool // several instances share the storage
+	// fallback: another policy follows this one in multiauth.policies,
+	// so a failed Basic check lets that policy decide (ACC-X-THR).
+	fallback bool
 }
 
 // Name implements resource.Plugin.
@@ -155,6 +158,9 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		return err
 	}
 	p.policy = policy
+	if list := s.List("multiauth.policies"); len(list) > 0 && list[len(list)-1] != policy {
+		p.fallback = true
+	}
 	p.hasher = Hasher{Name: s.OneOf("account_password_hasher", "bcrypt", "argon2id")}
 	if n, ok := s.Int("account_bcrypt_cost"); ok && n >= 4 && n <= 31 {
 		p.hasher.Cost = n

@@ -47,43 +47,60 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 	if !valid || user == "" || pw == "" || len(pw) > maxPasswordBytes || !IDPattern.MatchString(user) {
 		return "", resource.Rejected
 	}
-	if hash, ok := p.cache.hit(user, pw); ok && (!p.shared || p.stillValid(r, user, hash)) {
+	// A throttled pair is refused before any hash or cache: with 429
+	// when accounts are the only policy, by leaving the request to the
+	// next policy otherwise.
+	if secs := p.throttle.retryAfter(r, user); secs > 0 {
+		if !p.fallback {
+			r.Values = ensure(r.Values)
+			r.Values[throttledKey] = secs
+		}
+		return "", resource.Rejected
+	}
+	if e, ok := p.cache.hit(user, pw); ok && (!p.shared || p.stillValid(r, user, e)) {
+		if e.negative {
+			return "", resource.Rejected
+		}
 		p.setCred(r, &credential{method: "basic"})
 		return user, resource.Accepted
 	}
-	if secs := p.throttle.retryAfter(r, user); secs > 0 {
-		r.Values = ensure(r.Values)
-		r.Values["accounts.throttled"] = secs
-		return "", resource.Rejected
-	}
 	ok, account, reset := p.checkPassword(r, user, pw)
+	hash, _ := account["password"].(string)
 	if ok {
 		p.throttle.succeed(r, user)
-		hash, _ := account["password"].(string)
-		p.cache.put(user, pw, hash)
+		p.cache.put(user, pw, hash, false)
 		p.setCred(r, &credential{method: "basic"})
 		return user, resource.Accepted
 	}
 	if account != nil && reset != nil && account["validated"] != false && p.resetUsable(r, user, reset, pw) {
 		r.Values = ensure(r.Values)
-		r.Values["accounts.reset"] = user
+		r.Values[resetKey] = user
 		p.setCred(r, &credential{method: "basic"})
 		return user, resource.Accepted
 	}
 	p.throttle.fail(r, user)
+	if p.fallback {
+		// The next policy takes the pair: remember the failure so that
+		// its requests cost no hash and count no further failure until
+		// the account changes.
+		p.cache.put(user, pw, hash, true)
+	}
 	return "", resource.Rejected
 }
 
-// stillValid confirms a cached verification against the account as it is
-// now in the shared database: another instance may have changed the
-// password or deleted the account.
-func (p *Plugin) stillValid(r *resource.Request, user, hash string) bool {
+// stillValid confirms a cached check against the account as it is now
+// in the shared database: another instance may have created the account,
+// changed its password or deleted it.
+func (p *Plugin) stillValid(r *resource.Request, user string, e cacheEntry) bool {
 	var a storage.Object
-	if err := r.View(func(tx storage.Tx) (err error) { a, err = getOrNil(tx, AccountRef, user); return }); err != nil || a == nil {
+	if err := r.View(func(tx storage.Tx) (err error) { a, err = getOrNil(tx, AccountRef, user); return }); err != nil {
 		return false
 	}
 	stored, _ := a["password"].(string)
-	return stored == hash && a["validated"] != false
+	if e.negative {
+		return stored == e.hash
+	}
+	return a != nil && stored == e.hash && a["validated"] != false
 }
 
 // checkPassword verifies a password, costing the same time for unknown

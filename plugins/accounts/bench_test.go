@@ -23,7 +23,7 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.Run("cached", func(b *testing.B) {
 		c := newCache("secret", time.Minute)
-		c.put("rosa", "correct horse battery staple", "hash")
+		c.put("rosa", "correct horse battery staple", "hash", false)
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			if _, ok := c.hit("rosa", "correct horse battery staple"); !ok {

@@ -21,8 +21,11 @@ type verifiedCache struct {
 
 type cacheEntry struct {
 	user    string
-	hash    string // the stored hash the password was checked against
+	hash    string // the stored hash the password was checked against ("" for no account)
 	expires time.Time
+	// negative entries remember a failed check, kept only when another
+	// policy takes over the pair (ACC-X-THR).
+	negative bool
 }
 
 const maxCacheEntries = 100_000
@@ -36,30 +39,35 @@ func (c *verifiedCache) key(user, pw string) string {
 	return string(c.mac.Sum(buf[:0], []byte(user), []byte{0}, []byte(pw)))
 }
 
-// hit tells whether the credentials were verified recently, renewing them,
-// and against which stored hash.
-func (c *verifiedCache) hit(user, pw string) (string, bool) {
+// hit returns the recent check of the credentials, if any, renewing it.
+func (c *verifiedCache) hit(user, pw string) (cacheEntry, bool) {
 	if c.ttl <= 0 {
-		return "", false
+		return cacheEntry{}, false
 	}
 	k := c.key(user, pw)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
 	if !ok || e.user != user {
-		return "", false
+		return cacheEntry{}, false
 	}
 	now := time.Now()
 	if now.After(e.expires) {
 		c.dropLocked(k, user)
-		return "", false
+		return cacheEntry{}, false
 	}
-	e.expires = now.Add(c.ttl)
-	c.entries[k] = e
-	return e.hash, true
+	if !e.negative {
+		// Failures do not slide: the pair is checked again once the
+		// period is over.
+		e.expires = now.Add(c.ttl)
+		c.entries[k] = e
+	}
+	return e, true
 }
 
-func (c *verifiedCache) put(user, pw, hash string) {
+// put remembers a check of the credentials against hash, passed or
+// failed (negative).
+func (c *verifiedCache) put(user, pw, hash string, negative bool) {
 	if c.ttl <= 0 {
 		return
 	}
@@ -70,7 +78,7 @@ func (c *verifiedCache) put(user, pw, hash string) {
 		c.entries = map[string]cacheEntry{}
 		c.byUser = map[string]map[string]struct{}{}
 	}
-	c.entries[k] = cacheEntry{user: user, hash: hash, expires: time.Now().Add(c.ttl)}
+	c.entries[k] = cacheEntry{user: user, hash: hash, expires: time.Now().Add(c.ttl), negative: negative}
 	if c.byUser[user] == nil {
 		c.byUser[user] = map[string]struct{}{}
 	}

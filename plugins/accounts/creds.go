@@ -41,6 +41,15 @@ type credential struct {
 
 const credKey = "accounts.credential"
 
+// Keys of the request values the authentication step leaves for later
+// steps of the same request.
+const (
+	// throttledKey holds the Retry-After seconds of a throttled pair.
+	throttledKey = "accounts.throttled"
+	// resetKey holds the account id a temporary password was used for.
+	resetKey = "accounts.reset"
+)
+
 func randomKey(prefix string) string {
 	b := make([]byte, 16)
 	rand.Read(b)

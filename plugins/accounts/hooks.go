@@ -98,6 +98,11 @@ func (p *Plugin) afterWrite(w *resource.Write) error {
 	if w.Old != nil && w.Old["validated"] != w.Data["validated"] {
 		p.creds.invalidate()
 	}
+	if w.Old == nil {
+		// Failed checks of this id, remembered while it had no
+		// account, no longer hold.
+		p.cache.forget(w.ID)
+	}
 	if w.Old != nil && w.Old["password"] != w.Data["password"] {
 		p.cache.forget(w.ID)
 		p.creds.invalidate()
@@ -109,7 +114,7 @@ func (p *Plugin) afterWrite(w *resource.Write) error {
 			return err
 		}
 	}
-	if used, _ := w.Request.Values["accounts.reset"].(string); used == w.ID && used != "" {
+	if used, _ := w.Request.Values[resetKey].(string); used == w.ID && used != "" {
 		if _, err := w.Tx.Delete(resetRef, w.ID, 0); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}

@@ -19,7 +19,7 @@ func safeMethod(m string) bool {
 // credentials, credential scopes, CSRF and Origin checks of cookie
 // sessions, and terms enforcement.
 func (p *Plugin) checkRequest(r *resource.Request) error {
-	if secs, ok := r.Values["accounts.throttled"].(int); ok {
+	if secs, ok := r.Values[throttledKey].(int); ok {
 		return tooMany(secs)
 	}
 	if p.sessions && r.Request().Header.Get("Authorization") == "" {

@@ -1,0 +1,89 @@
+package resource
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+// authMemo remembers how a client request was authenticated, so that the
+// requests the server makes on its behalf (batch sub-requests, the default
+// bucket's implicit creations) reuse the outcome instead of checking the
+// credentials again: a password is verified, and a failure counted by the
+// login throttle, at most once per client request (ACC-X-THR).
+type authMemo struct {
+	mu       sync.Mutex
+	done     bool
+	key      string
+	identity Identity
+	values   map[string]any
+}
+
+type authMemoKey struct{}
+
+// withAuthMemo gives a client request its memo; requests made on its
+// behalf inherit the context, and so the memo.
+func withAuthMemo(req *http.Request) *http.Request {
+	if req.Context().Value(authMemoKey{}) != nil {
+		return req
+	}
+	return req.WithContext(context.WithValue(req.Context(), authMemoKey{}, &authMemo{}))
+}
+
+// credentialsKey is what the outcome of authentication depends on.
+func credentialsKey(req *http.Request) string {
+	return req.Header.Get("Authorization") + "\x00" + req.Header.Get("Cookie")
+}
+
+// authenticate runs the policies in order; the first that accepts the
+// credentials decides the user id. Bad credentials leave the request
+// anonymous (CORE-20). A request made on behalf of an authenticated
+// client request with the same credentials takes its outcome.
+func (a *App) authenticate(r *Request) {
+	memo, _ := r.Request().Context().Value(authMemoKey{}).(*authMemo)
+	key := credentialsKey(r.Request())
+	if memo != nil {
+		memo.mu.Lock()
+		defer memo.mu.Unlock()
+		if memo.done && memo.key == key {
+			r.Identity = memo.identity
+			if len(memo.values) > 0 {
+				if r.Values == nil {
+					r.Values = map[string]any{}
+				}
+				for k, v := range memo.values {
+					r.Values[k] = v
+				}
+			}
+			return
+		}
+	}
+	before := map[string]bool{}
+	for k := range r.Values {
+		before[k] = true
+	}
+	a.runPolicies(r)
+	if memo == nil || memo.done {
+		return
+	}
+	memo.done, memo.key, memo.identity = true, key, r.Identity
+	for k, v := range r.Values {
+		if !before[k] {
+			if memo.values == nil {
+				memo.values = map[string]any{}
+			}
+			memo.values[k] = v
+		}
+	}
+}
+
+func (a *App) runPolicies(r *Request) {
+	for _, p := range a.policies {
+		name, res := p.method.Authenticate(r)
+		if res == Accepted && name != "" {
+			r.Identity.UserID = p.name + ":" + name
+			r.Identity.Policy = p.name
+			return
+		}
+	}
+}
