@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,15 +14,11 @@ import (
 	"github.com/nimbus-server/nimbus/storage"
 )
 
-// pathIDs reads the ids of the URL path.
+// pathIDs reads the ids of the URL path (decoded once by decodeParams).
 func pathIDs(c echo.Context) matchdict {
 	m := matchdict{}
 	for i, n := range c.ParamNames() {
-		v := c.ParamValues()[i]
-		if u, err := url.PathUnescape(v); err == nil {
-			v = u
-		}
-		m[n] = v
+		m[n] = c.ParamValues()[i]
 	}
 	return m
 }

@@ -147,6 +147,9 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := FromContext(c)
 		req := c.Request()
+		if err := decodeParams(c); err != nil {
+			return err
+		}
 		if allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok && req.Method == http.MethodOptions {
 			return a.preflight(c, allow)
 		}
@@ -180,6 +183,31 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// decodeParams percent-decodes the path parameters once, for every route
+// (resources and plugins alike), before anything reads them (RES-02): the
+// router matches the raw path, so "alice%40example.com" and
+// "alice@example.com" must name the same account everywhere.
+func decodeParams(c echo.Context) error {
+	names, raw := c.ParamNames(), c.ParamValues()
+	if len(raw) == 0 {
+		return nil
+	}
+	vals := make([]string, len(raw))
+	for i, v := range raw {
+		u, err := url.PathUnescape(v)
+		if err != nil {
+			name := ""
+			if i < len(names) {
+				name = names[i]
+			}
+			return Invalid("path", name, "Invalid percent-encoding in the URL path.")
+		}
+		vals[i] = u
+	}
+	c.SetParamValues(vals...)
+	return nil
 }
 
 func contains(list []string, s string) bool {

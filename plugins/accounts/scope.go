@@ -2,7 +2,6 @@ package accounts
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/nimbus-server/nimbus/resource"
@@ -74,9 +73,6 @@ func (p *Plugin) embedPath(path, bucket string) bool {
 	switch path {
 	case "/v1", "/v1/__heartbeat__", "/v1/__lbheartbeat__", "/v1/__version__", "/v1/__api__", "/v1/batch", "/v1/account":
 		return true
-	}
-	if u, err := url.PathUnescape(path); err == nil {
-		path = u
 	}
 	b := "/v1/buckets/" + bucket
 	return path == b || strings.HasPrefix(path, b+"/")

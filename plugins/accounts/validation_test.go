@@ -128,3 +128,26 @@ func TestResetFlow(t *testing.T) {
 	}
 	s.Do(R{Method: "PATCH", Path: "/v1/accounts/rosa@example.org", Auth: tmp, Body: `{"data":{"password":"again"}}`}).Expect(t, 401, 104)
 }
+
+// TestEncodedAccountIDs: every route decodes its path once (RES-02), so
+// clients that encode "@" activate, reset and read e-mail accounts.
+func TestEncodedAccountIDs(t *testing.T) {
+	smtp := newSMTP(t)
+	s := validationServer(t, smtp, map[string]string{"account_validation.email_body_template": "key {activation-key}"})
+	s.Do(R{Method: "PUT", Path: "/v1/accounts/ana%40example.org", Body: `{"data":{"password":"pw"}}`}).Expect(t, 201, 0)
+	key := strings.Fields(smtp.messages()[0].body())[1]
+	s.Do(R{Method: "POST", Path: "/v1/accounts/ana%40example.org/validate/" + key}).Expect(t, 200, 0)
+	ana := basic("ana@example.org", "pw")
+	if whoami(s.Server, ana) != "account:ana@example.org" {
+		t.Fatal("the account activated through an encoded id authenticates")
+	}
+	for _, path := range []string{"/v1/accounts/ana%40example.org", "/v1/accounts/ana@example.org"} {
+		if r := s.Do(R{Method: "GET", Path: path, Auth: ana}).Expect(t, 200, 0); r.Data()["id"] != "ana@example.org" {
+			t.Errorf("%s: %s", path, r.Raw)
+		}
+	}
+	s.Do(R{Method: "POST", Path: "/v1/accounts/ana%40example.org/reset-password"}).Expect(t, 200, 0)
+	if n := len(smtp.messages()); n != 3 {
+		t.Fatalf("reset mail through an encoded id: %d messages", n)
+	}
+}

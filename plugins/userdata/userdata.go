@@ -6,7 +6,6 @@ package userdata
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"sort"
 
 	"github.com/nimbus-server/nimbus/resource"
@@ -27,9 +26,6 @@ func (Plugin) Register(r *resource.Registry) error {
 
 func serve(r *resource.Request) error {
 	principal := r.Param("principal")
-	if p, err := url.PathUnescape(principal); err == nil {
-		principal = p
-	}
 	allowed := r.App.Settings.List("user-data_delete_principals")
 	var events []string
 	err := r.Update(func(tx storage.Tx) error {
