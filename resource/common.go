@@ -191,6 +191,26 @@ func (p precond) checkWrite(current storage.Object, listTS int64) *Error {
 	return nil
 }
 
+// shownPrecondition keeps the existing object in a 412 only for a caller
+// who may read it (CORE-09), as the resource shows it (ReadFilter): a
+// record:create grantee who sends If-None-Match: * with someone else's id
+// learns nothing of that record.
+func (a *App) shownPrecondition(r *Request, tx storage.Tx, res *Resource, chain []permissions.Node, e *Error, current storage.Object) error {
+	if e.Details == nil {
+		return e
+	}
+	ok, err := r.allowed(tx, chain, a.readPerm(res))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		e.Details = nil
+	} else if res.ReadFilter != nil {
+		e.Details = map[string]any{"existing": res.ReadFilter(r, current)}
+	}
+	return e
+}
+
 // writeBody is a decoded {"data", "permissions"} request body. Its error
 // is reported only after authorization (CORE-21).
 type writeBody struct {

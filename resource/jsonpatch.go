@@ -92,7 +92,10 @@ func applyOp(doc map[string]any, op map[string]any, i int) *Error {
 	if !okPath || !strings.HasPrefix(path, "/") {
 		return Invalid("body", strconv.Itoa(i)+".path", "path must be a JSON pointer starting with /")
 	}
-	tokens := pointer(path)
+	tokens, valid := pointer(path)
+	if !valid {
+		return Invalid("body", strconv.Itoa(i)+".path", "path is not a valid JSON pointer (~ must be followed by 0 or 1)")
+	}
 	value, hasValue := op["value"]
 	principal := len(tokens) == 3 && tokens[0] == "permissions"
 	if !hasValue && principal {
@@ -105,7 +108,7 @@ func applyOp(doc map[string]any, op map[string]any, i int) *Error {
 			return Invalid("body", strconv.Itoa(i)+".value", "value is required for "+name)
 		}
 	case "move", "copy":
-		if !strings.HasPrefix(from, "/") {
+		if _, valid := pointer(from); !strings.HasPrefix(from, "/") || !valid {
 			return Invalid("body", strconv.Itoa(i)+".from", "from must be a JSON pointer starting with /")
 		}
 	case "remove":
@@ -136,7 +139,7 @@ func applyOp(doc map[string]any, op map[string]any, i int) *Error {
 		}
 	case "move", "copy":
 		var v any
-		ft := pointer(from)
+		ft, _ := pointer(from)
 		if name == "move" {
 			v, err = removePath(doc, ft)
 		} else {
@@ -153,12 +156,19 @@ func applyOp(doc map[string]any, op map[string]any, i int) *Error {
 	return nil
 }
 
-func pointer(p string) []string {
+// pointer splits an RFC 6901 JSON pointer into its unescaped tokens; it
+// fails on a "~" that is not followed by "0" or "1".
+func pointer(p string) ([]string, bool) {
 	parts := strings.Split(p[1:], "/")
 	for i, s := range parts {
+		for j := 0; j < len(s); j++ {
+			if s[j] == '~' && (j+1 == len(s) || s[j+1] != '0' && s[j+1] != '1') {
+				return nil, false
+			}
+		}
 		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 	}
-	return parts
+	return parts, true
 }
 
 func getPath(doc any, tokens []string) (any, error) {

@@ -65,7 +65,7 @@ func (a *App) objectGet(res *Resource) echo.HandlerFunc {
 				return nil
 			}
 			if e := pc.checkWrite(obj, 0); e != nil {
-				return e
+				return a.shownPrecondition(r, tx, res, chain, e, obj)
 			}
 			fields, ferr := parseFields(r, res)
 			if ferr != nil {
@@ -198,7 +198,7 @@ func (a *App) objectPut(res *Resource) echo.HandlerFunc {
 				return PreconditionFailed(0, nil)
 			}
 			if e := pc.checkWrite(old, 0); e != nil {
-				return e
+				return a.shownPrecondition(r, tx, res, chain, e, old)
 			}
 			data := wb.data
 			if !wb.hasData {
@@ -348,7 +348,7 @@ func (a *App) objectDelete(res *Resource) echo.HandlerFunc {
 				return ferr
 			}
 			if e := pc.checkWrite(old, 0); e != nil {
-				return e
+				return a.shownPrecondition(r, tx, res, chain, e, old)
 			}
 			acl, err := tx.GetACL(chain[0].URI)
 			if err != nil {

@@ -58,7 +58,7 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 				return perr2
 			}
 			if e := pc.checkWrite(old, 0); e != nil {
-				return e
+				return a.shownPrecondition(r, tx, res, chain, e, old)
 			}
 			if v, ok := doc.data["id"]; ok && v != id {
 				return Invalid("body", "data.id", "Object id does not match existing object")

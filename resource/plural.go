@@ -228,7 +228,7 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 					return perr
 				}
 				if pc.hasNone && pc.noneAny {
-					return PreconditionFailed(storage.LastModified(old), old)
+					return a.shownPrecondition(r, tx, res, chain, PreconditionFailed(storage.LastModified(old), old), old)
 				}
 				if pc.hasMatch && !pc.matchAny {
 					lts, err := tx.Timestamp(ref)

@@ -308,3 +308,29 @@ func TestCreateUser(t *testing.T) {
 		t.Errorf("ACL %s", r.Raw)
 	}
 }
+
+// TestPasswordPatchForms: no PATCH form removes the password or sets it
+// to a non-string, and the password keeps working after each refusal.
+func TestPasswordPatchForms(t *testing.T) {
+	s := server(t, nil)
+	signup(t, s, "rosa", "rosa-pw")
+	rosa := basic("rosa", "rosa-pw")
+	for _, c := range []struct{ name, ct, body string }{
+		{"merge with null", "application/merge-patch+json", `{"data":{"password":null}}`},
+		{"json with null", "application/json", `{"data":{"password":null}}`},
+		{"json with a number", "application/json", `{"data":{"password":42}}`},
+		{"json-patch remove", "application/json-patch+json", `[{"op":"remove","path":"/data/password"}]`},
+		{"json-patch number", "application/json-patch+json", `[{"op":"replace","path":"/data/password","value":3}]`},
+		{"json-patch object", "application/json-patch+json", `[{"op":"add","path":"/data/password","value":{"a":1}}]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := s.Do(R{Method: "PATCH", Path: "/v1/accounts/rosa", Auth: rosa, Body: c.body, Headers: map[string]string{"Content-Type": c.ct}}).Expect(t, 400, 107)
+			if !strings.Contains(string(r.Raw), "data.password") {
+				t.Errorf("error names the field: %s", r.Raw)
+			}
+			if whoami(s, rosa) != "account:rosa" {
+				t.Fatal("the password must keep working")
+			}
+		})
+	}
+}

@@ -30,6 +30,10 @@ func (p *Plugin) validate(w *resource.Write) error {
 			return resource.Invalid("body", "data.password", "Required")
 		case !creating && r.Request().Method == http.MethodPut:
 			return resource.Invalid("body", "data.password", "Required")
+		case !creating && w.Old["password"] != nil:
+			// No PATCH form (merge with null, JSON-Patch remove) may
+			// take the password away.
+			return resource.Invalid("body", "data.password", "The password cannot be removed")
 		}
 	}
 	if changed {

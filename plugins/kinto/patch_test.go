@@ -1,6 +1,7 @@
 package kinto_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -67,6 +68,14 @@ func TestPatchForms(t *testing.T) {
 		{"json-patch unknown op", jp, `[{"op":"explode","path":"/data/a"}]`, 400, nil},
 		{"json-patch unknown key", jp, `[{"op":"add","path":"/data/a","value":1,"extra":1}]`, 400, nil},
 		{"json-patch bad path", jp, `[{"op":"add","path":"data","value":1}]`, 400, nil},
+		{"json-patch invalid escape", jp, `[{"op":"add","path":"/data/~2","value":1}]`, 400, nil},
+		{"json-patch trailing tilde", jp, `[{"op":"add","path":"/data/a~","value":1}]`, 400, nil},
+		{"json-patch invalid from", jp, `[{"op":"copy","from":"/data/~x","path":"/data/z"}]`, 400, nil},
+		{"json-patch escaped key", jp, `[{"op":"add","path":"/data/a~1b~0c","value":1}]`, 200, func(t *testing.T, r *apitest.Response) {
+			if r.Data()["a/b~c"] != json.Number("1") {
+				t.Errorf("~1 and ~0 unescape: %s", r.Raw)
+			}
+		}},
 		{"json-patch unknown permission", jp, `[{"op":"add","path":"/permissions/collection:create/x"}]`, 400, nil},
 		{"json-patch not a list", jp, `{"op":"add"}`, 400, nil},
 		{"json-patch changes the id", jp, `[{"op":"replace","path":"/data/id","value":"other"}]`, 400, nil},

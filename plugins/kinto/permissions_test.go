@@ -2,6 +2,7 @@ package kinto_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
@@ -161,5 +162,28 @@ func TestACLEditing(t *testing.T) {
 	o := off.Do(R{Method: "PUT", Path: recs + "/r", Auth: alice, Body: `{"permissions":{"read":["x"]}}`}).Expect(t, 201, 0)
 	if _, has := o.Body["permissions"].(map[string]any)["write"]; has {
 		t.Errorf("explicit_permissions=false must not add the creator: %s", o.Raw)
+	}
+}
+
+// TestPreconditionExistingOnlyForReaders: the 412 of If-None-Match: * shows
+// the existing object only to a caller who may read it (CORE-09).
+func TestPreconditionExistingOnlyForReaders(t *testing.T) {
+	s := apitest.New(t, nil)
+	poster := apitest.Basic("poster", "x")
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{"permissions":{"record:create":["` + userID(t, s, poster) + `"]}}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c/records/secret", Auth: alice, Body: `{"data":{"pin":"1234"}}`}).Expect(t, 201, 0)
+	inm := map[string]string{"If-None-Match": "*"}
+	r := s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c/records/secret", Auth: poster, Body: `{"data":{}}`, Headers: inm}).Expect(t, 412, 114)
+	if _, has := r.Body["details"]; has || strings.Contains(string(r.Raw), "1234") {
+		t.Fatalf("a record:create grantee must not see the record: %s", r.Raw)
+	}
+	r = s.Do(R{Method: "POST", Path: "/v1/buckets/b/collections/c/records", Auth: poster, Body: `{"data":{"id":"secret"}}`, Headers: inm})
+	if strings.Contains(string(r.Raw), "1234") {
+		t.Fatalf("POST with an existing id leaks the record: %d %s", r.Status, r.Raw)
+	}
+	r = s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c/records/secret", Auth: alice, Body: `{"data":{}}`, Headers: inm}).Expect(t, 412, 114)
+	if !strings.Contains(string(r.Raw), `"existing"`) || !strings.Contains(string(r.Raw), "1234") {
+		t.Fatalf("the owner sees the existing record: %s", r.Raw)
 	}
 }
