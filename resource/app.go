@@ -48,8 +48,10 @@ type App struct {
 	flushHooks     []func()
 	plugins        []string
 
-	tokenKey      []byte
-	tokenMAC      *MAC
+	tokenKey []byte
+	tokenMAC *MAC
+	// slashPrefixes are path prefixes of routes that end with "/".
+	slashPrefixes []string
 	usedTokens    sync.Map
 	rootCache     sync.Map
 	rootCacheSize atomic.Int32
@@ -145,6 +147,13 @@ func (a *App) Build() error {
 	}
 	a.tokenMAC = NewMAC(a.tokenKey)
 	a.buildEcho()
+	for _, rt := range a.Echo.Routes() {
+		if p, ok := strings.CutSuffix(rt.Path, "/*"); ok {
+			a.slashPrefixes = append(a.slashPrefixes, p+"/")
+		} else if strings.HasSuffix(rt.Path, "/") && rt.Path != "/v1/" {
+			a.slashPrefixes = append(a.slashPrefixes, rt.Path)
+		}
+	}
 	if err := a.Settings.Err(); err != nil {
 		return err
 	}

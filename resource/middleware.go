@@ -67,8 +67,12 @@ func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
 		if a.opts.backoff != "" && (a.opts.backoffPct >= 100 || rand.IntN(100) < a.opts.backoffPct) {
 			h.Set("Backoff", a.opts.backoff)
 		}
-		if err := a.preChecks(c); err != nil {
-			a.handleError(err, c)
+		if err := a.preChecks(c); err != nil || c.Response().Committed {
+			// An error, or an answer already written (a redirect to
+			// /v1): nothing else runs, authentication included.
+			if err != nil {
+				a.handleError(err, c)
+			}
 			return nil
 		}
 		if err := next(c); err != nil {
@@ -78,9 +82,43 @@ func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// servesSlash tells whether a route ends with "/" there (the admin
+// console's /v1/admin/), so that the path is no trailing-slash typo.
+func (a *App) servesSlash(p string) bool {
+	for _, prefix := range a.slashPrefixes {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxHeaderBytes bounds the request line and headers of a request: a
+// larger one gets 431 (the HTTP server refuses anything larger still
+// before Nimbus sees it).
+const MaxHeaderBytes = 64 << 10
+
+// headerBytes is the size of the request line and headers as sent.
+func headerBytes(req *http.Request) int {
+	n := len(req.Method) + len(req.RequestURI) + len(req.Proto) + 4
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
 func (a *App) preChecks(c echo.Context) error {
 	req := c.Request()
 	h := c.Response().Header()
+	if req.Method == http.MethodConnect {
+		return MethodNotAllowed("")
+	}
+	if headerBytes(req) > MaxHeaderBytes {
+		return &Error{Status: http.StatusRequestHeaderFieldsTooLarge, Errno: ErrnoInvalidParams,
+			Message: fmt.Sprintf("Request headers are too large (at most %d bytes).", MaxHeaderBytes)}
+	}
 	if !a.opts.eos.IsZero() {
 		hard := !time.Now().UTC().Before(a.opts.eos)
 		code := "soft-eol"
@@ -101,6 +139,11 @@ func (a *App) preChecks(c echo.Context) error {
 		return Invalid("querystring", "", "Invalid URL querystring.")
 	}
 	if p == "/v1" || strings.HasPrefix(p, "/v1/") {
+		if len(p) > len("/v1/") && strings.HasSuffix(p, "/") && a.opts.slashRedirect && !a.servesSlash(p) {
+			// Before routing: the router would take "rosa/" for the
+			// id of a resource without children (CORE-08).
+			a.trailingSlash(c)
+		}
 		return nil
 	}
 	if otherVersion.MatchString(p) || !a.opts.versionRedirect {
@@ -230,24 +273,43 @@ func acceptsJSON(accept string) bool {
 	return false
 }
 
+// maxDrain is how much of a too-large body is read and thrown away so
+// that the client, still sending, reads the 413 instead of a connection
+// reset; past it the connection is closed.
+const maxDrain = 64 << 20
+
 func (a *App) readBody(r *Request) error {
 	req := r.Request()
-	if req.ContentLength > a.opts.maxBody {
-		return TooLarge()
-	}
 	if req.Body == nil || req.Body == http.NoBody {
+		if req.ContentLength > a.opts.maxBody {
+			return TooLarge()
+		}
 		return nil
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(r.Response().Writer, req.Body, a.opts.maxBody))
+	if req.ContentLength > a.opts.maxBody {
+		return tooLarge(r, req.Body)
+	}
+	body := req.Body
+	b, err := io.ReadAll(http.MaxBytesReader(r.Response().Writer, body, a.opts.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return TooLarge()
+			return tooLarge(r, body)
 		}
 		return Invalid("body", "", "Could not read the request body.")
 	}
 	r.Body = b
 	return nil
+}
+
+// tooLarge reads what is left of a refused body (up to maxDrain) and
+// answers 413 on a connection that is then closed.
+func tooLarge(r *Request, body io.Reader) error {
+	if r.Request().Context().Value(batchKey{}) == nil {
+		io.CopyN(io.Discard, body, maxDrain)
+		r.Response().Header().Set("Connection", "close")
+	}
+	return TooLarge()
 }
 
 func (a *App) preflight(c echo.Context, allow string) error {

@@ -31,6 +31,7 @@ var opPrefixes = []struct {
 	{"contains_any_", storage.OpContainsAny}, {"contains_", storage.OpContains}, {"exclude_", storage.OpExclude},
 	{"not_", storage.OpNot}, {"lt_", storage.OpLt}, {"gt_", storage.OpGt}, {"min_", storage.OpMin},
 	{"max_", storage.OpMax}, {"in_", storage.OpIn}, {"like_", storage.OpLike}, {"has_", storage.OpHas},
+	{"eq_", storage.OpEq},
 }
 
 // listQuery is a parsed plural querystring.

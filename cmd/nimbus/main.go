@@ -24,6 +24,7 @@ import (
 
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/plugins"
+	"github.com/nimbus-server/nimbus/resource"
 	"github.com/nimbus-server/nimbus/storage/postgres"
 )
 
@@ -177,8 +178,11 @@ func serve(g globals, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", addr, err)
 	}
+	// Headers over resource.MaxHeaderBytes get a JSON 431 from the app;
+	// the server itself refuses anything four times larger.
 	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		MaxHeaderBytes: 4 * resource.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)

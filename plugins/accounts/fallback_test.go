@@ -136,3 +136,15 @@ func TestFallbackKeepsAccounts(t *testing.T) {
 		t.Fatalf("basicauth ids: %q %q", a, b)
 	}
 }
+
+// TestRedirectsDoNotAuthenticate: a request answered with a redirect
+// checks no credentials, so it costs no hash and counts no failure.
+func TestRedirectsDoNotAuthenticate(t *testing.T) {
+	s := server(t, map[string]string{"account_login_max_failures": "2"})
+	signup(t, s, "rosa", "rosa-pw")
+	for i := 0; i < 4; i++ {
+		s.Do(R{Method: "GET", Path: fmt.Sprintf("/accounts/rosa?try=%d", i), Auth: basic("rosa", fmt.Sprintf("bad-%d", i))}).Expect(t, 307, 0)
+		s.Do(R{Method: "GET", Path: "/v1/accounts/rosa/", Auth: basic("rosa", fmt.Sprintf("worse-%d", i))}).Expect(t, 307, 0)
+	}
+	login(t, s, `{"data":{"username":"rosa","password":"rosa-pw"}}`)
+}

@@ -28,6 +28,9 @@ func TestFilters(t *testing.T) {
 	seedQuery(t, s)
 	cases := []struct{ q, want string }{
 		{"n=2", "b"},
+		{"eq_n=2", "b"},
+		{`eq_n="3"`, "d"},
+		{"eq_author.name=Ann", "b"},
 		{`n="3"`, "d"},
 		{"title=goodbye", "b"},
 		{"author.name=Ann", "b"},
@@ -69,6 +72,12 @@ func TestFilters(t *testing.T) {
 		s.Do(R{Method: "GET", Path: recs + "?" + bad, Auth: alice}).Expect(t, 400, 107)
 	}
 	s.Do(R{Method: "GET", Path: recs + "?_since=null", Auth: alice}).Expect(t, 200, 0)
+	// DELETE with eq_ deletes what the filter selects (kinto-http's
+	// deleteRecords({filters: {eq_n: 2}})).
+	del := s.Do(R{Method: "DELETE", Path: recs + "?eq_n=2", Auth: alice}).Expect(t, 200, 0)
+	if got := strings.Join(del.IDs(), " "); got != "b" {
+		t.Errorf("DELETE ?eq_n=2 deleted %q", got)
+	}
 	to := s.Do(R{Method: "GET", Path: recs + "?_to=1", Auth: alice}).Expect(t, 200, 0)
 	if !strings.Contains(to.Header.Get("Alert"), "_to is now deprecated") {
 		t.Errorf("_to must add an Alert: %q", to.Header.Get("Alert"))
