@@ -433,7 +433,7 @@ func envInt(name string, def int) int {
 // for random worlds under each configuration, on memory and bolt.
 func TestAuthorizationModel(t *testing.T) {
 	external := os.Getenv("NIMBUS_AUTHZ_URL") != ""
-	seeds, first := envInt("NIMBUS_AUTHZ_SEEDS", 3), envInt("NIMBUS_AUTHZ_FIRST", 1)
+	seeds, first := envInt("NIMBUS_AUTHZ_SEEDS", 6), envInt("NIMBUS_AUTHZ_FIRST", 1)
 	backends := []string{"memory", "bolt"}
 	configs := authConfigs
 	if external {

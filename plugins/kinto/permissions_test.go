@@ -187,3 +187,31 @@ func TestPreconditionExistingOnlyForReaders(t *testing.T) {
 		t.Fatalf("the owner sees the existing record: %s", r.Raw)
 	}
 }
+
+// TestSettingsGrantsStayOnTheirResource: bucket_read_principals lets every
+// signed-in user read bucket objects, and nothing below them (PERM-04).
+func TestSettingsGrantsStayOnTheirResource(t *testing.T) {
+	s := apitest.New(t, map[string]string{"bucket_read_principals": "system.Authenticated", "includes": "history",
+		"experimental_permissions_endpoint": "true"})
+	stranger := apitest.Basic("stranger", "x")
+	for _, p := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c", "/v1/buckets/b/groups/g", recs + "/r"} {
+		s.Do(R{Method: "PUT", Path: p, Auth: alice, Body: `{"data":{"members":[]}}`}).Expect(t, 201, 0)
+	}
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b", Auth: stranger}).Expect(t, 200, 0)
+	if ids := s.Do(R{Method: "GET", Path: "/v1/buckets", Auth: stranger}).Expect(t, 200, 0).IDs(); fmt.Sprint(ids) != "[b]" {
+		t.Errorf("bucket list: %v", ids)
+	}
+	for _, p := range []string{"/v1/buckets/b/collections/c", "/v1/buckets/b/collections", "/v1/buckets/b/groups/g",
+		"/v1/buckets/b/groups", recs, recs + "/r", "/v1/buckets/b/history", "/v1/buckets/b/collections/missing"} {
+		s.Do(R{Method: "GET", Path: p, Auth: stranger}).Expect(t, 403, 121)
+	}
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b", Auth: ""}).Expect(t, 401, 104)
+	perms := s.Do(R{Method: "GET", Path: "/v1/permissions", Auth: stranger}).Expect(t, 200, 0)
+	var uris []string
+	for _, e := range perms.Items() {
+		uris = append(uris, fmt.Sprint(e["uri"], e["permissions"]))
+	}
+	if fmt.Sprint(uris) != "[/buckets/b[read read:attributes] /[bucket:create]]" {
+		t.Errorf("/permissions lists the bucket only: %v", uris)
+	}
+}
