@@ -26,17 +26,37 @@ func TestKintoHTTPJS(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatal("node is not installed")
 	}
-	settings := map[string]string{
-		"includes": "accounts history", "multiauth.policies": "account",
-		"account_create_principals": "system.Everyone", "account_bcrypt_cost": "4",
+	for _, cfg := range jsConfigs {
+		t.Run(cfg.name, func(t *testing.T) {
+			settings := map[string]string{"account_create_principals": "system.Everyone", "account_bcrypt_cost": "4"}
+			for k, v := range cfg.settings {
+				settings[k] = v
+			}
+			onBackends(t, settings, func(t *testing.T, s *apitest.Server) {
+				script, _ := filepath.Abs("testdata/js/flow.js")
+				args := []string{script, s.URL + "/v1"}
+				if cfg.fallback {
+					args = append(args, "fallback")
+				}
+				cmd := exec.Command("node", args...)
+				cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+				out, err := cmd.CombinedOutput()
+				if err != nil || !strings.Contains(string(out), "OK") {
+					t.Fatalf("kinto-http.js flow failed: %v\n%s", err, out)
+				}
+			})
+		})
 	}
-	onBackends(t, settings, func(t *testing.T, s *apitest.Server) {
-		script, _ := filepath.Abs("testdata/js/flow.js")
-		cmd := exec.Command("node", script, s.URL+"/v1")
-		cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "OK") {
-			t.Fatalf("kinto-http.js flow failed: %v\n%s", err, out)
-		}
-	})
+}
+
+// jsConfigs are the configurations the JavaScript clients run under:
+// accounts alone, and Kinto's own client-suite set-up.
+var jsConfigs = []struct {
+	name     string
+	settings map[string]string
+	fallback bool
+}{
+	{"account", map[string]string{"includes": "default_bucket accounts history", "multiauth.policies": "account"}, false},
+	{"account basicauth", map[string]string{"includes": "default_bucket history accounts flush",
+		"multiauth.policies": "account basicauth", "bucket_read_principals": "system.Authenticated"}, true},
 }

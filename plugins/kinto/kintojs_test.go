@@ -20,6 +20,11 @@ window.run = async () => {
   const out = {};
   const remote = location.origin + "/v1";
   const headers = {Authorization: "Basic " + btoa("kjs:kjs-pass")};
+  if (location.search.includes("signup=1")) {
+    const s = await fetch(remote + "/accounts/kjs", {method: "PUT", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({data: {password: "kjs-pass"}})});
+    out.signup = s.status;
+  }
   const db = new Kinto.default({remote, headers, bucket: "default"});
   const tasks = db.collection("tasks");
   const a = (await tasks.create({title: "a", done: false})).data;
@@ -67,7 +72,20 @@ func TestKintoJS(t *testing.T) {
 		}
 		t.Skip("set NIMBUS_BROWSER_JS to a folder with node_modules/kinto and playwright-core")
 	}
-	onBackends(t, map[string]string{"includes": "default_bucket"}, func(t *testing.T, s *apitest.Server) {
+	for _, cfg := range jsConfigs {
+		t.Run(cfg.name, func(t *testing.T) { runKintoJS(t, bundle, cfg.settings, !cfg.fallback) })
+	}
+}
+
+// runKintoJS syncs with kinto.js against a server with settings; with
+// signup, the page first creates its account.
+func runKintoJS(t *testing.T, bundle string, extra map[string]string, signup bool) {
+	settings := map[string]string{"account_create_principals": "system.Everyone", "account_bcrypt_cost": "4"}
+	for k, v := range extra {
+		settings[k] = v
+	}
+	dir := os.Getenv("NIMBUS_BROWSER_JS")
+	onBackends(t, settings, func(t *testing.T, s *apitest.Server) {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/kinto-page.html", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -83,7 +101,11 @@ func TestKintoJS(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		script, _ := filepath.Abs("testdata/js/kintojs.js")
-		cmd := exec.CommandContext(ctx, "node", script, srv.URL)
+		page := srv.URL
+		if signup {
+			page += "?signup=1"
+		}
+		cmd := exec.CommandContext(ctx, "node", script, page)
 		cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -97,6 +119,9 @@ func TestKintoJS(t *testing.T) {
 		want := map[string]any{"firstOk": true, "published": 2.0, "patched": 200.0, "secondOk": true, "updated": 1.0,
 			"localDone": true, "thirdOk": true, "deleted": 1.0, "serverAfterDelete": 404.0, "conflicts": 1.0,
 			"resolvedOk": true, "finalTitle": "remote"}
+		if signup {
+			want["signup"] = 201.0
+		}
 		for k, v := range want {
 			if rep[k] != v {
 				t.Errorf("%s = %v, want %v (report %v)", k, rep[k], v, rep)

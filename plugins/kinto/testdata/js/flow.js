@@ -1,6 +1,9 @@
 // The usual kinto-http.js flow against a Nimbus server: create a bucket, a
 // collection and records in a batch, list with _since, read the history.
-// usage: node flow.js BASE_URL   (prints OK, or an error and exits 1)
+// usage: node flow.js BASE_URL [fallback]   (prints OK, or an error and exits 1)
+// With "fallback" (multiauth.policies = account basicauth, as Kinto's own
+// client suites run), a Basic user without an account also works through
+// the default bucket, far more often than the login throttle allows.
 // The self-contained browser build runs on Node 18+ (global fetch), without
 // the node build's extra dependencies.
 const mod = require("kinto-http/dist/kinto-http.js");
@@ -69,6 +72,29 @@ async function main() {
   await coll.setPermissions({ read: ["system.Authenticated"] }, { patch: true });
   const perms = await coll.getPermissions();
   check(perms.read.includes("system.Authenticated") && perms.write.includes("account:jsuser"), "permissions " + JSON.stringify(perms));
+
+  const eq = await coll.listRecords({ filters: { eq_done: true } });
+  check(eq.data.length === 2, "eq_ filter " + eq.data.length);
+
+  if (process.argv[3] === "fallback") {
+    const legacyAuth = "Basic " + Buffer.from("legacy:legacy-pass").toString("base64");
+    const legacy = new KintoClient(remote, { headers: { Authorization: legacyAuth } });
+    const who = await legacy.fetchServerInfo();
+    check(who.user && who.user.id.startsWith("basicauth:"), "basicauth user " + JSON.stringify(who.user));
+    const notes = legacy.bucket("default").collection("notes");
+    for (let i = 0; i < 15; i++) await notes.createRecord({ n: i % 3 });
+    const mine = await notes.listRecords();
+    check(mine.data.length === 15, "basicauth records " + mine.data.length);
+    const threes = await notes.listRecords({ filters: { eq_n: 2 } });
+    check(threes.data.length === 5, "basicauth eq_ " + threes.data.length);
+    // The account's bucket is readable (bucket_read_principals), its
+    // collections are not.
+    await bucket.createCollection("private");
+    await legacy.bucket("jsbucket").getData();
+    let denied = false;
+    try { await legacy.bucket("jsbucket").collection("private").listRecords(); } catch (e) { denied = /403/.test(String(e.message || e)); }
+    check(denied, "a collection below a readable bucket stays private");
+  }
 
   console.log("OK");
 }

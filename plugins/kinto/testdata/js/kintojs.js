@@ -1,6 +1,6 @@
 // Runs the kinto.js offline-first client (real IndexedDB, in Debian's
 // Chromium driven by playwright-core) against a Nimbus server.
-// usage: node kintojs.js APP_URL   (prints a JSON report on the last line)
+// usage: node kintojs.js APP_URL[?signup=1]   (prints a JSON report on the last line)
 const { chromium } = require("playwright-core");
 
 (async () => {
@@ -14,7 +14,8 @@ const { chromium } = require("playwright-core");
     const page = await browser.newPage();
     page.setDefaultTimeout(30000);
     page.on("console", (m) => console.error("page: " + m.text()));
-    await page.goto(app + "/kinto-page.html");
+    const u = new URL(app);
+    await page.goto(u.origin + "/kinto-page.html" + u.search);
     const report = await page.evaluate(() => window.run());
     console.log(JSON.stringify(report));
   } finally {
