@@ -20,6 +20,7 @@ package kinto_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -39,6 +40,8 @@ import (
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/bolt"
 	"github.com/nimbus-server/nimbus/storage/memory"
+	"github.com/nimbus-server/nimbus/storage/postgres"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
 // authUser is one caller; kind is "account", "basic" or "" (anonymous).
@@ -401,11 +404,21 @@ func newTarget(t testing.TB, backend string, cfg authConfig, w worldSpec) *targe
 		settings[k] = strings.Join(v, " ")
 	}
 	var b storage.Backend = memory.New()
-	if backend == "bolt" {
+	switch backend {
+	case "bolt":
 		var err error
 		if b, err = bolt.Open(filepath.Join(t.TempDir(), fmt.Sprintf("authz-%d.db", rand.Int64())), bolt.Options{}); err != nil {
 			t.Fatal(err)
 		}
+	case "postgresql":
+		pg := pgtest.Start(t)
+		pb, err := postgres.Open(context.Background(), pg.NewDatabase(t), postgres.Options{MaxConns: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgtest.WaitCache(t, pb)
+		b = pb
+		settings["storage_backend"] = "postgresql"
 	}
 	s := apitest.NewWithBackend(t, b, settings)
 	return &target{t: t, base: s.URL + "/v1", secret: apitest.Defaults["userid_hmac_secret"], cleanup: s.Close}
@@ -430,11 +443,12 @@ func envInt(name string, def int) int {
 }
 
 // TestAuthorizationModel compares the server's answers with the model
-// for random worlds under each configuration, on memory and bolt.
+// for random worlds under each configuration, on memory and bolt (and
+// PostgreSQL, fewer worlds, Kinto's client-suite configuration only).
 func TestAuthorizationModel(t *testing.T) {
 	external := os.Getenv("NIMBUS_AUTHZ_URL") != ""
 	seeds, first := envInt("NIMBUS_AUTHZ_SEEDS", 6), envInt("NIMBUS_AUTHZ_FIRST", 1)
-	backends := []string{"memory", "bolt"}
+	backends := []string{"memory", "bolt", "postgresql"}
 	configs := authConfigs
 	if external {
 		backends, configs = []string{"external"}, authConfigs[:1]
@@ -442,10 +456,17 @@ func TestAuthorizationModel(t *testing.T) {
 	qs := requests()
 	for _, backend := range backends {
 		for _, cfg := range configs {
+			if backend == "postgresql" && cfg.name != authConfigs[0].name {
+				continue // each world is a new database: one configuration is enough
+			}
 			t.Run(backend+"/"+cfg.name, func(t *testing.T) {
 				n := seeds
-				if backend == "bolt" && !external {
+				switch {
+				case external:
+				case backend == "bolt":
 					n = max(1, seeds/2)
+				case backend == "postgresql":
+					n = max(1, seeds/3)
 				}
 				for seed := first; seed < first+n; seed++ {
 					checkWorld(t, backend, cfg, uint64(seed), qs, external)
