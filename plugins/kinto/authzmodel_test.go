@@ -92,6 +92,7 @@ type modelWorld struct {
 	acls     map[string]map[string][]string // object URI -> permission -> principals
 	objects  map[string]bool                // URIs of live objects
 	members  map[string][]string            // group URI -> members
+	accounts map[string]bool                // ids of the existing accounts
 	// kintoLeak makes the model answer as Kinto 26 does where the spec
 	// departs from it: writes on records of a missing collection get 404
 	// before authorization (Kinto's record resource checks its parent
@@ -215,6 +216,9 @@ func pluralOf(uri string) string { return uri[:strings.LastIndexByte(uri, '/')] 
 
 // expect computes the model's answer to q for the caller userID.
 func (w *modelWorld) expect(userID string, q modelReq) modelAnswer {
+	if strings.HasPrefix(q.uri, "/accounts") {
+		return w.expectAccount(userID, q)
+	}
 	ps := w.principals(userID)
 	if w.recordParentMissing(q.method, q.uri, q.plural) {
 		return modelAnswer{status: 404}
@@ -349,4 +353,43 @@ func (w *modelWorld) children(list string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// expectAccount answers the accounts plugin's own rules (ACC-08, ACC-09):
+// a user reaches their own account only; account_write_principals
+// administrators reach every account, account_read_principals viewers
+// read every account; anonymous callers get 401.
+func (w *modelWorld) expectAccount(userID string, q modelReq) modelAnswer {
+	if userID == "" {
+		return modelAnswer{status: 401}
+	}
+	ps := w.principals(userID)
+	admin := hasAny(w.settings["account_write_principals"], ps)
+	viewer := admin || hasAny(w.settings["account_read_principals"], ps)
+	own, _ := strings.CutPrefix(userID, "account:")
+	if !strings.HasPrefix(userID, "account:") {
+		own = ""
+	}
+	if q.plural {
+		ids := []string{}
+		for id := range w.accounts {
+			if viewer || id == own {
+				ids = append(ids, id)
+			}
+		}
+		sort.Strings(ids)
+		return modelAnswer{status: 200, ids: ids}
+	}
+	id := q.uri[len("/accounts/"):]
+	allowed := id == own || admin || viewer && q.method == "GET"
+	if !allowed {
+		return modelAnswer{status: 403}
+	}
+	if !w.accounts[id] {
+		return modelAnswer{status: 404}
+	}
+	if q.method == "GET" {
+		return modelAnswer{status: 200}
+	}
+	return modelAnswer{status: 412}
 }

@@ -107,6 +107,7 @@ type objSpec struct {
 type worldSpec struct {
 	settings map[string][]string
 	objects  []objSpec
+	accounts []string // ids of the accounts the configuration signs up
 }
 
 var permNames = map[string][]string{
@@ -155,6 +156,19 @@ func generate(rng *rand.Rand, cfg authConfig, secret string) worldSpec {
 	}
 	// The owner must be able to build the world.
 	w.settings["bucket_create_principals"] = append(w.settings["bucket_create_principals"], cfg.owner.id(secret))
+	for _, u := range append([]authUser{cfg.owner}, cfg.users...) {
+		if u.kind == "account" {
+			w.accounts = append(w.accounts, u.name)
+		}
+	}
+	if len(w.accounts) > 0 {
+		// Account administrators and viewers among the callers.
+		for _, k := range []string{"account_write_principals", "account_read_principals"} {
+			if rng.IntN(2) == 0 {
+				w.settings[k] = []string{pick(people)}
+			}
+		}
+	}
 	for b := 0; b < 2; b++ {
 		bu := fmt.Sprintf("/buckets/b%d", b)
 		w.objects = append(w.objects, objSpec{uri: bu, acl: acl("bucket")})
@@ -178,7 +192,11 @@ func generate(rng *rand.Rand, cfg authConfig, secret string) worldSpec {
 
 // model returns the model world of a spec built by owner.
 func (w worldSpec) model(ownerID string) *modelWorld {
-	m := &modelWorld{settings: w.settings, acls: map[string]map[string][]string{}, objects: map[string]bool{}, members: map[string][]string{}}
+	m := &modelWorld{settings: w.settings, acls: map[string]map[string][]string{}, objects: map[string]bool{}, members: map[string][]string{},
+		accounts: map[string]bool{}}
+	for _, id := range w.accounts {
+		m.accounts[id] = true
+	}
 	for _, o := range w.objects {
 		m.objects[o.uri] = true
 		acl := map[string][]string{}
@@ -192,6 +210,17 @@ func (w worldSpec) model(ownerID string) *modelWorld {
 		}
 	}
 	return m
+}
+
+// accountRequests are the requests on the accounts plugin's resource.
+func accountRequests(ids []string) []modelReq {
+	out := []modelReq{{method: "GET", uri: "/accounts", plural: true}}
+	for _, id := range append(ids, "ghost") {
+		u := "/accounts/" + id
+		out = append(out, modelReq{method: "GET", uri: u}, modelReq{method: "PATCH", uri: u, precond: "match"},
+			modelReq{method: "DELETE", uri: u, precond: "match"})
+	}
+	return out
 }
 
 // requests lists every request the callers send in a world.
@@ -493,6 +522,9 @@ func checkWorld(t *testing.T, backend string, cfg authConfig, seed uint64, qs []
 	tg.build(cfg, w)
 	m := w.model(cfg.owner.id(secret))
 	m.kintoLeak = external
+	if len(w.accounts) > 0 && !external {
+		qs = append(append([]modelReq{}, qs...), accountRequests(w.accounts)...)
+	}
 	for _, u := range cfg.users {
 		got := tg.run(u, qs, rng)
 		for i, q := range qs {
@@ -605,7 +637,7 @@ func shrink(t testing.TB, backend string, cfg authConfig, w worldSpec, u authUse
 }
 
 func (w worldSpec) clone() worldSpec {
-	c := worldSpec{settings: map[string][]string{}}
+	c := worldSpec{settings: map[string][]string{}, accounts: w.accounts}
 	for k, v := range w.settings {
 		c.settings[k] = v
 	}
