@@ -58,9 +58,12 @@ func (a *App) authenticate(r *Request) {
 			return
 		}
 	}
-	before := map[string]bool{}
-	for k := range r.Values {
-		before[k] = true
+	var before map[string]bool
+	if len(r.Values) > 0 {
+		before = make(map[string]bool, len(r.Values))
+		for k := range r.Values {
+			before[k] = true
+		}
 	}
 	a.runPolicies(r)
 	if memo == nil || memo.done {
