@@ -58,6 +58,24 @@ type subRequest struct {
 	hasBody      bool
 }
 
+// rawList gives the JSON text of the elements of a JSON array text,
+// splitting it once.
+type rawList struct {
+	text  []byte
+	elems [][]byte
+	split bool
+}
+
+func (l *rawList) at(i int) []byte {
+	if !l.split {
+		l.elems, l.split = storage.ArrayElems(l.text), true
+	}
+	if i < len(l.elems) {
+		return l.elems[i]
+	}
+	return nil
+}
+
 func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 	body, err := r.BodyObject()
 	if err != nil {
@@ -87,6 +105,7 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 		}
 	}
 	out := make([]subRequest, 0, len(list))
+	rawReqs := rawList{text: storage.RawField(r.Body, "requests")}
 	for i, raw := range list {
 		name := fmt.Sprintf("requests.%d", i)
 		req, ok := raw.(map[string]any)
@@ -157,6 +176,12 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 				return nil, Invalid("body", name+".body", "body must be an object")
 			}
 			s.body, s.hasBody = bm, ok
+			if ok {
+				// The sub-request's body is encoded again: it keeps the
+				// key order of the request's body, then of the defaults'.
+				storage.WithClientOrder(bm, storage.RawField(rawReqs.at(i), "body"))
+				storage.ThenClientOrder(bm, storage.RawField(storage.RawField(r.Body, "defaults"), "body"))
+			}
 		}
 		out = append(out, s)
 	}

@@ -211,6 +211,9 @@ func (a *App) objectPut(res *Resource) echo.HandlerFunc {
 				return Invalid("body", "data.id", "Object id does not match existing object")
 			}
 			newObj := copyData(data)
+			if wb.hasData {
+				storage.WithClientOrder(newObj, storage.RawField(r.Body, "data"))
+			}
 			newObj["id"] = id
 			setSentTimestamp(newObj, data, old)
 			oldACL, err := tx.GetACL(uri)

@@ -134,6 +134,9 @@ func (a *App) mergePatch(r *Request, res *Resource, old storage.Object, oldACL s
 		if lm, ok := d["last_modified"]; ok {
 			data["last_modified"] = lm
 		}
+		// Existing keys keep their place; new ones follow in the order
+		// they were sent.
+		storage.ThenClientOrder(data, storage.RawField(r.Body, "data"))
 	}
 	acl := storage.ACL{}
 	for k, v := range oldACL {

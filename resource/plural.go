@@ -279,7 +279,7 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 				}
 				return PreconditionFailed(lts, nil)
 			}
-			newObj := copyData(wb.data)
+			newObj := storage.WithClientOrder(copyData(wb.data), storage.RawField(r.Body, "data"))
 			newObj["id"] = id
 			setSentTimestamp(newObj, wb.data, nil)
 			acl := storage.ACL{}

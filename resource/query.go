@@ -409,6 +409,9 @@ func project(obj storage.Object, fields []string) storage.Object {
 		return obj
 	}
 	out := storage.Object{}
+	if hint, ok := obj[storage.OrderKey]; ok {
+		out[storage.OrderKey] = hint
+	}
 	for _, k := range []string{"id", "last_modified", "deleted"} {
 		if v, ok := obj[k]; ok {
 			out[k] = v

@@ -111,6 +111,9 @@ func (d *decoder) object(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if k == OrderKey {
+			return nil, d.errorf("the object key %q is reserved", k)
+		}
 		d.space()
 		if d.i >= len(d.b) {
 			return nil, errEOF

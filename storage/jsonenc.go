@@ -4,17 +4,28 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"sort"
 	"strconv"
 	"unicode/utf8"
 )
 
 // AppendJSON appends the JSON encoding of a decoded JSON value (objects,
 // arrays, strings, json.Number, numbers, booleans, null) to b, without
-// HTML escaping. Object keys are written in map order: callers that need
-// a canonical form must not rely on it. It is several times faster than
+// HTML escaping. Object keys are written in the order of the object's
+// order hint (see OrderKey) and then in sorted order, so the same value
+// always gives the same bytes. It is several times faster than
 // encoding/json for the generic values objects are made of, and falls
 // back to encoding/json for any other type.
-func AppendJSON(b []byte, v any) ([]byte, error) {
+func AppendJSON(b []byte, v any) ([]byte, error) { return appendValue(b, v, nil) }
+
+// AppendSortedJSON appends v with every object's keys in sorted order,
+// whatever its order hint: a canonical form, for comparisons.
+func AppendSortedJSON(b []byte, v any) ([]byte, error) { return appendValue(b, v, sortedOnly) }
+
+// sortedOnly is a template list that turns order hints off.
+var sortedOnly = [][]byte{nil}
+
+func appendValue(b []byte, v any, tmpls [][]byte) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -40,29 +51,27 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return strconv.AppendFloat(b, x, 'g', -1, 64), nil
 	case map[string]any:
-		b = append(b, '{')
-		first := true
-		for k, e := range x {
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = appendString(b, k)
-			b = append(b, ':')
-			var err error
-			if b, err = AppendJSON(b, e); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
+		return appendObject(b, x, tmpls)
 	case []any:
+		var elems [][]byte
+		sorted := isSortedOnly(tmpls)
+		if !sorted && len(tmpls) > 0 {
+			elems = arrayElems(tmpls[0])
+		}
 		b = append(b, '[')
 		for i, e := range x {
 			if i > 0 {
 				b = append(b, ',')
 			}
+			var sub [][]byte
+			switch {
+			case sorted:
+				sub = sortedOnly
+			case i < len(elems):
+				sub = elems[i : i+1]
+			}
 			var err error
-			if b, err = AppendJSON(b, e); err != nil {
+			if b, err = appendValue(b, e, sub); err != nil {
 				return nil, err
 			}
 		}
@@ -76,35 +85,31 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = AppendJSON(b, e); err != nil {
+			if b, err = appendValue(b, e, nil); err != nil {
 				return nil, err
 			}
 		}
 		return append(b, ']'), nil
 	case map[string][]string:
 		b = append(b, '{')
-		first := true
-		for k, e := range x {
-			if !first {
+		for i, k := range sortedKeys(x) {
+			if i > 0 {
 				b = append(b, ',')
 			}
-			first = false
 			b = appendString(b, k)
 			b = append(b, ':')
-			b, _ = AppendJSON(b, e)
+			b, _ = appendValue(b, x[k], nil)
 		}
 		return append(b, '}'), nil
 	case map[string]string:
 		b = append(b, '{')
-		first := true
-		for k, e := range x {
-			if !first {
+		for i, k := range sortedKeys(x) {
+			if i > 0 {
 				b = append(b, ',')
 			}
-			first = false
 			b = appendString(b, k)
 			b = append(b, ':')
-			b = appendString(b, e)
+			b = appendString(b, x[k])
 		}
 		return append(b, '}'), nil
 	case []string:
@@ -116,6 +121,8 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 			b = appendString(b, e)
 		}
 		return append(b, ']'), nil
+	case Order:
+		return append(b, "null"...), nil
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -124,6 +131,99 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, bytes.TrimRight(buf.Bytes(), "\n")...), nil
+}
+
+func isSortedOnly(tmpls [][]byte) bool { return len(tmpls) == 1 && tmpls[0] == nil }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != OrderKey {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// appendObject writes m with its keys in template order, then the others
+// sorted. The object's own hint wins over the part of an enclosing
+// template that describes it.
+func appendObject(b []byte, m map[string]any, tmpls [][]byte) ([]byte, error) {
+	sorted := isSortedOnly(tmpls)
+	if own := OrderOf(m); own != nil && !sorted {
+		tmpls = own
+	}
+	if sorted {
+		tmpls = nil
+	}
+	n := Keys(m)
+	b = append(b, '{')
+	written := 0
+	var err error
+	emit := func(k string, v any, sub [][]byte) {
+		if written > 0 {
+			b = append(b, ',')
+		}
+		written++
+		b = appendString(b, k)
+		b = append(b, ':')
+		if sorted {
+			sub = sortedOnly
+		}
+		if err == nil {
+			b, err = appendValue(b, v, sub)
+		}
+	}
+	var done map[string]bool
+	if len(tmpls) > 1 {
+		done = make(map[string]bool, n)
+	}
+	for ti, t := range tmpls {
+		if written >= n {
+			break
+		}
+		objectFields(t, func(k string, raw []byte) bool {
+			v, ok := m[k]
+			if !ok || k == OrderKey || done[k] {
+				return true
+			}
+			sub := [][]byte{raw}
+			if done != nil {
+				done[k] = true
+				for _, later := range tmpls[ti+1:] {
+					if r := RawField(later, k); r != nil {
+						sub = append(sub, r)
+					}
+				}
+			}
+			emit(k, v, sub)
+			return written < n
+		})
+	}
+	if written < n {
+		placed := done
+		if placed == nil {
+			placed = make(map[string]bool, written)
+			for _, t := range tmpls {
+				objectFields(t, func(k string, _ []byte) bool { placed[k] = true; return true })
+			}
+		}
+		rest := make([]string, 0, n-written)
+		for k := range m {
+			if k != OrderKey && !placed[k] {
+				rest = append(rest, k)
+			}
+		}
+		sort.Strings(rest)
+		for _, k := range rest {
+			emit(k, m[k], nil)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }
 
 const hexDigits = "0123456789abcdef"

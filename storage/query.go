@@ -258,11 +258,13 @@ func compareObjects(a, b map[string]any) int {
 	keys := make([]string, 0, len(a)+len(b))
 	seen := map[string]bool{}
 	for k := range a {
-		keys = append(keys, k)
-		seen[k] = true
+		if k != OrderKey {
+			keys = append(keys, k)
+			seen[k] = true
+		}
 	}
 	for k := range b {
-		if !seen[k] {
+		if !seen[k] && k != OrderKey {
 			keys = append(keys, k)
 		}
 	}

@@ -148,6 +148,14 @@ type Backuper interface {
 	Backup(ctx context.Context, path string) error
 }
 
+// KeyOrderKeeper is implemented by backends that store an object's JSON
+// with its keys in the order of its order hint (see OrderKey), so that
+// reads answer the keys in the order the client sent them. Other backends
+// (PostgreSQL's JSONB) keep an order of their own, the same on every read.
+type KeyOrderKeeper interface {
+	KeepsKeyOrder() bool
+}
+
 // ErrNotFound is returned when an object does not exist or is deleted.
 var ErrNotFound = errors.New("storage: object not found")
 

@@ -137,7 +137,7 @@ func (c *schemaCache) validate(holderURI string, holder storage.Object, field st
 	inst := map[string]any{}
 	props, _ := doc["properties"].(map[string]any)
 	for k, v := range data {
-		if k == "last_modified" || k == "schema" || (k == "id" && (props == nil || props["id"] == nil)) {
+		if k == storage.OrderKey || k == "last_modified" || k == "schema" || (k == "id" && (props == nil || props["id"] == nil)) {
 			continue
 		}
 		inst[k] = v

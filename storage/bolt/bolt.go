@@ -23,6 +23,12 @@ type Options struct {
 	NoSync bool
 }
 
+// KeepsKeyOrder implements storage.KeyOrderKeeper: the stored JSON keeps
+// the order of each object's hint.
+func (b *Backend) KeepsKeyOrder() bool { return true }
+
+var _ storage.KeyOrderKeeper = (*Backend)(nil)
+
 // Backend is a storage.Backend on one bbolt file.
 type Backend struct {
 	db   *bbolt.DB

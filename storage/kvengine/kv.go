@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"io"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -187,13 +186,11 @@ func decode(v []byte) (storage.Object, error) {
 	if len(v) == 0 {
 		return nil, &storage.BackendError{Op: "decode object", Err: io.ErrUnexpectedEOF}
 	}
-	x, err := storage.DecodeJSON(v[1:])
+	// The stored text keeps the client's key order; the decoded object
+	// keeps it as its order hint.
+	o, err := storage.DecodeOrdered(v[1:])
 	if err != nil {
 		return nil, &storage.BackendError{Op: "decode object", Err: err}
-	}
-	o, ok := x.(map[string]any)
-	if !ok {
-		return nil, &storage.BackendError{Op: "decode object", Err: fmt.Errorf("stored value is not an object")}
 	}
 	return o, nil
 }

@@ -12,6 +12,12 @@ import (
 	"github.com/nimbus-server/nimbus/storage/kvengine"
 )
 
+// KeepsKeyOrder implements storage.KeyOrderKeeper: the stored JSON keeps
+// the order of each object's hint.
+func (b *Backend) KeepsKeyOrder() bool { return true }
+
+var _ storage.KeyOrderKeeper = (*Backend)(nil)
+
 // Backend is an in-memory storage.Backend.
 type Backend struct {
 	mu      sync.RWMutex

@@ -79,13 +79,11 @@ func row(id string, data []byte, lm int64, deleted bool) (storage.Object, error)
 	if deleted {
 		return storage.Object{"id": id, "last_modified": lm, "deleted": true}, nil
 	}
-	v, err := storage.DecodeJSON(data)
+	// JSONB's text keeps one key order (its own), which the object keeps
+	// as its order hint: every read answers the same bytes.
+	o, err := storage.DecodeOrdered(data)
 	if err != nil {
 		return nil, &storage.BackendError{Op: "postgres decode", Err: err}
-	}
-	o, ok := v.(map[string]any)
-	if !ok {
-		return nil, &storage.BackendError{Op: "postgres decode", Err: errors.New("data is not an object")}
 	}
 	o["id"], o["last_modified"] = id, lm
 	return o, nil

@@ -56,6 +56,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"SavepointsUndoPartOfATransaction", testSavepoints},
 		{"ViewIsReadOnly", testReadOnly},
 		{"ConcurrentCreators", testConcurrent},
+		{"KeyOrderAndStableBytes", testKeyOrder},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

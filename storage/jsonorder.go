@@ -1,0 +1,297 @@
+package storage
+
+import (
+	"encoding/json"
+	"fmt"
+	"unsafe"
+)
+
+// Key order.
+//
+// Decoded JSON objects are Go maps, whose iteration order is random. To
+// answer an object with its keys in the order the client sent them, and
+// with the same bytes on every read (RES-02, "Key order"), a decoded
+// object keeps the JSON text it came from under OrderKey, as an Order:
+// AppendJSON then writes the keys of that object, and of every object
+// nested in it, in the order of that text (its template), and any other
+// key after them in sorted order. The template is only a hint: values
+// always come from the map, so a map changed after decoding is still
+// written correctly, with its new keys last.
+//
+// Only the top-level object of a decoded document carries an Order; the
+// objects nested in it take their order from the matching part of the
+// template. Every other map is written with sorted keys.
+
+// OrderKey is the map key under which an object keeps its Order. Decoding
+// refuses it as a JSON key, so it never holds client data.
+const OrderKey = "\x00order"
+
+// Order is the key-order hint of an object: JSON texts whose object keys,
+// in order, give the order to write the object's keys in. Later templates
+// only place the keys the earlier ones lack (a merge PATCH: the stored
+// object, then the patch).
+type Order struct {
+	templates [][]byte
+}
+
+// WithOrder sets obj's order hint to the given JSON texts and returns obj.
+func WithOrder(obj map[string]any, templates ...[]byte) map[string]any {
+	if obj != nil && len(templates) > 0 {
+		obj[OrderKey] = Order{templates: templates}
+	}
+	return obj
+}
+
+// WithClientOrder sets obj's order hint to JSON text sent by a client,
+// unless that text repeats a key in some object (the decoder kept the last
+// value; the hint would place the key twice), and returns obj.
+func WithClientOrder(obj map[string]any, raw []byte) map[string]any {
+	if raw == nil || hasDuplicateKeys(raw) {
+		return obj
+	}
+	return WithOrder(obj, raw)
+}
+
+// ThenClientOrder is ThenOrder for JSON text sent by a client.
+func ThenClientOrder(obj map[string]any, raw []byte) map[string]any {
+	if raw == nil || hasDuplicateKeys(raw) {
+		return obj
+	}
+	return ThenOrder(obj, raw)
+}
+
+// hasDuplicateKeys tells whether some object of the JSON text b repeats a
+// key.
+func hasDuplicateKeys(b []byte) bool {
+	dup := false
+	var walk func(v []byte)
+	walk = func(v []byte) {
+		if dup {
+			return
+		}
+		seen := map[string]bool{}
+		if objectFields(v, func(k string, raw []byte) bool {
+			if seen[k] {
+				dup = true
+				return false
+			}
+			seen[k] = true
+			walk(raw)
+			return !dup
+		}) {
+			return
+		}
+		for _, e := range arrayElems(v) {
+			walk(e)
+		}
+	}
+	walk(b)
+	return dup
+}
+
+// OrderOf returns the order hint templates of obj (nil when it has none).
+func OrderOf(obj map[string]any) [][]byte {
+	if o, ok := obj[OrderKey].(Order); ok {
+		return o.templates
+	}
+	return nil
+}
+
+// ThenOrder appends a template to obj's order hint: keys it places come
+// after those of the existing templates.
+func ThenOrder(obj map[string]any, template []byte) map[string]any {
+	ts := OrderOf(obj)
+	out := make([][]byte, 0, len(ts)+1)
+	return WithOrder(obj, append(append(out, ts...), template)...)
+}
+
+// Keys returns the number of keys of obj that hold data (OrderKey aside).
+func Keys(obj map[string]any) int {
+	if _, ok := obj[OrderKey]; ok {
+		return len(obj) - 1
+	}
+	return len(obj)
+}
+
+// DecodeOrdered decodes a JSON object and keeps a copy of its text as the
+// object's order hint.
+func DecodeOrdered(b []byte) (Object, error) {
+	v, err := DecodeJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	o, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	o[OrderKey] = Order{templates: [][]byte{append([]byte(nil), b...)}}
+	return o, nil
+}
+
+// RawField returns the JSON text of the value of key in the JSON object
+// text b (nil when b is no object or lacks key).
+func RawField(b []byte, key string) []byte {
+	var out []byte
+	objectFields(b, func(k string, raw []byte) bool {
+		if k == key {
+			out = raw
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// objectFields calls fn with each key of the JSON object text b and the
+// text of its value, in order, until fn returns false. It reports whether
+// b is an object; malformed text ends the walk quietly (a template is only
+// a hint).
+func objectFields(b []byte, fn func(key string, raw []byte) bool) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return true
+		}
+		end := skipString(b, i)
+		if end < 0 {
+			return true
+		}
+		key, ok := unquote(b[i:end])
+		i = skipSpace(b, end)
+		if !ok || i >= len(b) || b[i] != ':' {
+			return true
+		}
+		i = skipSpace(b, i+1)
+		vend := skipValue(b, i)
+		if vend < 0 {
+			return true
+		}
+		if !fn(key, b[i:vend]) {
+			return true
+		}
+		i = skipSpace(b, vend)
+		if i >= len(b) || b[i] != ',' {
+			return true
+		}
+		i++
+	}
+}
+
+// ArrayElems returns the texts of the elements of the JSON array text b
+// (nil when b is no array).
+func ArrayElems(b []byte) [][]byte { return arrayElems(b) }
+
+// arrayElems returns the texts of the elements of the JSON array text b.
+func arrayElems(b []byte) [][]byte {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return nil
+	}
+	var out [][]byte
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] == ']' {
+			return out
+		}
+		end := skipValue(b, i)
+		if end < 0 {
+			return out
+		}
+		out = append(out, b[i:end])
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ',' {
+			return out
+		}
+		i++
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i]
+// (a quote), or -1.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index just past the JSON value starting at b[i],
+// or -1.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				if j = skipString(b, j); j < 0 {
+					return -1
+				}
+				j--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+// unquote decodes a JSON string text (with its quotes).
+func unquote(q []byte) (string, bool) {
+	plain := true
+	for _, c := range q[1 : len(q)-1] {
+		if c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		// The template text is never changed once attached, so the key
+		// can share its bytes.
+		if len(q) == 2 {
+			return "", true
+		}
+		return unsafe.String(&q[1], len(q)-2), true
+	}
+	var s string
+	if err := json.Unmarshal(q, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
