@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // DecodeJSON parses one JSON value into generic Go values: objects become
@@ -32,6 +33,17 @@ func DecodeJSON(b []byte) (any, error) {
 type decoder struct {
 	b []byte
 	i int
+	// alias lets strings and numbers share the bytes of b, which must
+	// then never change (DecodeOrdered decodes its own copy).
+	alias bool
+}
+
+// text returns b as a string, sharing its bytes when the decoder may.
+func (d *decoder) text(b []byte) string {
+	if d.alias && len(b) > 0 {
+		return unsafe.String(&b[0], len(b))
+	}
+	return string(b)
 }
 
 const maxDecodeDepth = 10000
@@ -220,7 +232,7 @@ func (d *decoder) number() (any, error) {
 			d.i++
 		}
 	}
-	return json.Number(d.b[start:d.i]), nil
+	return json.Number(d.text(d.b[start:d.i])), nil
 }
 
 func (d *decoder) str() (string, error) {
@@ -233,7 +245,7 @@ func (d *decoder) str() (string, error) {
 			s := d.b[start:d.i]
 			d.i++
 			if utf8.Valid(s) {
-				return string(s), nil
+				return d.text(s), nil
 			}
 			return string([]rune(string(s))), nil // invalid bytes become U+FFFD
 		}

@@ -121,7 +121,7 @@ func appendValue(b []byte, v any, tmpls [][]byte) ([]byte, error) {
 			b = appendString(b, e)
 		}
 		return append(b, ']'), nil
-	case Order:
+	case *Order:
 		return append(b, "null"...), nil
 	}
 	var buf bytes.Buffer
@@ -151,8 +151,14 @@ func sortedKeys[V any](m map[string]V) []string {
 // template that describes it.
 func appendObject(b []byte, m map[string]any, tmpls [][]byte) ([]byte, error) {
 	sorted := isSortedOnly(tmpls)
-	if own := OrderOf(m); own != nil && !sorted {
-		tmpls = own
+	var one [1][]byte
+	if own, ok := m[OrderKey].(*Order); ok && !sorted {
+		if own.more == nil {
+			one[0] = own.first
+			tmpls = one[:]
+		} else {
+			tmpls = own.texts()
+		}
 	}
 	if sorted {
 		tmpls = nil

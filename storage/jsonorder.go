@@ -31,13 +31,26 @@ const OrderKey = "\x00order"
 // only place the keys the earlier ones lack (a merge PATCH: the stored
 // object, then the patch).
 type Order struct {
-	templates [][]byte
+	first []byte
+	more  [][]byte
+}
+
+// texts returns the templates in order.
+func (o *Order) texts() [][]byte {
+	if o.more == nil {
+		return [][]byte{o.first}
+	}
+	return append([][]byte{o.first}, o.more...)
 }
 
 // WithOrder sets obj's order hint to the given JSON texts and returns obj.
 func WithOrder(obj map[string]any, templates ...[]byte) map[string]any {
 	if obj != nil && len(templates) > 0 {
-		obj[OrderKey] = Order{templates: templates}
+		o := &Order{first: templates[0]}
+		if len(templates) > 1 {
+			o.more = append([][]byte(nil), templates[1:]...)
+		}
+		obj[OrderKey] = o
 	}
 	return obj
 }
@@ -91,8 +104,8 @@ func hasDuplicateKeys(b []byte) bool {
 
 // OrderOf returns the order hint templates of obj (nil when it has none).
 func OrderOf(obj map[string]any) [][]byte {
-	if o, ok := obj[OrderKey].(Order); ok {
-		return o.templates
+	if o, ok := obj[OrderKey].(*Order); ok {
+		return o.texts()
 	}
 	return nil
 }
@@ -115,16 +128,26 @@ func Keys(obj map[string]any) int {
 
 // DecodeOrdered decodes a JSON object and keeps a copy of its text as the
 // object's order hint.
+//
+// The copy is decoded in place: the object's strings share its bytes,
+// which costs one allocation where each string would cost one.
 func DecodeOrdered(b []byte) (Object, error) {
-	v, err := DecodeJSON(b)
+	buf := append([]byte(nil), b...)
+	d := decoder{b: buf, alias: true}
+	d.space()
+	v, err := d.value(0)
 	if err != nil {
 		return nil, err
+	}
+	d.space()
+	if d.i != len(d.b) {
+		return nil, d.errorf("invalid character %q after top-level value", d.b[d.i])
 	}
 	o, ok := v.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("not a JSON object")
 	}
-	o[OrderKey] = Order{templates: [][]byte{append([]byte(nil), b...)}}
+	o[OrderKey] = &Order{first: buf}
 	return o, nil
 }
 
