@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -142,7 +142,7 @@ func sortedKeys[V any](m map[string]V) []string {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
 }
 
@@ -152,7 +152,9 @@ func sortedKeys[V any](m map[string]V) []string {
 func appendObject(b []byte, m map[string]any, tmpls [][]byte) ([]byte, error) {
 	sorted := isSortedOnly(tmpls)
 	var one [1][]byte
-	if own, ok := m[OrderKey].(*Order); ok && !sorted {
+	if sorted {
+		tmpls = nil
+	} else if own, ok := m[OrderKey].(*Order); ok {
 		if own.more == nil {
 			one[0] = own.first
 			tmpls = one[:]
@@ -160,74 +162,94 @@ func appendObject(b []byte, m map[string]any, tmpls [][]byte) ([]byte, error) {
 			tmpls = own.texts()
 		}
 	}
+	var sub [][]byte
 	if sorted {
-		tmpls = nil
+		sub = sortedOnly
 	}
 	n := Keys(m)
 	b = append(b, '{')
 	written := 0
 	var err error
-	emit := func(k string, v any, sub [][]byte) {
-		if written > 0 {
-			b = append(b, ',')
-		}
-		written++
-		b = appendString(b, k)
-		b = append(b, ':')
-		if sorted {
-			sub = sortedOnly
-		}
-		if err == nil {
-			b, err = appendValue(b, v, sub)
-		}
-	}
 	var done map[string]bool
 	if len(tmpls) > 1 {
 		done = make(map[string]bool, n)
 	}
-	for ti, t := range tmpls {
-		if written >= n {
-			break
-		}
-		objectFields(t, func(k string, raw []byte) bool {
+	var subBuf [1][]byte
+	for ti := 0; ti < len(tmpls) && written < n; ti++ {
+		it, _ := newFieldIter(tmpls[ti])
+		for written < n {
+			k, raw, more := it.next()
+			if !more {
+				break
+			}
 			v, ok := m[k]
 			if !ok || k == OrderKey || done[k] {
-				return true
+				continue
 			}
-			sub := [][]byte{raw}
+			subBuf[0] = raw
+			vsub := subBuf[:]
 			if done != nil {
 				done[k] = true
+				vsub = [][]byte{raw}
 				for _, later := range tmpls[ti+1:] {
 					if r := RawField(later, k); r != nil {
-						sub = append(sub, r)
+						vsub = append(vsub, r)
 					}
 				}
 			}
-			emit(k, v, sub)
-			return written < n
-		})
+			if written > 0 {
+				b = append(b, ',')
+			}
+			written++
+			b = appendString(b, k)
+			b = append(b, ':')
+			if b, err = appendValue(b, v, vsub); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if written < n {
-		placed := done
-		if placed == nil {
-			placed = make(map[string]bool, written)
-			for _, t := range tmpls {
-				objectFields(t, func(k string, _ []byte) bool { placed[k] = true; return true })
+		var keyBuf [16]string
+		rest := keyBuf[:0]
+		if len(tmpls) == 0 {
+			for k := range m {
+				if k != OrderKey {
+					rest = append(rest, k)
+				}
+			}
+		} else {
+			placed := done
+			if placed == nil {
+				placed = make(map[string]bool, written)
+				for _, t := range tmpls {
+					it, _ := newFieldIter(t)
+					for {
+						k, _, more := it.next()
+						if !more {
+							break
+						}
+						placed[k] = true
+					}
+				}
+			}
+			for k := range m {
+				if k != OrderKey && !placed[k] {
+					rest = append(rest, k)
+				}
 			}
 		}
-		rest := make([]string, 0, n-written)
-		for k := range m {
-			if k != OrderKey && !placed[k] {
-				rest = append(rest, k)
-			}
-		}
-		sort.Strings(rest)
+		slices.Sort(rest)
 		for _, k := range rest {
-			emit(k, m[k], nil)
+			if written > 0 {
+				b = append(b, ',')
+			}
+			written++
+			b = appendString(b, k)
+			b = append(b, ':')
+			if b, err = appendValue(b, m[k], sub); err != nil {
+				return nil, err
+			}
 		}
-	}
-	if err != nil {
-		return nil, err
 	}
 	return append(b, '}'), nil
 }

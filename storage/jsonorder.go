@@ -170,39 +170,63 @@ func RawField(b []byte, key string) []byte {
 // b is an object; malformed text ends the walk quietly (a template is only
 // a hint).
 func objectFields(b []byte, fn func(key string, raw []byte) bool) bool {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	it, ok := newFieldIter(b)
+	if !ok {
 		return false
 	}
-	i++
 	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
+		k, raw, more := it.next()
+		if !more || !fn(k, raw) {
 			return true
 		}
-		end := skipString(b, i)
-		if end < 0 {
-			return true
-		}
-		key, ok := unquote(b[i:end])
-		i = skipSpace(b, end)
-		if !ok || i >= len(b) || b[i] != ':' {
-			return true
-		}
-		i = skipSpace(b, i+1)
-		vend := skipValue(b, i)
-		if vend < 0 {
-			return true
-		}
-		if !fn(key, b[i:vend]) {
-			return true
-		}
-		i = skipSpace(b, vend)
-		if i >= len(b) || b[i] != ',' {
-			return true
-		}
-		i++
 	}
+}
+
+// fieldIter walks the keys of a JSON object text without allocating.
+type fieldIter struct {
+	b    []byte
+	i    int
+	done bool
+}
+
+func newFieldIter(b []byte) (fieldIter, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return fieldIter{done: true}, false
+	}
+	return fieldIter{b: b, i: i + 1}, true
+}
+
+// next returns the next key and the text of its value; more is false at
+// the end (or on malformed text).
+func (it *fieldIter) next() (key string, raw []byte, more bool) {
+	if it.done {
+		return "", nil, false
+	}
+	b, i := it.b, skipSpace(it.b, it.i)
+	if i < len(b) && b[i] == ',' {
+		i = skipSpace(b, i+1)
+	}
+	it.done = true
+	if i >= len(b) || b[i] != '"' {
+		return "", nil, false
+	}
+	end := skipString(b, i)
+	if end < 0 {
+		return "", nil, false
+	}
+	key, ok := unquote(b[i:end])
+	i = skipSpace(b, end)
+	if !ok || i >= len(b) || b[i] != ':' {
+		return "", nil, false
+	}
+	i = skipSpace(b, i+1)
+	vend := skipValue(b, i)
+	if vend < 0 {
+		return "", nil, false
+	}
+	it.i, it.done = vend, false
+	return key, b[i:vend], true
 }
 
 // ArrayElems returns the texts of the elements of the JSON array text b
