@@ -106,6 +106,10 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 	}
 	out := make([]subRequest, 0, len(list))
 	rawReqs := rawList{text: storage.RawField(r.Body, "requests")}
+	var defaultsBody []byte
+	if _, present := body["defaults"]; present {
+		defaultsBody = storage.RawField(storage.RawField(r.Body, "defaults"), "body")
+	}
 	for i, raw := range list {
 		name := fmt.Sprintf("requests.%d", i)
 		req, ok := raw.(map[string]any)
@@ -180,7 +184,7 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 				// The sub-request's body is encoded again: it keeps the
 				// key order of the request's body, then of the defaults'.
 				storage.WithClientOrder(bm, storage.RawField(rawReqs.at(i), "body"))
-				storage.ThenClientOrder(bm, storage.RawField(storage.RawField(r.Body, "defaults"), "body"))
+				storage.ThenClientOrder(bm, defaultsBody)
 			}
 		}
 		out = append(out, s)

@@ -74,32 +74,51 @@ func ThenClientOrder(obj map[string]any, raw []byte) map[string]any {
 }
 
 // hasDuplicateKeys tells whether some object of the JSON text b repeats a
-// key.
+// key. Objects of up to 16 keys are checked without allocating.
 func hasDuplicateKeys(b []byte) bool {
-	dup := false
-	var walk func(v []byte)
-	walk = func(v []byte) {
-		if dup {
-			return
-		}
-		seen := map[string]bool{}
-		if objectFields(v, func(k string, raw []byte) bool {
-			if seen[k] {
-				dup = true
+	if it, ok := newFieldIter(b); ok {
+		var small [16]string
+		seen := small[:0]
+		var big map[string]bool
+		for {
+			k, raw, more := it.next()
+			if !more {
 				return false
 			}
-			seen[k] = true
-			walk(raw)
-			return !dup
-		}) {
-			return
-		}
-		for _, e := range arrayElems(v) {
-			walk(e)
+			if big == nil && len(seen) < len(small) {
+				for _, s := range seen {
+					if s == k {
+						return true
+					}
+				}
+				seen = append(seen, k)
+			} else {
+				if big == nil {
+					big = make(map[string]bool, 2*len(seen))
+					for _, s := range seen {
+						big[s] = true
+					}
+				}
+				if big[k] {
+					return true
+				}
+				big[k] = true
+			}
+			if len(raw) > 0 && (raw[0] == '{' || raw[0] == '[') && hasDuplicateKeys(raw) {
+				return true
+			}
 		}
 	}
-	walk(b)
-	return dup
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return false
+	}
+	for _, e := range arrayElems(b) {
+		if len(e) > 0 && (e[0] == '{' || e[0] == '[') && hasDuplicateKeys(e) {
+			return true
+		}
+	}
+	return false
 }
 
 // OrderOf returns the order hint templates of obj (nil when it has none).
