@@ -42,6 +42,14 @@ type Resource struct {
 	// the action ("list", "read", "create", "update", "delete") and the
 	// object id ("" for lists); an error answers the request.
 	Guard func(r *Request, action, id string) error
+	// Prepare, when set, runs before the write transaction of POST, PUT
+	// and PATCH, outside any transaction, with the id written ("" for a
+	// POST without one). It is the place for slow work a write needs
+	// (hashing a password, sending an e-mail): a write transaction holds
+	// the one writer of a bolt file, so nothing slow may run inside it.
+	// It must authorize what it does itself, since the engine authorizes
+	// inside the transaction; an error answers the request.
+	Prepare func(r *Request, id string) error
 	// PreWrite runs in the write transaction of POST and PUT before the
 	// generic authorization, with whether the object exists; an error
 	// answers the request (accounts use it to refuse other users' ids

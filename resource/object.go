@@ -154,6 +154,11 @@ func (a *App) objectPut(res *Resource) echo.HandlerFunc {
 		uri := chain[0].URI
 		pc, perr := parsePrecond(c.Request())
 		wb := a.parseWriteBody(r, res)
+		if res.Prepare != nil && wb.err == nil {
+			if err := res.Prepare(r, id); err != nil {
+				return err
+			}
+		}
 		var out map[string]any
 		var stored storage.Object
 		var created bool

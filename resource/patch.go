@@ -30,6 +30,11 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 		var stored storage.Object
 		var events []*Event
 		var sent map[string]any
+		if res.Prepare != nil {
+			if err := res.Prepare(r, id); err != nil {
+				return err
+			}
+		}
 		err := r.Update(func(tx storage.Tx) error {
 			events = nil
 			old, err := a.writeTarget(r, tx, res, m, id, chain)

@@ -189,6 +189,11 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 			}
 		}
 		generated := id == ""
+		if res.Prepare != nil && wb.err == nil && idErr == nil {
+			if err := res.Prepare(r, id); err != nil {
+				return err
+			}
+		}
 		var out map[string]any
 		var stored storage.Object
 		var existed bool

@@ -85,7 +85,8 @@ type Plugin struct {
 	termsEnforced            bool
 	throttle                 throttle
 	creds                    credCache
-	shared                   bool // several instances share the storage
+	shared                   bool     // several instances share the storage
+	pool                     hashPool // bounds concurrent password hashes
 	// fallback: another policy follows this one in multiauth.policies,
 	// so a failed Basic check lets that policy decide (ACC-X-THR).
 	fallback bool
@@ -166,6 +167,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		p.hasher.Cost = n
 	}
 	p.fake.h = p.hasher
+	p.pool = newHashPool()
 	p.cache = newCache(s.String("userid_hmac_secret"), time.Duration(s.IntOr("account_cache_ttl_seconds", 30))*time.Second)
 	p.validation = s.Bool("account_validation")
 	p.hideHash = s.Bool("account_hide_password_hash")
@@ -209,7 +211,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 			"read":  {"account": {"read", "write"}},
 			"write": {"account": {"write"}},
 		},
-		Guard: p.guard, PreWrite: p.preWrite, Validate: p.validate, AfterWrite: p.afterWrite, AfterDelete: p.afterDelete,
+		Guard: p.guard, Prepare: p.prepare, PreWrite: p.preWrite, Validate: p.validate, AfterWrite: p.afterWrite, AfterDelete: p.afterDelete,
 		Owner:      func(_ *resource.Request, obj storage.Object) string { return p.policy + ":" + storage.ID(obj) },
 		ReadFilter: p.readFilter,
 		ListAll:    p.isAdmin,

@@ -65,6 +65,9 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 		return user, resource.Accepted
 	}
 	ok, account, reset := p.checkPassword(r, user, pw)
+	if !ok && account == nil && p.signUpOf(r, user) {
+		return "", resource.Rejected // the account is being created: no failure
+	}
 	hash, _ := account["password"].(string)
 	if ok {
 		p.throttle.succeed(r, user)
@@ -120,11 +123,14 @@ func (p *Plugin) checkPassword(r *resource.Request, user, pw string) (bool, stor
 		return false, nil, nil
 	}
 	hash, _ := account["password"].(string)
+	if account == nil && p.signUpOf(r, user) {
+		return false, nil, nil
+	}
 	if account == nil || hash == "" {
-		p.fake.verify(pw)
+		p.fakeVerify(pw)
 		return false, account, nil
 	}
-	if !Verify(hash, pw) {
+	if !p.verify(hash, pw) {
 		return false, account, reset
 	}
 	return account["validated"] != false, account, nil
@@ -250,7 +256,7 @@ func (p *Plugin) resetUsable(r *resource.Request, user string, reset storage.Obj
 		return false
 	}
 	hash, _ := reset["hash"].(string)
-	return Verify(hash, pw)
+	return p.verify(hash, pw)
 }
 
 // Challenge implements resource.Challenger.

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -120,3 +121,40 @@ func (f *fakeHash) verify(pw string) {
 	})
 	Verify(f.hash, pw)
 }
+
+// hashPool bounds how many password hashes run at once. bcrypt at cost 12
+// is ~230 ms of one core without a pause: with as many hashes as cores,
+// every other request waits behind them. One core always stays free for
+// the rest of the server; hashes beyond the bound queue.
+type hashPool chan struct{}
+
+func newHashPool() hashPool {
+	n := runtime.GOMAXPROCS(0) - 1
+	if n < 1 {
+		n = 1
+	}
+	return make(hashPool, n)
+}
+
+func (hp hashPool) run(fn func()) {
+	if hp != nil {
+		hp <- struct{}{}
+		defer func() { <-hp }()
+	}
+	fn()
+}
+
+// hash hashes a password in the pool.
+func (p *Plugin) hash(pw string) (h string, err error) {
+	p.pool.run(func() { h, err = p.hasher.Hash(pw) })
+	return
+}
+
+// verify checks a password against a hash in the pool.
+func (p *Plugin) verify(hash, pw string) (ok bool) {
+	p.pool.run(func() { ok = Verify(hash, pw) })
+	return
+}
+
+// fakeVerify costs what a wrong password costs, in the pool.
+func (p *Plugin) fakeVerify(pw string) { p.pool.run(func() { p.fake.verify(pw) }) }

@@ -44,7 +44,7 @@ func (p *Plugin) validate(w *resource.Write) error {
 		if err := p.hasher.checkPassword(s); err != nil {
 			return resource.Invalid("body", "data.password", err.Error())
 		}
-		hash, err := p.hasher.Hash(s)
+		hash, err := p.hashFor(r, s)
 		if err != nil {
 			return err
 		}
@@ -82,10 +82,19 @@ func (p *Plugin) startActivation(w *resource.Write) error {
 	ttl := time.Duration(p.settings.IntOr("account_validation.validation_key_cache_ttl_seconds", 604800)) * time.Second
 	// Only a digest of the key is stored: reading the database does not
 	// let anyone activate a pending account.
+	if st := preparedOf(w.Request); st != nil && st.activationKey != "" {
+		// Sent by prepare, before the transaction.
+		key = st.activationKey
+	}
 	entry := storage.Object{"id": w.ID, "key_digest": digest(key), "expires": time.Now().Add(ttl).UnixMilli()}
 	if _, err := w.Tx.Replace(activationRef, entry); err != nil {
 		return err
 	}
+	if st := preparedOf(w.Request); st != nil && st.activationKey == key {
+		return nil
+	}
+	// The account appeared or vanished between prepare and this
+	// transaction: send now, as before.
 	err := p.send(w.Request, w.Data, "account_validation.email_subject_template", "account_validation.email_body_template",
 		map[string]any{"activation-key": key}, nil)
 	if err != nil {

@@ -169,7 +169,7 @@ func (p *Plugin) verifyLogin(r *resource.Request, user, pw string) error {
 		return tooMany(secs)
 	}
 	if !IDPattern.MatchString(user) || len(pw) > maxPasswordBytes {
-		p.fake.verify(pw)
+		p.fakeVerify(pw)
 		p.throttle.fail(r, user)
 		return errLogin
 	}
@@ -363,7 +363,7 @@ func (p *Plugin) changePassword(r *resource.Request) error {
 		p.throttle.fail(r, id)
 		return resource.Invalid("body", "data.current_password", "The current password is wrong.")
 	}
-	hash, err := p.hasher.Hash(next)
+	hash, err := p.hash(next)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // smtpServer is a minimal in-process SMTP server that records the
@@ -15,6 +16,7 @@ type smtpServer struct {
 	mu      sync.Mutex
 	msgs    []mail
 	failing bool
+	stall   time.Duration // wait before answering DATA
 }
 
 type mail struct {
@@ -39,7 +41,7 @@ func (m mail) body() string {
 	return strings.TrimSpace(b)
 }
 
-func newSMTP(t *testing.T) *smtpServer {
+func newSMTP(t testing.TB) *smtpServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +97,10 @@ func (s *smtpServer) serve(c net.Conn) {
 				b.WriteString(l)
 			}
 			cur.data = b.String()
+			s.mu.Lock()
+			stall := s.stall
+			s.mu.Unlock()
+			time.Sleep(stall)
 			s.mu.Lock()
 			failing := s.failing
 			if !failing {
