@@ -137,6 +137,13 @@ func TestKeyOrder(t *testing.T) {
 		for _, path := range []string{recs + "?_sort=id", recs + "?_sort=-last_modified&_fields=zulu,alpha", recs + "?zulu=1", "/v1/buckets/b/history"} {
 			readsAs(t, s, path, "")
 		}
+		// The key objects keep their order under is no client key; text
+		// that repeats a key is stored, sorted.
+		s.Do(R{Method: "PUT", Path: recs + "/reserved", Auth: alice, Body: `{"data":{"\u0000order":1}}`}).Expect(t, 400, 107)
+		s.Do(R{Method: "PUT", Path: recs + "/dup", Auth: alice, Body: `{"data":{"b":1,"a":1,"b":2}}`}).Expect(t, 201, 0)
+		if got := readsAs(t, s, recs+"/dup", ""); !strings.HasPrefix(got, `{"a":1,"b":2,`) {
+			t.Errorf("repeated keys: %s", got)
+		}
 		fields := s.Do(R{Method: "GET", Path: recs + "/" + pid + "?_fields=alpha,zulu", Auth: alice}).Expect(t, 200, 0)
 		if keeps && !strings.HasPrefix(dataText(fields.Raw), `{"zulu":1,"alpha":{"mike":1,`) {
 			t.Errorf("_fields keeps the order: %s", fields.Raw)
