@@ -18,6 +18,11 @@ import (
 // stored object is decoded on every read.
 func DecodeJSON(b []byte) (any, error) {
 	d := decoder{b: b}
+	return d.document()
+}
+
+// document decodes the whole text as one value.
+func (d *decoder) document() (any, error) {
 	d.space()
 	v, err := d.value(0)
 	if err != nil {

@@ -153,14 +153,9 @@ func Keys(obj map[string]any) int {
 func DecodeOrdered(b []byte) (Object, error) {
 	buf := append([]byte(nil), b...)
 	d := decoder{b: buf, alias: true}
-	d.space()
-	v, err := d.value(0)
+	v, err := d.document()
 	if err != nil {
 		return nil, err
-	}
-	d.space()
-	if d.i != len(d.b) {
-		return nil, d.errorf("invalid character %q after top-level value", d.b[d.i])
 	}
 	o, ok := v.(map[string]any)
 	if !ok {
