@@ -37,8 +37,8 @@ func credentialsKey(req *http.Request) string {
 
 // authenticate runs the policies in order; the first that accepts the
 // credentials decides the user id. Bad credentials leave the request
-// anonymous (CORE-20). A request made on behalf of an authenticated
-// client request with the same credentials takes its outcome.
+// anonymous (CORE-20). A request made on behalf of a client request, with
+// the same credentials, takes the client request's outcome.
 func (a *App) authenticate(r *Request) {
 	memo, _ := r.Request().Context().Value(authMemoKey{}).(*authMemo)
 	key := credentialsKey(r.Request())
