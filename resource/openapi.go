@@ -31,12 +31,12 @@ func (a *App) openAPIHandler(r *Request) error {
 	secDefs := map[string]any{}
 	for _, p := range a.policies {
 		def := map[string]any{"type": "basic"}
-		if d, ok := p.method.(interface{ OpenAPI() map[string]any }); ok {
+		if d, ok := p.method.(OpenAPIDescriber); ok {
 			def = d.OpenAPI()
 		}
 		secDefs[p.name] = def
 		security = append(security, map[string][]string{p.name: {}})
-		if x, ok := p.method.(interface{ SecurityDefinitions() map[string]any }); ok {
+		if x, ok := p.method.(SecurityDefiner); ok {
 			for name, d := range x.SecurityDefinitions() {
 				secDefs[name] = d
 				security = append(security, map[string][]string{name: {}})

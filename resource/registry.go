@@ -45,9 +45,6 @@ func (r *Registry) Logger() *slog.Logger { return r.app.Logger.With("plugin", r.
 // existing resources (e.g. "account:create" on the root).
 func (r *Registry) Tree() *permissions.Tree { return r.app.Tree }
 
-// App returns the application, for helpers such as Authorize.
-func (r *Registry) App() *App { return r.app }
-
 // AddResource declares a resource type: its routes, its entries in the
 // inheritance tree and its id rules.
 func (r *Registry) AddResource(res *Resource) error {
@@ -157,6 +154,14 @@ type AuthMethod interface {
 // Challenger is implemented by methods that send a WWW-Authenticate
 // challenge with 401 responses.
 type Challenger interface{ Challenge() string }
+
+// OpenAPIDescriber is implemented by authentication methods that describe
+// their own security definition in /__api__ (the default is Basic).
+type OpenAPIDescriber interface{ OpenAPI() map[string]any }
+
+// SecurityDefiner is implemented by authentication methods that add
+// security definitions of their own to /__api__ (bearer credentials).
+type SecurityDefiner interface{ SecurityDefinitions() map[string]any }
 
 // AuthFactory builds the method for one policy name.
 type AuthFactory func(policy string) (AuthMethod, error)

@@ -74,7 +74,6 @@ type Plugin struct {
 	hideHash   bool
 	mailer     Mailer
 	settings   *config.Settings
-	app        *resource.App
 
 	tokens, sessions, embeds bool
 	tokenTTL, tokenMaxTTL    time.Duration
@@ -153,7 +152,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		r.DeclareSetting(k, v)
 	}
 	s := r.Settings()
-	p.settings, p.app = s, r.App()
+	p.settings = s
 	policy, err := checkStartup(s)
 	if err != nil {
 		return err

@@ -259,6 +259,12 @@ func (p *Plugin) resetUsable(r *resource.Request, user string, reset storage.Obj
 	return p.verify(hash, pw)
 }
 
+var (
+	_ resource.AuthMethod      = (*Plugin)(nil)
+	_ resource.Challenger      = (*Plugin)(nil)
+	_ resource.SecurityDefiner = (*Plugin)(nil)
+)
+
 // Challenge implements resource.Challenger.
 func (p *Plugin) Challenge() string { return `Basic realm="Realm"` }
 
