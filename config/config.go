@@ -367,6 +367,20 @@ func (s *Settings) IntOr(key string, def int) int {
 	return def
 }
 
+// IntDefault returns key's integer value, or the default declared for key
+// (SetDefault) when it is unset or empty: a plugin writes each default
+// once, where it declares the setting.
+func (s *Settings) IntDefault(key string) int {
+	if n, ok := s.Int(key); ok {
+		return n
+	}
+	s.mu.Lock()
+	def := s.defaults[key]
+	s.mu.Unlock()
+	n, _ := strconv.Atoi(strings.TrimSpace(def))
+	return n
+}
+
 // List returns key's value split on whitespace.
 func (s *Settings) List(key string) []string {
 	v, _ := s.Lookup(key)

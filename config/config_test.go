@@ -100,3 +100,19 @@ func TestErrors(t *testing.T) {
 		t.Errorf("typed errors: %v", err)
 	}
 }
+
+func TestIntDefault(t *testing.T) {
+	s := New(map[string]string{"set": "7", "empty": ""})
+	s.SetDefault("declared", "30")
+	s.SetDefault("empty", "5")
+	for key, want := range map[string]int{"set": 7, "declared": 30, "empty": 5, "unknown": 0} {
+		if got := s.IntDefault(key); got != want {
+			t.Errorf("IntDefault(%s) = %d, want %d", key, got, want)
+		}
+	}
+	bad := New(map[string]string{"n": "x"})
+	bad.SetDefault("n", "3")
+	if bad.IntDefault("n") != 3 || bad.Err() == nil {
+		t.Error("a malformed value is reported and reads as the default")
+	}
+}

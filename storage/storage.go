@@ -148,6 +148,13 @@ type Backuper interface {
 	Backup(ctx context.Context, path string) error
 }
 
+// Sharer is implemented by backends that several server instances may use
+// at once (PostgreSQL): what one instance caches, another may change, so
+// plugins confirm cached credentials against storage.
+type Sharer interface {
+	SharedBetweenInstances() bool
+}
+
 // KeyOrderKeeper is implemented by backends that store an object's JSON
 // with its keys in the order of its order hint (see OrderKey), so that
 // reads answer the keys in the order the client sent them. Other backends

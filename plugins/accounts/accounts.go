@@ -167,7 +167,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	}
 	p.fake.h = p.hasher
 	p.pool = newHashPool()
-	p.cache = newCache(s.String("userid_hmac_secret"), time.Duration(s.IntOr("account_cache_ttl_seconds", 30))*time.Second)
+	p.cache = newCache(s.String("userid_hmac_secret"), time.Duration(s.IntDefault("account_cache_ttl_seconds"))*time.Second)
 	p.validation = s.Bool("account_validation")
 	p.hideHash = s.Bool("account_hide_password_hash")
 	if p.emailRe, err = regexp.Compile(s.String("account_validation.email_regexp")); err != nil {
@@ -179,25 +179,25 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	p.tokens = s.Bool("account_tokens_enabled")
 	p.sessions = s.Bool("account_sessions_enabled")
 	p.embeds = s.Bool("account_embed_credentials_enabled")
-	p.tokenTTL = time.Duration(s.IntOr("account_token_ttl_seconds", 86400)) * time.Second
-	p.tokenMaxTTL = time.Duration(s.IntOr("account_token_max_ttl_seconds", 2592000)) * time.Second
-	p.sessionTTL = time.Duration(s.IntOr("account_session_ttl_seconds", 86400)) * time.Second
+	p.tokenTTL = time.Duration(s.IntDefault("account_token_ttl_seconds")) * time.Second
+	p.tokenMaxTTL = time.Duration(s.IntDefault("account_token_max_ttl_seconds")) * time.Second
+	p.sessionTTL = time.Duration(s.IntDefault("account_session_ttl_seconds")) * time.Second
 	p.cookieName = s.String("account_session_cookie_name")
 	p.csrfHeader = s.String("account_csrf_header_name")
 	p.cookieSecure = s.OneOf("account_session_cookie_secure", "auto", "true", "false")
 	p.sameSite = s.OneOf("account_session_cookie_samesite", "Lax", "Strict", "None")
 	p.termsVersion, p.termsURL = s.String("account_terms_version"), s.String("account_terms_url")
 	p.termsEnforced = s.Bool("account_terms_enforced")
-	p.creds.ttl = time.Duration(s.IntOr("account_cache_ttl_seconds", 30)) * time.Second
-	if b := s.String("storage_backend"); b == "postgresql" || strings.HasSuffix(b, ".postgresql") {
+	p.creds.ttl = time.Duration(s.IntDefault("account_cache_ttl_seconds")) * time.Second
+	if sh, ok := r.Storage().(storage.Sharer); ok && sh.SharedBetweenInstances() {
 		// Other instances may revoke credentials: cached bearer
 		// credentials are not used, and cached password checks are
 		// confirmed against the stored hash.
 		p.shared = true
 		p.creds.ttl = 0
 	}
-	p.throttle = throttle{max: s.IntOr("account_login_max_failures", 10),
-		window: time.Duration(s.IntOr("account_login_failure_window_seconds", 900)) * time.Second}
+	p.throttle = throttle{max: s.IntDefault("account_login_max_failures"),
+		window: time.Duration(s.IntDefault("account_login_failure_window_seconds")) * time.Second}
 	if b := s.String("storage_backend"); b == "memory" || strings.HasSuffix(b, ".memory") {
 		r.Logger().Warn("accounts are kept in memory: they disappear when the server stops")
 	}

@@ -79,7 +79,7 @@ func (p *Plugin) validate(w *resource.Write) error {
 // failure fails the sign-up (the transaction rolls back), with 503.
 func (p *Plugin) startActivation(w *resource.Write) error {
 	key := resource.NewUUID4()
-	ttl := time.Duration(p.settings.IntOr("account_validation.validation_key_cache_ttl_seconds", 604800)) * time.Second
+	ttl := time.Duration(p.settings.IntDefault("account_validation.validation_key_cache_ttl_seconds")) * time.Second
 	// Only a digest of the key is stored: reading the database does not
 	// let anyone activate a pending account.
 	if st := preparedOf(w.Request); st != nil && st.activationKey != "" {

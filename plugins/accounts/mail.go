@@ -35,7 +35,7 @@ type Mailer interface {
 func newMailer(s *config.Settings) (Mailer, error) {
 	switch kind := s.String("mail.mailer"); kind {
 	case "", "smtp":
-		return &smtpMailer{host: s.String("mail.host"), port: s.IntOr("mail.port", 25), user: s.String("mail.username"),
+		return &smtpMailer{host: s.String("mail.host"), port: s.IntDefault("mail.port"), user: s.String("mail.username"),
 			pass: s.String("mail.password"), starttls: s.Bool("mail.tls"), implicitTLS: s.Bool("mail.ssl")}, nil
 	case "debug":
 		return &debugMailer{dir: s.String("mail.debug_directory")}, nil

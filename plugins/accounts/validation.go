@@ -146,7 +146,7 @@ func (p *Plugin) resetPassword(r *resource.Request) error {
 	if err != nil {
 		return err
 	}
-	ttl := time.Duration(p.settings.IntOr("account_validation.reset_password_cache_ttl_seconds", 604800)) * time.Second
+	ttl := time.Duration(p.settings.IntDefault("account_validation.reset_password_cache_ttl_seconds")) * time.Second
 	err = r.Update(func(tx storage.Tx) error {
 		_, err := tx.Replace(resetRef, storage.Object{"id": id, "hash": hash, "expires": time.Now().Add(ttl).UnixMilli()})
 		return err

@@ -43,9 +43,9 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	r.DeclareSetting("history.auto_trim_threshold", "100")
 	p.excludeResources = s.List("history.exclude_resources")
 	p.excludeUsers = s.List("history.exclude_user_ids")
-	p.trimMax = s.IntOr("history.auto_trim_max_count", -1)
+	p.trimMax = s.IntDefault("history.auto_trim_max_count")
 	p.trimUsers = s.List("history.auto_trim_user_ids")
-	p.trimThreshold = s.IntOr("history.auto_trim_threshold", 100)
+	p.trimThreshold = s.IntDefault("history.auto_trim_threshold")
 	p.explicit = s.Bool("explicit_permissions")
 	err := r.AddResource(&resource.Resource{
 		Name: "history", Parent: "bucket", Plural: "history", Fields: Fields,

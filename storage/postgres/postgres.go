@@ -46,6 +46,12 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// SharedBetweenInstances implements storage.Sharer: every instance on the
+// database reads and writes the same data.
+func (b *Backend) SharedBetweenInstances() bool { return true }
+
+var _ storage.Sharer = (*Backend)(nil)
+
 // Backend is a storage.Backend on PostgreSQL.
 type Backend struct {
 	pool       *pgxpool.Pool
