@@ -42,7 +42,7 @@ type Grants map[string][]string
 
 // Tree is the inheritance tree: for each resource, its parent resource and,
 // for each of its permissions, what grants it. Build one with NewTree or
-// KintoTree and extend it with Add before serving; it is read-only after.
+// NewTree and extend it with Add before serving; it is read-only after.
 type Tree struct {
 	parent map[string]string
 	perms  map[string]map[string]Grants
@@ -119,39 +119,4 @@ func (t *Tree) Implied(resource, held string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// KintoTree returns the inheritance tree of Kinto's four resources
-// (permissions.md PERM-03).
-func KintoTree() *Tree {
-	t := NewTree()
-	t.perms[Root]["bucket:create"] = Grants{Root: {"bucket:create"}}
-	must(t.Add("bucket", Root, map[string]Grants{
-		"read":              {"bucket": {"read", "write"}},
-		"write":             {"bucket": {"write"}},
-		"read:attributes":   {"bucket": {"read", "write", "collection:create", "group:create"}},
-		"collection:create": {"bucket": {"write", "collection:create"}},
-		"group:create":      {"bucket": {"write", "group:create"}},
-	}))
-	must(t.Add("group", "bucket", map[string]Grants{
-		"read":  {"bucket": {"read", "write"}, "group": {"read", "write"}},
-		"write": {"bucket": {"write"}, "group": {"write"}},
-	}))
-	must(t.Add("collection", "bucket", map[string]Grants{
-		"read":            {"bucket": {"read", "write"}, "collection": {"read", "write"}},
-		"write":           {"bucket": {"write"}, "collection": {"write"}},
-		"read:attributes": {"bucket": {"read", "write"}, "collection": {"read", "write", "record:create"}},
-		"record:create":   {"bucket": {"write"}, "collection": {"write", "record:create"}},
-	}))
-	must(t.Add("record", "collection", map[string]Grants{
-		"read":  {"bucket": {"read", "write"}, "collection": {"read", "write"}, "record": {"read", "write"}},
-		"write": {"bucket": {"write"}, "collection": {"write"}, "record": {"write"}},
-	}))
-	return t
-}
-
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
 }

@@ -1,12 +1,15 @@
-package permissions
+package permissions_test
 
 import (
 	"fmt"
 	"testing"
+
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/permissions/permtest"
 )
 
 func TestTree(t *testing.T) {
-	tree := KintoTree()
+	tree := permtest.KintoTree()
 	cases := []struct{ got, want string }{
 		{fmt.Sprint(tree.Names("bucket")), "[collection:create group:create read write]"},
 		{fmt.Sprint(tree.Names("record")), "[read write]"},
@@ -25,16 +28,16 @@ func TestTree(t *testing.T) {
 	if err := tree.Add("thing", "nope", nil); err == nil {
 		t.Error("adding under an unknown parent must fail")
 	}
-	if err := tree.Add("history", "bucket", map[string]Grants{"read": {"bucket": {"read", "write"}, "history": {"read"}}}); err != nil {
+	if err := tree.Add("history", "bucket", map[string]permissions.Grants{"read": {"bucket": {"read", "write"}, "history": {"read"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if !tree.Has("history") || KintoTree().Has("history") {
+	if !tree.Has("history") || permtest.KintoTree().Has("history") {
 		t.Error("a plugin's entry must extend only its own tree")
 	}
 }
 
 func TestParseSettingsGrants(t *testing.T) {
-	g := ParseSettingsGrants(KintoTree(), map[string][]string{
+	g := permissions.ParseSettingsGrants(permtest.KintoTree(), map[string][]string{
 		"bucket_create_principals":     {"system.Authenticated"},
 		"collection_create_principals": {"a"},
 		"record_write_principals":      {"b"},
@@ -46,3 +49,4 @@ func TestParseSettingsGrants(t *testing.T) {
 		t.Errorf("got %v\nwant %s", g, want)
 	}
 }
+

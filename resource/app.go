@@ -82,7 +82,6 @@ func New(settings *config.Settings, backend storage.Backend, logger *slog.Logger
 		heartbeats:     map[string]heartbeatFunc{},
 		authTypes:      map[string]AuthFactory{},
 	}
-	a.Tree.AddPermission(permissions.Root, "bucket:create", permissions.Grants{permissions.Root: {"bucket:create"}})
 	return a
 }
 

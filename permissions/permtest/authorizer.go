@@ -27,7 +27,7 @@ func chainOf(resource string, uris ...string) []permissions.Node {
 }
 
 func testAuthorizer(t *testing.T, b storage.Backend) {
-	tree := permissions.KintoTree()
+	tree := KintoTree()
 	a := &permissions.Authorizer{Tree: tree, Settings: permissions.ParseSettingsGrants(tree, map[string][]string{
 		"bucket_create_principals":     {permissions.Authenticated},
 		"collection_write_principals":  {"admin"},

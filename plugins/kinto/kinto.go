@@ -17,16 +17,12 @@ func (Plugin) Name() string { return "kinto" }
 
 // Register implements resource.Plugin.
 func (Plugin) Register(r *resource.Registry) error {
-	tree := permissions.KintoTree()
-	perms := func(name string) map[string]permissions.Grants {
-		out := map[string]permissions.Grants{}
-		for _, p := range append(tree.Names(name), "read:attributes") {
-			if g := tree.Grants(name, p); g != nil {
-				out[p] = g
-			}
-		}
-		return out
+	// Creating buckets is a permission on the root, granted by settings
+	// only (bucket_create_principals).
+	if err := r.Tree().AddPermission(permissions.Root, "bucket:create", permissions.Grants{permissions.Root: {"bucket:create"}}); err != nil {
+		return err
 	}
+	perms := func(name string) map[string]permissions.Grants { return kintoPermissions[name] }
 	schemas := newSchemaCache()
 	for _, res := range []*resource.Resource{
 		{Name: "bucket", Plural: "buckets", NewID: resource.NewName, Permissions: perms("bucket"), Validate: validateBucket,
