@@ -12,7 +12,8 @@
 // Permissions are inherited down the object tree: write on a bucket grants
 // write on its collections and records, read on a collection grants read on
 // its records, and so on. The rules are data (a Tree), built at start-up
-// from Kinto's defaults plus the entries of each plugin resource, never a
+// from the entries each plugin declares with its resources (the kinto plugin
+// declares Kinto's buckets, groups, collections and records), never a
 // global. Settings such as collection_write_principals grant a permission on
 // every object of a type; they are checked along with the stored ACLs.
 //

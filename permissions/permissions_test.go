@@ -49,4 +49,3 @@ func TestParseSettingsGrants(t *testing.T) {
 		t.Errorf("got %v\nwant %s", g, want)
 	}
 }
-
