@@ -14,7 +14,8 @@ import (
 type authMemo struct {
 	mu       sync.Mutex
 	done     bool
-	key      string
+	auth     string // the credentials the outcome is for
+	cookie   string
 	identity Identity
 	values   map[string]any
 }
@@ -30,22 +31,17 @@ func withAuthMemo(req *http.Request) *http.Request {
 	return req.WithContext(context.WithValue(req.Context(), authMemoKey{}, &authMemo{}))
 }
 
-// credentialsKey is what the outcome of authentication depends on.
-func credentialsKey(req *http.Request) string {
-	return req.Header.Get("Authorization") + "\x00" + req.Header.Get("Cookie")
-}
-
 // authenticate runs the policies in order; the first that accepts the
 // credentials decides the user id. Bad credentials leave the request
 // anonymous (CORE-20). A request made on behalf of a client request, with
 // the same credentials, takes the client request's outcome.
 func (a *App) authenticate(r *Request) {
 	memo, _ := r.Request().Context().Value(authMemoKey{}).(*authMemo)
-	key := credentialsKey(r.Request())
+	auth, cookie := r.Request().Header.Get("Authorization"), r.Request().Header.Get("Cookie")
 	if memo != nil {
 		memo.mu.Lock()
 		defer memo.mu.Unlock()
-		if memo.done && memo.key == key {
+		if memo.done && memo.auth == auth && memo.cookie == cookie {
 			r.Identity = memo.identity
 			if len(memo.values) > 0 {
 				if r.Values == nil {
@@ -69,7 +65,7 @@ func (a *App) authenticate(r *Request) {
 	if memo == nil || memo.done {
 		return
 	}
-	memo.done, memo.key, memo.identity = true, key, r.Identity
+	memo.done, memo.auth, memo.cookie, memo.identity = true, auth, cookie, r.Identity
 	for k, v := range r.Values {
 		if !before[k] {
 			if memo.values == nil {

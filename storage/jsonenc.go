@@ -166,7 +166,7 @@ func appendObject(b []byte, m map[string]any, tmpls [][]byte) ([]byte, error) {
 	if sorted {
 		sub = sortedOnly
 	}
-	n := Keys(m)
+	n := dataKeys(m)
 	b = append(b, '{')
 	written := 0
 	var err error

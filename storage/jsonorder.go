@@ -65,12 +65,12 @@ func WithClientOrder(obj map[string]any, raw []byte) map[string]any {
 	return WithOrder(obj, raw)
 }
 
-// ThenClientOrder is ThenOrder for JSON text sent by a client.
+// ThenClientOrder is thenOrder for JSON text sent by a client.
 func ThenClientOrder(obj map[string]any, raw []byte) map[string]any {
 	if raw == nil || hasDuplicateKeys(raw) {
 		return obj
 	}
-	return ThenOrder(obj, raw)
+	return thenOrder(obj, raw)
 }
 
 // hasDuplicateKeys tells whether some object of the JSON text b repeats a
@@ -121,24 +121,24 @@ func hasDuplicateKeys(b []byte) bool {
 	return false
 }
 
-// OrderOf returns the order hint templates of obj (nil when it has none).
-func OrderOf(obj map[string]any) [][]byte {
+// orderOf returns the order hint templates of obj (nil when it has none).
+func orderOf(obj map[string]any) [][]byte {
 	if o, ok := obj[OrderKey].(*Order); ok {
 		return o.texts()
 	}
 	return nil
 }
 
-// ThenOrder appends a template to obj's order hint: keys it places come
+// thenOrder appends a template to obj's order hint: keys it places come
 // after those of the existing templates.
-func ThenOrder(obj map[string]any, template []byte) map[string]any {
-	ts := OrderOf(obj)
+func thenOrder(obj map[string]any, template []byte) map[string]any {
+	ts := orderOf(obj)
 	out := make([][]byte, 0, len(ts)+1)
 	return WithOrder(obj, append(append(out, ts...), template)...)
 }
 
-// Keys returns the number of keys of obj that hold data (OrderKey aside).
-func Keys(obj map[string]any) int {
+// dataKeys returns the number of keys of obj that hold data (OrderKey aside).
+func dataKeys(obj map[string]any) int {
 	if _, ok := obj[OrderKey]; ok {
 		return len(obj) - 1
 	}
@@ -168,35 +168,20 @@ func DecodeOrdered(b []byte) (Object, error) {
 // RawField returns the JSON text of the value of key in the JSON object
 // text b (nil when b is no object or lacks key).
 func RawField(b []byte, key string) []byte {
-	var out []byte
-	objectFields(b, func(k string, raw []byte) bool {
-		if k == key {
-			out = raw
-			return false
-		}
-		return true
-	})
-	return out
-}
-
-// objectFields calls fn with each key of the JSON object text b and the
-// text of its value, in order, until fn returns false. It reports whether
-// b is an object; malformed text ends the walk quietly (a template is only
-// a hint).
-func objectFields(b []byte, fn func(key string, raw []byte) bool) bool {
-	it, ok := newFieldIter(b)
-	if !ok {
-		return false
-	}
+	it, _ := newFieldIter(b)
 	for {
 		k, raw, more := it.next()
-		if !more || !fn(k, raw) {
-			return true
+		if !more {
+			return nil
+		}
+		if k == key {
+			return raw
 		}
 	}
 }
 
-// fieldIter walks the keys of a JSON object text without allocating.
+// fieldIter walks the keys of a JSON object text without allocating;
+// malformed text ends the walk quietly (a template is only a hint).
 type fieldIter struct {
 	b    []byte
 	i    int

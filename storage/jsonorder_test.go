@@ -60,13 +60,13 @@ func TestAppendJSONKeyOrder(t *testing.T) {
 	if b, _ := AppendSortedJSON(nil, o); string(b) != `{"a":2,"b":1}` {
 		t.Errorf("sorted: %s", b)
 	}
-	if Keys(o) != 2 || !Equal(o, dec(`{"a":2,"b":1}`)) {
+	if dataKeys(o) != 2 || !Equal(o, dec(`{"a":2,"b":1}`)) {
 		t.Error("the hint is no data")
 	}
 	// Client text that repeats a key is not used as a hint.
 	m := dec(`{"a":1,"b":2}`)
 	WithClientOrder(m, []byte(`{"b":0,"a":1,"a":2}`))
-	if OrderOf(m) != nil || enc(m) != `{"a":1,"b":2}` {
+	if orderOf(m) != nil || enc(m) != `{"a":1,"b":2}` {
 		t.Errorf("duplicate keys must not give a hint: %s", enc(m))
 	}
 	for text, dup := range map[string]bool{`{"a":1,"b":{"c":1,"c":2}}`: true, `[{"x":1},{"y":1,"y":1}]`: true,

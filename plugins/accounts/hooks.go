@@ -78,29 +78,24 @@ func (p *Plugin) validate(w *resource.Write) error {
 // startActivation stores a fresh activation key and e-mails it. A mail
 // failure fails the sign-up (the transaction rolls back), with 503.
 func (p *Plugin) startActivation(w *resource.Write) error {
-	key := resource.NewUUID4()
+	// Usually prepare sent the key before the transaction; when the
+	// account appeared or vanished in between, it is sent here.
+	key, sent := resource.NewUUID4(), false
+	if st := preparedOf(w.Request); st != nil && st.activationKey != "" {
+		key, sent = st.activationKey, true
+	}
 	ttl := time.Duration(p.settings.IntDefault("account_validation.validation_key_cache_ttl_seconds")) * time.Second
 	// Only a digest of the key is stored: reading the database does not
 	// let anyone activate a pending account.
-	if st := preparedOf(w.Request); st != nil && st.activationKey != "" {
-		// Sent by prepare, before the transaction.
-		key = st.activationKey
-	}
 	entry := storage.Object{"id": w.ID, "key_digest": digest(key), "expires": time.Now().Add(ttl).UnixMilli()}
-	if _, err := w.Tx.Replace(activationRef, entry); err != nil {
+	if _, err := w.Tx.Replace(activationRef, entry); err != nil || sent {
 		return err
 	}
-	if st := preparedOf(w.Request); st != nil && st.activationKey == key {
-		return nil
-	}
-	// The account appeared or vanished between prepare and this
-	// transaction: send now, as before.
 	err := p.send(w.Request, w.Data, "account_validation.email_subject_template", "account_validation.email_body_template",
 		map[string]any{"activation-key": key}, nil)
 	if err != nil {
 		w.Request.App.Logger.Error("activation e-mail could not be sent", "account", w.ID, "error", err)
-		return &resource.Error{Status: 503, Errno: resource.ErrnoBackend,
-			Message: "The activation e-mail could not be sent; the account was not created. Please retry later."}
+		return errActivationMail
 	}
 	return nil
 }
