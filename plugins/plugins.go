@@ -13,7 +13,6 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/admin"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/plugins/defaultbucket"
-	"github.com/nimbus-server/nimbus/plugins/example"
 	"github.com/nimbus-server/nimbus/plugins/flush"
 	"github.com/nimbus-server/nimbus/plugins/history"
 	"github.com/nimbus-server/nimbus/plugins/kinto"
@@ -30,7 +29,6 @@ func Catalog() map[string]func() resource.Plugin {
 		"default_bucket": func() resource.Plugin { return &defaultbucket.Plugin{} },
 		"history":        func() resource.Plugin { return &history.Plugin{} },
 		"flush":          func() resource.Plugin { return flush.Plugin{} },
-		"example":        func() resource.Plugin { return &example.Plugin{} },
 		"admin":          func() resource.Plugin { return &admin.Plugin{} },
 	}
 }

@@ -44,9 +44,10 @@ type App struct {
 	listeners      []Listener
 	userInfo       []func(*Request, map[string]any)
 	principalHooks []func(*Request, storage.Tx) ([]string, error)
-	requestHooks   []func(*Request) error
+	requestHooks   []func(*Request, Operation) error
 	flushHooks     []func()
 	plugins        []string
+	declared       map[string]DeclaredSetting
 
 	tokenKey []byte
 	tokenMAC *MAC
@@ -89,6 +90,11 @@ func New(settings *config.Settings, backend storage.Backend, logger *slog.Logger
 func (a *App) Register(p Plugin) error {
 	if a.built {
 		return fmt.Errorf("plugin %s: the server is already built", p.Name())
+	}
+	if d, ok := p.(SettingsDeclarer); ok {
+		if err := a.declareSettings(p.Name(), d.Settings()); err != nil {
+			return fmt.Errorf("plugin %s: %w", p.Name(), err)
+		}
 	}
 	if err := p.Register(&Registry{app: a, plugin: p.Name()}); err != nil {
 		return fmt.Errorf("plugin %s: %w", p.Name(), err)
@@ -134,6 +140,9 @@ func (a *App) Build() error {
 	}
 	a.Authorizer = &permissions.Authorizer{Tree: a.Tree, Settings: permissions.ParseSettingsGrants(a.Tree, a.grantSettings())}
 	if err := a.readOptions(); err != nil {
+		return err
+	}
+	if err := a.checkDeclaredSettings(); err != nil {
 		return err
 	}
 	secret := a.Settings.String("userid_hmac_secret")

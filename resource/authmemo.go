@@ -17,7 +17,7 @@ type authMemo struct {
 	auth     string // the credentials the outcome is for
 	cookie   string
 	identity Identity
-	values   map[string]any
+	values   map[any]any
 }
 
 type authMemoKey struct{}
@@ -36,28 +36,28 @@ func withAuthMemo(req *http.Request) *http.Request {
 // anonymous (CORE-20). A request made on behalf of a client request, with
 // the same credentials, takes the client request's outcome.
 func (a *App) authenticate(r *Request) {
-	memo, _ := r.Request().Context().Value(authMemoKey{}).(*authMemo)
-	auth, cookie := r.Request().Header.Get("Authorization"), r.Request().Header.Get("Cookie")
+	memo, _ := r.c.Request().Context().Value(authMemoKey{}).(*authMemo)
+	auth, cookie := r.c.Request().Header.Get("Authorization"), r.c.Request().Header.Get("Cookie")
 	if memo != nil {
 		memo.mu.Lock()
 		defer memo.mu.Unlock()
 		if memo.done && memo.auth == auth && memo.cookie == cookie {
-			r.Identity = memo.identity
+			r.identity = memo.identity
 			if len(memo.values) > 0 {
-				if r.Values == nil {
-					r.Values = map[string]any{}
+				if r.state == nil {
+					r.state = map[any]any{}
 				}
 				for k, v := range memo.values {
-					r.Values[k] = v
+					r.state[k] = v
 				}
 			}
 			return
 		}
 	}
-	var before map[string]bool
-	if len(r.Values) > 0 {
-		before = make(map[string]bool, len(r.Values))
-		for k := range r.Values {
+	var before map[any]bool
+	if len(r.state) > 0 {
+		before = make(map[any]bool, len(r.state))
+		for k := range r.state {
 			before[k] = true
 		}
 	}
@@ -65,11 +65,11 @@ func (a *App) authenticate(r *Request) {
 	if memo == nil || memo.done {
 		return
 	}
-	memo.done, memo.auth, memo.cookie, memo.identity = true, auth, cookie, r.Identity
-	for k, v := range r.Values {
+	memo.done, memo.auth, memo.cookie, memo.identity = true, auth, cookie, r.identity
+	for k, v := range r.state {
 		if !before[k] {
 			if memo.values == nil {
-				memo.values = map[string]any{}
+				memo.values = map[any]any{}
 			}
 			memo.values[k] = v
 		}
@@ -80,8 +80,8 @@ func (a *App) runPolicies(r *Request) {
 	for _, p := range a.policies {
 		name, res := p.method.Authenticate(r)
 		if res == Accepted && name != "" {
-			r.Identity.UserID = p.name + ":" + name
-			r.Identity.Policy = p.name
+			r.identity.UserID = p.name + ":" + name
+			r.identity.Policy = p.name
 			return
 		}
 	}

@@ -105,10 +105,10 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 		}
 	}
 	out := make([]subRequest, 0, len(list))
-	rawReqs := rawList{text: storage.RawField(r.Body, "requests")}
+	rawReqs := rawList{text: storage.RawField(r.body, "requests")}
 	var defaultsBody []byte
 	if _, present := body["defaults"]; present {
-		defaultsBody = storage.RawField(storage.RawField(r.Body, "defaults"), "body")
+		defaultsBody = storage.RawField(storage.RawField(r.body, "defaults"), "body")
 	}
 	for i, raw := range list {
 		name := fmt.Sprintf("requests.%d", i)

@@ -121,7 +121,7 @@ func (r *Request) allowed(tx storage.Tx, chain []permissions.Node, perm string) 
 	if err != nil {
 		return false, err
 	}
-	return r.App.Authorizer.Allowed(tx, ps, chain, perm)
+	return r.app.Authorizer.Allowed(tx, ps, chain, perm)
 }
 
 // Allowed tells whether the caller holds perm on the object of resource
@@ -295,7 +295,7 @@ func (a *App) parsePermissions(res *Resource, v any, allowNull bool) (storage.AC
 
 // withOwner adds the writer to the ACL's write entry (RES-15).
 func (a *App) withOwner(r *Request, res *Resource, obj storage.Object, acl storage.ACL) storage.ACL {
-	owner := r.Identity.UserID
+	owner := r.identity.UserID
 	if res.Owner != nil {
 		owner = res.Owner(r, obj)
 	} else if !a.opts.explicitPerms {
@@ -337,7 +337,7 @@ func (a *App) objectBody(r *Request, tx storage.Tx, res *Resource, chain []permi
 
 // cacheHeaders sets the client cache headers of RES-18 on a GET.
 func (a *App) cacheHeaders(r *Request, res *Resource, m matchdict, parentObjs map[string]storage.Object) {
-	h := r.Response().Header()
+	h := r.ResponseHeader()
 	if r.Authenticated() {
 		h.Set("Cache-Control", "no-cache, no-store")
 		return

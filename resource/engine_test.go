@@ -23,7 +23,7 @@ import (
 type testAuth struct{}
 
 func (testAuth) Authenticate(r *resource.Request) (string, resource.AuthResult) {
-	scheme, name, ok := strings.Cut(r.Request().Header.Get("Authorization"), " ")
+	scheme, name, ok := strings.Cut(r.Header().Get("Authorization"), " ")
 	if !ok || scheme != "Test" {
 		return "", resource.NotMine
 	}
@@ -225,7 +225,12 @@ type extras struct{ before, after *int }
 func (extras) Name() string { return "extras" }
 
 func (e extras) Register(r *resource.Registry) error {
-	r.DeclareSetting("extras.greeting", "hello")
+	if err := r.DeclareSettings(resource.Setting{Name: "extras.greeting", Type: resource.String, Default: "hello"}); err != nil {
+		return err
+	}
+	if err := r.DeclareSettings(resource.Setting{Name: "extras.greeting"}); err == nil {
+		return errFake // a setting is declared once
+	}
 	greeting := r.Settings().String("extras.greeting")
 	if r.Storage() == nil || r.Logger() == nil || r.Resource("shelf") == nil || r.PluginName() != "extras" {
 		return errFake
@@ -237,7 +242,7 @@ func (e extras) Register(r *resource.Registry) error {
 	r.AddHeartbeat("extras", func(context.Context) error { return nil })
 	r.AddUserInfo(func(req *resource.Request, user map[string]any) { user["greeting"] = greeting })
 	r.AddPrincipals(func(req *resource.Request, tx storage.Tx) ([]string, error) { return []string{"role:reader"}, nil })
-	r.AddRequestHook(func(req *resource.Request) error {
+	r.AddRequestHook(func(req *resource.Request, _ resource.Operation) error {
 		if req.Request().Header.Get("X-Refuse") != "" {
 			return &resource.Error{Status: 403, Errno: resource.ErrnoForbidden, Message: "refused by a hook"}
 		}

@@ -54,8 +54,8 @@ func (a *App) beforeCommit(tx storage.Tx, events []*Event) error {
 // notifications wait for the batch's own commit.
 func (a *App) afterCommit(r *Request, events []*Event) {
 	if r.tx != nil {
-		if pending, ok := r.Values["nimbus.pending_events"].(*[]*Event); ok {
-			*pending = append(*pending, events...)
+		if r.pending != nil {
+			*r.pending = append(*r.pending, events...)
 			return
 		}
 	}
@@ -79,5 +79,5 @@ func (a *App) newEvent(r *Request, res *Resource, action string, m matchdict, ur
 	for k, v := range m {
 		ids[k] = v
 	}
-	return &Event{Action: action, ResourceName: res.Name, URI: uri, UserID: r.Identity.UserID, Timestamp: ts, IDs: ids, Request: r}
+	return &Event{Action: action, ResourceName: res.Name, URI: uri, UserID: r.identity.UserID, Timestamp: ts, IDs: ids, Request: r}
 }

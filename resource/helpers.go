@@ -45,25 +45,12 @@ func (a *App) Locate(uri string) (Location, bool) {
 	return Location{Resource: cur, Ref: cur.ref(ids), ID: id, IDs: ids}, true
 }
 
-// DeleteObject deletes the object at uri with its ACL and everything under
-// it, running the resource's delete hook; it returns the tombstone.
-func (a *App) DeleteObject(r *Request, tx storage.Tx, uri string) (storage.Object, error) {
-	loc, ok := a.Locate(uri)
-	if !ok {
-		return nil, storage.ErrNotFound
-	}
-	old, err := tx.Get(loc.Ref, loc.ID)
-	if err != nil {
-		return nil, err
-	}
-	return a.deleteOne(r, tx, loc.Resource, matchdict(loc.IDs), old, 0)
-}
-
 // ServeList answers GET or HEAD on a computed list with the querying rules
 // of a fixed-schema endpoint (filters, _sort, _limit, _token, _fields,
 // HEAD counts): plugins use it for lists that are not stored resources.
 // The ETag is "0".
-func (a *App) ServeList(r *Request, fields []string, defaultSort []storage.Sort, objects []storage.Object) error {
+func (r *Request) ServeList(fields []string, defaultSort []storage.Sort, objects []storage.Object) error {
+	a := r.app
 	pseudo := &Resource{Name: "list", Fields: fields}
 	lq, err := a.parseList(r, pseudo, false)
 	if err != nil {
@@ -85,10 +72,10 @@ func (a *App) ServeList(r *Request, fields []string, defaultSort []storage.Sort,
 		matched = append(matched, o)
 	}
 	sort.SliceStable(matched, func(i, j int) bool { return storage.Compare(matched[i], matched[j], full) < 0 })
-	h := r.Response().Header()
+	h := r.ResponseHeader()
 	h.Set("ETag", `"0"`)
 	r.Expose("Next-Page", "ETag", "Total-Objects", "Total-Records")
-	if r.Request().Method == http.MethodHead {
+	if r.c.Request().Method == http.MethodHead {
 		h.Set("Total-Objects", strconv.Itoa(len(matched)))
 		h.Set("Total-Records", strconv.Itoa(len(matched)))
 		h.Set("Content-Type", "application/json")

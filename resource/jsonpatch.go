@@ -13,7 +13,7 @@ import (
 // each permission is an object of principals (principal -> principal), so
 // that "/permissions/read/account:ann" adds or removes one principal.
 func (a *App) jsonPatch(r *Request, res *Resource, old storage.Object, oldACL storage.ACL) (patchDoc, *Error) {
-	v, err := DecodeJSON(r.Body)
+	v, err := DecodeJSON(r.body)
 	if err != nil {
 		return patchDoc{}, Invalid("body", "", err.Error())
 	}

@@ -35,11 +35,11 @@ func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
 		if req := c.Request(); req.Context().Value(batchKey{}) == nil {
 			c.SetRequest(withAuthMemo(req.WithContext(storage.WithReadAfter(req.Context(), start))))
 		}
-		r := FromContext(c)
-		r.App = a
+		r := requestOf(c)
+		r.app = a
 		if bs, ok := c.Request().Context().Value(batchKey{}).(*batchState); ok {
 			r.tx = bs.tx
-			r.Values = map[string]any{"nimbus.pending_events": &bs.pending}
+			r.pending = &bs.pending
 		}
 		defer func() {
 			if p := recover(); p != nil {
@@ -188,7 +188,7 @@ var (
 // CORE-21.
 func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := FromContext(c)
+		r := requestOf(c)
 		req := c.Request()
 		if err := decodeParams(c); err != nil {
 			return err
@@ -219,13 +219,43 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		a.authenticate(r)
-		for _, hook := range a.requestHooks {
-			if err := hook(r); err != nil {
-				return err
-			}
+		if err := a.runRequestHooks(r, Operation{Method: req.Method, Path: req.URL.Path}); err != nil {
+			return err
 		}
 		return next(c)
 	}
+}
+
+// runRequestHooks asks every request hook about an operation.
+func (a *App) runRequestHooks(r *Request, op Operation) error {
+	for _, hook := range a.requestHooks {
+		if err := hook(r, op); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reroute serves the request as if it had been sent to path (under /v1,
+// the querystring kept) with body: an alias (the default bucket) names
+// the real object this way. Authentication and the request hooks have run
+// for the request already and are not repeated; the route found for path
+// is served, with its parameters decoded, and answers the request.
+func (r *Request) Reroute(path string, body []byte) error {
+	c := r.c
+	req := c.Request()
+	u := *req.URL
+	u.Path, u.RawPath = path, ""
+	inner := *req
+	inner.URL = &u
+	inner.RequestURI = u.RequestURI()
+	c.SetRequest(&inner)
+	r.body = body
+	r.app.Echo.Router().Find(req.Method, path, c)
+	if err := decodeParams(c); err != nil {
+		return err
+	}
+	return c.Handler()(c)
 }
 
 // decodeParams percent-decodes the path parameters once, for every route
@@ -279,7 +309,7 @@ func acceptsJSON(accept string) bool {
 const maxDrain = 64 << 20
 
 func (a *App) readBody(r *Request) error {
-	req := r.Request()
+	req := r.c.Request()
 	if req.Body == nil || req.Body == http.NoBody {
 		if req.ContentLength > a.opts.maxBody {
 			return TooLarge()
@@ -290,7 +320,7 @@ func (a *App) readBody(r *Request) error {
 		return tooLarge(r, req.Body)
 	}
 	body := req.Body
-	b, err := io.ReadAll(http.MaxBytesReader(r.Response().Writer, body, a.opts.maxBody))
+	b, err := io.ReadAll(http.MaxBytesReader(r.c.Response().Writer, body, a.opts.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -298,16 +328,16 @@ func (a *App) readBody(r *Request) error {
 		}
 		return Invalid("body", "", "Could not read the request body.")
 	}
-	r.Body = b
+	r.body = b
 	return nil
 }
 
 // tooLarge reads what is left of a refused body (up to maxDrain) and
 // answers 413 on a connection that is then closed.
 func tooLarge(r *Request, body io.Reader) error {
-	if r.Request().Context().Value(batchKey{}) == nil {
+	if r.c.Request().Context().Value(batchKey{}) == nil {
 		io.CopyN(io.Discard, body, maxDrain)
-		r.Response().Header().Set("Connection", "close")
+		r.ResponseHeader().Set("Connection", "close")
 	}
 	return TooLarge()
 }
@@ -336,7 +366,7 @@ func (a *App) preflight(c echo.Context, allow string) error {
 // Expose adds headers to Access-Control-Expose-Headers when the request is
 // a CORS one.
 func (r *Request) Expose(names ...string) {
-	h := r.Response().Header()
+	h := r.ResponseHeader()
 	cur := h.Get("Access-Control-Expose-Headers")
 	if cur == "" {
 		return
@@ -348,12 +378,12 @@ func (a *App) logRequest(r *Request, start time.Time) {
 	if !a.Logger.Enabled(r.Ctx(), slog.LevelInfo) {
 		return
 	}
-	res := r.Response()
-	errno, _ := r.Get("nimbus.errno").(int)
-	reqID := r.Request().Header.Get("X-Request-Id")
-	a.Logger.Info("request", "method", r.Request().Method, "path", r.Request().URL.Path,
+	res := r.c.Response()
+	errno := r.errno
+	reqID := r.c.Request().Header.Get("X-Request-Id")
+	a.Logger.Info("request", "method", r.c.Request().Method, "path", r.c.Request().URL.Path,
 		"status", res.Status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-		"uid", r.Identity.UserID, "errno", errno, "request_id", reqID)
+		"uid", r.identity.UserID, "errno", errno, "request_id", reqID)
 }
 
 // handleError is the one place that writes Kinto's error JSON.
@@ -383,7 +413,7 @@ func (a *App) handleError(err error, c echo.Context) {
 			h.Set("Allow", allow)
 		}
 	case 401:
-		if skip, _ := c.Get("nimbus.no_challenge").(bool); skip {
+		if requestOf(c).noChallenge {
 			break
 		}
 		for _, p := range a.policies {
@@ -409,7 +439,7 @@ func (a *App) handleError(err error, c echo.Context) {
 			a.Logger.Warn("backend unavailable", "error", err.Error())
 		}
 	}
-	c.Set("nimbus.errno", e.Errno)
+	requestOf(c).errno = e.Errno
 	b, _ := EncodeJSON(e.Body())
 	h.Set("Content-Type", "application/json")
 	if req.Method == http.MethodHead {

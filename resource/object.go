@@ -25,7 +25,7 @@ func getOrNil(tx storage.Tx, ref storage.Ref, id string) (storage.Object, error)
 // objectGet serves GET and HEAD on one object (RES-08).
 func (a *App) objectGet(res *Resource) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := FromContext(c)
+		r := requestOf(c)
 		m := pathIDs(c)
 		id := m[res.Name+"_id"]
 		chain := res.chain(m, id)
@@ -147,102 +147,173 @@ func (a *App) writeTarget(r *Request, tx storage.Tx, res *Resource, m matchdict,
 // objectPut serves PUT: create or replace (RES-09).
 func (a *App) objectPut(res *Resource) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := FromContext(c)
+		r := requestOf(c)
 		m := pathIDs(c)
 		id := m[res.Name+"_id"]
-		chain := res.chain(m, id)
-		uri := chain[0].URI
-		pc, perr := parsePrecond(c.Request())
-		wb := a.parseWriteBody(r, res)
-		if res.Prepare != nil && wb.err == nil {
+		in := putInput{body: a.parseWriteBody(r, res), dataText: storage.RawField(r.body, "data")}
+		in.pc, in.perr = parsePrecond(c.Request())
+		if res.Prepare != nil && in.body.err == nil {
 			if err := res.Prepare(r, id); err != nil {
 				return err
 			}
 		}
-		var out map[string]any
-		var stored storage.Object
-		var created bool
-		var events []*Event
-		err := r.Update(func(tx storage.Tx) error {
-			events = nil
-			old, err := getOrNil(tx, res.ref(m), id)
-			if err != nil {
-				return err
-			}
-			created = old == nil
-			if res.PreWrite != nil {
-				if err := res.PreWrite(r, tx, id, old != nil); err != nil {
-					return err
-				}
-			}
-			var ok bool
-			if old != nil && !(pc.hasNone && pc.noneAny) {
-				ok, err = r.allowed(tx, chain, "write")
-			} else {
-				ok, err = r.allowed(tx, chain[1:], res.Name+":create")
-			}
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return r.Deny()
-			}
-			if e := checkIDs(res, m, true); e != nil {
-				return e
-			}
-			if perr != nil {
-				return perr
-			}
-			if wb.err != nil {
-				return wb.err
-			}
-			if _, err := parents(tx, res, m); err != nil {
-				return err
-			}
-			if old == nil && pc.hasMatch {
-				return PreconditionFailed(0, nil)
-			}
-			if e := pc.checkWrite(old, 0); e != nil {
-				return a.shownPrecondition(r, tx, res, chain, e, old)
-			}
-			data := wb.data
-			if !wb.hasData {
-				data = map[string]any{}
-				if old != nil {
-					data = copyData(old)
-				}
-			}
-			if v, ok := data["id"]; ok && v != id {
-				return Invalid("body", "data.id", "Object id does not match existing object")
-			}
-			newObj := copyData(data)
-			if wb.hasData {
-				storage.WithClientOrder(newObj, storage.RawField(r.Body, "data"))
-			}
-			newObj["id"] = id
-			setSentTimestamp(newObj, data, old)
-			oldACL, err := tx.GetACL(uri)
-			if err != nil {
-				return err
-			}
-			acl := oldACL
-			if wb.hasPerms {
-				acl = wb.perms
-			}
-			stored, out, events, err = a.store(r, tx, res, m, chain, old, newObj, oldACL, acl)
-			return err
-		})
+		out, err := a.putObject(r, res, m, id, in)
 		if err != nil {
 			return err
 		}
-		a.afterCommit(r, events)
-		r.SetETag(storage.LastModified(stored))
+		r.SetETag(storage.LastModified(out.stored))
 		status := http.StatusOK
-		if created {
+		if out.created {
 			status = http.StatusCreated
 		}
-		return r.JSON(status, out)
+		return r.JSON(status, out.body)
 	}
+}
+
+// putInput is what a PUT asks: the decoded body (with the text of its data
+// for key order), the preconditions, and how the write is run.
+type putInput struct {
+	body     writeBody
+	dataText []byte
+	pc       precond
+	perr     *Error
+	run      runner
+}
+
+// putOutput is what a PUT did.
+type putOutput struct {
+	stored  storage.Object
+	body    map[string]any
+	created bool
+}
+
+// runner says how one operation of the object service runs: in the
+// request's own write transaction or in one the caller holds, and with
+// or without the caller's authorization.
+type runner struct {
+	tx       storage.Tx
+	asServer bool
+	// pending keeps the events of writes in a caller's transaction until
+	// the caller reports its commit.
+	pending *[]*Event
+}
+
+// committed hands events to the after-commit listeners, or keeps them
+// for the caller's commit when the write ran in the caller's
+// transaction.
+func (rn runner) committed(a *App, r *Request, events []*Event) {
+	if rn.tx != nil && rn.pending != nil {
+		*rn.pending = append(*rn.pending, events...)
+		return
+	}
+	a.afterCommit(r, events)
+}
+
+func (rn runner) update(r *Request, fn func(tx storage.Tx) error) error {
+	if rn.tx != nil {
+		return fn(rn.tx)
+	}
+	return r.Update(fn)
+}
+
+func (rn runner) view(r *Request, fn func(tx storage.Tx) error) error {
+	if rn.tx != nil {
+		return fn(rn.tx)
+	}
+	return r.View(fn)
+}
+
+// allowed is the caller's permission, or true for the server's own work.
+func (rn runner) allowed(r *Request, tx storage.Tx, chain []permissions.Node, perm string) (bool, error) {
+	if rn.asServer {
+		return true, nil
+	}
+	return r.allowed(tx, chain, perm)
+}
+
+// putObject creates or replaces one object: authorization, ids,
+// preconditions, validation, storage, ACL, hooks and events, in one write
+// transaction; listeners hear of it after commit.
+func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in putInput) (putOutput, error) {
+	chain := res.chain(m, id)
+	uri := chain[0].URI
+	pc, wb := in.pc, in.body
+	var out putOutput
+	var events []*Event
+	err := in.run.update(r, func(tx storage.Tx) error {
+		events = nil
+		old, err := getOrNil(tx, res.ref(m), id)
+		if err != nil {
+			return err
+		}
+		out.created = old == nil
+		if res.PreWrite != nil && !in.run.asServer {
+			if err := res.PreWrite(r, tx, id, old != nil); err != nil {
+				return err
+			}
+		}
+		var ok bool
+		if old != nil && !(pc.hasNone && pc.noneAny) {
+			ok, err = in.run.allowed(r, tx, chain, "write")
+		} else {
+			ok, err = in.run.allowed(r, tx, chain[1:], res.Name+":create")
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.Deny()
+		}
+		if e := checkIDs(res, m, true); e != nil {
+			return e
+		}
+		if in.perr != nil {
+			return in.perr
+		}
+		if wb.err != nil {
+			return wb.err
+		}
+		if _, err := parents(tx, res, m); err != nil {
+			return err
+		}
+		if old == nil && pc.hasMatch {
+			return PreconditionFailed(0, nil)
+		}
+		if e := pc.checkWrite(old, 0); e != nil {
+			return a.shownPrecondition(r, tx, res, chain, e, old)
+		}
+		data := wb.data
+		if !wb.hasData {
+			data = map[string]any{}
+			if old != nil {
+				data = copyData(old)
+			}
+		}
+		if v, ok := data["id"]; ok && v != id {
+			return Invalid("body", "data.id", "Object id does not match existing object")
+		}
+		newObj := copyData(data)
+		if wb.hasData && in.dataText != nil {
+			storage.WithClientOrder(newObj, in.dataText)
+		}
+		newObj["id"] = id
+		setSentTimestamp(newObj, data, old)
+		oldACL, err := tx.GetACL(uri)
+		if err != nil {
+			return err
+		}
+		acl := oldACL
+		if wb.hasPerms {
+			acl = wb.perms
+		}
+		out.stored, out.body, events, err = a.store(r, tx, res, m, chain, old, newObj, oldACL, acl)
+		return err
+	})
+	if err != nil {
+		return putOutput{}, err
+	}
+	in.run.committed(a, r, events)
+	return out, nil
 }
 
 // copyData copies an object's fields without the server-managed ones.
@@ -327,58 +398,85 @@ func (a *App) store(r *Request, tx storage.Tx, res *Resource, m matchdict, chain
 // objectDelete serves DELETE on one object (RES-11).
 func (a *App) objectDelete(res *Resource) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := FromContext(c)
+		r := requestOf(c)
 		m := pathIDs(c)
-		id := m[res.Name+"_id"]
-		chain := res.chain(m, id)
-		pc, perr := parsePrecond(c.Request())
-		var forced int64
-		var ferr *Error
+		var in deleteInput
+		in.pc, in.perr = parsePrecond(c.Request())
 		if v := c.QueryParam("last_modified"); v != "" {
 			n, err := strconv.ParseInt(trimQuotes(v), 10, 64)
 			if err != nil {
-				ferr = Invalid("querystring", "last_modified", "Invalid value for last_modified")
+				in.ferr = Invalid("querystring", "last_modified", "Invalid value for last_modified")
 			}
-			forced = n
+			in.forced = n
 		}
-		var tomb storage.Object
-		var events []*Event
-		err := r.Update(func(tx storage.Tx) error {
-			events = nil
-			old, err := a.writeTarget(r, tx, res, m, id, chain)
-			if err != nil {
-				return err
-			}
-			if perr != nil {
-				return perr
-			}
-			if ferr != nil {
-				return ferr
-			}
-			if e := pc.checkWrite(old, 0); e != nil {
-				return a.shownPrecondition(r, tx, res, chain, e, old)
-			}
-			acl, err := tx.GetACL(chain[0].URI)
-			if err != nil {
-				return err
-			}
-			tomb, err = a.deleteOne(r, tx, res, m, old, forced)
-			if err != nil {
-				return err
-			}
-			ev := a.newEvent(r, res, "delete", m, chain[0].URI, storage.LastModified(tomb))
-			ev.IDs["id"] = id
-			ev.Impacted = []Impacted{{Old: old, New: tomb, Permissions: acl}}
-			events = []*Event{ev}
-			return a.beforeCommit(tx, events)
-		})
+		tomb, err := a.deleteObject(r, res, m, m[res.Name+"_id"], in)
 		if err != nil {
 			return err
 		}
-		a.afterCommit(r, events)
 		r.SetETag(storage.LastModified(tomb))
 		return r.JSON(http.StatusOK, map[string]any{"data": tomb})
 	}
+}
+
+// deleteInput is what a DELETE asks: preconditions, a forced tombstone
+// timestamp, and how the delete runs.
+type deleteInput struct {
+	pc     precond
+	perr   *Error
+	forced int64
+	ferr   *Error
+	run    runner
+}
+
+// deleteObject deletes one object and everything under it, after
+// authorization and preconditions, and returns its tombstone; listeners
+// hear of it after commit.
+func (a *App) deleteObject(r *Request, res *Resource, m matchdict, id string, in deleteInput) (storage.Object, error) {
+	chain := res.chain(m, id)
+	var tomb storage.Object
+	var events []*Event
+	err := in.run.update(r, func(tx storage.Tx) error {
+		events = nil
+		var old storage.Object
+		var err error
+		if in.run.asServer {
+			if old, err = getOrNil(tx, res.ref(m), id); err == nil && old == nil {
+				err = NotFound(res.Name, id)
+			}
+		} else {
+			old, err = a.writeTarget(r, tx, res, m, id, chain)
+		}
+		if err != nil {
+			return err
+		}
+		if in.perr != nil {
+			return in.perr
+		}
+		if in.ferr != nil {
+			return in.ferr
+		}
+		if e := in.pc.checkWrite(old, 0); e != nil {
+			return a.shownPrecondition(r, tx, res, chain, e, old)
+		}
+		acl, err := tx.GetACL(chain[0].URI)
+		if err != nil {
+			return err
+		}
+		tomb, err = a.deleteOne(r, tx, res, m, old, in.forced)
+		if err != nil {
+			return err
+		}
+		ev := a.newEvent(r, res, "delete", m, chain[0].URI, storage.LastModified(tomb))
+		ev.IDs["id"] = id
+		ev.Impacted = []Impacted{{Old: old, New: tomb, Permissions: acl}}
+		events = []*Event{ev}
+		return a.beforeCommit(tx, events)
+	})
+	if err != nil {
+		return nil, err
+	}
+	in.run.committed(a, r, events)
+	return tomb, nil
 }
 
 // deleteOne deletes an object, its ACL and everything under it.

@@ -19,7 +19,7 @@ type patchDoc struct {
 // objectPatch serves PATCH in its three forms (RES-10).
 func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := FromContext(c)
+		r := requestOf(c)
 		m := pathIDs(c)
 		id := m[res.Name+"_id"]
 		chain := res.chain(m, id)
@@ -141,7 +141,7 @@ func (a *App) mergePatch(r *Request, res *Resource, old storage.Object, oldACL s
 		}
 		// Existing keys keep their place; new ones follow in the order
 		// they were sent.
-		storage.ThenClientOrder(data, storage.RawField(r.Body, "data"))
+		storage.ThenClientOrder(data, storage.RawField(r.body, "data"))
 	}
 	acl := storage.ACL{}
 	for k, v := range oldACL {

@@ -59,7 +59,7 @@ func (a *App) listScope(r *Request, tx storage.Tx, res *Resource, m matchdict, p
 // pluralGet serves GET and HEAD on a list (RES-12, querying.md).
 func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := FromContext(c)
+		r := requestOf(c)
 		m := pathIDs(c)
 		ref := res.ref(m)
 		head := c.Request().Method == http.MethodHead
@@ -139,7 +139,7 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 			return PreconditionFailed(ts, nil)
 		}
 		if head {
-			h := r.Response().Header()
+			h := r.ResponseHeader()
 			h.Set("Total-Objects", strconv.Itoa(total))
 			h.Set("Total-Records", strconv.Itoa(total))
 			h.Set("Content-Type", "application/json")
@@ -155,7 +155,7 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 				offset = lq.token.Offset
 			}
 			tok := a.encodeToken(objs[len(objs)-1], lq.q.Sort, offset+len(objs), false)
-			r.Response().Header().Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
+			r.ResponseHeader().Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
 		}
 		out := make([]storage.Object, len(objs))
 		for i, o := range objs {
@@ -172,7 +172,7 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 // when data.id names one (RES-07).
 func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := FromContext(c)
+		r := requestOf(c)
 		m := pathIDs(c)
 		ref := res.ref(m)
 		pc, perr := parsePrecond(c.Request())
@@ -284,7 +284,7 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 				}
 				return PreconditionFailed(lts, nil)
 			}
-			newObj := storage.WithClientOrder(copyData(wb.data), storage.RawField(r.Body, "data"))
+			newObj := storage.WithClientOrder(copyData(wb.data), storage.RawField(r.body, "data"))
 			newObj["id"] = id
 			setSentTimestamp(newObj, wb.data, nil)
 			acl := storage.ACL{}
@@ -310,7 +310,7 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 // may write (QRY-11).
 func (a *App) pluralDelete(res *Resource) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := FromContext(c)
+		r := requestOf(c)
 		m := pathIDs(c)
 		ref := res.ref(m)
 		pc, perr := parsePrecond(c.Request())
@@ -391,7 +391,7 @@ func (a *App) pluralDelete(res *Resource) echo.HandlerFunc {
 		}
 		r.SetETag(etag)
 		if next != "" {
-			r.Response().Header().Set("Next-Page", a.nextPageURL(r, next, lq.pageSize))
+			r.ResponseHeader().Set("Next-Page", a.nextPageURL(r, next, lq.pageSize))
 		}
 		if tombs == nil {
 			tombs = []storage.Object{}
@@ -415,7 +415,7 @@ func (a *App) writeRaw(r *Request, lq *listQuery, raws [][]byte) error {
 			offset = lq.token.Offset
 		}
 		tok := a.encodeToken(last, lq.q.Sort, offset+len(raws), false)
-		r.Response().Header().Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
+		r.ResponseHeader().Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
 	}
 	n := 10
 	for _, b := range raws {
@@ -430,6 +430,6 @@ func (a *App) writeRaw(r *Request, lq *listQuery, raws [][]byte) error {
 		out = append(out, b...)
 	}
 	out = append(out, "]}"...)
-	r.Response().Header().Set("Content-Type", "application/json")
+	r.ResponseHeader().Set("Content-Type", "application/json")
 	return r.Blob(http.StatusOK, "application/json", out)
 }

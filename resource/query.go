@@ -172,7 +172,7 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 			if key == "_to" {
 				alert, _ := EncodeJSON(map[string]any{"code": "soft-eol", "message": "_to is now deprecated, you should use _before instead",
 					"url": "https://kinto.readthedocs.io/en/stable/api/1.x/filtering.html"})
-				r.Response().Header().Set("Alert", string(alert))
+				r.ResponseHeader().Set("Alert", string(alert))
 			}
 			lq.q.Filters = append(lq.q.Filters, storage.Filter{Field: "last_modified", Op: op, Value: ts})
 			lq.hasTimeFq = true
@@ -383,7 +383,7 @@ func (a *App) nextPageURL(r *Request, token string, limit int) string {
 	}
 	q.Set("_token", token)
 	q.Set("_limit", strconv.Itoa(limit))
-	path := strings.TrimPrefix(r.Request().URL.Path, "/v1")
+	path := strings.TrimPrefix(r.c.Request().URL.Path, "/v1")
 	return r.AbsoluteURL(path, q)
 }
 

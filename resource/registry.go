@@ -31,9 +31,11 @@ func (r *Registry) PluginName() string { return r.plugin }
 // Settings returns the server settings.
 func (r *Registry) Settings() *config.Settings { return r.app.Settings }
 
-// DeclareSetting gives a setting its default value; the file and the
-// environment still override it.
-func (r *Registry) DeclareSetting(key, def string) { r.app.Settings.SetDefault(key, def) }
+// DeclareSettings declares settings the plugin reads, as
+// SettingsDeclarer does, for plugins whose settings depend on others.
+func (r *Registry) DeclareSettings(list ...Setting) error {
+	return r.app.declareSettings(r.plugin, list)
+}
 
 // Storage returns the storage backend.
 func (r *Registry) Storage() storage.Backend { return r.app.Storage }
@@ -199,9 +201,18 @@ func (r *Registry) AddPrincipals(fn func(req *Request, tx storage.Tx) ([]string,
 	r.app.principalHooks = append(r.app.principalHooks, fn)
 }
 
+// Operation is what a request hook is asked to allow: the method and path
+// (under /v1) of a client request, or of a write the server makes on its
+// behalf (Implied), such as the default bucket's implicit creations.
+type Operation struct {
+	Method, Path string
+	Implied      bool
+}
+
 // AddRequestHook runs fn on every request after authentication and before
-// the handler; returning an error answers the request with it.
-func (r *Registry) AddRequestHook(fn func(req *Request) error) {
+// the handler, and on every write the object service makes on a caller's
+// behalf; returning an error answers the request with it.
+func (r *Registry) AddRequestHook(fn func(req *Request, op Operation) error) {
 	r.app.requestHooks = append(r.app.requestHooks, fn)
 }
 
@@ -209,8 +220,11 @@ func (r *Registry) AddRequestHook(fn func(req *Request) error) {
 // (caches kept outside the storage).
 func (r *Registry) OnFlush(fn func()) { r.app.flushHooks = append(r.app.flushHooks, fn) }
 
-// Flushed runs the OnFlush hooks, after the storage was emptied.
-func (a *App) Flushed() {
+// Flushed runs the OnFlush hooks of every plugin, after the storage was
+// emptied.
+func (r *Request) Flushed() { r.app.flushed() }
+
+func (a *App) flushed() {
 	for _, fn := range a.flushHooks {
 		fn()
 	}

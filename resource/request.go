@@ -3,6 +3,7 @@ package resource
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/permissions"
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -21,45 +23,121 @@ type Identity struct {
 	UserID string
 	// Policy is the name of the authentication policy that accepted it.
 	Policy string
-	// Profile and Extra are free-form fields plugins may set; Extra keys
-	// are added to the root URL's user object.
-	Extra map[string]any
 }
 
-// Request is one HTTP request being served: the echo context, the caller's
-// identity and helpers for handlers.
+// Request is one HTTP request being served, as handlers and hooks see it:
+// the caller's identity, the decoded path parameters, the body already
+// read and size-checked, typed per-request state (StateKey) and helpers to
+// answer. The HTTP framework under it is not part of the plugin API.
 type Request struct {
-	echo.Context
-	App      *App
-	Identity Identity
-	// Body is the raw request body (already size-checked).
-	Body []byte
-	// Values is free storage for plugins during one request.
-	Values map[string]any
+	c        echo.Context
+	app      *App
+	identity Identity
+	body     []byte
+	state    map[any]any
 
 	principals []string
 	tx         storage.Tx
 	// updating is the transaction of the Update running now, if any.
 	updating storage.Tx
+	// pending collects the events of a batch's sub-request until the
+	// batch commits.
+	pending *[]*Event
+	// noChallenge keeps WWW-Authenticate out of a 401 answer.
+	noChallenge bool
+	errno       int
 }
 
 const requestKey = "nimbus.request"
 
-// FromContext returns the Request of an echo context.
-func FromContext(c echo.Context) *Request {
+// requestOf returns the Request of an echo context, creating it on first
+// use.
+func requestOf(c echo.Context) *Request {
 	if r, ok := c.Get(requestKey).(*Request); ok {
 		return r
 	}
-	r := &Request{Context: c}
+	r := &Request{c: c}
 	c.Set(requestKey, r)
 	return r
 }
 
+// Identity returns who made the request (anonymous until authentication
+// ran).
+func (r *Request) Identity() Identity { return r.identity }
+
 // Authenticated tells whether the caller is logged in.
-func (r *Request) Authenticated() bool { return r.Identity.UserID != "" }
+func (r *Request) Authenticated() bool { return r.identity.UserID != "" }
+
+// Request returns the underlying net/http request: method, URL, headers,
+// cookies and remote address. Its body has already been read: use Body.
+func (r *Request) Request() *http.Request { return r.c.Request() }
+
+// Method returns the HTTP method.
+func (r *Request) Method() string { return r.c.Request().Method }
+
+// Header returns the request headers.
+func (r *Request) Header() http.Header { return r.c.Request().Header }
+
+// Body returns the request body, read and size-checked before the handler
+// runs (empty when there was none).
+func (r *Request) Body() []byte { return r.body }
+
+// Param returns a path parameter of the route (":name"), percent-decoded
+// once for every route.
+func (r *Request) Param(name string) string { return r.c.Param(name) }
+
+// QueryParam returns the first value of a querystring parameter.
+func (r *Request) QueryParam(name string) string { return r.c.QueryParam(name) }
+
+// QueryParams returns the querystring.
+func (r *Request) QueryParams() url.Values { return r.c.QueryParams() }
+
+// RealIP returns the client's address, as the proxy headers the server
+// trusts report it.
+func (r *Request) RealIP() string { return r.c.RealIP() }
+
+// ResponseHeader returns the headers of the answer being built.
+func (r *Request) ResponseHeader() http.Header { return r.c.Response().Header() }
+
+// ResponseWriter returns the writer of the answer, for handlers that
+// stream (http.ServeFile, server-sent events).
+func (r *Request) ResponseWriter() http.ResponseWriter { return r.c.Response() }
+
+// Answered tells whether the answer's status line was written.
+func (r *Request) Answered() bool { return r.c.Response().Committed }
+
+// SetCookie adds a Set-Cookie header to the answer.
+func (r *Request) SetCookie(ck *http.Cookie) { http.SetCookie(r.c.Response(), ck) }
+
+// Redirect answers with a redirection to url.
+func (r *Request) Redirect(status int, url string) error { return r.c.Redirect(status, url) }
+
+// Blob answers with bytes of a content type.
+func (r *Request) Blob(status int, contentType string, b []byte) error {
+	return r.c.Blob(status, contentType, b)
+}
+
+// HTML answers with an HTML page.
+func (r *Request) HTML(status int, page string) error { return r.c.HTML(status, page) }
+
+// NoContent answers with a status and no body.
+func (r *Request) NoContent(status int) error { return r.c.NoContent(status) }
+
+// Settings returns the server settings.
+func (r *Request) Settings() *config.Settings { return r.app.Settings }
+
+// Logger returns the server logger.
+func (r *Request) Logger() *slog.Logger { return r.app.Logger }
+
+// Authorizer returns the authorization decision of the server (for
+// plugins that answer questions about permissions).
+func (r *Request) Authorizer() *permissions.Authorizer { return r.app.Authorizer }
+
+// Tree returns the permission inheritance tree.
+func (r *Request) Tree() *permissions.Tree { return r.app.Tree }
 
 // Ctx returns the request's context.
-func (r *Request) Ctx() context.Context { return r.Request().Context() }
+func (r *Request) Ctx() context.Context { return r.c.Request().Context() }
 
 // Principals returns the caller's principals: the user id,
 // system.Everyone, system.Authenticated and the groups they belong to.
@@ -71,13 +149,13 @@ func (r *Request) Principals(tx storage.Tx) ([]string, error) {
 		r.principals = []string{permissions.Everyone}
 		return r.principals, nil
 	}
-	ps := []string{r.Identity.UserID, permissions.Everyone, permissions.Authenticated}
-	groups, err := tx.UserPrincipals([]string{r.Identity.UserID, permissions.Authenticated})
+	ps := []string{r.identity.UserID, permissions.Everyone, permissions.Authenticated}
+	groups, err := tx.UserPrincipals([]string{r.identity.UserID, permissions.Authenticated})
 	if err != nil {
 		return nil, err
 	}
 	ps = append(ps, groups...)
-	for _, h := range r.App.principalHooks {
+	for _, h := range r.app.principalHooks {
 		more, err := h(r, tx)
 		if err != nil {
 			return nil, err
@@ -111,7 +189,7 @@ func (r *Request) View(fn func(tx storage.Tx) error) error {
 		// what the update wrote, and opens no second transaction.
 		return fn(r.updating)
 	}
-	return r.App.Storage.View(r.Ctx(), fn)
+	return r.app.Storage.View(r.Ctx(), fn)
 }
 
 // Update runs fn in a write transaction, or in the enclosing batch
@@ -124,7 +202,7 @@ func (r *Request) Update(fn func(tx storage.Tx) error) error {
 		// Nested in another Update: join its transaction.
 		return fn(r.updating)
 	}
-	return r.App.Storage.Update(r.Ctx(), func(tx storage.Tx) error {
+	return r.app.Storage.Update(r.Ctx(), func(tx storage.Tx) error {
 		r.principals = nil
 		r.updating = tx
 		defer func() { r.updating = nil }()
@@ -138,22 +216,22 @@ func (r *Request) JSON(status int, v any) error {
 	if err != nil {
 		return err
 	}
-	h := r.Response().Header()
+	h := r.c.Response().Header()
 	h.Set("Content-Type", "application/json")
-	if r.Request().Method == http.MethodHead {
+	if r.c.Request().Method == http.MethodHead {
 		h.Set("Content-Length", strconv.Itoa(len(b)))
-		r.Response().WriteHeader(status)
+		r.c.Response().WriteHeader(status)
 		return nil
 	}
-	return r.Blob(status, "application/json", b)
+	return r.c.Blob(status, "application/json", b)
 }
 
 // BodyObject decodes the body as a JSON object ({} when empty).
 func (r *Request) BodyObject() (map[string]any, *Error) {
-	if len(strings.TrimSpace(string(r.Body))) == 0 {
+	if len(strings.TrimSpace(string(r.body))) == 0 {
 		return map[string]any{}, nil
 	}
-	v, err := DecodeJSON(r.Body)
+	v, err := DecodeJSON(r.body)
 	if err != nil {
 		return nil, Invalid("body", "", err.Error())
 	}
@@ -168,16 +246,16 @@ func (r *Request) BodyObject() (map[string]any, *Error) {
 // (e.g. http://localhost:8888/v1), from http_scheme/http_host or the
 // request.
 func (r *Request) BaseURL() string {
-	o := &r.App.opts
+	o := &r.app.opts
 	scheme, host := o.scheme, o.host
 	if scheme == "" {
 		scheme = "http"
-		if r.Request().TLS != nil {
+		if r.c.Request().TLS != nil {
 			scheme = "https"
 		}
 	}
 	if host == "" {
-		host = r.Request().Host
+		host = r.c.Request().Host
 	}
 	return scheme + "://" + host + "/v1"
 }
@@ -196,11 +274,41 @@ func Now() int64 { return time.Now().UnixMilli() }
 
 // SetETag sets ETag and Last-Modified from a timestamp in milliseconds.
 func (r *Request) SetETag(ts int64) {
-	h := r.Response().Header()
+	h := r.c.Response().Header()
 	h.Set("ETag", fmt.Sprintf("\"%d\"", ts))
 	h.Set("Last-Modified", time.UnixMilli(ts).UTC().Format(http.TimeFormat))
 }
 
 // NoChallenge keeps WWW-Authenticate out of a 401 answer: browsers show
 // a login prompt for it, which cookie-based clients must not get.
-func (r *Request) NoChallenge() { r.Set("nimbus.no_challenge", true) }
+func (r *Request) NoChallenge() { r.noChallenge = true }
+
+// StateKey names one piece of per-request state of type T that a plugin
+// keeps between its hooks and handlers (the credential an authentication
+// method accepted, a throttling verdict). Keys are compared by identity:
+// create each once, with NewStateKey, and keep it in the plugin.
+type StateKey[T any] struct{ name string }
+
+// NewStateKey creates a key; name only documents it.
+func NewStateKey[T any](name string) *StateKey[T] { return &StateKey[T]{name: name} }
+
+// String returns the key's name.
+func (k *StateKey[T]) String() string { return k.name }
+
+// Get returns the value stored under the key in r, if any.
+func (k *StateKey[T]) Get(r *Request) (T, bool) {
+	v, ok := r.state[k]
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	return v.(T), true
+}
+
+// Set stores a value under the key in r.
+func (k *StateKey[T]) Set(r *Request, v T) {
+	if r.state == nil {
+		r.state = map[any]any{}
+	}
+	r.state[k] = v
+}

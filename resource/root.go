@@ -16,14 +16,14 @@ type heartbeatFunc = func(context.Context) error
 
 func (a *App) rootHandler(r *Request) error {
 	if a.opts.readonly {
-		r.Response().Header().Set("Cache-Control", "max-age="+itoa(a.opts.rootCacheExpires))
+		r.ResponseHeader().Set("Cache-Control", "max-age="+itoa(a.opts.rootCacheExpires))
 	}
 	base := r.BaseURL()
 	if !r.Authenticated() {
 		// The anonymous answer only depends on the URL it is reached by.
 		if b, ok := a.rootCache.Load(base); ok {
-			r.Response().Header().Set("Content-Type", "application/json")
-			if r.Request().Method == http.MethodHead {
+			r.ResponseHeader().Set("Content-Type", "application/json")
+			if r.c.Request().Method == http.MethodHead {
 				return r.NoContent(http.StatusOK)
 			}
 			return r.Blob(http.StatusOK, "application/json", b.([]byte))
@@ -62,7 +62,7 @@ func (a *App) rootHandler(r *Request) error {
 		body["eos"] = eos
 	}
 	if r.Authenticated() {
-		user := map[string]any{"id": r.Identity.UserID}
+		user := map[string]any{"id": r.identity.UserID}
 		err := r.View(func(tx storage.Tx) error {
 			ps, err := r.Principals(tx)
 			user["principals"] = ps
@@ -70,9 +70,6 @@ func (a *App) rootHandler(r *Request) error {
 		})
 		if err != nil {
 			return err
-		}
-		for k, v := range r.Identity.Extra {
-			user[k] = v
 		}
 		for _, fn := range a.userInfo {
 			fn(r, user)

@@ -17,7 +17,7 @@ func (a *App) buildEcho() {
 	a.Echo = e
 	g := e.Group("/v1")
 	wrap := func(h func(*Request) error) echo.HandlerFunc {
-		return func(c echo.Context) error { return h(FromContext(c)) }
+		return func(c echo.Context) error { return h(requestOf(c)) }
 	}
 	get := func(path string, h func(*Request) error) {
 		g.GET(path, wrap(h))
@@ -36,7 +36,7 @@ func (a *App) buildEcho() {
 	for _, rt := range a.routes {
 		rt := rt
 		h := func(c echo.Context) error {
-			r := FromContext(c)
+			r := requestOf(c)
 			if rt.Access == Authenticated && !r.Authenticated() {
 				return Unauthorized()
 			}
@@ -68,7 +68,7 @@ func (a *App) mountResource(g *echo.Group, res *Resource) {
 		if res.Guard != nil {
 			inner, action := h, actions[kind+" "+method]
 			h = func(c echo.Context) error {
-				if err := res.Guard(FromContext(c), action, pathIDs(c)[res.Name+"_id"]); err != nil {
+				if err := res.Guard(requestOf(c), action, pathIDs(c)[res.Name+"_id"]); err != nil {
 					return err
 				}
 				return inner(c)

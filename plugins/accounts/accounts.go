@@ -27,41 +27,86 @@ var IDPattern = regexp.MustCompile(`^[a-zA-Z0-9][+.@a-zA-Z0-9_-]{0,254}$`)
 // accounts method, and the policy names that select it without .use.
 var Aliases = []string{"accounts", "account", "AccountsPolicy", "AccountsAuthenticationPolicy"}
 
-// Defaults of the plugin's settings (settings.md SET-10, SET-11, SET-12).
-var Defaults = map[string]string{
-	"account_cache_ttl_seconds":                                "30",
-	"account_validation":                                       "false",
-	"account_validation.email_regexp":                          `^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$`,
-	"account_validation.email_sender":                          "admin@example.com",
-	"account_validation.validation_key_cache_ttl_seconds":      "604800",
-	"account_validation.reset_password_cache_ttl_seconds":      "604800",
-	"account_validation.email_subject_template":                "activate your account",
-	"account_validation.email_body_template":                   "{activation-key}",
-	"account_validation.email_confirmation_subject_template":   "Account active",
-	"account_validation.email_confirmation_body_template":      "The account {id} is now active",
-	"account_validation.email_reset_password_subject_template": "Reset password",
-	"account_validation.email_reset_password_body_template":    "{reset-password}",
-	"account_validation.passwordless_signup":                   "false",
-	"account_password_hasher":                                  "bcrypt",
-	"account_hide_password_hash":                               "false",
-	"mail.mailer":                                              "smtp",
-	"mail.host":                                                "localhost",
-	"mail.port":                                                "25",
-	"mail.debug_directory":                                     "mail",
-	"account_tokens_enabled":                                   "true",
-	"account_token_ttl_seconds":                                "86400",
-	"account_token_max_ttl_seconds":                            "2592000",
-	"account_sessions_enabled":                                 "true",
-	"account_session_ttl_seconds":                              "86400",
-	"account_session_cookie_name":                              "nimbus_session",
-	"account_session_cookie_secure":                            "auto",
-	"account_session_cookie_samesite":                          "Lax",
-	"account_csrf_header_name":                                 "X-CSRF-Token",
-	"account_embed_credentials_enabled":                        "true",
-	"account_terms_enforced":                                   "false",
-	"account_login_max_failures":                               "10",
-	"account_login_failure_window_seconds":                     "900",
+// settings are the plugin's settings (settings.md SET-10, SET-11,
+// SET-12), declared once with their defaults.
+var settings = []resource.Setting{
+	{Name: "account_cache_ttl_seconds", Type: resource.Int, Default: "30",
+		Description: "seconds a verified password or credential is remembered"},
+	{Name: "account_validation", Type: resource.Bool, Default: "false",
+		Description: "new accounts must be activated with a key sent by e-mail"},
+	{Name: "account_validation.email_regexp", Type: resource.String, Default: `^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$`,
+		Description: "account ids that are e-mail addresses (activation needs one)"},
+	{Name: "account_validation.email_sender", Type: resource.String, Default: "admin@example.com",
+		Description: "From address of the plugin's e-mails"},
+	{Name: "account_validation.validation_key_cache_ttl_seconds", Type: resource.Int, Default: "604800",
+		Description: "seconds an activation key stays usable"},
+	{Name: "account_validation.reset_password_cache_ttl_seconds", Type: resource.Int, Default: "604800",
+		Description: "seconds a temporary reset password stays usable"},
+	{Name: "account_validation.email_subject_template", Type: resource.String, Default: "activate your account",
+		Description: "subject of the activation e-mail"},
+	{Name: "account_validation.email_body_template", Type: resource.String, Default: "{activation-key}",
+		Description: "body of the activation e-mail ({activation-key}, {id} and the account's fields)"},
+	{Name: "account_validation.email_confirmation_subject_template", Type: resource.String, Default: "Account active",
+		Description: "subject of the e-mail confirming an activation"},
+	{Name: "account_validation.email_confirmation_body_template", Type: resource.String, Default: "The account {id} is now active",
+		Description: "body of the e-mail confirming an activation"},
+	{Name: "account_validation.email_reset_password_subject_template", Type: resource.String, Default: "Reset password",
+		Description: "subject of the password-reset e-mail"},
+	{Name: "account_validation.email_reset_password_body_template", Type: resource.String, Default: "{reset-password}",
+		Description: "body of the password-reset e-mail ({reset-password})"},
+	{Name: "account_validation.passwordless_signup", Type: resource.Bool, Default: "false",
+		Description: "with validation, sign-up without a password (one is set on activation)"},
+	{Name: "account_password_hasher", Type: resource.String, Default: "bcrypt", OneOf: []string{"bcrypt", "argon2id"},
+		Description: "password hash: bcrypt or argon2id"},
+	{Name: "account_bcrypt_cost", Type: resource.Int, Description: "bcrypt cost, 4 to 31 (none: 12)"},
+	{Name: "account_hide_password_hash", Type: resource.Bool, Default: "false",
+		Description: "never show the password hash in answers"},
+	{Name: "mail.mailer", Type: resource.String, Default: "smtp", OneOf: []string{"smtp", "debug", "testing"},
+		Description: "how e-mail is sent: smtp, or debug (written to mail.debug_directory)"},
+	{Name: "mail.host", Type: resource.String, Default: "localhost",
+		Description: "SMTP server host"},
+	{Name: "mail.port", Type: resource.Int, Default: "25",
+		Description: "SMTP server port"},
+	{Name: "mail.username", Type: resource.String, Description: "SMTP user name (none: no authentication)"},
+	{Name: "mail.password", Type: resource.String, Description: "SMTP password"},
+	{Name: "mail.tls", Type: resource.Bool, Default: "false", Description: "use STARTTLS with the SMTP server"},
+	{Name: "mail.ssl", Type: resource.Bool, Default: "false", Description: "connect to the SMTP server over TLS"},
+	{Name: "mail.debug_directory", Type: resource.String, Default: "mail",
+		Description: "directory the debug mailer writes e-mails to"},
+	{Name: "account_tokens_enabled", Type: resource.Bool, Default: "true",
+		Description: "login tokens (POST /account/tokens)"},
+	{Name: "account_token_ttl_seconds", Type: resource.Int, Default: "86400",
+		Description: "default lifetime of a login token"},
+	{Name: "account_token_max_ttl_seconds", Type: resource.Int, Default: "2592000",
+		Description: "longest lifetime a login token may ask for"},
+	{Name: "account_sessions_enabled", Type: resource.Bool, Default: "true",
+		Description: "cookie sessions (POST /account/session)"},
+	{Name: "account_session_ttl_seconds", Type: resource.Int, Default: "86400",
+		Description: "lifetime of a cookie session"},
+	{Name: "account_session_cookie_name", Type: resource.String, Default: "nimbus_session",
+		Description: "name of the session cookie"},
+	{Name: "account_session_cookie_secure", Type: resource.String, Default: "auto", OneOf: []string{"auto", "true", "false"},
+		Description: "Secure flag of the session cookie: auto (when served over HTTPS), true or false"},
+	{Name: "account_session_cookie_samesite", Type: resource.String, Default: "Lax", OneOf: []string{"Lax", "Strict", "None"},
+		Description: "SameSite of the session cookie: Lax, Strict or None"},
+	{Name: "account_csrf_header_name", Type: resource.String, Default: "X-CSRF-Token",
+		Description: "header carrying the CSRF token of cookie-session writes"},
+	{Name: "account_embed_credentials_enabled", Type: resource.Bool, Default: "true",
+		Description: "scoped read-only credentials for one bucket (POST /account/embeds)"},
+	{Name: "account_terms_enforced", Type: resource.Bool, Default: "false",
+		Description: "refuse requests until the current terms are accepted"},
+	{Name: "account_terms_version", Type: resource.String, Description: "version of the terms of service users accept (none: no terms)"},
+	{Name: "account_terms_url", Type: resource.String, Description: "address of the terms of service"},
+	{Name: "account_login_max_failures", Type: resource.Int, Default: "10",
+		Description: "failed logins of one id from one address before throttling"},
+	{Name: "account_login_failure_window_seconds", Type: resource.Int, Default: "900",
+		Description: "window in which failed logins are counted"},
 }
+
+// Settings implements resource.SettingsDeclarer.
+func (*Plugin) Settings() []resource.Setting { return settings }
+
+var _ resource.SettingsDeclarer = (*Plugin)(nil)
 
 // Plugin is the accounts plugin. Its zero value is ready to register.
 type Plugin struct {
@@ -148,9 +193,6 @@ func checkStartup(s *config.Settings) (policy string, err error) {
 
 // Register implements resource.Plugin.
 func (p *Plugin) Register(r *resource.Registry) error {
-	for k, v := range Defaults {
-		r.DeclareSetting(k, v)
-	}
 	s := r.Settings()
 	p.settings = s
 	policy, err := checkStartup(s)
@@ -232,6 +274,11 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		return err
 	}
 	r.AddRequestHook(p.checkRequest)
+	r.AddUserInfo(func(req *resource.Request, user map[string]any) {
+		if c := credOf(req); c != nil && c.method == "embed" && req.Identity().Policy == p.policy {
+			user["scope"] = map[string]any{"type": "embed", "bucket": c.bucket, "key": c.key}
+		}
+	})
 	r.AddListener(resource.Listener{Resources: []string{"bucket"}, Actions: []string{"delete"}, BeforeCommit: p.bucketDeleted})
 	if err := p.addRoutes(r); err != nil {
 		return err
@@ -255,13 +302,13 @@ func (p *Plugin) isAdmin(r *resource.Request, tx storage.Tx) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return r.App.Authorizer.BySettings(ps, "account", "write"), nil
+	return r.Authorizer().BySettings(ps, "account", "write"), nil
 }
 
 // ownID returns the caller's account id, or "".
 func (p *Plugin) ownID(r *resource.Request) string {
-	id, ok := strings.CutPrefix(r.Identity.UserID, p.policy+":")
-	if !ok || r.Identity.Policy != p.policy {
+	id, ok := strings.CutPrefix(r.Identity().UserID, p.policy+":")
+	if !ok || r.Identity().Policy != p.policy {
 		return ""
 	}
 	return id

@@ -32,12 +32,11 @@ func (p *Plugin) Authenticate(r *resource.Request) (string, resource.AuthResult)
 }
 
 func (p *Plugin) setCred(r *resource.Request, c *credential) {
-	r.Values = ensure(r.Values)
-	r.Values[credKey] = c
+	credKey.Set(r, c)
 }
 
 func credOf(r *resource.Request) *credential {
-	c, _ := r.Values[credKey].(*credential)
+	c, _ := credKey.Get(r)
 	return c
 }
 
@@ -52,8 +51,7 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 	// next policy otherwise.
 	if secs := p.throttle.retryAfter(r, user); secs > 0 {
 		if !p.fallback {
-			r.Values = ensure(r.Values)
-			r.Values[throttledKey] = secs
+			throttledKey.Set(r, secs)
 		}
 		return "", resource.Rejected
 	}
@@ -76,8 +74,7 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 		return user, resource.Accepted
 	}
 	if account != nil && reset != nil && account["validated"] != false && p.resetUsable(r, user, reset, pw) {
-		r.Values = ensure(r.Values)
-		r.Values[resetKey] = user
+		resetKey.Set(r, user)
 		p.setCred(r, &credential{method: "basic"})
 		return user, resource.Accepted
 	}
@@ -119,7 +116,7 @@ func (p *Plugin) checkPassword(r *resource.Request, user, pw string) (bool, stor
 		return err
 	})
 	if err != nil {
-		r.App.Logger.Warn("account lookup failed", "error", err)
+		r.Logger().Warn("account lookup failed", "error", err)
 		return false, nil, nil
 	}
 	hash, _ := account["password"].(string)
@@ -182,7 +179,6 @@ func (p *Plugin) authToken(r *resource.Request, token string) (string, resource.
 func (p *Plugin) authEmbed(r *resource.Request, token string) (string, resource.AuthResult) {
 	if user, c, ok := p.creds.get(token); ok {
 		p.setCred(r, c)
-		r.Identity.Extra = map[string]any{"scope": map[string]any{"type": "embed", "bucket": c.bucket, "key": c.key}}
 		return user, resource.Accepted
 	}
 	key, secret, ok := splitToken(token, embedPrefix)
@@ -199,7 +195,6 @@ func (p *Plugin) authEmbed(r *resource.Request, token string) (string, resource.
 	c := &credential{method: "embed", key: key, expires: exp, readOnly: true, bucket: bucket}
 	p.creds.put(token, user, c)
 	p.setCred(r, c)
-	r.Identity.Extra = map[string]any{"scope": map[string]any{"type": "embed", "bucket": bucket, "key": key}}
 	return user, resource.Accepted
 }
 
@@ -221,13 +216,6 @@ func (p *Plugin) authSession(r *resource.Request, cookie string) (string, resour
 	csrf, _ := o["csrf"].(string)
 	p.setCred(r, &credential{method: "session", key: id, expires: exp, csrf: csrf})
 	return user, resource.Accepted
-}
-
-func ensure(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
 }
 
 // resetUsable tells whether a temporary password may authenticate this

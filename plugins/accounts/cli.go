@@ -13,8 +13,8 @@ import (
 // directly in storage (ACC-13). The account counts as validated and owns
 // itself. It reports whether the account was created.
 func CreateUser(ctx context.Context, backend storage.Backend, s *config.Settings, id, password string) (bool, error) {
-	for k, v := range Defaults {
-		s.SetDefault(k, v)
+	for _, st := range settings {
+		s.SetDefault(st.Name, st.Default)
 	}
 	if !IDPattern.MatchString(id) {
 		return false, fmt.Errorf("%q is not a valid account id (letters, digits and +.@_- , starting with a letter or digit)", id)

@@ -1,6 +1,8 @@
 package accounts
 
 import (
+	"github.com/nimbus-server/nimbus/resource"
+
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -39,15 +41,16 @@ type credential struct {
 	csrf     string // session CSRF token
 }
 
-const credKey = "accounts.credential"
-
-// Keys of the request values the authentication step leaves for later
-// steps of the same request.
-const (
+// Keys of the per-request state the authentication step leaves for later
+// steps of the same request. They hold no data themselves: each request
+// keeps its own values.
+var (
+	// credKey holds the credential that authenticated the request.
+	credKey = resource.NewStateKey[*credential]("accounts.credential")
 	// throttledKey holds the Retry-After seconds of a throttled pair.
-	throttledKey = "accounts.throttled"
+	throttledKey = resource.NewStateKey[int]("accounts.throttled")
 	// resetKey holds the account id a temporary password was used for.
-	resetKey = "accounts.reset"
+	resetKey = resource.NewStateKey[string]("accounts.reset")
 )
 
 func randomKey(prefix string) string {

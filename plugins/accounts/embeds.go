@@ -75,7 +75,7 @@ func (p *Plugin) listEmbeds(r *resource.Request) error {
 			out = append(out, embedView(o))
 		}
 	}
-	return r.App.ServeList(r, []string{"key", "bucket", "label", "created", "expires"}, []storage.Sort{{Field: "created", Desc: true}}, out)
+	return r.ServeList([]string{"key", "bucket", "label", "created", "expires"}, []storage.Sort{{Field: "created", Desc: true}}, out)
 }
 
 func (p *Plugin) getEmbed(r *resource.Request) error {

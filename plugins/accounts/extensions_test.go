@@ -367,3 +367,34 @@ func TestThrottling(t *testing.T) {
 		off.Do(R{Method: "POST", Path: "/v1/account/tokens", Body: `{"data":{"username":"rosa","password":"bad"}}`}).Expect(t, 401, 105)
 	}
 }
+
+// TestScopedCredentialsAndTheDefaultBucket checks that the default
+// bucket's implicit creations are writes made on the caller's behalf: a
+// read-only token or an embed credential may read through the alias once
+// the objects exist, never create them.
+func TestScopedCredentialsAndTheDefaultBucket(t *testing.T) {
+	s := server(t, map[string]string{"includes": "accounts default_bucket", "bucket_create_principals": "system.Authenticated"})
+	signup(t, s, "rosa", "rosa-pw")
+	ro := bearer(login(t, s, `{"data":{"username":"rosa","password":"rosa-pw","read_only":true}}`))
+	full := bearer(login(t, s, `{"data":{"username":"rosa","password":"rosa-pw"}}`))
+	records := "/v1/buckets/default/collections/notes/records"
+	steps := []struct {
+		name, method, path, auth string
+		status, errno            int
+	}{
+		{"read-only token cannot create the bucket implicitly", "GET", records, ro, 403, 121},
+		{"still nothing there for the owner's full token", "GET", "/v1/buckets", full, 200, 0},
+		{"a full token creates bucket and collection", "GET", records, full, 200, 0},
+		{"then the read-only token reads through the alias", "GET", records, ro, 200, 0},
+		{"but cannot write through it", "POST", records, ro, 403, 121},
+		{"nor create another collection implicitly", "GET", "/v1/buckets/default/collections/other/records", ro, 403, 121},
+	}
+	for _, st := range steps {
+		res := s.Do(R{Method: st.method, Path: st.path, Auth: st.auth, Body: `{"data":{}}`}).Expect(t, st.status, st.errno)
+		if st.name == "still nothing there for the owner's full token" {
+			if n := len(res.Body["data"].([]any)); n != 0 {
+				t.Fatalf("%s: %d buckets exist after a refused implicit creation", st.name, n)
+			}
+		}
+	}
+}

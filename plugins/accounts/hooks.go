@@ -94,7 +94,7 @@ func (p *Plugin) startActivation(w *resource.Write) error {
 	err := p.send(w.Request, w.Data, "account_validation.email_subject_template", "account_validation.email_body_template",
 		map[string]any{"activation-key": key}, nil)
 	if err != nil {
-		w.Request.App.Logger.Error("activation e-mail could not be sent", "account", w.ID, "error", err)
+		w.Request.Logger().Error("activation e-mail could not be sent", "account", w.ID, "error", err)
 		return errActivationMail
 	}
 	return nil
@@ -122,7 +122,7 @@ func (p *Plugin) afterWrite(w *resource.Write) error {
 			return err
 		}
 	}
-	if used, _ := w.Request.Values[resetKey].(string); used == w.ID && used != "" {
+	if used, _ := resetKey.Get(w.Request); used == w.ID && used != "" {
 		if _, err := w.Tx.Delete(resetRef, w.ID, 0); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}

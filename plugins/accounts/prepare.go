@@ -17,10 +17,11 @@ type prepared struct {
 	activationKey string
 }
 
-const preparedKey = "accounts.prepared"
+// preparedKey holds what Prepare did for the write of this request.
+var preparedKey = resource.NewStateKey[*prepared]("accounts.prepared")
 
 func preparedOf(r *resource.Request) *prepared {
-	st, _ := r.Values[preparedKey].(*prepared)
+	st, _ := preparedKey.Get(r)
 	return st
 }
 
@@ -72,8 +73,7 @@ func (p *Plugin) prepare(r *resource.Request, id string) error {
 		}
 		st.plain, st.hash = pw, hash
 	}
-	r.Values = ensure(r.Values)
-	r.Values[preparedKey] = st
+	preparedKey.Set(r, st)
 	if v, sent := data["validated"]; !creating || !p.validation || !p.emailRe.MatchString(id) || sent && v == true && admin {
 		return nil
 	}
@@ -85,7 +85,7 @@ func (p *Plugin) prepare(r *resource.Request, id string) error {
 	key := resource.NewUUID4()
 	if err := p.send(r, account, "account_validation.email_subject_template", "account_validation.email_body_template",
 		map[string]any{"activation-key": key}, nil); err != nil {
-		r.App.Logger.Error("activation e-mail could not be sent", "account", id, "error", err)
+		r.Logger().Error("activation e-mail could not be sent", "account", id, "error", err)
 		return errActivationMail
 	}
 	st.activationKey = key

@@ -16,37 +16,44 @@ func safeMethod(m string) bool {
 
 // checkRequest runs after authentication on every request: throttled
 // credentials, credential scopes, CSRF and Origin checks of cookie
-// sessions, and terms enforcement.
-func (p *Plugin) checkRequest(r *resource.Request) error {
-	if secs, ok := r.Values[throttledKey].(int); ok {
-		return tooMany(secs)
-	}
-	if p.sessions && r.Request().Header.Get("Authorization") == "" {
-		if _, err := r.Request().Cookie(p.cookieName); err == nil || strings.HasPrefix(r.Request().URL.Path, "/v1/account/session") {
-			r.NoChallenge()
+// sessions, and terms enforcement. For a write the server makes on the
+// request's behalf (op.Implied: the default bucket's implicit creations)
+// only the credential scope applies; the rest was checked on the request.
+func (p *Plugin) checkRequest(r *resource.Request, op resource.Operation) error {
+	if !op.Implied {
+		if secs, ok := throttledKey.Get(r); ok {
+			return tooMany(secs)
+		}
+		if p.sessions && r.Request().Header.Get("Authorization") == "" {
+			if _, err := r.Request().Cookie(p.cookieName); err == nil || strings.HasPrefix(op.Path, "/v1/account/session") {
+				r.NoChallenge()
+			}
 		}
 	}
 	c := credOf(r)
-	if c == nil || r.Identity.Policy != p.policy {
+	if c == nil || r.Identity().Policy != p.policy {
 		return nil
 	}
-	req := r.Request()
-	path := strings.TrimRight(req.URL.Path, "/")
+	path := strings.TrimRight(op.Path, "/")
 	if path == "" {
 		path = "/v1"
 	}
-	isBatch := req.Method == http.MethodPost && path == "/v1/batch"
+	isBatch := op.Method == http.MethodPost && path == "/v1/batch"
 	switch {
 	case c.method == "embed":
-		if !(safeMethod(req.Method) || isBatch) || !p.embedPath(path, c.bucket) {
+		if !(safeMethod(op.Method) || isBatch) || !p.embedPath(path, c.bucket) {
 			return errScope
 		}
 	case c.readOnly:
-		if !(safeMethod(req.Method) || isBatch || req.Method == http.MethodDelete && path == "/v1/account/tokens/current") {
+		if !(safeMethod(op.Method) || isBatch || op.Method == http.MethodDelete && path == "/v1/account/tokens/current") {
 			return errScope
 		}
 	}
-	if c.method == "session" && !safeMethod(req.Method) && !(req.Method == http.MethodDelete && path == "/v1/account/session") {
+	if op.Implied {
+		return nil
+	}
+	if c.method == "session" && !safeMethod(op.Method) && !(op.Method == http.MethodDelete && path == "/v1/account/session") {
+		req := r.Request()
 		if origin := req.Header.Get("Origin"); origin != "" && !p.originTrusted(r, origin) {
 			return &resource.Error{Status: 403, Errno: resource.ErrnoForbidden, Message: "Origin not allowed for cookie sessions."}
 		}
@@ -94,7 +101,7 @@ func (p *Plugin) originTrusted(r *resource.Request, origin string) bool {
 }
 
 func (p *Plugin) termsExempt(r *resource.Request, path string) bool {
-	m := r.Request().Method
+	m := r.Method()
 	switch {
 	case path == "/v1", strings.HasPrefix(path, "/v1/__"):
 		return true

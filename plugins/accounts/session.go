@@ -59,8 +59,8 @@ func (p *Plugin) startSession(r *resource.Request, user string, created int64) e
 		return err
 	}
 	age := int(p.sessionTTL.Seconds())
-	http.SetCookie(r.Response(), p.cookie(r, p.cookieName, sid, age, true))
-	http.SetCookie(r.Response(), p.cookie(r, "nimbus_csrf", csrf, age, false))
+	r.SetCookie(p.cookie(r, p.cookieName, sid, age, true))
+	r.SetCookie(p.cookie(r, "nimbus_csrf", csrf, age, false))
 	return r.JSON(http.StatusCreated, map[string]any{"data": map[string]any{
 		"user_id": p.policy + ":" + user, "id": user, "expires": expires, "csrf_token": csrf}})
 }
@@ -71,12 +71,12 @@ func (p *Plugin) checkSession(r *resource.Request) error {
 		return resource.Unauthorized()
 	}
 	id := p.ownID(r)
-	return r.JSON(http.StatusOK, map[string]any{"data": map[string]any{"user_id": r.Identity.UserID, "id": id, "expires": c.expires}})
+	return r.JSON(http.StatusOK, map[string]any{"data": map[string]any{"user_id": r.Identity().UserID, "id": id, "expires": c.expires}})
 }
 
 func (p *Plugin) clearCookies(r *resource.Request) {
-	http.SetCookie(r.Response(), p.cookie(r, p.cookieName, "", -1, true))
-	http.SetCookie(r.Response(), p.cookie(r, "nimbus_csrf", "", -1, false))
+	r.SetCookie(p.cookie(r, p.cookieName, "", -1, true))
+	r.SetCookie(p.cookie(r, "nimbus_csrf", "", -1, false))
 }
 
 // logout destroys the session of the cookie, if any; it always succeeds.

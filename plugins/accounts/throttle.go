@@ -72,7 +72,7 @@ func (t throttle) fail(r *resource.Request, user string) {
 		return err
 	})
 	if err != nil {
-		r.App.Logger.Warn("login failure could not be counted", "error", err)
+		r.Logger().Warn("login failure could not be counted", "error", err)
 	}
 }
 

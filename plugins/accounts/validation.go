@@ -101,7 +101,7 @@ func (p *Plugin) activate(r *resource.Request) error {
 	p.cache.forget(id)
 	if err := p.send(r, account, "account_validation.email_confirmation_subject_template",
 		"account_validation.email_confirmation_body_template", nil, nil); err != nil {
-		r.App.Logger.Error("confirmation e-mail could not be sent", "account", id, "error", err)
+		r.Logger().Error("confirmation e-mail could not be sent", "account", id, "error", err)
 	}
 	return r.JSON(http.StatusOK, p.readFilter(r, account))
 }
@@ -156,7 +156,7 @@ func (p *Plugin) resetPassword(r *resource.Request) error {
 	}
 	if err := p.send(r, account, "account_validation.email_reset_password_subject_template",
 		"account_validation.email_reset_password_body_template", map[string]any{"reset-password": temp}, ctxOverride); err != nil {
-		r.App.Logger.Error("reset e-mail could not be sent", "account", id, "error", err)
+		r.Logger().Error("reset e-mail could not be sent", "account", id, "error", err)
 	}
 	return r.JSON(http.StatusOK, ok)
 }

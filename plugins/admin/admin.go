@@ -31,6 +31,14 @@ type Plugin struct{ dir, version string }
 // Name implements resource.Plugin.
 func (*Plugin) Name() string { return "admin" }
 
+// Settings implements resource.SettingsDeclarer.
+func (*Plugin) Settings() []resource.Setting {
+	return []resource.Setting{{Name: "admin_assets_path", Type: resource.String,
+		Description: "folder holding a Kinto Admin build served at /v1/admin/"}}
+}
+
+var _ resource.SettingsDeclarer = (*Plugin)(nil)
+
 // Register implements resource.Plugin.
 func (p *Plugin) Register(r *resource.Registry) error {
 	p.dir = r.Settings().String("admin_assets_path")
@@ -56,7 +64,7 @@ func (p *Plugin) serve(r *resource.Request) error {
 	if req.URL.Path == "/v1/admin" {
 		return r.Redirect(http.StatusTemporaryRedirect, "/v1/admin/")
 	}
-	h := r.Response().Header()
+	h := r.ResponseHeader()
 	rel := strings.TrimPrefix(path.Clean(strings.TrimPrefix(req.URL.Path, "/v1/admin")), "/")
 	if p.dir == "" {
 		h.Set("Content-Security-Policy", CSP)
@@ -76,6 +84,6 @@ func (p *Plugin) serve(r *resource.Request) error {
 	} else {
 		h.Set("Cache-Control", "max-age=31536000")
 	}
-	http.ServeFile(r.Response(), req, file)
+	http.ServeFile(r.ResponseWriter(), req, file)
 	return nil
 }

@@ -5,8 +5,10 @@
 // The personal bucket id is Kinto's: the first 32 hex digits of
 // HMAC-SHA256(default_bucket_hmac_secret, user id), formatted as a UUID,
 // so a site moving from Kinto keeps its users' buckets. Requests under the
-// alias are re-dispatched through the router with the real id, so they get
-// exactly the behaviour, permissions and events of the real URL.
+// alias are served by the real URL's route (resource.Request.Reroute), so
+// they get exactly the behaviour, permissions and events of the real URL;
+// the implied creations go through the object service as the caller, so
+// they are authorized and scoped as if the caller had sent them.
 package defaultbucket
 
 import (
@@ -15,7 +17,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 
 	"github.com/nimbus-server/nimbus/resource"
@@ -35,6 +36,14 @@ func BucketID(secret, userID string) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
+// Settings implements resource.SettingsDeclarer.
+func (*Plugin) Settings() []resource.Setting {
+	return []resource.Setting{{Name: "default_bucket_hmac_secret", Type: resource.String,
+		Description: "secret the personal bucket ids derive from (keep it stable: changing it gives every user a new bucket)"}}
+}
+
+var _ resource.SettingsDeclarer = (*Plugin)(nil)
+
 // Register implements resource.Plugin.
 func (p *Plugin) Register(r *resource.Registry) error {
 	p.secret = r.Settings().String("default_bucket_hmac_secret")
@@ -43,7 +52,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		return err
 	}
 	r.AddUserInfo(func(req *resource.Request, user map[string]any) {
-		user["bucket"] = BucketID(p.secret, req.Identity.UserID)
+		user["bucket"] = BucketID(p.secret, req.Identity().UserID)
 	})
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		for _, path := range []string{"/buckets/default", "/buckets/default/*"} {
@@ -62,7 +71,7 @@ func (p *Plugin) serve(r *resource.Request) error {
 	if !r.Authenticated() {
 		return resource.Unauthorized()
 	}
-	if r.App.Settings.Bool("readonly") {
+	if r.Settings().Bool("readonly") {
 		return resource.MethodNotAllowed("The default bucket cannot be used on a read-only server.")
 	}
 	req := r.Request()
@@ -74,84 +83,34 @@ func (p *Plugin) serve(r *resource.Request) error {
 		}
 		return r.Redirect(http.StatusTemporaryRedirect, target)
 	}
-	id := BucketID(p.secret, r.Identity.UserID)
-	bucketPath := "/v1/buckets/" + id
+	id := BucketID(p.secret, r.Identity().UserID)
+	bucketURI := "/buckets/" + id
 	segments := strings.Split(strings.Trim(rest, "/"), "/")
 	targetsBucket := rest == "" && req.Method == http.MethodPut
+	objects := r.Objects()
 	if !targetsBucket {
-		if res := p.ensure(r, bucketPath); res != nil {
-			return res
+		if _, err := objects.Ensure(bucketURI); err != nil {
+			return err
 		}
 	}
 	if len(segments) >= 2 && segments[0] == "collections" && segments[1] != "" {
 		targetsCollection := len(segments) == 2 && req.Method == http.MethodPut
 		if !targetsCollection {
-			if res := p.ensure(r, bucketPath+"/collections/"+segments[1]); res != nil {
-				return res
+			if _, err := objects.Ensure(bucketURI + "/collections/" + segments[1]); err != nil {
+				return err
 			}
 		}
 	}
-	body := r.Body
-	if bytes.Contains(body, []byte(`"default"`)) {
+	body := r.Body()
+	if rest == "" && bytes.Contains(body, []byte(`"default"`)) {
 		if v, err := resource.DecodeJSON(body); err == nil {
 			if m, ok := v.(map[string]any); ok {
-				if d, ok := m["data"].(map[string]any); ok && d["id"] == "default" && rest == "" {
+				if d, ok := m["data"].(map[string]any); ok && d["id"] == "default" {
 					d["id"] = id
 					body, _ = resource.EncodeJSON(m)
 				}
 			}
 		}
 	}
-	inner := req.Clone(req.Context())
-	inner.URL.Path = bucketPath + rest
-	inner.URL.RawPath = ""
-	inner.RequestURI = inner.URL.RequestURI()
-	inner.Body = http.NoBody
-	if len(body) > 0 {
-		inner.Body = newBody(body)
-		inner.ContentLength = int64(len(body))
-	}
-	r.App.ServeHTTP(r.Response().Writer, inner)
-	r.Response().Committed = true
-	return nil
-}
-
-// ensure creates an object if it is missing, through the router (so that
-// permissions, events and history apply); an error other than "already
-// exists" is returned.
-func (p *Plugin) ensure(r *resource.Request, path string) error {
-	req, err := http.NewRequestWithContext(r.Request().Context(), http.MethodPut, path, strings.NewReader("{}"))
-	if err != nil {
-		return err
-	}
-	req.Host = r.Request().Host
-	for k, v := range r.Request().Header {
-		req.Header[k] = v
-	}
-	req.Header.Del("If-Match")
-	req.Header.Set("If-None-Match", "*")
-	req.Header.Set("Content-Type", "application/json")
-	req.ContentLength = 2
-	rec := httptest.NewRecorder()
-	r.App.ServeHTTP(rec, req)
-	switch rec.Code {
-	case http.StatusCreated, http.StatusPreconditionFailed:
-		return nil
-	}
-	v, derr := resource.DecodeJSON(rec.Body.Bytes())
-	m, _ := v.(map[string]any)
-	if derr != nil || m == nil {
-		return resource.Internal()
-	}
-	e := &resource.Error{Status: rec.Code, Errno: resource.ErrnoUndefined}
-	if n, ok := m["errno"].(interface{ Int64() (int64, error) }); ok {
-		i, _ := n.Int64()
-		e.Errno = int(i)
-	}
-	e.Message, _ = m["message"].(string)
-	e.Details = m["details"]
-	if t, ok := m["error"].(string); ok {
-		e.Title = t
-	}
-	return e
+	return r.Reroute("/v1"+bucketURI+rest, body)
 }

@@ -65,3 +65,31 @@ func TestDefaultBucket(t *testing.T) {
 	ro := apitest.New(t, map[string]string{"includes": "default_bucket", "readonly": "true"})
 	ro.Do(R{Method: "GET", Path: "/v1/buckets/default", Auth: alice}).Expect(t, 405, 115)
 }
+
+// TestImplicitCreationNeedsNoCreatePermission follows Kinto: the personal
+// bucket and its collections are created by the server on the caller's
+// behalf, so a site that keeps bucket:create for administrators still
+// gives every user a default bucket, owned by them.
+func TestImplicitCreationNeedsNoCreatePermission(t *testing.T) {
+	s := apitest.New(t, map[string]string{"includes": "default_bucket", "default_bucket_hmac_secret": "s3",
+		"bucket_create_principals": "basicauth:admin"})
+	cases := []struct {
+		method, path string
+		status       int
+	}{
+		{"PUT", "/v1/buckets/mine", 403},
+		{"POST", "/v1/buckets/default/collections/tasks/records", 201},
+		{"GET", "/v1/buckets/default/collections/tasks", 200},
+		{"GET", "/v1/buckets/default/collections/notes/records", 200},
+	}
+	for _, c := range cases {
+		s.Do(R{Method: c.method, Path: c.path, Auth: alice, Body: `{"data":{}}`}).Expect(t, c.status, map[int]int{403: 121}[c.status])
+	}
+	b := s.Do(R{Method: "GET", Path: "/v1/buckets/default", Auth: alice}).Expect(t, 200, 0)
+	perms := b.Body["permissions"].(map[string]any)
+	uid := s.Do(R{Method: "GET", Path: "/v1/", Auth: alice}).Body["user"].(map[string]any)["id"]
+	if fmt.Sprint(perms["write"]) != fmt.Sprintf("[%s]", uid) {
+		t.Errorf("the caller owns the bucket created for them: %s", b.Raw)
+	}
+	s.Do(R{Method: "GET", Path: "/v1/buckets/default/collections/tasks", Auth: bob}).Expect(t, 200, 0)
+}

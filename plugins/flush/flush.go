@@ -28,8 +28,8 @@ func (Plugin) Register(r *resource.Registry) error {
 			if err := req.Update(func(tx storage.Tx) error { return tx.DeleteTree("") }); err != nil {
 				return err
 			}
-			req.App.Flushed()
-			req.App.Logger.Warn("all data flushed", "by", req.RealIP())
+			req.Flushed()
+			req.Logger().Warn("all data flushed", "by", req.RealIP())
 			return req.JSON(http.StatusAccepted, map[string]any{})
 		}})
 }

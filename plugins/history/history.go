@@ -36,11 +36,26 @@ type Plugin struct {
 // Name implements resource.Plugin.
 func (*Plugin) Name() string { return "history" }
 
+// Settings implements resource.SettingsDeclarer.
+func (*Plugin) Settings() []resource.Setting {
+	return []resource.Setting{
+		{Name: "history.exclude_resources", Type: resource.List,
+			Description: "URIs of buckets or collections whose changes are not recorded"},
+		{Name: "history.exclude_user_ids", Type: resource.List, Description: "user ids whose changes are not recorded"},
+		{Name: "history.auto_trim_max_count", Type: resource.Int, Default: "-1",
+			Description: "entries kept per bucket when trimming (-1: never trim)"},
+		{Name: "history.auto_trim_user_ids", Type: resource.List,
+			Description: "only the entries of these user ids are trimmed (none: every entry)"},
+		{Name: "history.auto_trim_threshold", Type: resource.Int, Default: "100",
+			Description: "extra entries tolerated before a trim runs"},
+	}
+}
+
+var _ resource.SettingsDeclarer = (*Plugin)(nil)
+
 // Register implements resource.Plugin.
 func (p *Plugin) Register(r *resource.Registry) error {
 	s := r.Settings()
-	r.DeclareSetting("history.auto_trim_max_count", "-1")
-	r.DeclareSetting("history.auto_trim_threshold", "100")
 	p.excludeResources = s.List("history.exclude_resources")
 	p.excludeUsers = s.List("history.exclude_user_ids")
 	p.trimMax = s.IntDefault("history.auto_trim_max_count")

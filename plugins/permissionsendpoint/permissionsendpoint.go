@@ -34,7 +34,6 @@ func (Plugin) Register(r *resource.Registry) error {
 }
 
 func serve(r *resource.Request) error {
-	a := r.App
 	var entries []storage.Object
 	err := r.View(func(tx storage.Tx) error {
 		ps, err := r.Principals(tx)
@@ -42,7 +41,7 @@ func serve(r *resource.Request) error {
 			return err
 		}
 		allowed := false
-		for _, p := range a.Settings.List("permissions_read_principals") {
+		for _, p := range r.Settings().List("permissions_read_principals") {
 			for _, q := range ps {
 				allowed = allowed || p == q
 			}
@@ -54,22 +53,22 @@ func serve(r *resource.Request) error {
 		if err != nil {
 			return err
 		}
-		if err := addSettingsObjects(a, tx, ps, acc); err != nil {
+		if err := addSettingsObjects(r, tx, ps, acc); err != nil {
 			return err
 		}
 		for uri, held := range acc {
-			loc, ok := a.Locate(uri)
+			loc, ok := r.Objects().Locate(uri)
 			if !ok || loc.Resource.Name == "history" {
 				continue
 			}
 			if ok, _ := tx.Exists(loc.Ref, loc.ID); !ok {
 				continue
 			}
-			entries = append(entries, entry(a, ps, uri, loc, held))
+			entries = append(entries, entry(r, ps, uri, loc, held))
 		}
 		var rootPerms []string
 		for _, perm := range []string{"bucket:create", "account:create"} {
-			if a.Authorizer.BySettings(ps, permissions.Root, perm) {
+			if r.Authorizer().BySettings(ps, permissions.Root, perm) {
 				rootPerms = append(rootPerms, perm)
 			}
 		}
@@ -81,7 +80,7 @@ func serve(r *resource.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.ServeList(r, Fields, []storage.Sort{{Field: "uri", Desc: true}}, entries)
+	return r.ServeList(Fields, []storage.Sort{{Field: "uri", Desc: true}}, entries)
 }
 
 // settingsResources are the resources whose every object /permissions
@@ -92,12 +91,12 @@ var settingsResources = []string{"bucket", "collection", "group"}
 // addSettingsObjects adds to acc every bucket, collection or group on
 // which settings grant the caller a permission, with no held permission
 // of its own (entry adds the settings grants).
-func addSettingsObjects(a *resource.App, tx storage.Tx, ps []string, acc map[string][]string) error {
+func addSettingsObjects(r *resource.Request, tx storage.Tx, ps []string, acc map[string][]string) error {
 	granted := map[string]bool{}
 	any := false
 	for _, name := range settingsResources {
-		for _, perm := range a.Tree.Names(name) {
-			if a.Authorizer.BySettings(ps, name, perm) {
+		for _, perm := range r.Tree().Names(name) {
+			if r.Authorizer().BySettings(ps, name, perm) {
 				granted[name] = true
 				any = true
 			}
@@ -138,17 +137,17 @@ func addSettingsObjects(a *resource.App, tx storage.Tx, ps []string, acc map[str
 
 // entry builds the description of one object, with the permissions held
 // directly or through settings, expanded to the same-object implications.
-func entry(a *resource.App, ps []string, uri string, loc resource.Location, held []string) storage.Object {
+func entry(r *resource.Request, ps []string, uri string, loc resource.Location, held []string) storage.Object {
 	name := loc.Resource.Name
 	set := map[string]bool{}
 	for _, h := range held {
-		for _, p := range a.Tree.Implied(name, h) {
+		for _, p := range r.Tree().Implied(name, h) {
 			set[p] = true
 		}
 	}
-	for _, perm := range append(a.Tree.Names(name), "read:attributes") {
-		if a.Authorizer.BySettings(ps, name, perm) {
-			for _, p := range a.Tree.Implied(name, perm) {
+	for _, perm := range append(r.Tree().Names(name), "read:attributes") {
+		if r.Authorizer().BySettings(ps, name, perm) {
+			for _, p := range r.Tree().Implied(name, perm) {
 				set[p] = true
 			}
 		}

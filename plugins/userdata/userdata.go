@@ -26,7 +26,7 @@ func (Plugin) Register(r *resource.Registry) error {
 
 func serve(r *resource.Request) error {
 	principal := r.Param("principal")
-	allowed := r.App.Settings.List("user-data_delete_principals")
+	allowed := r.Settings().List("user-data_delete_principals")
 	var events []string
 	err := r.Update(func(tx storage.Tx) error {
 		events = nil
@@ -61,7 +61,7 @@ func serve(r *resource.Request) error {
 				continue // deleted with a parent already
 			}
 			if w := acl["write"]; len(w) == 1 && w[0] == principal {
-				if _, err := r.App.DeleteObject(r, tx, uri); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				if _, err := r.Objects().Purge(tx, uri); err != nil && !errors.Is(err, storage.ErrNotFound) {
 					return err
 				}
 				events = append(events, uri)
@@ -93,7 +93,7 @@ func serve(r *resource.Request) error {
 	if err != nil {
 		return err
 	}
-	r.App.Logger.Warn("user data deleted", "principal", principal, "objects", len(events), "by", r.Identity.UserID)
+	r.Logger().Warn("user data deleted", "principal", principal, "objects", len(events), "by", r.Identity().UserID)
 	return r.JSON(http.StatusOK, map[string]any{"data": map[string]any{"principal": principal}})
 }
 
@@ -102,7 +102,7 @@ func removeMember(r *resource.Request, tx storage.Tx, groupURI, principal string
 	if err := tx.RemoveUserPrincipal(principal, groupURI); err != nil {
 		return err
 	}
-	loc, ok := r.App.Locate(groupURI)
+	loc, ok := r.Objects().Locate(groupURI)
 	if !ok {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -61,19 +61,19 @@ func TestCreateUserCommand(t *testing.T) {
 
 func TestCommandLine(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"version"}, &out, &errb); code != 0 || strings.TrimSpace(out.String()) != Version {
+	if code := Run([]string{"version"}, nil, &out, &errb); code != 0 || strings.TrimSpace(out.String()) != Version {
 		t.Errorf("version: %d %q", code, out.String())
 	}
-	if code := run([]string{"frobnicate"}, &out, &errb); code != 2 {
+	if code := Run([]string{"frobnicate"}, nil, &out, &errb); code != 2 {
 		t.Errorf("unknown command: %d", code)
 	}
-	if code := run([]string{"--ini", "/nonexistent/x.ini", "migrate"}, &out, &errb); code != 1 {
+	if code := Run([]string{"--ini", "/nonexistent/x.ini", "migrate"}, nil, &out, &errb); code != 1 {
 		t.Errorf("an explicit missing file must fail: %d", code)
 	}
 	dir := t.TempDir()
 	ini := filepath.Join(dir, "conf", "nimbus.ini")
 	out.Reset()
-	if code := run([]string{"--ini", ini, "init"}, &out, &errb); code != 0 {
+	if code := Run([]string{"--ini", ini, "init"}, nil, &out, &errb); code != 0 {
 		t.Fatalf("init: %d %s", code, errb.String())
 	}
 	text, _ := os.ReadFile(ini)
@@ -82,17 +82,17 @@ func TestCommandLine(t *testing.T) {
 			t.Errorf("init output lacks %q", want)
 		}
 	}
-	if code := run([]string{"--ini", ini, "init"}, &out, &errb); code != 1 {
+	if code := Run([]string{"--ini", ini, "init"}, nil, &out, &errb); code != 1 {
 		t.Error("init must refuse to overwrite")
 	}
 	bad := writeINI(t, "[nimbus]\npaginate_by = lots\nmultiauth.policies = basicauth\n")
 	errb.Reset()
-	if code := run([]string{"--ini", bad, "serve"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "paginate_by") {
+	if code := Run([]string{"--ini", bad, "serve"}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "paginate_by") {
 		t.Errorf("a bad setting must stop start-up naming it: %d %q", code, errb.String())
 	}
 	interp := writeINI(t, "[app:main]\nkinto.storage_url = %(nope)s\n")
 	errb.Reset()
-	if code := run([]string{"--ini", interp, "serve"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "nope") {
+	if code := Run([]string{"--ini", interp, "serve"}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "nope") {
 		t.Errorf("unknown interpolation: %d %q", code, errb.String())
 	}
 }
@@ -120,13 +120,53 @@ func TestPurgeDeleted(t *testing.T) {
 	}
 	b.Close()
 	var out, errb bytes.Buffer
-	if code := run([]string{"--ini", ini, "purge-deleted", "record", "history", "1"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "record: 4 tombstones deleted") {
+	if code := Run([]string{"--ini", ini, "purge-deleted", "record", "history", "1"}, nil, &out, &errb); code != 0 || !strings.Contains(out.String(), "record: 4 tombstones deleted") {
 		t.Errorf("purge-deleted: %d %q %q", code, out.String(), errb.String())
 	}
-	if code := run([]string{"--ini", ini, "purge-deleted", "record", "x"}, &out, &errb); code != 1 {
+	if code := Run([]string{"--ini", ini, "purge-deleted", "record", "x"}, nil, &out, &errb); code != 1 {
 		t.Error("a bad max-retained must fail")
 	}
-	if code := run([]string{"flush-cache"}, &out, &errb); code != 0 {
+	if code := Run([]string{"flush-cache"}, nil, &out, &errb); code != 0 {
 		t.Error("flush-cache")
+	}
+}
+
+// TestDeclaredSettings checks the three places a plugin's declared
+// settings show up: start-up refuses a value of the wrong type naming the
+// setting, "nimbus init" writes them commented with their defaults, and
+// docs/plugin-settings.md is the current output of "nimbus settings".
+func TestDeclaredSettings(t *testing.T) {
+	cases := []struct {
+		name, ini, want string
+	}{
+		{"integer", "[nimbus]\nstorage_backend = memory\nincludes = history\nmultiauth.policies = basicauth\nhistory.auto_trim_threshold = lots\n", "history.auto_trim_threshold"},
+		{"boolean", "[nimbus]\nstorage_backend = memory\nincludes = accounts\nmultiauth.policies = account\naccount_tokens_enabled = maybe\n", "account_tokens_enabled"},
+		{"one of", "[nimbus]\nstorage_backend = memory\nincludes = accounts\nmultiauth.policies = account\naccount_session_cookie_samesite = Sometimes\n", "account_session_cookie_samesite"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := Run([]string{"--ini", writeINI(t, c.ini), "serve", "--port", "0"}, nil, &out, &errb)
+			if code != 1 || !strings.Contains(errb.String(), c.want) {
+				t.Errorf("exit %d, stderr %q: want 1 and a message naming %s", code, errb.String(), c.want)
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	ini := filepath.Join(t.TempDir(), "nimbus.ini")
+	if code := Run([]string{"--ini", ini, "init"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("init: %d %s", code, errb.String())
+	}
+	text, _ := os.ReadFile(ini)
+	if !strings.Contains(string(text), "# account_token_ttl_seconds = 86400") {
+		t.Errorf("init lists the included plugins' settings with their defaults:\n%s", text)
+	}
+	out.Reset()
+	if code := Run([]string{"settings"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("settings: %d", code)
+	}
+	doc, err := os.ReadFile("../../../docs/plugin-settings.md")
+	if err != nil || string(doc) != out.String() {
+		t.Errorf("docs/plugin-settings.md is not the output of `nimbus settings` (run: go run ./cmd/nimbus settings > docs/plugin-settings.md)")
 	}
 }

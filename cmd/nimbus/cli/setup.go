@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/plugins"
+	"github.com/nimbus-server/nimbus/resource"
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/bolt"
 	"github.com/nimbus-server/nimbus/storage/memory"
@@ -198,6 +200,7 @@ account_write_principals = account:admin
 account_read_principals = account:admin
 bucket_create_principals = system.Authenticated
 `, *host, *backend, url, *cache, strings.Join(includes, " "), policy, randomHex(32), randomHex(32))
+	text += initSection(g, includes)
 	if dir := filepath.Dir(g.ini); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return err
@@ -208,4 +211,78 @@ bucket_create_principals = system.Authenticated
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", g.ini)
 	return nil
+}
+
+// declared returns the settings the plugins of this binary declare, in
+// catalog order by plugin name, without registering any plugin.
+func declared(g globals) []resource.DeclaredSetting {
+	cat := plugins.Catalog()
+	for k, v := range g.extra {
+		cat[k] = v
+	}
+	names := make([]string, 0, len(cat))
+	for name := range cat {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []resource.DeclaredSetting
+	for _, name := range names {
+		if d, ok := cat[name]().(resource.SettingsDeclarer); ok {
+			for _, st := range d.Settings() {
+				out = append(out, resource.DeclaredSetting{Setting: st, Plugin: name})
+			}
+		}
+	}
+	return out
+}
+
+// settingsDoc writes the plugins' settings as a Markdown document
+// (docs/plugin-settings.md is its output).
+func settingsDoc(g globals, w io.Writer) {
+	fmt.Fprintln(w, "# Plugin settings")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Written by `nimbus settings` from what each plugin declares; every key can also be set with")
+	fmt.Fprintln(w, "`NIMBUS_<KEY>` (upper case, dots and dashes as underscores). A value of the wrong type stops the")
+	fmt.Fprintln(w, "server at start-up with a message naming the setting.")
+	plugin := ""
+	for _, d := range declared(g) {
+		if d.Plugin != plugin {
+			plugin = d.Plugin
+			fmt.Fprintf(w, "\n## %s\n\n| setting | type | default | what it does |\n|---|---|---|---|\n", plugin)
+		}
+		typ := d.Type.String()
+		if len(d.OneOf) > 0 {
+			typ = strings.Join(d.OneOf, " / ")
+		}
+		def := "(none)"
+		if d.Default != "" {
+			def = "`" + strings.ReplaceAll(d.Default, "|", `\|`) + "`"
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s |\n", d.Name, typ, def, strings.ReplaceAll(d.Description, "|", `\|`))
+	}
+}
+
+// initSection is the commented block "nimbus init" writes for the
+// settings of the plugins it includes.
+func initSection(g globals, includes []string) string {
+	var b strings.Builder
+	for _, d := range declared(g) {
+		if !contains(includes, d.Plugin) {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\n# Plugin settings, with their defaults (nimbus settings lists them all).\n")
+		}
+		fmt.Fprintf(&b, "# %s (%s): %s\n# %s = %s\n", d.Name, d.Type, d.Description, d.Name, d.Default)
+	}
+	return b.String()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,257 @@
+// Package cli is the nimbus command: serve, migrate, init, create-user
+// and the maintenance commands. Main is also the entry point of a custom
+// Nimbus binary that compiles in third-party plugins:
+//
+//	func main() { os.Exit(cli.Main(&bookmarks.Plugin{})) }
+//
+// docs/plugins.md walks through building one.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/plugins"
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage/postgres"
+)
+
+// Version is the version the binary reports; set it at build time with
+// -ldflags "-X github.com/nimbus-server/nimbus/cmd/nimbus/cli.Version=...".
+var Version = "0.1.0"
+
+const usage = `usage: nimbus [--ini FILE] [-q|--quiet] [-v|--debug] COMMAND [options]
+
+commands:
+  serve (alias start) [--port N]   run the HTTP server
+  migrate [--dry-run]              create or upgrade the storage schema
+  init [--backend B] [--host H]    write a commented configuration file
+  create-user [-u NAME] [-p PASS]  create an account or set its password
+  purge-deleted <resource>... <n>  keep only the n newest tombstones of each list
+  flush-cache                      (caches are in-process; nothing to flush)
+  settings                         list the plugins' settings (Markdown)
+  version                          print the version
+
+The configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini.
+Every setting can be overridden by NIMBUS_<KEY> environment variables.
+`
+
+type globals struct {
+	// extra are the plugins of this binary beyond the built-in catalog.
+	extra    map[string]func() resource.Plugin
+	ini      string
+	explicit bool
+	quiet    bool
+	debug    bool
+}
+
+// Main runs the nimbus command line on os.Args and returns the exit
+// status. extra are plugins compiled into this binary besides the
+// built-in ones: each is enabled by naming it (its Name) in the includes
+// setting, like a built-in plugin.
+func Main(extra ...resource.Plugin) int {
+	// Requests allocate many short-lived objects; collecting less often
+	// trades a little memory for throughput. GOGC still wins when set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	return Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, extra...)
+}
+
+// Run runs the command line args with the given standard streams and
+// extra plugins, and returns the exit status.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...resource.Plugin) int {
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	g := globals{extra: map[string]func() resource.Plugin{}}
+	for _, p := range extra {
+		p := p
+		g.extra[p.Name()] = func() resource.Plugin { return p }
+	}
+	fs := flag.NewFlagSet("nimbus", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.StringVar(&g.ini, "ini", "", "configuration file")
+	fs.BoolVar(&g.quiet, "q", false, "only log warnings and errors")
+	fs.BoolVar(&g.quiet, "quiet", false, "only log warnings and errors")
+	fs.BoolVar(&g.debug, "v", false, "log debug messages")
+	fs.BoolVar(&g.debug, "debug", false, "log debug messages")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	g.explicit = g.ini != ""
+	if g.ini == "" {
+		if v := os.Getenv("NIMBUS_INI"); v != "" {
+			g.ini, g.explicit = v, true
+		} else {
+			g.ini = "config/nimbus.ini"
+		}
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, cargs := rest[0], rest[1:]
+	var err error
+	switch cmd {
+	case "serve", "start":
+		err = serve(g, cargs, stderr)
+	case "migrate":
+		err = migrate(g, cargs, stdout)
+	case "init":
+		err = initConfig(g, cargs, stdout)
+	case "purge-deleted":
+		err = purgeDeleted(g, cargs, stdout)
+	case "flush-cache":
+		// Caches (verified passwords, credentials, schemas) live in each
+		// server process and are emptied when it restarts.
+		fmt.Fprintln(stdout, "nothing to flush: Nimbus caches live in each server process and are emptied on restart")
+	case "create-user":
+		return createUser(g, cargs, stdin, stdout, stderr)
+	case "settings":
+		settingsDoc(g, stdout)
+	case "version":
+		fmt.Fprintln(stdout, Version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "nimbus: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nimbus: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(g globals, s *config.Settings, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	switch strings.ToUpper(s.String("log_level")) {
+	case "DEBUG":
+		level = slog.LevelDebug
+	case "WARNING", "WARN":
+		level = slog.LevelWarn
+	case "ERROR":
+		level = slog.LevelError
+	}
+	if g.quiet {
+		level = slog.LevelWarn
+	}
+	if g.debug {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if s.String("log_format") == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(g globals, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.String("port", "", "listen port (overrides bind_port)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := config.Load(g.ini, g.explicit, os.Environ(), *port)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(g, s, stderr)
+	if s.Path == "" {
+		if err := zeroConfig(s, logger); err != nil {
+			return err
+		}
+	}
+	backend, err := openBackend(s)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	app, err := plugins.NewApp(s, backend, logger, g.extra)
+	if err != nil {
+		return err
+	}
+	app.Version = Version
+	addr := net.JoinHostPort(s.String("bind_host"), s.String("bind_port"))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	// Headers over resource.MaxHeaderBytes get a JSON 431 from the app;
+	// the server itself refuses anything four times larger.
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		MaxHeaderBytes: 4 * resource.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("nimbus is serving", "url", "http://"+ln.Addr().String()+"/v1/", "storage_backend", s.String("storage_backend"),
+		"storage_url", storageURL(s), "config", s.Path, "version", Version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown did not finish cleanly", "error", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func migrate(g globals, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	dry := fs.Bool("dry-run", false, "only print the steps")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := config.Load(g.ini, g.explicit, os.Environ(), "")
+	if err != nil {
+		return err
+	}
+	backend := backendName(s)
+	if *dry {
+		fmt.Fprintf(stdout, "would prepare the %s storage at %s\n", backend, storageURL(s))
+		return nil
+	}
+	if backend == "postgresql" {
+		msg, err := postgres.Migrate(context.Background(), s.String("storage_url"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "postgresql: "+msg)
+		return nil
+	}
+	b, err := openBackend(s)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	fmt.Fprintf(stdout, "%s storage at %s is ready\n", backend, storageURL(s))
+	return nil
+}
