@@ -37,6 +37,10 @@ type Resource struct {
 	// Fields, when not nil, is a fixed schema: filters, sorts and _fields
 	// on other root fields get 400.
 	Fields []string
+	// Layout is how backends shared with Kinto store the objects
+	// (storage.UnderOwnID for Kinto's accounts); the zero value is the
+	// generic layout.
+	Layout storage.Layout
 
 	// Guard, when set, runs first in every handler of the resource with
 	// the action ("list", "read", "create", "update", "delete") and the

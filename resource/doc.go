@@ -15,12 +15,22 @@
 // end of service, the version prefix (App.pre, before routing); then
 // preflight, read-only mode, content negotiation, the body limit,
 // authentication and plugin request hooks (App.route, after routing); then
-// the handler, which authorizes before it validates (CORE-21), and runs
-// its reads and writes in one storage transaction. Every error, whatever
+// the handler. Every resource endpoint runs the same pipeline (pipeline.go)
+// in one storage transaction: load, authorize, validate (only after
+// authorization, CORE-21), preconditions, execute; it answers once the
+// transaction has committed and the after-commit listeners heard of the
+// change. Slow work a write needs (a password hash) runs before the
+// transaction, in the resource's Prepare hook. Every error, whatever
 // produced it, is written by App.handleError in Kinto's JSON format.
 //
 // Plugins implement Plugin and receive a Registry, through which they add
 // resources, plain routes, capabilities, public settings, heartbeat
 // checks, authentication methods, principals, event listeners and their
-// own settings. Nothing is registered through globals.
+// declared settings (SettingsDeclarer). Nothing is registered through
+// globals. Handlers and hooks see a Request, which exposes the caller, the
+// decoded path parameters, the body and helpers to answer, typed
+// per-request state (StateKey), and the object service (Request.Objects),
+// through which a plugin creates, reads and deletes objects of any
+// resource with the engine's rules instead of calling the server over
+// HTTP.
 package resource

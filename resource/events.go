@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"slices"
+
 	"github.com/nimbus-server/nimbus/storage"
 )
 
@@ -29,10 +31,10 @@ type Event struct {
 
 // matches tells whether a listener subscribes to the event.
 func (l *Listener) matches(ev *Event) bool {
-	if len(l.Actions) > 0 && !contains(l.Actions, ev.Action) {
+	if len(l.Actions) > 0 && !slices.Contains(l.Actions, ev.Action) {
 		return false
 	}
-	return len(l.Resources) == 0 || contains(l.Resources, ev.ResourceName)
+	return len(l.Resources) == 0 || slices.Contains(l.Resources, ev.ResourceName)
 }
 
 // beforeCommit runs the listeners that must commit with the change.

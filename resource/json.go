@@ -2,8 +2,9 @@ package resource
 
 import (
 	"fmt"
-	"github.com/nimbus-server/nimbus/storage"
 	"unicode/utf8"
+
+	"github.com/nimbus-server/nimbus/storage"
 )
 
 // MaxJSONDepth is the deepest nesting of objects and arrays a request body

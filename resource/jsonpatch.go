@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ func (a *App) jsonPatch(r *Request, res *Resource, old storage.Object, oldACL st
 	acl := storage.ACL{}
 	names := a.Tree.Names(res.Name)
 	for perm, v := range pm {
-		if !contains(names, perm) {
+		if !slices.Contains(names, perm) {
 			return patchDoc{}, patchFailed(fmt.Sprintf("%q is not a valid permission name for %s", perm, res.Name))
 		}
 		var list []string

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -209,7 +210,7 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 					allowed = patchTypes
 				}
 				mt, _, err := mime.ParseMediaType(ct)
-				if err != nil || !contains(allowed, strings.ToLower(mt)) {
+				if err != nil || !slices.Contains(allowed, strings.ToLower(mt)) {
 					return InvalidStatus(415, "header", "Content-Type",
 						fmt.Sprintf("Content-Type header should be one of ['%s']", strings.Join(allowed, "', '")))
 				}
@@ -281,15 +282,6 @@ func decodeParams(c echo.Context) error {
 	}
 	c.SetParamValues(vals...)
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func acceptsJSON(accept string) bool {

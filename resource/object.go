@@ -1,26 +1,14 @@
 package resource
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/nimbus-server/nimbus/permissions"
 	"github.com/nimbus-server/nimbus/storage"
 )
-
-func httpDate(ms int64) string { return time.UnixMilli(ms).UTC().Format(http.TimeFormat) }
-
-func getOrNil(tx storage.Tx, ref storage.Ref, id string) (storage.Object, error) {
-	o, err := tx.Get(ref, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil
-	}
-	return o, err
-}
 
 // objectGet serves GET and HEAD on one object (RES-08).
 func (a *App) objectGet(res *Resource) echo.HandlerFunc {
@@ -33,51 +21,54 @@ func (a *App) objectGet(res *Resource) echo.HandlerFunc {
 		var body map[string]any
 		var ts int64
 		var notModified bool
-		err := r.View(func(tx storage.Tx) error {
-			tx = memo(tx)
-			ok, err := r.allowed(tx, chain, a.readPerm(res))
-			if err != nil {
+		var pobjs map[string]storage.Object
+		err := a.pipeline(r, steps{
+			load: loader(res, m, id),
+			authorize: func(tx storage.Tx, _ storage.Object) error {
+				ok, err := r.allowed(tx, chain, a.readPerm(res))
+				if err == nil && !ok {
+					err = r.Deny()
+				}
 				return err
-			}
-			if !ok {
-				return r.Deny()
-			}
-			if e := checkIDs(res, m, true); e != nil {
-				return e
-			}
-			if perr != nil {
-				return perr
-			}
-			pobjs, err := parents(tx, res, m, !r.Authenticated())
-			if err != nil {
-				return err
-			}
-			obj, err := getOrNil(tx, res.ref(m), id)
-			if err != nil {
-				return err
-			}
-			if obj == nil {
-				return NotFound(res.Name, id)
-			}
-			ts = storage.LastModified(obj)
-			if pc.hasNone && !pc.noneAny && pc.none == ts {
-				notModified = true
+			},
+			validate: func(tx storage.Tx, obj storage.Object) (err error) {
+				if err := errorsOf(checkIDs(res, m, true), perr); err != nil {
+					return err
+				}
+				if pobjs, err = parents(tx, res, m, !r.Authenticated()); err != nil {
+					return err
+				}
+				if obj == nil {
+					return NotFound(res.Name, id)
+				}
 				return nil
-			}
-			if e := pc.checkWrite(obj, 0); e != nil {
-				return a.shownPrecondition(r, tx, res, chain, e, obj)
-			}
-			fields, ferr := parseFields(r, res)
-			if ferr != nil {
-				return ferr
-			}
-			acl, err := tx.GetACL(chain[0].URI)
-			if err != nil {
-				return err
-			}
-			body, err = a.objectBody(r, tx, res, chain, project(obj, fields), acl)
-			a.cacheHeaders(r, res, m, pobjs)
-			return err
+			},
+			preconditions: func(tx storage.Tx, obj storage.Object) error {
+				ts = storage.LastModified(obj)
+				if notModified = pc.hasNone && !pc.noneAny && pc.none == ts; notModified {
+					return nil
+				}
+				if e := pc.checkWrite(obj, 0); e != nil {
+					return a.shownPrecondition(r, tx, res, chain, e, obj)
+				}
+				return nil
+			},
+			execute: func(tx storage.Tx, obj storage.Object) ([]*Event, error) {
+				if notModified {
+					return nil, nil
+				}
+				fields, ferr := parseFields(r, res)
+				if ferr != nil {
+					return nil, ferr
+				}
+				acl, err := tx.GetACL(chain[0].URI)
+				if err != nil {
+					return nil, err
+				}
+				body, err = a.objectBody(r, tx, res, chain, project(obj, fields), acl)
+				a.cacheHeaders(r, res, m, pobjs)
+				return nil, err
+			},
 		})
 		if err != nil {
 			return err
@@ -89,59 +80,6 @@ func (a *App) objectGet(res *Resource) echo.HandlerFunc {
 		}
 		return r.JSON(http.StatusOK, body)
 	}
-}
-
-// missingObject answers a write on a missing object: 404 when the caller
-// may read the parent (or holds the permission by inheritance), 403/401
-// otherwise (PERM-09).
-func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdict, id string) error {
-	chain := res.chain(m, id)
-	ok, err := r.allowed(tx, chain, "write")
-	if err != nil {
-		return err
-	}
-	if !ok && len(chain) > 2 {
-		// Read on the parent list (not its attributes), with the
-		// settings of this resource, as Kinto decides it.
-		ps, perr := r.Principals(tx)
-		if perr != nil {
-			return perr
-		}
-		if ok, err = a.Authorizer.AllowedOn(tx, ps, res.Name, chain[1:], "read"); err != nil {
-			return err
-		}
-	}
-	if !ok {
-		return r.Deny()
-	}
-	if e := checkIDs(res, m, true); e != nil {
-		return e
-	}
-	if _, err := parents(tx, res, m); err != nil {
-		return err
-	}
-	return NotFound(res.Name, id)
-}
-
-// writeTarget returns the existing object a PATCH or DELETE changes,
-// after checking the caller may write it; a missing object gets the
-// answer of missingObject.
-func (a *App) writeTarget(r *Request, tx storage.Tx, res *Resource, m matchdict, id string, chain []permissions.Node) (storage.Object, error) {
-	old, err := getOrNil(tx, res.ref(m), id)
-	if err != nil {
-		return nil, err
-	}
-	if old == nil {
-		return nil, a.missingObject(r, tx, res, m, id)
-	}
-	ok, err := r.allowed(tx, chain, "write")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, r.Deny()
-	}
-	return old, nil
 }
 
 // objectPut serves PUT: create or replace (RES-09).
@@ -231,122 +169,89 @@ func (rn runner) allowed(r *Request, tx storage.Tx, chain []permissions.Node, pe
 	return r.allowed(tx, chain, perm)
 }
 
-// putObject creates or replaces one object: authorization, ids,
-// preconditions, validation, storage, ACL, hooks and events, in one write
-// transaction; listeners hear of it after commit.
+// putObject creates or replaces one object through the pipeline:
+// authorization (write, or create for a new object or If-None-Match: *),
+// ids, headers and body, parents, preconditions, then storage, ACL,
+// hooks and events.
 func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in putInput) (putOutput, error) {
 	chain := res.chain(m, id)
 	uri := chain[0].URI
 	pc, wb := in.pc, in.body
 	var out putOutput
-	var events []*Event
-	err := in.run.update(r, func(tx storage.Tx) error {
-		events = nil
-		old, err := getOrNil(tx, res.ref(m), id)
-		if err != nil {
+	err := a.pipeline(r, steps{
+		write: true, run: in.run,
+		load: loader(res, m, id),
+		authorize: func(tx storage.Tx, old storage.Object) error {
+			if res.PreWrite != nil && !in.run.asServer {
+				if err := res.PreWrite(r, tx, id, old != nil); err != nil {
+					return err
+				}
+			}
+			var ok bool
+			var err error
+			if old != nil && !(pc.hasNone && pc.noneAny) {
+				ok, err = in.run.allowed(r, tx, chain, "write")
+			} else {
+				ok, err = in.run.allowed(r, tx, chain[1:], res.Name+":create")
+			}
+			if err == nil && !ok {
+				err = r.Deny()
+			}
 			return err
-		}
-		out.created = old == nil
-		if res.PreWrite != nil && !in.run.asServer {
-			if err := res.PreWrite(r, tx, id, old != nil); err != nil {
+		},
+		validate: func(tx storage.Tx, _ storage.Object) error {
+			if err := errorsOf(checkIDs(res, m, true), in.perr, wb.err); err != nil {
 				return err
 			}
-		}
-		var ok bool
-		if old != nil && !(pc.hasNone && pc.noneAny) {
-			ok, err = in.run.allowed(r, tx, chain, "write")
-		} else {
-			ok, err = in.run.allowed(r, tx, chain[1:], res.Name+":create")
-		}
-		if err != nil {
+			_, err := parents(tx, res, m)
 			return err
-		}
-		if !ok {
-			return r.Deny()
-		}
-		if e := checkIDs(res, m, true); e != nil {
-			return e
-		}
-		if in.perr != nil {
-			return in.perr
-		}
-		if wb.err != nil {
-			return wb.err
-		}
-		if _, err := parents(tx, res, m); err != nil {
-			return err
-		}
-		if old == nil && pc.hasMatch {
-			return PreconditionFailed(0, nil)
-		}
-		if e := pc.checkWrite(old, 0); e != nil {
-			return a.shownPrecondition(r, tx, res, chain, e, old)
-		}
-		data := wb.data
-		if !wb.hasData {
-			data = map[string]any{}
-			if old != nil {
-				data = copyData(old)
+		},
+		preconditions: func(tx storage.Tx, old storage.Object) error {
+			if old == nil && pc.hasMatch {
+				return PreconditionFailed(0, nil)
 			}
-		}
-		if v, ok := data["id"]; ok && v != id {
-			return Invalid("body", "data.id", "Object id does not match existing object")
-		}
-		newObj := copyData(data)
-		if wb.hasData && in.dataText != nil {
-			storage.WithClientOrder(newObj, in.dataText)
-		}
-		newObj["id"] = id
-		setSentTimestamp(newObj, data, old)
-		oldACL, err := tx.GetACL(uri)
-		if err != nil {
-			return err
-		}
-		acl := oldACL
-		if wb.hasPerms {
-			acl = wb.perms
-		}
-		out.stored, out.body, events, err = a.store(r, tx, res, m, chain, old, newObj, oldACL, acl)
-		return err
+			return a.writePreconditions(r, res, m, id, pc)(tx, old)
+		},
+		execute: func(tx storage.Tx, old storage.Object) ([]*Event, error) {
+			out.created = old == nil
+			data := wb.data
+			if !wb.hasData {
+				data = map[string]any{}
+				if old != nil {
+					data = copyData(old)
+				}
+			}
+			if v, ok := data["id"]; ok && v != id {
+				return nil, Invalid("body", "data.id", "Object id does not match existing object")
+			}
+			newObj := copyData(data)
+			if wb.hasData && in.dataText != nil {
+				storage.WithClientOrder(newObj, in.dataText)
+			}
+			newObj["id"] = id
+			setSentTimestamp(newObj, data, old)
+			oldACL, err := tx.GetACL(uri)
+			if err != nil {
+				return nil, err
+			}
+			acl := oldACL
+			if wb.hasPerms {
+				acl = wb.perms
+			}
+			var events []*Event
+			out.stored, out.body, events, err = a.store(r, tx, res, m, chain, old, newObj, oldACL, acl)
+			return events, err
+		},
 	})
 	if err != nil {
 		return putOutput{}, err
 	}
-	in.run.committed(a, r, events)
 	return out, nil
 }
 
-// copyData copies an object's fields without the server-managed ones.
-func copyData(o storage.Object) storage.Object {
-	out := make(storage.Object, len(o))
-	for k, v := range o {
-		if k != "last_modified" && k != "deleted" {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// setSentTimestamp keeps an integer last_modified the client sent
-// (replication, RES-13) and drops anything else.
-func setSentTimestamp(obj, sent, old storage.Object) {
-	delete(obj, "last_modified")
-	v, ok := sent["last_modified"]
-	if !ok {
-		return
-	}
-	ts, isInt := storage.Int(v)
-	if !isInt || ts <= 0 {
-		return
-	}
-	if old != nil && ts <= storage.LastModified(old) {
-		return
-	}
-	obj["last_modified"] = ts
-}
-
-// store validates and writes an object and its ACL, runs the hooks and
-// before-commit listeners, and builds the response body.
+// store validates and writes an object and its ACL, runs the hooks, and
+// returns the stored object, the response body and the event of the
+// change (the pipeline hands it to the listeners).
 func (a *App) store(r *Request, tx storage.Tx, res *Resource, m matchdict, chain []permissions.Node, old, obj storage.Object, oldACL, acl storage.ACL) (storage.Object, map[string]any, []*Event, error) {
 	w := &Write{Request: r, Tx: tx, URI: chain[0].URI, ParentURI: res.parentURI(m), ID: obj["id"].(string), Old: old, Data: obj, OldACL: oldACL}
 	if res.Validate != nil {
@@ -377,9 +282,6 @@ func (a *App) store(r *Request, tx storage.Tx, res *Resource, m matchdict, chain
 	ev.IDs[res.Name+"_id"] = w.ID
 	ev.Impacted = []Impacted{{Old: old, New: stored, Permissions: w.ACL}}
 	events := []*Event{ev}
-	if err := a.beforeCommit(tx, events); err != nil {
-		return nil, nil, nil, err
-	}
 	body, err := a.objectBody(r, tx, res, chain, stored, w.ACL)
 	if err == nil && old == nil {
 		// The creator sees the ACL of what they just created, even when
@@ -428,54 +330,34 @@ type deleteInput struct {
 	run    runner
 }
 
-// deleteObject deletes one object and everything under it, after
-// authorization and preconditions, and returns its tombstone; listeners
-// hear of it after commit.
+// deleteObject deletes one object and everything under it through the
+// pipeline, and returns its tombstone.
 func (a *App) deleteObject(r *Request, res *Resource, m matchdict, id string, in deleteInput) (storage.Object, error) {
-	chain := res.chain(m, id)
+	uri := res.objectURI(m, id)
 	var tomb storage.Object
-	var events []*Event
-	err := in.run.update(r, func(tx storage.Tx) error {
-		events = nil
-		var old storage.Object
-		var err error
-		if in.run.asServer {
-			if old, err = getOrNil(tx, res.ref(m), id); err == nil && old == nil {
-				err = NotFound(res.Name, id)
+	err := a.pipeline(r, steps{
+		write: true, run: in.run,
+		load:          loader(res, m, id),
+		authorize:     a.authorizeWrite(r, in.run, res, m, id),
+		validate:      func(storage.Tx, storage.Object) error { return errorsOf(in.perr, in.ferr) },
+		preconditions: a.writePreconditions(r, res, m, id, in.pc),
+		execute: func(tx storage.Tx, old storage.Object) ([]*Event, error) {
+			acl, err := tx.GetACL(uri)
+			if err != nil {
+				return nil, err
 			}
-		} else {
-			old, err = a.writeTarget(r, tx, res, m, id, chain)
-		}
-		if err != nil {
-			return err
-		}
-		if in.perr != nil {
-			return in.perr
-		}
-		if in.ferr != nil {
-			return in.ferr
-		}
-		if e := in.pc.checkWrite(old, 0); e != nil {
-			return a.shownPrecondition(r, tx, res, chain, e, old)
-		}
-		acl, err := tx.GetACL(chain[0].URI)
-		if err != nil {
-			return err
-		}
-		tomb, err = a.deleteOne(r, tx, res, m, old, in.forced)
-		if err != nil {
-			return err
-		}
-		ev := a.newEvent(r, res, "delete", m, chain[0].URI, storage.LastModified(tomb))
-		ev.IDs["id"] = id
-		ev.Impacted = []Impacted{{Old: old, New: tomb, Permissions: acl}}
-		events = []*Event{ev}
-		return a.beforeCommit(tx, events)
+			if tomb, err = a.deleteOne(r, tx, res, m, old, in.forced); err != nil {
+				return nil, err
+			}
+			ev := a.newEvent(r, res, "delete", m, uri, storage.LastModified(tomb))
+			ev.IDs["id"] = id
+			ev.Impacted = []Impacted{{Old: old, New: tomb, Permissions: acl}}
+			return []*Event{ev}, nil
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	in.run.committed(a, r, events)
 	return tomb, nil
 }
 

@@ -28,60 +28,59 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 		behavior := strings.ToLower(c.Request().Header.Get("Response-Behavior"))
 		var out map[string]any
 		var stored storage.Object
-		var events []*Event
 		var sent map[string]any
+		var doc patchDoc
+		var oldACL storage.ACL
 		if res.Prepare != nil {
 			if err := res.Prepare(r, id); err != nil {
 				return err
 			}
 		}
-		err := r.Update(func(tx storage.Tx) error {
-			events = nil
-			old, err := a.writeTarget(r, tx, res, m, id, chain)
-			if err != nil {
-				return err
-			}
-			if perr != nil {
-				return perr
-			}
-			if behavior != "" && behavior != "full" && behavior != "light" && behavior != "diff" {
-				return Invalid("header", "Response-Behavior", "Response-Behavior should be one of full, light, diff")
-			}
-			oldACL, err := tx.GetACL(chain[0].URI)
-			if err != nil {
-				return err
-			}
-			var doc patchDoc
-			var perr2 *Error
-			switch ct {
-			case "application/json-patch+json":
-				doc, perr2 = a.jsonPatch(r, res, old, oldACL)
-			default:
-				doc, sent, perr2 = a.mergePatch(r, res, old, oldACL, ct == "application/merge-patch+json")
-			}
-			if perr2 != nil {
-				return perr2
-			}
-			if e := pc.checkWrite(old, 0); e != nil {
-				return a.shownPrecondition(r, tx, res, chain, e, old)
-			}
-			if v, ok := doc.data["id"]; ok && v != id {
-				return Invalid("body", "data.id", "Object id does not match existing object")
-			}
-			newObj := copyData(doc.data)
-			newObj["id"] = id
-			setSentTimestamp(newObj, doc.data, old)
-			stored, out, events, err = a.store(r, tx, res, m, chain, old, newObj, oldACL, doc.acl)
-			if err != nil || behavior == "" || behavior == "full" {
-				return err
-			}
-			out["data"] = changed(old, stored, sent, behavior == "diff")
-			return nil
+		err := a.pipeline(r, steps{
+			write:     true,
+			load:      loader(res, m, id),
+			authorize: a.authorizeWrite(r, runner{}, res, m, id),
+			validate: func(tx storage.Tx, old storage.Object) (err error) {
+				if perr != nil {
+					return perr
+				}
+				if behavior != "" && behavior != "full" && behavior != "light" && behavior != "diff" {
+					return Invalid("header", "Response-Behavior", "Response-Behavior should be one of full, light, diff")
+				}
+				if oldACL, err = tx.GetACL(chain[0].URI); err != nil {
+					return err
+				}
+				var bad *Error
+				if ct == "application/json-patch+json" {
+					doc, bad = a.jsonPatch(r, res, old, oldACL)
+				} else {
+					doc, sent, bad = a.mergePatch(r, res, old, oldACL, ct == "application/merge-patch+json")
+				}
+				if bad != nil {
+					return bad
+				}
+				return nil
+			},
+			preconditions: a.writePreconditions(r, res, m, id, pc),
+			execute: func(tx storage.Tx, old storage.Object) ([]*Event, error) {
+				if v, ok := doc.data["id"]; ok && v != id {
+					return nil, Invalid("body", "data.id", "Object id does not match existing object")
+				}
+				newObj := copyData(doc.data)
+				newObj["id"] = id
+				setSentTimestamp(newObj, doc.data, old)
+				var events []*Event
+				var err error
+				stored, out, events, err = a.store(r, tx, res, m, chain, old, newObj, oldACL, doc.acl)
+				if err == nil && behavior != "" && behavior != "full" {
+					out["data"] = changed(old, stored, sent, behavior == "diff")
+				}
+				return events, err
+			},
 		})
 		if err != nil {
 			return err
 		}
-		a.afterCommit(r, events)
 		r.SetETag(storage.LastModified(stored))
 		return r.JSON(http.StatusOK, out)
 	}

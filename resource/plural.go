@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/nimbus-server/nimbus/permissions"
 	"github.com/nimbus-server/nimbus/storage"
 )
 
@@ -70,54 +71,57 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 		var useRaw bool
 		var ts int64
 		var total int
-		err := r.View(func(tx storage.Tx) error {
-			tx = memo(tx)
-			ids, err := a.listScope(r, tx, res, m, "read")
-			if err != nil {
+		var ids []string
+		var pobjs map[string]storage.Object
+		err := a.pipeline(r, steps{
+			authorize: func(tx storage.Tx, _ storage.Object) (err error) {
+				ids, err = a.listScope(r, tx, res, m, "read")
 				return err
-			}
-			if e := checkIDs(res, m, false); e != nil {
-				return e
-			}
-			pobjs, err := parents(tx, res, m, !r.Authenticated())
-			if err != nil {
-				return err
-			}
-			var qerr *Error
-			if lq, qerr = a.parseList(r, res, false); qerr != nil {
-				return qerr
-			}
-			if perr != nil {
-				return perr
-			}
-			if ts, err = tx.Timestamp(ref); err != nil {
-				return err
-			}
-			lq.q.IDs = ids
-			if head {
-				total, err = tx.Count(ref, lq.q.Filters, lq.q.IncludeDeleted)
-				if err == nil && ids != nil {
-					q := lq.q
-					q.Limit = 0
-					var all []storage.Object
-					all, err = tx.List(ref, q)
-					total = len(all)
+			},
+			validate: func(tx storage.Tx, _ storage.Object) (err error) {
+				if e := checkIDs(res, m, false); e != nil {
+					return e
 				}
-				a.cacheHeaders(r, res, m, pobjs)
-				return err
-			}
-			q := lq.q
-			q.Limit = lq.pageSize + 1
-			a.cacheHeaders(r, res, m, pobjs)
-			if rl, ok := tx.(storage.RawLister); ok && lq.fields == nil && res.ReadFilter == nil {
-				var served bool
-				if raws, served, err = rl.ListRaw(ref, q); err != nil || served {
-					useRaw = served
+				if pobjs, err = parents(tx, res, m, !r.Authenticated()); err != nil {
 					return err
 				}
-			}
-			objs, err = tx.List(ref, q)
-			return err
+				var qerr *Error
+				if lq, qerr = a.parseList(r, res, false); qerr != nil {
+					return qerr
+				}
+				return errorsOf(perr)
+			},
+			// The preconditions are applied after the transaction: an
+			// empty list may need its timestamp set first.
+			execute: func(tx storage.Tx, _ storage.Object) (_ []*Event, err error) {
+				if ts, err = tx.Timestamp(ref); err != nil {
+					return nil, err
+				}
+				lq.q.IDs = ids
+				a.cacheHeaders(r, res, m, pobjs)
+				if head {
+					total, err = tx.Count(ref, lq.q.Filters, lq.q.IncludeDeleted)
+					if err == nil && ids != nil {
+						q := lq.q
+						q.Limit = 0
+						var all []storage.Object
+						all, err = tx.List(ref, q)
+						total = len(all)
+					}
+					return nil, err
+				}
+				q := lq.q
+				q.Limit = lq.pageSize + 1
+				if rl, ok := tx.(storage.RawLister); ok && lq.fields == nil && res.ReadFilter == nil {
+					var served bool
+					if raws, served, err = rl.ListRaw(ref, q); err != nil || served {
+						useRaw = served
+						return nil, err
+					}
+				}
+				objs, err = tx.List(ref, q)
+				return nil, err
+			},
 		})
 		if err != nil {
 			return err
@@ -197,107 +201,105 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 		var out map[string]any
 		var stored storage.Object
 		var existed bool
-		var events []*Event
-		err := r.Update(func(tx storage.Tx) error {
-			events, existed = nil, false
-			if generated {
-				if res.NewID == nil {
+		var chain []permissions.Node
+		// listPrecondition answers If-Match on the list: its timestamp.
+		listPrecondition := func(tx storage.Tx, always bool) error {
+			if !pc.hasMatch || pc.matchAny {
+				return nil
+			}
+			lts, err := tx.Timestamp(ref)
+			if err != nil {
+				return err
+			}
+			if always || lts != pc.match {
+				return PreconditionFailed(lts, nil)
+			}
+			return nil
+		}
+		err := a.pipeline(r, steps{
+			write: true,
+			load: func(tx storage.Tx) (storage.Object, error) {
+				if generated {
 					id = ""
-				} else {
-					id = res.NewID()
+					if res.NewID != nil {
+						id = res.NewID()
+					}
 				}
-			}
-			chain := res.chain(m, id)
-			var old storage.Object
-			if !generated && idErr == nil {
+				chain = res.chain(m, id)
+				if generated || idErr != nil {
+					return nil, nil
+				}
+				return getOrNil(tx, ref, id)
+			},
+			authorize: func(tx storage.Tx, old storage.Object) error {
+				existed = old != nil
+				if res.PreWrite != nil {
+					if err := res.PreWrite(r, tx, id, existed); err != nil {
+						return err
+					}
+				}
+				// An existing id answers the object to its readers;
+				// otherwise the caller must be allowed to create.
+				var ok bool
 				var err error
-				if old, err = getOrNil(tx, ref, id); err != nil {
+				if existed {
+					ok, err = r.allowed(tx, chain, a.readPerm(res))
+				} else {
+					ok, err = r.allowed(tx, chain[1:], res.Name+":create")
+				}
+				if err == nil && !ok {
+					err = r.Deny()
+				}
+				return err
+			},
+			validate: func(tx storage.Tx, old storage.Object) error {
+				if existed {
+					return errorsOf(perr)
+				}
+				if err := errorsOf(checkIDs(res, m, false), perr, wb.err, idErr); err != nil {
 					return err
 				}
-			}
-			if res.PreWrite != nil {
-				if err := res.PreWrite(r, tx, id, old != nil); err != nil {
-					return err
+				if id == "" {
+					return Invalid("body", "data.id", "An id is required for this resource.")
 				}
-			}
-			if old != nil {
-				existed = true
-				ok, err := r.allowed(tx, chain, a.readPerm(res))
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return r.Deny()
-				}
-				if perr != nil {
-					return perr
+				_, err := parents(tx, res, m)
+				return err
+			},
+			preconditions: func(tx storage.Tx, old storage.Object) error {
+				if !existed {
+					return listPrecondition(tx, true)
 				}
 				if pc.hasNone && pc.noneAny {
 					return a.shownPrecondition(r, tx, res, chain, PreconditionFailed(storage.LastModified(old), old), old)
 				}
-				if pc.hasMatch && !pc.matchAny {
-					lts, err := tx.Timestamp(ref)
+				return listPrecondition(tx, false)
+			},
+			execute: func(tx storage.Tx, old storage.Object) ([]*Event, error) {
+				if existed {
+					stored = old
+					acl, err := tx.GetACL(chain[0].URI)
 					if err != nil {
-						return err
+						return nil, err
 					}
-					if lts != pc.match {
-						return PreconditionFailed(lts, nil)
-					}
+					out, err = a.objectBody(r, tx, res, chain, old, acl)
+					return nil, err
 				}
-				stored = old
-				acl, err := tx.GetACL(chain[0].URI)
-				if err != nil {
-					return err
+				newObj := storage.WithClientOrder(copyData(wb.data), storage.RawField(r.body, "data"))
+				newObj["id"] = id
+				setSentTimestamp(newObj, wb.data, nil)
+				acl := storage.ACL{}
+				if wb.hasPerms {
+					acl = wb.perms
 				}
-				out, err = a.objectBody(r, tx, res, chain, old, acl)
-				return err
-			}
-			ok, err := r.allowed(tx, chain[1:], res.Name+":create")
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return r.Deny()
-			}
-			if e := checkIDs(res, m, false); e != nil {
-				return e
-			}
-			if perr != nil {
-				return perr
-			}
-			if wb.err != nil {
-				return wb.err
-			}
-			if idErr != nil {
-				return idErr
-			}
-			if id == "" {
-				return Invalid("body", "data.id", "An id is required for this resource.")
-			}
-			if _, err := parents(tx, res, m); err != nil {
-				return err
-			}
-			if pc.hasMatch && !pc.matchAny {
-				lts, err := tx.Timestamp(ref)
-				if err != nil {
-					return err
-				}
-				return PreconditionFailed(lts, nil)
-			}
-			newObj := storage.WithClientOrder(copyData(wb.data), storage.RawField(r.body, "data"))
-			newObj["id"] = id
-			setSentTimestamp(newObj, wb.data, nil)
-			acl := storage.ACL{}
-			if wb.hasPerms {
-				acl = wb.perms
-			}
-			stored, out, events, err = a.store(r, tx, res, m, chain, nil, newObj, storage.ACL{}, acl)
-			return err
+				var events []*Event
+				var err error
+				stored, out, events, err = a.store(r, tx, res, m, chain, nil, newObj, storage.ACL{}, acl)
+				return events, err
+			},
 		})
 		if err != nil {
 			return err
 		}
-		a.afterCommit(r, events)
 		r.SetETag(storage.LastModified(stored))
 		if existed {
 			return r.JSON(http.StatusOK, out)
@@ -317,72 +319,77 @@ func (a *App) pluralDelete(res *Resource) echo.HandlerFunc {
 		var tombs []storage.Object
 		var ts int64
 		var next string
-		var events []*Event
 		var lq *listQuery
-		err := r.Update(func(tx storage.Tx) error {
-			events, tombs, next = nil, nil, ""
-			ids, err := a.listScope(r, tx, res, m, "write")
-			if err != nil {
+		var ids []string
+		err := a.pipeline(r, steps{
+			write: true,
+			authorize: func(tx storage.Tx, _ storage.Object) (err error) {
+				ids, err = a.listScope(r, tx, res, m, "write")
 				return err
-			}
-			if e := checkIDs(res, m, false); e != nil {
-				return e
-			}
-			if _, err := parents(tx, res, m); err != nil {
-				return err
-			}
-			if lq == nil {
-				var qerr *Error
-				if lq, qerr = a.parseList(r, res, true); qerr != nil {
-					return qerr
+			},
+			validate: func(tx storage.Tx, _ storage.Object) error {
+				if e := checkIDs(res, m, false); e != nil {
+					return e
 				}
-			}
-			if perr != nil {
-				return perr
-			}
-			if ts, err = tx.Timestamp(ref); err != nil {
-				return err
-			}
-			if pc.hasNone && pc.noneAny || pc.hasMatch && !pc.matchAny && pc.match != ts {
-				return PreconditionFailed(ts, nil)
-			}
-			q := lq.q
-			q.IDs = ids
-			q.IncludeDeleted = false
-			q.Limit = lq.pageSize + 1
-			objs, err := tx.List(ref, q)
-			if err != nil {
-				return err
-			}
-			if len(objs) > lq.pageSize {
-				objs = objs[:lq.pageSize]
-				next = a.encodeToken(objs[len(objs)-1], lq.q.Sort, len(objs), true)
-			}
-			ev := a.newEvent(r, res, "delete", m, res.listPrefix(m)[:len(res.listPrefix(m))-1], 0)
-			for _, old := range objs {
-				acl, err := tx.GetACL(res.objectURI(m, storage.ID(old)))
-				if err != nil {
+				if _, err := parents(tx, res, m); err != nil {
 					return err
 				}
-				tomb, err := a.deleteOne(r, tx, res, m, old, 0)
-				if err != nil {
+				if lq == nil {
+					var qerr *Error
+					if lq, qerr = a.parseList(r, res, true); qerr != nil {
+						return qerr
+					}
+				}
+				return errorsOf(perr)
+			},
+			preconditions: func(tx storage.Tx, _ storage.Object) (err error) {
+				if ts, err = tx.Timestamp(ref); err != nil {
 					return err
 				}
-				tombs = append(tombs, tomb)
-				ev.Impacted = append(ev.Impacted, Impacted{Old: old, New: tomb, Permissions: acl})
-				if lm := storage.LastModified(tomb); lm > ev.Timestamp {
-					ev.Timestamp = lm
+				if pc.hasNone && pc.noneAny || pc.hasMatch && !pc.matchAny && pc.match != ts {
+					return PreconditionFailed(ts, nil)
 				}
-			}
-			if len(tombs) > 0 {
-				events = []*Event{ev}
-			}
-			return a.beforeCommit(tx, events)
+				return nil
+			},
+			execute: func(tx storage.Tx, _ storage.Object) ([]*Event, error) {
+				tombs, next = nil, ""
+				q := lq.q
+				q.IDs = ids
+				q.IncludeDeleted = false
+				q.Limit = lq.pageSize + 1
+				objs, err := tx.List(ref, q)
+				if err != nil {
+					return nil, err
+				}
+				if len(objs) > lq.pageSize {
+					objs = objs[:lq.pageSize]
+					next = a.encodeToken(objs[len(objs)-1], lq.q.Sort, len(objs), true)
+				}
+				ev := a.newEvent(r, res, "delete", m, res.listPrefix(m)[:len(res.listPrefix(m))-1], 0)
+				for _, old := range objs {
+					acl, err := tx.GetACL(res.objectURI(m, storage.ID(old)))
+					if err != nil {
+						return nil, err
+					}
+					tomb, err := a.deleteOne(r, tx, res, m, old, 0)
+					if err != nil {
+						return nil, err
+					}
+					tombs = append(tombs, tomb)
+					ev.Impacted = append(ev.Impacted, Impacted{Old: old, New: tomb, Permissions: acl})
+					if lm := storage.LastModified(tomb); lm > ev.Timestamp {
+						ev.Timestamp = lm
+					}
+				}
+				if len(tombs) == 0 {
+					return nil, nil
+				}
+				return []*Event{ev}, nil
+			},
 		})
 		if err != nil {
 			return err
 		}
-		a.afterCommit(r, events)
 		etag := ts
 		for _, t := range tombs {
 			if lm := storage.LastModified(t); lm > etag {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,13 +88,13 @@ func parseTimestamp(raw string) (int64, bool) {
 
 func (a *App) knownField(res *Resource, field string) bool {
 	root := strings.SplitN(field, ".", 2)[0]
-	if contains(res.Hidden, root) {
+	if slices.Contains(res.Hidden, root) {
 		return false
 	}
 	if res.Fields == nil {
 		return true
 	}
-	return contains(res.Fields, root) || root == "id" || root == "last_modified"
+	return slices.Contains(res.Fields, root) || root == "id" || root == "last_modified"
 }
 
 // parseList reads filters, sorting, pagination and field selection

@@ -72,6 +72,14 @@ func (r *Registry) AddResource(res *Resource) error {
 	if res.idRegexp == nil {
 		res.idRegexp = defaultIDPattern
 	}
+	if res.Layout != storage.UnderParent {
+		if res.parent != nil {
+			return fmt.Errorf("resource %q: only top-level resources may have a storage layout of their own", res.Name)
+		}
+		if f, ok := a.Storage.(storage.LayoutFollower); ok {
+			f.SetLayout(res.Name, res.Layout)
+		}
+	}
 	a.resources[res.Name] = res
 	a.resourceOrder = append(a.resourceOrder, res)
 	return nil

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -77,6 +78,25 @@ func (r *Request) Method() string { return r.c.Request().Method }
 
 // Header returns the request headers.
 func (r *Request) Header() http.Header { return r.c.Request().Header }
+
+// BasicAuth reads "Authorization: Basic ..." for authentication
+// methods: ok is false when the header is absent or not Basic, valid is
+// false when it is malformed.
+func (r *Request) BasicAuth() (user, pass string, ok, valid bool) {
+	scheme, cred, found := strings.Cut(r.c.Request().Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "basic") {
+		return "", "", false, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", "", true, false
+	}
+	user, pass, found = strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", true, false
+	}
+	return user, pass, true, true
+}
 
 // Body returns the request body, read and size-checked before the handler
 // runs (empty when there was none).

@@ -155,6 +155,30 @@ type Sharer interface {
 	SharedBetweenInstances() bool
 }
 
+// Layout says how a backend that shares its tables with Kinto stores the
+// objects of one resource. The generic store keys every object by
+// (resource, parent, id); some of Kinto's resources are stored otherwise,
+// and a backend another server reads must follow.
+type Layout int
+
+const (
+	// UnderParent stores each object under its list's parent: the
+	// default, for every resource Nimbus and Kinto lay out alike.
+	UnderParent Layout = iota
+	// UnderOwnID stores each object of a top-level resource with its own
+	// id as its parent, the way Kinto stores accounts (so that Kinto lists
+	// a user's own account only), while Nimbus still reads and writes
+	// them as one list (parent "").
+	UnderOwnID
+)
+
+// LayoutFollower is implemented by backends whose rows other servers
+// read (PostgreSQL, shared with Kinto): the resource that declares a
+// layout other than UnderParent tells the backend before serving.
+type LayoutFollower interface {
+	SetLayout(resource string, l Layout)
+}
+
 // KeyOrderKeeper is implemented by backends that store an object's JSON
 // with its keys in the order of its order hint (see OrderKey), so that
 // reads answer the keys in the order the client sent them. Other backends

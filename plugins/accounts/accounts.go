@@ -108,6 +108,10 @@ func (*Plugin) Settings() []resource.Setting { return settings }
 
 var _ resource.SettingsDeclarer = (*Plugin)(nil)
 
+// accountLayout is how accounts are stored: each under its own id, as
+// Kinto does, so that a PostgreSQL database is shared with Kinto.
+const accountLayout = storage.UnderOwnID
+
 // Plugin is the accounts plugin. Its zero value is ready to register.
 type Plugin struct {
 	policy     string
@@ -129,8 +133,8 @@ type Plugin struct {
 	termsEnforced            bool
 	throttle                 throttle
 	creds                    credCache
-	shared                   bool     // several instances share the storage
-	pool                     hashPool // bounds concurrent password hashes
+	shared                   bool      // several instances share the storage
+	pool                     *hashPool // bounds concurrent password hashes
 	// fallback: another policy follows this one in multiauth.policies,
 	// so a failed Basic check lets that policy decide (ACC-X-THR).
 	fallback bool
@@ -252,7 +256,10 @@ func (p *Plugin) Register(r *resource.Registry) error {
 			"read":  {"account": {"read", "write"}},
 			"write": {"account": {"write"}},
 		},
-		Guard: p.guard, Prepare: p.prepare, PreWrite: p.preWrite, Validate: p.validate, AfterWrite: p.afterWrite, AfterDelete: p.afterDelete,
+		// Kinto stores each account under its own id; a PostgreSQL
+		// database shared with Kinto must keep its rows that way.
+		Layout: accountLayout,
+		Guard:  p.guard, Prepare: p.prepare, PreWrite: p.preWrite, Validate: p.validate, AfterWrite: p.afterWrite, AfterDelete: p.afterDelete,
 		Owner:      func(_ *resource.Request, obj storage.Object) string { return p.policy + ":" + storage.ID(obj) },
 		ReadFilter: p.readFilter,
 		ListAll:    p.isAdmin,

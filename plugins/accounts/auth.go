@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/resource"
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -42,7 +41,7 @@ func credOf(r *resource.Request) *credential {
 
 // authBasic checks an id and password (ACC-02, ACC-03, ACC-X-THR).
 func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
-	user, pw, _, valid := basicauth.ParseBasic(r.Request())
+	user, pw, _, valid := r.BasicAuth()
 	if !valid || user == "" || pw == "" || len(pw) > maxPasswordBytes || !IDPattern.MatchString(user) {
 		return "", resource.Rejected
 	}

@@ -23,6 +23,11 @@ func CreateUser(ctx context.Context, backend storage.Backend, s *config.Settings
 	if err != nil {
 		return false, err
 	}
+	if f, ok := backend.(storage.LayoutFollower); ok {
+		// Written without a server: the backend learns the accounts'
+		// layout here as it would from the declared resource.
+		f.SetLayout("account", accountLayout)
+	}
 	h := Hasher{Name: s.OneOf("account_password_hasher", "bcrypt", "argon2id")}
 	if err := h.checkPassword(password); err != nil {
 		return false, err

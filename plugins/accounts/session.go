@@ -5,13 +5,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/resource"
 	"github.com/nimbus-server/nimbus/storage"
 )
 
 func parseBasic(r *resource.Request) (string, string, bool, bool) {
-	return basicauth.ParseBasic(r.Request())
+	return r.BasicAuth()
 }
 
 func secondsOf(n int64) time.Duration {

@@ -6,10 +6,8 @@ package basicauth
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"net/http"
-	"strings"
+	"slices"
 
 	"github.com/nimbus-server/nimbus/resource"
 )
@@ -31,21 +29,12 @@ func (Plugin) Register(r *resource.Registry) error {
 	})
 	for _, name := range r.Settings().List("multiauth.policies") {
 		use := r.Settings().String("multiauth.policy." + name + ".use")
-		if (use == "" && name == "basicauth") || contains(Aliases, use) {
+		if (use == "" && name == "basicauth") || slices.Contains(Aliases, use) {
 			return r.AddCapability("basicauth", "Very basic authentication sessions. Not for production use.",
 				"http://kinto.readthedocs.io/en/stable/api/1.x/authentication.html", nil)
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Method authenticates Basic credentials by their HMAC.
@@ -54,28 +43,9 @@ type Method struct {
 	mac    *resource.MAC // NewMAC(Secret), set by the plugin; nil: made per call
 }
 
-// ParseBasic reads "Authorization: Basic ..."; ok is false when the header
-// is absent or not Basic, and valid false when it is malformed.
-func ParseBasic(req *http.Request) (user, pass string, ok, valid bool) {
-	h := req.Header.Get("Authorization")
-	scheme, cred, found := strings.Cut(h, " ")
-	if !found || !strings.EqualFold(scheme, "basic") {
-		return "", "", false, false
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
-	if err != nil {
-		return "", "", true, false
-	}
-	user, pass, found = strings.Cut(string(raw), ":")
-	if !found {
-		return "", "", true, false
-	}
-	return user, pass, true, true
-}
-
 // Authenticate implements resource.AuthMethod.
 func (m Method) Authenticate(r *resource.Request) (string, resource.AuthResult) {
-	user, pass, ok, valid := ParseBasic(r.Request())
+	user, pass, ok, valid := r.BasicAuth()
 	if !ok {
 		return "", resource.NotMine
 	}

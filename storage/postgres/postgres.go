@@ -54,6 +54,7 @@ var _ storage.Sharer = (*Backend)(nil)
 
 // Backend is a storage.Backend on PostgreSQL.
 type Backend struct {
+	layouts    *layouts
 	pool       *pgxpool.Pool
 	timeout    time.Duration
 	cache      *cache
@@ -62,9 +63,33 @@ type Backend struct {
 }
 
 var (
-	_ storage.Backend = (*Backend)(nil)
-	_ storage.Pinger  = (*Backend)(nil)
+	_ storage.Backend        = (*Backend)(nil)
+	_ storage.Pinger         = (*Backend)(nil)
+	_ storage.LayoutFollower = (*Backend)(nil)
 )
+
+// layouts are the storage layouts declared per resource; they are set
+// while the server is built and read by every transaction.
+type layouts struct {
+	mu sync.RWMutex
+	m  map[string]storage.Layout
+}
+
+func (l *layouts) get(resource string) storage.Layout {
+	if l == nil {
+		return storage.UnderParent
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.m[resource]
+}
+
+// SetLayout implements storage.LayoutFollower.
+func (b *Backend) SetLayout(resource string, l storage.Layout) {
+	b.layouts.mu.Lock()
+	defer b.layouts.mu.Unlock()
+	b.layouts.m[resource] = l
+}
 
 // ErrSchemaMissing is returned by Open when the database has no Nimbus
 // (Kinto) schema yet.
@@ -187,7 +212,7 @@ func Open(ctx context.Context, url string, opts Options) (*Backend, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	b := &Backend{pool: pool, timeout: timeout}
+	b := &Backend{layouts: &layouts{m: map[string]storage.Layout{}}, pool: pool, timeout: timeout}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -272,7 +297,7 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 	if !write {
 		lazy := &lazyConn{pool: b.pool, timeout: b.timeout}
 		defer lazy.release()
-		return fn(&pgTx{ctx: ctx, tx: lazy, write: false, cache: b.cache})
+		return fn(&pgTx{layouts: b.layouts, ctx: ctx, tx: lazy, write: false, cache: b.cache})
 	}
 	bctx, cancel := context.WithTimeout(ctx, b.timeout)
 	tx, err := b.pool.BeginTx(bctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
@@ -280,7 +305,7 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 	if err != nil {
 		return wrap("begin", err)
 	}
-	t := &pgTx{ctx: ctx, write: write, cache: b.cache}
+	t := &pgTx{layouts: b.layouts, ctx: ctx, write: write, cache: b.cache}
 	t.tx = spTx{t: t, tx: tx}
 	if err := fn(t); err != nil {
 		tx.Rollback(context.Background())

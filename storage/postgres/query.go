@@ -100,7 +100,7 @@ func (t *pgTx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) 
 		return storage.Match(o, q.Filters) && (q.After == nil || storage.Compare(o, q.After, sorts) > 0)
 	}
 	args := []any{ref.Parent, ref.Resource}
-	base := `SELECT id, data, as_epoch(last_modified), deleted FROM objects WHERE ` + listCond(ref)
+	base := `SELECT id, data, as_epoch(last_modified), deleted FROM objects WHERE ` + t.listCond(ref)
 	if q.IDs != nil {
 		args = append(args, q.IDs)
 		base += ` AND id = ANY($3)`
@@ -153,7 +153,7 @@ func topK(objs []storage.Object, sorts []storage.Sort, limit int) []storage.Obje
 }
 
 func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {
-	if selfParented(ref) || t.tc.touchesList(ref) || !t.cached() {
+	if t.selfParented(ref) || t.tc.touchesList(ref) || !t.cached() {
 		return t.countNow(ref, filters, includeDeleted)
 	}
 	// Counts (Total-Records of every page) are cached per list and filter
@@ -193,7 +193,7 @@ func (t *pgTx) countNow(ref storage.Ref, filters []storage.Filter, includeDelete
 		// Every filter is answered in SQL (none at all, say): count there.
 		var n int
 		args := []any{ref.Parent, ref.Resource}
-		sql := `SELECT COUNT(*) FROM objects WHERE ` + listCond(ref) + pushdown(q, &args)
+		sql := `SELECT COUNT(*) FROM objects WHERE ` + t.listCond(ref) + pushdown(q, &args)
 		err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&n)
 		return n, wrap("count", err)
 	}

@@ -217,7 +217,7 @@ func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
 	if known := t.locked[lockKey(ref)]; known != nil {
 		return *known, nil
 	}
-	if !t.write && !selfParented(ref) && t.cached() {
+	if !t.write && !t.selfParented(ref) && t.cached() {
 		// Read-only transactions take the list timestamp (ETag of every
 		// page) from the cache; writers always read it under the lock.
 		list := listID(ref.Resource, ref.Parent)
@@ -243,11 +243,11 @@ func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
 // had one), remembering it while the list is locked.
 func (t *pgTx) listTSStmt(ref storage.Ref, dst *int64) stmt {
 	tsCond := `parent_id = $1 AND resource_name = $2`
-	if selfParented(ref) {
+	if t.selfParented(ref) {
 		tsCond = `$1::TEXT = '' AND resource_name = $2`
 	}
 	return stmt{sql: `SELECT GREATEST(
-	    (SELECT as_epoch(last_modified) FROM objects WHERE ` + listCond(ref) + ` ORDER BY last_modified DESC LIMIT 1),
+	    (SELECT as_epoch(last_modified) FROM objects WHERE ` + t.listCond(ref) + ` ORDER BY last_modified DESC LIMIT 1),
 	    (SELECT MAX(as_epoch(last_modified)) FROM timestamps WHERE ` + tsCond + `))`, args: []any{ref.Parent, ref.Resource},
 		scan: func(r pgx.Row) error {
 			var ts *int64
@@ -271,10 +271,10 @@ func (t *pgTx) setListTS(ref storage.Ref, id string, ts int64) error {
 
 func (t *pgTx) setListTSStmt(ref storage.Ref, id string, ts int64) stmt {
 	t.knownTS(ref, ts)
-	t.tc.stamps = append(t.tc.stamps, listID(ref.Resource, rowParent(ref, id)))
+	t.tc.stamps = append(t.tc.stamps, listID(ref.Resource, t.rowParent(ref, id)))
 	return stmt{sql: `INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3))
 	  ON CONFLICT (parent_id, resource_name) DO UPDATE SET last_modified = GREATEST(timestamps.last_modified, EXCLUDED.last_modified)`,
-		args: []any{rowParent(ref, id), ref.Resource, ts}}
+		args: []any{t.rowParent(ref, id), ref.Resource, ts}}
 }
 
 // lockAndRead takes ref's lock (unless held), locks and reads the stored
@@ -287,7 +287,7 @@ func (t *pgTx) lockAndRead(ref storage.Ref, id string) (storage.Object, int64, e
 	}
 	var r cachedRow
 	stmts = append(stmts, stmt{sql: `SELECT data, as_epoch(last_modified), deleted FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3 FOR UPDATE`,
-		args: []any{id, rowParent(ref, id), ref.Resource},
+		args: []any{id, t.rowParent(ref, id), ref.Resource},
 		scan: func(row pgx.Row) error {
 			err := row.Scan(&r.data, &r.lm, &r.deleted)
 			if errors.Is(err, pgx.ErrNoRows) {

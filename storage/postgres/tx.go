@@ -22,10 +22,12 @@ type querier interface {
 // reads, on one pooled connection: under READ COMMITTED a read-only
 // transaction adds two round trips and no consistency.
 type pgTx struct {
-	ctx   context.Context
-	tx    querier
-	write bool
-	sp    int
+	// layouts are the storage layouts resources declared.
+	layouts *layouts
+	ctx     context.Context
+	tx      querier
+	write   bool
+	sp      int
 	// cache serves reads of a read-only transaction; a write transaction
 	// notes in tc what it changed, to drop it from the cache on commit.
 	cache  *cache
@@ -97,7 +99,7 @@ func (t *pgTx) stored(ref storage.Ref, id string, lock bool) (storage.Object, er
 	var data []byte
 	var lm int64
 	var deleted bool
-	err := t.tx.QueryRow(t.ctx, q, id, rowParent(ref, id), ref.Resource).Scan(&data, &lm, &deleted)
+	err := t.tx.QueryRow(t.ctx, q, id, t.rowParent(ref, id), ref.Resource).Scan(&data, &lm, &deleted)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -109,7 +111,7 @@ func (t *pgTx) stored(ref storage.Ref, id string, lock bool) (storage.Object, er
 
 // cachedStored is stored for a read-only transaction, through the cache.
 func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) {
-	k := objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id}
+	k := objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id}
 	if t.tc.hasObject(k) || !t.cached() {
 		return t.stored(ref, id, false)
 	}
@@ -124,7 +126,7 @@ func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) 
 	gen := t.cache.gen.Load()
 	var r cachedRow
 	err := t.tx.QueryRow(t.ctx, `SELECT data, as_epoch(last_modified), deleted FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3`,
-		id, rowParent(ref, id), ref.Resource).Scan(&r.data, &r.lm, &r.deleted)
+		id, t.rowParent(ref, id), ref.Resource).Scan(&r.data, &r.lm, &r.deleted)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		keep(t.cache, objectsOf, k, r, gen)
@@ -155,25 +157,28 @@ func (t *pgTx) Get(ref storage.Ref, id string) (storage.Object, error) {
 }
 
 func (t *pgTx) Exists(ref storage.Ref, id string) (bool, error) {
-	if k := (objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id}); !t.tc.hasObject(k) && t.cached() {
+	if k := (objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id}); !t.tc.hasObject(k) && t.cached() {
 		o, err := t.cachedStored(ref, id)
 		return o != nil && !storage.IsDeleted(o), err
 	}
 	var ok bool
 	err := t.tx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3 AND NOT deleted)`,
-		id, rowParent(ref, id), ref.Resource).Scan(&ok)
+		id, t.rowParent(ref, id), ref.Resource).Scan(&ok)
 	return ok, wrap("exists", err)
 }
 
-// Kinto stores each account under its own id as parent_id (so that a
-// user's plural endpoint lists their account only), where Nimbus keeps
-// all accounts in one list (parent ""). The rows are written and read the
-// Kinto way, so both servers share them.
-func selfParented(ref storage.Ref) bool { return ref.Resource == "account" && ref.Parent == "" }
+// selfParented tells whether ref is the list of a resource declared
+// storage.UnderOwnID (Kinto's accounts): each row has its own id as
+// parent_id, where Nimbus reads and writes them as one list (parent "").
+// The rows are written and read the Kinto way, so both servers share
+// them.
+func (t *pgTx) selfParented(ref storage.Ref) bool {
+	return ref.Parent == "" && t.layouts.get(ref.Resource) == storage.UnderOwnID
+}
 
 // rowParent is the parent_id the row of object id of ref is stored under.
-func rowParent(ref storage.Ref, id string) string {
-	if selfParented(ref) {
+func (t *pgTx) rowParent(ref storage.Ref, id string) string {
+	if t.selfParented(ref) {
 		return id
 	}
 	return ref.Parent
@@ -181,8 +186,8 @@ func rowParent(ref storage.Ref, id string) string {
 
 // listCond is the SQL condition selecting the rows of ref's list, with
 // the parent as parameter $1 and the resource name as $2.
-func listCond(ref storage.Ref) string {
-	if selfParented(ref) {
+func (t *pgTx) listCond(ref storage.Ref) string {
+	if t.selfParented(ref) {
 		return `parent_id = id AND $1::TEXT = '' AND resource_name = $2`
 	}
 	return `parent_id = $1 AND resource_name = $2`
@@ -227,12 +232,12 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 	if err != nil {
 		return nil, err
 	}
-	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id})
+	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 	err = t.roundTrip("write", stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
 	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
 	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
 	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`,
-		args: []any{id, rowParent(ref, id), ref.Resource, string(data), objTS}},
+		args: []any{id, t.rowParent(ref, id), ref.Resource, string(data), objTS}},
 		t.setListTSStmt(ref, id, listTS))
 	if err != nil {
 		return nil, err
@@ -270,9 +275,9 @@ func (t *pgTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.O
 		sent = lastModified
 	}
 	ts, _ := storage.NextTimestamp(cur, sent, false)
-	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: rowParent(ref, id), id: id})
+	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 	err = t.roundTrip("delete", stmt{sql: `UPDATE objects SET deleted = TRUE, data = '{"deleted": true}'::JSONB, last_modified = from_epoch($4)
-	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, args: []any{id, rowParent(ref, id), ref.Resource, ts}},
+	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, args: []any{id, t.rowParent(ref, id), ref.Resource, ts}},
 		t.setListTSStmt(ref, id, ts))
 	if err != nil {
 		return nil, err
@@ -316,7 +321,7 @@ func (t *pgTx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error
 		}
 	}
 	rows, err := t.tx.Query(t.ctx, `SELECT id, as_epoch(last_modified) FROM objects
-	  WHERE `+listCond(ref)+` AND deleted ORDER BY last_modified DESC`, ref.Parent, ref.Resource)
+	  WHERE `+t.listCond(ref)+` AND deleted ORDER BY last_modified DESC`, ref.Parent, ref.Resource)
 	if err != nil {
 		return 0, wrap("purge", err)
 	}
@@ -339,7 +344,7 @@ func (t *pgTx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error
 		return 0, nil
 	}
 	t.tc.allObjects = true
-	tag, err := t.tx.Exec(t.ctx, `DELETE FROM objects WHERE `+listCond(ref)+` AND deleted AND id = ANY($3)`,
+	tag, err := t.tx.Exec(t.ctx, `DELETE FROM objects WHERE `+t.listCond(ref)+` AND deleted AND id = ANY($3)`,
 		ref.Parent, ref.Resource, ids)
 	return int(tag.RowsAffected()), wrap("purge", err)
 }
@@ -373,7 +378,7 @@ func (t *pgTx) DeleteTree(uri string) error {
 
 // Lists implements storage.Lister.
 func (t *pgTx) Lists(resource string) ([]storage.Ref, error) {
-	if all := (storage.Ref{Resource: resource}); selfParented(all) {
+	if all := (storage.Ref{Resource: resource}); t.selfParented(all) {
 		return []storage.Ref{all}, nil
 	}
 	rows, err := t.tx.Query(t.ctx, `SELECT DISTINCT parent_id FROM objects WHERE resource_name = $1`, resource)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -267,7 +268,7 @@ func settingsDoc(g globals, w io.Writer) {
 func initSection(g globals, includes []string) string {
 	var b strings.Builder
 	for _, d := range declared(g) {
-		if !contains(includes, d.Plugin) {
+		if !slices.Contains(includes, d.Plugin) {
 			continue
 		}
 		if b.Len() == 0 {
@@ -276,13 +277,4 @@ func initSection(g globals, includes []string) string {
 		fmt.Fprintf(&b, "# %s (%s): %s\n# %s = %s\n", d.Name, d.Type, d.Description, d.Name, d.Default)
 	}
 	return b.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,0 +1,81 @@
+package resource
+
+import (
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// allowed checks one permission for the request's principals.
+func (r *Request) allowed(tx storage.Tx, chain []permissions.Node, perm string) (bool, error) {
+	ps, err := r.Principals(tx)
+	if err != nil {
+		return false, err
+	}
+	return r.app.Authorizer.Allowed(tx, ps, chain, perm)
+}
+
+// Allowed tells whether the caller holds perm on a chain of nodes (the
+// object first, the root last), for plugins' routes.
+func (r *Request) Allowed(tx storage.Tx, chain []permissions.Node, perm string) (bool, error) {
+	return r.allowed(tx, chain, perm)
+}
+
+// readPerm is the permission a GET of one object needs.
+func (a *App) readPerm(res *Resource) string {
+	if a.Tree.Grants(res.Name, "read:attributes") != nil {
+		return "read:attributes"
+	}
+	return "read"
+}
+
+// shownPrecondition keeps the existing object in a 412 only for a caller
+// who may read it (CORE-09), as the resource shows it (ReadFilter): a
+// record:create grantee who sends If-None-Match: * with someone else's id
+// learns nothing of that record.
+func (a *App) shownPrecondition(r *Request, tx storage.Tx, res *Resource, chain []permissions.Node, e *Error, current storage.Object) error {
+	if e.Details == nil {
+		return e
+	}
+	ok, err := r.allowed(tx, chain, a.readPerm(res))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		e.Details = nil
+	} else if res.ReadFilter != nil {
+		e.Details = map[string]any{"existing": res.ReadFilter(r, current)}
+	}
+	return e
+}
+
+// missingObject answers a write on a missing object: 404 when the caller
+// may read the parent (or holds the permission by inheritance), 403/401
+// otherwise (PERM-09).
+func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdict, id string) error {
+	chain := res.chain(m, id)
+	ok, err := r.allowed(tx, chain, "write")
+	if err != nil {
+		return err
+	}
+	if !ok && len(chain) > 2 {
+		// Read on the parent list (not its attributes), with the
+		// settings of this resource, as Kinto decides it.
+		ps, perr := r.Principals(tx)
+		if perr != nil {
+			return perr
+		}
+		if ok, err = a.Authorizer.AllowedOn(tx, ps, res.Name, chain[1:], "read"); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		return r.Deny()
+	}
+	if e := checkIDs(res, m, true); e != nil {
+		return e
+	}
+	if _, err := parents(tx, res, m); err != nil {
+		return err
+	}
+	return NotFound(res.Name, id)
+}

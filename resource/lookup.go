@@ -1,0 +1,70 @@
+package resource
+
+import (
+	"errors"
+
+	"github.com/labstack/echo/v4"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// pathIDs reads the ids of the URL path (decoded once by decodeParams).
+func pathIDs(c echo.Context) matchdict {
+	m := matchdict{}
+	for i, n := range c.ParamNames() {
+		m[n] = c.ParamValues()[i]
+	}
+	return m
+}
+
+// checkIDs validates the ids of the path (400 errno 107, location path).
+func checkIDs(res *Resource, m matchdict, withObject bool) *Error {
+	for _, p := range res.ancestors() {
+		if !p.idOK(m[p.Name+"_id"]) {
+			return Invalid("path", "id", "Invalid object id")
+		}
+	}
+	if withObject && !res.idOK(m[res.Name+"_id"]) {
+		return Invalid("path", "id", "Invalid object id")
+	}
+	return nil
+}
+
+// parents checks that every ancestor object exists, from the top down
+// (404 errno 111 for the first missing). With full, it also returns them
+// by resource name; otherwise only existence is checked, which needs no
+// decoding.
+func parents(tx storage.Tx, res *Resource, m matchdict, full ...bool) (map[string]storage.Object, error) {
+	anc := res.ancestors()
+	out := make(map[string]storage.Object, len(anc))
+	for i := len(anc) - 1; i >= 0; i-- {
+		p := anc[i]
+		id := m[p.Name+"_id"]
+		if len(full) == 0 || !full[0] {
+			ok, err := tx.Exists(p.ref(m), id)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, MissingParent(p.Name, id)
+			}
+			continue
+		}
+		obj, err := tx.Get(p.ref(m), id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, MissingParent(p.Name, id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[p.Name] = obj
+	}
+	return out, nil
+}
+
+func getOrNil(tx storage.Tx, ref storage.Ref, id string) (storage.Object, error) {
+	o, err := tx.Get(ref, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	return o, err
+}

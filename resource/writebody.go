@@ -1,0 +1,142 @@
+package resource
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// writeBody is a decoded {"data", "permissions"} request body. Its error
+// is reported only after authorization (CORE-21).
+type writeBody struct {
+	data     map[string]any
+	perms    storage.ACL
+	hasData  bool
+	hasPerms bool
+	err      *Error
+}
+
+func (a *App) parseWriteBody(r *Request, res *Resource) writeBody {
+	var wb writeBody
+	body, err := r.BodyObject()
+	if err != nil {
+		wb.err = err
+		return wb
+	}
+	var unknown []string
+	for k := range body {
+		if k != "data" && k != "permissions" {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		wb.err = Invalid("body", unknown[0], "Unrecognized keys: "+strings.Join(unknown, ", "))
+		return wb
+	}
+	if d, ok := body["data"]; ok {
+		m, isObj := d.(map[string]any)
+		if !isObj {
+			wb.err = Invalid("body", "data", "data must be an object")
+			return wb
+		}
+		wb.data, wb.hasData = m, true
+	}
+	if p, ok := body["permissions"]; ok {
+		wb.perms, wb.err = a.parsePermissions(res, p, false)
+		wb.hasPerms = true
+	}
+	return wb
+}
+
+// parsePermissions validates a permissions object. With allowNull, a null
+// entry is kept as a nil list (merge-patch removal).
+func (a *App) parsePermissions(res *Resource, v any, allowNull bool) (storage.ACL, *Error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, Invalid("body", "permissions", "permissions must be an object")
+	}
+	names := a.Tree.Names(res.Name)
+	acl := storage.ACL{}
+	for perm, list := range m {
+		if !slices.Contains(names, perm) {
+			return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("%q is not a valid permission name for %s (use one of %s)", perm, res.Name, strings.Join(names, ", ")))
+		}
+		if list == nil {
+			if allowNull {
+				acl[perm] = nil
+			}
+			continue
+		}
+		items, ok := list.([]any)
+		if !ok {
+			return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("%v is not iterable", list))
+		}
+		principals := []string{}
+		for _, it := range items {
+			s, ok := it.(string)
+			if !ok {
+				return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("%v is not a string", it))
+			}
+			if len(s) > MaxPrincipalBytes {
+				return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("principals are at most %d bytes long", MaxPrincipalBytes))
+			}
+			principals = append(principals, s)
+		}
+		acl[perm] = principals
+	}
+	return acl, nil
+}
+
+// withOwner adds the writer to the ACL's write entry (RES-15).
+func (a *App) withOwner(r *Request, res *Resource, obj storage.Object, acl storage.ACL) storage.ACL {
+	owner := r.identity.UserID
+	if res.Owner != nil {
+		owner = res.Owner(r, obj)
+	} else if !a.opts.explicitPerms {
+		owner = ""
+	}
+	if owner == "" {
+		return acl
+	}
+	out := storage.ACL{}
+	for k, v := range acl {
+		out[k] = v
+	}
+	if !slices.Contains(out["write"], owner) {
+		out["write"] = append(append([]string{}, out["write"]...), owner)
+	}
+	return out
+}
+
+// copyData copies an object's fields without the server-managed ones.
+func copyData(o storage.Object) storage.Object {
+	out := make(storage.Object, len(o))
+	for k, v := range o {
+		if k != "last_modified" && k != "deleted" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// setSentTimestamp keeps an integer last_modified the client sent
+// (replication, RES-13) and drops anything else.
+func setSentTimestamp(obj, sent, old storage.Object) {
+	delete(obj, "last_modified")
+	v, ok := sent["last_modified"]
+	if !ok {
+		return
+	}
+	ts, isInt := storage.Int(v)
+	if !isInt || ts <= 0 {
+		return
+	}
+	if old != nil && ts <= storage.LastModified(old) {
+		return
+	}
+	obj["last_modified"] = ts
+}
