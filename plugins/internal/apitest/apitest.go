@@ -8,8 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -20,13 +20,18 @@ import (
 	"github.com/nimbus-server/nimbus/storage/memory"
 )
 
-// Server is a running test server.
+// Server is a running test server, listening on a loopback port.
 type Server struct {
-	*httptest.Server
+	// URL is the server's base URL, without /v1 (http://127.0.0.1:port).
+	URL     string
 	App     *resource.App
 	Backend storage.Backend
 	t       testing.TB
+	srv     *http.Server
 }
+
+// Close stops the server (the test's cleanup also does).
+func (s *Server) Close() { s.srv.Close() }
 
 // Defaults are the settings every test server starts from.
 var Defaults = map[string]string{
@@ -57,9 +62,14 @@ func NewWithBackend(t testing.TB, backend storage.Backend, settings map[string]s
 	if err != nil {
 		t.Fatalf("building the app: %v", err)
 	}
-	srv := httptest.NewServer(app)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening: %v", err)
+	}
+	srv := &http.Server{Handler: app, MaxHeaderBytes: 4 * resource.MaxHeaderBytes}
+	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close(); backend.Close() })
-	return &Server{Server: srv, App: app, Backend: backend, t: t}
+	return &Server{URL: "http://" + ln.Addr().String(), App: app, Backend: backend, t: t, srv: srv}
 }
 
 // Basic returns a Basic Authorization header value.
