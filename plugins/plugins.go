@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/accounts"
 	"github.com/nimbus-server/nimbus/plugins/admin"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
+	"github.com/nimbus-server/nimbus/plugins/changes"
 	"github.com/nimbus-server/nimbus/plugins/defaultbucket"
 	"github.com/nimbus-server/nimbus/plugins/flush"
 	"github.com/nimbus-server/nimbus/plugins/history"
@@ -30,6 +31,7 @@ func Catalog() map[string]func() resource.Plugin {
 		"history":        func() resource.Plugin { return &history.Plugin{} },
 		"flush":          func() resource.Plugin { return flush.Plugin{} },
 		"admin":          func() resource.Plugin { return &admin.Plugin{} },
+		"changes":        func() resource.Plugin { return &changes.Plugin{} },
 	}
 }
 

@@ -46,8 +46,13 @@ type App struct {
 	principalHooks []func(*Request, storage.Tx) ([]string, error)
 	requestHooks   []func(*Request, Operation) error
 	flushHooks     []func()
-	plugins        []string
-	declared       map[string]DeclaredSetting
+	commitHooks    []func([]storage.Change)
+	shutdownHooks  []func()
+	streamer       ListStreamer
+	// pluralRoutes are the routes of lists, which may answer streams.
+	pluralRoutes map[string]bool
+	plugins      []string
+	declared     map[string]DeclaredSetting
 
 	tokenKey []byte
 	tokenMAC *MAC

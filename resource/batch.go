@@ -201,7 +201,7 @@ func (a *App) batchHandler(r *Request) error {
 	var responses []map[string]any
 	var state *batchState
 	var failure *Error
-	err := a.Storage.Update(r.Ctx(), func(tx storage.Tx) error {
+	err := a.update(r.Ctx(), func(tx storage.Tx) error {
 		responses, failure = make([]map[string]any, 0, len(subs)), nil
 		state = &batchState{tx: tx}
 		rollback := false

@@ -201,7 +201,10 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			return MethodNotAllowed("The server is in read-only mode.")
 		}
 		if acc := req.Header.Get("Accept"); acc != "" && !acceptsJSON(acc) {
-			return InvalidStatus(406, "header", "Accept", "Accept header should be one of ['application/json']")
+			if a.streamer == nil || req.Method != http.MethodGet || !a.pluralRoutes[c.Path()] || !wantsStream(acc) {
+				return InvalidStatus(406, "header", "Accept", "Accept header should be one of ['application/json']")
+			}
+			r.stream = true
 		}
 		if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
 			if ct := req.Header.Get("Content-Type"); ct != "" {

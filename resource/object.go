@@ -263,6 +263,13 @@ func (a *App) store(r *Request, tx storage.Tx, res *Resource, m matchdict, chain
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	action := "update"
+	if old == nil {
+		action = "create"
+	}
+	if n, ok := tx.(actionNoter); ok {
+		n.noteAction(res.ref(m), w.ID, action)
+	}
 	w.Data = stored
 	w.ACL = a.withOwner(r, res, stored, acl)
 	if err := tx.SetACL(w.URI, w.ACL); err != nil {
@@ -272,10 +279,6 @@ func (a *App) store(r *Request, tx storage.Tx, res *Resource, m matchdict, chain
 		if err := res.AfterWrite(w); err != nil {
 			return nil, nil, nil, err
 		}
-	}
-	action := "update"
-	if old == nil {
-		action = "create"
 	}
 	ev := a.newEvent(r, res, action, m, w.URI, storage.LastModified(stored))
 	ev.IDs["id"] = w.ID

@@ -85,6 +85,17 @@ func (a *App) openAPIHandler(r *Request) error {
 			if methodAllowed(m.allowed, m.method) && a.enabled(map[bool]string{true: "plural", false: "object"}[m.path == plural], res.Name, lower(m.method)) {
 				op(m.path, m.method, m.summary, res.Plural, m.body, m.ok)
 			}
+			if m.method == "GET" && m.path == plural && a.streamer != nil {
+				// The same GET, with Accept: text/event-stream, follows
+				// the list live (PLUG-RT).
+				oaPath, _ := openAPIPath(plural)
+				if o, ok := paths[oaPath]["get"].(map[string]any); ok {
+					o["produces"] = []string{"application/json", "text/event-stream"}
+					o["description"] = "With Accept: text/event-stream, a Server-Sent Events stream of the list's changes: " +
+						"the changes after _since or Last-Event-ID, a ready event, then each change as it commits " +
+						"(events create, update, delete, error; filters and _fields apply)."
+				}
+			}
 		}
 	}
 	for _, rt := range a.routes {

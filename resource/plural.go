@@ -63,6 +63,9 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 		r := requestOf(c)
 		m := pathIDs(c)
 		ref := res.ref(m)
+		if r.stream {
+			return a.serveStream(r, res, m)
+		}
 		head := c.Request().Method == http.MethodHead
 		pc, perr := parsePrecond(c.Request())
 		var lq *listQuery

@@ -47,6 +47,8 @@ type Request struct {
 	// noChallenge keeps WWW-Authenticate out of a 401 answer.
 	noChallenge bool
 	errno       int
+	// stream is set when a list GET asked for a change stream.
+	stream bool
 }
 
 const requestKey = "nimbus.request"
@@ -222,7 +224,7 @@ func (r *Request) Update(fn func(tx storage.Tx) error) error {
 		// Nested in another Update: join its transaction.
 		return fn(r.updating)
 	}
-	return r.app.Storage.Update(r.Ctx(), func(tx storage.Tx) error {
+	return r.app.update(r.Ctx(), func(tx storage.Tx) error {
 		r.principals = nil
 		r.updating = tx
 		defer func() { r.updating = nil }()

@@ -76,6 +76,10 @@ func (a *App) mountResource(g *echo.Group, res *Resource) {
 		}
 		g.Add(method, path, h)
 	}
+	if a.pluralRoutes == nil {
+		a.pluralRoutes = map[string]bool{}
+	}
+	a.pluralRoutes["/v1"+plural] = methodAllowed(res.PluralMethods, http.MethodGet) && a.enabled("plural", res.Name, "get")
 	add("plural", plural, http.MethodGet, res.PluralMethods, a.pluralGet(res))
 	add("plural", plural, http.MethodHead, res.PluralMethods, a.pluralGet(res))
 	add("plural", plural, http.MethodPost, res.PluralMethods, a.pluralPost(res))

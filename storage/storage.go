@@ -155,6 +155,33 @@ type Sharer interface {
 	SharedBetweenInstances() bool
 }
 
+// Change is one committed change of an object, as a ChangeWatcher hears
+// of it.
+type Change struct {
+	Ref Ref
+	ID  string
+	// Action is "create", "update" or "delete"; "" when the backend could
+	// not tell (a database whose notification triggers predate it).
+	Action string
+	// Timestamp is the object's last_modified after the change (0 when
+	// unknown).
+	Timestamp int64
+	// All says that changes may have been missed (the notification
+	// connection was lost and is back): any list may have changed.
+	All bool
+}
+
+// ChangeWatcher is implemented by backends that several instances share
+// (PostgreSQL): fn hears, after commit, of every object change any
+// instance commits, and any other server writing the same database
+// (Kinto). fn runs on the backend's notification goroutine and must not
+// block. ok is false when the backend cannot notify (its notification
+// triggers are missing or its cache, which carries them, is off); cancel
+// stops the calls.
+type ChangeWatcher interface {
+	WatchChanges(fn func(Change)) (cancel func(), ok bool)
+}
+
 // Layout says how a backend that shares its tables with Kinto stores the
 // objects of one resource. The generic store keys every object by
 // (resource, parent, id); some of Kinto's resources are stored otherwise,

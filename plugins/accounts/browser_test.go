@@ -32,6 +32,25 @@ async function count() {
 }
 window.login = login;
 window.count = count;
+// A change stream with the session cookie: catch-up, ready, then a live
+// write of the page's own.
+window.followFlow = () => new Promise(async (resolve) => {
+  const got = []; // the session of the last login() is still open
+  const es = new EventSource(rec + "?_since=0");
+  const done = (why) => { es.close(); resolve({got, why}); };
+  for (const k of ["create", "update", "delete"]) {
+    es.addEventListener(k, (e) => {
+      got.push(k + ":" + JSON.parse(e.data).data.id);
+      if (got.includes("create:live")) done("ok");
+    });
+  }
+  es.addEventListener("ready", async () => {
+    got.push("ready");
+    await status(rec + "/live", {method: "PUT", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+      body: JSON.stringify({data: {}})});
+  });
+  setTimeout(() => done("timeout"), 15000);
+});
 window.runFlow = async () => {
   const out = {};
   out.login = await login();
@@ -84,7 +103,7 @@ func TestBrowserSessions(t *testing.T) {
 		}
 		t.Skip("set NIMBUS_BROWSER_JS and install chromium to run the browser test")
 	}
-	s := server(t, map[string]string{"bucket_create_principals": "system.Authenticated"})
+	s := server(t, map[string]string{"bucket_create_principals": "system.Authenticated", "includes": "accounts changes"})
 	signup(t, s, "rosa", "rosa-pw")
 	rosa := basic("rosa", "rosa-pw")
 	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: rosa, Body: `{}`}).Expect(t, 201, 0)
@@ -120,6 +139,10 @@ func TestBrowserSessions(t *testing.T) {
 		Relogin float64        `json:"relogin"`
 		Evil    map[string]any `json:"evil"`
 		After   float64        `json:"after"`
+		Follow  struct {
+			Got []string `json:"got"`
+			Why string   `json:"why"`
+		} `json:"follow"`
 	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
 		t.Fatalf("report: %v\n%s", err, out)
@@ -136,6 +159,9 @@ func TestBrowserSessions(t *testing.T) {
 	}
 	if rep.Evil["json"] == 201.0 || rep.Evil["json"] == 200.0 {
 		t.Errorf("a foreign origin wrote with the cookie: %v", rep.Evil)
+	}
+	if f := rep.Follow; f.Why != "ok" || len(f.Got) != 4 || f.Got[0] != "create:r" || f.Got[2] != "ready" || f.Got[3] != "create:live" {
+		t.Errorf("EventSource with the session cookie: %+v", f)
 	}
 	if rep.After != 2 {
 		t.Errorf("records after the attack: %v (want the seed and the browser's own write); evil %v", rep.After, rep.Evil)

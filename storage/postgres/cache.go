@@ -48,13 +48,22 @@ var cacheSQL = []string{
 	   IF octet_length(payload) > 7900 THEN payload := '*'; END IF;
 	   PERFORM pg_notify('nimbus_cache', payload);
 	 END; $$ LANGUAGE plpgsql`,
+	// An object's notification also names the change (create, update,
+	// delete) and its timestamp, for change streams; the old row is named
+	// on its own only when it is not the same object.
 	`CREATE OR REPLACE FUNCTION nimbus_notify_object() RETURNS trigger AS $$
+	 DECLARE action TEXT;
 	 BEGIN
-	   IF TG_OP <> 'INSERT' THEN
+	   IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.resource_name, OLD.parent_id, OLD.id) IS DISTINCT FROM (NEW.resource_name, NEW.parent_id, NEW.id)) THEN
 	     PERFORM nimbus_notify('o' || OLD.resource_name || chr(31) || OLD.parent_id || chr(31) || OLD.id);
 	   END IF;
 	   IF TG_OP <> 'DELETE' THEN
-	     PERFORM nimbus_notify('o' || NEW.resource_name || chr(31) || NEW.parent_id || chr(31) || NEW.id);
+	     IF NEW.deleted THEN action := 'delete';
+	     ELSIF TG_OP = 'INSERT' OR OLD.deleted THEN action := 'create';
+	     ELSE action := 'update';
+	     END IF;
+	     PERFORM nimbus_notify('o' || NEW.resource_name || chr(31) || NEW.parent_id || chr(31) || NEW.id ||
+	       chr(31) || action || chr(31) || as_epoch(NEW.last_modified));
 	   END IF;
 	   RETURN NULL;
 	 END; $$ LANGUAGE plpgsql`,
@@ -152,6 +161,9 @@ type cache struct {
 	bmu  sync.Mutex
 	next *barrier
 	wake chan struct{}
+
+	// watch are the change watchers fed by the same notifications.
+	watch *watchers
 }
 
 func newCache(max int) *cache {
@@ -378,8 +390,8 @@ func (c *cache) apply(payload string) {
 	case payload == "" || payload == "*":
 		t.allObjects, t.allACLs, t.principals = true, true, true
 	case payload[0] == 'o':
-		parts := strings.SplitN(payload[1:], "\x1f", 3)
-		if len(parts) != 3 {
+		parts := strings.SplitN(payload[1:], "\x1f", 5)
+		if len(parts) < 3 {
 			t.allObjects = true
 		} else {
 			t.objects = []objKey{{resource: parts[0], parent: parts[1], id: parts[2]}}
@@ -394,6 +406,7 @@ func (c *cache) apply(payload string) {
 		t.allObjects, t.allACLs, t.principals = true, true, true
 	}
 	c.invalidate(t)
+	c.report(payload)
 }
 
 // barrier is one round trip on the listening connection; waiters that
@@ -495,8 +508,9 @@ func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
 		return err
 	}
 	// Whatever changed before LISTEN took effect was not heard: start
-	// from nothing.
+	// from nothing, and tell the change watchers so.
 	c.reset(true)
+	c.report("*")
 	quiet := time.Now()
 	for {
 		c.bmu.Lock()

@@ -232,6 +232,7 @@ func Open(ctx context.Context, url string, opts Options) (*Backend, error) {
 				max = 50000
 			}
 			b.cache = newCache(max)
+			b.cache.watch = &watchers{layouts: b.layouts, fns: map[int]func(storage.Change){}}
 			lctx, cancel := context.WithCancel(context.Background())
 			b.stopListen = cancel
 			b.listening.Add(1)

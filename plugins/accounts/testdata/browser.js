@@ -31,6 +31,8 @@ const { chromium } = require("playwright-core");
     report.evil = await other.evaluate((target) => window.attack(target), app);
     step("count");
     report.after = await page.evaluate(() => window.count());
+    step("follow");
+    report.follow = await page.evaluate(() => window.followFlow());
   } finally {
     await browser.close();
   }

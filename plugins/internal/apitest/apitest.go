@@ -68,7 +68,7 @@ func NewWithBackend(t testing.TB, backend storage.Backend, settings map[string]s
 	}
 	srv := &http.Server{Handler: app, MaxHeaderBytes: 4 * resource.MaxHeaderBytes}
 	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); backend.Close() })
+	t.Cleanup(func() { app.Shutdown(); srv.Close(); backend.Close() })
 	return &Server{URL: "http://" + ln.Addr().String(), App: app, Backend: backend, t: t, srv: srv}
 }
 

@@ -1,0 +1,227 @@
+package changes
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// hubs are the lists being streamed on this instance, one hub each.
+type hubs struct {
+	p  *Plugin
+	mu sync.Mutex
+	m  map[string]*hub
+}
+
+func newHubs(p *Plugin) *hubs { return &hubs{p: p, m: map[string]*hub{}} }
+
+// hub reads the changes of one list for every stream of it: one storage
+// read per wake-up, whatever the number of streams.
+type hub struct {
+	p   *Plugin
+	key string
+	// src reads the list; any stream's ListStream does, since reading
+	// changes does not depend on the caller.
+	src    *resource.ListStream
+	wakeC  chan struct{}
+	quit   chan struct{}
+	ready  chan struct{}
+	failed error
+
+	mu     sync.Mutex
+	subs   map[*stream]struct{}
+	cursor int64 // the newest change read
+}
+
+// batch is what a hub hands to one stream: the changes of one read and
+// what the stream's user may see of them.
+type batch struct {
+	changes []storage.Object
+	all     bool
+	ids     map[string]bool
+	err     error
+}
+
+// join subscribes st to its list's hub, creating the hub (and its
+// goroutine) for the first stream of the list.
+func (hs *hubs) join(ls *resource.ListStream, st *stream) *hub {
+	key := listKey(ls.Ref())
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	h := hs.m[key]
+	if h == nil {
+		h = &hub{p: hs.p, key: key, src: ls, wakeC: make(chan struct{}, 1), quit: make(chan struct{}),
+			ready: make(chan struct{}), subs: map[*stream]struct{}{}}
+		hs.m[key] = h
+		go h.run()
+	}
+	h.mu.Lock()
+	h.subs[st] = struct{}{}
+	h.mu.Unlock()
+	return h
+}
+
+// leave unsubscribes st; the last stream of a list stops its hub.
+func (hs *hubs) leave(h *hub, st *stream) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	h.mu.Lock()
+	delete(h.subs, st)
+	empty := len(h.subs) == 0
+	h.mu.Unlock()
+	if empty && hs.m[h.key] == h {
+		delete(hs.m, h.key)
+		close(h.quit)
+	}
+}
+
+// wake asks the hub of a list, if any, to read its changes.
+func (hs *hubs) wake(ref storage.Ref) {
+	hs.mu.Lock()
+	h := hs.m[listKey(ref)]
+	hs.mu.Unlock()
+	if h != nil {
+		h.wake()
+	}
+}
+
+// committed notes the actions of a commit of this instance and wakes the
+// hubs of the lists it touched; a change without a resource stands for
+// everything under its parent (a deleted subtree).
+func (hs *hubs) committed(changes []storage.Change) {
+	woken := map[storage.Ref]bool{}
+	for _, ch := range changes {
+		ref := ch.Ref
+		if ref.Resource != "" {
+			hs.p.actions.note(ref, ch.ID, ch.Timestamp, ch.Action)
+			if !woken[ref] {
+				woken[ref] = true
+				hs.wake(ref)
+			}
+			continue
+		}
+		hs.mu.Lock()
+		for _, h := range hs.m {
+			if p := h.src.Ref().Parent; p == ref.Parent || strings.HasPrefix(p, ref.Parent+"/") || ref.Parent == "" {
+				h.wake()
+			}
+		}
+		hs.mu.Unlock()
+	}
+}
+
+// wakeAll wakes every hub (changes may have been missed).
+func (hs *hubs) wakeAll() {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for _, h := range hs.m {
+		h.wake()
+	}
+}
+
+// poll wakes every hub regularly until done: on a shared database it
+// catches what no notification reported.
+func (hs *hubs) poll(every time.Duration, done <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			hs.wakeAll()
+		}
+	}
+}
+
+func (h *hub) wake() {
+	select {
+	case h.wakeC <- struct{}{}:
+	default: // a read is already due; it will see this change too
+	}
+}
+
+// run initialises the cursor at the list's timestamp, then reads and
+// hands out changes on every wake-up until the last stream leaves.
+func (h *hub) run() {
+	err := h.p.view(func(tx storage.Tx) (err error) {
+		h.cursor, err = h.src.Timestamp(tx)
+		return err
+	})
+	if err != nil {
+		h.failed = err
+	}
+	close(h.ready)
+	for {
+		select {
+		case <-h.quit:
+			return
+		case <-h.p.done:
+			return
+		case <-h.wakeC:
+		}
+		h.read()
+	}
+}
+
+// pageSize is how many changes one storage read returns at most.
+const pageSize = 1000
+
+// read takes the changes after the cursor and hands each stream what its
+// user may see of them.
+func (h *hub) read() {
+	var changes []storage.Object
+	err := h.p.view(func(tx storage.Tx) error {
+		changes = changes[:0]
+		after := h.cursor
+		for {
+			page, err := h.src.Changed(tx, after, pageSize)
+			if err != nil {
+				return err
+			}
+			changes = append(changes, page...)
+			if len(page) < pageSize {
+				return nil
+			}
+			after = storage.LastModified(page[len(page)-1])
+		}
+	})
+	if err != nil {
+		h.p.logger.Warn("change stream: reading a list failed; retrying", "list", h.key, "error", err)
+		time.AfterFunc(time.Second, h.wake)
+		return
+	}
+	if n := len(changes); n > 0 {
+		h.cursor = storage.LastModified(changes[n-1])
+	}
+	h.mu.Lock()
+	byUser := map[string][]*stream{}
+	for st := range h.subs {
+		byUser[st.user] = append(byUser[st.user], st)
+	}
+	h.mu.Unlock()
+	// Visibility is decided once per user for the whole batch.
+	for _, streams := range byUser {
+		b := batch{changes: changes}
+		err := h.p.view(func(tx storage.Tx) error {
+			all, ids, err := streams[0].ls.Scope(tx)
+			b.all, b.ids = all, set(ids)
+			return err
+		})
+		b.err = err
+		for _, st := range streams {
+			st.push(b, h.p.buffer)
+		}
+	}
+}
+
+func set(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}

@@ -1,0 +1,135 @@
+package resource
+
+import (
+	"context"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// OnCommit registers fn to hear, after each write transaction of the
+// server commits, what it changed: one storage.Change per object created,
+// replaced or deleted, including writes no event reports (history
+// entries). Action is "create" for a creation, "delete" for a deletion
+// and "" for a replacement (an event says whether it created). A change
+// whose Ref has an empty Resource stands for everything under its Parent
+// URI (a deleted subtree). fn runs on the committing request's goroutine
+// and must be quick.
+func (r *Registry) OnCommit(fn func(changes []storage.Change)) {
+	r.app.commitHooks = append(r.app.commitHooks, fn)
+}
+
+// OnShutdown registers fn to run when the server shuts down, before it
+// waits for the requests in flight: long-lived answers (streams) end
+// there.
+func (r *Registry) OnShutdown(fn func()) { r.app.shutdownHooks = append(r.app.shutdownHooks, fn) }
+
+// Shutdown runs the OnShutdown hooks; the HTTP server calls it when it
+// starts shutting down (http.Server.RegisterOnShutdown).
+func (a *App) Shutdown() {
+	for _, fn := range a.shutdownHooks {
+		fn()
+	}
+}
+
+// update runs fn in a write transaction of the backend and, when the
+// transaction commits, tells the OnCommit hooks which lists it changed.
+func (a *App) update(ctx context.Context, fn func(tx storage.Tx) error) error {
+	if len(a.commitHooks) == 0 {
+		return a.Storage.Update(ctx, fn)
+	}
+	var changes []storage.Change
+	err := a.Storage.Update(ctx, func(tx storage.Tx) error {
+		changes = changes[:0]
+		return fn(touching(tx, &changes))
+	})
+	if err == nil && len(changes) > 0 {
+		for _, h := range a.commitHooks {
+			h(changes)
+		}
+	}
+	return err
+}
+
+// touchTx notes the changes of a write transaction.
+type touchTx struct {
+	storage.Tx
+	changes *[]storage.Change
+}
+
+// touchSavepointTx is a touchTx over a transaction with savepoints.
+type touchSavepointTx struct {
+	touchTx
+	sp storage.Savepointer
+}
+
+func (t touchSavepointTx) Savepoint() int                 { return t.sp.Savepoint() }
+func (t touchSavepointTx) RollbackTo(savepoint int) error { return t.sp.RollbackTo(savepoint) }
+
+// touching wraps tx so that its writes are noted in changes, keeping its
+// savepoints.
+func touching(tx storage.Tx, changes *[]storage.Change) storage.Tx {
+	t := touchTx{Tx: tx, changes: changes}
+	if sp, ok := tx.(storage.Savepointer); ok {
+		return touchSavepointTx{touchTx: t, sp: sp}
+	}
+	return t
+}
+
+// note records the change of an object written without error.
+func (t touchTx) note(ref storage.Ref, action string, obj storage.Object, err error) {
+	if err == nil {
+		*t.changes = append(*t.changes, storage.Change{Ref: ref, ID: storage.ID(obj), Action: action, Timestamp: storage.LastModified(obj)})
+	}
+}
+
+// actionNoter is the touchTx's ability to name what a replacement was,
+// which the engine knows (it read the object before).
+type actionNoter interface {
+	noteAction(ref storage.Ref, id, action string)
+}
+
+func (t touchTx) noteAction(ref storage.Ref, id, action string) {
+	cs := *t.changes
+	for i := len(cs) - 1; i >= 0; i-- {
+		if cs[i].Ref == ref && cs[i].ID == id {
+			if cs[i].Action == "" {
+				cs[i].Action = action
+			}
+			return
+		}
+	}
+}
+
+func (t touchTx) Create(ref storage.Ref, obj storage.Object) (storage.Object, error) {
+	out, err := t.Tx.Create(ref, obj)
+	t.note(ref, "create", out, err)
+	return out, err
+}
+
+func (t touchTx) Replace(ref storage.Ref, obj storage.Object) (storage.Object, error) {
+	out, err := t.Tx.Replace(ref, obj)
+	t.note(ref, "", out, err)
+	return out, err
+}
+
+func (t touchTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.Object, error) {
+	out, err := t.Tx.Delete(ref, id, lastModified)
+	t.note(ref, "delete", out, err)
+	return out, err
+}
+
+func (t touchTx) DeleteMany(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
+	out, err := t.Tx.DeleteMany(ref, q)
+	for _, o := range out {
+		t.note(ref, "delete", o, err)
+	}
+	return out, err
+}
+
+func (t touchTx) DeleteTree(uri string) error {
+	err := t.Tx.DeleteTree(uri)
+	if err == nil {
+		*t.changes = append(*t.changes, storage.Change{Ref: storage.Ref{Parent: uri}})
+	}
+	return err
+}
