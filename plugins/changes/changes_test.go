@@ -1,8 +1,10 @@
 package changes_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -447,5 +449,41 @@ func TestFanOutReadsOnce(t *testing.T) {
 				t.Errorf("%d read transactions for one change to %d streams, want %d to %d", n, len(clients), c.minReadsPerPut, c.maxReadsPerPut)
 			}
 		})
+	}
+}
+
+// TestKeepAlive: an idle stream receives a comment line every
+// stream_keepalive_seconds, with the headers a proxy needs.
+func TestKeepAlive(t *testing.T) {
+	s := apitest.New(t, settings(map[string]string{"stream_keepalive_seconds": "1"}))
+	seed(t, s)
+	req, _ := http.NewRequest("GET", s.URL+records, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", alice)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.Header.Get("Cache-Control") != "no-cache" || res.Header.Get("X-Accel-Buffering") != "no" {
+		t.Errorf("headers %v", res.Header)
+	}
+	got := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), ":") {
+				got <- sc.Text()
+				return
+			}
+		}
+	}()
+	select {
+	case line := <-got:
+		if line != ": keep-alive" {
+			t.Errorf("comment %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no keep-alive within 5 s")
 	}
 }
