@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -244,6 +245,13 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	}
 	p.throttle = throttle{max: s.IntDefault("account_login_max_failures"),
 		window: time.Duration(s.IntDefault("account_login_failure_window_seconds")) * time.Second}
+	if !p.shared && p.throttle.max > 0 {
+		local, err := loadPairs(context.Background(), r.Storage())
+		if err != nil {
+			return fmt.Errorf("accounts: reading the login counters: %w", err)
+		}
+		p.throttle.local = local
+	}
 	if b := s.String("storage_backend"); b == "memory" || strings.HasSuffix(b, ".memory") {
 		r.Logger().Warn("accounts are kept in memory: they disappear when the server stops")
 	}

@@ -1,7 +1,9 @@
 package accounts
 
 import (
+	"context"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/nimbus-server/nimbus/resource"
@@ -14,6 +16,46 @@ import (
 type throttle struct {
 	max    int
 	window time.Duration
+	// local, on a backend no other instance writes, holds the pairs whose
+	// counter may be stored: every other pair is known clean without a
+	// read (the common case: a correct password, on every request).
+	local *pairSet
+}
+
+// pairSet is a set of throttle record ids.
+type pairSet struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (s *pairSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[id]
+}
+
+func (s *pairSet) set(id string, in bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in {
+		s.ids[id] = true
+	} else {
+		delete(s.ids, id)
+	}
+}
+
+// loadPairs reads the ids of the stored counters (at start-up, on a
+// backend this instance alone writes).
+func loadPairs(ctx context.Context, b storage.Backend) (*pairSet, error) {
+	s := &pairSet{ids: map[string]bool{}}
+	err := b.View(ctx, func(tx storage.Tx) error {
+		objs, err := tx.List(throttleRef, storage.Query{})
+		for _, o := range objs {
+			s.ids[storage.ID(o)] = true
+		}
+		return err
+	})
+	return s, err
 }
 
 func clientIP(r *resource.Request) string {
@@ -31,9 +73,13 @@ func (t throttle) retryAfter(r *resource.Request, user string) int {
 	if t.max <= 0 {
 		return 0
 	}
+	id := throttleID(user, clientIP(r))
+	if t.local != nil && !t.local.has(id) {
+		return 0
+	}
 	var o storage.Object
 	r.View(func(tx storage.Tx) (err error) {
-		o, err = getOrNil(tx, throttleRef, throttleID(user, clientIP(r)))
+		o, err = getOrNil(tx, throttleRef, id)
 		return
 	})
 	if o == nil {
@@ -74,6 +120,9 @@ func (t throttle) fail(r *resource.Request, user string) {
 	if err != nil {
 		r.Logger().Warn("login failure could not be counted", "error", err)
 	}
+	if t.local != nil {
+		t.local.set(id, true)
+	}
 }
 
 // succeed clears the counter of the pair, if any.
@@ -82,6 +131,12 @@ func (t throttle) succeed(r *resource.Request, user string) {
 		return
 	}
 	id := throttleID(user, clientIP(r))
+	if t.local != nil {
+		if !t.local.has(id) {
+			return
+		}
+		defer t.local.set(id, false)
+	}
 	var exists bool
 	r.View(func(tx storage.Tx) (err error) { exists, err = tx.Exists(throttleRef, id); return })
 	if !exists {

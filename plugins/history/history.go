@@ -104,13 +104,23 @@ func (p *Plugin) Register(r *resource.Registry) error {
 
 // idsOf reads the ids of an object URI ("/buckets/b/collections/c").
 func idsOf(uri string) map[string]string {
-	out := map[string]string{}
+	out := make(map[string]string, 3)
 	parts := strings.Split(strings.Trim(uri, "/"), "/")
-	names := map[string]string{"buckets": "bucket", "collections": "collection", "groups": "group", "records": "record"}
 	for i := 0; i+1 < len(parts); i += 2 {
-		if n, ok := names[parts[i]]; ok {
-			out[n] = parts[i+1]
+		var n string
+		switch parts[i] {
+		case "buckets":
+			n = "bucket"
+		case "collections":
+			n = "collection"
+		case "groups":
+			n = "group"
+		case "records":
+			n = "record"
+		default:
+			continue
 		}
+		out[n] = parts[i+1]
 	}
 	return out
 }
@@ -146,11 +156,14 @@ func (p *Plugin) record(tx storage.Tx, ev *resource.Event) error {
 		}
 		ids := idsOf(uri)
 		bucketURI := "/buckets/" + ids["bucket"]
-		entry := storage.Object{
-			"id": resource.NewOrderedUUID(), "action": ev.Action, "resource_name": ev.ResourceName, "uri": uri,
-			"user_id": ev.UserID, "date": time.UnixMilli(storage.LastModified(obj)).UTC().Format("2006-01-02T15:04:05.000000"),
-			"target": map[string]any{"data": obj, "permissions": aclValue(imp.Permissions)},
-		}
+		entry := make(storage.Object, 7+len(ids))
+		entry["id"] = resource.NewOrderedUUID()
+		entry["action"] = ev.Action
+		entry["resource_name"] = ev.ResourceName
+		entry["uri"] = uri
+		entry["user_id"] = ev.UserID
+		entry["date"] = time.UnixMilli(storage.LastModified(obj)).UTC().Format("2006-01-02T15:04:05.000000")
+		entry["target"] = map[string]any{"data": obj, "permissions": aclValue(imp.Permissions)}
 		for k, v := range ids {
 			entry[k+"_id"] = v
 		}

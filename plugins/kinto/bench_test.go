@@ -52,13 +52,46 @@ func BenchmarkHandlers(b *testing.B) {
 }
 
 // BenchmarkBatch25 measures a batch of 25 record creations in process.
+// usualSettings is Kinto's usual configuration (docs/kinto-usual.ini):
+// history on, accounts then Basic auth.
+var usualSettings = map[string]string{"includes": "default_bucket history accounts flush", "multiauth.policies": "account basicauth",
+	"account_create_principals": "system.Everyone", "account_write_principals": "account:admin",
+	"bucket_create_principals": "system.Authenticated", "bucket_read_principals": "system.Authenticated", "account_bcrypt_cost": "4"}
+
+func withSetting(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for mk, mv := range m {
+		if mk != k {
+			out[mk] = mv
+		}
+	}
+	return out
+}
+
+// BenchmarkBatch25 sends batches of 25 record creations from 8 clients at
+// once, with the zero-configuration plugins and with Kinto's usual
+// configuration (history on, account Basic auth):
+//
+//	go test -run XXX -bench Batch25 -cpuprofile /tmp/batch.prof ./plugins/kinto/
 func BenchmarkBatch25(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		settings map[string]string
+	}{{"basicauth", nil}, {"usual", usualSettings}, {"usual-nohistory", withSetting(usualSettings, "includes", "default_bucket accounts flush")}} {
+		b.Run(c.name, func(b *testing.B) { benchBatch25(b, c.settings) })
+	}
+}
+
+func benchBatch25(b *testing.B, settings map[string]string) {
 	backend, err := bolt.Open(filepath.Join(b.TempDir(), "b.db"), bolt.Options{NoSync: os.Getenv("NIMBUS_BENCH_NOSYNC") != ""})
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := apitest.NewWithBackend(b, backend, nil)
+	s := apitest.NewWithBackend(b, backend, settings)
 	auth := apitest.Basic("bench", "pw")
+	if settings != nil {
+		s.Do(apitest.Req{Method: "PUT", Path: "/v1/accounts/bench", Body: `{"data":{"password":"pw"}}`})
+	}
 	for _, p := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c"} {
 		s.Do(apitest.Req{Method: "PUT", Path: p, Auth: auth, Body: `{}`})
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -20,11 +22,21 @@ func aclIndexKey(principal, uri, perm string) []byte {
 
 // GetACL implements storage.Tx.
 func (t *Tx) GetACL(uri string) (storage.ACL, error) {
-	v := t.bucket("a").Get([]byte(uri))
-	if v == nil {
-		return storage.ACL{}, nil
+	if acl, ok := t.memo.acls[uri]; ok {
+		return acl, nil
 	}
-	return decodeACL(v)
+	acl := storage.ACL{}
+	if v := t.bucket("a").Get([]byte(uri)); v != nil {
+		var err error
+		if acl, err = decodeACL(v); err != nil {
+			return nil, err
+		}
+	}
+	if t.memo.acls == nil {
+		t.memo.acls = map[string]storage.ACL{}
+	}
+	t.memo.acls[uri] = acl
+	return acl, nil
 }
 
 // encodeACL writes an ACL as: uvarint count of permissions, then for each
@@ -112,20 +124,14 @@ func (t *Tx) GetACLs(uris []string) (map[string]storage.ACL, error) {
 // normalize drops empty entries and duplicate principals, sorting each list
 // so the stored form is canonical.
 func normalize(acl storage.ACL) storage.ACL {
-	out := storage.ACL{}
+	out := make(storage.ACL, len(acl))
 	for perm, ps := range acl {
-		seen := map[string]bool{}
-		var list []string
-		for _, p := range ps {
-			if !seen[p] {
-				seen[p] = true
-				list = append(list, p)
-			}
+		if len(ps) == 0 {
+			continue
 		}
-		if len(list) > 0 {
-			sort.Strings(list)
-			out[perm] = list
-		}
+		list := slices.Clone(ps)
+		sort.Strings(list)
+		out[perm] = slices.Compact(list)
 	}
 	return out
 }
@@ -135,6 +141,7 @@ func (t *Tx) SetACL(uri string, acl storage.ACL) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	defer func() { delete(t.memo.acls, uri) }() // after unindex, which reads the old ACL
 	if err := t.unindex(uri); err != nil {
 		return err
 	}
@@ -158,9 +165,13 @@ func (t *Tx) SetACL(uri string, acl storage.ACL) error {
 
 // unindex removes the inverse index entries of uri's current ACL.
 func (t *Tx) unindex(uri string) error {
-	old, err := t.GetACL(uri)
-	if err != nil {
-		return err
+	// The stored ACL, not the memo's: the caller is about to change it.
+	var old storage.ACL
+	if v := t.bucket("a").Get([]byte(uri)); v != nil {
+		var err error
+		if old, err = decodeACL(v); err != nil {
+			return err
+		}
 	}
 	idx := t.bucket("i")
 	for perm, ps := range old {
@@ -178,6 +189,7 @@ func (t *Tx) DeleteACLs(uri string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	defer func() { t.memo.acls = nil }()
 	uris := []string{}
 	if t.bucket("a").Get([]byte(uri)) != nil {
 		uris = append(uris, uri)
@@ -228,6 +240,7 @@ func (t *Tx) AddUserPrincipal(user, principal string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	t.memo.principals = nil
 	if err := t.bucket("u").Put([]byte(user+"\x00"+principal), []byte{}); err != nil {
 		return err
 	}
@@ -239,6 +252,7 @@ func (t *Tx) RemoveUserPrincipal(user, principal string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	t.memo.principals = nil
 	if err := t.bucket("u").Delete([]byte(user + "\x00" + principal)); err != nil {
 		return err
 	}
@@ -265,7 +279,11 @@ func (t *Tx) RemovePrincipal(principal string) error {
 
 // UserPrincipals implements storage.Tx.
 func (t *Tx) UserPrincipals(users []string) ([]string, error) {
-	var out []string
+	key := strings.Join(users, "\x00")
+	if ps, ok := t.memo.principals[key]; ok {
+		return ps, nil
+	}
+	out := []string{}
 	seen := map[string]bool{}
 	for _, u := range users {
 		prefixScan(t.bucket("u"), []byte(u+"\x00"), func(k, _ []byte) bool {
@@ -277,5 +295,9 @@ func (t *Tx) UserPrincipals(users []string) ([]string, error) {
 			return true
 		})
 	}
+	if t.memo.principals == nil {
+		t.memo.principals = map[string][]string{}
+	}
+	t.memo.principals[key] = out
 	return out, nil
 }

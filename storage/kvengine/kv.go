@@ -42,7 +42,20 @@ type Tx struct {
 	recording bool
 	undo      []undoEntry
 	ctx       context.Context
+	// memo keeps the ACLs and memberships this transaction decoded: a
+	// batch authorizes every sub-request on the same chain, and history
+	// reads the same parents' ACLs for every entry. Writes of ACLs and
+	// memberships, and rollbacks, drop it.
+	memo memo
 }
+
+// memo is a transaction's cache of decoded ACLs and memberships.
+type memo struct {
+	acls       map[string]storage.ACL
+	principals map[string][]string
+}
+
+func (m *memo) clear() { *m = memo{} }
 
 var (
 	_ storage.Tx          = (*Tx)(nil)
@@ -97,6 +110,7 @@ func (t *Tx) Savepoint() int {
 
 // RollbackTo implements storage.Savepointer.
 func (t *Tx) RollbackTo(sp int) error {
+	t.memo.clear()
 	if u, ok := t.kv.(undoer); ok {
 		u.Undo(sp)
 		return nil

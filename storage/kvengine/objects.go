@@ -445,6 +445,7 @@ func (t *Tx) DeleteTree(uri string) error {
 	if uri == "" {
 		// The whole store: every list above, and every ACL, index entry
 		// and membership.
+		t.memo.clear()
 		for _, b := range []string{"o", "t", "m", "a", "i", "u", "p"} {
 			if err := deletePrefix(t.bucket(b), nil); err != nil {
 				return err

@@ -135,6 +135,9 @@ func (b *layerBucket) keys() []string {
 type Overlay struct {
 	base   Store
 	layers []*Layer
+	// handles are the buckets handed out so far: a transaction asks for
+	// the same few buckets thousands of times.
+	handles [8]*overlayBucket
 }
 
 // NewOverlay returns a writable store over base; writes go to layers[0].
@@ -143,7 +146,19 @@ func NewOverlay(base Store, layers ...*Layer) *Overlay {
 }
 
 // Bucket implements Store.
-func (o *Overlay) Bucket(name string) Bucket { return overlayBucket{o: o, name: name} }
+func (o *Overlay) Bucket(name string) Bucket {
+	for i, h := range o.handles {
+		switch {
+		case h == nil:
+			h = &overlayBucket{o: o, name: name}
+			o.handles[i] = h
+			return h
+		case h.name == name:
+			return h
+		}
+	}
+	return &overlayBucket{o: o, name: name}
+}
 
 // Writable implements Store.
 func (o *Overlay) Writable() bool { return true }
@@ -155,9 +170,15 @@ func (o *Overlay) Undo(mark int) { o.layers[0].Undo(mark) }
 type overlayBucket struct {
 	o    *Overlay
 	name string
+	// base keeps what was read from the base store, which is a snapshot
+	// that does not change while the overlay lives (writes go to the
+	// layers, read first): a transaction reads the same parents and
+	// timestamps again and again.
+	base map[string][]byte
+	bb   Bucket
 }
 
-func (b overlayBucket) Get(k []byte) []byte {
+func (b *overlayBucket) Get(k []byte) []byte {
 	for _, l := range b.o.layers {
 		if lb := l.buckets[b.name]; lb != nil {
 			if e, ok := lb.m[string(k)]; ok {
@@ -171,7 +192,18 @@ func (b overlayBucket) Get(k []byte) []byte {
 			}
 		}
 	}
-	return b.o.base.Bucket(b.name).Get(k)
+	if v, ok := b.base[string(k)]; ok {
+		return v
+	}
+	if b.bb == nil {
+		b.bb = b.o.base.Bucket(b.name)
+	}
+	v := b.bb.Get(k)
+	if b.base == nil {
+		b.base = map[string][]byte{}
+	}
+	b.base[string(k)] = v
+	return v
 }
 
 // MaxKeySize is the longest key the stores accept (bbolt's limit). The
@@ -181,7 +213,7 @@ const MaxKeySize = 32768
 
 var errBadKey = &storage.BackendError{Op: "write", Err: errors.New("key empty or longer than 32768 bytes")}
 
-func (b overlayBucket) Put(k, v []byte) error {
+func (b *overlayBucket) Put(k, v []byte) error {
 	if len(k) == 0 || len(k) > MaxKeySize {
 		return errBadKey
 	}
@@ -189,7 +221,7 @@ func (b overlayBucket) Put(k, v []byte) error {
 	return nil
 }
 
-func (b overlayBucket) Delete(k []byte) error {
+func (b *overlayBucket) Delete(k []byte) error {
 	if len(k) == 0 || len(k) > MaxKeySize {
 		return errBadKey
 	}
@@ -197,7 +229,7 @@ func (b overlayBucket) Delete(k []byte) error {
 	return nil
 }
 
-func (b overlayBucket) Cursor() Cursor {
+func (b *overlayBucket) Cursor() Cursor {
 	m := &mergedCursor{}
 	for _, l := range b.o.layers {
 		if lb := l.buckets[b.name]; lb != nil && len(lb.m) > 0 {
