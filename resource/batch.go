@@ -56,6 +56,9 @@ type subRequest struct {
 	headers      map[string]string
 	body         map[string]any
 	hasBody      bool
+	// raw is the client's text of the body when it is the whole body
+	// (no defaults to merge into it).
+	raw []byte
 }
 
 // rawList gives the JSON text of the elements of a JSON array text,
@@ -180,7 +183,11 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 				return nil, Invalid("body", name+".body", "body must be an object")
 			}
 			s.body, s.hasBody = bm, ok
-			if ok {
+			if own := storage.RawField(rawReqs.at(i), "body"); ok && defaultsBody == nil && own != nil {
+				// The client's own text is the sub-request's body as
+				// is: nothing to merge, nothing to encode again.
+				s.raw = own
+			} else if ok {
 				// The sub-request's body is encoded again: it keeps the
 				// key order of the request's body, then of the defaults'.
 				storage.WithClientOrder(bm, storage.RawField(rawReqs.at(i), "body"))
@@ -261,7 +268,9 @@ func (a *App) runSub(parent *Request, state *batchState, s subRequest) (map[stri
 	var rec *subResponse
 	for hop := 0; hop < 2; hop++ {
 		var body []byte
-		if s.hasBody {
+		if s.raw != nil {
+			body = s.raw
+		} else if s.hasBody {
 			body, _ = EncodeJSON(s.body)
 		}
 		req, err := http.NewRequestWithContext(context.WithValue(parent.Ctx(), batchKey{}, state), s.method, "http://batch"+path, bytes.NewReader(body))

@@ -285,18 +285,23 @@ func (a *App) store(r *Request, tx storage.Tx, res *Resource, m matchdict, chain
 	ev.IDs[res.Name+"_id"] = w.ID
 	ev.Impacted = []Impacted{{Old: old, New: stored, Permissions: w.ACL}}
 	events := []*Event{ev}
-	body, err := a.objectBody(r, tx, res, chain, stored, w.ACL)
-	if err == nil && old == nil {
+	if old == nil {
 		// The creator sees the ACL of what they just created, even when
-		// they do not hold write on it (an account created anonymously).
+		// they do not hold write on it (an account created anonymously):
+		// no permission check is needed to show it.
 		perms := map[string]any{}
 		for k, v := range w.ACL {
 			if len(v) > 0 {
 				perms[k] = v
 			}
 		}
-		body["permissions"] = perms
+		shown := stored
+		if res.ReadFilter != nil {
+			shown = res.ReadFilter(r, shown)
+		}
+		return stored, map[string]any{"data": shown, "permissions": perms}, events, nil
 	}
+	body, err := a.objectBody(r, tx, res, chain, stored, w.ACL)
 	return stored, body, events, err
 }
 
