@@ -13,11 +13,13 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/admin"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/plugins/changes"
+	"github.com/nimbus-server/nimbus/plugins/counters"
 	"github.com/nimbus-server/nimbus/plugins/defaultbucket"
 	"github.com/nimbus-server/nimbus/plugins/flush"
 	"github.com/nimbus-server/nimbus/plugins/history"
 	"github.com/nimbus-server/nimbus/plugins/kinto"
 	"github.com/nimbus-server/nimbus/plugins/permissionsendpoint"
+	"github.com/nimbus-server/nimbus/plugins/prometheus"
 	"github.com/nimbus-server/nimbus/plugins/userdata"
 	"github.com/nimbus-server/nimbus/resource"
 )
@@ -32,6 +34,8 @@ func Catalog() map[string]func() resource.Plugin {
 		"flush":          func() resource.Plugin { return flush.Plugin{} },
 		"admin":          func() resource.Plugin { return &admin.Plugin{} },
 		"changes":        func() resource.Plugin { return &changes.Plugin{} },
+		"prometheus":     func() resource.Plugin { return &prometheus.Plugin{} },
+		"counters":       func() resource.Plugin { return &counters.Plugin{} },
 	}
 }
 

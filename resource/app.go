@@ -48,6 +48,10 @@ type App struct {
 	flushHooks     []func()
 	commitHooks    []func([]storage.Change)
 	shutdownHooks  []func()
+	onRequest      []func(RequestStats)
+	onTx           []func(TxStats)
+	onAuth         []func(AuthStats)
+	gauges         []Gauge
 	streamer       ListStreamer
 	// pluralRoutes are the routes of lists, which may answer streams.
 	pluralRoutes map[string]bool

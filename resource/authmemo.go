@@ -62,6 +62,13 @@ func (a *App) authenticate(r *Request) {
 		}
 	}
 	a.runPolicies(r)
+	if len(a.onAuth) > 0 && (auth != "" || cookie != "") {
+		st := AuthStats{Policy: r.identity.Policy, Outcome: "success"}
+		if st.Policy == "" {
+			st.Outcome = "failure"
+		}
+		a.observeAuth(st)
+	}
 	if memo == nil || memo.done {
 		return
 	}

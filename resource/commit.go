@@ -2,6 +2,7 @@ package resource
 
 import (
 	"context"
+	"time"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -33,12 +34,16 @@ func (a *App) Shutdown() {
 
 // update runs fn in a write transaction of the backend and, when the
 // transaction commits, tells the OnCommit hooks which lists it changed.
-func (a *App) update(ctx context.Context, fn func(tx storage.Tx) error) error {
+func (a *App) update(ctx context.Context, fn func(tx storage.Tx) error) (err error) {
+	if len(a.onTx) > 0 {
+		start := time.Now()
+		defer func() { a.observeTx(true, start, err) }()
+	}
 	if len(a.commitHooks) == 0 {
 		return a.Storage.Update(ctx, fn)
 	}
 	var changes []storage.Change
-	err := a.Storage.Update(ctx, func(tx storage.Tx) error {
+	err = a.Storage.Update(ctx, func(tx storage.Tx) error {
 		changes = changes[:0]
 		return fn(touching(tx, &changes))
 	})
@@ -124,6 +129,14 @@ func (t touchTx) DeleteMany(ref storage.Ref, q storage.Query) ([]storage.Object,
 		t.note(ref, "delete", o, err)
 	}
 	return out, err
+}
+
+func (t touchTx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error) {
+	n, err := t.Tx.PurgeDeleted(ref, before, keep)
+	if err == nil && n > 0 {
+		*t.changes = append(*t.changes, storage.Change{Ref: ref})
+	}
+	return n, err
 }
 
 func (t touchTx) DeleteTree(uri string) error {

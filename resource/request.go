@@ -211,7 +211,13 @@ func (r *Request) View(fn func(tx storage.Tx) error) error {
 		// what the update wrote, and opens no second transaction.
 		return fn(r.updating)
 	}
-	return r.app.Storage.View(r.Ctx(), fn)
+	if len(r.app.onTx) == 0 {
+		return r.app.Storage.View(r.Ctx(), fn)
+	}
+	start := time.Now()
+	err := r.app.Storage.View(r.Ctx(), fn)
+	r.app.observeTx(false, start, err)
+	return err
 }
 
 // Update runs fn in a write transaction, or in the enclosing batch

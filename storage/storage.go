@@ -155,6 +155,21 @@ type Sharer interface {
 	SharedBetweenInstances() bool
 }
 
+// Stat is one figure a backend reports about itself, for metrics.
+type Stat struct {
+	// Name is a metric name without prefix ("write_lock_wait_seconds_total").
+	Name, Help string
+	Value      float64
+	// Counter is true for a total that only grows, false for a level.
+	Counter bool
+}
+
+// StatsReporter is implemented by backends that report figures about
+// themselves: connection pool use, cache hits, waits for the writer.
+type StatsReporter interface {
+	Stats() []Stat
+}
+
 // Change is one committed change of an object, as a ChangeWatcher hears
 // of it.
 type Change struct {

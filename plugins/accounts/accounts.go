@@ -289,6 +289,10 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		return err
 	}
 	r.AddRequestHook(p.checkRequest)
+	r.AddGauge(resource.Gauge{Name: "nimbus_accounts_password_cache_hits_total", Counter: true,
+		Help: "Basic logins answered from the verified-password cache.", Value: func() float64 { return float64(p.cache.hits.Load()) }})
+	r.AddGauge(resource.Gauge{Name: "nimbus_accounts_password_cache_misses_total", Counter: true,
+		Help: "Basic logins that needed a password hash check.", Value: func() float64 { return float64(p.cache.misses.Load()) }})
 	r.AddUserInfo(func(req *resource.Request, user map[string]any) {
 		if c := credOf(req); c != nil && c.method == "embed" && req.Identity().Policy == p.policy {
 			user["scope"] = map[string]any{"type": "embed", "bucket": c.bucket, "key": c.key}

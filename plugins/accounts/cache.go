@@ -3,6 +3,7 @@ package accounts
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-server/nimbus/resource"
@@ -17,6 +18,8 @@ type verifiedCache struct {
 	ttl     time.Duration
 	entries map[string]cacheEntry
 	byUser  map[string]map[string]struct{}
+	// hits and misses count lookups, for metrics.
+	hits, misses atomic.Int64
 }
 
 type cacheEntry struct {
@@ -49,13 +52,16 @@ func (c *verifiedCache) hit(user, pw string) (cacheEntry, bool) {
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
 	if !ok || e.user != user {
+		c.misses.Add(1)
 		return cacheEntry{}, false
 	}
 	now := time.Now()
 	if now.After(e.expires) {
 		c.dropLocked(k, user)
+		c.misses.Add(1)
 		return cacheEntry{}, false
 	}
+	c.hits.Add(1)
 	if !e.negative {
 		// Failures do not slide: the pair is checked again once the
 		// period is over.

@@ -97,6 +97,8 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		go p.hubs.poll(poll, p.done)
 	}
 	r.OnShutdown(p.stop)
+	r.AddGauge(resource.Gauge{Name: "nimbus_change_streams_open", Help: "Change streams open on this instance.",
+		Value: func() float64 { p.limits.mu.Lock(); defer p.limits.mu.Unlock(); return float64(p.limits.total) }})
 	return nil
 }
 

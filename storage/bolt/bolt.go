@@ -177,3 +177,19 @@ func (b bucket) Get(k []byte) []byte     { return b.b.Get(k) }
 func (b bucket) Put(k, v []byte) error   { return b.b.Put(k, v) }
 func (b bucket) Delete(k []byte) error   { return b.b.Delete(k) }
 func (b bucket) Cursor() kvengine.Cursor { return b.b.Cursor() }
+
+var _ storage.StatsReporter = (*Backend)(nil)
+
+// Stats implements storage.StatsReporter: how long write transactions
+// waited for the one writer, how many ran, and the commits that made
+// them durable.
+func (b *Backend) Stats() []storage.Stat {
+	p := b.pipe
+	secs := func(n int64) float64 { return float64(n) / 1e9 }
+	return []storage.Stat{
+		{Name: "write_lock_wait_seconds_total", Help: "Time write transactions waited for bolt's writer.", Value: secs(p.lockWait.Load()), Counter: true},
+		{Name: "write_transactions_total", Help: "Write transactions run on the pending layer.", Value: float64(p.writes.Load()), Counter: true},
+		{Name: "commits_total", Help: "bbolt commits (each carries one or more write transactions).", Value: float64(p.commits.Load()), Counter: true},
+		{Name: "commit_seconds_total", Help: "Time spent writing and syncing commits.", Value: secs(p.commitTime.Load()), Counter: true},
+	}
+}

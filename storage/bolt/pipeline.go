@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -42,6 +43,10 @@ type pipeline struct {
 	lastGroup int
 	// failApply, when set (tests), makes a flush fail with its error.
 	failApply func() error
+
+	// Figures for metrics: time spent waiting for the writer, write
+	// transactions run, commits and the time they took.
+	lockWait, writes, commits, commitTime atomic.Int64
 }
 
 // flushLayer is a layer with the outcome of its flush.
@@ -92,8 +97,11 @@ func (p *pipeline) update(ctx context.Context, fn func(storage.Tx) error) error 
 // run calls fn on the pending layer and returns the layer to wait for.
 // A failing (or panicking) fn leaves nothing behind.
 func (p *pipeline) run(ctx context.Context, fn func(storage.Tx) error) (wait *flushLayer, err error) {
+	start := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lockWait.Add(int64(time.Since(start)))
+	p.writes.Add(1)
 	for !p.closed && p.pending.Len() > maxPending && p.flushing != nil {
 		f := p.flushing
 		p.mu.Unlock()
@@ -197,6 +205,11 @@ func (p *pipeline) flushOnce() bool {
 	p.flushing = f
 	p.mu.Unlock()
 
+	started := time.Now()
+	defer func() {
+		p.commits.Add(1)
+		p.commitTime.Add(int64(time.Since(started)))
+	}()
 	err := p.db.Update(func(tx *bbolt.Tx) error {
 		if err := f.Apply(&store{tx: tx}); err != nil {
 			return err

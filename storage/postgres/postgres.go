@@ -399,3 +399,20 @@ func wrap(op string, err error) error {
 	}
 	return &storage.BackendError{Op: "postgres " + op, Err: err}
 }
+
+var _ storage.StatsReporter = (*Backend)(nil)
+
+// Stats implements storage.StatsReporter: the connection pool and the
+// read cache.
+func (b *Backend) Stats() []storage.Stat {
+	s := b.pool.Stat()
+	hits, misses := b.CacheStats()
+	return []storage.Stat{
+		{Name: "pool_acquired_connections", Help: "Connections in use.", Value: float64(s.AcquiredConns())},
+		{Name: "pool_idle_connections", Help: "Idle connections.", Value: float64(s.IdleConns())},
+		{Name: "pool_max_connections", Help: "The pool's size.", Value: float64(s.MaxConns())},
+		{Name: "pool_acquire_wait_seconds_total", Help: "Time spent waiting for a connection.", Value: s.AcquireDuration().Seconds(), Counter: true},
+		{Name: "cache_hits_total", Help: "Object reads answered by the read cache.", Value: float64(hits), Counter: true},
+		{Name: "cache_misses_total", Help: "Object reads that went to the database.", Value: float64(misses), Counter: true},
+	}
+}

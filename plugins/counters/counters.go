@@ -1,0 +1,162 @@
+// Package counters is the counters plugin (PLUG-CNT): GET
+// /v1/__counters__ (public) answers how many objects and tombstones of
+// each resource type the server holds.
+//
+// The counts are maintained, not recounted on each call: the plugin keeps
+// the count of every list, and a list is counted again only after a
+// commit changed it (resource.Registry.OnCommit on this instance; on a
+// shared PostgreSQL, the backend's change notifications). A list's live
+// count is its stored size (no read of its objects on bolt); its
+// tombstones are counted from its index.
+package counters
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Kinds are the resource types counted (PLUG-CNT).
+var Kinds = []string{"account", "bucket", "group", "collection", "record", "history"}
+
+// Plugin is the counters plugin. Its zero value is ready to register.
+type Plugin struct {
+	backend storage.Backend
+
+	mu    sync.Mutex
+	lists map[storage.Ref]count
+	dirty map[storage.Ref]bool
+	all   bool // every list must be found and counted again
+}
+
+type count struct{ live, dead int }
+
+var _ resource.Plugin = (*Plugin)(nil)
+
+// Name implements resource.Plugin.
+func (*Plugin) Name() string { return "counters" }
+
+// Register implements resource.Plugin.
+func (p *Plugin) Register(r *resource.Registry) error {
+	p.backend = r.Storage()
+	p.lists, p.dirty, p.all = map[storage.Ref]count{}, map[storage.Ref]bool{}, true
+	r.OnCommit(p.changed)
+	if w, ok := p.backend.(storage.ChangeWatcher); ok {
+		w.WatchChanges(func(ch storage.Change) {
+			if ch.All {
+				p.mu.Lock()
+				p.all = true
+				p.mu.Unlock()
+				return
+			}
+			p.changed([]storage.Change{ch})
+		})
+	}
+	r.OnFlush(func() {
+		p.mu.Lock()
+		p.all = true
+		p.mu.Unlock()
+	})
+	if err := r.AddCapability("counters_endpoint", "Counts of objects and tombstones by resource type at /__counters__.",
+		"https://github.com/nimbus-server/nimbus/blob/main/README.md#running-nimbus-in-production", nil); err != nil {
+		return err
+	}
+	return r.AddRoute(resource.Route{Method: http.MethodGet, Path: "/__counters__", Summary: "Objects and tombstones by resource type.",
+		Handler: func(req *resource.Request) error {
+			objects, tombstones, err := p.totals(req.Ctx())
+			if err != nil {
+				return err
+			}
+			return req.JSON(http.StatusOK, map[string]any{"objects": objects, "tombstones": tombstones})
+		}})
+}
+
+var errNoLister = &resource.Error{Status: 501, Errno: resource.ErrnoUndefined, Message: "This storage backend cannot list its lists: counters are not available."}
+
+func counted(kind string) bool {
+	for _, k := range Kinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// changed marks the lists a commit touched.
+func (p *Plugin) changed(changes []storage.Change) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ch := range changes {
+		switch {
+		case ch.Ref.Resource == "":
+			// A subtree is gone: its lists are counted again.
+			for ref := range p.lists {
+				if ch.Ref.Parent == "" || ref.Parent == ch.Ref.Parent || len(ref.Parent) > len(ch.Ref.Parent) && ref.Parent[:len(ch.Ref.Parent)+1] == ch.Ref.Parent+"/" {
+					p.dirty[ref] = true
+				}
+			}
+		case counted(ch.Ref.Resource):
+			p.dirty[ch.Ref] = true
+		}
+	}
+}
+
+// totals counts what changed since the last call and sums every list.
+func (p *Plugin) totals(ctx context.Context) (map[string]int, map[string]int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := p.backend.View(ctx, func(tx storage.Tx) error {
+		if p.all {
+			lister, ok := tx.(storage.Lister)
+			if !ok {
+				return errNoLister
+			}
+			p.lists, p.dirty = map[storage.Ref]count{}, map[storage.Ref]bool{}
+			for _, kind := range Kinds {
+				refs, err := lister.Lists(kind)
+				if err != nil {
+					return err
+				}
+				for _, ref := range refs {
+					p.dirty[ref] = true
+				}
+			}
+		}
+		for ref := range p.dirty {
+			live, err := tx.Count(ref, nil, false)
+			if err != nil {
+				return err
+			}
+			all, err := tx.Count(ref, nil, true)
+			if err != nil {
+				return err
+			}
+			if all == 0 {
+				delete(p.lists, ref)
+			} else {
+				p.lists[ref] = count{live: live, dead: all - live}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	p.all, p.dirty = false, map[storage.Ref]bool{}
+	objects, tombstones := map[string]int{}, map[string]int{}
+	for ref, c := range p.lists {
+		if c.live > 0 {
+			objects[ref.Resource] += c.live
+		}
+		if c.dead > 0 {
+			tombstones[ref.Resource] += c.dead
+		}
+	}
+	return objects, tombstones, nil
+}

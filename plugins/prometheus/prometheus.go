@@ -1,0 +1,167 @@
+// Package prometheus is the prometheus plugin (PLUG-MET): GET
+// /v1/__metrics__ in Prometheus's text format, with
+//
+//   - requests by route template (never by id: a label per record would
+//     grow without bound), method and status, and their durations;
+//   - storage transactions (read, write) and their durations, and what the
+//     backend reports of itself (bolt: waits for its one writer and its
+//     commits; PostgreSQL: the connection pool and the read cache);
+//   - authentications by policy and outcome (success, failure, and
+//     throttled: answers 429 errno 117);
+//   - the figures other plugins offer (open change streams, the accounts
+//     credential cache);
+//   - the Go runtime and the process.
+//
+// The page is public by default, as in Kinto; metrics_read_principals
+// restricts it to principals (for instance system.Authenticated, or an
+// account of the monitoring system).
+package prometheus
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Plugin is the prometheus plugin. Its zero value is ready to register;
+// each value has its own registry (nothing global).
+type Plugin struct {
+	reg     *prometheus.Registry
+	readers []string
+}
+
+var (
+	_ resource.Plugin           = (*Plugin)(nil)
+	_ resource.SettingsDeclarer = (*Plugin)(nil)
+)
+
+// Name implements resource.Plugin.
+func (*Plugin) Name() string { return "prometheus" }
+
+// Settings implements resource.SettingsDeclarer.
+func (*Plugin) Settings() []resource.Setting {
+	return []resource.Setting{{Name: "metrics_read_principals", Type: resource.List,
+		Description: "principals allowed to read /__metrics__ (none: anyone, as in Kinto)"}}
+}
+
+// durations are the histogram buckets of request and transaction times,
+// from 0.1 ms to 2.5 s.
+var durations = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+
+// Register implements resource.Plugin.
+func (p *Plugin) Register(r *resource.Registry) error {
+	p.readers = r.Settings().List("metrics_read_principals")
+	p.reg = prometheus.NewRegistry()
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nimbus_requests_total",
+		Help: "Answered requests by route template, method and status."}, []string{"route", "method", "status"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "nimbus_request_duration_seconds",
+		Help: "Time to answer requests, by route template and method.", Buckets: durations}, []string{"route", "method"})
+	txs := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "nimbus_storage_transaction_duration_seconds",
+		Help: "Storage transactions opened by requests, by kind.", Buckets: durations}, []string{"kind"})
+	txFailures := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nimbus_storage_transaction_failures_total",
+		Help: "Storage transactions that failed, by kind."}, []string{"kind"})
+	auths := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nimbus_authentications_total",
+		Help: "Requests with credentials, by authentication policy and outcome."}, []string{"policy", "outcome"})
+	for _, c := range []prometheus.Collector{requests, latency, txs, txFailures, auths,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&offered{gauges: r.Gauges}, &backendStats{backend: r.Storage()}} {
+		if err := p.reg.Register(c); err != nil {
+			return err
+		}
+	}
+	r.OnRequest(func(st resource.RequestStats) {
+		route := st.Route
+		if route == "" {
+			route = "unknown"
+		}
+		requests.WithLabelValues(route, st.Method, strconv.Itoa(st.Status)).Inc()
+		latency.WithLabelValues(route, st.Method).Observe(st.Duration.Seconds())
+		if st.Status == http.StatusTooManyRequests && st.Errno == resource.ErrnoTooManyRequests {
+			auths.WithLabelValues("", "throttled").Inc()
+		}
+	})
+	r.OnTransaction(func(st resource.TxStats) {
+		kind := "read"
+		if st.Write {
+			kind = "write"
+		}
+		txs.WithLabelValues(kind).Observe(st.Duration.Seconds())
+		if st.Failed {
+			txFailures.WithLabelValues(kind).Inc()
+		}
+	})
+	r.OnAuthentication(func(st resource.AuthStats) { auths.WithLabelValues(st.Policy, st.Outcome).Inc() })
+	if err := r.AddCapability("prometheus", "Metrics in Prometheus's text format at /__metrics__.",
+		"https://github.com/nimbus-server/nimbus/blob/main/README.md#running-nimbus-in-production", nil); err != nil {
+		return err
+	}
+	handler := promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{})
+	return r.AddRoute(resource.Route{Method: http.MethodGet, Path: "/__metrics__",
+		Summary: "Metrics in Prometheus's text format.",
+		Handler: func(req *resource.Request) error {
+			if len(p.readers) > 0 {
+				if err := p.allowed(req); err != nil {
+					return err
+				}
+			}
+			handler.ServeHTTP(req.ResponseWriter(), req.Request())
+			return nil
+		}})
+}
+
+// allowed checks metrics_read_principals.
+func (p *Plugin) allowed(req *resource.Request) error {
+	var ps []string
+	if err := req.View(func(tx storage.Tx) (err error) { ps, err = req.Principals(tx); return }); err != nil {
+		return err
+	}
+	for _, pr := range ps {
+		if slices.Contains(p.readers, pr) {
+			return nil
+		}
+	}
+	return req.Deny()
+}
+
+// offered collects the gauges other plugins offer (resource.Gauge),
+// read at each collection.
+type offered struct{ gauges func() []resource.Gauge }
+
+func (o *offered) Describe(chan<- *prometheus.Desc) {} // unchecked: plugins add gauges as they register
+
+func (o *offered) Collect(ch chan<- prometheus.Metric) {
+	for _, g := range o.gauges() {
+		kind := prometheus.GaugeValue
+		if g.Counter {
+			kind = prometheus.CounterValue
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(g.Name, g.Help, nil, nil), kind, g.Value())
+	}
+}
+
+// backendStats collects what the storage backend reports of itself
+// (storage.StatsReporter), as nimbus_storage_<name>.
+type backendStats struct{ backend storage.Backend }
+
+func (b *backendStats) Describe(chan<- *prometheus.Desc) {}
+
+func (b *backendStats) Collect(ch chan<- prometheus.Metric) {
+	sr, ok := b.backend.(storage.StatsReporter)
+	if !ok {
+		return
+	}
+	for _, s := range sr.Stats() {
+		kind := prometheus.GaugeValue
+		if s.Counter {
+			kind = prometheus.CounterValue
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("nimbus_storage_"+s.Name, s.Help, nil, nil), kind, s.Value)
+	}
+}

@@ -1,0 +1,89 @@
+package resource
+
+import (
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// RequestStats is what request observers hear of each answered request.
+type RequestStats struct {
+	// Route is the route template ("/v1/buckets/:bucket_id"), never the
+	// raw path, so that ids do not become labels; "" for unknown URLs.
+	Route    string
+	Method   string
+	Status   int
+	Errno    int
+	Duration time.Duration
+}
+
+// TxStats is what transaction observers hear of each storage
+// transaction a request opened.
+type TxStats struct {
+	Write    bool
+	Duration time.Duration
+	Failed   bool
+}
+
+// AuthStats is what authentication observers hear once per client
+// request that carried credentials: the policy that accepted them, or
+// Outcome "failure" (Policy "") when none did.
+type AuthStats struct {
+	Policy  string
+	Outcome string
+}
+
+// Gauge is a figure a plugin offers to metrics plugins (open change
+// streams, cache sizes), read when metrics are collected.
+type Gauge struct {
+	// Name is the full metric name ("nimbus_change_streams_open").
+	Name, Help string
+	Value      func() float64
+	// Counter is true for a total that only grows.
+	Counter bool
+}
+
+// OnRequest registers fn to hear of every answered request. fn runs on
+// the request's goroutine and must be quick.
+func (r *Registry) OnRequest(fn func(RequestStats)) { r.app.onRequest = append(r.app.onRequest, fn) }
+
+// OnTransaction registers fn to hear of every storage transaction
+// requests open.
+func (r *Registry) OnTransaction(fn func(TxStats)) { r.app.onTx = append(r.app.onTx, fn) }
+
+// OnAuthentication registers fn to hear how requests with credentials
+// were authenticated.
+func (r *Registry) OnAuthentication(fn func(AuthStats)) { r.app.onAuth = append(r.app.onAuth, fn) }
+
+// AddGauge offers a figure to metrics plugins.
+func (r *Registry) AddGauge(g Gauge) { r.app.gauges = append(r.app.gauges, g) }
+
+// Gauges returns the figures plugins offered, as they stand when it is
+// called (a metrics plugin calls it when collecting, after every plugin
+// registered).
+func (r *Registry) Gauges() []Gauge { return r.app.gauges }
+
+// observeRequest tells the request observers about an answered request.
+func (a *App) observeRequest(c echo.Context, r *Request, start time.Time) {
+	if len(a.onRequest) == 0 {
+		return
+	}
+	st := RequestStats{Route: c.Path(), Method: c.Request().Method, Status: c.Response().Status, Errno: r.errno, Duration: time.Since(start)}
+	for _, fn := range a.onRequest {
+		fn(st)
+	}
+}
+
+// observeTx tells the transaction observers about one transaction.
+func (a *App) observeTx(write bool, start time.Time, err error) {
+	for _, fn := range a.onTx {
+		fn(TxStats{Write: write, Duration: time.Since(start), Failed: err != nil})
+	}
+}
+
+// observeAuth tells the authentication observers about one request.
+func (a *App) observeAuth(st AuthStats) {
+	for _, fn := range a.onAuth {
+		fn(st)
+	}
+}
