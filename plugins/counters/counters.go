@@ -27,8 +27,14 @@ var Kinds = []string{"account", "bucket", "group", "collection", "record", "hist
 type Plugin struct {
 	backend storage.Backend
 
+	// mu serialises counting; lists are the counts it keeps.
 	mu    sync.Mutex
 	lists map[storage.Ref]count
+	// pmu guards what commits marked since the last count. It is never
+	// held across storage work: the backend's notification goroutine
+	// takes it (a change notification must not wait for a count that
+	// itself waits for notifications).
+	pmu   sync.Mutex
 	dirty map[storage.Ref]bool
 	all   bool // every list must be found and counted again
 }
@@ -48,18 +54,18 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	if w, ok := p.backend.(storage.ChangeWatcher); ok {
 		w.WatchChanges(func(ch storage.Change) {
 			if ch.All {
-				p.mu.Lock()
+				p.pmu.Lock()
 				p.all = true
-				p.mu.Unlock()
+				p.pmu.Unlock()
 				return
 			}
 			p.changed([]storage.Change{ch})
 		})
 	}
 	r.OnFlush(func() {
-		p.mu.Lock()
+		p.pmu.Lock()
 		p.all = true
-		p.mu.Unlock()
+		p.pmu.Unlock()
 	})
 	if err := r.AddCapability("counters_endpoint", "Counts of objects and tombstones by resource type at /__counters__.",
 		"https://github.com/nimbus-server/nimbus/blob/main/README.md#running-nimbus-in-production", nil); err != nil {
@@ -88,17 +94,13 @@ func counted(kind string) bool {
 
 // changed marks the lists a commit touched.
 func (p *Plugin) changed(changes []storage.Change) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
 	for _, ch := range changes {
 		switch {
 		case ch.Ref.Resource == "":
-			// A subtree is gone: its lists are counted again.
-			for ref := range p.lists {
-				if ch.Ref.Parent == "" || ref.Parent == ch.Ref.Parent || len(ref.Parent) > len(ch.Ref.Parent) && ref.Parent[:len(ch.Ref.Parent)+1] == ch.Ref.Parent+"/" {
-					p.dirty[ref] = true
-				}
-			}
+			// A subtree is gone: its lists are found and counted again.
+			p.all = true
 		case counted(ch.Ref.Resource):
 			p.dirty[ch.Ref] = true
 		}
@@ -109,26 +111,30 @@ func (p *Plugin) changed(changes []storage.Change) {
 func (p *Plugin) totals(ctx context.Context) (map[string]int, map[string]int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.pmu.Lock()
+	dirty, all := p.dirty, p.all
+	p.dirty, p.all = map[storage.Ref]bool{}, false
+	p.pmu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	err := p.backend.View(ctx, func(tx storage.Tx) error {
-		if p.all {
+		if all {
 			lister, ok := tx.(storage.Lister)
 			if !ok {
 				return errNoLister
 			}
-			p.lists, p.dirty = map[storage.Ref]count{}, map[storage.Ref]bool{}
+			p.lists = map[storage.Ref]count{}
 			for _, kind := range Kinds {
 				refs, err := lister.Lists(kind)
 				if err != nil {
 					return err
 				}
 				for _, ref := range refs {
-					p.dirty[ref] = true
+					dirty[ref] = true
 				}
 			}
 		}
-		for ref := range p.dirty {
+		for ref := range dirty {
 			live, err := tx.Count(ref, nil, false)
 			if err != nil {
 				return err
@@ -146,9 +152,15 @@ func (p *Plugin) totals(ctx context.Context) (map[string]int, map[string]int, er
 		return nil
 	})
 	if err != nil {
+		// Count these again next time.
+		p.pmu.Lock()
+		for ref := range dirty {
+			p.dirty[ref] = true
+		}
+		p.all = p.all || all
+		p.pmu.Unlock()
 		return nil, nil, err
 	}
-	p.all, p.dirty = false, map[storage.Ref]bool{}
 	objects, tombstones := map[string]int{}, map[string]int{}
 	for ref, c := range p.lists {
 		if c.live > 0 {

@@ -67,7 +67,7 @@ func Open(path string, opts Options) (*Backend, error) {
 	}
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
-			return nil, fmt.Errorf("bolt: %s is locked by another process (is another nimbus running on it?)", path)
+			return nil, fmt.Errorf("%w: %s (is another nimbus running on it?)", ErrLocked, path)
 		}
 		return nil, fmt.Errorf("bolt: cannot open %s: %w", path, err)
 	}
@@ -192,4 +192,68 @@ func (b *Backend) Stats() []storage.Stat {
 		{Name: "commits_total", Help: "bbolt commits (each carries one or more write transactions).", Value: float64(p.commits.Load()), Counter: true},
 		{Name: "commit_seconds_total", Help: "Time spent writing and syncing commits.", Value: secs(p.commitTime.Load()), Counter: true},
 	}
+}
+
+// ErrLocked is returned by Open when another process holds the file (a
+// running server).
+var ErrLocked = errors.New("bolt: the database file is in use by another process")
+
+// Compact rewrites the file at path without its free pages, through a
+// temporary file renamed over it; the file must not be in use. It
+// returns the sizes before and after.
+func Compact(path string) (before, after int64, err error) {
+	src, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		return 0, 0, lockErr(err)
+	}
+	defer src.Close()
+	tmp := path + ".compact"
+	os.Remove(tmp)
+	dst, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := bbolt.Compact(dst, src, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	src.Close()
+	if fi, err := os.Stat(path); err == nil {
+		before = fi.Size()
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, 0, err
+	}
+	if fi, err := os.Stat(path); err == nil {
+		after = fi.Size()
+	}
+	return before, after, nil
+}
+
+// Check opens a file read-only and tells whether it is a Nimbus bolt
+// database (a backup about to be restored).
+func Check(path string) error {
+	db, err := bbolt.Open(path, 0o400, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		return lockErr(err)
+	}
+	defer db.Close()
+	return db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket([]byte("o")) == nil {
+			return fmt.Errorf("%s is a bolt file but not a Nimbus database", path)
+		}
+		return nil
+	})
+}
+
+func lockErr(err error) error {
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return ErrLocked
+	}
+	return err
 }

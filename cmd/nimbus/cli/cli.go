@@ -43,6 +43,9 @@ commands:
   purge-deleted <resource>... <n>  keep only the n newest tombstones of each list
   flush-cache                      (caches are in-process; nothing to flush)
   settings                         list the plugins' settings (Markdown)
+  backup FILE                      a consistent copy of the bolt file (while the server runs)
+  restore FILE                     put a backup in place of the bolt file (server stopped)
+  compact                          rewrite the bolt file without free pages (server stopped)
   version                          print the version
 
 The configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini.
@@ -128,6 +131,12 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...reso
 		return createUser(g, cargs, stdin, stdout, stderr)
 	case "settings":
 		settingsDoc(g, stdout)
+	case "backup":
+		err = backupCmd(g, cargs, stdout)
+	case "restore":
+		err = restoreCmd(g, cargs, stdout)
+	case "compact":
+		err = compactCmd(g, cargs, stdout)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 	case "help", "-h", "--help":
@@ -204,6 +213,13 @@ func serve(g globals, args []string, stderr io.Writer) error {
 		MaxHeaderBytes: 4 * resource.MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	srv.RegisterOnShutdown(app.Shutdown)
+	if backendName(s) == "bolt" {
+		if stopAdmin, err := serveAdmin(context.Background(), backend, storageURL(s), logger); err != nil {
+			logger.Warn("online backups are not available: the admin socket could not be opened", "error", err)
+		} else {
+			defer stopAdmin()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
