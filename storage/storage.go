@@ -155,6 +155,15 @@ type Sharer interface {
 	SharedBetweenInstances() bool
 }
 
+// TombstoneWriter is implemented by transactions that write a tombstone
+// with a given timestamp whether or not the object exists: an import
+// copies a list's deletions with it, keeping the list's timestamp (its
+// ETag) the source's. The timestamp is kept when greater than the
+// list's, as for Delete.
+type TombstoneWriter interface {
+	WriteTombstone(ref Ref, id string, lastModified int64) (Object, error)
+}
+
 // Stat is one figure a backend reports about itself, for metrics.
 type Stat struct {
 	// Name is a metric name without prefix ("write_lock_wait_seconds_total").

@@ -148,6 +148,35 @@ func (t *Tx) Delete(ref storage.Ref, id string, lastModified int64) (storage.Obj
 	return tomb, t.putMeta(lk, m)
 }
 
+var _ storage.TombstoneWriter = (*Tx)(nil)
+
+// WriteTombstone implements storage.TombstoneWriter.
+func (t *Tx) WriteTombstone(ref storage.Ref, id string, lastModified int64) (storage.Object, error) {
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	lk := listKey(ref)
+	prev, err := t.stored(lk, id)
+	if err != nil {
+		return nil, err
+	}
+	m := t.getMeta(lk)
+	var sent int64
+	if lastModified > m.ts {
+		sent = lastModified
+	}
+	var ts int64
+	ts, m.ts = storage.NextTimestamp(m.ts, sent, false)
+	if prev != nil && !storage.IsDeleted(prev) {
+		m.count--
+	}
+	tomb := storage.Object{"id": id, "deleted": true, "last_modified": ts}
+	if err := t.write(lk, prev, tomb); err != nil {
+		return nil, err
+	}
+	return tomb, t.putMeta(lk, m)
+}
+
 // DeleteMany implements storage.Tx.
 func (t *Tx) DeleteMany(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	if err := t.writable(); err != nil {

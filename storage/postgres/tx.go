@@ -285,6 +285,34 @@ func (t *pgTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.O
 	return storage.Object{"id": id, "last_modified": ts, "deleted": true}, nil
 }
 
+var _ storage.TombstoneWriter = (*pgTx)(nil)
+
+// WriteTombstone implements storage.TombstoneWriter.
+func (t *pgTx) WriteTombstone(ref storage.Ref, id string, lastModified int64) (storage.Object, error) {
+	if err := t.writable(); err != nil {
+		return nil, err
+	}
+	_, cur, err := t.lockAndRead(ref, id)
+	if err != nil {
+		return nil, err
+	}
+	var sent int64
+	if lastModified > cur {
+		sent = lastModified
+	}
+	ts, _ := storage.NextTimestamp(cur, sent, false)
+	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
+	err = t.roundTrip("tombstone", stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	  VALUES ($1, $2, $3, '{"deleted": true}'::JSONB, from_epoch($4), TRUE)
+	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE SET deleted = TRUE, data = EXCLUDED.data, last_modified = EXCLUDED.last_modified`,
+		args: []any{id, t.rowParent(ref, id), ref.Resource, ts}},
+		t.setListTSStmt(ref, id, ts))
+	if err != nil {
+		return nil, err
+	}
+	return storage.Object{"id": id, "last_modified": ts, "deleted": true}, nil
+}
+
 func (t *pgTx) DeleteMany(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	if err := t.writable(); err != nil {
 		return nil, err

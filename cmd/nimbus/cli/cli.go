@@ -46,6 +46,9 @@ commands:
   backup FILE                      a consistent copy of the bolt file (while the server runs)
   restore FILE                     put a backup in place of the bolt file (server stopped)
   compact                          rewrite the bolt file without free pages (server stopped)
+  export [-o FILE] [--tombstones]  every object, timestamp and ACL as JSON lines
+  import [FILE]                    write an export into the configured backend (re-runnable)
+  import --from URL --auth U:P     copy what U can read from a running Kinto or Nimbus (re-runnable)
   version                          print the version
 
 The configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini.
@@ -137,6 +140,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...reso
 		err = restoreCmd(g, cargs, stdout)
 	case "compact":
 		err = compactCmd(g, cargs, stdout)
+	case "export":
+		err = exportCmd(g, cargs, stdout, stderr)
+	case "import":
+		err = importCmd(g, cargs, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 	case "help", "-h", "--help":

@@ -1,0 +1,384 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/plugins"
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/bolt"
+	"golang.org/x/term"
+)
+
+// line is one object of an export: its list, the stored object (with id
+// and last_modified; deleted for a tombstone) and its ACL.
+type line struct {
+	Resource    string         `json:"resource"`
+	Parent      string         `json:"parent"`
+	Data        storage.Object `json:"data"`
+	Permissions storage.ACL    `json:"permissions,omitempty"`
+}
+
+// exportPage is how many objects one read transaction of an export takes.
+const exportPage = 2000
+
+// exportTo writes every object of the declared resources as JSON lines,
+// parents before children, each list in ascending last_modified order
+// (so that an import keeps the timestamps), with tombstones when asked.
+// progress is called after each page with the number of objects written.
+func exportTo(ctx context.Context, w io.Writer, app *resource.App, b storage.Backend, tombstones bool, progress func(int)) (int, error) {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	n := 0
+	for _, res := range app.Resources() {
+		var refs []storage.Ref
+		err := b.View(ctx, func(tx storage.Tx) error {
+			l, ok := tx.(storage.Lister)
+			if !ok {
+				return errors.New("this backend cannot list its lists")
+			}
+			var err error
+			refs, err = l.Lists(res.Name)
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+		plural := "/" + res.Plural + "/"
+		for _, ref := range refs {
+			var after storage.Object
+			for {
+				var page []storage.Object
+				var acls map[string]storage.ACL
+				err := b.View(ctx, func(tx storage.Tx) (err error) {
+					page, err = tx.List(ref, storage.Query{Sort: []storage.Sort{{Field: "last_modified"}}, After: after,
+						Limit: exportPage, IncludeDeleted: tombstones})
+					if err != nil || len(page) == 0 {
+						return err
+					}
+					uris := make([]string, len(page))
+					for i, o := range page {
+						uris[i] = ref.Parent + plural + storage.ID(o)
+					}
+					acls, err = tx.GetACLs(uris)
+					return err
+				})
+				if err != nil {
+					return n, err
+				}
+				for _, o := range page {
+					// The object keeps its key order (storage.AppendJSON).
+					head, _ := json.Marshal(map[string]string{"resource": ref.Resource, "parent": ref.Parent})
+					data, err := storage.AppendJSON(nil, o)
+					if err != nil {
+						return n, err
+					}
+					perms, _ := json.Marshal(acls[ref.Parent+plural+storage.ID(o)])
+					bw.Write(head[:len(head)-1])
+					bw.WriteString(`,"data":`)
+					bw.Write(data)
+					bw.WriteString(`,"permissions":`)
+					bw.Write(perms)
+					bw.WriteString("}\n")
+					n++
+				}
+				if progress != nil {
+					progress(n)
+				}
+				if len(page) < exportPage {
+					break
+				}
+				last := page[len(page)-1]
+				after = storage.Object{"last_modified": last["last_modified"], "id": last["id"]}
+			}
+		}
+	}
+	return n, bw.Flush()
+}
+
+// importStats is what an import did.
+type importStats struct{ written, skipped, tombstones int }
+
+// importBatch is how many objects one write transaction of an import
+// takes.
+const importBatch = 1000
+
+// importFrom reads JSON lines and writes each object, its timestamp and
+// its ACL as they were. An object already there with the same timestamp
+// is skipped, so an import can be run again (to resume, or to catch up).
+// Group memberships are rebuilt from the groups' members, as the group
+// resource does when it stores a group. Tombstones keep their timestamps.
+func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.Backend, progress func(importStats)) (importStats, error) {
+	plurals := map[string]string{}
+	for _, res := range app.Resources() {
+		plurals[res.Name] = res.Plural
+	}
+	var st importStats
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	batch := make([]line, 0, importBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		var done importStats
+		err := b.Update(ctx, func(tx storage.Tx) error {
+			done = importStats{}
+			// What the target holds of the batch's ids, one read per list
+			// (an import that runs again skips what it wrote).
+			have := map[storage.Ref]map[string]storage.Object{}
+			ids := map[storage.Ref][]string{}
+			for _, l := range batch {
+				ref := storage.Ref{Resource: l.Resource, Parent: l.Parent}
+				ids[ref] = append(ids[ref], storage.ID(l.Data))
+			}
+			for ref, list := range ids {
+				objs, err := tx.List(ref, storage.Query{IDs: list, IncludeDeleted: true})
+				if err != nil {
+					return err
+				}
+				have[ref] = make(map[string]storage.Object, len(objs))
+				for _, o := range objs {
+					have[ref][storage.ID(o)] = o
+				}
+			}
+			for _, l := range batch {
+				ref := storage.Ref{Resource: l.Resource, Parent: l.Parent}
+				id := storage.ID(l.Data)
+				old := have[ref][id]
+				if old != nil && storage.LastModified(old) == storage.LastModified(l.Data) && storage.IsDeleted(old) == storage.IsDeleted(l.Data) {
+					done.skipped++
+					continue
+				}
+				if storage.IsDeleted(l.Data) {
+					// A tombstone keeps its timestamp, and so the list's
+					// timestamp (its ETag) is the source's; a live object
+					// there means the target has moved on.
+					tw, ok := tx.(storage.TombstoneWriter)
+					if !ok || old != nil && !storage.IsDeleted(old) {
+						done.skipped++
+						continue
+					}
+					if _, err := tw.WriteTombstone(ref, id, storage.LastModified(l.Data)); err != nil {
+						return err
+					}
+					done.tombstones++
+					continue
+				}
+				if _, err := tx.Replace(ref, l.Data); err != nil {
+					return fmt.Errorf("%s %s/%s: %w", l.Resource, l.Parent, id, err)
+				}
+				plural, ok := plurals[l.Resource]
+				if !ok {
+					return fmt.Errorf("%s: no such resource on this server (is its plugin in includes?)", l.Resource)
+				}
+				uri := l.Parent + "/" + plural + "/" + id
+				if err := tx.SetACL(uri, l.Permissions); err != nil {
+					return err
+				}
+				if l.Resource == "group" {
+					members, _ := l.Data["members"].([]any)
+					for _, m := range members {
+						if p, ok := m.(string); ok {
+							if err := tx.AddUserPrincipal(p, uri); err != nil {
+								return err
+							}
+						}
+					}
+				}
+				done.written++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		st.written += done.written
+		st.skipped += done.skipped
+		st.tombstones += done.tombstones
+		batch = batch[:0]
+		if progress != nil {
+			progress(st)
+		}
+		return nil
+	}
+	n := 0
+	for sc.Scan() {
+		n++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var l line
+		if err := json.Unmarshal([]byte(text), &struct {
+			Resource    *string      `json:"resource"`
+			Parent      *string      `json:"parent"`
+			Permissions *storage.ACL `json:"permissions"`
+		}{&l.Resource, &l.Parent, &l.Permissions}); err != nil {
+			return st, fmt.Errorf("line %d: not an exported object: %v", n, err)
+		}
+		raw := storage.RawField([]byte(text), "data")
+		v, err := storage.DecodeJSON(raw)
+		obj, ok := v.(map[string]any)
+		if err != nil || !ok || l.Resource == "" || storage.ID(obj) == "" {
+			return st, fmt.Errorf("line %d: not an exported object", n)
+		}
+		l.Data = storage.WithClientOrder(obj, raw)
+		batch = append(batch, l)
+		if len(batch) == importBatch {
+			if err := flush(); err != nil {
+				return st, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return st, err
+	}
+	return st, flush()
+}
+
+// progressPrinter shows a count and a rate on a terminal, once a second
+// at most, and stays quiet otherwise (-q, or stderr not a terminal).
+type progressPrinter struct {
+	w     io.Writer
+	on    bool
+	start time.Time
+	last  time.Time
+}
+
+func newProgress(g globals, w io.Writer) *progressPrinter {
+	f, ok := w.(*os.File)
+	return &progressPrinter{w: w, on: !g.quiet && ok && term.IsTerminal(int(f.Fd())), start: time.Now()}
+}
+
+func (p *progressPrinter) show(what string, n int, force bool) {
+	if !p.on || (!force && time.Since(p.last) < time.Second) {
+		return
+	}
+	p.last = time.Now()
+	rate := float64(n) / time.Since(p.start).Seconds()
+	fmt.Fprintf(p.w, "\r%s %d objects, %.0f/s   ", what, n, rate)
+	if force {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// openForTransfer opens the backend of the settings and builds the
+// server's resources on it (an import needs their storage layouts).
+func openForTransfer(g globals, stderr io.Writer) (*resource.App, storage.Backend, error) {
+	s, err := config.Load(g.ini, g.explicit, os.Environ(), "")
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Path == "" {
+		zeroDefaults(s)
+	}
+	backend, err := openBackend(s)
+	if errors.Is(err, bolt.ErrLocked) {
+		return nil, nil, fmt.Errorf("%w: stop the server first, or export from a copy (nimbus backup)", err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	app, err := plugins.NewApp(s, backend, slog.New(slog.DiscardHandler), g.extra)
+	if err != nil {
+		backend.Close()
+		return nil, nil, err
+	}
+	return app, backend, nil
+}
+
+// exportCmd writes every object as JSON lines (to a file or stdout).
+func exportCmd(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	out := fs.String("o", "", "file to write (default: standard output)")
+	tomb := fs.Bool("tombstones", false, "export tombstones too")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	app, backend, err := openForTransfer(g, stderr)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	w := stdout
+	if *out != "" {
+		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	pr := newProgress(g, stderr)
+	n, err := exportTo(context.Background(), w, app, backend, *tomb, func(n int) { pr.show("exported", n, false) })
+	pr.show("exported", n, true)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		fmt.Fprintf(stdout, "%d objects exported to %s\n", n, *out)
+	}
+	return nil
+}
+
+// importCmd reads JSON lines (a file or stdin) into the configured backend.
+func importCmd(g globals, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	from := fs.String("from", "", "copy from a running Kinto or Nimbus (https://host/v1) instead of a file")
+	cred := fs.String("auth", "", "user:password for --from (Basic)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *from != "" {
+		rm, err := newRemote(*from, *cred)
+		if err != nil {
+			return err
+		}
+		_, backend, err := openForTransfer(g, stderr)
+		if err != nil {
+			return err
+		}
+		defer backend.Close()
+		pr := newProgress(g, stderr)
+		st, err := fromHTTP(context.Background(), rm, backend, func(st importStats) { pr.show("copied", st.written+st.tombstones, false) })
+		pr.show("copied", st.written+st.tombstones, true)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d objects and %d tombstones copied from %s\n", st.written, st.tombstones, rm.base)
+		return nil
+	}
+	in := stdin
+	if fs.NArg() == 1 && fs.Arg(0) != "-" {
+		f, err := os.Open(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	app, backend, err := openForTransfer(g, stderr)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	pr := newProgress(g, stderr)
+	st, err := importFrom(context.Background(), in, app, backend, func(st importStats) { pr.show("imported", st.written+st.skipped, false) })
+	pr.show("imported", st.written+st.skipped, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d objects and %d tombstones written, %d already there\n", st.written, st.tombstones, st.skipped)
+	return nil
+}
