@@ -122,6 +122,20 @@ func (t *Tx) Replace(ref storage.Ref, obj storage.Object) (storage.Object, error
 
 // Delete implements storage.Tx.
 func (t *Tx) Delete(ref storage.Ref, id string, lastModified int64) (storage.Object, error) {
+	return t.tombstone(ref, id, lastModified, true)
+}
+
+var _ storage.TombstoneWriter = (*Tx)(nil)
+
+// WriteTombstone implements storage.TombstoneWriter.
+func (t *Tx) WriteTombstone(ref storage.Ref, id string, lastModified int64) (storage.Object, error) {
+	return t.tombstone(ref, id, lastModified, false)
+}
+
+// tombstone replaces id by a tombstone, with lastModified as its
+// timestamp when that is newer than the list's; with mustLive, a missing
+// or deleted object is ErrNotFound.
+func (t *Tx) tombstone(ref storage.Ref, id string, lastModified int64, mustLive bool) (storage.Object, error) {
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
@@ -130,7 +144,8 @@ func (t *Tx) Delete(ref storage.Ref, id string, lastModified int64) (storage.Obj
 	if err != nil {
 		return nil, err
 	}
-	if prev == nil || storage.IsDeleted(prev) {
+	live := prev != nil && !storage.IsDeleted(prev)
+	if mustLive && !live {
 		return nil, storage.ErrNotFound
 	}
 	m := t.getMeta(lk)
@@ -140,34 +155,7 @@ func (t *Tx) Delete(ref storage.Ref, id string, lastModified int64) (storage.Obj
 	}
 	var ts int64
 	ts, m.ts = storage.NextTimestamp(m.ts, sent, false)
-	tomb := storage.Object{"id": id, "deleted": true, "last_modified": ts}
-	m.count--
-	if err := t.write(lk, prev, tomb); err != nil {
-		return nil, err
-	}
-	return tomb, t.putMeta(lk, m)
-}
-
-var _ storage.TombstoneWriter = (*Tx)(nil)
-
-// WriteTombstone implements storage.TombstoneWriter.
-func (t *Tx) WriteTombstone(ref storage.Ref, id string, lastModified int64) (storage.Object, error) {
-	if err := t.writable(); err != nil {
-		return nil, err
-	}
-	lk := listKey(ref)
-	prev, err := t.stored(lk, id)
-	if err != nil {
-		return nil, err
-	}
-	m := t.getMeta(lk)
-	var sent int64
-	if lastModified > m.ts {
-		sent = lastModified
-	}
-	var ts int64
-	ts, m.ts = storage.NextTimestamp(m.ts, sent, false)
-	if prev != nil && !storage.IsDeleted(prev) {
+	if live {
 		m.count--
 	}
 	tomb := storage.Object{"id": id, "deleted": true, "last_modified": ts}
