@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-server/nimbus/config"
@@ -247,13 +248,18 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 	return st, flush()
 }
 
-// progressPrinter shows a count and a rate on a terminal, once a second
-// at most, and stays quiet otherwise (-q, or stderr not a terminal).
+// progressPrinter shows a count, a rate and, when the work's size is
+// known, the time left, on a terminal, once a second at most; it stays
+// quiet otherwise (-q, or stderr not a terminal).
 type progressPrinter struct {
 	w     io.Writer
 	on    bool
 	start time.Time
 	last  time.Time
+	// done and total, when total > 0, measure the progress (objects, or
+	// bytes of the file read) for the time left.
+	done  func() int64
+	total int64
 }
 
 func newProgress(g globals, w io.Writer) *progressPrinter {
@@ -266,8 +272,16 @@ func (p *progressPrinter) show(what string, n int, force bool) {
 		return
 	}
 	p.last = time.Now()
-	rate := float64(n) / time.Since(p.start).Seconds()
-	fmt.Fprintf(p.w, "\r%s %d objects, %.0f/s   ", what, n, rate)
+	elapsed := time.Since(p.start)
+	rate := float64(n) / elapsed.Seconds()
+	eta := ""
+	if p.total > 0 && p.done != nil && !force {
+		if d := p.done(); d > 0 && d < p.total {
+			left := time.Duration(float64(elapsed) * float64(p.total-d) / float64(d))
+			eta = fmt.Sprintf(", %s left", left.Round(time.Second))
+		}
+	}
+	fmt.Fprintf(p.w, "\r%s %d objects, %.0f/s%s   ", what, n, rate, eta)
 	if force {
 		fmt.Fprintln(p.w)
 	}
@@ -321,15 +335,59 @@ func exportCmd(g globals, args []string, stdout, stderr io.Writer) error {
 		w = f
 	}
 	pr := newProgress(g, stderr)
+	if pr.on {
+		var written atomic.Int64
+		pr.total, pr.done = countObjects(app, backend, *tomb), written.Load
+		n, err := exportTo(context.Background(), w, app, backend, *tomb, func(n int) { written.Store(int64(n)); pr.show("exported", n, false) })
+		return finishExport(pr, stdout, *out, n, err)
+	}
 	n, err := exportTo(context.Background(), w, app, backend, *tomb, func(n int) { pr.show("exported", n, false) })
+	return finishExport(pr, stdout, *out, n, err)
+}
+
+// finishExport prints the outcome of an export.
+func finishExport(pr *progressPrinter, stdout io.Writer, out string, n int, err error) error {
 	pr.show("exported", n, true)
 	if err != nil {
 		return err
 	}
-	if *out != "" {
-		fmt.Fprintf(stdout, "%d objects exported to %s\n", n, *out)
+	if out != "" {
+		fmt.Fprintf(stdout, "%d objects exported to %s\n", n, out)
 	}
 	return nil
+}
+
+// countObjects counts what an export will write (for the time left;
+// lists keep their size, so it is quick on bolt).
+func countObjects(app *resource.App, b storage.Backend, tombstones bool) int64 {
+	var n int64
+	b.View(context.Background(), func(tx storage.Tx) error {
+		l, ok := tx.(storage.Lister)
+		if !ok {
+			return nil
+		}
+		for _, res := range app.Resources() {
+			refs, _ := l.Lists(res.Name)
+			for _, ref := range refs {
+				c, _ := tx.Count(ref, nil, tombstones)
+				n += int64(c)
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // importCmd reads JSON lines (a file or stdin) into the configured backend.
@@ -374,6 +432,12 @@ func importCmd(g globals, args []string, stdin io.Reader, stdout, stderr io.Writ
 	}
 	defer backend.Close()
 	pr := newProgress(g, stderr)
+	if f, ok := in.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			cr := &countingReader{r: in}
+			in, pr.total, pr.done = cr, fi.Size(), cr.n.Load
+		}
+	}
 	st, err := importFrom(context.Background(), in, app, backend, func(st importStats) { pr.show("imported", st.written+st.skipped, false) })
 	pr.show("imported", st.written+st.skipped, true)
 	if err != nil {

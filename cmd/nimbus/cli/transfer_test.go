@@ -335,3 +335,26 @@ func TestImportFromHTTP(t *testing.T) {
 		t.Errorf("bob through the copied group: %d %s", code, body)
 	}
 }
+
+// TestProgress: on a terminal, long commands show the count, the rate
+// and the time left; elsewhere (scripts, -q) they print nothing.
+func TestProgress(t *testing.T) {
+	var buf bytes.Buffer
+	p := &progressPrinter{w: &buf, on: true, start: time.Now().Add(-2 * time.Second), total: 100, done: func() int64 { return 50 }}
+	p.show("imported", 5000, false)
+	if s := buf.String(); !strings.Contains(s, "imported 5000 objects") || !strings.Contains(s, "/s") || !strings.Contains(s, "2s left") {
+		t.Errorf("progress line %q", s)
+	}
+	buf.Reset()
+	p.show("imported", 6000, false) // within a second of the last: nothing
+	p.show("imported", 7000, true)  // the final line, with a newline
+	if s := buf.String(); !strings.HasSuffix(s, "\n") || strings.Contains(s, "6000") {
+		t.Errorf("final line %q", s)
+	}
+	var quiet bytes.Buffer
+	q := newProgress(globals{}, &quiet) // not a terminal
+	q.show("imported", 1, true)
+	if quiet.Len() != 0 {
+		t.Errorf("progress outside a terminal: %q", quiet.String())
+	}
+}
