@@ -81,8 +81,10 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		}
 	})
 	r.OnAuthentication(func(st resource.AuthStats) { auths.WithLabelValues(st.Policy, st.Outcome).Inc() })
-	if err := r.AddCapability("prometheus", "Metrics in Prometheus's text format at /__metrics__.",
-		"https://github.com/nimbus-server/nimbus/blob/main/README.md#running-nimbus-in-production", nil); err != nil {
+	// The capability's fields are Kinto's.
+	if err := r.AddCapability("prometheus", "Prometheus metrics.",
+		"https://github.com/nimbus-server/nimbus/blob/main/README.md#running-nimbus-in-production",
+		map[string]any{"prefix": "nimbus", "disabled_metrics": []string{}}); err != nil {
 		return err
 	}
 	handler := promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{})
