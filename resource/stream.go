@@ -54,9 +54,11 @@ func (s *ListStream) Scope(tx storage.Tx) (all bool, ids []string, err error) {
 	if _, err := parents(tx, s.res, s.m); err != nil {
 		return false, nil, err
 	}
-	r := *s.r
-	r.principals = nil // memberships may have changed since the last call
-	ids, err = s.r.app.listScope(&r, memo(tx), s.res, s.m, "read")
+	// A request of its own, with the caller's identity and state: the
+	// principals are computed afresh (memberships may have changed), and
+	// nothing the stream's own goroutine writes is shared.
+	r := &Request{c: s.r.c, app: s.r.app, identity: s.r.identity, state: s.r.state}
+	ids, err = s.r.app.listScope(r, memo(tx), s.res, s.m, "read")
 	if err != nil {
 		return false, nil, err
 	}
