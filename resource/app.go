@@ -53,6 +53,8 @@ type App struct {
 	onAuth         []func(AuthStats)
 	gauges         []Gauge
 	streamer       ListStreamer
+	// produces are the media types plain routes answer besides JSON.
+	produces map[string][]string
 	// pluralRoutes are the routes of lists, which may answer streams.
 	pluralRoutes map[string]bool
 	plugins      []string

@@ -203,7 +203,7 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 		if a.opts.readonly && req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodOptions {
 			return MethodNotAllowed("The server is in read-only mode.")
 		}
-		if acc := req.Header.Get("Accept"); acc != "" && !acceptsJSON(acc) {
+		if acc := req.Header.Get("Accept"); acc != "" && !acceptsJSON(acc) && !accepts(acc, a.produces[c.Path()]) {
 			if a.streamer == nil || req.Method != http.MethodGet || !a.pluralRoutes[c.Path()] || !wantsStream(acc) {
 				return InvalidStatus(406, "header", "Accept", "Accept header should be one of ['application/json']")
 			}

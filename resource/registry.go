@@ -108,6 +108,10 @@ type Route struct {
 	Summary string
 	// Write marks a route that changes data (read-only mode refuses it).
 	Write bool
+	// Produces lists media types the route answers besides JSON
+	// ("text/plain" for metrics): an Accept header naming one of them is
+	// not refused with 406.
+	Produces []string
 }
 
 // AddRoute registers a plain endpoint.

@@ -46,6 +46,12 @@ func (a *App) buildEcho() {
 		if rt.Method == http.MethodGet {
 			g.Add(http.MethodHead, rt.Path, h)
 		}
+		if len(rt.Produces) > 0 {
+			if a.produces == nil {
+				a.produces = map[string][]string{}
+			}
+			a.produces["/v1"+rt.Path] = rt.Produces
+		}
 	}
 }
 

@@ -105,6 +105,19 @@ func wantsStream(accept string) bool {
 	return false
 }
 
+// accepts tells whether an Accept header names one of the media types.
+func accepts(accept string, types []string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt := strings.TrimSpace(strings.Split(part, ";")[0])
+		for _, t := range types {
+			if strings.EqualFold(mt, t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // streamParams are querystring parameters a stream refuses: it has no
 // pages and no order but its own.
 var streamParams = []string{"_sort", "_limit", "_token", "_before", "_to"}

@@ -89,7 +89,8 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	}
 	handler := promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{})
 	return r.AddRoute(resource.Route{Method: http.MethodGet, Path: "/__metrics__",
-		Summary: "Metrics in Prometheus's text format.",
+		Summary:  "Metrics in Prometheus's text format.",
+		Produces: []string{"text/plain", "application/openmetrics-text"},
 		Handler: func(req *resource.Request) error {
 			if len(p.readers) > 0 {
 				if err := p.allowed(req); err != nil {

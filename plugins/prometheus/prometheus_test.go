@@ -142,6 +142,16 @@ func TestMetricsProtection(t *testing.T) {
 	s.Do(R{Method: "PUT", Path: "/v1/accounts/monitor", Body: `{"data":{"password":"mon-pw"}}`}).Expect(t, 201, 0)
 	s.Do(R{Method: "PUT", Path: "/v1/accounts/ann", Body: `{"data":{"password":"ann-pw"}}`}).Expect(t, 201, 0)
 	s.Do(R{Method: "GET", Path: "/v1/__metrics__"}).Expect(t, 401, 104)
+	// A scraper asking for text only is not refused (406) for it.
+	req, _ := http.NewRequest("GET", s.URL+"/v1/__metrics__", nil)
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	req.Header.Set("Authorization", apitest.Basic("monitor", "mon-pw"))
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Errorf("Accept: text/plain: %v %v", res.StatusCode, err)
+	} else {
+		res.Body.Close()
+	}
+	s.Do(R{Method: "GET", Path: "/v1/buckets", Headers: map[string]string{"Accept": "text/plain"}}).Expect(t, 406, 107)
 	s.Do(R{Method: "GET", Path: "/v1/__metrics__", Auth: apitest.Basic("ann", "ann-pw")}).Expect(t, 403, 121)
 	if fams := scrape(t, s, apitest.Basic("monitor", "mon-pw")); fams["nimbus_requests_total"] == nil {
 		t.Error("the monitor reads the metrics")
