@@ -152,12 +152,14 @@ func sortedKeys[V any](m map[string]V) []string {
 func appendObject(b []byte, m map[string]any, tmpls [][]byte) ([]byte, error) {
 	sorted := isSortedOnly(tmpls)
 	var one [1][]byte
+	var cached []orderField
 	if sorted {
 		tmpls = nil
 	} else if own, ok := m[OrderKey].(*Order); ok {
 		if own.more == nil {
 			one[0] = own.first
 			tmpls = one[:]
+			cached = own.fields()
 		} else {
 			tmpls = own.texts()
 		}
@@ -175,35 +177,52 @@ func appendObject(b []byte, m map[string]any, tmpls [][]byte) ([]byte, error) {
 		done = make(map[string]bool, n)
 	}
 	var subBuf [1][]byte
+	// emit writes the field k of the template ti, whose text is raw.
+	emit := func(ti int, k string, raw []byte) error {
+		v, ok := m[k]
+		if !ok || k == OrderKey || done[k] {
+			return nil
+		}
+		subBuf[0] = raw
+		vsub := subBuf[:]
+		if done != nil {
+			done[k] = true
+			vsub = [][]byte{raw}
+			for _, later := range tmpls[ti+1:] {
+				if r := RawField(later, k); r != nil {
+					vsub = append(vsub, r)
+				}
+			}
+		}
+		if written > 0 {
+			b = append(b, ',')
+		}
+		written++
+		b = appendString(b, k)
+		b = append(b, ':')
+		b, err = appendValue(b, v, vsub)
+		return err
+	}
 	for ti := 0; ti < len(tmpls) && written < n; ti++ {
+		if ti == 0 && cached != nil {
+			// The object's own text, read once for every encoding of it.
+			for _, f := range cached {
+				if written >= n {
+					break
+				}
+				if err := emit(0, f.key, f.raw); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
 		it, _ := newFieldIter(tmpls[ti])
 		for written < n {
 			k, raw, more := it.next()
 			if !more {
 				break
 			}
-			v, ok := m[k]
-			if !ok || k == OrderKey || done[k] {
-				continue
-			}
-			subBuf[0] = raw
-			vsub := subBuf[:]
-			if done != nil {
-				done[k] = true
-				vsub = [][]byte{raw}
-				for _, later := range tmpls[ti+1:] {
-					if r := RawField(later, k); r != nil {
-						vsub = append(vsub, r)
-					}
-				}
-			}
-			if written > 0 {
-				b = append(b, ',')
-			}
-			written++
-			b = appendString(b, k)
-			b = append(b, ':')
-			if b, err = appendValue(b, v, vsub); err != nil {
+			if err := emit(ti, k, raw); err != nil {
 				return nil, err
 			}
 		}

@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -33,6 +34,38 @@ const OrderKey = "\x00order"
 type Order struct {
 	first []byte
 	more  [][]byte
+	// parsed keeps the fields of first once an encoder has read them:
+	// an object is encoded several times (stored, answered, embedded in a
+	// history entry) from the same text.
+	parsed atomic.Pointer[[]orderField]
+}
+
+// orderField is one key of a template and the text of its value.
+type orderField struct {
+	key string
+	raw []byte
+}
+
+// fields returns the keys of the first template in order, with the text
+// of their values, reading the text once.
+func (o *Order) fields() []orderField {
+	if p := o.parsed.Load(); p != nil {
+		return *p
+	}
+	var out []orderField
+	it, _ := newFieldIter(o.first)
+	for {
+		k, raw, more := it.next()
+		if !more {
+			break
+		}
+		out = append(out, orderField{key: k, raw: raw})
+	}
+	if out == nil {
+		out = []orderField{}
+	}
+	o.parsed.Store(&out)
+	return out
 }
 
 // texts returns the templates in order.
