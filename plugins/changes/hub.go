@@ -170,40 +170,41 @@ func (h *hub) run() {
 // pageSize is how many changes one storage read returns at most.
 const pageSize = 1000
 
-// read takes the changes after the cursor and hands each stream what its
+// read takes the changes after the cursor, a page at a time (a burst of
+// changes never sits whole in memory), and hands each stream what its
 // user may see of them.
 func (h *hub) read() {
-	var changes []storage.Object
-	err := h.p.view(func(tx storage.Tx) error {
-		changes = changes[:0]
-		after := h.cursor
-		for {
-			page, err := h.src.Changed(tx, after, pageSize)
-			if err != nil {
-				return err
-			}
-			changes = append(changes, page...)
-			if len(page) < pageSize {
-				return nil
-			}
-			after = storage.LastModified(page[len(page)-1])
+	for {
+		var page []storage.Object
+		err := h.p.view(func(tx storage.Tx) (err error) {
+			page, err = h.src.Changed(tx, h.cursor, pageSize)
+			return err
+		})
+		if err != nil {
+			h.p.logger.Warn("change stream: reading a list failed; retrying", "list", h.key, "error", err)
+			time.AfterFunc(time.Second, h.wake)
+			return
 		}
-	})
-	if err != nil {
-		h.p.logger.Warn("change stream: reading a list failed; retrying", "list", h.key, "error", err)
-		time.AfterFunc(time.Second, h.wake)
-		return
+		if len(page) > 0 {
+			h.cursor = storage.LastModified(page[len(page)-1])
+		}
+		h.deliver(page)
+		if len(page) < pageSize {
+			return
+		}
 	}
-	if n := len(changes); n > 0 {
-		h.cursor = storage.LastModified(changes[n-1])
-	}
+}
+
+// deliver hands a page of changes to every stream, deciding visibility
+// once per user. An empty page still checks visibility: the wake-up may
+// come from a deleted parent or a lost notification connection.
+func (h *hub) deliver(changes []storage.Object) {
 	h.mu.Lock()
 	byUser := map[string][]*stream{}
 	for st := range h.subs {
 		byUser[st.user] = append(byUser[st.user], st)
 	}
 	h.mu.Unlock()
-	// Visibility is decided once per user for the whole batch.
 	for _, streams := range byUser {
 		b := batch{changes: changes}
 		err := h.p.view(func(tx storage.Tx) error {
