@@ -34,6 +34,13 @@ type Backend interface {
 	// Update runs fn in a read-write transaction and commits when fn returns
 	// nil. When fn returns an error nothing it wrote is kept and the error
 	// is returned unchanged. fn may be called more than once.
+	//
+	// fn must do storage work only: no password hashing, no network call
+	// (e-mail, HTTP), no sleeping or waiting on other goroutines. A bolt
+	// file has one writer: every other write of the server waits while fn
+	// runs, and PostgreSQL holds the list's lock for as long. Slow work
+	// goes before the transaction (resource.Resource.Prepare) or after its
+	// commit.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Close releases the backend's resources; the backend is unusable after.
 	Close() error
