@@ -143,7 +143,7 @@ func (o Objects) Ensure(uri string) (bool, error) {
 	if err := o.run.view(o.r, func(tx storage.Tx) (err error) { exists, err = tx.Exists(loc.Ref, loc.ID); return }); err != nil || exists {
 		return false, err
 	}
-	if err := o.check("PUT", uri); err != nil {
+	if err := o.check("PUT", uri, loc); err != nil {
 		return false, err
 	}
 	_, err = o.AsServer().Create(uri, storage.Object{}, nil)
@@ -161,7 +161,7 @@ func (o Objects) put(uri string, data storage.Object, acl storage.ACL, pc precon
 	if err != nil {
 		return nil, false, err
 	}
-	if err := o.check("PUT", uri); err != nil {
+	if err := o.check("PUT", uri, loc); err != nil {
 		return nil, false, err
 	}
 	if data == nil {
@@ -179,7 +179,7 @@ func (o Objects) Delete(uri string) (storage.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := o.check("DELETE", uri); err != nil {
+	if err := o.check("DELETE", uri, loc); err != nil {
 		return nil, err
 	}
 	return o.r.app.deleteObject(o.r, loc.Resource, matchdict(loc.IDs), loc.ID, deleteInput{run: o.run})
@@ -204,11 +204,10 @@ func (o Objects) Purge(tx storage.Tx, uri string) (storage.Object, error) {
 // check runs, for a write the service makes on the caller's behalf, the
 // resource's guard and the request hooks, as if the caller had sent it
 // (a read-only token must not create through an implied write).
-func (o Objects) check(method, uri string) error {
+func (o Objects) check(method, uri string, loc Location) error {
 	if o.run.asServer {
 		return nil
 	}
-	loc, _ := o.r.app.Locate(uri)
 	op := Operation{Method: method, Path: "/v1" + uri, Implied: true}
 	if g := loc.Resource.Guard; g != nil {
 		action := "put"

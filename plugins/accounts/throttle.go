@@ -131,24 +131,28 @@ func (t throttle) succeed(r *resource.Request, user string) {
 		return
 	}
 	id := throttleID(user, clientIP(r))
-	if t.local != nil {
-		if !t.local.has(id) {
-			return
-		}
-		defer t.local.set(id, false)
-	}
-	var exists bool
-	r.View(func(tx storage.Tx) (err error) { exists, err = tx.Exists(throttleRef, id); return })
-	if !exists {
+	if t.local != nil && !t.local.has(id) {
 		return
 	}
-	r.Update(func(tx storage.Tx) error {
-		if _, err := tx.Delete(throttleRef, id, 0); err != nil && err != storage.ErrNotFound {
+	var exists bool
+	if err := r.View(func(tx storage.Tx) (err error) { exists, err = tx.Exists(throttleRef, id); return }); err != nil {
+		return // the pair stays known: its counter is read next time
+	}
+	if exists {
+		err := r.Update(func(tx storage.Tx) error {
+			if _, err := tx.Delete(throttleRef, id, 0); err != nil && err != storage.ErrNotFound {
+				return err
+			}
+			_, err := tx.PurgeDeleted(throttleRef, 0, 0)
 			return err
+		})
+		if err != nil {
+			return
 		}
-		_, err := tx.PurgeDeleted(throttleRef, 0, 0)
-		return err
-	})
+	}
+	if t.local != nil {
+		t.local.set(id, false) // only once the counter is gone
+	}
 }
 
 // tooMany is the 429 of a throttled pair.

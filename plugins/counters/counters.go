@@ -3,6 +3,7 @@ package counters
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,15 +74,6 @@ func (p *Plugin) Register(r *resource.Registry) error {
 
 var errNoLister = &resource.Error{Status: 501, Errno: resource.ErrnoUndefined, Message: "This storage backend cannot list its lists: counters are not available."}
 
-func counted(kind string) bool {
-	for _, k := range Kinds {
-		if k == kind {
-			return true
-		}
-	}
-	return false
-}
-
 // changed marks the lists a commit touched.
 func (p *Plugin) changed(changes []storage.Change) {
 	p.pmu.Lock()
@@ -91,7 +83,7 @@ func (p *Plugin) changed(changes []storage.Change) {
 		case ch.Ref.Resource == "":
 			// A subtree is gone: its lists are found and counted again.
 			p.all = true
-		case counted(ch.Ref.Resource):
+		case slices.Contains(Kinds, ch.Ref.Resource):
 			p.dirty[ch.Ref] = true
 		}
 	}

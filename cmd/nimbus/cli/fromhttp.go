@@ -46,7 +46,7 @@ func (rm *remote) get(ctx context.Context, path string) (map[string]any, string,
 		return nil, "", err
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("GET %s: %d %s", u, res.StatusCode, strings.TrimSpace(string(raw[:min(len(raw), 300)])))
+		return nil, "", &statusError{url: u, status: res.StatusCode, body: strings.TrimSpace(string(raw[:min(len(raw), 300)]))}
 	}
 	v, err := resource.DecodeJSON(raw)
 	body, ok := v.(map[string]any)
@@ -108,48 +108,21 @@ func (rm *remote) object(ctx context.Context, path string) (storage.Object, stor
 // copies only what changed since (deletions included, as tombstones).
 func fromHTTP(ctx context.Context, rm *remote, b storage.Backend, progress func(importStats)) (importStats, error) {
 	var st importStats
-	put := func(ref storage.Ref, plural string, objs []storage.Object, acls map[string]storage.ACL, members bool) error {
-		return b.Update(ctx, func(tx storage.Tx) error {
+	put := func(ref storage.Ref, plural string, objs []storage.Object, acls map[string]storage.ACL) error {
+		var done importStats
+		err := b.Update(ctx, func(tx storage.Tx) error {
+			done = importStats{} // the function may run again
 			for _, o := range objs {
-				id := storage.ID(o)
-				uri := ref.Parent + "/" + plural + "/" + id
-				if storage.IsDeleted(o) {
-					tw, ok := tx.(storage.TombstoneWriter)
-					if !ok {
-						continue
-					}
-					if _, err := tw.WriteTombstone(ref, id, storage.LastModified(o)); err != nil {
-						return err
-					}
-					if err := tx.DeleteACLs(uri); err != nil {
-						return err
-					}
-					st.tombstones++
-					continue
-				}
-				if _, err := tx.Replace(ref, o); err != nil {
-					return fmt.Errorf("%s: %w", uri, err)
-				}
-				if err := tx.SetACL(uri, acls[id]); err != nil {
+				if err := done.write(tx, ref, ref.Parent+"/"+plural+"/"+storage.ID(o), o, acls[storage.ID(o)]); err != nil {
 					return err
 				}
-				if members {
-					if err := tx.RemovePrincipal(uri); err != nil {
-						return err
-					}
-					list, _ := o["members"].([]any)
-					for _, m := range list {
-						if p, ok := m.(string); ok {
-							if err := tx.AddUserPrincipal(p, uri); err != nil {
-								return err
-							}
-						}
-					}
-				}
-				st.written++
 			}
 			return nil
 		})
+		if err == nil {
+			st.add(done)
+		}
+		return err
 	}
 	// since is the target's timestamp of a list: the source's changes
 	// after it are what a new run copies.
@@ -158,10 +131,10 @@ func fromHTTP(ctx context.Context, rm *remote, b storage.Backend, progress func(
 		err := b.View(ctx, func(tx storage.Tx) (err error) { ts, err = tx.Timestamp(ref); return })
 		return ts, err
 	}
-	copyList := func(ref storage.Ref, plural, path string, withACL, members bool) ([]storage.Object, error) {
+	copyList := func(ref storage.Ref, plural, path string) error {
 		ts, err := since(ref)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		q := "?_sort=last_modified"
 		if ts > 0 {
@@ -169,32 +142,31 @@ func fromHTTP(ctx context.Context, rm *remote, b storage.Backend, progress func(
 		}
 		objs, err := rm.list(ctx, path+q)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		// Lists do not carry permissions: each object is read for them.
 		acls := map[string]storage.ACL{}
-		if withACL {
-			for _, o := range objs {
-				if storage.IsDeleted(o) {
-					continue
-				}
-				_, acl, err := rm.object(ctx, path+"/"+url.PathEscape(storage.ID(o)))
-				if err != nil {
-					return nil, err
-				}
-				acls[storage.ID(o)] = acl
+		for _, o := range objs {
+			if storage.IsDeleted(o) {
+				continue
 			}
+			_, acl, err := rm.object(ctx, path+"/"+url.PathEscape(storage.ID(o)))
+			if err != nil {
+				return err
+			}
+			acls[storage.ID(o)] = acl
 		}
-		if err := put(ref, plural, objs, acls, members); err != nil {
-			return nil, err
+		if err := put(ref, plural, objs, acls); err != nil {
+			return err
 		}
 		if progress != nil {
 			progress(st)
 		}
-		return objs, nil
+		return nil
 	}
 	// Buckets: every one listed is read for its permissions; a bucket
 	// listed once is copied again only when it changed.
-	if _, err := copyList(storage.Ref{Resource: "bucket"}, "buckets", "/buckets", true, false); err != nil {
+	if err := copyList(storage.Ref{Resource: "bucket"}, "buckets", "/buckets"); err != nil {
 		return st, err
 	}
 	var all []storage.Object
@@ -209,10 +181,10 @@ func fromHTTP(ctx context.Context, rm *remote, b storage.Backend, progress func(
 		bid := storage.ID(bk)
 		bpath := "/buckets/" + url.PathEscape(bid)
 		parent := "/buckets/" + bid
-		if _, err := copyList(storage.Ref{Resource: "group", Parent: parent}, "groups", bpath+"/groups", true, true); err != nil && !isForbidden(err) {
+		if err := copyList(storage.Ref{Resource: "group", Parent: parent}, "groups", bpath+"/groups"); err != nil && !isForbidden(err) {
 			return st, err
 		}
-		if _, err := copyList(storage.Ref{Resource: "collection", Parent: parent}, "collections", bpath+"/collections", true, false); err != nil && !isForbidden(err) {
+		if err := copyList(storage.Ref{Resource: "collection", Parent: parent}, "collections", bpath+"/collections"); err != nil && !isForbidden(err) {
 			return st, err
 		}
 		var cols []storage.Object
@@ -226,7 +198,7 @@ func fromHTTP(ctx context.Context, rm *remote, b storage.Backend, progress func(
 		for _, c := range cols {
 			cid := storage.ID(c)
 			ref := storage.Ref{Resource: "record", Parent: parent + "/collections/" + cid}
-			if _, err := copyList(ref, "records", bpath+"/collections/"+url.PathEscape(cid)+"/records", true, false); err != nil && !isForbidden(err) {
+			if err := copyList(ref, "records", bpath+"/collections/"+url.PathEscape(cid)+"/records"); err != nil && !isForbidden(err) {
 				return st, err
 			}
 		}
@@ -234,10 +206,20 @@ func fromHTTP(ctx context.Context, rm *remote, b storage.Backend, progress func(
 	return st, nil
 }
 
+// statusError is an answer of the source other than 200.
+type statusError struct {
+	url    string
+	status int
+	body   string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("GET %s: %d %s", e.url, e.status, e.body) }
+
 // isForbidden tells an answer the credentials may not read (the list is
 // left out; the rest goes on).
 func isForbidden(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), ": 403 ") || strings.Contains(err.Error(), ": 401 "))
+	var se *statusError
+	return errors.As(err, &se) && (se.status == http.StatusForbidden || se.status == http.StatusUnauthorized)
 }
 
 // basicAuth turns user:pass into an Authorization header.

@@ -110,6 +110,57 @@ func exportTo(ctx context.Context, w io.Writer, app *resource.App, b storage.Bac
 // importStats is what an import did.
 type importStats struct{ written, skipped, tombstones int }
 
+// write stores one copied object, or tombstone, with its ACL, as both
+// imports do, and counts it. A tombstone keeps its timestamp, and so the
+// list's timestamp (its ETag) is the source's; a backend that cannot
+// write one skips it. A group's memberships are rebuilt from its members,
+// as the group resource keeps them.
+func (st *importStats) write(tx storage.Tx, ref storage.Ref, uri string, obj storage.Object, acl storage.ACL) error {
+	if storage.IsDeleted(obj) {
+		tw, ok := tx.(storage.TombstoneWriter)
+		if !ok {
+			st.skipped++
+			return nil
+		}
+		if _, err := tw.WriteTombstone(ref, storage.ID(obj), storage.LastModified(obj)); err != nil {
+			return err
+		}
+		if err := tx.DeleteACLs(uri); err != nil {
+			return err
+		}
+		st.tombstones++
+		return nil
+	}
+	if _, err := tx.Replace(ref, obj); err != nil {
+		return fmt.Errorf("%s: %w", uri, err)
+	}
+	if err := tx.SetACL(uri, acl); err != nil {
+		return err
+	}
+	if ref.Resource == "group" {
+		if err := tx.RemovePrincipal(uri); err != nil {
+			return err
+		}
+		members, _ := obj["members"].([]any)
+		for _, m := range members {
+			if p, ok := m.(string); ok {
+				if err := tx.AddUserPrincipal(p, uri); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	st.written++
+	return nil
+}
+
+// add adds the counts of another run.
+func (st *importStats) add(o importStats) {
+	st.written += o.written
+	st.skipped += o.skipped
+	st.tombstones += o.tombstones
+}
+
 // importBatch is how many objects one write transaction of an import
 // takes.
 const importBatch = 1000
@@ -161,52 +212,24 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 					done.skipped++
 					continue
 				}
-				if storage.IsDeleted(l.Data) {
-					// A tombstone keeps its timestamp, and so the list's
-					// timestamp (its ETag) is the source's; a live object
-					// there means the target has moved on.
-					tw, ok := tx.(storage.TombstoneWriter)
-					if !ok || old != nil && !storage.IsDeleted(old) {
-						done.skipped++
-						continue
-					}
-					if _, err := tw.WriteTombstone(ref, id, storage.LastModified(l.Data)); err != nil {
-						return err
-					}
-					done.tombstones++
+				if storage.IsDeleted(l.Data) && old != nil && !storage.IsDeleted(old) {
+					done.skipped++ // a live object there: the target has moved on
 					continue
-				}
-				if _, err := tx.Replace(ref, l.Data); err != nil {
-					return fmt.Errorf("%s %s/%s: %w", l.Resource, l.Parent, id, err)
 				}
 				plural, ok := plurals[l.Resource]
 				if !ok {
 					return fmt.Errorf("%s: no such resource on this server (is its plugin in includes?)", l.Resource)
 				}
-				uri := l.Parent + "/" + plural + "/" + id
-				if err := tx.SetACL(uri, l.Permissions); err != nil {
+				if err := done.write(tx, ref, l.Parent+"/"+plural+"/"+id, l.Data, l.Permissions); err != nil {
 					return err
 				}
-				if l.Resource == "group" {
-					members, _ := l.Data["members"].([]any)
-					for _, m := range members {
-						if p, ok := m.(string); ok {
-							if err := tx.AddUserPrincipal(p, uri); err != nil {
-								return err
-							}
-						}
-					}
-				}
-				done.written++
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		st.written += done.written
-		st.skipped += done.skipped
-		st.tombstones += done.tombstones
+		st.add(done)
 		batch = batch[:0]
 		if progress != nil {
 			progress(st)
