@@ -52,6 +52,8 @@ type App struct {
 	onTx           []func(TxStats)
 	onAuth         []func(AuthStats)
 	gauges         []Gauge
+	routeSetOnce   sync.Once
+	routeSet       map[string]bool // route templates, for bounded labels
 	streamer       ListStreamer
 	// produces are the media types plain routes answer besides JSON.
 	produces map[string][]string

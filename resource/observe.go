@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -68,10 +69,37 @@ func (a *App) observeRequest(c echo.Context, r *Request, start time.Time) {
 	if len(a.onRequest) == 0 {
 		return
 	}
-	st := RequestStats{Route: c.Path(), Method: c.Request().Method, Status: c.Response().Status, Errno: r.errno, Duration: time.Since(start)}
+	st := RequestStats{Route: a.knownRoute(c.Path()), Method: knownMethod(c.Request().Method), Status: c.Response().Status,
+		Errno: r.errno, Duration: time.Since(start)}
 	for _, fn := range a.onRequest {
 		fn(st)
 	}
+}
+
+// knownMethod bounds the method label: a client may send any token as a
+// method, and each distinct value would otherwise become a time series.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// knownRoute bounds the route label to the templates the engine
+// declared: anything else (a path the router did not match) is "".
+func (a *App) knownRoute(path string) string {
+	a.routeSetOnce.Do(func() {
+		a.routeSet = map[string]bool{}
+		for _, rt := range a.Echo.Routes() {
+			a.routeSet[rt.Path] = true
+		}
+	})
+	if a.routeSet[path] {
+		return path
+	}
+	return ""
 }
 
 // observeTx tells the transaction observers about one transaction.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -52,6 +53,9 @@ func Open(path string, opts Options) (*Backend, error) {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("bolt: cannot create the folder of %s: %w", path, err)
 		}
+	}
+	if err := Verify(path); err != nil {
+		return nil, err
 	}
 	// A large initial mapping spares remaps (which wait for every open
 	// read transaction) until the file outgrows it; it reserves address
@@ -141,9 +145,66 @@ func (b *Backend) Ping(ctx context.Context) error {
 }
 
 // Backup implements storage.Backuper: it writes a consistent copy of the
-// database to path while the backend keeps serving.
+// database to path while the backend keeps serving. path must not exist
+// (it is created exclusively), so a backup never overwrites a file, the
+// live database least of all; a failed backup leaves nothing behind.
 func (b *Backend) Backup(ctx context.Context, path string) error {
-	return b.db.View(func(tx *bbolt.Tx) error { return tx.CopyFile(path, 0o600) })
+	if same, _ := sameFile(path, b.db.Path()); same {
+		return fmt.Errorf("%s is the live database", path)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s already exists; a backup never overwrites a file", path)
+		}
+		return err
+	}
+	err = b.db.View(func(tx *bbolt.Tx) error {
+		_, err := tx.WriteTo(f)
+		return err
+	})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// sameFile tells whether a and b name the same existing file.
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
+}
+
+// InUse tells whether a process holds the bolt file at path (a running
+// server), by trying the lock bbolt takes, without reading the file: a
+// corrupt file is never mapped.
+func InUse(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return true, nil
+		}
+		return false, err
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false, nil
 }
 
 // store adapts a bbolt transaction; opening a bucket allocates, so the
@@ -202,6 +263,9 @@ var ErrLocked = errors.New("bolt: the database file is in use by another process
 // temporary file renamed over it; the file must not be in use. It
 // returns the sizes before and after.
 func Compact(path string) (before, after int64, err error) {
+	if err := Verify(path); err != nil {
+		return 0, 0, err
+	}
 	src, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
 	if err != nil {
 		return 0, 0, lockErr(err)
@@ -238,6 +302,9 @@ func Compact(path string) (before, after int64, err error) {
 // Check opens a file read-only and tells whether it is a Nimbus bolt
 // database (a backup about to be restored).
 func Check(path string) error {
+	if err := Verify(path); err != nil {
+		return err
+	}
 	db, err := bbolt.Open(path, 0o400, &bbolt.Options{Timeout: time.Second, ReadOnly: true})
 	if err != nil {
 		return lockErr(err)

@@ -153,13 +153,12 @@ func restoreCmd(g globals, args []string, stdout io.Writer) error {
 	if err := bolt.Check(src); err != nil {
 		return fmt.Errorf("%s cannot be restored: %w", src, err)
 	}
-	if _, err := os.Stat(dst); err == nil {
-		// Refuse while a server holds it.
-		b, err := bolt.Open(dst, bolt.Options{LockTimeout: 200 * time.Millisecond})
-		if err != nil {
-			return fmt.Errorf("stop the server first: %w", err)
-		}
-		b.Close()
+	// Refuse while a server holds the target; the target is never opened
+	// with bbolt, since it may be the corrupt file being replaced.
+	if busy, err := bolt.InUse(dst); err == nil && busy {
+		return fmt.Errorf("stop the server first: %w: %s", bolt.ErrLocked, dst)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return err
