@@ -2,8 +2,6 @@ package config
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -66,7 +64,8 @@ type Settings struct {
 	defaults map[string]string
 	// Path is the configuration file that was loaded ("" when none).
 	Path string
-	// Hash is the SHA-256 (hex) of that file's content.
+	// Hash is the SHA-256 (hex) of that file's content with the values of
+	// secret settings blanked (it may be shown to anyone).
 	Hash string
 	// Modified is the file's modification time.
 	Modified time.Time
@@ -110,8 +109,7 @@ func Load(path string, explicit bool, environ []string, port string) (*Settings,
 			if err := s.parseINI(path, string(data), port); err != nil {
 				return nil, err
 			}
-			sum := sha256.Sum256(data)
-			s.Path, s.Hash = path, hex.EncodeToString(sum[:])
+			s.Path, s.Hash = path, redactedHash(string(data))
 			if st, err := os.Stat(path); err == nil {
 				s.Modified = st.ModTime()
 			}

@@ -3,6 +3,7 @@ package basicauth
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 
 	"github.com/nimbus-server/nimbus/resource"
@@ -20,7 +21,13 @@ var Aliases = []string{"basicauth", "kinto.core.authentication.BasicAuthAuthenti
 // Register implements resource.Plugin.
 func (Plugin) Register(r *resource.Registry) error {
 	secret := r.Settings().String("userid_hmac_secret")
-	r.AddAuthMethod(Aliases, func(string) (resource.AuthMethod, error) {
+	r.AddAuthMethod(Aliases, func(policy string) (resource.AuthMethod, error) {
+		// With an empty key, a Basic user id is an unkeyed hash of the
+		// password: anyone who reads a principal could crack it offline.
+		if secret == "" {
+			return nil, fmt.Errorf("config: the %s policy needs userid_hmac_secret (a long random value, the same on every instance: "+
+				"\"openssl rand -hex 32\"); without it Basic user ids are unkeyed hashes of passwords", policy)
+		}
 		return Method{Secret: secret, mac: resource.NewMAC([]byte(secret))}, nil
 	})
 	for _, name := range r.Settings().List("multiauth.policies") {
