@@ -225,6 +225,18 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := a.readBody(r); err != nil {
 			return err
 		}
+		if len(r.body) > 0 && req.Header.Get("Content-Type") == "" && !safeMethod(req.Method) {
+			// A page of another site can send a body without a
+			// Content-Type (fetch with mode "no-cors" and a Blob) along
+			// with the credentials the browser keeps for this origin:
+			// only a declared JSON body is a client's request.
+			allowed := jsonTypes
+			if req.Method == http.MethodPatch {
+				allowed = patchTypes
+			}
+			return InvalidStatus(415, "header", "Content-Type",
+				fmt.Sprintf("Content-Type header should be one of ['%s']", strings.Join(allowed, "', '")))
+		}
 		a.authenticate(r)
 		if err := a.runRequestHooks(r, Operation{Method: req.Method, Path: req.URL.Path}); err != nil {
 			return err
@@ -472,4 +484,9 @@ func (a *App) trailingSlash(c echo.Context) bool {
 	a.cacheRedirect(c, a.opts.slashTTL)
 	c.Redirect(http.StatusTemporaryRedirect, target)
 	return true
+}
+
+// safeMethod tells whether a method only reads (RFC 9110 §9.2.1).
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }

@@ -81,6 +81,13 @@ func (p *Plugin) login(session bool) func(*resource.Request) error {
 				readOnly = b
 			}
 		}
+		if session {
+			// Login CSRF: a page of another site must not sign the
+			// browser into an account of the attacker's choosing.
+			if origin := r.Request().Header.Get("Origin"); origin != "" && !p.originTrusted(r, origin) {
+				return &resource.Error{Status: 403, Errno: resource.ErrnoForbidden, Message: "Origin not allowed for cookie sessions."}
+			}
+		}
 		if err := p.verifyLogin(r, user, pw); err != nil {
 			return err
 		}

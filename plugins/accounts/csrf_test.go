@@ -1,0 +1,133 @@
+package accounts_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBodiesNeedAContentType: an unsafe request with a body and no
+// Content-Type is refused with 415 before anything runs (security
+// review, row 6), on every kind of endpoint; an empty body still needs
+// none, and batch sub-requests need none either.
+func TestBodiesNeedAContentType(t *testing.T) {
+	s := server(t, map[string]string{"includes": "accounts default_bucket", "bucket_create_principals": "system.Authenticated",
+		"multiauth.policies": "account basicauth"})
+	signup(t, s, "carol", "carol-pw")
+	carol := basic("carol", "carol-pw")
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: carol, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: carol, Body: `{}`}).Expect(t, 201, 0)
+	noType := map[string]string{"Content-Type": ""}
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v1/batch", `{"requests":[{"method":"PUT","path":"/buckets/b/collections/c/records/x","body":{"data":{}}}]}`},
+		{"POST", "/v1/buckets/b/collections/c/records", `{"data":{"x":1}}`},
+		{"PUT", "/v1/buckets/b/collections/c/records/y", `{"data":{"x":1}}`},
+		{"PATCH", "/v1/buckets/b", `{"data":{"x":1}}`},
+		{"POST", "/v1/account/session", `{"data":{"username":"carol","password":"carol-pw"}}`},
+		{"POST", "/v1/account/tokens", `{"data":{}}`},
+		{"PUT", "/v1/accounts/newcomer", `{"data":{"password":"newcomer-pw"}}`},
+		{"POST", "/v1/buckets/default/collections/d/records", `{"data":{}}`},
+		{"DELETE", "/v1/buckets/b/collections/c/records", `{"data":{}}`},
+	} {
+		r := s.Do(R{Method: c.method, Path: c.path, Auth: carol, Body: c.body, Headers: noType}).Expect(t, 415, 107)
+		if r.Body["details"] == nil || !strings.Contains(string(r.Raw), "Content-Type") {
+			t.Errorf("%s %s: %s", c.method, c.path, r.Raw)
+		}
+	}
+	for _, path := range []string{"/v1/buckets/b/collections/c/records", "/v1/buckets/default/collections/d/records"} {
+		if ids := s.Do(R{Method: "GET", Path: path, Auth: carol}).Expect(t, 200, 0).IDs(); len(ids) != 0 {
+			t.Errorf("%s: a refused request wrote %v", path, ids)
+		}
+	}
+	if who := whoami(s, basic("newcomer", "newcomer-pw")); who == "account:newcomer" {
+		t.Error("a refused sign-up created the account")
+	}
+	// An empty body needs no type; a declared one is accepted.
+	s.Do(R{Method: "POST", Path: "/v1/buckets/b/collections/c/records", Auth: carol, Headers: noType}).Expect(t, 201, 0)
+	s.Do(R{Method: "POST", Path: "/v1/batch", Auth: carol,
+		Body: `{"requests":[{"method":"PUT","path":"/buckets/b/collections/c/records/z","body":{"data":{}}}]}`}).Expect(t, 200, 0)
+	s.Do(R{Method: "GET", Path: "/v1/buckets/b/collections/c/records/z", Auth: carol}).Expect(t, 200, 0)
+}
+
+// TestSessionLoginChecksOrigin: a login from a page of another origin
+// does not start a session (login CSRF, security review row 6).
+func TestSessionLoginChecksOrigin(t *testing.T) {
+	s := server(t, map[string]string{"cors_origins": "https://app.example"})
+	signup(t, s, "mallory", "mallory-pw")
+	body := `{"data":{"username":"mallory","password":"mallory-pw"}}`
+	for _, c := range []struct {
+		origin string
+		status int
+	}{{"http://127.0.0.1:1", 403}, {"https://evil.example", 403}, {"https://app.example", 201}, {s.URL, 201}, {"", 201}} {
+		r := s.Do(R{Method: "POST", Path: "/v1/account/session", Body: body, Headers: map[string]string{"Origin": c.origin}})
+		if r.Status != c.status {
+			t.Errorf("login from %q: %d, want %d (%s)", c.origin, r.Status, c.status, r.Raw)
+		}
+		if c.status == 403 && len(r.Header.Values("Set-Cookie")) > 0 {
+			t.Errorf("login from %q set cookies", c.origin)
+		}
+	}
+}
+
+// TestBrowserCachedBasicCSRF reproduces the attack as it was found: the
+// browser holds Basic credentials for Nimbus's origin, and a same-site
+// page sends a batch, a record and a session login with bodies that
+// carry no Content-Type (fetch "no-cors" with a Blob). Nothing may be
+// written and no session may start. Needs Chromium as TestBrowserSessions.
+func TestBrowserCachedBasicCSRF(t *testing.T) {
+	dir := os.Getenv("NIMBUS_BROWSER_JS")
+	chromium := "/usr/bin/chromium"
+	if _, err := os.Stat(chromium); dir == "" || err != nil {
+		if os.Getenv("NIMBUS_REQUIRE_BROWSER") != "" {
+			t.Fatal("NIMBUS_BROWSER_JS or /usr/bin/chromium missing")
+		}
+		t.Skip("set NIMBUS_BROWSER_JS and install chromium to run the browser test")
+	}
+	s := server(t, map[string]string{"bucket_create_principals": "system.Authenticated"})
+	signup(t, s, "carol", "carol-pw")
+	signup(t, s, "mallory", "mallory-pw")
+	carol := basic("carol", "carol-pw")
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: carol, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: carol, Body: `{}`}).Expect(t, 201, 0)
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<!doctype html><meta charset="utf-8"><title>same site</title>`))
+	}))
+	defer evil.Close()
+	script, _ := filepath.Abs("testdata/basic-csrf.js")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script, s.URL, evil.URL, "carol", "carol-pw")
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"), "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("browser run failed: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var rep struct {
+		Visit   float64           `json:"visit"`
+		Attack  map[string]string `json:"attack"`
+		Cookies []string          `json:"cookies"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	if rep.Visit != 200 || rep.Attack["login"] != "sent" {
+		t.Fatalf("the browser did not hold the credentials or did not send the attack: %+v\n%s", rep, out)
+	}
+	if ids := s.Do(R{Method: "GET", Path: "/v1/buckets/b/collections/c/records", Auth: carol}).Expect(t, 200, 0).IDs(); len(ids) != 0 {
+		t.Errorf("the same-site page wrote as carol: %v", ids)
+	}
+	for _, c := range rep.Cookies {
+		if c == "nimbus_session" {
+			t.Errorf("the same-site page signed the browser in: cookies %v", rep.Cookies)
+		}
+	}
+}
