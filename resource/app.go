@@ -46,6 +46,7 @@ type App struct {
 	principalHooks []func(*Request, storage.Tx) ([]string, error)
 	requestHooks   []func(*Request, Operation) error
 	flushHooks     []func()
+	serveChecks    []func() error
 	commitHooks    []func([]storage.Change)
 	shutdownHooks  []func()
 	onRequest      []func(RequestStats)

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ type options struct {
 	versionTTL         int
 	rootCacheExpires   int
 	corsOrigins        []string
+	trustedProxies     []netip.Prefix
 	corsMaxAge         int
 	backoff            string
 	backoffPct         int
@@ -51,6 +53,11 @@ func (a *App) readOptions() error {
 	o.versionTTL = s.IntOr("version_prefix_redirect_ttl_seconds", -1)
 	o.rootCacheExpires = s.IntOr("root_cache_expires_seconds", 86400)
 	o.corsOrigins = s.List("cors_origins")
+	proxies, err := parseTrustedProxies(s.List("trusted_proxies"))
+	if err != nil {
+		return err
+	}
+	o.trustedProxies = proxies
 	o.corsMaxAge = s.IntOr("cors_max_age_seconds", 3600)
 	if n, ok := s.Int("backoff"); ok {
 		o.backoff = fmt.Sprint(n)

@@ -228,6 +228,23 @@ func (r *Registry) AddRequestHook(fn func(req *Request, op Operation) error) {
 	r.app.requestHooks = append(r.app.requestHooks, fn)
 }
 
+// AddServeCheck registers a check that must pass before the server
+// serves requests: a setting that is harmless for maintenance commands
+// (export, import, migrate) but unsafe for a listening server. A failing
+// check stops "nimbus serve" with its message.
+func (r *Registry) AddServeCheck(fn func() error) { r.app.serveChecks = append(r.app.serveChecks, fn) }
+
+// CheckServe runs the checks of AddServeCheck; the first failure is
+// returned.
+func (a *App) CheckServe() error {
+	for _, fn := range a.serveChecks {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // OnFlush registers what a plugin must forget when all data is flushed
 // (caches kept outside the storage).
 func (r *Registry) OnFlush(fn func()) { r.app.flushHooks = append(r.app.flushHooks, fn) }

@@ -12,6 +12,7 @@ func (a *App) buildEcho() {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.handleError
+	e.IPExtractor = a.clientIP
 	e.Pre(a.pre)
 	e.Use(a.route)
 	a.Echo = e

@@ -2,7 +2,6 @@ package accounts
 
 import (
 	"context"
-	"net"
 	"sync"
 	"time"
 
@@ -58,13 +57,9 @@ func loadPairs(ctx context.Context, b storage.Backend) (*pairSet, error) {
 	return s, err
 }
 
-func clientIP(r *resource.Request) string {
-	host, _, err := net.SplitHostPort(r.Request().RemoteAddr)
-	if err != nil {
-		return r.Request().RemoteAddr
-	}
-	return host
-}
+// clientIP is the address failures are counted for: the TCP peer, or
+// behind a proxy listed in trusted_proxies, the client it reports.
+func clientIP(r *resource.Request) string { return r.RealIP() }
 
 func throttleID(user, ip string) string { return digest(user + "\x00" + ip) }
 

@@ -21,14 +21,19 @@ var Aliases = []string{"basicauth", "kinto.core.authentication.BasicAuthAuthenti
 // Register implements resource.Plugin.
 func (Plugin) Register(r *resource.Registry) error {
 	secret := r.Settings().String("userid_hmac_secret")
+	used := ""
 	r.AddAuthMethod(Aliases, func(policy string) (resource.AuthMethod, error) {
+		used = policy
+		return Method{Secret: secret, mac: resource.NewMAC([]byte(secret))}, nil
+	})
+	r.AddServeCheck(func() error {
 		// With an empty key, a Basic user id is an unkeyed hash of the
 		// password: anyone who reads a principal could crack it offline.
-		if secret == "" {
-			return nil, fmt.Errorf("config: the %s policy needs userid_hmac_secret (a long random value, the same on every instance: "+
-				"\"openssl rand -hex 32\"); without it Basic user ids are unkeyed hashes of passwords", policy)
+		if used != "" && secret == "" {
+			return fmt.Errorf("config: the %s policy needs userid_hmac_secret (a long random value, the same on every instance: "+
+				"\"openssl rand -hex 32\"); without it Basic user ids are unkeyed hashes of passwords", used)
 		}
-		return Method{Secret: secret, mac: resource.NewMAC([]byte(secret))}, nil
+		return nil
 	})
 	for _, name := range r.Settings().List("multiauth.policies") {
 		use := r.Settings().String("multiauth.policy." + name + ".use")

@@ -12,6 +12,7 @@ import (
 // TestEmptySecretRefused: a configuration with the basicauth policy and
 // no userid_hmac_secret does not start (security review, row 15), under
 // every name Kinto's .ini files give the policy; with a secret it does.
+// Commands that serve no request (export, import) still build the app.
 func TestEmptySecretRefused(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -27,7 +28,11 @@ func TestEmptySecretRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := plugins.NewApp(config.New(c.settings), memory.New(), nil, nil)
+			app, err := plugins.NewApp(config.New(c.settings), memory.New(), nil, nil)
+			if err != nil {
+				t.Fatalf("maintenance commands build the app whatever the secret: %v", err)
+			}
+			err = app.CheckServe()
 			if c.wantErr {
 				if err == nil || !strings.Contains(err.Error(), "userid_hmac_secret") {
 					t.Fatalf("started, or the error does not name the setting: %v", err)

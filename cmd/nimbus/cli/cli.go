@@ -202,6 +202,9 @@ func serve(g globals, args []string, stderr io.Writer) error {
 		return err
 	}
 	app.Version = Version
+	if err := app.CheckServe(); err != nil {
+		return err
+	}
 	addr := net.JoinHostPort(s.String("bind_host"), s.String("bind_port"))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
