@@ -105,6 +105,24 @@ func (o Objects) Get(uri string) (storage.Object, storage.ACL, error) {
 	return obj, acl, nil
 }
 
+// Can tells whether the caller holds perm ("read", "write", or a
+// creation permission such as "record:create") on the object at uri,
+// through its own ACL, its ancestors' or the settings, as the endpoints
+// decide it. The object need not exist.
+func (o Objects) Can(uri, perm string) (bool, error) {
+	loc, err := o.locate(uri)
+	if err != nil {
+		return false, err
+	}
+	chain := loc.Resource.chain(matchdict(loc.IDs), loc.ID)
+	var ok bool
+	err = o.run.view(o.r, func(tx storage.Tx) (err error) {
+		ok, err = o.run.allowed(o.r, tx, chain, perm)
+		return err
+	})
+	return ok, err
+}
+
 // Put creates or replaces the object at uri with data (its id is the
 // URI's) and, when acl is not nil, that ACL; it reports whether the
 // object was created. The resource's Validate and AfterWrite hooks run

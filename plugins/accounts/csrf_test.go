@@ -131,3 +131,27 @@ func TestBrowserCachedBasicCSRF(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionImpliedWritesNeedCSRF: a GET through the default bucket with
+// only a session cookie (another site's link: SameSite=Lax sends the
+// cookie) creates nothing; with the CSRF token it creates the personal
+// bucket and collection (security review, row 16).
+func TestSessionImpliedWritesNeedCSRF(t *testing.T) {
+	s := server(t, map[string]string{"includes": "accounts default_bucket", "bucket_create_principals": "system.Authenticated"})
+	signup(t, s, "rosa", "rosa-pw")
+	in := s.Do(R{Method: "POST", Path: "/v1/account/session", Body: `{"data":{"username":"rosa","password":"rosa-pw"}}`}).Expect(t, 201, 0)
+	sid, csrf := sessionCookie(in)
+	cookie := "nimbus_session=" + sid
+	path := "/v1/buckets/default/collections/notes/records"
+	s.Do(R{Method: "GET", Path: path, Headers: map[string]string{"Cookie": cookie}}).Expect(t, 403, 121)
+	s.Do(R{Method: "GET", Path: path, Headers: map[string]string{"Cookie": cookie, "X-CSRF-Token": "wrong"}}).Expect(t, 403, 121)
+	rosa := basic("rosa", "rosa-pw")
+	if ids := s.Do(R{Method: "GET", Path: "/v1/buckets", Auth: rosa}).Expect(t, 200, 0).IDs(); len(ids) != 0 {
+		t.Fatalf("a GET with only the cookie created %v", ids)
+	}
+	s.Do(R{Method: "GET", Path: path, Headers: map[string]string{"Cookie": cookie, "X-CSRF-Token": csrf}}).Expect(t, 200, 0)
+	// Once they exist, reading through the alias needs no token.
+	s.Do(R{Method: "GET", Path: path, Headers: map[string]string{"Cookie": cookie}}).Expect(t, 200, 0)
+	// Basic credentials are not a cookie: no token needed.
+	s.Do(R{Method: "GET", Path: "/v1/buckets/default/collections/other/records", Auth: rosa}).Expect(t, 200, 0)
+}

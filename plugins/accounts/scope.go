@@ -18,7 +18,8 @@ func safeMethod(m string) bool {
 // credentials, credential scopes, CSRF and Origin checks of cookie
 // sessions, and terms enforcement. For a write the server makes on the
 // request's behalf (op.Implied: the default bucket's implicit creations)
-// only the credential scope applies; the rest was checked on the request.
+// the credential scope and a session's CSRF check apply; throttling and
+// terms were checked on the request.
 func (p *Plugin) checkRequest(r *resource.Request, op resource.Operation) error {
 	if !op.Implied {
 		if secs, ok := throttledKey.Get(r); ok {
@@ -49,9 +50,10 @@ func (p *Plugin) checkRequest(r *resource.Request, op resource.Operation) error 
 			return errScope
 		}
 	}
-	if op.Implied {
-		return nil
-	}
+	// Cookie sessions: every write needs the CSRF token, including the
+	// writes the server makes on the caller's behalf while answering a
+	// GET (the default bucket's implicit creations): SameSite=Lax sends
+	// the cookie on another site's top-level GET navigation.
 	if c.method == "session" && !safeMethod(op.Method) && !(op.Method == http.MethodDelete && path == "/v1/account/session") {
 		req := r.Request()
 		if origin := req.Header.Get("Origin"); origin != "" && !p.originTrusted(r, origin) {
@@ -61,6 +63,9 @@ func (p *Plugin) checkRequest(r *resource.Request, op resource.Operation) error 
 		if sent == "" || !constantEqual(sent, c.csrf) {
 			return &resource.Error{Status: 403, Errno: resource.ErrnoForbidden, Message: "CSRF token missing or invalid."}
 		}
+	}
+	if op.Implied {
+		return nil
 	}
 	if p.termsEnforced && p.termsVersion != "" && !isBatch && !p.termsExempt(r, path) {
 		accepted, err := p.acceptedVersion(r)

@@ -36,6 +36,10 @@ var _ resource.SettingsDeclarer = (*Plugin)(nil)
 // Register implements resource.Plugin.
 func (p *Plugin) Register(r *resource.Registry) error {
 	p.secret = r.Settings().String("default_bucket_hmac_secret")
+	if p.secret == "" {
+		r.Logger().Warn("default_bucket_hmac_secret is empty: anyone can compute every user's personal bucket id " +
+			"(set it to a long random value, the same on every instance and on a Kinto sharing the database)")
+	}
 	if err := r.AddCapability("default_bucket", "The default bucket is an alias for a personal bucket where collections are created implicitly.",
 		"https://kinto.readthedocs.io/en/latest/api/1.x/buckets.html#personal-bucket-default", nil); err != nil {
 		return err
@@ -50,6 +54,27 @@ func (p *Plugin) Register(r *resource.Registry) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// ensureOwn creates the object at uri for the caller unless it exists;
+// an existing one is used only if the caller may write it. Personal
+// bucket ids can be computed by anyone who knows the secret (or, with
+// none set, by anyone at all): a bucket or collection someone else
+// created there first must never receive the caller's data.
+func ensureOwn(objects resource.Objects, uri string) error {
+	created, err := objects.Ensure(uri)
+	if err != nil || created {
+		return err
+	}
+	ok, err := objects.Can(uri, "write")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &resource.Error{Status: http.StatusForbidden, Errno: resource.ErrnoForbidden,
+			Message: "The personal bucket or collection exists and belongs to someone else."}
 	}
 	return nil
 }
@@ -78,14 +103,14 @@ func (p *Plugin) serve(r *resource.Request) error {
 	targetsBucket := rest == "" && req.Method == http.MethodPut
 	objects := r.Objects()
 	if !targetsBucket {
-		if _, err := objects.Ensure(bucketURI); err != nil {
+		if err := ensureOwn(objects, bucketURI); err != nil {
 			return err
 		}
 	}
 	if len(segments) >= 2 && segments[0] == "collections" && segments[1] != "" {
 		targetsCollection := len(segments) == 2 && req.Method == http.MethodPut
 		if !targetsCollection {
-			if _, err := objects.Ensure(bucketURI + "/collections/" + segments[1]); err != nil {
+			if err := ensureOwn(objects, bucketURI+"/collections/"+segments[1]); err != nil {
 				return err
 			}
 		}
