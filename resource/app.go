@@ -58,6 +58,9 @@ type App struct {
 	streamer       ListStreamer
 	// produces are the media types plain routes answer besides JSON.
 	produces map[string][]string
+	// consumes are the media types plain routes take besides JSON, by
+	// "METHOD /v1/path".
+	consumes map[string][]string
 	// pluralRoutes are the routes of lists, which may answer streams.
 	pluralRoutes map[string]bool
 	plugins      []string

@@ -215,6 +215,9 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 				if req.Method == http.MethodPatch {
 					allowed = patchTypes
 				}
+				if extra := a.consumes[req.Method+" "+c.Path()]; len(extra) > 0 {
+					allowed = append(slices.Clip(allowed), extra...)
+				}
 				mt, _, err := mime.ParseMediaType(ct)
 				if err != nil || !slices.Contains(allowed, strings.ToLower(mt)) {
 					return InvalidStatus(415, "header", "Content-Type",

@@ -112,6 +112,10 @@ type Route struct {
 	// ("text/plain" for metrics): an Accept header naming one of them is
 	// not refused with 406.
 	Produces []string
+	// Consumes lists media types the route takes as a body besides JSON
+	// ("application/x-www-form-urlencoded" for an HTML form): a body of
+	// another type gets 415.
+	Consumes []string
 }
 
 // AddRoute registers a plain endpoint.

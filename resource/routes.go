@@ -53,6 +53,12 @@ func (a *App) buildEcho() {
 			}
 			a.produces["/v1"+rt.Path] = rt.Produces
 		}
+		if len(rt.Consumes) > 0 {
+			if a.consumes == nil {
+				a.consumes = map[string][]string{}
+			}
+			a.consumes[rt.Method+" /v1"+rt.Path] = rt.Consumes
+		}
 	}
 }
 

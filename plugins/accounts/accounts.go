@@ -98,6 +98,8 @@ var settings = []resource.Setting{
 		Description: "refuse requests until the current terms are accepted"},
 	{Name: "account_terms_version", Type: resource.String, Description: "version of the terms of service users accept (none: no terms)"},
 	{Name: "account_terms_url", Type: resource.String, Description: "address of the terms of service"},
+	{Name: "account_admin_reserved", Type: resource.Bool, Default: "false",
+		Description: "administrator ids (account:<id> in any *_principals setting) are created only by an administrator, nimbus create-user or the one-time first-run link logged at start (on in the zero-configuration start)"},
 	{Name: "account_login_max_failures", Type: resource.Int, Default: "10",
 		Description: "failed logins of one id from one address before throttling"},
 	{Name: "account_login_failure_window_seconds", Type: resource.Int, Default: "900",
@@ -136,6 +138,10 @@ type Plugin struct {
 	creds                    credCache
 	shared                   bool      // several instances share the storage
 	pool                     *hashPool // bounds concurrent password hashes
+	// reserved are the administrator ids sign-up may not take
+	// (account_admin_reserved); first is the one-time first-run link.
+	reserved []string
+	first    *firstRun
 	// fallback: another policy follows this one in multiauth.policies,
 	// so a failed Basic check lets that policy decide (ACC-X-THR).
 	fallback bool
@@ -302,6 +308,11 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	if err := p.addRoutes(r); err != nil {
 		return err
 	}
+	if s.Bool("account_admin_reserved") {
+		if err := p.setupFirstRun(r); err != nil {
+			return err
+		}
+	}
 	if p.validation {
 		if err := r.AddRoute(resource.Route{Method: "POST", Path: "/accounts/:account_id/validate/:activation_key", Handler: p.activate,
 			Write: true, Summary: "Activate an account with the key sent by e-mail."}); err != nil {
@@ -344,6 +355,14 @@ func (p *Plugin) guard(r *resource.Request, action, id string) error {
 // preWrite refuses, with 400, a non-administrator writing another id
 // (ACC-06), provided they may create accounts at all.
 func (p *Plugin) preWrite(r *resource.Request, tx storage.Tx, id string, exists bool) error {
+	if !exists && p.reservedID(id) {
+		if admin, err := p.isAdmin(r, tx); err != nil || !admin {
+			if err != nil {
+				return err
+			}
+			return errReserved(id)
+		}
+	}
 	if !r.Authenticated() || id == "" || p.ownID(r) == id {
 		return nil
 	}

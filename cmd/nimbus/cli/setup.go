@@ -92,6 +92,7 @@ func zeroDefaults(s *config.Settings) {
 		"account_write_principals":  "account:admin",
 		"account_read_principals":   "account:admin",
 		"bucket_create_principals":  "system.Authenticated",
+		"account_admin_reserved":    "true",
 	} {
 		s.SetDefault(k, v)
 	}
@@ -200,6 +201,9 @@ account_create_principals = system.Everyone
 account_write_principals = account:admin
 account_read_principals = account:admin
 bucket_create_principals = system.Authenticated
+# Only "nimbus create-user" or the first-run link logged at start creates
+# the administrator ids named above; sign-up cannot take them.
+account_admin_reserved = true
 `, *host, *backend, url, *cache, strings.Join(includes, " "), policy, randomHex(32), randomHex(32))
 	text += initSection(g, includes)
 	if dir := filepath.Dir(g.ini); dir != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -45,6 +46,20 @@ func New(t testing.TB, settings map[string]string, extra ...map[string]func() re
 // NewWithBackend starts a server on the given backend.
 func NewWithBackend(t testing.TB, backend storage.Backend, settings map[string]string, extra ...map[string]func() resource.Plugin) *Server {
 	t.Helper()
+	return start(t, backend, nil, settings, extra...)
+}
+
+// NewWithLogs starts a server on the given backend and returns, with it,
+// what the server logged while starting (text format).
+func NewWithLogs(t testing.TB, backend storage.Backend, settings map[string]string) (*Server, string) {
+	t.Helper()
+	var logs bytes.Buffer
+	s := start(t, backend, slog.New(slog.NewTextHandler(&logs, nil)), settings)
+	return s, logs.String()
+}
+
+func start(t testing.TB, backend storage.Backend, logger *slog.Logger, settings map[string]string, extra ...map[string]func() resource.Plugin) *Server {
+	t.Helper()
 	values := map[string]string{}
 	for k, v := range Defaults {
 		values[k] = v
@@ -56,7 +71,7 @@ func NewWithBackend(t testing.TB, backend storage.Backend, settings map[string]s
 	if len(extra) > 0 {
 		ex = extra[0]
 	}
-	app, err := plugins.NewApp(config.New(values), backend, nil, ex)
+	app, err := plugins.NewApp(config.New(values), backend, logger, ex)
 	if err != nil {
 		t.Fatalf("building the app: %v", err)
 	}
