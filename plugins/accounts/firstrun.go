@@ -103,7 +103,7 @@ func (p *Plugin) setupFirstRun(r *resource.Registry) error {
 	}
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
 		rt := resource.Route{Method: m, Path: "/__first_run__/:token", Handler: p.firstRunPage, Write: m == http.MethodPost,
-			Summary: "Create the first administrator account with the one-time link the server logged.",
+			Summary:  "Create the first administrator account with the one-time link the server logged.",
 			Produces: []string{"text/html"}}
 		if m == http.MethodPost {
 			rt.Consumes = []string{"application/x-www-form-urlencoded"}
