@@ -97,20 +97,30 @@ func applyOp(doc map[string]any, op map[string]any, i int) *Error {
 	if !valid {
 		return Invalid("body", strconv.Itoa(i)+".path", "path is not a valid JSON pointer (~ must be followed by 0 or 1)")
 	}
+	if reservedToken(tokens) {
+		return Invalid("body", strconv.Itoa(i)+".path", "path names a reserved key")
+	}
 	value, hasValue := op["value"]
 	principal := len(tokens) == 3 && tokens[0] == "permissions"
 	if !hasValue && principal {
 		value, hasValue = tokens[2], true
 	}
-	from, _ := op["from"].(string)
+	from, fromIsString := op["from"].(string)
 	switch name {
 	case "add", "replace", "test":
 		if !hasValue {
 			return Invalid("body", strconv.Itoa(i)+".value", "value is required for "+name)
 		}
 	case "move", "copy":
-		if _, valid := pointer(from); !strings.HasPrefix(from, "/") || !valid {
+		if !fromIsString || !strings.HasPrefix(from, "/") {
 			return Invalid("body", strconv.Itoa(i)+".from", "from must be a JSON pointer starting with /")
+		}
+		ft, valid := pointer(from)
+		if !valid {
+			return Invalid("body", strconv.Itoa(i)+".from", "from is not a valid JSON pointer (~ must be followed by 0 or 1)")
+		}
+		if reservedToken(ft) {
+			return Invalid("body", strconv.Itoa(i)+".from", "from names a reserved key")
 		}
 	case "remove":
 	default:
@@ -155,6 +165,17 @@ func applyOp(doc map[string]any, op map[string]any, i int) *Error {
 		return patchFailed(err.Error())
 	}
 	return nil
+}
+
+// reservedToken tells whether a pointer reaches the key an object's order
+// hint is kept under: clients may neither write nor read it.
+func reservedToken(tokens []string) bool {
+	for _, t := range tokens {
+		if t == storage.OrderKey {
+			return true
+		}
+	}
+	return false
 }
 
 // pointer splits an RFC 6901 JSON pointer into its unescaped tokens; it
