@@ -2,6 +2,7 @@ package resource
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/nimbus-server/nimbus/storage"
@@ -18,6 +19,13 @@ func pathIDs(c echo.Context) matchdict {
 
 // checkIDs validates the ids of the path (400 errno 107, location path).
 func checkIDs(res *Resource, m matchdict, withObject bool) *Error {
+	// The router may hand a trailing segment to the last parameter
+	// ("records/r/extra"): no id holds a slash, so no route serves it.
+	for _, v := range m {
+		if strings.Contains(v, "/") {
+			return ErrUnknownURL()
+		}
+	}
 	for _, p := range res.ancestors() {
 		if !p.idOK(m[p.Name+"_id"]) {
 			return Invalid("path", "id", "Invalid object id")

@@ -119,6 +119,13 @@ func (a *App) preChecks(c echo.Context) error {
 	if req.Method == http.MethodConnect {
 		return MethodNotAllowed("")
 	}
+	if req.Method == "PRI" || req.RequestURI == "*" {
+		// The HTTP/2 connection preface (or another "*" request) on the
+		// HTTP/1.1 port: not a request of this API.
+		c.Response().Header().Set("Connection", "close")
+		return &Error{Status: http.StatusBadRequest, Errno: ErrnoInvalidParams,
+			Message: "This port speaks HTTP/1.1 (HTTP/2 needs TLS with ALPN)."}
+	}
 	if headerBytes(req) > MaxHeaderBytes {
 		return &Error{Status: http.StatusRequestHeaderFieldsTooLarge, Errno: ErrnoInvalidParams,
 			Message: fmt.Sprintf("Request headers are too large (at most %d bytes).", MaxHeaderBytes)}
@@ -349,11 +356,20 @@ func (a *App) readBody(r *Request) error {
 // answers 413 on a connection that is then closed.
 func tooLarge(r *Request, body io.Reader) error {
 	if r.c.Request().Context().Value(batchKey{}) == nil {
+		// Drain so that a client still sending reads the answer, but
+		// never wait long for a body that may never come (a length
+		// announced far beyond what is sent).
+		rc := http.NewResponseController(r.c.Response().Writer)
+		rc.SetReadDeadline(time.Now().Add(drainFor))
 		io.CopyN(io.Discard, body, maxDrain)
+		rc.SetReadDeadline(time.Time{})
 		r.ResponseHeader().Set("Connection", "close")
 	}
 	return TooLarge()
 }
+
+// drainFor bounds the time tooLarge spends draining a refused body.
+const drainFor = 300 * time.Millisecond
 
 func (a *App) preflight(c echo.Context, allow string) error {
 	req := c.Request()
