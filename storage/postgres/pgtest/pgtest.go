@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,6 +100,10 @@ func start() (*Server, error) {
 	if out, err := asPostgres(initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
+	if err := watch(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	port := freePort()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", port, dir)
 	if out, err := asPostgres(pgctl, "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
@@ -105,6 +111,59 @@ func start() (*Server, error) {
 	}
 	s := &Server{dir: dir, port: port}
 	return s, nil
+}
+
+// watchdog stops the server whose folder is $1 (immediate shutdown of
+// the postmaster named in its pid file, whoever started it) and removes
+// the folder when it receives SIGTERM, which it gets when the test
+// process ends however it ends (normal exit, failure, panic, timeout):
+// pg_ctl detaches the server from the test process, which otherwise
+// would leave it running.
+const watchdog = `
+dir=$1
+cleanup() {
+	pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null)
+	if [ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null; then
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	fi
+	rm -rf "$dir"
+	exit 0
+}
+trap cleanup TERM INT HUP
+while :; do sleep 1; done
+`
+
+// watch starts the watchdog of dir. It runs as the postgres user when we
+// are root (the server's files are its), and gets SIGTERM when the
+// thread that started it ends: that thread is locked to a goroutine that
+// lives as long as the watchdog, so the signal comes with the process's
+// end.
+func watch(dir string) error {
+	cmd := exec.Command("sh", "-c", watchdog, "pgtest-watchdog", dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return err
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the watchdog
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			cmd.Wait()
+		}
+	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("pgtest: starting the watchdog: %w", err)
+	}
+	return nil
 }
 
 // URL returns the connection URL of a database.
