@@ -218,17 +218,10 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
 			if ct := req.Header.Get("Content-Type"); ct != "" {
-				allowed := jsonTypes
-				if req.Method == http.MethodPatch {
-					allowed = patchTypes
-				}
-				if extra := a.consumes[req.Method+" "+c.Path()]; len(extra) > 0 {
-					allowed = append(slices.Clip(allowed), extra...)
-				}
+				allowed := a.bodyTypes(req.Method, c.Path())
 				mt, _, err := mime.ParseMediaType(ct)
 				if err != nil || !slices.Contains(allowed, strings.ToLower(mt)) {
-					return InvalidStatus(415, "header", "Content-Type",
-						fmt.Sprintf("Content-Type header should be one of ['%s']", strings.Join(allowed, "', '")))
+					return unsupportedType(allowed)
 				}
 			}
 		}
@@ -240,12 +233,7 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			// Content-Type (fetch with mode "no-cors" and a Blob) along
 			// with the credentials the browser keeps for this origin:
 			// only a declared JSON body is a client's request.
-			allowed := jsonTypes
-			if req.Method == http.MethodPatch {
-				allowed = patchTypes
-			}
-			return InvalidStatus(415, "header", "Content-Type",
-				fmt.Sprintf("Content-Type header should be one of ['%s']", strings.Join(allowed, "', '")))
+			return unsupportedType(a.bodyTypes(req.Method, c.Path()))
 		}
 		a.authenticate(r)
 		if err := a.runRequestHooks(r, Operation{Method: req.Method, Path: req.URL.Path}); err != nil {
@@ -253,6 +241,26 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// bodyTypes are the media types a body of method on the route template
+// path may have: JSON (and the patch types for PATCH), plus what the
+// route declares in Route.Consumes.
+func (a *App) bodyTypes(method, path string) []string {
+	allowed := jsonTypes
+	if method == http.MethodPatch {
+		allowed = patchTypes
+	}
+	if extra := a.consumes[method+" "+path]; len(extra) > 0 {
+		allowed = append(slices.Clip(allowed), extra...)
+	}
+	return allowed
+}
+
+// unsupportedType is the 415 of a body whose type is not allowed.
+func unsupportedType(allowed []string) *Error {
+	return InvalidStatus(415, "header", "Content-Type",
+		fmt.Sprintf("Content-Type header should be one of ['%s']", strings.Join(allowed, "', '")))
 }
 
 // runRequestHooks asks every request hook about an operation.

@@ -90,19 +90,45 @@ window.attack = async (target) => {
 };
 </script>`
 
-// TestBrowserSessions runs a cookie-session flow and a cross-origin attack
-// in headless Chromium. It needs /usr/bin/chromium and playwright-core:
-// NIMBUS_BROWSER_JS names a folder whose node_modules holds it (.ci/run
-// installs both). CI sets NIMBUS_REQUIRE_BROWSER=1.
-func TestBrowserSessions(t *testing.T) {
-	dir := os.Getenv("NIMBUS_BROWSER_JS")
-	chromium := "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); dir == "" || err != nil {
+const chromium = "/usr/bin/chromium"
+
+// needBrowser skips the test unless Chromium and playwright-core are
+// there (NIMBUS_BROWSER_JS names a folder whose node_modules holds it;
+// .ci/run installs both); with NIMBUS_REQUIRE_BROWSER set it fails
+// instead.
+func needBrowser(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromium); os.Getenv("NIMBUS_BROWSER_JS") == "" || err != nil {
 		if os.Getenv("NIMBUS_REQUIRE_BROWSER") != "" {
 			t.Fatal("NIMBUS_BROWSER_JS or /usr/bin/chromium missing")
 		}
 		t.Skip("set NIMBUS_BROWSER_JS and install chromium to run the browser test")
 	}
+}
+
+// runBrowser runs a playwright-core script of testdata with args and
+// returns the last line it printed (its JSON report) and all it printed.
+func runBrowser(t *testing.T, script string, args ...string) (string, []byte) {
+	t.Helper()
+	path, _ := filepath.Abs(script)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{path}, args...)...)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(os.Getenv("NIMBUS_BROWSER_JS"), "node_modules"), "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("browser run failed: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], out
+}
+
+// TestBrowserSessions runs a cookie-session flow and a cross-origin attack
+// in headless Chromium. It needs /usr/bin/chromium and playwright-core:
+// NIMBUS_BROWSER_JS names a folder whose node_modules holds it (.ci/run
+// installs both). CI sets NIMBUS_REQUIRE_BROWSER=1.
+func TestBrowserSessions(t *testing.T) {
+	needBrowser(t)
 	s := server(t, map[string]string{"bucket_create_principals": "system.Authenticated", "includes": "accounts changes"})
 	signup(t, s, "rosa", "rosa-pw")
 	rosa := basic("rosa", "rosa-pw")
@@ -124,16 +150,7 @@ func TestBrowserSessions(t *testing.T) {
 	defer evil.Close()
 	// the evil page is served from "localhost" so that it is another origin
 	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
-	script, _ := filepath.Abs("testdata/browser.js")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, app.URL, evilURL)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"), "CHROMIUM="+chromium)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("browser run failed: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	last, out := runBrowser(t, "testdata/browser.js", app.URL, evilURL)
 	var rep struct {
 		App     map[string]any `json:"app"`
 		Relogin float64        `json:"relogin"`
@@ -144,7 +161,7 @@ func TestBrowserSessions(t *testing.T) {
 			Why string   `json:"why"`
 		} `json:"follow"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+	if err := json.Unmarshal([]byte(last), &rep); err != nil {
 		t.Fatalf("report: %v\n%s", err, out)
 	}
 	want := map[string]any{"login": 201.0, "cookieVisibleToJS": false, "csrfToken": true, "read": 200.0, "writeWithoutCSRF": 403.0,

@@ -1,16 +1,11 @@
 package accounts_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestBodiesNeedAContentType: an unsafe request with a body and no
@@ -82,14 +77,7 @@ func TestSessionLoginChecksOrigin(t *testing.T) {
 // carry no Content-Type (fetch "no-cors" with a Blob). Nothing may be
 // written and no session may start. Needs Chromium as TestBrowserSessions.
 func TestBrowserCachedBasicCSRF(t *testing.T) {
-	dir := os.Getenv("NIMBUS_BROWSER_JS")
-	chromium := "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); dir == "" || err != nil {
-		if os.Getenv("NIMBUS_REQUIRE_BROWSER") != "" {
-			t.Fatal("NIMBUS_BROWSER_JS or /usr/bin/chromium missing")
-		}
-		t.Skip("set NIMBUS_BROWSER_JS and install chromium to run the browser test")
-	}
+	needBrowser(t)
 	s := server(t, map[string]string{"bucket_create_principals": "system.Authenticated"})
 	signup(t, s, "carol", "carol-pw")
 	signup(t, s, "mallory", "mallory-pw")
@@ -101,22 +89,13 @@ func TestBrowserCachedBasicCSRF(t *testing.T) {
 		w.Write([]byte(`<!doctype html><meta charset="utf-8"><title>same site</title>`))
 	}))
 	defer evil.Close()
-	script, _ := filepath.Abs("testdata/basic-csrf.js")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, s.URL, evil.URL, "carol", "carol-pw")
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"), "CHROMIUM="+chromium)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("browser run failed: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	last, out := runBrowser(t, "testdata/basic-csrf.js", s.URL, evil.URL, "carol", "carol-pw")
 	var rep struct {
 		Visit   float64           `json:"visit"`
 		Attack  map[string]string `json:"attack"`
 		Cookies []string          `json:"cookies"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+	if err := json.Unmarshal([]byte(last), &rep); err != nil {
 		t.Fatalf("report: %v\n%s", err, out)
 	}
 	if rep.Visit != 200 || rep.Attack["login"] != "sent" {

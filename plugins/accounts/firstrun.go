@@ -55,12 +55,23 @@ type firstRun struct {
 	token string
 }
 
+// valid tells whether tok is the unused token.
+func (f *firstRun) valid(tok string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.matches(tok)
+}
+
+func (f *firstRun) matches(tok string) bool {
+	return f.token != "" && subtle.ConstantTimeCompare([]byte(f.token), []byte(tok)) == 1
+}
+
 // take consumes the token if tok is it; give puts it back after a
 // failed creation.
 func (f *firstRun) take(tok string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.token == "" || subtle.ConstantTimeCompare([]byte(f.token), []byte(tok)) != 1 {
+	if !f.matches(tok) {
 		return false
 	}
 	f.token = ""
@@ -145,15 +156,12 @@ func errReserved(id string) error {
 // one-time creation of an administrator account.
 func (p *Plugin) firstRunPage(r *resource.Request) error {
 	tok := r.Param("token")
-	p.first.mu.Lock()
-	valid := p.first.token != "" && subtle.ConstantTimeCompare([]byte(p.first.token), []byte(tok)) == 1
-	p.first.mu.Unlock()
-	if !valid {
+	if !p.first.valid(tok) {
 		return &resource.Error{Status: http.StatusNotFound, Errno: resource.ErrnoMissingResource,
 			Message: "This first-run link is not valid: it was used already, or the server restarted (use \"nimbus create-user\")."}
 	}
 	if r.Method() == http.MethodGet || r.Method() == http.MethodHead {
-		return p.firstRunForm(r, "")
+		return p.firstRunForm(r)
 	}
 	id, pw, form, err := firstRunInput(r)
 	if err != nil {
@@ -219,7 +227,7 @@ func firstRunInput(r *resource.Request) (id, pw string, form bool, err error) {
 }
 
 // firstRunForm answers the HTML form: no script, no inline style.
-func (p *Plugin) firstRunForm(r *resource.Request, problem string) error {
+func (p *Plugin) firstRunForm(r *resource.Request) error {
 	var opts strings.Builder
 	for _, id := range p.reserved {
 		fmt.Fprintf(&opts, `<option>%s</option>`, html.EscapeString(id))

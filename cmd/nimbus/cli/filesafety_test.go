@@ -86,15 +86,8 @@ func TestTruncatedBoltFile(t *testing.T) {
 		"\nmultiauth.policies = basicauth\nuserid_hmac_secret = s\n"), 0o600)
 	for _, args := range [][]string{{"serve"}, {"export", "-o", filepath.Join(dir, "out.jsonl")}, {"compact"},
 		{"backup", filepath.Join(dir, "b.db")}, {"migrate"}} {
-		var out bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--ini", ini}, args...)...)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		code := cmd.ProcessState.ExitCode()
-		text := strings.TrimSpace(out.String())
-		if err == nil || code != 1 || !strings.Contains(text, "truncated or corrupt") || strings.Contains(text, "goroutine") ||
+		code, text := runBinary(t, bin, append([]string{"--ini", ini}, args...)...)
+		if code != 1 || !strings.Contains(text, "truncated or corrupt") || strings.Contains(text, "goroutine") ||
 			strings.Count(text, "\n") > 1 {
 			t.Errorf("%v on a truncated file: exit %d\n%.400s", args, code, text)
 		}
@@ -106,16 +99,23 @@ func TestTruncatedBoltFile(t *testing.T) {
 	// live file (the usual repair) works.
 	rini := filepath.Join(dir, "restore.ini")
 	os.WriteFile(rini, []byte("[nimbus]\nstorage_backend = bolt\nstorage_url = "+filepath.Join(dir, "target", "nimbus.db")+"\n"), 0o600)
+	if code, text := runBinary(t, bin, "--ini", rini, "restore", cut); code == 0 || !strings.Contains(text, "truncated or corrupt") {
+		t.Errorf("restore of a truncated backup: exit %d %s", code, text)
+	}
+	if code, text := runBinary(t, bin, "--ini", ini, "restore", good); code != 0 {
+		t.Errorf("restore over a truncated file: exit %d %s", code, text)
+	}
+}
+
+// runBinary runs the built binary (at most 20 s) and returns its exit
+// status and what it printed, trimmed.
+func runBinary(t *testing.T, bin string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	var out bytes.Buffer
-	cmd := exec.Command(bin, "--ini", rini, "restore", cut)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err == nil || !strings.Contains(out.String(), "truncated or corrupt") {
-		t.Errorf("restore of a truncated backup: %v %s", err, out.String())
-	}
-	out.Reset()
-	cmd = exec.Command(bin, "--ini", ini, "restore", good)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Errorf("restore over a truncated file: %v %s", err, out.String())
-	}
+	cmd.Run()
+	return cmd.ProcessState.ExitCode(), strings.TrimSpace(out.String())
 }
