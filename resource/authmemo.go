@@ -85,11 +85,12 @@ func (a *App) authenticate(r *Request) {
 
 func (a *App) runPolicies(r *Request) {
 	for _, p := range a.policies {
+		r.credential = ""
 		name, res := p.method.Authenticate(r)
 		if res == Accepted && name != "" {
-			r.identity.UserID = p.name + ":" + name
-			r.identity.Policy = p.name
+			r.identity = Identity{UserID: p.name + ":" + name, Policy: p.name, Credential: r.credential}
 			return
 		}
 	}
+	r.credential = ""
 }

@@ -24,7 +24,16 @@ type Identity struct {
 	UserID string
 	// Policy is the name of the authentication policy that accepted it.
 	Policy string
+	// Credential names the credential when the method gives one user
+	// several scoped ones (an embed key): limits kept per caller (open
+	// streams) count it apart from its owner. "" otherwise.
+	Credential string
 }
+
+// SetCredential names the credential being accepted (see
+// Identity.Credential); an authentication method calls it from
+// Authenticate.
+func (r *Request) SetCredential(name string) { r.credential = name }
 
 // Request is one HTTP request being served, as handlers and hooks see it:
 // the caller's identity, the decoded path parameters, the body already
@@ -34,6 +43,9 @@ type Request struct {
 	c        echo.Context
 	app      *App
 	identity Identity
+	recheck  bool // Reauthenticate's request (see Recheck)
+	// credential is what the method being run named with SetCredential.
+	credential string
 	body     []byte
 	state    map[any]any
 

@@ -174,11 +174,12 @@ func (a *App) serveStream(r *Request, res *Resource, m matchdict) error {
 }
 
 // Reauthenticate runs the authentication policies again on the request's
-// credentials and tells whether they still name the same user (a
+// credentials (authentication methods see Request.Recheck true) and
+// tells whether they still name the same user (a
 // long-lived answer, a stream, ends when its credential expires or is
 // revoked).
 func (r *Request) Reauthenticate() bool {
-	fresh := &Request{c: r.c, app: r.app}
+	fresh := &Request{c: r.c, app: r.app, recheck: true}
 	r.app.runPolicies(fresh)
 	if fresh.identity.UserID != r.identity.UserID {
 		return false
@@ -190,3 +191,10 @@ func (r *Request) Reauthenticate() bool {
 	}
 	return true
 }
+
+// Recheck tells an authentication method that the credentials were
+// accepted on this request already and are checked again because the
+// answer is long-lived (a stream): the method may confirm what it
+// verified then (the stored password hash unchanged) instead of paying
+// for the check again.
+func (r *Request) Recheck() bool { return r.recheck }

@@ -93,7 +93,7 @@ var settings = []resource.Setting{
 	{Name: "account_csrf_header_name", Type: resource.String, Default: "X-CSRF-Token",
 		Description: "header carrying the CSRF token of cookie-session writes"},
 	{Name: "account_embed_credentials_enabled", Type: resource.Bool, Default: "true",
-		Description: "scoped read-only credentials for one bucket (POST /account/embeds)"},
+		Description: "scoped read-only credentials for one bucket (POST /account/embed-credentials)"},
 	{Name: "account_terms_enforced", Type: resource.Bool, Default: "false",
 		Description: "refuse requests until the current terms are accepted"},
 	{Name: "account_terms_version", Type: resource.String, Description: "version of the terms of service users accept (none: no terms)"},

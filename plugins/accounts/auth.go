@@ -32,6 +32,10 @@ func (p *Plugin) Authenticate(r *resource.Request) (string, resource.AuthResult)
 
 func (p *Plugin) setCred(r *resource.Request, c *credential) {
 	credKey.Set(r, c)
+	if c.method == "embed" {
+		// Each embed credential counts apart from its owner (streams).
+		r.SetCredential("embed:" + c.key)
+	}
 }
 
 func credOf(r *resource.Request) *credential {
@@ -53,6 +57,16 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 			throttledKey.Set(r, secs)
 		}
 		return "", resource.Rejected
+	}
+	if r.Recheck() {
+		// A stream checks its credentials again: the password it was
+		// opened with is still good if the stored hash is the one it
+		// was verified against (a change of password drops the entry).
+		if e, ok := p.cache.remembered(user, pw); ok && p.stillValid(r, user, e) {
+			p.cache.put(user, pw, e.hash, false)
+			p.setCred(r, &credential{method: "basic"})
+			return user, resource.Accepted
+		}
 	}
 	if e, ok := p.cache.hit(user, pw); ok && (!p.shared || p.stillValid(r, user, e)) {
 		if e.negative {

@@ -71,6 +71,21 @@ func (c *verifiedCache) hit(user, pw string) (cacheEntry, bool) {
 	return e, true
 }
 
+// remembered returns the last successful check of the credentials even
+// when its period is over (a stream's recheck confirms it against the
+// stored hash instead of hashing again); entries dropped because the
+// account changed are gone.
+func (c *verifiedCache) remembered(user, pw string) (cacheEntry, bool) {
+	if c.ttl <= 0 {
+		return cacheEntry{}, false
+	}
+	k := c.key(user, pw)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	return e, ok && e.user == user && !e.negative
+}
+
 // put remembers a check of the credentials against hash, passed or
 // failed (negative).
 func (c *verifiedCache) put(user, pw, hash string, negative bool) {

@@ -57,9 +57,16 @@ func (st *stream) take() ([]batch, bool) {
 
 // serve is the engine's ListStreamer: it answers one stream request.
 func (p *Plugin) serve(r *resource.Request, ls *resource.ListStream) error {
-	user := r.Identity().UserID
-	if user == "" {
+	// Streams are counted per caller: a user, each of the user's scoped
+	// credentials apart (an embed key lives in pages the owner does not
+	// control), or an anonymous client address.
+	id := r.Identity()
+	user := id.UserID
+	switch {
+	case user == "":
 		user = "anonymous:" + r.RealIP()
+	case id.Credential != "":
+		user += "#" + id.Credential
 	}
 	if err := p.take(user); err != nil {
 		return err
