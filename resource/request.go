@@ -46,8 +46,8 @@ type Request struct {
 	recheck  bool // Reauthenticate's request (see Recheck)
 	// credential is what the method being run named with SetCredential.
 	credential string
-	body     []byte
-	state    map[any]any
+	body       []byte
+	state      map[any]any
 
 	principals []string
 	tx         storage.Tx
