@@ -101,6 +101,12 @@ func (hs *hubs) committed(changes []storage.Change) {
 				woken[ref] = true
 				hs.wake(ref)
 			}
+			if b := containerBucket(ch); b != "" {
+				// A bucket, collection or group changed: permissions or
+				// memberships that decide what readers of the lists
+				// below may see can have changed with it.
+				hs.wakeUnder(b)
+			}
 			continue
 		}
 		hs.mu.Lock()
@@ -110,6 +116,29 @@ func (hs *hubs) committed(changes []storage.Change) {
 			}
 		}
 		hs.mu.Unlock()
+	}
+}
+
+// containerBucket returns the URI of the bucket whose lists a change of
+// a bucket, collection or group may affect, or "".
+func containerBucket(ch storage.Change) string {
+	switch ch.Ref.Resource {
+	case "bucket":
+		return "/buckets/" + ch.ID
+	case "collection", "group":
+		return ch.Ref.Parent
+	}
+	return ""
+}
+
+// wakeUnder wakes the hubs of every list under uri.
+func (hs *hubs) wakeUnder(uri string) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for _, h := range hs.m {
+		if p := h.src.Ref().Parent; p == uri || strings.HasPrefix(p, uri+"/") {
+			h.wake()
+		}
 	}
 }
 
@@ -172,13 +201,33 @@ const pageSize = 1000
 
 // read takes the changes after the cursor, a page at a time (a burst of
 // changes never sits whole in memory), and hands each stream what its
-// user may see of them.
+// user may see of them. Visibility is decided in the transaction that
+// reads the page, and only for versions still current after it
+// (stillCurrent): decided on a later state, a grant committed in between
+// would show a version its reader never could read.
 func (h *hub) read() {
 	for {
+		byUser := h.streamsByUser()
 		var page []storage.Object
+		batches := make(map[string]batch, len(byUser))
+		var unchanged []storage.Object
 		err := h.p.view(func(tx storage.Tx) (err error) {
-			page, err = h.src.Changed(tx, h.cursor, pageSize)
-			return err
+			if page, err = h.src.Changed(tx, h.cursor, pageSize); err != nil {
+				return err
+			}
+			scopes := make(map[string]batch, len(byUser))
+			for user, streams := range byUser {
+				all, ids, err := streams[0].ls.Scope(tx)
+				scopes[user] = batch{all: all, ids: set(ids), err: err}
+			}
+			if unchanged, err = h.stillCurrent(tx, page); err != nil {
+				return err
+			}
+			for user, b := range scopes {
+				b.changes = unchanged
+				batches[user] = b
+			}
+			return nil
 		})
 		if err != nil {
 			h.p.logger.Warn("change stream: reading a list failed; retrying", "list", h.key, "error", err)
@@ -188,35 +237,58 @@ func (h *hub) read() {
 		if len(page) > 0 {
 			h.cursor = storage.LastModified(page[len(page)-1])
 		}
-		h.deliver(page)
+		// An empty page is delivered too: the wake-up may come from a
+		// deleted parent, a changed permission or a lost notification
+		// connection, and visibility must be decided again.
+		for user, streams := range byUser {
+			for _, st := range streams {
+				st.push(batches[user], h.p.buffer)
+			}
+		}
 		if len(page) < pageSize {
 			return
 		}
 	}
 }
 
-// deliver hands a page of changes to every stream, deciding visibility
-// once per user. An empty page still checks visibility: the wake-up may
-// come from a deleted parent or a lost notification connection.
-func (h *hub) deliver(changes []storage.Object) {
+// stillCurrent returns the objects of page that no write changed since
+// the page was read. Visibility is decided after the page is read; on a
+// backend whose reads are not one snapshot (PostgreSQL at READ
+// COMMITTED), a write in between (a grant flipped) would decide the
+// visibility of the page's older version. A changed object's newer
+// version has a later timestamp than the whole page, so the next read
+// delivers it, with visibility decided again: nothing is missed.
+func (h *hub) stillCurrent(tx storage.Tx, page []storage.Object) ([]storage.Object, error) {
+	if len(page) == 0 {
+		return page, nil
+	}
+	again, err := h.src.Changed(tx, h.cursor, len(page))
+	if err != nil {
+		return nil, err
+	}
+	now := make(map[string]int64, len(again))
+	for _, obj := range again {
+		now[storage.ID(obj)] = storage.LastModified(obj)
+	}
+	out := page[:0:0]
+	for _, obj := range page {
+		if now[storage.ID(obj)] == storage.LastModified(obj) {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+// streamsByUser groups the hub's streams by caller: visibility is
+// decided once per caller.
+func (h *hub) streamsByUser() map[string][]*stream {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	byUser := map[string][]*stream{}
 	for st := range h.subs {
 		byUser[st.user] = append(byUser[st.user], st)
 	}
-	h.mu.Unlock()
-	for _, streams := range byUser {
-		b := batch{changes: changes}
-		err := h.p.view(func(tx storage.Tx) error {
-			all, ids, err := streams[0].ls.Scope(tx)
-			b.all, b.ids = all, set(ids)
-			return err
-		})
-		b.err = err
-		for _, st := range streams {
-			st.push(b, h.p.buffer)
-		}
-	}
+	return byUser
 }
 
 func set(ids []string) map[string]bool {

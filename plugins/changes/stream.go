@@ -2,6 +2,7 @@ package changes
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -118,7 +119,9 @@ func (p *Plugin) serve(r *resource.Request, ls *resource.ListStream) error {
 	}
 	if since, ok := ls.Since(); ok {
 		st.last = since
-		if err := p.catchUp(st, ts); err != nil {
+		if err := p.catchUp(st, ts, send); errors.Is(err, errGone) {
+			return nil
+		} else if err != nil {
 			st.event(0, "error", resource.ErrorFrom(err).Body())
 			send()
 			return nil
@@ -162,6 +165,7 @@ func (p *Plugin) serve(r *resource.Request, ls *resource.ListStream) error {
 			}
 			for _, b := range batches {
 				st.all = b.all
+				st.prune(b)
 				for _, obj := range b.changes {
 					// With an error, the caller reads nothing more of the
 					// list: only the deletions of what they could read
@@ -181,14 +185,23 @@ func (p *Plugin) serve(r *resource.Request, ls *resource.ListStream) error {
 	}
 }
 
+// catchUpPage is how many objects one catch-up read holds: a stream's
+// memory is at most this many objects and their encoding.
+const catchUpPage = 100
+
+// errGone ends a stream whose client went away.
+var errGone = errors.New("changes: the client went away")
+
 // catchUp sends what changed after st.last up to the snapshot timestamp,
-// page by page, each page read in a transaction of its own: a change made
-// meanwhile has a newer timestamp and comes live.
-func (p *Plugin) catchUp(st *stream, until int64) error {
+// page by page, each page read in a transaction of its own (a change made
+// meanwhile has a newer timestamp and comes live) and written to the
+// client before the next is read: a stream holds at most one page,
+// however long the list and however slow the reader.
+func (p *Plugin) catchUp(st *stream, until int64, send func() bool) error {
 	for st.last < until {
 		var page []storage.Object
 		if err := p.view(func(tx storage.Tx) (err error) {
-			page, err = st.ls.Changed(tx, st.last, pageSize)
+			page, err = st.ls.Changed(tx, st.last, catchUpPage)
 			return err
 		}); err != nil {
 			return err
@@ -199,11 +212,37 @@ func (p *Plugin) catchUp(st *stream, until int64) error {
 			}
 			st.handle(obj, st.known, p.actions)
 		}
-		if len(page) < pageSize {
+		full := len(page) == catchUpPage
+		page = nil
+		if !send() {
+			return errGone
+		}
+		if !full {
 			return nil
 		}
 	}
 	return nil
+}
+
+// prune forgets the objects the caller may no longer read (a grant
+// removed, a group left), so that their later deletion is not shown: a
+// tombstone goes only to callers who could read the object until it was
+// deleted. Objects this batch deletes keep their place until handled.
+func (st *stream) prune(b batch) {
+	if b.all || b.err != nil || len(st.known) == 0 {
+		return
+	}
+	deleted := map[string]bool{}
+	for _, obj := range b.changes {
+		if storage.IsDeleted(obj) {
+			deleted[storage.ID(obj)] = true
+		}
+	}
+	for id := range st.known {
+		if !b.ids[id] && !deleted[id] {
+			delete(st.known, id)
+		}
+	}
 }
 
 // handle sends one change if the caller may see it and it passes the
