@@ -48,6 +48,7 @@ type App struct {
 	flushHooks     []func()
 	serveChecks    []func() error
 	commitHooks    []func([]storage.Change)
+	revocations    []func(storage.Change) bool
 	shutdownHooks  []func()
 	onRequest      []func(RequestStats)
 	onTx           []func(TxStats)

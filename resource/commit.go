@@ -19,6 +19,27 @@ func (r *Registry) OnCommit(fn func(changes []storage.Change)) {
 	r.app.commitHooks = append(r.app.commitHooks, fn)
 }
 
+// OnRevocation registers what tells whether a committed change may have
+// revoked a credential (a login token deleted, a password changed, an
+// account deleted): a plugin that keeps credentials in storage says which
+// of its changes do. Plugins holding long-lived answers (streams) ask
+// MayRevoke of every change they hear, from this instance or, on a shared
+// database, from any other, and check their callers again at once.
+func (r *Registry) OnRevocation(pred func(storage.Change) bool) {
+	r.app.revocations = append(r.app.revocations, pred)
+}
+
+// MayRevoke tells whether a committed change may have revoked a
+// credential (see OnRevocation).
+func (r *Registry) MayRevoke(ch storage.Change) bool {
+	for _, pred := range r.app.revocations {
+		if pred(ch) {
+			return true
+		}
+	}
+	return false
+}
+
 // OnShutdown registers fn to run when the server shuts down, before it
 // waits for the requests in flight: long-lived answers (streams) end
 // there.

@@ -295,6 +295,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		return err
 	}
 	r.AddRequestHook(p.checkRequest)
+	r.OnRevocation(revokes)
 	r.AddGauge(resource.Gauge{Name: "nimbus_accounts_password_cache_hits_total", Counter: true,
 		Help: "Basic logins answered from the verified-password cache.", Value: func() float64 { return float64(p.cache.hits.Load()) }})
 	r.AddGauge(resource.Gauge{Name: "nimbus_accounts_password_cache_misses_total", Counter: true,

@@ -181,3 +181,17 @@ func (c *credCache) invalidate() {
 	c.entries = nil
 	c.mu.Unlock()
 }
+
+// revokes tells whether a committed change may revoke a credential: an
+// account changed (password, validation) or deleted, a login token,
+// session or embed credential deleted. Other instances sharing the
+// database hear these changes too, so their streams end as well.
+func revokes(ch storage.Change) bool {
+	switch ch.Ref.Resource {
+	case AccountRef.Resource:
+		return ch.Action != "create"
+	case tokenRef.Resource, sessionRef.Resource, embedRef.Resource:
+		return ch.Action == "delete" || ch.Action == ""
+	}
+	return false
+}

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 // twoInstances starts two servers on one PostgreSQL database.
-func twoInstances(t *testing.T) (*apitest.Server, *apitest.Server) {
+func twoInstances(t *testing.T, extra map[string]string) (*apitest.Server, *apitest.Server) {
 	pg := pgtest.Start(t)
 	url := pg.NewDatabase(t)
 	settings := map[string]string{}
@@ -32,6 +32,9 @@ func twoInstances(t *testing.T) (*apitest.Server, *apitest.Server) {
 	settings["storage_backend"] = "postgresql"
 	settings["bucket_create_principals"] = "system.Authenticated"
 	settings["account_cache_ttl_seconds"] = "3600"
+	for k, v := range extra {
+		settings[k] = v
+	}
 	var out [2]*apitest.Server
 	for i := range out {
 		b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 20})
@@ -45,7 +48,7 @@ func twoInstances(t *testing.T) (*apitest.Server, *apitest.Server) {
 }
 
 func TestTwoInstances(t *testing.T) {
-	a, b := twoInstances(t)
+	a, b := twoInstances(t, nil)
 	signup(t, a, "rosa", "rosa-pw")
 	rosa := basic("rosa", "rosa-pw")
 	if whoami(b, rosa) != "account:rosa" {

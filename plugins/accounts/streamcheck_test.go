@@ -106,3 +106,98 @@ func TestEmbedStreamsCountPerCredential(t *testing.T) {
 		}
 	}
 }
+
+// streamUntilError follows a list and reports, on the channel, when the
+// stream sends its error event (or ends).
+func streamUntilError(t *testing.T, s *apitest.Server, path, auth string) <-chan struct{} {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+path, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", auth)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", err, res)
+	}
+	ended := make(chan struct{})
+	ready := make(chan struct{})
+	go func() {
+		defer close(ended)
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			switch sc.Text() {
+			case "event: ready":
+				close(ready)
+			case "event: error":
+				return
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not become ready")
+	}
+	return ended
+}
+
+// TestRevocationEndsStreams: revoking a credential ends its streams at
+// once on the instance that revoked it and within a second on another
+// instance sharing the database, not after stream_recheck_seconds
+// (security review, row 11); streams of the user's other credentials go
+// on.
+func TestRevocationEndsStreams(t *testing.T) {
+	extra := map[string]string{"includes": "accounts changes", "bucket_create_principals": "system.Authenticated",
+		"stream_recheck_seconds": "3600"}
+	a, b := twoInstances(t, extra)
+	signup(t, a, "rosa", "rosa-pw-123")
+	rosa := basic("rosa", "rosa-pw-123")
+	a.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: rosa, Body: `{}`}).Expect(t, 201, 0)
+	const path = "/v1/buckets/b/collections"
+	within := func(ended <-chan struct{}, d time.Duration) bool {
+		select {
+		case <-ended:
+			return true
+		case <-time.After(d):
+			return false
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		revoke func(tok map[string]any)
+	}{
+		{"token revoked", func(tok map[string]any) {
+			a.Do(R{Method: "DELETE", Path: "/v1/account/tokens/" + tok["key"].(string), Auth: rosa}).Expect(t, 200, 0)
+		}},
+		{"all tokens revoked", func(map[string]any) {
+			a.Do(R{Method: "DELETE", Path: "/v1/account/tokens", Auth: rosa}).Expect(t, 200, 0)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tok := login(t, a, `{"data":{"username":"rosa","password":"rosa-pw-123"}}`)
+			onA := streamUntilError(t, a, path, bearer(tok))
+			onB := streamUntilError(t, b, path, bearer(tok))
+			basicStream := streamUntilError(t, a, path, rosa)
+			c.revoke(tok)
+			if !within(onA, time.Second) {
+				t.Error("the stream on the revoking instance outlived the revocation")
+			}
+			if !within(onB, 2*time.Second) {
+				t.Error("the stream on the other instance outlived the revocation by more than a second")
+			}
+			if within(basicStream, 300*time.Millisecond) {
+				t.Error("a stream of another credential of the user ended")
+			}
+		})
+	}
+	t.Run("password changed", func(t *testing.T) {
+		onA := streamUntilError(t, a, path, rosa)
+		onB := streamUntilError(t, b, path, rosa)
+		a.Do(R{Method: "PATCH", Path: "/v1/accounts/rosa", Auth: rosa, Body: `{"data":{"password":"new-pw-456"}}`}).Expect(t, 200, 0)
+		if !within(onA, time.Second) || !within(onB, 2*time.Second) {
+			t.Error("Basic streams outlived the password change")
+		}
+	})
+}

@@ -17,6 +17,9 @@ type Plugin struct {
 	logger    interface{ Warn(string, ...any) }
 	keepalive time.Duration
 	recheck   time.Duration
+	// mayRevoke tells whether a change may have revoked a credential:
+	// then every stream checks its caller again at once.
+	mayRevoke func(storage.Change) bool
 	maxConns  int
 	maxUser   int
 	buffer    int
@@ -82,6 +85,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	// This instance's commits wake the lists they touched and say what
 	// each change was.
 	r.OnCommit(p.hubs.committed)
+	p.mayRevoke = r.MayRevoke
 	// Other instances' commits (and Kinto's), on a shared database.
 	poll := time.Duration(0)
 	if w, ok := p.backend.(storage.ChangeWatcher); ok {
@@ -108,8 +112,7 @@ func (p *Plugin) heard(ch storage.Change) {
 		p.hubs.wakeAll()
 		return
 	}
-	p.actions.note(ch.Ref, ch.ID, ch.Timestamp, ch.Action)
-	p.hubs.wake(ch.Ref)
+	p.hubs.committed([]storage.Change{ch})
 }
 
 // stop ends every stream (the server is shutting down).

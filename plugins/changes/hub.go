@@ -93,7 +93,9 @@ func (hs *hubs) wake(ref storage.Ref) {
 // everything under its parent (a deleted subtree).
 func (hs *hubs) committed(changes []storage.Change) {
 	woken := map[storage.Ref]bool{}
+	revoked := false
 	for _, ch := range changes {
+		revoked = revoked || hs.p.mayRevoke(ch)
 		ref := ch.Ref
 		if ref.Resource != "" {
 			hs.p.actions.note(ref, ch.ID, ch.Timestamp, ch.Action)
@@ -116,6 +118,27 @@ func (hs *hubs) committed(changes []storage.Change) {
 			}
 		}
 		hs.mu.Unlock()
+	}
+	if revoked {
+		hs.recheckAll()
+	}
+}
+
+// recheckAll asks every stream to check its caller's credentials now (a
+// change may have revoked some); the streams whose credentials are gone
+// end, the others go on.
+func (hs *hubs) recheckAll() {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for _, h := range hs.m {
+		h.mu.Lock()
+		for st := range h.subs {
+			select {
+			case st.recheckNow <- struct{}{}:
+			default: // a recheck is due already
+			}
+		}
+		h.mu.Unlock()
 	}
 }
 

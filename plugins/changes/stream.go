@@ -22,6 +22,8 @@ type stream struct {
 	queued   int
 	overflow bool
 	notify   chan struct{}
+	// recheckNow asks for a credential check before the next tick.
+	recheckNow chan struct{}
 
 	// Used by the stream's own goroutine only.
 	last  int64           // the newest change handled (sent or not visible)
@@ -73,7 +75,7 @@ func (p *Plugin) serve(r *resource.Request, ls *resource.ListStream) error {
 		return err
 	}
 	defer p.release(user)
-	st := &stream{ls: ls, user: user, notify: make(chan struct{}, 1)}
+	st := &stream{ls: ls, user: user, notify: make(chan struct{}, 1), recheckNow: make(chan struct{}, 1)}
 	h := p.hubs.join(ls, st)
 	defer p.hubs.leave(h, st)
 	select {
@@ -137,6 +139,16 @@ func (p *Plugin) serve(r *resource.Request, ls *resource.ListStream) error {
 	if !send() {
 		return nil
 	}
+	// revoked checks the caller's credentials again; when they are gone
+	// it ends the stream with a 401 event.
+	revoked := func() bool {
+		if r.Reauthenticate() {
+			return false
+		}
+		st.event(0, "error", resource.Unauthorized().Body())
+		send()
+		return true
+	}
 	keep := time.NewTicker(p.keepalive)
 	defer keep.Stop()
 	recheck := time.NewTicker(p.recheck)
@@ -150,9 +162,11 @@ func (p *Plugin) serve(r *resource.Request, ls *resource.ListStream) error {
 		case <-keep.C:
 			st.out.WriteString(": keep-alive\n\n")
 		case <-recheck.C:
-			if !r.Reauthenticate() {
-				st.event(0, "error", resource.Unauthorized().Body())
-				send()
+			if revoked() {
+				return nil
+			}
+		case <-st.recheckNow:
+			if revoked() {
 				return nil
 			}
 		case <-st.notify:
