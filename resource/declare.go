@@ -109,6 +109,11 @@ const MaxIDBytes = 255
 // stored as index keys.
 const MaxPrincipalBytes = 1024
 
+// ValidID tells whether id is one the API accepts for this resource (its
+// pattern and the length cap): data brought from elsewhere (an import)
+// is checked with it.
+func (r *Resource) ValidID(id string) bool { return r.idOK(id) }
+
 func (r *Resource) idOK(id string) bool {
 	return len(id) <= MaxIDBytes && r.idRegexp.MatchString(id)
 }

@@ -41,7 +41,8 @@ commands:
   compact                          rewrite the bolt file without free pages (server stopped)
   export [-o FILE] [--tombstones]  every object, timestamp and ACL as JSON lines
   import [FILE]                    write an export into the configured backend (re-runnable)
-  import --from URL --auth U:P     copy what U can read from a running Kinto or Nimbus (re-runnable)
+  import --from URL --auth U:P [--overwrite]
+                                   copy what U can read from a running Kinto or Nimbus (re-runnable)
   version                          print the version
 
 The configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini.

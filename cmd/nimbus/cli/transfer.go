@@ -108,7 +108,12 @@ func exportTo(ctx context.Context, w io.Writer, app *resource.App, b storage.Bac
 }
 
 // importStats is what an import did.
-type importStats struct{ written, skipped, tombstones int }
+type importStats struct {
+	written, skipped, tombstones int
+	// kept counts objects of the target that an import from a server
+	// left alone: they were not copied from that server (see fromHTTP).
+	kept int
+}
 
 // write stores one copied object, or tombstone, with its ACL, as both
 // imports do, and counts it. A tombstone keeps its timestamp, and so the
@@ -159,6 +164,7 @@ func (st *importStats) add(o importStats) {
 	st.written += o.written
 	st.skipped += o.skipped
 	st.tombstones += o.tombstones
+	st.kept += o.kept
 }
 
 // importBatch is how many objects one write transaction of an import
@@ -418,6 +424,7 @@ func importCmd(g globals, args []string, stdin io.Reader, stdout, stderr io.Writ
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	from := fs.String("from", "", "copy from a running Kinto or Nimbus (https://host/v1) instead of a file")
 	cred := fs.String("auth", "", "user:password for --from (Basic)")
+	overwrite := fs.Bool("overwrite", false, "with --from: also replace the target's own objects that have the source's ids (and write under them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -426,18 +433,21 @@ func importCmd(g globals, args []string, stdin io.Reader, stdout, stderr io.Writ
 		if err != nil {
 			return err
 		}
-		_, backend, err := openForTransfer(g, stderr)
+		app, backend, err := openForTransfer(g, stderr)
 		if err != nil {
 			return err
 		}
 		defer backend.Close()
 		pr := newProgress(g, stderr)
-		st, err := fromHTTP(context.Background(), rm, backend, func(st importStats) { pr.show("copied", st.written+st.tombstones, false) })
+		st, err := fromHTTP(context.Background(), rm, app, backend, *overwrite, func(st importStats) { pr.show("copied", st.written+st.tombstones, false) })
 		pr.show("copied", st.written+st.tombstones, true)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w (%d objects and %d tombstones were written; running the command again resumes)", err, st.written, st.tombstones)
 		}
 		fmt.Fprintf(stdout, "%d objects and %d tombstones copied from %s\n", st.written, st.tombstones, rm.base)
+		if st.kept > 0 {
+			fmt.Fprintf(stdout, "%d objects of this server with the source's ids were left alone, with what is under them (--overwrite replaces them)\n", st.kept)
+		}
 		return nil
 	}
 	in := stdin

@@ -298,7 +298,7 @@ func TestImportFromHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dstDB.Close()
-	_, dst := appOn(t, dstDB, nil)
+	dstApp, dst := appOn(t, dstDB, nil)
 	// Accounts are not copied (their hashes are not readable): the
 	// target has its own.
 	call(t, dst, "PUT", "/v1/accounts/ann", "", `{"data":{"password":"ann-pw"}}`)
@@ -307,7 +307,7 @@ func TestImportFromHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := fromHTTP(context.Background(), rm, dstDB, nil)
+	first, err := fromHTTP(context.Background(), rm, dstApp, dstDB, false, nil)
 	if err != nil || first.written != 6 {
 		t.Fatalf("first copy %+v, %v", first, err)
 	}
@@ -315,7 +315,7 @@ func TestImportFromHTTP(t *testing.T) {
 	call(t, src, "PATCH", "/v1/buckets/b/collections/c/records/r2", ann, `{"data":{"n":20}}`)
 	call(t, src, "DELETE", "/v1/buckets/b/collections/c/records/r3", ann, "")
 	call(t, src, "PUT", "/v1/buckets/b/collections/c/records/r4", ann, `{"data":{"n":4}}`)
-	second, err := fromHTTP(context.Background(), rm, dstDB, nil)
+	second, err := fromHTTP(context.Background(), rm, dstApp, dstDB, false, nil)
 	if err != nil || second.written != 2 || second.tombstones != 1 {
 		t.Fatalf("second copy %+v, %v (want the update, the new record and the deletion only)", second, err)
 	}
