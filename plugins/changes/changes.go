@@ -86,6 +86,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	// each change was.
 	r.OnCommit(p.hubs.committed)
 	p.mayRevoke = r.MayRevoke
+	r.AddListener(resource.Listener{Actions: []string{"delete"}, BeforeCommit: p.noteReaders})
 	// Other instances' commits (and Kinto's), on a shared database.
 	poll := time.Duration(0)
 	if w, ok := p.backend.(storage.ChangeWatcher); ok {

@@ -121,7 +121,7 @@ func (p *Plugin) serve(r *resource.Request, ls *resource.ListStream) error {
 	}
 	if since, ok := ls.Since(); ok {
 		st.last = since
-		if err := p.catchUp(st, ts, send); errors.Is(err, errGone) {
+		if err := p.catchUp(r, st, ts, send); errors.Is(err, errGone) {
 			return nil
 		} else if err != nil {
 			st.event(0, "error", resource.ErrorFrom(err).Body())
@@ -211,12 +211,14 @@ var errGone = errors.New("changes: the client went away")
 // meanwhile has a newer timestamp and comes live) and written to the
 // client before the next is read: a stream holds at most one page,
 // however long the list and however slow the reader.
-func (p *Plugin) catchUp(st *stream, until int64, send func() bool) error {
+func (p *Plugin) catchUp(r *resource.Request, st *stream, until int64, send func() bool) error {
 	for st.last < until {
 		var page []storage.Object
 		if err := p.view(func(tx storage.Tx) (err error) {
-			page, err = st.ls.Changed(tx, st.last, catchUpPage)
-			return err
+			if page, err = st.ls.Changed(tx, st.last, catchUpPage); err != nil {
+				return err
+			}
+			return st.knowDeleted(r, tx, page)
 		}); err != nil {
 			return err
 		}
@@ -233,6 +235,38 @@ func (p *Plugin) catchUp(st *stream, until int64, send func() bool) error {
 		}
 		if !full {
 			return nil
+		}
+	}
+	return nil
+}
+
+// knowDeleted marks, for a reader of some objects of the list only, the
+// deletions in page of objects they could read until then (see
+// readers.go): a catch-up has not seen those objects alive.
+func (st *stream) knowDeleted(r *resource.Request, tx storage.Tx, page []storage.Object) error {
+	if st.all {
+		return nil
+	}
+	var principals []string
+	for _, obj := range page {
+		if !storage.IsDeleted(obj) || st.known[storage.ID(obj)] {
+			continue
+		}
+		if principals == nil {
+			var err error
+			if principals, err = r.Principals(tx); err != nil {
+				return err
+			}
+		}
+		ok, err := couldRead(tx, st.ls.Ref(), obj, principals)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if st.known == nil {
+				st.known = map[string]bool{}
+			}
+			st.known[storage.ID(obj)] = true
 		}
 	}
 	return nil
