@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -210,6 +211,26 @@ func (r *Request) Deny() *Error {
 		return Forbidden()
 	}
 	return Unauthorized()
+}
+
+// RequireOneOf lets the request through when principals is empty or the
+// caller holds one of them (a group's members included); otherwise it
+// returns the 401 or 403 of Deny. Plugins restrict their endpoints with
+// it (metrics_read_principals, counters_read_principals).
+func (r *Request) RequireOneOf(principals []string) error {
+	if len(principals) == 0 {
+		return nil
+	}
+	var ps []string
+	if err := r.View(func(tx storage.Tx) (err error) { ps, err = r.Principals(tx); return }); err != nil {
+		return err
+	}
+	for _, pr := range ps {
+		if slices.Contains(principals, pr) {
+			return nil
+		}
+	}
+	return r.Deny()
 }
 
 // View runs fn in a read transaction, or in the enclosing batch

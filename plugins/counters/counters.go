@@ -17,6 +17,9 @@ var Kinds = []string{"account", "bucket", "group", "collection", "record", "hist
 // Plugin is the counters plugin. Its zero value is ready to register.
 type Plugin struct {
 	backend storage.Backend
+	// readers may read /__counters__ (counters_read_principals; empty:
+	// anyone).
+	readers []string
 
 	// mu serialises counting; lists are the counts it keeps.
 	mu    sync.Mutex
@@ -40,6 +43,7 @@ func (*Plugin) Name() string { return "counters" }
 // Register implements resource.Plugin.
 func (p *Plugin) Register(r *resource.Registry) error {
 	p.backend = r.Storage()
+	p.readers = r.Settings().List("counters_read_principals")
 	p.lists, p.dirty, p.all = map[storage.Ref]count{}, map[storage.Ref]bool{}, true
 	r.OnCommit(p.changed)
 	if w, ok := p.backend.(storage.ChangeWatcher); ok {
@@ -64,6 +68,9 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	}
 	return r.AddRoute(resource.Route{Method: http.MethodGet, Path: "/__counters__", Summary: "Objects and tombstones by resource type.",
 		Handler: func(req *resource.Request) error {
+			if err := req.RequireOneOf(p.readers); err != nil {
+				return err
+			}
 			objects, tombstones, err := p.totals(req.Ctx())
 			if err != nil {
 				return err
@@ -71,6 +78,14 @@ func (p *Plugin) Register(r *resource.Registry) error {
 			return req.JSON(http.StatusOK, map[string]any{"objects": objects, "tombstones": tombstones})
 		}})
 }
+
+// Settings implements resource.SettingsDeclarer.
+func (*Plugin) Settings() []resource.Setting {
+	return []resource.Setting{{Name: "counters_read_principals", Type: resource.List,
+		Description: "principals allowed to read /__counters__ (none: anyone); counts of accounts and objects tell about a site's users"}}
+}
+
+var _ resource.SettingsDeclarer = (*Plugin)(nil)
 
 var errNoLister = &resource.Error{Status: 501, Errno: resource.ErrnoUndefined, Message: "This storage backend cannot list its lists: counters are not available."}
 

@@ -2,7 +2,6 @@ package prometheus
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,28 +91,12 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		Summary:  "Metrics in Prometheus's text format.",
 		Produces: []string{"text/plain", "application/openmetrics-text"},
 		Handler: func(req *resource.Request) error {
-			if len(p.readers) > 0 {
-				if err := p.allowed(req); err != nil {
-					return err
-				}
+			if err := req.RequireOneOf(p.readers); err != nil {
+				return err
 			}
 			handler.ServeHTTP(req.ResponseWriter(), req.Request())
 			return nil
 		}})
-}
-
-// allowed checks metrics_read_principals.
-func (p *Plugin) allowed(req *resource.Request) error {
-	var ps []string
-	if err := req.View(func(tx storage.Tx) (err error) { ps, err = req.Principals(tx); return }); err != nil {
-		return err
-	}
-	for _, pr := range ps {
-		if slices.Contains(p.readers, pr) {
-			return nil
-		}
-	}
-	return req.Deny()
 }
 
 // offered collects the gauges other plugins offer (resource.Gauge),
