@@ -272,6 +272,24 @@ func (s *Settings) Lookup(key string) (string, bool) {
 	return v, ok
 }
 
+// Source tells where the value of key in effect comes from: "environment"
+// (NIMBUS_<KEY>), "file" (the configuration file, or the values given to
+// New), "default", or "" when it is not set at all.
+func (s *Settings) Source(key string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.env[EnvName(key)]; ok && !strings.Contains(key, "..") {
+		return "environment"
+	}
+	if _, ok := s.file[key]; ok {
+		return "file"
+	}
+	if _, ok := s.defaults[key]; ok {
+		return "default"
+	}
+	return ""
+}
+
 // unquote turns a JSON string literal into its value; other text is kept.
 func unquote(v string) string {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {

@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/plugins"
 	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/postgres"
 )
 
@@ -189,27 +190,27 @@ func serve(g globals, args []string, stderr io.Writer) error {
 	}
 	logger := newLogger(g, s, stderr)
 	if s.Path == "" {
-		if err := zeroConfig(s, logger); err != nil {
-			return err
-		}
+		zeroConfig(s, logger)
 	}
-	backend, err := openBackend(s)
-	if err != nil {
-		return err
-	}
-	defer backend.Close()
-	app, err := plugins.NewApp(s, backend, logger, g.extra)
-	if err != nil {
-		return err
-	}
-	app.Version = Version
-	if err := app.CheckServe(); err != nil {
-		return err
-	}
+	// The port first: a start that cannot listen creates nothing.
 	addr := net.JoinHostPort(s.String("bind_host"), s.String("bind_port"))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
+	created := newFiles(s)
+	backend, err := openBackend(s)
+	if err != nil {
+		created.remove()
+		return err
+	}
+	defer backend.Close()
+	app, err := buildServer(s, backend, logger, g)
+	if err != nil {
+		backend.Close()
+		created.remove()
+		return err
 	}
 	// Headers over resource.MaxHeaderBytes get a JSON 431 from the app;
 	// the server itself refuses anything four times larger.
@@ -243,6 +244,20 @@ func serve(g globals, args []string, stderr io.Writer) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// buildServer resolves the secrets (kept in the database when the
+// configuration does not set them) and builds the app, ready to serve.
+func buildServer(s *config.Settings, backend storage.Backend, logger *slog.Logger, g globals) (*resource.App, error) {
+	if err := resolveSecrets(context.Background(), s, backend, s.Path == "", logger); err != nil {
+		return nil, err
+	}
+	app, err := plugins.NewApp(s, backend, logger, g.extra)
+	if err != nil {
+		return nil, err
+	}
+	app.Version = Version
+	return app, app.CheckServe()
 }
 
 func migrate(g globals, args []string, stdout io.Writer) error {

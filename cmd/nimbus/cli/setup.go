@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -98,54 +96,11 @@ func zeroDefaults(s *config.Settings) {
 	}
 }
 
-// zeroConfig applies zeroDefaults and a secret generated once and kept
-// beside the data file, so that ids and tokens survive restarts.
-func zeroConfig(s *config.Settings, logger *slog.Logger) error {
+// zeroConfig applies zeroDefaults and says so; the secrets are resolved
+// once the backend is open (resolveSecrets keeps them in the database).
+func zeroConfig(s *config.Settings, logger *slog.Logger) {
 	zeroDefaults(s)
-	for _, key := range []string{"userid_hmac_secret", "default_bucket_hmac_secret"} {
-		if s.String(key) == "" {
-			secret, err := keptSecret(s, key)
-			if err != nil {
-				return err
-			}
-			s.SetDefault(key, secret)
-		}
-	}
 	logger.Info("no configuration file found: running on the defaults of \"nimbus init\" (bolt storage, accounts with open sign-up, account:admin as administrator)")
-	return nil
-}
-
-// keptSecret returns a random secret stored in <data dir>/secrets.ini,
-// creating it on first use (memory storage keeps it in memory only).
-func keptSecret(s *config.Settings, key string) (string, error) {
-	if backendName(s) != "bolt" {
-		return randomHex(32), nil
-	}
-	path := filepath.Join(filepath.Dir(storageURL(s)), "secrets.ini")
-	if data, err := os.ReadFile(path); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == key {
-				return strings.TrimSpace(v), nil
-			}
-		}
-	}
-	secret := randomHex(32)
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return "", err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("cannot keep generated secrets in %s: %w", path, err)
-	}
-	defer f.Close()
-	_, err = fmt.Fprintf(f, "%s = %s\n", key, secret)
-	return secret, err
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func initConfig(g globals, args []string, stdout io.Writer) error {
@@ -167,6 +122,10 @@ func initConfig(g globals, args []string, stdout io.Writer) error {
 	if _, err := os.Stat(g.ini); err == nil {
 		return fmt.Errorf("%s already exists; not overwriting it", g.ini)
 	}
+	if !g.explicit && hasGoFiles(filepath.Dir(g.ini)) {
+		return fmt.Errorf("%s is a folder of Go source files (this is Nimbus's source tree): write the file elsewhere "+
+			"with --ini FILE, and start the server with the same --ini", filepath.Dir(g.ini))
+	}
 	url := "data/nimbus.db"
 	switch *backend {
 	case "bolt":
@@ -176,6 +135,10 @@ func initConfig(g globals, args []string, stdout io.Writer) error {
 		url = "postgresql://postgres:postgres@localhost:5432/nimbus"
 	default:
 		return fmt.Errorf("--backend must be bolt, postgresql or memory")
+	}
+	secrets, err := initSecrets(*backend, url)
+	if err != nil {
+		return err
 	}
 	text := fmt.Sprintf(`# Nimbus configuration, written by "nimbus init".
 # Every key can be overridden by an environment variable NIMBUS_<KEY>.
@@ -192,7 +155,9 @@ cache_backend = %s
 includes = %s
 multiauth.policies = %s
 
-# Secrets: keep them private and stable (user ids derive from them).
+# Secrets: keep them private and stable (user ids and personal buckets
+# derive from them). When a server already ran on this data without a
+# configuration file, these are the ones it kept.
 userid_hmac_secret = %s
 default_bucket_hmac_secret = %s
 
@@ -204,7 +169,7 @@ bucket_create_principals = system.Authenticated
 # Only "nimbus create-user" or the first-run link logged at start creates
 # the administrator ids named above; sign-up cannot take them.
 account_admin_reserved = true
-`, *host, *backend, url, *cache, strings.Join(includes, " "), policy, randomHex(32), randomHex(32))
+`, *host, *backend, url, *cache, strings.Join(includes, " "), policy, secrets["userid_hmac_secret"], secrets["default_bucket_hmac_secret"])
 	text += initSection(g, includes)
 	if dir := filepath.Dir(g.ini); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -216,6 +181,49 @@ account_admin_reserved = true
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", g.ini)
 	return nil
+}
+
+// initSecrets returns the secrets "nimbus init" writes: those a server
+// kept in the bolt file it will use (a zero-configuration start made
+// before), else new ones. A running server holds the file: it must stop
+// first, or init would write secrets that give every user other ids.
+func initSecrets(backend, url string) (map[string]string, error) {
+	out := map[string]string{}
+	if backend == "bolt" {
+		if _, err := os.Stat(url); err == nil {
+			b, err := bolt.Open(url, bolt.Options{LockTimeout: 200 * time.Millisecond})
+			if errors.Is(err, bolt.ErrLocked) {
+				return nil, fmt.Errorf("stop the server first: init reuses the secrets kept in %s", url)
+			}
+			if err != nil {
+				return nil, err
+			}
+			kept, err := keptSecrets(context.Background(), b)
+			b.Close()
+			if err != nil {
+				return nil, err
+			}
+			out = kept
+		}
+		tmp := config.New(map[string]string{"storage_backend": "bolt", "storage_url": url})
+		for k, v := range legacySecrets(tmp) {
+			if out[k] == "" {
+				out[k] = v
+			}
+		}
+	}
+	for _, key := range secretKeys {
+		if out[key] == "" {
+			out[key] = randomHex(32)
+		}
+	}
+	return out, nil
+}
+
+// hasGoFiles tells whether dir holds Go source files.
+func hasGoFiles(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	return len(m) > 0
 }
 
 // declared returns the settings the plugins of this binary declare, in

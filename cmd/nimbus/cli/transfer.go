@@ -40,6 +40,7 @@ const exportPage = 2000
 // progress is called after each page with the number of objects written.
 func exportTo(ctx context.Context, w io.Writer, app *resource.App, b storage.Backend, tombstones bool, progress func(int)) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
+	writeSecrets(bw, app.Settings)
 	n := 0
 	for _, res := range app.Resources() {
 		var refs []storage.Ref
@@ -104,6 +105,7 @@ func exportTo(ctx context.Context, w io.Writer, app *resource.App, b storage.Bac
 			}
 		}
 	}
+	writeTrailer(bw, n)
 	return n, bw.Flush()
 }
 
@@ -242,13 +244,30 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 		}
 		return nil
 	}
-	n := 0
+	n, objects, trailer := 0, 0, -1
 	for sc.Scan() {
 		n++
 		text := strings.TrimSpace(sc.Text())
 		if text == "" {
 			continue
 		}
+		if trailer >= 0 {
+			return st, fmt.Errorf("line %d: text after the export's trailer", n)
+		}
+		if e, ok := envelope([]byte(text)); ok {
+			switch {
+			case e.End != nil:
+				trailer = e.End.Objects
+			case objects > 0:
+				return st, fmt.Errorf("line %d: a secret after the objects", n)
+			default:
+				if err := importSecret(ctx, app, b, e.Secret, e.Value); err != nil {
+					return st, err
+				}
+			}
+			continue
+		}
+		objects++
 		var l line
 		if err := json.Unmarshal([]byte(text), &struct {
 			Resource    *string      `json:"resource"`
@@ -274,8 +293,20 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 	if err := sc.Err(); err != nil {
 		return st, err
 	}
-	return st, flush()
+	if err := flush(); err != nil {
+		return st, err
+	}
+	switch {
+	case trailer < 0:
+		return st, fmt.Errorf("%w: the file ends without the export's trailer after %d objects", errCutExport, objects)
+	case trailer != objects:
+		return st, fmt.Errorf("%w: the export counts %d objects, the file holds %d", errCutExport, trailer, objects)
+	}
+	return st, nil
 }
+
+// errCutExport is an export file that is not whole.
+var errCutExport = errors.New("the export is cut or damaged")
 
 // progressPrinter shows a count, a rate and, when the work's size is
 // known, the time left, on a terminal, once a second at most; it stays
@@ -331,6 +362,11 @@ func openForTransfer(g globals, stderr io.Writer) (*resource.App, storage.Backen
 		return nil, nil, fmt.Errorf("%w: stop the server first, or export from a copy (nimbus backup)", err)
 	}
 	if err != nil {
+		return nil, nil, err
+	}
+	// The secrets in effect (an export carries them); none is generated.
+	if err := resolveSecrets(context.Background(), s, backend, false, nil); err != nil {
+		backend.Close()
 		return nil, nil, err
 	}
 	app, err := plugins.NewApp(s, backend, slog.New(slog.DiscardHandler), g.extra)
@@ -474,7 +510,11 @@ func importCmd(g globals, args []string, stdin io.Reader, stdout, stderr io.Writ
 	st, err := importFrom(context.Background(), in, app, backend, func(st importStats) { pr.show("imported", st.written+st.skipped, false) })
 	pr.show("imported", st.written+st.skipped, true)
 	if err != nil {
-		return err
+		if errors.Is(err, errSecretsDiffer) {
+			return err
+		}
+		return fmt.Errorf("%w (%d objects and %d tombstones were written before it; running the command again, on a whole "+
+			"file, resumes: what is there already is skipped)", err, st.written, st.tombstones)
 	}
 	fmt.Fprintf(stdout, "%d objects and %d tombstones written, %d already there\n", st.written, st.tombstones, st.skipped)
 	return nil
