@@ -91,11 +91,17 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...reso
 	fs.BoolVar(&g.quiet, "quiet", false, "only log warnings and errors")
 	fs.BoolVar(&g.debug, "v", false, "log debug messages")
 	fs.BoolVar(&g.debug, "debug", false, "log debug messages")
+	version := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
 			return 0
 		}
 		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, Version)
+		return 0
 	}
 	g.explicit = g.ini != ""
 	if g.ini == "" {
@@ -111,6 +117,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...reso
 		return 2
 	}
 	cmd, cargs := rest[0], rest[1:]
+	if wantsHelp(cargs) {
+		// Help never acts, whatever the command.
+		if !commandHelp(stdout, cmd) {
+			fmt.Fprintf(stderr, "nimbus: unknown command %q\n\n%s", cmd, usage)
+			return 2
+		}
+		return 0
+	}
 	var err error
 	switch cmd {
 	case "serve", "start":
@@ -139,7 +153,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...reso
 		err = exportCmd(g, cargs, stdout, stderr)
 	case "import":
 		err = importCmd(g, cargs, stdin, stdout, stderr)
-	case "version":
+	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, Version)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -152,6 +166,44 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...reso
 		return 1
 	}
 	return 0
+}
+
+// wantsHelp tells whether a command's arguments ask for help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
+}
+
+// commandHelp prints the usage lines of one command; false for an
+// unknown command.
+func commandHelp(w io.Writer, cmd string) bool {
+	lines := strings.Split(usage, "\n")
+	found := false
+	for i, l := range lines {
+		name, _, _ := strings.Cut(strings.TrimSpace(l), " ")
+		if !strings.HasPrefix(l, "  ") || strings.HasPrefix(l, "   ") || (name != cmd && !strings.Contains(l, "(alias "+cmd+")")) {
+			continue
+		}
+		fmt.Fprintf(w, "usage: nimbus [--ini FILE] %s\n", strings.TrimSpace(l))
+		for _, more := range lines[i+1:] {
+			if !strings.HasPrefix(more, "   ") {
+				break
+			}
+			fmt.Fprintln(w, strings.TrimSpace(more))
+		}
+		found = true
+	}
+	if found {
+		fmt.Fprintln(w, "\nThe configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini; NIMBUS_<KEY> variables override it.")
+	}
+	return found
 }
 
 func newLogger(g globals, s *config.Settings, w io.Writer) *slog.Logger {
@@ -230,7 +282,7 @@ func serve(g globals, args []string, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("nimbus is serving", "url", "http://"+ln.Addr().String()+"/v1/", "storage_backend", s.String("storage_backend"),
-		"storage_url", storageURL(s), "config", s.Path, "version", Version)
+		"storage_url", config.MaskURL(storageURL(s)), "config", s.Path, "version", Version)
 	select {
 	case err := <-errc:
 		return err
@@ -272,13 +324,13 @@ func migrate(g globals, args []string, stdout io.Writer) error {
 	}
 	backend := backendName(s)
 	if *dry {
-		fmt.Fprintf(stdout, "would prepare the %s storage at %s\n", backend, storageURL(s))
+		fmt.Fprintf(stdout, "would prepare the %s storage at %s\n", backend, config.MaskURL(storageURL(s)))
 		return nil
 	}
 	if backend == "postgresql" {
 		msg, err := postgres.Migrate(context.Background(), s.String("storage_url"))
 		if err != nil {
-			return err
+			return errors.New(config.MaskURL(err.Error()))
 		}
 		fmt.Fprintln(stdout, "postgresql: "+msg)
 		return nil
@@ -288,6 +340,6 @@ func migrate(g globals, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer b.Close()
-	fmt.Fprintf(stdout, "%s storage at %s is ready\n", backend, storageURL(s))
+	fmt.Fprintf(stdout, "%s storage at %s is ready\n", backend, config.MaskURL(storageURL(s)))
 	return nil
 }

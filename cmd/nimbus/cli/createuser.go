@@ -86,6 +86,11 @@ func createUser(g globals, args []string, stdin io.Reader, stdout, stderr io.Wri
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.fd, p.tty = int(f.Fd()), true
 	}
+	if *user != "" && !accounts.IDPattern.MatchString(*user) {
+		// Given on the command line: a script, which a prompt would hang.
+		fmt.Fprintf(stderr, "nimbus: %q is not a valid account id (letters, digits and +.@_-, starting with a letter or digit)\n", *user)
+		return exitCreateError
+	}
 	for !accounts.IDPattern.MatchString(*user) {
 		if *user != "" {
 			fmt.Fprintf(stderr, "%q is not a valid account id\n", *user)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
+	"slices"
 	"strconv"
+	"strings"
 
-	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/storage"
 )
 
@@ -22,15 +22,21 @@ func purgeDeleted(g globals, args []string, stdout io.Writer) error {
 	if err != nil || keep < 0 {
 		return fmt.Errorf("max-retained must be a non-negative integer, not %q", args[len(args)-1])
 	}
-	s, err := config.Load(g.ini, g.explicit, os.Environ(), "")
-	if err != nil {
-		return err
-	}
-	backend, err := openBackend(s)
+	app, backend, err := openForTransfer(g, io.Discard)
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
+	var known []string
+	for _, res := range app.Resources() {
+		known = append(known, res.Name)
+	}
+	for _, resource := range args[:len(args)-1] {
+		if !slices.Contains(known, resource) {
+			return fmt.Errorf("unknown resource %q (this server's are: %s)", resource, strings.Join(known, ", "))
+		}
+	}
+	s := app.Settings
 	for _, resource := range args[:len(args)-1] {
 		err := backend.Update(context.Background(), func(tx storage.Tx) error {
 			lister, ok := tx.(storage.Lister)

@@ -293,3 +293,58 @@ func TestOperatorFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordsMasked: the password of a PostgreSQL URL is printed
+// nowhere: not by the start log, migrate (dry run or not) or an error
+// (operator traps, row 6).
+func TestPasswordsMasked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	pg := pgtest.Start(t)
+	// The test server trusts every connection: the password is ignored.
+	url := strings.Replace(pg.NewDatabase(t), "postgres@", "postgres:hunter2@", 1)
+	env := []string{"NIMBUS_STORAGE_BACKEND=postgresql", "NIMBUS_STORAGE_URL=" + url}
+	bin := buildNimbus(t)
+	var logs []string
+	for _, args := range [][]string{{"migrate", "--dry-run"}, {"migrate"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = t.TempDir(), append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+		logs = append(logs, string(out))
+	}
+	bad := strings.Replace(url, "127.0.0.1", "127.0.0.1:1", 1) // nothing listens there
+	cmd := exec.Command(bin, "serve", "--port", "0")
+	cmd.Dir, cmd.Env = t.TempDir(), append(os.Environ(), "NIMBUS_STORAGE_BACKEND=postgresql", "NIMBUS_STORAGE_URL="+bad)
+	out, _ := cmd.CombinedOutput()
+	logs = append(logs, string(out))
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	var buf bytes.Buffer
+	srv := exec.Command(bin, "serve", "--port", fmt.Sprint(port))
+	srv.Dir, srv.Env = t.TempDir(), append(os.Environ(), env...)
+	srv.Stdout, srv.Stderr = &buf, &buf
+	srv.Start()
+	for i := 0; i < 100; i++ {
+		if res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/__lbheartbeat__", port)); err == nil {
+			res.Body.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv.Process.Signal(os.Interrupt)
+	srv.Wait()
+	logs = append(logs, buf.String())
+	for i, l := range logs {
+		if strings.Contains(l, "hunter2") {
+			t.Errorf("output %d shows the password:\n%s", i, l)
+		}
+	}
+	if !strings.Contains(logs[0], "postgres:****@") {
+		t.Errorf("migrate --dry-run does not show the masked URL: %s", logs[0])
+	}
+}

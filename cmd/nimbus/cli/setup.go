@@ -66,7 +66,11 @@ func openBackend(s *config.Settings) (storage.Backend, error) {
 		if errors.Is(err, postgres.ErrSchemaMissing) {
 			return nil, fmt.Errorf("%v (nimbus --ini <file> migrate)", err)
 		}
-		return b, err
+		if err != nil {
+			// The driver's message may quote the URL: never its password.
+			return nil, errors.New(config.MaskURL(err.Error()))
+		}
+		return b, nil
 	default:
 		return nil, fmt.Errorf("config: setting storage_backend: %q is not one of bolt, postgresql, memory", s.String("storage_backend"))
 	}
