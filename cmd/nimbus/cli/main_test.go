@@ -120,7 +120,7 @@ func TestPurgeDeleted(t *testing.T) {
 	}
 	b.Close()
 	var out, errb bytes.Buffer
-	if code := Run([]string{"--ini", ini, "purge-deleted", "record", "history", "1"}, nil, &out, &errb); code != 0 || !strings.Contains(out.String(), "record: 4 tombstones deleted") {
+	if code := Run([]string{"--ini", ini, "purge-deleted", "record", "1"}, nil, &out, &errb); code != 0 || !strings.Contains(out.String(), "record: 4 tombstones deleted") {
 		t.Errorf("purge-deleted: %d %q %q", code, out.String(), errb.String())
 	}
 	if code := Run([]string{"--ini", ini, "purge-deleted", "record", "x"}, nil, &out, &errb); code != 1 {

@@ -32,7 +32,23 @@ func purgeDeleted(g globals, args []string, stdout io.Writer) error {
 		known = append(known, res.Name)
 	}
 	for _, resource := range args[:len(args)-1] {
-		if !slices.Contains(known, resource) {
+		if slices.Contains(known, resource) {
+			continue
+		}
+		// A resource of a plugin no longer included still has its lists.
+		var stored bool
+		err := backend.View(context.Background(), func(tx storage.Tx) error {
+			if l, ok := tx.(storage.Lister); ok {
+				refs, err := l.Lists(resource)
+				stored = len(refs) > 0
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !stored {
 			return fmt.Errorf("unknown resource %q (this server's are: %s)", resource, strings.Join(known, ", "))
 		}
 	}
