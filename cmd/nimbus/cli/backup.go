@@ -3,6 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,7 +24,25 @@ import (
 // A server on bolt holds its file locked. It listens on a Unix socket
 // beside the file (mode 0600: only its owner may use it), on which
 // "nimbus backup" asks it for a consistent copy while it keeps serving.
-func adminSocket(dbPath string) string { return dbPath + ".admin.sock" }
+// A Unix socket's path is limited (108 bytes on Linux): beside a file
+// deep in the tree it would not fit, so such a file's socket is in the
+// temporary folder, named after the file's absolute path, where the
+// server and the backup command both find it.
+func adminSocket(dbPath string) string {
+	p := dbPath + ".admin.sock"
+	if len(p) < maxSocketPath {
+		return p
+	}
+	abs, err := filepath.Abs(dbPath)
+	if err != nil {
+		abs = dbPath
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(os.TempDir(), "nimbus-"+hex.EncodeToString(sum[:10])+".admin.sock")
+}
+
+// maxSocketPath is the longest Unix socket path every platform accepts.
+const maxSocketPath = 104
 
 // serveAdmin answers backup requests on the admin socket until ctx ends.
 func serveAdmin(ctx context.Context, backend storage.Backend, dbPath string, logger *slog.Logger) (stop func(), err error) {

@@ -119,3 +119,28 @@ func runBinary(t *testing.T, bin string, args ...string) (int, string) {
 	cmd.Run()
 	return cmd.ProcessState.ExitCode(), strings.TrimSpace(out.String())
 }
+
+// TestOnlineBackupDeepPath: a data file whose socket path beside it would
+// be over the Unix limit still gets its online backup (row 11).
+func TestOnlineBackupDeepPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	bin := buildNimbus(t)
+	dir := filepath.Join(t.TempDir(), strings.Repeat("deep-folder-", 10))
+	db := filepath.Join(dir, "data", "nimbus.db")
+	if len(db+".admin.sock") < 108 {
+		t.Fatalf("the path is not deep enough: %d bytes", len(db))
+	}
+	base, stop := startServer(t, bin, t.TempDir(), db)
+	defer stop()
+	if code, err := request("PUT", base+"/buckets/b", `{}`); err != nil || code != 201 {
+		t.Fatalf("bucket: %d %v", code, err)
+	}
+	ini := filepath.Join(t.TempDir(), "b.ini")
+	os.WriteFile(ini, []byte("[nimbus]\nstorage_backend = bolt\nstorage_url = "+db+"\n"), 0o600)
+	copyPath := filepath.Join(t.TempDir(), "copy.db")
+	if code, out := runBinary(t, bin, "--ini", ini, "backup", copyPath); code != 0 || !strings.Contains(out, "written to") {
+		t.Fatalf("online backup of a deep file: exit %d %s", code, out)
+	}
+}
