@@ -14,47 +14,9 @@ import (
 	"time"
 )
 
-// Defaults are the built-in values of the core settings (settings.md).
-var Defaults = map[string]string{
-	"bind_host":                         "127.0.0.1",
-	"bind_port":                         "8888",
-	"project_name":                      "nimbus",
-	"project_docs":                      "https://kinto.readthedocs.io/",
-	"version_json_path":                 "version.json",
-	"readonly":                          "false",
-	"max_request_body_bytes":            "8388608",
-	"heartbeat_timeout_seconds":         "10",
-	"log_level":                         "INFO",
-	"log_format":                        "text",
-	"batch_max_requests":                "25",
-	"storage_max_fetch_size":            "10000",
-	"pagination_token_validity_seconds": "600",
-	"explicit_permissions":              "true",
-	"experimental_collection_schema_validation": "false",
-	"experimental_permissions_endpoint":         "false",
-	"trailing_slash_redirect_enabled":           "true",
-	"trailing_slash_redirect_ttl_seconds":       "3600",
-	"version_prefix_redirect_enabled":           "true",
-	"version_prefix_redirect_ttl_seconds":       "-1",
-	"root_cache_expires_seconds":                "86400",
-	"bucket_id_generator":                       "name",
-	"collection_id_generator":                   "name",
-	"group_id_generator":                        "name",
-	"record_id_generator":                       "relaxed_uuid",
-	"id_generator":                              "uuid4",
-	"cors_origins":                              "*",
-	"cors_max_age_seconds":                      "3600",
-	"retry_after_seconds":                       "3",
-	"storage_backend":                           "bolt",
-	"storage_pool_size":                         "25",
-	"storage_max_overflow":                      "5",
-	"storage_pool_timeout":                      "30",
-	"storage_cache_entries":                     "50000",
-	"cache_backend":                             "memory",
-	"cache_max_size_bytes":                      "524288",
-	"bucket_create_principals":                  "system.Authenticated",
-	"permissions_read_principals":               "system.Everyone",
-}
+// Defaults are the built-in values of the core settings (settings.md),
+// from Core.
+var Defaults = defaultsOf(Core)
 
 // Settings is the merged configuration. It is safe for concurrent reads.
 type Settings struct {
@@ -137,7 +99,7 @@ func (s *Settings) parseINI(path, text, port string) error {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	lineNo := 0
 	var last *entry
-	lastServer := false
+	lastServer, sawMain := false, false
 	for sc.Scan() {
 		lineNo++
 		raw := sc.Text()
@@ -159,6 +121,7 @@ func (s *Settings) parseINI(path, text, port string) error {
 		}
 		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
 			section = strings.TrimSpace(line[1 : len(line)-1])
+			sawMain = sawMain || section == "nimbus" || section == "app:main"
 			last = nil
 			continue
 		}
@@ -180,6 +143,10 @@ func (s *Settings) parseINI(path, text, port string) error {
 		default:
 			last = nil
 		}
+	}
+	if !sawMain {
+		return fmt.Errorf("config: %s has no [nimbus] section (nor Kinto's [app:main]): its settings would be ignored; "+
+			"put them under a [nimbus] line", path)
 	}
 	if port == "" {
 		port = "8888"
@@ -270,6 +237,18 @@ func (s *Settings) Lookup(key string) (string, bool) {
 	}
 	v, ok := s.defaults[key]
 	return v, ok
+}
+
+// FileKeys returns the keys the configuration file sets.
+func (s *Settings) FileKeys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.file))
+	for k := range s.file {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Source tells where the value of key in effect comes from: "environment"

@@ -217,15 +217,25 @@ func (a *App) buildPolicies() error {
 	return nil
 }
 
+// PermissionSettings names every <resource>_<permission>_principals
+// setting this server's resources and permissions make possible.
+func (a *App) PermissionSettings() []string {
+	var out []string
+	for _, res := range append([]string{permissions.Root}, a.resourceNames()...) {
+		for _, p := range append([]string{"read", "write", "create", "delete"}, a.Tree.Names(res)...) {
+			out = append(out, res+"_"+p+"_principals")
+		}
+	}
+	return out
+}
+
 // grantSettings collects every <resource>_<perm>_principals setting of
 // the resources and permissions the tree knows, from any source.
 func (a *App) grantSettings() map[string][]string {
 	out := map[string][]string{}
 	candidates := map[string]bool{}
-	for _, res := range append([]string{permissions.Root}, a.resourceNames()...) {
-		for _, p := range append([]string{"read", "write", "create", "delete"}, a.Tree.Names(res)...) {
-			candidates[res+"_"+p+"_principals"] = true
-		}
+	for _, k := range a.PermissionSettings() {
+		candidates[k] = true
 	}
 	for _, k := range a.Settings.Keys() {
 		if strings.HasSuffix(k, "_principals") {

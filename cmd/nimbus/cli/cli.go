@@ -36,7 +36,8 @@ commands:
   create-user [-u NAME] [-p PASS]  create an account or set its password
   purge-deleted <resource>... <n>  keep only the n newest tombstones of each list
   flush-cache                      (caches are in-process; nothing to flush)
-  settings                         list the plugins' settings (Markdown)
+  settings [--doc]                 every setting in effect, with where it comes from
+                                   (--doc: the Markdown reference, docs/settings.md)
   backup FILE                      a consistent copy of the bolt file (while the server runs)
   restore FILE                     put a backup in place of the bolt file (server stopped)
   compact                          rewrite the bolt file without free pages (server stopped)
@@ -142,7 +143,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...reso
 	case "create-user":
 		return createUser(g, cargs, stdin, stdout, stderr)
 	case "settings":
-		settingsDoc(g, stdout)
+		err = settingsCmd(g, cargs, stdout)
 	case "backup":
 		err = backupCmd(g, cargs, stdout)
 	case "restore":
@@ -309,6 +310,7 @@ func buildServer(s *config.Settings, backend storage.Backend, logger *slog.Logge
 		return nil, err
 	}
 	app.Version = Version
+	warnUnknown(s, g, app, logger)
 	return app, app.CheckServe()
 }
 

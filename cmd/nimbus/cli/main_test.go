@@ -134,7 +134,7 @@ func TestPurgeDeleted(t *testing.T) {
 // TestDeclaredSettings checks the three places a plugin's declared
 // settings show up: start-up refuses a value of the wrong type naming the
 // setting, "nimbus init" writes them commented with their defaults, and
-// docs/plugin-settings.md is the current output of "nimbus settings".
+// docs/settings.md is the current output of "nimbus settings --doc".
 func TestDeclaredSettings(t *testing.T) {
 	cases := []struct {
 		name, ini, want string
@@ -162,11 +162,11 @@ func TestDeclaredSettings(t *testing.T) {
 		t.Errorf("init lists the included plugins' settings with their defaults:\n%s", text)
 	}
 	out.Reset()
-	if code := Run([]string{"settings"}, nil, &out, &errb); code != 0 {
+	if code := Run([]string{"settings", "--doc"}, nil, &out, &errb); code != 0 {
 		t.Fatalf("settings: %d", code)
 	}
-	doc, err := os.ReadFile("../../../docs/plugin-settings.md")
+	doc, err := os.ReadFile("../../../docs/settings.md")
 	if err != nil || string(doc) != out.String() {
-		t.Errorf("docs/plugin-settings.md is not the output of `nimbus settings` (run: go run ./cmd/nimbus settings > docs/plugin-settings.md)")
+		t.Errorf("docs/settings.md is not the output of `nimbus settings --doc` (run: go run ./cmd/nimbus settings --doc > docs/settings.md)")
 	}
 }

@@ -253,14 +253,26 @@ func declared(g globals) []resource.DeclaredSetting {
 	return out
 }
 
-// settingsDoc writes the plugins' settings as a Markdown document
-// (docs/plugin-settings.md is its output).
+// settingsDoc writes every setting, core ones then the plugins', as a
+// Markdown document (docs/settings.md is its output).
 func settingsDoc(g globals, w io.Writer) {
-	fmt.Fprintln(w, "# Plugin settings")
+	fmt.Fprintln(w, "# Settings")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Written by `nimbus settings` from what each plugin declares; every key can also be set with")
-	fmt.Fprintln(w, "`NIMBUS_<KEY>` (upper case, dots and dashes as underscores). A value of the wrong type stops the")
-	fmt.Fprintln(w, "server at start-up with a message naming the setting.")
+	fmt.Fprintln(w, "Written by `nimbus settings --doc`; `nimbus settings` shows the values in effect and where each")
+	fmt.Fprintln(w, "comes from. Every key can also be set with `NIMBUS_<KEY>` (upper case, dots and dashes as")
+	fmt.Fprintln(w, "underscores), which wins over the file. A value of the wrong type stops the server at start-up")
+	fmt.Fprintln(w, "with a message naming the setting; a key nothing reads is named in a warning.")
+	fmt.Fprintln(w, "\n## core\n\n| setting | default | what it does |\n|---|---|---|")
+	for _, k := range config.Core {
+		def := "(none)"
+		if k.Default != "" {
+			def = "`" + k.Default + "`"
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %s |\n", k.Name, def, strings.ReplaceAll(k.Description, "|", `\|`))
+	}
+	fmt.Fprintln(w, "\nAlso: `<resource>_<permission>_principals` (who holds a permission on every object of a kind),")
+	fmt.Fprintln(w, "`multiauth.policy.<name>.use` and its options, `<resource>_cache_expires_seconds`,")
+	fmt.Fprintln(w, "`<plural|object>_<resource>_<method>_enabled`, `event_listeners.<name>.*`.")
 	plugin := ""
 	for _, d := range declared(g) {
 		if d.Plugin != plugin {

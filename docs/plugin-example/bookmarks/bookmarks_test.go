@@ -233,10 +233,15 @@ func TestBadSetting(t *testing.T) {
 }
 
 // TestSettingsCommand checks the custom binary lists the plugin's
-// settings with the built-in ones.
+// settings with the built-in ones: in the reference (--doc) and among
+// the values in effect.
 func TestSettingsCommand(t *testing.T) {
-	out, err := exec.Command(binary, "settings").Output()
+	out, err := exec.Command(binary, "settings", "--doc").Output()
 	if err != nil || !bytes.Contains(out, []byte("## bookmarks")) || !bytes.Contains(out, []byte("`bookmarks.max_tags` | integer | `10`")) {
+		t.Errorf("settings --doc: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "settings").Output()
+	if err != nil || !bytes.Contains(out, []byte("bookmarks.max_tags")) {
 		t.Errorf("settings: %v\n%s", err, out)
 	}
 }

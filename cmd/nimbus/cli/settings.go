@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/resource"
+)
+
+// settingsCmd serves "nimbus settings": every setting (core and the
+// plugins' declared ones) with the value in effect and where it comes
+// from, secrets masked; --doc writes the Markdown reference
+// (docs/settings.md) instead.
+func settingsCmd(g globals, args []string, stdout io.Writer) error {
+	if len(args) == 1 && args[0] == "--doc" {
+		settingsDoc(g, stdout)
+		return nil
+	}
+	if len(args) > 0 {
+		return fmt.Errorf("usage: nimbus settings [--doc]")
+	}
+	s, err := config.Load(g.ini, g.explicit, os.Environ(), "")
+	if err != nil {
+		return err
+	}
+	if s.Path == "" {
+		zeroDefaults(s)
+	}
+	for _, d := range declared(g) {
+		s.SetDefault(d.Name, d.Default)
+	}
+	where := s.Path
+	if where == "" {
+		where = "no configuration file: the defaults of \"nimbus init\""
+	}
+	fmt.Fprintf(stdout, "# settings in effect (%s)\n", where)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SETTING\tVALUE\tFROM")
+	show := func(name string) {
+		v, src := s.String(name), s.Source(name)
+		switch {
+		case src == "" && slices.Contains(secretKeys, name):
+			v, src = "(kept in the database)", "database"
+		case src == "" || v == "":
+			v, src = "(none)", "default"
+		case src == "file":
+			src = "file " + s.Path
+		}
+		if config.IsSecret(name) && v != "(kept in the database)" {
+			v = config.Mask(name, v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, oneLine(config.MaskURL(v)), src)
+	}
+	seen := map[string]bool{}
+	for _, k := range config.Core {
+		show(k.Name)
+		seen[k.Name] = true
+	}
+	for _, d := range declared(g) {
+		if !seen[d.Name] {
+			show(d.Name)
+			seen[d.Name] = true
+		}
+	}
+	for _, k := range s.FileKeys() {
+		if !seen[k] {
+			show(k)
+		}
+	}
+	tw.Flush()
+	for _, u := range unknownSettings(s, g, nil) {
+		fmt.Fprintln(stdout, u)
+	}
+	return nil
+}
+
+// oneLine shows a multi-line value on one line.
+func oneLine(v string) string { return strings.Join(strings.Fields(v), " ") }
+
+// unknownSettings names the keys of the configuration file that no part
+// of this server reads (a typo keeps a setting from applying, silently
+// otherwise), each with the closest known name.
+func unknownSettings(s *config.Settings, g globals, app *resource.App) []string {
+	var names []string
+	for _, k := range config.Core {
+		names = append(names, k.Name)
+	}
+	for _, d := range declared(g) {
+		names = append(names, d.Name)
+	}
+	if app != nil {
+		names = append(names, app.PermissionSettings()...)
+	}
+	var out []string
+	for _, k := range s.FileKeys() {
+		if config.IsCore(k) || slices.Contains(names, k) {
+			continue
+		}
+		msg := fmt.Sprintf("unknown setting %q in %s: nothing reads it", k, s.Path)
+		if c := config.Closest(k, names); c != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", c)
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// warnUnknown logs the unknown settings of the configuration file.
+func warnUnknown(s *config.Settings, g globals, app *resource.App, logger *slog.Logger) {
+	for _, u := range unknownSettings(s, g, app) {
+		logger.Warn(u)
+	}
+}

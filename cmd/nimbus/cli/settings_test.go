@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConfigTraps: keys nothing reads are named at start with the
+// closest known one (row 5), a file without a [nimbus] section is
+// refused, and `nimbus settings` shows every setting with its value in
+// effect and its source, secrets masked (row 7).
+func TestConfigTraps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin, dir := buildNimbus(t), t.TempDir()
+	ini := filepath.Join(dir, "typos.ini")
+	os.WriteFile(ini, []byte("[nimbus]\nstorage_backend = memory\nincludes = accounts\nmultiauth.policies = account\n"+
+		"paginate_bye = 10\naccount_create_principal = system.Everyone\nuserid_hmac_secret = do-not-show-me\n"+
+		"storage_url = postgresql://u:hunter2@db/x\nbucket_read_principals = system.Authenticated\n"), 0o600)
+	cmd := exec.Command(bin, "--ini", ini, "serve", "--port", "0")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Start()
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	for _, want := range []string{`unknown setting \"paginate_bye\"`, `did you mean \"paginate_by\"`,
+		`unknown setting \"account_create_principal\"`, `did you mean \"account_create_principals\"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("start log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "bucket_read_principals") {
+		t.Errorf("a known setting was called unknown:\n%s", logs.String())
+	}
+	noSection := filepath.Join(dir, "flat.ini")
+	os.WriteFile(noSection, []byte("paginate_by = 10\nmultiauth.policies = basicauth\n"), 0o600)
+	if code, out := runBinary(t, bin, "--ini", noSection, "serve", "--port", "0"); code != 1 || !strings.Contains(out, "no [nimbus] section") {
+		t.Errorf("a file without section: exit %d %s", code, out)
+	}
+	settings := exec.Command(bin, "--ini", ini, "settings")
+	settings.Env = append(os.Environ(), "NIMBUS_PAGINATE_BY=7")
+	out, err := settings.CombinedOutput()
+	if err != nil {
+		t.Fatalf("settings: %v %s", err, out)
+	}
+	text := string(out)
+	for _, re := range []string{`(?m)^paginate_by\s+7\s+environment$`, `(?m)^userid_hmac_secret\s+\*\*\*\*\s+file `,
+		`(?m)^storage_url\s+postgresql://u:\*\*\*\*@db/x\s+file `, `(?m)^cors_origins\s+\*\s+default$`,
+		`(?m)^account_token_ttl_seconds\s+86400\s+default$`, `unknown setting "paginate_bye"`} {
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("settings output lacks %s:\n%s", re, text)
+		}
+	}
+	if strings.Contains(text, "do-not-show-me") || strings.Contains(text, "hunter2") {
+		t.Errorf("settings shows a secret:\n%s", text)
+	}
+}
