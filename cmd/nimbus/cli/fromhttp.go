@@ -173,14 +173,20 @@ func (rm *remote) ids(ctx context.Context, path string) ([]string, error) {
 	return out, err
 }
 
-// object reads one object and its permissions; hasPerms is false when
-// the source did not show them (Kinto shows them to writers only).
-func (rm *remote) object(ctx context.Context, path string) (storage.ACL, bool, error) {
+// object reads one object (its data in the source's key order) and its
+// permissions; hasPerms is false when the source did not show them:
+// Kinto shows them to writers only, and readers get an empty map (which
+// is also what an object without any ACL of its own shows its writers;
+// with explicit_permissions, Kinto's default, its creator is always in
+// it).
+func (rm *remote) object(ctx context.Context, path string) (storage.Object, storage.ACL, bool, error) {
 	body, _, err := rm.get(ctx, path)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	perms, hasPerms := body["permissions"].(map[string]any)
+	data, _ := body["data"].(map[string]any)
+	perms, _ := body["permissions"].(map[string]any)
+	hasPerms := len(perms) > 0
 	acl := storage.ACL{}
 	for k, v := range perms {
 		list, _ := v.([]any)
@@ -190,7 +196,7 @@ func (rm *remote) object(ctx context.Context, path string) (storage.ACL, bool, e
 			}
 		}
 	}
-	return acl, hasPerms, nil
+	return data, acl, hasPerms, nil
 }
 
 // copier copies what the credentials can read of a running server.
@@ -202,6 +208,9 @@ type copier struct {
 	now       time.Time
 	st        importStats
 	progress  func(importStats)
+	// held are the lists whose cursor stays before an object copied
+	// without its permissions, for the rest of this run.
+	held map[storage.Ref]bool
 }
 
 // originID is the id, in originRef, of an object copied from the source.
@@ -218,7 +227,8 @@ func (c *copier) originID(uri string) string {
 // as tombstones).
 // See the head of this file for what it refuses.
 func fromHTTP(ctx context.Context, rm *remote, app *resource.App, b storage.Backend, overwrite bool, progress func(importStats)) (importStats, error) {
-	c := &copier{rm: rm, b: b, res: map[string]*resource.Resource{}, overwrite: overwrite, now: time.Now(), progress: progress}
+	c := &copier{rm: rm, b: b, res: map[string]*resource.Resource{}, overwrite: overwrite, now: time.Now(), progress: progress,
+		held: map[storage.Ref]bool{}}
 	for _, r := range app.Resources() {
 		c.res[r.Name] = r
 	}
@@ -347,7 +357,8 @@ func (c *copier) list(ctx context.Context, ref storage.Ref, plural, path string)
 	res := c.res[ref.Resource]
 	return c.rm.pages(ctx, path+q, func(page []storage.Object) error {
 		acls := make(map[string]storage.ACL, len(page))
-		for _, o := range page {
+		hidden := map[string]bool{}
+		for i, o := range page {
 			id := storage.ID(o)
 			if res == nil || !res.ValidID(id) {
 				return fmt.Errorf("the source lists an object with an invalid id %q in %s", id, path)
@@ -358,14 +369,24 @@ func (c *copier) list(ctx context.Context, ref storage.Ref, plural, path string)
 			if storage.IsDeleted(o) {
 				continue
 			}
-			// Lists do not carry permissions: each object is read for them.
-			acl, _, err := c.rm.object(ctx, path+"/"+url.PathEscape(id))
+			// Lists do not carry permissions: each object is read for them
+			// (and its data taken from there, in the source's key order).
+			data, acl, hasPerms, err := c.rm.object(ctx, path+"/"+url.PathEscape(id))
 			if err != nil {
 				return err
 			}
+			if storage.ID(data) == id && !time.UnixMilli(storage.LastModified(data)).After(c.now.Add(futureSkew)) {
+				page[i] = data
+			}
 			acls[id] = acl
+			if !hasPerms {
+				hidden[id] = true
+				if len(c.st.missing) < 5 {
+					c.st.missing = append(c.st.missing, ref.Parent+"/"+plural+"/"+id)
+				}
+			}
 		}
-		if err := c.write(ctx, ref, plural, page, acls); err != nil {
+		if err := c.write(ctx, ref, plural, page, acls, hidden); err != nil {
 			return err
 		}
 		if c.progress != nil {
@@ -378,13 +399,18 @@ func (c *copier) list(ctx context.Context, ref storage.Ref, plural, path string)
 // write stores a page of the source in one transaction: objects the
 // target has of its own are kept (counted), the others written with
 // their provenance.
-func (c *copier) write(ctx context.Context, ref storage.Ref, plural string, page []storage.Object, acls map[string]storage.ACL) error {
+func (c *copier) write(ctx context.Context, ref storage.Ref, plural string, page []storage.Object, acls map[string]storage.ACL,
+	hidden map[string]bool) error {
 	var done importStats
 	err := c.b.Update(ctx, func(tx storage.Tx) error {
 		done = importStats{} // the function may run again
-		newest := int64(0)
+		newest, firstHidden := int64(0), int64(0)
 		for _, o := range page {
-			newest = max(newest, storage.LastModified(o))
+			lm := storage.LastModified(o)
+			newest = max(newest, lm)
+			if hidden[storage.ID(o)] && (firstHidden == 0 || lm < firstHidden) {
+				firstHidden = lm
+			}
 			uri := ref.Parent + "/" + plural + "/" + storage.ID(o)
 			if !c.overwrite {
 				ok, err := c.fromSource(tx, uri)
@@ -396,14 +422,58 @@ func (c *copier) write(ctx context.Context, ref storage.Ref, plural string, page
 					continue
 				}
 			}
-			if err := done.write(tx, ref, uri, o, acls[storage.ID(o)]); err != nil {
+			acl := acls[storage.ID(o)]
+			if same, err := sameVersion(tx, ref, o); err != nil {
+				return err
+			} else if same {
+				// Read again (a run that lacked permissions held the
+				// cursor): only the permissions may be new. Writing the
+				// object again would give it a new timestamp.
+				if hidden[storage.ID(o)] {
+					done.noPerms++
+				} else if !storage.IsDeleted(o) {
+					if err := tx.SetACL(uri, acl); err != nil {
+						return err
+					}
+				}
+				done.skipped++
+				continue
+			}
+			if hidden[storage.ID(o)] {
+				done.noPerms++
+				// Never replace permissions the target has with none.
+				kept, err := tx.GetACL(uri)
+				if err != nil {
+					return err
+				}
+				if len(kept) > 0 {
+					acl = kept
+				}
+			}
+			if err := done.write(tx, ref, uri, o, acl); err != nil {
 				return err
 			}
 			if _, err := tx.Replace(originRef, storage.Object{"id": c.originID(uri), "uri": uri}); err != nil {
 				return err
 			}
 		}
-		if newest == 0 {
+		switch {
+		case firstHidden > 0:
+			// The next run reads again from the first object copied
+			// without its permissions, and fills them in when its
+			// credentials show them.
+			newest = firstHidden - 1
+		case c.held[ref]:
+			return nil
+		}
+		if newest <= 0 {
+			return nil
+		}
+		var cur int64
+		if o, err := tx.Get(originRef, c.cursorID(ref)); err == nil {
+			cur, _ = storage.Int(o["since"])
+		}
+		if firstHidden == 0 && newest <= cur {
 			return nil
 		}
 		_, err := tx.Replace(originRef, storage.Object{"id": c.cursorID(ref), "since": newest})
@@ -411,8 +481,22 @@ func (c *copier) write(ctx context.Context, ref storage.Ref, plural string, page
 	})
 	if err == nil {
 		c.st.add(done)
+		if done.noPerms > 0 {
+			c.held[ref] = true
+		}
 	}
 	return err
+}
+
+// sameVersion tells whether the target holds o (or its tombstone) with
+// the same timestamp already.
+func sameVersion(tx storage.Tx, ref storage.Ref, o storage.Object) (bool, error) {
+	objs, err := tx.List(ref, storage.Query{IDs: []string{storage.ID(o)}, IncludeDeleted: true})
+	if err != nil || len(objs) == 0 {
+		return false, err
+	}
+	old := objs[0]
+	return storage.LastModified(old) == storage.LastModified(o) && storage.IsDeleted(old) == storage.IsDeleted(o), nil
 }
 
 // statusError is an answer of the source other than 200.

@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -206,5 +210,68 @@ func TestImportFromHostileSource(t *testing.T) {
 				c.check(t, h, other, b, st)
 			}
 		})
+	}
+}
+
+// TestImportFromWithoutPermissions: an account that reads the data but
+// not its permissions (shown to writers only) copies the objects, and the
+// run says so and fails unless --allow-missing-permissions; a later run
+// with the owner's account fills the permissions in. The source's key
+// order is kept (operator traps, row 17).
+func TestImportFromWithoutPermissions(t *testing.T) {
+	srcDB := memory.New()
+	_, src := appOn(t, srcDB, nil)
+	call(t, src, "PUT", "/v1/accounts/ann", "", `{"data":{"password":"ann-pw"}}`)
+	ann := "ann:ann-pw"
+	for _, st := range []struct{ method, path, body string }{
+		{"PUT", "/v1/buckets/b", `{"permissions":{"read":["system.Authenticated"]}}`},
+		{"PUT", "/v1/buckets/b/collections/c", `{}`},
+		{"PUT", "/v1/buckets/b/collections/c/records/r1", `{"data":{"zebra":1,"apple":2,"mango":3}}`},
+	} {
+		if code, _, body := call(t, src, st.method, st.path, ann, st.body); code >= 300 {
+			t.Fatalf("%s %s: %d %s", st.method, st.path, code, body)
+		}
+	}
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "dst.ini")
+	os.WriteFile(ini, []byte("[nimbus]\nstorage_backend = bolt\nstorage_url = "+filepath.Join(dir, "dst.db")+
+		"\nincludes = accounts\nmultiauth.policies = account basicauth\nuserid_hmac_secret = s\n"), 0o600)
+	run := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := Run(append([]string{"--ini", ini, "import", "--from", src.URL}, args...), nil, &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	code, out := run("--auth", "rita:rita-pw")
+	if code != 1 || !strings.Contains(out, "without their permissions") || !strings.Contains(out, "/buckets/b") {
+		t.Fatalf("a reader's run: exit %d %s", code, out)
+	}
+	if code, out := run("--auth", "rita:rita-pw", "--allow-missing-permissions"); code != 0 {
+		t.Fatalf("a reader's run, allowed: exit %d %s", code, out)
+	}
+	code, out = run("--auth", ann)
+	if code != 0 || strings.Contains(out, "without their permissions") {
+		t.Fatalf("the owner's run: exit %d %s", code, out)
+	}
+	// Accounts are not copied: ann has one of her own on the target.
+	var cu bytes.Buffer
+	if code := Run([]string{"--ini", ini, "create-user", "-u", "ann", "-p", "ann-pw"}, nil, &cu, &cu); code != 0 {
+		t.Fatalf("create-user: %s", cu.String())
+	}
+	app, b, err := openForTransfer(globals{ini: ini, explicit: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	dst := httptest.NewServer(app)
+	defer dst.Close()
+	for _, path := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c", "/v1/buckets/b/collections/c/records/r1"} {
+		c1, _, b1 := call(t, src, "GET", path, ann, "")
+		c2, _, b2 := call(t, dst, "GET", path, ann, "")
+		if c1 != 200 || c2 != 200 || !sameJSON(b1, b2) {
+			t.Errorf("%s after the owner's run: %d %s\n against %d %s", path, c1, b1, c2, b2)
+		}
+		if strings.Contains(path, "records") && !(strings.Index(b2, "zebra") < strings.Index(b2, "apple") && strings.Index(b2, "apple") < strings.Index(b2, "mango")) {
+			t.Errorf("the source's key order is lost: %s", b2)
+		}
 	}
 }

@@ -115,6 +115,10 @@ type importStats struct {
 	// kept counts objects of the target that an import from a server
 	// left alone: they were not copied from that server (see fromHTTP).
 	kept int
+	// noPerms counts objects copied without the permissions the source
+	// did not show; missing names the first ones.
+	noPerms int
+	missing []string
 }
 
 // write stores one copied object, or tombstone, with its ACL, as both
@@ -167,6 +171,10 @@ func (st *importStats) add(o importStats) {
 	st.skipped += o.skipped
 	st.tombstones += o.tombstones
 	st.kept += o.kept
+	st.noPerms += o.noPerms
+	if len(st.missing) == 0 {
+		st.missing = o.missing
+	}
 }
 
 // importBatch is how many objects one write transaction of an import
@@ -461,6 +469,8 @@ func importCmd(g globals, args []string, stdin io.Reader, stdout, stderr io.Writ
 	from := fs.String("from", "", "copy from a running Kinto or Nimbus (https://host/v1) instead of a file")
 	cred := fs.String("auth", "", "user:password for --from (Basic)")
 	overwrite := fs.Bool("overwrite", false, "with --from: also replace the target's own objects that have the source's ids (and write under them)")
+	allowMissing := fs.Bool("allow-missing-permissions", false,
+		"with --from: succeed even when the source did not show some objects' permissions (they are copied without)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -483,6 +493,15 @@ func importCmd(g globals, args []string, stdin io.Reader, stdout, stderr io.Writ
 		fmt.Fprintf(stdout, "%d objects and %d tombstones copied from %s\n", st.written, st.tombstones, rm.base)
 		if st.kept > 0 {
 			fmt.Fprintf(stdout, "%d objects of this server with the source's ids were left alone, with what is under them (--overwrite replaces them)\n", st.kept)
+		}
+		if st.noPerms > 0 {
+			msg := fmt.Sprintf("%d objects were copied without their permissions: the source shows them only to their writers, "+
+				"or they have none (first: %s); run the command again with an account that writes them and they are filled in",
+				st.noPerms, strings.Join(st.missing, ", "))
+			if !*allowMissing {
+				return fmt.Errorf("%s (--allow-missing-permissions accepts this)", msg)
+			}
+			fmt.Fprintln(stderr, "nimbus: warning: "+msg)
 		}
 		return nil
 	}
