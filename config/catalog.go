@@ -17,6 +17,7 @@ var Core = []Known{
 	{"http_scheme", "", "scheme of the URLs the server builds (none: the request's)"},
 	{"http_host", "", "host of the URLs the server builds (none: the request's Host)"},
 	{"trusted_proxies", "", "reverse proxies whose forwarding headers are believed (loopback, CIDRs, addresses)"},
+	{"static_path", "", "a folder of your own files served at / (outside /v1), index.html for folders"},
 	{"project_name", "nimbus", "name shown in the root URL"},
 	{"project_version", "", "version shown in the root URL (none: the build's)"},
 	{"project_docs", "https://kinto.readthedocs.io/", "documentation link of the root URL"},

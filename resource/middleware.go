@@ -157,6 +157,9 @@ func (a *App) preChecks(c echo.Context) error {
 		}
 		return nil
 	}
+	if served, err := a.serveStatic(c); served || err != nil {
+		return err
+	}
 	if otherVersion.MatchString(p) || !a.opts.versionRedirect {
 		return &Error{Status: 404, Errno: ErrnoVersion, Message: "The requested API version is not available on this server."}
 	}

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"os"
 	"net/netip"
 	"path"
 	"strings"
@@ -25,6 +26,7 @@ type options struct {
 	rootCacheExpires   int
 	corsOrigins        []string
 	trustedProxies     []netip.Prefix
+	staticDir          string
 	corsMaxAge         int
 	backoff            string
 	backoffPct         int
@@ -53,6 +55,13 @@ func (a *App) readOptions() error {
 	o.versionTTL = s.IntOr("version_prefix_redirect_ttl_seconds", -1)
 	o.rootCacheExpires = s.IntOr("root_cache_expires_seconds", 86400)
 	o.corsOrigins = s.List("cors_origins")
+	if dir := s.String("static_path"); dir != "" {
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() {
+			return fmt.Errorf("config: setting static_path: %q is not a folder", dir)
+		}
+		o.staticDir = dir
+	}
 	proxies, err := parseTrustedProxies(s.List("trusted_proxies"))
 	if err != nil {
 		return err

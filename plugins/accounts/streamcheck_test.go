@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +201,28 @@ func TestRevocationEndsStreams(t *testing.T) {
 			t.Error("Basic streams outlived the password change")
 		}
 	})
+}
+
+// TestSettingTextsNameRealEndpoints: every endpoint a setting's text
+// names (POST /account/...) is one the server serves (operator traps,
+// row 15: the embed setting named a 404).
+func TestSettingTextsNameRealEndpoints(t *testing.T) {
+	s := server(t, map[string]string{"bucket_create_principals": "system.Authenticated"})
+	signup(t, s, "rosa", "rosa-pw-123")
+	rosa := basic("rosa", "rosa-pw-123")
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/blog", Auth: rosa, Body: `{}`}).Expect(t, 201, 0)
+	re := regexp.MustCompile(`(GET|POST|PUT|PATCH|DELETE) (/account[a-z/_-]*)`)
+	found := 0
+	for _, st := range (&accounts.Plugin{}).Settings() {
+		for _, m := range re.FindAllStringSubmatch(st.Description, -1) {
+			found++
+			r := s.Do(R{Method: m[1], Path: "/v1" + m[2], Auth: rosa, Body: `{"data":{"bucket":"blog"}}`})
+			if r.Status == 404 || r.Status == 405 {
+				t.Errorf("%s names %s %s, which answers %d", st.Name, m[1], m[2], r.Status)
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no setting names an endpoint: the test checks nothing")
+	}
 }
