@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -213,7 +212,8 @@ func TestImportFromHostileSource(t *testing.T) {
 	}
 }
 
-// TestImportFromWithoutPermissions: an account that reads the data but
+// TestImportFromWithoutPermissions (through the built binary): an
+// account that reads the data but
 // not its permissions (shown to writers only) copies the objects, and the
 // run says so and fails unless --allow-missing-permissions; a later run
 // with the owner's account fills the permissions in. The source's key
@@ -236,10 +236,12 @@ func TestImportFromWithoutPermissions(t *testing.T) {
 	ini := filepath.Join(dir, "dst.ini")
 	os.WriteFile(ini, []byte("[nimbus]\nstorage_backend = bolt\nstorage_url = "+filepath.Join(dir, "dst.db")+
 		"\nincludes = accounts\nmultiauth.policies = account basicauth\nuserid_hmac_secret = s\n"), 0o600)
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildNimbus(t)
 	run := func(args ...string) (int, string) {
-		var out, errb bytes.Buffer
-		code := Run(append([]string{"--ini", ini, "import", "--from", src.URL}, args...), nil, &out, &errb)
-		return code, out.String() + errb.String()
+		return runBinary(t, bin, append([]string{"--ini", ini, "import", "--from", src.URL}, args...)...)
 	}
 	code, out := run("--auth", "rita:rita-pw")
 	if code != 1 || !strings.Contains(out, "without their permissions") || !strings.Contains(out, "/buckets/b") {
@@ -253,9 +255,8 @@ func TestImportFromWithoutPermissions(t *testing.T) {
 		t.Fatalf("the owner's run: exit %d %s", code, out)
 	}
 	// Accounts are not copied: ann has one of her own on the target.
-	var cu bytes.Buffer
-	if code := Run([]string{"--ini", ini, "create-user", "-u", "ann", "-p", "ann-pw"}, nil, &cu, &cu); code != 0 {
-		t.Fatalf("create-user: %s", cu.String())
+	if code, out := runBinary(t, bin, "--ini", ini, "create-user", "-u", "ann", "-p", "ann-pw"); code != 0 {
+		t.Fatalf("create-user: %s", out)
 	}
 	app, b, err := openForTransfer(globals{ini: ini, explicit: true}, io.Discard)
 	if err != nil {
