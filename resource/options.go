@@ -2,8 +2,8 @@ package resource
 
 import (
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"path"
 	"strings"
 	"time"

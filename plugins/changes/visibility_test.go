@@ -19,7 +19,7 @@ import (
 func TestGrantFlipsNeverLeak(t *testing.T) {
 	onBackends(t, nil, func(t *testing.T, s *apitest.Server) {
 		seed(t, s)
-		bobID := s.Do(R{Method: "GET", Path: "/v1/", Auth: bob}).Body["user"].(map[string]any)["id"].(string)
+		bobID := userID(s, bob)
 		put(t, s, "r", `{"data":{"secret":"redacted-0"},"permissions":{"read":["`+bobID+`"]}}`)
 		// A record bob always reads: without any grant in the list his
 		// stream would end (PLUG-RT), which would hide a leak.
@@ -79,10 +79,7 @@ func TestNoTombstoneAfterLosingAccess(t *testing.T) {
 	onBackends(t, nil, func(t *testing.T, s *apitest.Server) {
 		seed(t, s)
 		carol := apitest.Basic("carol", "pw")
-		id := func(auth string) string {
-			return s.Do(R{Method: "GET", Path: "/v1/", Auth: auth}).Body["user"].(map[string]any)["id"].(string)
-		}
-		bobID, carolID := id(bob), id(carol)
+		bobID, carolID := userID(s, bob), userID(s, carol)
 		s.Do(R{Method: "PUT", Path: "/v1/buckets/b/groups/g", Auth: alice,
 			Body: `{"data":{"members":["` + bobID + `","` + carolID + `"]}}`}).Expect(t, 201, 0)
 		put(t, s, "r", `{"data":{},"permissions":{"read":["/buckets/b/groups/g"]}}`)
@@ -170,10 +167,7 @@ func TestDeletionsOnResume(t *testing.T) {
 	onBackends(t, nil, func(t *testing.T, s *apitest.Server) {
 		seed(t, s)
 		carol := apitest.Basic("carol", "pw")
-		id := func(auth string) string {
-			return s.Do(R{Method: "GET", Path: "/v1/", Auth: auth}).Body["user"].(map[string]any)["id"].(string)
-		}
-		bobID, carolID := id(bob), id(carol)
+		bobID, carolID := userID(s, bob), userID(s, carol)
 		put(t, s, "mine", `{"data":{},"permissions":{"read":["`+bobID+`"]}}`)
 		put(t, s, "shared-write", `{"data":{},"permissions":{"write":["`+bobID+`"]}}`)
 		put(t, s, "carols", `{"data":{},"permissions":{"read":["`+carolID+`"]}}`)
@@ -209,4 +203,9 @@ func TestDeletionsOnResume(t *testing.T) {
 			t.Errorf("carol received %v, want the deletion of carols only", got)
 		}
 	})
+}
+
+// userID is the id the server gives a caller.
+func userID(s *apitest.Server, auth string) string {
+	return s.Do(R{Method: "GET", Path: "/v1/", Auth: auth}).Body["user"].(map[string]any)["id"].(string)
 }

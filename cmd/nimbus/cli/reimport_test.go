@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,14 +71,9 @@ func TestReimportKeepsTombstones(t *testing.T) {
 // answer is a list's status, ETag, Total-Records and ids.
 func answer(t *testing.T, url, user string) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.SetBasicAuth(strings.Split(user, ":")[0], strings.Split(user, ":")[1])
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	_, body := ask(t, "GET", url, user, "")
+	res, raw := send(t, "GET", url, user, "")
+	var body map[string]any
+	json.Unmarshal(raw, &body)
 	var ids []string
 	if items, ok := body["data"].([]any); ok {
 		for _, it := range items {

@@ -2,10 +2,8 @@ package cli
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -59,19 +57,7 @@ func zeroServer(t *testing.T, bin, dir string, env []string, args ...string) (ba
 // ask sends one request as user:password and decodes the answer.
 func ask(t *testing.T, method, url, user, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if user != "" {
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user)))
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	res, raw := send(t, method, url, user, body)
 	var out map[string]any
 	json.Unmarshal(raw, &out)
 	return res.StatusCode, out

@@ -48,7 +48,15 @@ func appOn(t *testing.T, b storage.Backend, extra map[string]string) (*resource.
 
 func call(t *testing.T, srv *httptest.Server, method, path, auth, body string) (int, http.Header, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	res, raw := send(t, method, srv.URL+path, auth, body)
+	return res.StatusCode, res.Header, string(raw)
+}
+
+// send makes one request as user:password (none when auth is empty),
+// with a JSON body when body is not empty.
+func send(t *testing.T, method, url, auth, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if auth != "" {
 		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(auth)))
 	}
@@ -60,8 +68,8 @@ func call(t *testing.T, srv *httptest.Server, method, path, auth, body string) (
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header, string(b)
+	raw, _ := io.ReadAll(res.Body)
+	return res, raw
 }
 
 // TestExportBoltImportPostgres seeds a bolt server through the API,
