@@ -41,7 +41,8 @@ commands:
   backup FILE                      a consistent copy of the bolt file (while the server runs)
   restore FILE                     put a backup in place of the bolt file (server stopped)
   compact                          rewrite the bolt file without free pages (server stopped)
-  export [-o FILE] [--tombstones]  every object, timestamp and ACL as JSON lines
+  export [-o FILE] [--no-tombstones]
+                                   every object, tombstone, timestamp and ACL as JSON lines
   import [FILE]                    write an export into the configured backend (re-runnable)
   import --from URL --auth U:P [--overwrite]
                                    copy what U can read from a running Kinto or Nimbus (re-runnable)

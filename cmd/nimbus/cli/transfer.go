@@ -389,9 +389,16 @@ func openForTransfer(g globals, stderr io.Writer) (*resource.App, storage.Backen
 func exportCmd(g globals, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	out := fs.String("o", "", "file to write (default: standard output)")
-	tomb := fs.Bool("tombstones", false, "export tombstones too")
+	// Tombstones are exported by default: without them, a list's ETag
+	// goes back to its last live object after an import, and an offline
+	// client that synced before a deletion never learns of it.
+	tomb := fs.Bool("tombstones", true, "export tombstones (the default; --tombstones=false leaves them out)")
+	noTomb := fs.Bool("no-tombstones", false, "leave tombstones out (lists' ETags and _since answers then differ after an import)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *noTomb {
+		*tomb = false
 	}
 	app, backend, err := openForTransfer(g, stderr)
 	if err != nil {
