@@ -171,6 +171,25 @@ type TombstoneWriter interface {
 	WriteTombstone(ref Ref, id string, lastModified int64) (Object, error)
 }
 
+// BulkWriter is implemented by transactions that write many objects of
+// one list at once (imports): objs, live objects and tombstones (deleted
+// true) in ascending last_modified order, each replacing what is stored
+// under its id, with acls[id] as its ACL (none when missing; a
+// tombstone's is dropped). Each keeps its last_modified when greater than
+// the list's, as Create and WriteTombstone do one by one; uri gives the
+// object URI of an id. It is what a backend with round trips (PostgreSQL)
+// offers to write a page in a few statements.
+type BulkWriter interface {
+	WriteMany(ref Ref, objs []Object, acls map[string]ACL, uri func(id string) string) error
+}
+
+// Analyzer is implemented by backends whose query planner needs fresh
+// statistics after a bulk load (PostgreSQL): an import calls it as the
+// data grows, so that lookups by id use the indexes at once.
+type Analyzer interface {
+	Analyze(ctx context.Context) error
+}
+
 // Stat is one figure a backend reports about itself, for metrics.
 type Stat struct {
 	// Name is a metric name without prefix ("write_lock_wait_seconds_total").

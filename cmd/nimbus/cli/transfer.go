@@ -165,6 +165,39 @@ func (st *importStats) write(tx storage.Tx, ref storage.Ref, uri string, obj sto
 	return nil
 }
 
+// writeList writes the lines of one list: in a few statements where the
+// backend offers it (storage.BulkWriter: PostgreSQL), else one by one.
+// Groups go one by one: their members become memberships.
+func (st *importStats) writeList(tx storage.Tx, ref storage.Ref, plural string, lines []line) error {
+	uri := func(id string) string { return ref.Parent + "/" + plural + "/" + id }
+	bw, bulk := tx.(storage.BulkWriter)
+	if !bulk || ref.Resource == "group" {
+		for _, l := range lines {
+			if err := st.write(tx, ref, uri(storage.ID(l.Data)), l.Data, l.Permissions); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	objs := make([]storage.Object, len(lines))
+	acls := make(map[string]storage.ACL, len(lines))
+	for i, l := range lines {
+		objs[i] = l.Data
+		acls[storage.ID(l.Data)] = l.Permissions
+	}
+	if err := bw.WriteMany(ref, objs, acls, uri); err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if storage.IsDeleted(o) {
+			st.tombstones++
+		} else {
+			st.written++
+		}
+	}
+	return nil
+}
+
 // add adds the counts of another run.
 func (st *importStats) add(o importStats) {
 	st.written += o.written
@@ -192,6 +225,7 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 		plurals[res.Name] = res.Plural
 	}
 	var st importStats
+	analyzeAt := importBatch
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	batch := make([]line, 0, importBatch)
@@ -220,6 +254,9 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 					have[ref][storage.ID(o)] = o
 				}
 			}
+			// What to write, per list in the file's order.
+			var order []storage.Ref
+			pending := map[storage.Ref][]line{}
 			for _, l := range batch {
 				ref := storage.Ref{Resource: l.Resource, Parent: l.Parent}
 				id := storage.ID(l.Data)
@@ -232,11 +269,16 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 					done.skipped++ // a live object there: the target has moved on
 					continue
 				}
-				plural, ok := plurals[l.Resource]
-				if !ok {
+				if _, ok := plurals[l.Resource]; !ok {
 					return fmt.Errorf("%s: no such resource on this server (is its plugin in includes?)", l.Resource)
 				}
-				if err := done.write(tx, ref, l.Parent+"/"+plural+"/"+id, l.Data, l.Permissions); err != nil {
+				if pending[ref] == nil {
+					order = append(order, ref)
+				}
+				pending[ref] = append(pending[ref], l)
+			}
+			for _, ref := range order {
+				if err := done.writeList(tx, ref, plurals[ref.Resource], pending[ref]); err != nil {
 					return err
 				}
 			}
@@ -247,6 +289,14 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 		}
 		st.add(done)
 		batch = batch[:0]
+		if an, ok := b.(storage.Analyzer); ok && st.written+st.tombstones >= analyzeAt {
+			// The planner must know the data grew: lookups by id of
+			// the next batches then use the indexes.
+			if err := an.Analyze(ctx); err != nil {
+				return err
+			}
+			analyzeAt *= 2
+		}
 		if progress != nil {
 			progress(st)
 		}
@@ -303,6 +353,11 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 	}
 	if err := flush(); err != nil {
 		return st, err
+	}
+	if an, ok := b.(storage.Analyzer); ok && st.written+st.tombstones > 0 {
+		if err := an.Analyze(ctx); err != nil {
+			return st, err
+		}
 	}
 	switch {
 	case trailer < 0:
