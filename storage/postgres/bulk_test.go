@@ -21,8 +21,8 @@ func TestWriteMany(t *testing.T) {
 	uri := func(id string) string { return ref.Parent + "/records/" + id }
 	page := func() []storage.Object {
 		return []storage.Object{
-			{"id": "old", "last_modified": int64(50), "n": 1},            // older than the list: a new timestamp
-			{"id": "a", "last_modified": int64(1000), "n": 2},            // kept
+			{"id": "old", "last_modified": int64(50), "n": 1},             // older than the list: a new timestamp
+			{"id": "a", "last_modified": int64(1000), "n": 2},             // kept
 			{"id": "gone", "last_modified": int64(1001), "deleted": true}, // a tombstone, kept
 			{"id": "b", "last_modified": int64(1002), "n": 3},
 		}
