@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -345,4 +346,33 @@ func migrate(g globals, args []string, stdout io.Writer) error {
 	defer b.Close()
 	fmt.Fprintf(stdout, "%s storage at %s is ready\n", backend, config.MaskURL(storageURL(s)))
 	return nil
+}
+
+// startFiles are the files a start may create (the bolt file and its
+// folder), noted before it so that a start that fails removes them.
+type startFiles struct{ file, dir string }
+
+func newFiles(s *config.Settings) startFiles {
+	var f startFiles
+	if backendName(s) != "bolt" {
+		return f
+	}
+	path := storageURL(s)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		f.file = path
+		if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, os.ErrNotExist) {
+			f.dir = filepath.Dir(path)
+		}
+	}
+	return f
+}
+
+// remove deletes what the failed start created.
+func (f startFiles) remove() {
+	if f.file != "" {
+		os.Remove(f.file)
+	}
+	if f.dir != "" {
+		os.Remove(f.dir) // only if empty
+	}
 }

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// importStats is what an import did.
+type importStats struct {
+	written, skipped, tombstones int
+	// kept counts objects of the target that an import from a server
+	// left alone: they were not copied from that server (see fromHTTP).
+	kept int
+	// noPerms counts objects copied without the permissions the source
+	// did not show; missing names the first ones.
+	noPerms int
+	missing []string
+}
+
+// write stores one copied object, or tombstone, with its ACL, as both
+// imports do, and counts it. A tombstone keeps its timestamp, and so the
+// list's timestamp (its ETag) is the source's; a backend that cannot
+// write one skips it. A group's memberships are rebuilt from its members,
+// as the group resource keeps them.
+func (st *importStats) write(tx storage.Tx, ref storage.Ref, uri string, obj storage.Object, acl storage.ACL) error {
+	if storage.IsDeleted(obj) {
+		tw, ok := tx.(storage.TombstoneWriter)
+		if !ok {
+			st.skipped++
+			return nil
+		}
+		if _, err := tw.WriteTombstone(ref, storage.ID(obj), storage.LastModified(obj)); err != nil {
+			return err
+		}
+		if err := tx.DeleteACLs(uri); err != nil {
+			return err
+		}
+		st.tombstones++
+		return nil
+	}
+	if _, err := tx.Replace(ref, obj); err != nil {
+		return fmt.Errorf("%s: %w", uri, err)
+	}
+	if err := tx.SetACL(uri, acl); err != nil {
+		return err
+	}
+	if ref.Resource == "group" {
+		if err := tx.RemovePrincipal(uri); err != nil {
+			return err
+		}
+		members, _ := obj["members"].([]any)
+		for _, m := range members {
+			if p, ok := m.(string); ok {
+				if err := tx.AddUserPrincipal(p, uri); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	st.written++
+	return nil
+}
+
+// writeList writes the lines of one list: in a few statements where the
+// backend offers it (storage.BulkWriter: PostgreSQL), else one by one.
+// Groups go one by one: their members become memberships.
+func (st *importStats) writeList(tx storage.Tx, ref storage.Ref, plural string, lines []line) error {
+	uri := func(id string) string { return ref.Parent + "/" + plural + "/" + id }
+	bw, bulk := tx.(storage.BulkWriter)
+	if !bulk || ref.Resource == "group" {
+		for _, l := range lines {
+			if err := st.write(tx, ref, uri(storage.ID(l.Data)), l.Data, l.Permissions); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	objs := make([]storage.Object, len(lines))
+	acls := make(map[string]storage.ACL, len(lines))
+	for i, l := range lines {
+		objs[i] = l.Data
+		acls[storage.ID(l.Data)] = l.Permissions
+	}
+	if err := bw.WriteMany(ref, objs, acls, uri); err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if storage.IsDeleted(o) {
+			st.tombstones++
+		} else {
+			st.written++
+		}
+	}
+	return nil
+}
+
+// add adds the counts of another run.
+func (st *importStats) add(o importStats) {
+	st.written += o.written
+	st.skipped += o.skipped
+	st.tombstones += o.tombstones
+	st.kept += o.kept
+	st.noPerms += o.noPerms
+	if len(st.missing) == 0 {
+		st.missing = o.missing
+	}
+}
