@@ -13,10 +13,23 @@ import (
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
-// TestPostgresOutage stops PostgreSQL in the middle of writes: requests
-// get 503 (never 500, never a hang), service resumes on its own once the
+// TestPostgresOutage stops PostgreSQL in the middle of writes, by a fast
+// shutdown and by SIGKILL of the postmaster (a crash): requests get 503
+// (never 500, never a hang), service resumes on its own once the
 // database is back, and no acknowledged write is lost.
 func TestPostgresOutage(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		down func(*pgtest.Server) error
+	}{
+		{"fast shutdown", (*pgtest.Server).StopServer},
+		{"postmaster killed", (*pgtest.Server).KillServer},
+	} {
+		t.Run(c.name, func(t *testing.T) { outage(t, c.down) })
+	}
+}
+
+func outage(t *testing.T, down func(*pgtest.Server) error) {
 	pg := pgtest.Private(t)
 	url := pg.NewDatabase(t)
 	backend, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, PoolTimeout: 5 * time.Second})
@@ -61,7 +74,7 @@ func TestPostgresOutage(t *testing.T) {
 		}(w)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if err := pg.StopServer(); err != nil {
+	if err := down(pg); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -246,8 +247,34 @@ func (s *Server) StopServer() error {
 	return asPostgres(findBin("pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-m", "fast", "-w", "stop").Run()
 }
 
-// StartServer starts a stopped server again on the same port.
+// KillServer kills the postmaster with SIGKILL, as a crash would; its
+// backends notice and exit by themselves.
+func (s *Server) KillServer() error {
+	pidFile := filepath.Join(s.dir, "data", "postmaster.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return fmt.Errorf("pgtest: %s: %v", pidFile, err)
+	}
+	return syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// StartServer starts a stopped (or killed) server again on the same
+// port; after a kill it retries while the old backends still hold the
+// shared memory.
 func (s *Server) StartServer() error {
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", s.port, s.dir)
-	return asPostgres(findBin("pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-o", opts, "-l", filepath.Join(s.dir, "log"), "-w", "start").Run()
+	var err error
+	for i := 0; i < 50; i++ {
+		cmd := asPostgres(findBin("pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-o", opts, "-l", filepath.Join(s.dir, "log"), "-w", "start")
+		if err = cmd.Run(); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }
