@@ -18,6 +18,7 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/kinto"
 	"github.com/nimbus-server/nimbus/plugins/permissionsendpoint"
 	"github.com/nimbus-server/nimbus/plugins/prometheus"
+	"github.com/nimbus-server/nimbus/plugins/statsd"
 	"github.com/nimbus-server/nimbus/plugins/userdata"
 	"github.com/nimbus-server/nimbus/resource"
 )
@@ -34,6 +35,7 @@ func Catalog() map[string]func() resource.Plugin {
 		"changes":        func() resource.Plugin { return &changes.Plugin{} },
 		"prometheus":     func() resource.Plugin { return &prometheus.Plugin{} },
 		"counters":       func() resource.Plugin { return &counters.Plugin{} },
+		"statsd":         func() resource.Plugin { return &statsd.Plugin{} },
 	}
 }
 
@@ -48,6 +50,7 @@ var aliases = map[string]string{
 	"kinto.plugins.quotas":         "quotas",
 	"kinto.plugins.openid":         "openid",
 	"kinto.plugins.prometheus":     "prometheus",
+	"kinto.plugins.statsd":         "statsd",
 }
 
 // Core returns the plugins every server runs: Kinto's resources and the

@@ -16,6 +16,10 @@ type RequestStats struct {
 	Status   int
 	Errno    int
 	Duration time.Duration
+	// UserID and Policy are the caller's identity ("" when anonymous).
+	UserID, Policy string
+	// BodyBytes is the size of the request body read.
+	BodyBytes int
 }
 
 // TxStats is what transaction observers hear of each storage
@@ -70,7 +74,7 @@ func (a *App) observeRequest(c echo.Context, r *Request, start time.Time) {
 		return
 	}
 	st := RequestStats{Route: a.knownRoute(c.Path()), Method: knownMethod(c.Request().Method), Status: c.Response().Status,
-		Errno: r.errno, Duration: time.Since(start)}
+		Errno: r.errno, Duration: time.Since(start), UserID: r.identity.UserID, Policy: r.identity.Policy, BodyBytes: len(r.body)}
 	for _, fn := range a.onRequest {
 		fn(st)
 	}
