@@ -126,6 +126,11 @@ func (t touchTx) noteAction(ref storage.Ref, id, action string) {
 	}
 }
 
+// GetForUpdate keeps the wrapped transaction's ability.
+func (t touchTx) GetForUpdate(ref storage.Ref, id string) (storage.Object, error) {
+	return storage.GetForUpdate(t.Tx, ref, id)
+}
+
 func (t touchTx) Create(ref storage.Ref, obj storage.Object) (storage.Object, error) {
 	out, err := t.Tx.Create(ref, obj)
 	t.note(ref, "create", out, err)

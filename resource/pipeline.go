@@ -1,6 +1,10 @@
 package resource
 
-import "github.com/nimbus-server/nimbus/storage"
+import (
+	"errors"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
 
 // steps are one endpoint's parts of the request pipeline every resource
 // endpoint runs, in this order, inside one transaction:
@@ -71,8 +75,17 @@ func (a *App) pipeline(r *Request, s steps) error {
 }
 
 // loader reads the object id of res's list named by m.
+// In a write transaction the read keeps the list's other writers out
+// until the write (storage.GetForUpdate), so that If-Match and PATCH
+// judge the version they replace.
 func loader(res *Resource, m matchdict, id string) func(storage.Tx) (storage.Object, error) {
-	return func(tx storage.Tx) (storage.Object, error) { return getOrNil(tx, res.ref(m), id) }
+	return func(tx storage.Tx) (storage.Object, error) {
+		o, err := storage.GetForUpdate(tx, res.ref(m), id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, nil
+		}
+		return o, err
+	}
 }
 
 // authorizeWrite is the authorization step of PATCH and DELETE: write on

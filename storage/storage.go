@@ -183,6 +183,24 @@ type BulkWriter interface {
 	WriteMany(ref Ref, objs []Object, acls map[string]ACL, uri func(id string) string) error
 }
 
+// ForUpdateReader is implemented by transactions whose concurrent writers
+// of a list can interleave (PostgreSQL): GetForUpdate reads an object for
+// a write that depends on what it read (If-Match, a PATCH) and keeps the
+// list's writers out until the transaction ends, so the check and the
+// write are one step. A backend with a single writer needs no such read.
+type ForUpdateReader interface {
+	GetForUpdate(ref Ref, id string) (Object, error)
+}
+
+// GetForUpdate reads an object the transaction is about to write:
+// through tx's ForUpdateReader when it has one, else with Get.
+func GetForUpdate(tx Tx, ref Ref, id string) (Object, error) {
+	if r, ok := tx.(ForUpdateReader); ok {
+		return r.GetForUpdate(ref, id)
+	}
+	return tx.Get(ref, id)
+}
+
 // Analyzer is implemented by backends whose query planner needs fresh
 // statistics after a bulk load (PostgreSQL): an import calls it as the
 // data grows, so that lookups by id use the indexes at once.

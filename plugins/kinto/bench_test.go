@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/bolt"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
 // BenchmarkHandlers measures the handler chain in process (no network) on
@@ -78,15 +80,23 @@ func BenchmarkBatch25(b *testing.B) {
 		name     string
 		settings map[string]string
 	}{{"basicauth", nil}, {"usual", usualSettings}, {"usual-nohistory", withSetting(usualSettings, "includes", "default_bucket accounts flush")}} {
-		b.Run(c.name, func(b *testing.B) { benchBatch25(b, c.settings) })
+		b.Run(c.name, func(b *testing.B) {
+			backend, err := bolt.Open(filepath.Join(b.TempDir(), "b.db"), bolt.Options{NoSync: os.Getenv("NIMBUS_BENCH_NOSYNC") != ""})
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchBatch25(b, backend, c.settings)
+		})
 	}
+	b.Run("usual-postgres", func(b *testing.B) {
+		if testing.Short() {
+			b.Skip("starts PostgreSQL")
+		}
+		benchBatch25(b, pgtest.Start(b).Open(b), usualSettings)
+	})
 }
 
-func benchBatch25(b *testing.B, settings map[string]string) {
-	backend, err := bolt.Open(filepath.Join(b.TempDir(), "b.db"), bolt.Options{NoSync: os.Getenv("NIMBUS_BENCH_NOSYNC") != ""})
-	if err != nil {
-		b.Fatal(err)
-	}
+func benchBatch25(b *testing.B, backend storage.Backend, settings map[string]string) {
 	s := apitest.NewWithBackend(b, backend, settings)
 	auth := apitest.Basic("bench", "pw")
 	if settings != nil {

@@ -110,7 +110,7 @@ func (t *pgTx) SetACL(uri string, acl storage.ACL) error {
 	  SELECT $1, perm, principal FROM unnest($2::TEXT[], $3::TEXT[]) AS t(perm, principal) ON CONFLICT DO NOTHING`,
 			args: []any{uri, perms, principals}})
 	}
-	return t.roundTrip("acl", stmts...)
+	return t.later(stmts...)
 }
 
 func (t *pgTx) DeleteACLs(uri string) error {
@@ -144,7 +144,7 @@ func (t *pgTx) AddUserPrincipal(user, principal string) error {
 		return err
 	}
 	t.tc.principals = true
-	return t.exec("principals", `INSERT INTO user_principals (user_id, principal) VALUES ($1, $2) ON CONFLICT DO NOTHING`, user, principal)
+	return t.later(stmt{sql: `INSERT INTO user_principals (user_id, principal) VALUES ($1, $2) ON CONFLICT DO NOTHING`, args: []any{user, principal}})
 }
 
 func (t *pgTx) RemoveUserPrincipal(user, principal string) error {
@@ -152,7 +152,7 @@ func (t *pgTx) RemoveUserPrincipal(user, principal string) error {
 		return err
 	}
 	t.tc.principals = true
-	return t.exec("principals", `DELETE FROM user_principals WHERE user_id = $1 AND principal = $2`, user, principal)
+	return t.later(stmt{sql: `DELETE FROM user_principals WHERE user_id = $1 AND principal = $2`, args: []any{user, principal}})
 }
 
 func (t *pgTx) RemovePrincipal(principal string) error {

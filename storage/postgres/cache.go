@@ -37,10 +37,13 @@ const notifyChannel = "nimbus_cache"
 // epoch is the origin of the monotonic instants the cache compares.
 var epoch = time.Now()
 
-// cacheSQL installs the notification triggers. It only adds functions and
-// triggers of its own to Kinto's layout, so Kinto keeps working on the
-// same database (and its writes invalidate Nimbus's caches too).
+// cacheSQL installs the notification triggers, and the stamping function
+// that lets Nimbus's own writes skip Kinto's query (bumpTimestampSQL). It
+// otherwise only adds functions and triggers of its own to Kinto's
+// layout, so Kinto keeps working on the same database (and its writes
+// invalidate Nimbus's caches too).
 var cacheSQL = []string{
+	bumpTimestampSQL,
 	// A payload over PostgreSQL's 8000-byte limit would fail the writing
 	// transaction: such a change drops every cache instead.
 	`CREATE OR REPLACE FUNCTION nimbus_notify(payload TEXT) RETURNS void AS $$
@@ -149,6 +152,8 @@ type cache struct {
 	// both; a change of the timestamps row drops the stamp).
 	counts map[string]map[string]int // listID -> countKey -> count
 	stamps map[string]int64
+	// pages are list pages as read (listcache.go), dropped with counts.
+	pages map[string]map[string][]pageRow // listID -> pageKey -> rows
 
 	// gen moves on every invalidation; fills check it (see keep).
 	gen atomic.Uint64
@@ -182,6 +187,7 @@ func (c *cache) reset(enabled bool) {
 	c.principals = map[string][]string{}
 	c.counts = map[string]map[string]int{}
 	c.stamps = map[string]int64{}
+	c.pages = map[string]map[string][]pageRow{}
 	c.mu.Unlock()
 }
 
@@ -360,6 +366,7 @@ func (c *cache) invalidate(t *touched) {
 		c.objects = map[objKey]cachedRow{}
 		c.counts = map[string]map[string]int{}
 		c.stamps = map[string]int64{}
+		c.pages = map[string]map[string][]pageRow{}
 	}
 	for _, l := range t.stamps {
 		delete(c.stamps, l)
@@ -368,6 +375,7 @@ func (c *cache) invalidate(t *touched) {
 		delete(c.objects, k)
 		delete(c.counts, listID(k.resource, k.parent))
 		delete(c.stamps, listID(k.resource, k.parent))
+		delete(c.pages, listID(k.resource, k.parent))
 	}
 	if t.allACLs {
 		c.acls = map[string]storage.ACL{}

@@ -23,6 +23,10 @@ type Options struct {
 	// principals); 0 means 50,000 and a negative value turns the cache
 	// off.
 	CacheEntries int
+	// WriteGroups is how many combined write transactions may run at
+	// once (combine.go); 0 means 2 and a negative value runs every write
+	// in a transaction of its own.
+	WriteGroups int
 	// Logger receives the cache listener's warnings (slog.Default when
 	// nil).
 	Logger *slog.Logger
@@ -36,10 +40,14 @@ var _ storage.Sharer = (*Backend)(nil)
 
 // Backend is a storage.Backend on PostgreSQL.
 type Backend struct {
-	layouts    *layouts
-	pool       *pgxpool.Pool
-	timeout    time.Duration
-	cache      *cache
+	layouts *layouts
+	pool    *pgxpool.Pool
+	timeout time.Duration
+	cache   *cache
+	// comb combines concurrent writes (combine.go); nil runs each alone.
+	comb *combiner
+	// stats starts analyses as the tables grow (analyze.go).
+	stats      statsKeeper
 	stopListen context.CancelFunc
 	listening  sync.WaitGroup
 }
@@ -195,6 +203,13 @@ func Open(ctx context.Context, url string, opts Options) (*Backend, error) {
 		timeout = 30 * time.Second
 	}
 	b := &Backend{layouts: &layouts{m: map[string]storage.Layout{}}, pool: pool, timeout: timeout}
+	if opts.WriteGroups >= 0 {
+		n := opts.WriteGroups
+		if n == 0 {
+			n = 1
+		}
+		b.comb = &combiner{max: n}
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -261,6 +276,9 @@ func (b *Backend) View(ctx context.Context, fn func(storage.Tx) error) error {
 // Update implements storage.Backend. A transaction that loses a deadlock
 // or a serialization race is retried a few times.
 func (b *Backend) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	if b.comb != nil {
+		return b.update(ctx, fn)
+	}
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if err = b.run(ctx, true, fn); !errors.Is(err, storage.ErrConflict) {
@@ -288,9 +306,13 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 	if err != nil {
 		return wrap("begin", err)
 	}
-	t := &pgTx{layouts: b.layouts, ctx: ctx, write: write, cache: b.cache}
+	t := &pgTx{layouts: b.layouts, ctx: ctx, write: write, cache: b.cache, queued: []stmt{stampedStmt}}
 	t.tx = spTx{t: t, tx: tx}
-	if err := fn(t); err != nil {
+	err = fn(t)
+	if err == nil {
+		err = t.flushAll()
+	}
+	if err != nil {
 		tx.Rollback(context.Background())
 		var fe fnError
 		if errors.As(err, &fe) {
@@ -305,6 +327,7 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 		return wrap("commit", err)
 	}
 	b.cache.invalidate(&t.tc)
+	b.wrote(len(t.tc.objects))
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 
 // scan runs a query returning (id, data, epoch, deleted) rows and hands
 // each object to fn until it returns false.
-func (t *pgTx) scan(sql string, args []any, fn func(storage.Object) bool) error {
+func (t *pgTx) scan(sql string, args []any, fn func(storage.Object, pageRow) bool) error {
 	rows, err := t.tx.Query(t.ctx, sql, args...)
 	if err != nil {
 		return wrap("list", err)
@@ -29,7 +29,7 @@ func (t *pgTx) scan(sql string, args []any, fn func(storage.Object) bool) error 
 		if err != nil {
 			return err
 		}
-		if !fn(o) {
+		if !fn(o, pageRow{id: id, cachedRow: cachedRow{found: true, data: data, lm: lm, deleted: deleted}}) {
 			break
 		}
 	}
@@ -91,7 +91,19 @@ func pushdown(q storage.Query, args *[]any) string {
 	return " AND " + strings.Join(conds, " AND ")
 }
 
+// List answers a page of a read-only transaction from the cache when it
+// can (listcache.go), else from the database.
 func (t *pgTx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
+	if !t.write && pageCacheable(q) && !t.selfParented(ref) && !t.tc.touchesList(ref) && t.cached() {
+		return t.cachedList(ref, q)
+	}
+	objs, _, err := t.listNow(ref, q, false)
+	return objs, err
+}
+
+// listNow reads a page from the database; with rows, it also returns the
+// stored rows of the page, in its order.
+func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.Object, []pageRow, error) {
 	sorts := storage.FullSort(q.Sort)
 	keep := func(o storage.Object) bool {
 		if storage.IsDeleted(o) && !q.IncludeDeleted {
@@ -112,40 +124,78 @@ func (t *pgTx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) 
 		if !sorts[0].Desc {
 			dir, cmp = "ASC", ">"
 		}
+		// Within one list last_modified is unique (a unique index says
+		// so), so it orders the list alone and the plan is the index's
+		// order cut by the limit, whatever the planner's statistics (none
+		// yet right after a bulk write). Self-parented rows are lists of
+		// one each and need the id too.
+		unique := !t.selfParented(ref)
 		if q.After != nil {
 			if ts, ok := storage.Int(q.After["last_modified"]); ok {
-				args = append(args, ts, storage.ID(q.After))
-				base += fmt.Sprintf(` AND (last_modified, id) %s (from_epoch($%d), $%d)`, cmp, len(args)-1, len(args))
+				if unique {
+					args = append(args, ts)
+					base += fmt.Sprintf(` AND last_modified %s from_epoch($%d)`, cmp, len(args))
+				} else {
+					args = append(args, ts, storage.ID(q.After))
+					base += fmt.Sprintf(` AND (last_modified, id) %s (from_epoch($%d), $%d)`, cmp, len(args)-1, len(args))
+				}
 			}
 		}
-		base += fmt.Sprintf(` ORDER BY last_modified %s, id %s`, dir, dir)
+		if unique {
+			base += ` ORDER BY last_modified ` + dir
+		} else {
+			base += fmt.Sprintf(` ORDER BY last_modified %s, id %s`, dir, dir)
+		}
 		if q.Limit > 0 && exactInSQL(q) {
 			base += fmt.Sprintf(` LIMIT %d`, q.Limit)
 		}
 		var out []storage.Object
-		err := t.scan(base, args, func(o storage.Object) bool {
+		var raw []pageRow
+		err := t.scan(base, args, func(o storage.Object, r pageRow) bool {
 			if keep(o) {
 				out = append(out, o)
+				if rows {
+					raw = append(raw, r)
+				}
 			}
 			return q.Limit <= 0 || len(out) < q.Limit
 		})
-		return out, err
+		return out, raw, err
 	}
-	var all []storage.Object
-	err := t.scan(base, args, func(o storage.Object) bool {
+	var all []listed
+	err := t.scan(base, args, func(o storage.Object, r pageRow) bool {
 		if keep(o) {
-			all = append(all, o)
+			l := listed{o: o}
+			if rows {
+				l.r = r
+			}
+			all = append(all, l)
 			if q.Limit > 0 && len(all) > 4*q.Limit+256 {
 				all = topK(all, sorts, q.Limit)
 			}
 		}
 		return true
 	})
-	return topK(all, sorts, q.Limit), err
+	all = topK(all, sorts, q.Limit)
+	out := make([]storage.Object, len(all))
+	var raw []pageRow
+	for i, l := range all {
+		out[i] = l.o
+		if rows {
+			raw = append(raw, l.r)
+		}
+	}
+	return out, raw, err
 }
 
-func topK(objs []storage.Object, sorts []storage.Sort, limit int) []storage.Object {
-	sort.SliceStable(objs, func(i, j int) bool { return storage.Compare(objs[i], objs[j], sorts) < 0 })
+// listed is an object of a page with its stored row.
+type listed struct {
+	o storage.Object
+	r pageRow
+}
+
+func topK(objs []listed, sorts []storage.Sort, limit int) []listed {
+	sort.SliceStable(objs, func(i, j int) bool { return storage.Compare(objs[i].o, objs[j].o, sorts) < 0 })
 	if limit > 0 && len(objs) > limit {
 		objs = objs[:limit]
 	}
@@ -197,6 +247,6 @@ func (t *pgTx) countNow(ref storage.Ref, filters []storage.Filter, includeDelete
 		err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&n)
 		return n, wrap("count", err)
 	}
-	objs, err := t.List(ref, q)
+	objs, _, err := t.listNow(ref, q, false)
 	return len(objs), err
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,15 +17,6 @@ func (t *pgTx) exec(op, sql string, args ...any) error {
 	return t.roundTrip(op, stmt{sql: sql, args: args})
 }
 
-// Savepoint implements storage.Savepointer.
-// The SAVEPOINT statement is sent with the first write that follows, in
-// the same round trip: a sub-request that writes nothing costs none.
-func (t *pgTx) Savepoint() int {
-	t.sp++
-	t.pendingSP = t.sp
-	return t.sp
-}
-
 // spTx is a write transaction's querier: it sends a pending savepoint
 // before any statement (roundTrip sends it in its own batch instead).
 type spTx struct {
@@ -35,12 +25,10 @@ type spTx struct {
 }
 
 func (s spTx) flush(ctx context.Context) error {
-	for _, st := range s.t.savepointStmts() {
-		if _, err := s.tx.Exec(ctx, st.sql); err != nil {
-			return err
-		}
+	if s.t.busy {
+		return errLockBusy
 	}
-	return nil
+	return s.t.roundTrip("write")
 }
 
 func (s spTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
@@ -68,56 +56,11 @@ func (s spTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	return s.tx.SendBatch(ctx, b)
 }
 
-// savepointStmts is the pending SAVEPOINT, if any, to send first.
-func (t *pgTx) savepointStmts() []stmt {
-	if t.pendingSP == 0 {
-		return nil
-	}
-	if t.sentSP == nil {
-		t.sentSP = map[int]bool{}
-	}
-	t.sentSP[t.pendingSP] = true
-	st := stmt{sql: fmt.Sprintf("SAVEPOINT nimbus_sp_%d", t.pendingSP)}
-	t.pendingSP = 0
-	return []stmt{st}
-}
-
-// RollbackTo implements storage.Savepointer.
-func (t *pgTx) RollbackTo(sp int) error {
-	if sp <= 0 {
-		return nil
-	}
-	if t.pendingSP >= sp {
-		t.pendingSP = 0
-	}
-	// A savepoint never sent had no write after it until the next one
-	// that was sent: rolling back to that one is the same.
-	target := 0
-	for n := range t.sentSP {
-		if n >= sp && (target == 0 || n < target) {
-			target = n
-		}
-	}
-	if target == 0 {
-		return nil // nothing was written since sp
-	}
-	for n := range t.sentSP {
-		if n > target {
-			delete(t.sentSP, n)
-		}
-	}
-	// Locks taken since the savepoint are released with it, and what it
-	// wrote is undone.
-	t.locked, t.ownACLs = nil, nil
-	_, err := t.tx.Exec(t.ctx, fmt.Sprintf("ROLLBACK TO SAVEPOINT nimbus_sp_%d", target))
-	return wrap("rollback to savepoint", err)
-}
-
 // lock serialises the writers of one list, across instances, until the
 // transaction ends.
 func (t *pgTx) lock(ref storage.Ref) error {
 	if st, ok := t.lockStmt(ref); ok {
-		if err := t.exec("lock", st.sql, st.args...); err != nil {
+		if err := t.roundTrip("lock", st); err != nil {
 			return err
 		}
 		t.markLocked(ref)
@@ -134,6 +77,21 @@ func (t *pgTx) lockStmt(ref storage.Ref) (stmt, bool) {
 	if _, held := t.locked[key]; held {
 		return stmt{}, false
 	}
+	if t.tryLocks {
+		// A later member of a write group never waits (combine.go).
+		return stmt{sql: `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7))`, args: []any{key},
+			scan: func(r pgx.Row) error {
+				var got bool
+				if err := r.Scan(&got); err != nil {
+					return err
+				}
+				if !got {
+					t.busy = true
+					return errLockBusy
+				}
+				return nil
+			}}, true
+	}
 	return stmt{sql: `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, args: []any{key}}, true
 }
 
@@ -149,11 +107,12 @@ func (t *pgTx) markLocked(ref storage.Ref) {
 }
 
 // stmt is one statement of a round trip; scan reads its row (nil: the
-// statement returns none).
+// statement returns none). sp numbers a SAVEPOINT statement.
 type stmt struct {
 	sql  string
 	args []any
 	scan func(pgx.Row) error
+	sp   int
 }
 
 // batcher is a transaction that sends several statements at once.
@@ -163,9 +122,23 @@ type batcher interface {
 
 // roundTrip runs statements in order, in one round trip when the
 // connection allows it, and returns the first error.
-func (t *pgTx) roundTrip(op string, stmts ...stmt) error {
-	if t.pendingSP != 0 {
-		stmts = append(t.savepointStmts(), stmts...)
+func (t *pgTx) roundTrip(op string, stmts ...stmt) (err error) {
+	if t.busy {
+		return errLockBusy
+	}
+	if len(t.queued) > 0 || t.virtual() {
+		stmts = append(t.outgoing(false), stmts...)
+	}
+	if t.carried {
+		t.carried = false
+		defer func() {
+			if err != nil && !errors.Is(err, errLockBusy) {
+				t.poisoned = true
+			}
+		}()
+	}
+	if len(stmts) == 0 {
+		return nil
 	}
 	sb, ok := t.tx.(batcher)
 	if !ok || len(stmts) == 1 {
@@ -177,6 +150,10 @@ func (t *pgTx) roundTrip(op string, stmts ...stmt) error {
 				_, err = t.tx.Exec(t.ctx, st.sql, st.args...)
 			}
 			if err != nil {
+				var cc *createConflict
+				if errors.As(err, &cc) {
+					return t.conflict(cc)
+				}
 				return wrap(op, err)
 			}
 		}
@@ -201,7 +178,28 @@ func (t *pgTx) roundTrip(op string, stmts ...stmt) error {
 	if err := br.Close(); first == nil {
 		first = err
 	}
+	var cc *createConflict
+	if errors.As(first, &cc) {
+		return t.conflict(cc)
+	}
 	return wrap(op, first)
+}
+
+// createConflict is a queued creation that found its id taken.
+type createConflict struct {
+	ref storage.Ref
+	id  string
+}
+
+func (c *createConflict) Error() string { return "postgres: id " + c.id + " exists" }
+
+// conflict turns a createConflict into the UnicityError Create returns.
+func (t *pgTx) conflict(c *createConflict) error {
+	existing, err := t.stored(c.ref, c.id, false)
+	if err != nil {
+		return err
+	}
+	return &storage.UnicityError{Field: "id", Existing: existing}
 }
 
 // knownTS remembers the timestamp of a locked list.
@@ -258,6 +256,12 @@ func (t *pgTx) listTSStmt(ref storage.Ref, dst *int64) stmt {
 			if ts != nil {
 				*dst = *ts
 			}
+			if !t.selfParented(ref) {
+				// A timestamp noted but not written yet counts too.
+				if p := t.stamps[listKey{ref.Parent, ref.Resource}]; p > *dst {
+					*dst = p
+				}
+			}
 			t.knownTS(ref, *dst)
 			return nil
 		}}
@@ -272,14 +276,19 @@ func (t *pgTx) setListTS(ref storage.Ref, id string, ts int64) error {
 func (t *pgTx) setListTSStmt(ref storage.Ref, id string, ts int64) stmt {
 	t.knownTS(ref, ts)
 	t.tc.stamps = append(t.tc.stamps, listID(ref.Resource, t.rowParent(ref, id)))
-	return stmt{sql: `INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3))
-	  ON CONFLICT (parent_id, resource_name) DO UPDATE SET last_modified = GREATEST(timestamps.last_modified, EXCLUDED.last_modified)`,
-		args: []any{t.rowParent(ref, id), ref.Resource, ts}}
+	return stampStmt(listKey{t.rowParent(ref, id), ref.Resource}, ts)
 }
 
 // lockAndRead takes ref's lock (unless held), locks and reads the stored
 // row of id and the list timestamp, in one round trip.
 func (t *pgTx) lockAndRead(ref storage.Ref, id string) (storage.Object, int64, error) {
+	if t.tryLocks {
+		// The try goes alone: the row lock read below could otherwise
+		// wait for the list's holder.
+		if err := t.lock(ref); err != nil {
+			return nil, 0, err
+		}
+	}
 	var stmts []stmt
 	lockSt, needLock := t.lockStmt(ref)
 	if needLock {

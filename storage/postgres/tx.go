@@ -24,10 +24,14 @@ type querier interface {
 type pgTx struct {
 	// layouts are the storage layouts resources declared.
 	layouts *layouts
-	ctx     context.Context
-	tx      querier
-	write   bool
-	sp      int
+	// ctx carries the queries; reqCtx, when set, is the caller's own
+	// context (a write group runs its queries on one that the caller's
+	// cancellation cannot break).
+	ctx    context.Context
+	reqCtx context.Context
+	tx     querier
+	write  bool
+	sp     int
 	// cache serves reads of a read-only transaction; a write transaction
 	// notes in tc what it changed, to drop it from the cache on commit.
 	cache  *cache
@@ -39,9 +43,22 @@ type pgTx struct {
 	locked map[string]*int64
 	// ownACLs holds the ACLs this transaction set.
 	ownACLs map[string]storage.ACL
-	// pendingSP is a savepoint not sent yet; sentSP the ones sent.
-	pendingSP int
-	sentSP    map[int]bool
+	// open are the savepoints of the transaction (savepoint.go).
+	open []savepoint
+	// tryLocks makes list locks tries, for a later member of a write
+	// group; busy records that one failed (combine.go).
+	tryLocks bool
+	busy     bool
+	// queued are writes not sent yet (later).
+	queued []stmt
+	// stamps are the list timestamps to write before the commit, one
+	// per list however many writes it had (noteStamp).
+	stamps map[listKey]int64
+	// carried tells that the queue holds writes of earlier members of a
+	// write group; poisoned that a round trip carrying them failed, so
+	// the failure cannot be pinned on one member (combine.go).
+	carried  bool
+	poisoned bool
 }
 
 // cached tells whether reads of this transaction may use the cache; the
@@ -67,7 +84,12 @@ var (
 	_ storage.Savepointer = (*pgTx)(nil)
 )
 
-func (t *pgTx) Context() context.Context { return t.ctx }
+func (t *pgTx) Context() context.Context {
+	if t.reqCtx != nil {
+		return t.reqCtx
+	}
+	return t.ctx
+}
 
 func (t *pgTx) writable() error {
 	if !t.write {
@@ -139,14 +161,20 @@ func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) 
 	return row(id, r.data, r.lm, r.deleted)
 }
 
+// Get reads through the cache what the transaction has not written and,
+// in a write transaction, what is not in a list it holds the lock of
+// (parents, ACL owners): the cache is as fresh as a read of the database
+// made when the request began (cache.sync). What a write depends on is
+// read with GetForUpdate, under the list's lock.
 func (t *pgTx) Get(ref storage.Ref, id string) (storage.Object, error) {
 	get := t.cachedStored
-	if t.write {
-		// What a write checks (If-Match, existence before a create) comes
-		// from the database.
+	if _, held := t.locked[lockKey(ref)]; held && t.write {
 		get = func(ref storage.Ref, id string) (storage.Object, error) { return t.stored(ref, id, false) }
 	}
-	o, err := get(ref, id)
+	return live(get(ref, id))
+}
+
+func live(o storage.Object, err error) (storage.Object, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +184,21 @@ func (t *pgTx) Get(ref storage.Ref, id string) (storage.Object, error) {
 	return o, nil
 }
 
+var _ storage.ForUpdateReader = (*pgTx)(nil)
+
+// GetForUpdate implements storage.ForUpdateReader: the list's lock, then
+// the row, locked too.
+func (t *pgTx) GetForUpdate(ref storage.Ref, id string) (storage.Object, error) {
+	if !t.write {
+		return t.Get(ref, id)
+	}
+	o, _, err := t.lockAndRead(ref, id)
+	return live(o, err)
+}
+
 func (t *pgTx) Exists(ref storage.Ref, id string) (bool, error) {
-	if k := (objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id}); !t.tc.hasObject(k) && t.cached() {
+	_, held := t.locked[lockKey(ref)]
+	if k := (objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id}); !(held && t.write) && !t.tc.hasObject(k) && t.cached() {
 		o, err := t.cachedStored(ref, id)
 		return o != nil && !storage.IsDeleted(o), err
 	}
@@ -219,27 +260,64 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 	if id == "" {
 		return nil, storage.ErrInvalidObject
 	}
-	prev, cur, err := t.lockAndRead(ref, id)
-	if err != nil {
-		return nil, err
-	}
-	live := prev != nil && !storage.IsDeleted(prev)
-	if create && live {
-		return nil, &storage.UnicityError{Field: "id", Existing: prev}
-	}
-	objTS, listTS := storage.NextTimestamp(cur, sentTimestamp(obj), create || !live)
 	data, err := dataOf(obj)
 	if err != nil {
 		return nil, err
 	}
-	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
-	err = t.roundTrip("write", stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	var objTS, listTS int64
+	var write stmt
+	sent := sentTimestamp(obj)
+	known := t.locked[lockKey(ref)]
+	switch {
+	case known != nil && !create && !t.selfParented(ref) && (sent == 0 || sent > *known):
+		// The list is locked and its timestamp known, and the stored
+		// version does not change the new timestamp: the write is
+		// queued with nothing read first.
+		objTS, listTS = storage.NextTimestamp(*known, sent, true)
+		write = stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
 	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
 	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
 	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`,
-		args: []any{id, t.rowParent(ref, id), ref.Resource, string(data), objTS}},
-		t.setListTSStmt(ref, id, listTS))
-	if err != nil {
+			args: []any{id, ref.Parent, ref.Resource, string(data), objTS}}
+	case known != nil && create && !t.selfParented(ref):
+		// A creation is queued too. Should the id exist after all (only
+		// a race with a writer that ignores the list lock can do that,
+		// the callers having looked first), the statement changes
+		// nothing and its round trip fails with the UnicityError.
+		objTS, listTS = storage.NextTimestamp(*known, sent, true)
+		write = stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
+	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
+	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE WHERE objects.deleted
+	  RETURNING TRUE`, args: []any{id, ref.Parent, ref.Resource, string(data), objTS},
+			scan: func(r pgx.Row) error {
+				var created bool
+				if err := r.Scan(&created); errors.Is(err, pgx.ErrNoRows) {
+					return &createConflict{ref: ref, id: id}
+				} else if err != nil {
+					return err
+				}
+				return nil
+			}}
+	default:
+		prev, cur, err := t.lockAndRead(ref, id)
+		if err != nil {
+			return nil, err
+		}
+		live := prev != nil && !storage.IsDeleted(prev)
+		if create && live {
+			return nil, &storage.UnicityError{Field: "id", Existing: prev}
+		}
+		objTS, listTS = storage.NextTimestamp(cur, sent, create || !live)
+		write = stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
+	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
+	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`,
+			args: []any{id, t.rowParent(ref, id), ref.Resource, string(data), objTS}}
+	}
+	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
+	t.noteStamp(ref, id, listTS)
+	if err := t.later(write); err != nil {
 		return nil, err
 	}
 	out := make(storage.Object, len(obj)+1)
@@ -276,9 +354,9 @@ func (t *pgTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.O
 	}
 	ts, _ := storage.NextTimestamp(cur, sent, false)
 	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
-	err = t.roundTrip("delete", stmt{sql: `UPDATE objects SET deleted = TRUE, data = '{"deleted": true}'::JSONB, last_modified = from_epoch($4)
-	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, args: []any{id, t.rowParent(ref, id), ref.Resource, ts}},
-		t.setListTSStmt(ref, id, ts))
+	err = t.later(stmt{sql: `UPDATE objects SET deleted = TRUE, data = '{"deleted": true}'::JSONB, last_modified = from_epoch($4)
+	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, args: []any{id, t.rowParent(ref, id), ref.Resource, ts}})
+	t.noteStamp(ref, id, ts)
 	if err != nil {
 		return nil, err
 	}
@@ -302,11 +380,11 @@ func (t *pgTx) WriteTombstone(ref storage.Ref, id string, lastModified int64) (s
 	}
 	ts, _ := storage.NextTimestamp(cur, sent, false)
 	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
-	err = t.roundTrip("tombstone", stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	err = t.later(stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
 	  VALUES ($1, $2, $3, '{"deleted": true}'::JSONB, from_epoch($4), TRUE)
 	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE SET deleted = TRUE, data = EXCLUDED.data, last_modified = EXCLUDED.last_modified`,
-		args: []any{id, t.rowParent(ref, id), ref.Resource, ts}},
-		t.setListTSStmt(ref, id, ts))
+		args: []any{id, t.rowParent(ref, id), ref.Resource, ts}})
+	t.noteStamp(ref, id, ts)
 	if err != nil {
 		return nil, err
 	}
@@ -381,6 +459,8 @@ func (t *pgTx) DeleteTree(uri string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	// The noted timestamps of the lists that go are dropped.
+	t.dropStamps(uri)
 	t.tc.allObjects = true
 	for k := range t.locked {
 		t.locked[k] = nil // their timestamps rows may go

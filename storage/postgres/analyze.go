@@ -1,0 +1,47 @@
+package postgres
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// Fresh statistics without waiting for autovacuum. PostgreSQL plans a
+// list's query from its statistics; a table filled since they were taken
+// (an empty database seeded through /v1/batch, say) gets plans made for
+// a few rows, which read a whole list to sort it. Autovacuum fixes that
+// within a minute or more; an instance does it sooner: once the rows its
+// transactions wrote since the last analysis exceed a tenth of the table
+// (at least analyzeMin), it runs ANALYZE in the background, one at a time.
+
+// analyzeMin is the fewest written rows that start an analysis.
+const analyzeMin = 1000
+
+// statsKeeper counts the rows an instance wrote since the last analysis.
+type statsKeeper struct {
+	written   atomic.Int64
+	threshold atomic.Int64
+	running   atomic.Bool
+}
+
+// wrote notes n rows written by a committed transaction, and starts an
+// analysis when they are many.
+func (b *Backend) wrote(n int) {
+	s := &b.stats
+	if n == 0 || s.written.Add(int64(n)) < max(s.threshold.Load(), analyzeMin) || !s.running.CompareAndSwap(false, true) {
+		return
+	}
+	s.written.Store(0)
+	go func() {
+		defer s.running.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := b.Analyze(ctx); err != nil {
+			return
+		}
+		var rows float64
+		if err := b.pool.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'objects'::regclass`).Scan(&rows); err == nil {
+			s.threshold.Store(int64(rows / 10))
+		}
+	}()
+}

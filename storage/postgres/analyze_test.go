@@ -1,0 +1,53 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
+)
+
+// TestAnalyzesAsTablesGrow checks that an instance which wrote many rows
+// refreshes the planner's statistics itself (analyze.go), so that the
+// plans of a freshly seeded database do not wait for autovacuum (which
+// the test server runs with its default one-minute pause).
+func TestAnalyzesAsTablesGrow(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	b := open(t, url)
+	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
+	for i := 0; i < 12; i++ {
+		update(t, b, func(tx storage.Tx) error {
+			for j := 0; j < 100; j++ {
+				if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("r%02d-%03d", i, j), "status": "active"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var analyzed bool
+		if err := conn.QueryRow(context.Background(), `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'objects'`).Scan(&analyzed); err != nil {
+			t.Fatal(err)
+		}
+		if analyzed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("1,200 rows written and the objects table was never analysed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,250 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
+)
+
+// writeOutcome is what one call of the write-combining test did.
+type writeOutcome struct {
+	ref     storage.Ref
+	id      string
+	ts      int64
+	ok      bool
+	started time.Time
+	acked   time.Time
+}
+
+// TestWriteGroups drives the write combining (combine.go) as two
+// instances under load would: 24 writers on two backends sharing one
+// database write into three lists (two of them written together, like a
+// record and its history entry), and about one call in five fails on its
+// own: it returns an error after writing, writes an object PostgreSQL
+// refuses (a NUL character), or panics. Afterwards, on every list:
+//   - each acknowledged write is stored, and nothing of a failed one;
+//   - timestamps are unique and follow real time: a write acknowledged
+//     before another began has the smaller timestamp (what _since readers
+//     and change streams rely on);
+//   - the list timestamp is the newest object's.
+//
+// It also checks that calls did share transactions (fewer commits than
+// calls), which is the point of combining.
+func TestWriteGroups(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	a, b := open(t, url), open(t, url)
+	lists := []storage.Ref{
+		{Resource: "record", Parent: "/buckets/b/collections/c1"},
+		{Resource: "record", Parent: "/buckets/b/collections/c2"},
+		{Resource: "history", Parent: "/buckets/b"},
+	}
+	commits := func() int64 {
+		conn, err := pgx.Connect(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var n int64
+		if err := conn.QueryRow(context.Background(), `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := commits()
+	const writers, perWriter = 24, 40
+	errOwn := errors.New("the call's own failure")
+	var mu sync.Mutex
+	var outcomes []writeOutcome
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(w)))
+			backend := []storage.Backend{a, b}[w%2]
+			for i := 0; i < perWriter; i++ {
+				ref := lists[rng.Intn(2)]
+				id := fmt.Sprintf("w%02d-%03d", w, i)
+				fail := rng.Intn(20)
+				var created, entry storage.Object
+				started := time.Now()
+				err := func() (err error) {
+					defer func() {
+						if p := recover(); p != nil {
+							err = fmt.Errorf("panicked: %v", p)
+						}
+					}()
+					return backend.Update(context.Background(), func(tx storage.Tx) error {
+						data := storage.Object{"id": id, "n": i}
+						if fail == 1 {
+							data["bad"] = "nul \u0000 character"
+						}
+						var err error
+						if created, err = tx.Create(ref, data); err != nil {
+							return err
+						}
+						if entry, err = tx.Create(lists[2], storage.Object{"id": "h-" + id}); err != nil {
+							return err
+						}
+						switch fail {
+						case 2, 3:
+							return errOwn
+						case 4:
+							panic("the call's own panic")
+						}
+						return nil
+					})
+				}()
+				acked := time.Now()
+				mu.Lock()
+				outcomes = append(outcomes,
+					writeOutcome{ref: ref, id: id, ts: storage.LastModified(created), ok: err == nil, started: started, acked: acked},
+					writeOutcome{ref: lists[2], id: "h-" + id, ts: storage.LastModified(entry), ok: err == nil, started: started, acked: acked})
+				mu.Unlock()
+				switch {
+				case fail >= 1 && fail <= 4 && err == nil:
+					t.Errorf("%s: a failing call (%d) was acknowledged", id, fail)
+				case (fail == 0 || fail > 4) && err != nil:
+					t.Errorf("%s: %v", id, err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if n := commits() - before; n >= writers*perWriter {
+		t.Errorf("%d commits for %d calls: no call shared a transaction", n, writers*perWriter)
+	}
+	for _, ref := range lists {
+		stored := view(t, a, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(ref, storage.Query{}) })
+		got := map[string]int64{}
+		for _, o := range stored {
+			got[storage.ID(o)] = storage.LastModified(o)
+		}
+		var acked []writeOutcome
+		for _, o := range outcomes {
+			if o.ref != ref {
+				continue
+			}
+			ts, present := got[o.id]
+			switch {
+			case o.ok && !present:
+				t.Errorf("%s %s: acknowledged but not stored", ref, o.id)
+			case o.ok && ts != o.ts:
+				t.Errorf("%s %s: stored at %d, answered %d", ref, o.id, ts, o.ts)
+			case !o.ok && present:
+				t.Errorf("%s %s: failed but stored", ref, o.id)
+			case o.ok:
+				acked = append(acked, o)
+			}
+		}
+		if len(acked) != len(stored) {
+			t.Errorf("%s: %d stored, %d acknowledged", ref, len(stored), len(acked))
+		}
+		sort.Slice(acked, func(i, j int) bool { return acked[i].ts < acked[j].ts })
+		for i := 1; i < len(acked); i++ {
+			if acked[i].ts == acked[i-1].ts {
+				t.Errorf("%s: %s and %s share timestamp %d", ref, acked[i-1].id, acked[i].id, acked[i].ts)
+			}
+		}
+		for _, x := range acked {
+			for _, y := range acked {
+				if x.acked.Before(y.started) && x.ts >= y.ts {
+					t.Errorf("%s: %s was acknowledged before %s began, yet its timestamp %d is not smaller than %d", ref, x.id, y.id, x.ts, y.ts)
+				}
+			}
+		}
+		lts := view(t, b, func(tx storage.Tx) (int64, error) { return tx.Timestamp(ref) })
+		if len(acked) > 0 && lts != acked[len(acked)-1].ts {
+			t.Errorf("%s: list timestamp %d, newest object %d", ref, lts, acked[len(acked)-1].ts)
+		}
+	}
+}
+
+// TestWriteGroupRollsBackOneCall checks that a call which fails after
+// other calls of its group wrote, and after round trips of its own,
+// leaves their writes alone and its own nowhere, and that savepoints
+// inside a call (batch sub-requests) still undo only their part.
+func TestWriteGroupRollsBackOneCall(t *testing.T) {
+	b := pgtest.Start(t).Open(t)
+	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
+	hold := make(chan struct{})
+	first := make(chan struct{})
+	var wg sync.WaitGroup
+	results := make([]error, 6)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i > 0 {
+				<-first // the others queue while the first call runs
+			}
+			results[i] = b.Update(context.Background(), func(tx storage.Tx) error {
+				if i == 0 {
+					close(first)
+					<-hold
+				}
+				sp := tx.(storage.Savepointer)
+				if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("keep-%d", i)}); err != nil {
+					return err
+				}
+				mark := sp.Savepoint()
+				if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("undone-%d", i)}); err != nil {
+					return err
+				}
+				if _, err := tx.Get(ref, fmt.Sprintf("undone-%d", i)); err != nil { // a round trip
+					return err
+				}
+				if err := sp.RollbackTo(mark); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					if err := tx.SetACL(ref.Parent+"/records/keep-"+fmt.Sprint(i), storage.ACL{"write": {"x"}}); err != nil {
+						return err
+					}
+					if _, err := tx.Get(ref, fmt.Sprintf("keep-%d", i)); err != nil {
+						return err
+					}
+					return errors.New("odd calls fail")
+				}
+				return nil
+			})
+		}(i)
+	}
+	<-first
+	time.Sleep(100 * time.Millisecond)
+	close(hold)
+	wg.Wait()
+	stored := view(t, b, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(ref, storage.Query{}) })
+	var ids []string
+	for _, o := range stored {
+		ids = append(ids, storage.ID(o))
+	}
+	sort.Strings(ids)
+	if want := "[keep-0 keep-2 keep-4]"; fmt.Sprint(ids) != want {
+		t.Errorf("stored %v, want %s", ids, want)
+	}
+	for i, err := range results {
+		if (i%2 == 1) != (err != nil) {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	acls := view(t, b, func(tx storage.Tx) (map[string]storage.ACL, error) {
+		return tx.GetACLs([]string{ref.Parent + "/records/keep-1", ref.Parent + "/records/keep-3"})
+	})
+	for uri, acl := range acls {
+		if len(acl) > 0 {
+			t.Errorf("%s: ACL %v of a failed call stored", uri, acl)
+		}
+	}
+}

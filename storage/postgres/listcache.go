@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"fmt"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// The page cache: a list page a read-only transaction reads is kept, as
+// the rows the database returned, under its list and its query (filters,
+// sort, cursor, limit), and dropped with the list's counts whenever a row
+// of that list changes (a notification or the instance's own commit; see
+// cache.invalidate). A page is served only after the request's barrier
+// (cache.sync), like every cached read, so it is never older than the
+// last write acknowledged before the request arrived. Pages restricted to
+// a set of ids (callers reading individual records) are not kept: their
+// key would be the set.
+
+// pageRow is a stored row of a cached page.
+type pageRow struct {
+	id string
+	cachedRow
+}
+
+const (
+	// maxPageLimit is the largest page kept.
+	maxPageLimit = 200
+	// maxPagesPerList bounds the queries kept per list, and maxPageLists
+	// the lists with pages kept.
+	maxPagesPerList = 32
+	maxPageLists    = 2048
+)
+
+func pageCacheable(q storage.Query) bool {
+	return q.IDs == nil && q.Limit > 0 && q.Limit <= maxPageLimit
+}
+
+// pageKey names a query within its list's pages.
+func pageKey(q storage.Query) string {
+	b := []byte(countKey(q.Filters, q.IncludeDeleted))
+	b = fmt.Appendf(b, "\x00%d", q.Limit)
+	for _, s := range q.Sort {
+		b = fmt.Appendf(b, "\x00%s/%t", s.Field, s.Desc)
+	}
+	if q.After != nil {
+		// The cursor holds the sort fields of the previous page's last
+		// object (and its id and timestamp).
+		b = append(b, "\x00after"...)
+		for _, s := range storage.FullSort(q.Sort) {
+			b = append(b, 0)
+			b = append(b, s.Field...)
+			b = append(b, '=')
+			if v, ok := storage.Lookup(q.After, s.Field); ok {
+				b, _ = storage.AppendJSON(b, v)
+			}
+		}
+	}
+	return string(b)
+}
+
+// cachedList serves a page from the cache, or reads it and keeps it.
+func (t *pgTx) cachedList(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
+	list, key := listID(ref.Resource, ref.Parent), pageKey(q)
+	if rows, ok := t.cache.page(list, key); ok {
+		t.cache.hits.Add(1)
+		out := make([]storage.Object, len(rows))
+		for i, r := range rows {
+			o, err := row(r.id, r.data, r.lm, r.deleted)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = o
+		}
+		return out, nil
+	}
+	t.cache.misses.Add(1)
+	gen := t.cache.gen.Load()
+	objs, rows, err := t.listNow(ref, q, true)
+	if err == nil {
+		t.cache.keepPage(list, key, rows, gen)
+	}
+	return objs, err
+}
+
+func (c *cache) page(list, key string) ([]pageRow, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	rows, ok := c.pages[list][key]
+	return rows, ok && c.enabled
+}
+
+func (c *cache) keepPage(list, key string, rows []pageRow, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.enabled || c.gen.Load() != gen {
+		return
+	}
+	m := c.pages[list]
+	if m == nil || len(m) >= maxPagesPerList {
+		trim(c.pages, maxPageLists)
+		m = map[string][]pageRow{}
+		c.pages[list] = m
+	}
+	if rows == nil {
+		rows = []pageRow{}
+	}
+	m[key] = rows
+}
