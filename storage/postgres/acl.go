@@ -97,7 +97,7 @@ func (t *pgTx) SetACL(uri string, acl storage.ACL) error {
 		t.ownACLs = map[string]storage.ACL{}
 	}
 	t.ownACLs[uri] = storedACL(acl)
-	stmts := []stmt{{sql: `DELETE FROM access_control_entries WHERE object_id = $1`, args: []any{uri}}}
+	stmts := []stmt{{sql: `DELETE FROM access_control_entries WHERE object_id = $1`, args: []any{uri}, kind: kindACLDelete}}
 	var perms, principals []string
 	for perm, ps := range acl {
 		for _, p := range ps {
@@ -108,7 +108,7 @@ func (t *pgTx) SetACL(uri string, acl storage.ACL) error {
 	if len(perms) > 0 {
 		stmts = append(stmts, stmt{sql: `INSERT INTO access_control_entries (object_id, permission, principal)
 	  SELECT $1, perm, principal FROM unnest($2::TEXT[], $3::TEXT[]) AS t(perm, principal) ON CONFLICT DO NOTHING`,
-			args: []any{uri, perms, principals}})
+			args: []any{uri, perms, principals}, kind: kindACLInsert})
 	}
 	return t.later(stmts...)
 }

@@ -250,7 +250,8 @@ func (b *Backend) runGroup(group []*call) {
 	cctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	t.ctx = cctx
 	t.tryLocks = false
-	if err = t.flushAll(); err == nil {
+	var flushErr error
+	if flushErr = t.flushAll(); flushErr == nil {
 		err = tx.Commit(cctx)
 	} else {
 		tx.Rollback(context.Background())
@@ -274,7 +275,12 @@ func (b *Backend) runGroup(group []*call) {
 		}
 		again = append(ok, again...)
 	default:
-		err = wrap("commit", err)
+		if flushErr != nil {
+			// A lone call's own error, from its last round trip.
+			err = flushErr
+		} else {
+			err = wrap("commit", err)
+		}
 		for _, k := range ok {
 			finish(k, err)
 		}

@@ -248,3 +248,39 @@ func TestWriteGroupRollsBackOneCall(t *testing.T) {
 		}
 	}
 }
+
+// TestQueuedCreationConflict checks that creations queued under a held
+// lock (and merged into one statement before the commit) still report an
+// id taken behind the lock's back, by a writer that ignores it (Kinto),
+// as the UnicityError with the stored object, and write nothing.
+func TestQueuedCreationConflict(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	b := open(t, url)
+	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	  VALUES ('taken', $1, 'record', '{"by": "kinto"}', NULL, FALSE)`, ref.Parent); err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(context.Background(), func(tx storage.Tx) error {
+		for _, id := range []string{"first", "second", "taken", "third"} {
+			if _, err := tx.Create(ref, storage.Object{"id": id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var ue *storage.UnicityError
+	if !errors.As(err, &ue) || storage.ID(ue.Existing) != "taken" || ue.Existing["by"] != "kinto" {
+		t.Fatalf("got %v, want the UnicityError of the taken id", err)
+	}
+	stored := view(t, b, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(ref, storage.Query{}) })
+	if len(stored) != 1 {
+		t.Errorf("the failed call wrote: %v", stored)
+	}
+}

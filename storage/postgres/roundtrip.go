@@ -112,7 +112,10 @@ type stmt struct {
 	sql  string
 	args []any
 	scan func(pgx.Row) error
-	sp   int
+	// kind and ref let the last round trip merge statements
+	// (coalesce.go).
+	kind stmtKind
+	ref  storage.Ref
 }
 
 // batcher is a transaction that sends several statements at once.

@@ -131,7 +131,7 @@ func (t *pgTx) flushAll() error {
 	if len(t.queued) == 0 {
 		return nil
 	}
-	return t.roundTrip("write", t.outgoing(true)...)
+	return t.roundTrip("write", coalesce(t.outgoing(true))...)
 }
 
 // listKey names a list's row in the timestamps table.
@@ -188,5 +188,5 @@ func (t *pgTx) dropStamps(uri string) {
 func stampStmt(k listKey, ts int64) stmt {
 	return stmt{sql: `INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3))
 	  ON CONFLICT (parent_id, resource_name) DO UPDATE SET last_modified = GREATEST(timestamps.last_modified, EXCLUDED.last_modified)`,
-		args: []any{k.parent, k.resource, ts}}
+		args: []any{k.parent, k.resource, ts}, kind: kindStamp}
 }

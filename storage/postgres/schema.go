@@ -86,4 +86,4 @@ const bumpTimestampSQL = `CREATE OR REPLACE FUNCTION bump_timestamp() RETURNS tr
 	 END; $$ LANGUAGE plpgsql`
 
 // stampedStmt marks a write transaction of Nimbus for bumpTimestampSQL.
-var stampedStmt = stmt{sql: `SELECT set_config('nimbus.stamped', 'on', true)`}
+var stampedStmt = stmt{sql: `SELECT set_config('nimbus.stamped', 'on', true)`, kind: kindSetup}

@@ -274,31 +274,14 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 		// version does not change the new timestamp: the write is
 		// queued with nothing read first.
 		objTS, listTS = storage.NextTimestamp(*known, sent, true)
-		write = stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
-	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
-	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
-	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`,
-			args: []any{id, ref.Parent, ref.Resource, string(data), objTS}}
+		write = upsertStmt(id, ref.Parent, ref.Resource, string(data), objTS)
 	case known != nil && create && !t.selfParented(ref):
 		// A creation is queued too. Should the id exist after all (only
 		// a race with a writer that ignores the list lock can do that,
 		// the callers having looked first), the statement changes
 		// nothing and its round trip fails with the UnicityError.
 		objTS, listTS = storage.NextTimestamp(*known, sent, true)
-		write = stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
-	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
-	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
-	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE WHERE objects.deleted
-	  RETURNING TRUE`, args: []any{id, ref.Parent, ref.Resource, string(data), objTS},
-			scan: func(r pgx.Row) error {
-				var created bool
-				if err := r.Scan(&created); errors.Is(err, pgx.ErrNoRows) {
-					return &createConflict{ref: ref, id: id}
-				} else if err != nil {
-					return err
-				}
-				return nil
-			}}
+		write = createStmt(ref, id, string(data), objTS)
 	default:
 		prev, cur, err := t.lockAndRead(ref, id)
 		if err != nil {
@@ -309,11 +292,7 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 			return nil, &storage.UnicityError{Field: "id", Existing: prev}
 		}
 		objTS, listTS = storage.NextTimestamp(cur, sent, create || !live)
-		write = stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
-	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
-	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
-	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`,
-			args: []any{id, t.rowParent(ref, id), ref.Resource, string(data), objTS}}
+		write = upsertStmt(id, t.rowParent(ref, id), ref.Resource, string(data), objTS)
 	}
 	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 	t.noteStamp(ref, id, listTS)
