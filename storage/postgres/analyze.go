@@ -11,8 +11,10 @@ import (
 // (an empty database seeded through /v1/batch, say) gets plans made for
 // a few rows, which read a whole list to sort it. Autovacuum fixes that
 // within a minute or more; an instance does it sooner: once the rows its
-// transactions wrote since the last analysis exceed a tenth of the table
-// (at least analyzeMin), it runs ANALYZE in the background, one at a time.
+// transactions wrote since the last analysis reach the table's size then
+// (at least analyzeMin), so each time the table may have doubled, it runs
+// ANALYZE in the background, one at a time. A table of N rows costs about
+// log2(N) analyses as it fills, each a fixed-size sample.
 
 // analyzeMin is the fewest written rows that start an analysis.
 const analyzeMin = 1000
@@ -41,7 +43,7 @@ func (b *Backend) wrote(n int) {
 		}
 		var rows float64
 		if err := b.pool.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'objects'::regclass`).Scan(&rows); err == nil {
-			s.threshold.Store(int64(rows / 10))
+			s.threshold.Store(int64(rows))
 		}
 	}()
 }
