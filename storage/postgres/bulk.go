@@ -100,6 +100,7 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.Object, acls map[string
 			}
 		}
 		t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
+		t.bulkRows++
 		t.tc.acls = append(t.tc.acls, u)
 		t.ownACLs[u] = storedACL(acl)
 	}

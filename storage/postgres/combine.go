@@ -263,7 +263,7 @@ func (b *Backend) runGroup(group []*call) {
 	b.cache.invalidate(&t.tc)
 	switch {
 	case err == nil:
-		b.wrote(len(t.tc.objects))
+		b.wrote(len(t.tc.objects) - t.bulkRows)
 		for _, k := range ok {
 			finish(k, nil)
 		}

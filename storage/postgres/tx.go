@@ -59,6 +59,9 @@ type pgTx struct {
 	// the failure cannot be pinned on one member (combine.go).
 	carried  bool
 	poisoned bool
+	// bulkRows counts the rows of WriteMany, whose callers (imports)
+	// analyse the tables themselves (analyze.go).
+	bulkRows int
 }
 
 // cached tells whether reads of this transaction may use the cache; the
