@@ -176,7 +176,15 @@ func (b *Backend) runGroup(group []*call) {
 	var ok []*call
 	var again []*call
 	broken := false
-	for i, k := range group {
+	started := time.Now()
+	for i := 0; ; i++ {
+		if i == len(group) {
+			// Calls that arrived meanwhile join the running group.
+			if group = b.extend(group, started); i == len(group) {
+				break
+			}
+		}
+		k := group[i]
 		if err := k.ctx.Err(); err != nil {
 			finish(k, err)
 			continue
@@ -286,6 +294,30 @@ func (b *Backend) runGroup(group []*call) {
 		}
 	}
 	b.requeue(again)
+}
+
+// maxExtend is how long after it began a group still takes calls that
+// arrived while it ran.
+const maxExtend = 10 * time.Millisecond
+
+// extend adds to a running group the calls queued since it began, within
+// maxGroup and maxExtend: they wait for the group's commit instead of the
+// next group's (which, on a list another instance writes too, would also
+// wait for that instance's group).
+func (b *Backend) extend(group []*call, started time.Time) []*call {
+	if group[0].alone || len(group) >= maxGroup || time.Since(started) > maxExtend {
+		return group
+	}
+	c := b.comb
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for n < len(c.queue) && len(group)+n < maxGroup && !c.queue[n].alone {
+		n++
+	}
+	group = append(group, c.queue[:n]...)
+	c.queue = c.queue[n:]
+	return group
 }
 
 // runMember runs one call's function, turning a panic into an error
