@@ -430,6 +430,13 @@ type barrier struct {
 // notifications of transactions committed before that query ahead of its
 // answer, so a write answered by any instance before this read began is
 // never served stale. Concurrent readers share one round trip.
+// syncedFor tells, without waiting, whether a barrier that started after
+// the request arrived has been answered.
+func (c *cache) syncedFor(ctx context.Context) bool {
+	after, ok := storage.ReadAfter(ctx)
+	return ok && c.synced.Load() >= int64(after.Sub(epoch)) && c.on()
+}
+
 func (c *cache) sync(ctx context.Context) bool {
 	after := time.Now()
 	if t, ok := storage.ReadAfter(ctx); ok {

@@ -75,7 +75,11 @@ func (t *pgTx) cached() bool {
 	}
 	if t.synced == 0 {
 		t.synced = -1
-		if t.cache.sync(t.ctx) {
+		// A write transaction (it may hold list locks, and runs the
+		// calls of a whole write group) never waits for a barrier: it
+		// uses the cache only when the request's barrier is already
+		// answered, and reads the database otherwise.
+		if t.write && t.cache.syncedFor(t.ctx) || !t.write && t.cache.sync(t.ctx) {
 			t.synced = 1
 		}
 	}
