@@ -105,6 +105,9 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.Object, acls map[string
 		t.ownACLs[u] = storedACL(acl)
 	}
 	stmts = []stmt{
+		// The rows' own notifications are skipped (bulkStmt); one that
+		// drops every cache goes instead.
+		bulkStmt(true),
 		{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
 	  SELECT id, parent_id, $1, data::JSONB, from_epoch(ts), gone
 	  FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BOOLEAN[]) AS r(id, parent_id, data, ts, gone)
@@ -118,7 +121,7 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.Object, acls map[string
 	  SELECT object_id, perm, principal FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS t(object_id, perm, principal)
 	  ON CONFLICT DO NOTHING`, args: []any{entryURIs, perms, principals}})
 	}
-	stmts = append(stmts, t.setListTSStmt(ref, ids[len(ids)-1], cur))
+	stmts = append(stmts, bulkStmt(false), t.setListTSStmt(ref, ids[len(ids)-1], cur))
 	return t.roundTrip("write", stmts...)
 }
 
@@ -131,4 +134,15 @@ var _ storage.Analyzer = (*Backend)(nil)
 func (b *Backend) Analyze(ctx context.Context) error {
 	_, err := b.pool.Exec(ctx, `ANALYZE objects, access_control_entries, timestamps`)
 	return wrap("analyze", err)
+}
+
+// bulkStmt turns the per-row cache notifications of the transaction off
+// (cacheSQL's triggers read nimbus.bulk) or back on; turning them back on
+// notifies every instance that anything may have changed ("*"), which a
+// bulk write pays once instead of three notifications per object.
+func bulkStmt(on bool) stmt {
+	if on {
+		return stmt{sql: `SELECT set_config('nimbus.bulk', 'on', true)`}
+	}
+	return stmt{sql: `SELECT set_config('nimbus.bulk', 'off', true), pg_notify('` + notifyChannel + `', '*')`}
 }

@@ -57,6 +57,7 @@ var cacheSQL = []string{
 	`CREATE OR REPLACE FUNCTION nimbus_notify_object() RETURNS trigger AS $$
 	 DECLARE action TEXT;
 	 BEGIN
+	   IF current_setting('nimbus.bulk', true) = 'on' THEN RETURN NULL; END IF;
 	   IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.resource_name, OLD.parent_id, OLD.id) IS DISTINCT FROM (NEW.resource_name, NEW.parent_id, NEW.id)) THEN
 	     PERFORM nimbus_notify('o' || OLD.resource_name || chr(31) || OLD.parent_id || chr(31) || OLD.id);
 	   END IF;
@@ -72,6 +73,7 @@ var cacheSQL = []string{
 	 END; $$ LANGUAGE plpgsql`,
 	`CREATE OR REPLACE FUNCTION nimbus_notify_ace() RETURNS trigger AS $$
 	 BEGIN
+	   IF current_setting('nimbus.bulk', true) = 'on' THEN RETURN NULL; END IF;
 	   IF TG_OP <> 'INSERT' THEN PERFORM nimbus_notify('a' || OLD.object_id); END IF;
 	   IF TG_OP <> 'DELETE' THEN PERFORM nimbus_notify('a' || NEW.object_id); END IF;
 	   RETURN NULL;
