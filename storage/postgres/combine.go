@@ -116,9 +116,14 @@ func (b *Backend) leadUntil(own *call) {
 			return
 		}
 		if isDone(own) {
-			c.queue[0].lead <- struct{}{}
-			c.mu.Unlock()
-			return
+			select {
+			case c.queue[0].lead <- struct{}{}:
+				c.mu.Unlock()
+				return
+			default:
+				// Another leader (WriteGroups > 1) handed it over to that
+				// caller already: this one keeps leading.
+			}
 		}
 		n := 1
 		if !c.queue[0].alone {

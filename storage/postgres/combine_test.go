@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/postgres"
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
@@ -28,7 +29,7 @@ type writeOutcome struct {
 
 // TestWriteGroups drives the write combining (combine.go) as two
 // instances under load would: 24 writers on two backends sharing one
-// database write into three lists (two of them written together, like a
+// database (one of them running three groups at once) write into three lists (two of them written together, like a
 // record and its history entry), and about one call in five fails on its
 // own: it returns an error after writing, writes an object PostgreSQL
 // refuses (a NUL character), or panics. Afterwards, on every list:
@@ -43,7 +44,15 @@ type writeOutcome struct {
 func TestWriteGroups(t *testing.T) {
 	pg := pgtest.Start(t)
 	url := pg.NewDatabase(t)
-	a, b := open(t, url), open(t, url)
+	// One instance with the default (one group at a time), one running
+	// three groups at once.
+	a := open(t, url)
+	b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, WriteGroups: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	pgtest.WaitCache(t, b)
 	lists := []storage.Ref{
 		{Resource: "record", Parent: "/buckets/b/collections/c1"},
 		{Resource: "record", Parent: "/buckets/b/collections/c2"},
