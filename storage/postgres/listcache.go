@@ -14,7 +14,7 @@ import (
 // (cache.sync), like every cached read, so it is never older than the
 // last write acknowledged before the request arrived. Pages restricted to
 // a set of ids (callers reading individual records) are not kept: their
-// key would be the set.
+// key would be the set; nor are reads by timestamp (see pageCacheable).
 
 // pageRow is a stored row of a cached page.
 type pageRow struct {
@@ -31,8 +31,19 @@ const (
 	maxPageLists    = 2048
 )
 
+// pageCacheable tells whether a query's pages are kept. Queries on
+// last_modified (_since, _before: synchronisation, change streams and
+// their checks that nothing changed in between) always read the database.
 func pageCacheable(q storage.Query) bool {
-	return q.IDs == nil && q.Limit > 0 && q.Limit <= maxPageLimit
+	if q.IDs != nil || q.Limit <= 0 || q.Limit > maxPageLimit {
+		return false
+	}
+	for _, f := range q.Filters {
+		if f.Field == "last_modified" {
+			return false
+		}
+	}
+	return true
 }
 
 // pageKey names a query within its list's pages.
