@@ -6,6 +6,10 @@
 // Timestamps stay strictly increasing per list across concurrent
 // transactions and instances: a write takes a transaction-scoped advisory
 // lock on its list, reads the latest timestamp and stores the next one.
+// Concurrent writes of an instance share one transaction and one commit
+// (combine.go), with as few round trips as possible (savepoint.go,
+// coalesce.go); docs/architecture.md, "The PostgreSQL protocol", gives
+// the rules every change here must keep.
 // Lists in timestamp order are keyset queries on the
 // (parent_id, resource_name, last_modified) index that stop at the page
 // size; other orders are computed from a scan of the list, keeping only the
