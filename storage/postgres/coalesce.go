@@ -1,7 +1,7 @@
 package postgres
 
 import (
-	"strings"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 
@@ -39,18 +39,33 @@ const (
 	kindSetup
 )
 
-const upsertSQL = `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
-	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)
-	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
-	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`
-
-const createSQL = upsertSQL + ` WHERE objects.deleted RETURNING TRUE`
-
-const mergedRowsSQL = `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+// The statements writing object rows: one row, or many over arrays; an
+// upsert replaces whatever is stored, a creation only a tombstone.
+const (
+	insertRowSQL = `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	  VALUES ($1, $2, $3, $4::JSONB, from_epoch($5), FALSE)`
+	insertRowsSQL = `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
 	  SELECT i, p, r, d::JSONB, from_epoch(ts), FALSE
-	  FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[]) AS t(i, p, r, d, ts)
+	  FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[]) AS t(i, p, r, d, ts)`
+	replaceRowSQL = `
 	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
 	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = FALSE`
+	onlyTombstoneSQL = ` WHERE objects.deleted`
+
+	upsertSQL     = insertRowSQL + replaceRowSQL
+	createSQL     = insertRowSQL + replaceRowSQL + onlyTombstoneSQL + ` RETURNING TRUE`
+	mergedRowsSQL = insertRowsSQL + replaceRowSQL
+	// mergedCreatesSQL returns the keys (rowKey) it created or revived.
+	mergedCreatesSQL = `WITH created AS (` + insertRowsSQL + replaceRowSQL + onlyTombstoneSQL +
+		` RETURNING id || chr(31) || parent_id || chr(31) || resource_name AS k)
+	  SELECT COALESCE(array_agg(k), '{}') FROM created`
+)
+
+// rowKey names the row a kindUpsert or kindCreate statement writes, as
+// mergedCreatesSQL returns it.
+func rowKey(st stmt) string {
+	return st.args[0].(string) + "\x1f" + st.args[1].(string) + "\x1f" + st.args[2].(string)
+}
 
 // upsertStmt writes an object's row.
 func upsertStmt(id, parent, resource, data string, ts int64) stmt {
@@ -62,7 +77,7 @@ func createStmt(ref storage.Ref, id, data string, ts int64) stmt {
 	return stmt{sql: createSQL, args: []any{id, ref.Parent, ref.Resource, data, ts}, kind: kindCreate, ref: ref,
 		scan: func(r pgx.Row) error {
 			var created bool
-			if err := r.Scan(&created); err == pgx.ErrNoRows {
+			if err := r.Scan(&created); errors.Is(err, pgx.ErrNoRows) {
 				return &createConflict{ref: ref, id: id}
 			} else if err != nil {
 				return err
@@ -85,7 +100,7 @@ func coalesce(stmts []stmt) []stmt {
 		case kindOther:
 			return stmts
 		case kindUpsert, kindCreate:
-			k := st.args[0].(string) + "\x1f" + st.args[1].(string) + "\x1f" + st.args[2].(string)
+			k := rowKey(st)
 			if rows[k] {
 				return stmts
 			}
@@ -154,10 +169,7 @@ func mergeCreates(s []stmt) stmt {
 	if len(s) == 1 {
 		return s[0]
 	}
-	sql := `WITH created AS (` + strings.Replace(mergedRowsSQL, "deleted = FALSE", "deleted = FALSE WHERE objects.deleted", 1) +
-		` RETURNING id || chr(31) || parent_id || chr(31) || resource_name AS k)
-	  SELECT COALESCE(array_agg(k), '{}') FROM created`
-	return mergeRows(s, sql, func(r pgx.Row) error {
+	return mergeRows(s, mergedCreatesSQL, func(r pgx.Row) error {
 		var keys []string
 		if err := r.Scan(&keys); err != nil {
 			return err
@@ -170,7 +182,7 @@ func mergeCreates(s []stmt) stmt {
 			done[k] = true
 		}
 		for _, st := range s {
-			if !done[st.args[0].(string)+"\x1f"+st.args[1].(string)+"\x1f"+st.args[2].(string)] {
+			if !done[rowKey(st)] {
 				return &createConflict{ref: st.ref, id: st.args[0].(string)}
 			}
 		}

@@ -287,6 +287,11 @@ func (b *Backend) runGroup(group []*call) {
 			k.alone = true
 		}
 		again = append(ok, again...)
+	case len(ok) == 1 && errors.Is(flushErr, storage.ErrConflict) && ok[0].attempts+1 < maxAttempts:
+		// A lone call that lost a deadlock in its last round trip runs
+		// again, as one that lost it earlier does.
+		ok[0].attempts++
+		again = append(ok, again...)
 	default:
 		if flushErr != nil {
 			// A lone call's own error, from its last round trip.

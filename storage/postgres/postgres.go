@@ -257,8 +257,9 @@ func (b *Backend) Close() error {
 // listening connection is up. Tests wait for it.
 func (b *Backend) CacheReady() bool { return b.cache.on() }
 
-// CacheStats returns how many object reads the cache answered and how
-// many went to the database since the backend was opened.
+// CacheStats returns how many reads (objects, list pages) the cache
+// answered and how many went to the database since the backend was
+// opened.
 func (b *Backend) CacheStats() (hits, misses uint64) {
 	if b.cache == nil {
 		return 0, 0
@@ -418,7 +419,7 @@ func (b *Backend) Stats() []storage.Stat {
 		{Name: "pool_idle_connections", Help: "Idle connections.", Value: float64(s.IdleConns())},
 		{Name: "pool_max_connections", Help: "The pool's size.", Value: float64(s.MaxConns())},
 		{Name: "pool_acquire_wait_seconds_total", Help: "Time spent waiting for a connection.", Value: s.AcquireDuration().Seconds(), Counter: true},
-		{Name: "cache_hits_total", Help: "Object reads answered by the read cache.", Value: float64(hits), Counter: true},
-		{Name: "cache_misses_total", Help: "Object reads that went to the database.", Value: float64(misses), Counter: true},
+		{Name: "cache_hits_total", Help: "Reads of objects and list pages answered by the read cache.", Value: float64(hits), Counter: true},
+		{Name: "cache_misses_total", Help: "Reads of objects and list pages that went to the database.", Value: float64(misses), Counter: true},
 	}
 }
