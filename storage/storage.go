@@ -179,6 +179,13 @@ type TombstoneWriter interface {
 // the list's, as Create and WriteTombstone do one by one; uri gives the
 // object URI of an id. It is what a backend with round trips (PostgreSQL)
 // offers to write a page in a few statements.
+//
+// A transaction that called WriteMany may commit before its writes are on
+// disk (PostgreSQL commits it with synchronous_commit off, so that the
+// next page is sent while the server writes the last one's log): after a
+// crash the last pages may be missing, as if the import had stopped
+// there. An import therefore calls Sync (BulkSyncer) before it reports
+// success; a run again writes what is missing.
 type BulkWriter interface {
 	WriteMany(ref Ref, objs []Object, acls map[string]ACL, uri func(id string) string) error
 }
@@ -199,6 +206,13 @@ func GetForUpdate(tx Tx, ref Ref, id string) (Object, error) {
 		return r.GetForUpdate(ref, id)
 	}
 	return tx.Get(ref, id)
+}
+
+// BulkSyncer is implemented by backends whose bulk writes (BulkWriter)
+// may commit before they are durable: Sync returns once every commit made
+// before it is on disk.
+type BulkSyncer interface {
+	Sync(ctx context.Context) error
 }
 
 // Analyzer is implemented by backends whose query planner needs fresh

@@ -125,7 +125,28 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.Object, acls map[string
 	return t.roundTrip("write", stmts...)
 }
 
-var _ storage.Analyzer = (*Backend)(nil)
+var (
+	_ storage.Analyzer   = (*Backend)(nil)
+	_ storage.BulkSyncer = (*Backend)(nil)
+)
+
+// Sync implements storage.BulkSyncer. A transaction that has a
+// transaction id commits with a flush of the log up to its commit record,
+// and so of every commit before it, the asynchronous ones of WriteMany
+// included.
+func (b *Backend) Sync(ctx context.Context) error {
+	tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return wrap("sync", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
+	for _, q := range []string{`SET LOCAL synchronous_commit = on`, `SELECT pg_current_xact_id()`} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return wrap("sync", err)
+		}
+	}
+	return wrap("sync", tx.Commit(ctx))
+}
 
 // Analyze implements storage.Analyzer: it refreshes the planner's
 // statistics of the tables a bulk load grew. Until autovacuum comes by,
@@ -140,9 +161,12 @@ func (b *Backend) Analyze(ctx context.Context) error {
 // (cacheSQL's triggers read nimbus.bulk) or back on; turning them back on
 // notifies every instance that anything may have changed ("*"), which a
 // bulk write pays once instead of three notifications per object.
+//
+// A bulk transaction also commits without waiting for its log to reach
+// disk (storage.BulkWriter's contract): Sync makes it durable.
 func bulkStmt(on bool) stmt {
 	if on {
-		return stmt{sql: `SELECT set_config('nimbus.bulk', 'on', true)`}
+		return stmt{sql: `SELECT set_config('nimbus.bulk', 'on', true), set_config('synchronous_commit', 'off', true)`}
 	}
 	return stmt{sql: `SELECT set_config('nimbus.bulk', 'off', true), pg_notify('` + notifyChannel + `', '*')`}
 }

@@ -69,6 +69,10 @@ func TestWriteMany(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The bulk page committed asynchronously; Sync makes it durable.
+	if err := bulk.Sync(ctx); err != nil {
+		t.Fatalf("Sync after a bulk write: %v", err)
+	}
 	if err := single.Update(ctx, func(tx storage.Tx) error {
 		for _, o := range page() {
 			if storage.IsDeleted(o) {
