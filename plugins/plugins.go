@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-server/nimbus/plugins/accounts"
 	"github.com/nimbus-server/nimbus/plugins/admin"
+	"github.com/nimbus-server/nimbus/plugins/attachments"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/plugins/changes"
 	"github.com/nimbus-server/nimbus/plugins/counters"
@@ -36,6 +37,7 @@ func Catalog() map[string]func() resource.Plugin {
 		"prometheus":     func() resource.Plugin { return &prometheus.Plugin{} },
 		"counters":       func() resource.Plugin { return &counters.Plugin{} },
 		"statsd":         func() resource.Plugin { return &statsd.Plugin{} },
+		"attachments":    func() resource.Plugin { return &attachments.Plugin{} },
 	}
 }
 
@@ -51,6 +53,7 @@ var aliases = map[string]string{
 	"kinto.plugins.openid":         "openid",
 	"kinto.plugins.prometheus":     "prometheus",
 	"kinto.plugins.statsd":         "statsd",
+	"kinto_attachment":             "attachments",
 }
 
 // Core returns the plugins every server runs: Kinto's resources and the

@@ -62,6 +62,11 @@ type App struct {
 	// consumes are the media types plain routes take besides JSON, by
 	// "METHOD /v1/path".
 	consumes map[string][]string
+	// streaming are the plain routes that read their body themselves, by
+	// "METHOD /v1/path".
+	streaming map[string]bool
+	// rootHandlers serve paths outside /v1, by prefix.
+	rootHandlers map[string]http.Handler
 	// pluralRoutes are the routes of lists, which may answer streams.
 	pluralRoutes map[string]bool
 	plugins      []string

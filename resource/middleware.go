@@ -157,6 +157,12 @@ func (a *App) preChecks(c echo.Context) error {
 		}
 		return nil
 	}
+	for prefix, h := range a.rootHandlers {
+		if strings.HasPrefix(p, prefix) {
+			h.ServeHTTP(c.Response(), req)
+			return nil
+		}
+	}
 	if served, err := a.serveStatic(c); served || err != nil {
 		return err
 	}
@@ -228,8 +234,10 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 			}
 		}
-		if err := a.readBody(r); err != nil {
-			return err
+		if !a.streaming[req.Method+" "+c.Path()] {
+			if err := a.readBody(r); err != nil {
+				return err
+			}
 		}
 		if len(r.body) > 0 && req.Header.Get("Content-Type") == "" && !safeMethod(req.Method) {
 			// A page of another site can send a body without a

@@ -116,6 +116,10 @@ type putInput struct {
 	pc       precond
 	perr     *Error
 	run      runner
+	// merge makes the write to an existing object a PATCH with a JSON
+	// body: data's keys replace the stored ones, perms the named
+	// permissions (Objects.Merge).
+	merge bool
 }
 
 // putOutput is what a PUT did.
@@ -215,6 +219,12 @@ func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in pu
 		execute: func(tx storage.Tx, old storage.Object) ([]*Event, error) {
 			out.created = old == nil
 			data := wb.data
+			if in.merge && old != nil {
+				data = copyData(old)
+				for k, v := range wb.data {
+					data[k] = v
+				}
+			}
 			if !wb.hasData {
 				data = map[string]any{}
 				if old != nil {
@@ -235,7 +245,20 @@ func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in pu
 				return nil, err
 			}
 			acl := oldACL
-			if wb.hasPerms {
+			switch {
+			case wb.hasPerms && in.merge && old != nil:
+				acl = storage.ACL{}
+				for k, v := range oldACL {
+					acl[k] = v
+				}
+				for k, v := range wb.perms {
+					if v == nil {
+						delete(acl, k)
+					} else {
+						acl[k] = v
+					}
+				}
+			case wb.hasPerms:
 				acl = wb.perms
 			}
 			var events []*Event

@@ -171,6 +171,35 @@ func (o Objects) Ensure(uri string) (bool, error) {
 	return err == nil, err
 }
 
+// Merge writes data into the object at uri as an HTTP PATCH with a JSON
+// body does when the object exists (data's keys replace the stored ones;
+// each permission named in permissions, the decoded JSON object a client
+// sent, replaces the stored one), and creates it as a PUT does when it
+// does not (the caller becomes its writer). The If-Match and
+// If-None-Match headers of the request apply, as on the object's own
+// endpoint. It reports whether the object was created.
+func (o Objects) Merge(uri string, data storage.Object, permissions any) (storage.Object, bool, error) {
+	loc, err := o.locate(uri)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := o.check("PATCH", uri, loc); err != nil {
+		return nil, false, err
+	}
+	if data == nil {
+		data = storage.Object{}
+	}
+	wb := writeBody{data: data, hasData: true}
+	if permissions != nil {
+		wb.perms, wb.err = o.r.app.parsePermissions(loc.Resource, permissions, false)
+		wb.hasPerms = true
+	}
+	in := putInput{body: wb, run: o.run, merge: true}
+	in.pc, in.perr = parsePrecond(o.r.c.Request())
+	out, err := o.r.app.putObject(o.r, loc.Resource, matchdict(loc.IDs), loc.ID, in)
+	return out.stored, out.created, err
+}
+
 // ErrObjectExists is what Create returns for an object already there.
 var ErrObjectExists = errors.New("resource: the object exists")
 

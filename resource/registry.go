@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/permissions"
@@ -116,6 +118,11 @@ type Route struct {
 	// ("application/x-www-form-urlencoded" for an HTML form): a body of
 	// another type gets 415.
 	Consumes []string
+	// StreamBody leaves the request body unread: the handler reads it
+	// from Request.BodyReader as it comes (file uploads), and sets its own
+	// limit; max_request_body_bytes does not apply, and authentication
+	// methods see an empty body.
+	StreamBody bool
 }
 
 // AddRoute registers a plain endpoint.
@@ -124,6 +131,24 @@ func (r *Registry) AddRoute(rt Route) error {
 		return fmt.Errorf("route %s %q: a handler and a path starting with / are required", rt.Method, rt.Path)
 	}
 	r.app.routes = append(r.app.routes, rt)
+	return nil
+}
+
+// AddRootHandler serves every path under prefix (outside /v1, such as
+// "/attachments/") with h, before the static folder and the redirect to
+// /v1: files a plugin serves at URLs of its own. The usual security
+// headers are set before h runs; h may override them.
+func (r *Registry) AddRootHandler(prefix string, h http.Handler) error {
+	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || prefix == "/" || strings.HasPrefix(prefix, "/v1/") {
+		return fmt.Errorf("root handler %q: a path like /name/ outside /v1 is required", prefix)
+	}
+	if r.app.rootHandlers == nil {
+		r.app.rootHandlers = map[string]http.Handler{}
+	}
+	if _, dup := r.app.rootHandlers[prefix]; dup {
+		return fmt.Errorf("root handler %q is declared twice", prefix)
+	}
+	r.app.rootHandlers[prefix] = h
 	return nil
 }
 

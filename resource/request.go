@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -116,6 +117,10 @@ func (r *Request) BasicAuth() (user, pass string, ok, valid bool) {
 // Body returns the request body, read and size-checked before the handler
 // runs (empty when there was none).
 func (r *Request) Body() []byte { return r.body }
+
+// BodyReader is the request body as it arrives, for routes declared with
+// StreamBody (Body is empty there).
+func (r *Request) BodyReader() io.Reader { return r.c.Request().Body }
 
 // Param returns a path parameter of the route (":name"), percent-decoded
 // once for every route.

@@ -53,6 +53,12 @@ func (a *App) buildEcho() {
 			}
 			a.produces["/v1"+rt.Path] = rt.Produces
 		}
+		if rt.StreamBody {
+			if a.streaming == nil {
+				a.streaming = map[string]bool{}
+			}
+			a.streaming[rt.Method+" /v1"+rt.Path] = true
+		}
 		if len(rt.Consumes) > 0 {
 			if a.consumes == nil {
 				a.consumes = map[string][]string{}

@@ -55,6 +55,16 @@ func (p *Plugin) Register(r *resource.Registry) error {
 			}
 		}
 	}
+	// Uploads to a record of the personal bucket (the attachments
+	// plugin) keep their body unread for the real endpoint, which reads
+	// it as it comes.
+	for _, m := range []string{http.MethodPost, http.MethodDelete} {
+		if err := r.AddRoute(resource.Route{Method: m, Path: "/buckets/default/collections/:cid/records/:rid/attachment", Handler: p.serve,
+			Write: true, StreamBody: m == http.MethodPost, Consumes: []string{"multipart/form-data"},
+			Summary: "Alias of an attachment of the caller's personal bucket."}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -16,16 +16,7 @@ import (
 // installs it there). CI sets NIMBUS_REQUIRE_JS=1 so that it cannot be
 // skipped silently.
 func TestKintoHTTPJS(t *testing.T) {
-	dir := os.Getenv("NIMBUS_KINTO_HTTP_JS")
-	if dir == "" {
-		if os.Getenv("NIMBUS_REQUIRE_JS") != "" {
-			t.Fatal("NIMBUS_KINTO_HTTP_JS is not set")
-		}
-		t.Skip("set NIMBUS_KINTO_HTTP_JS to a folder with node_modules/kinto-http")
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node is not installed")
-	}
+	dir := apitest.JSClients(t)
 	for _, cfg := range jsConfigs {
 		t.Run(cfg.name, func(t *testing.T) {
 			settings := map[string]string{"account_create_principals": "system.Everyone", "account_bcrypt_cost": "4"}

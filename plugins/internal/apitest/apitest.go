@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -222,4 +224,24 @@ func (r *Response) Expect(t testing.TB, status, errno int) *Response {
 		}
 	}
 	return r
+}
+
+// JSClients returns the folder whose node_modules holds the JavaScript
+// clients (kinto-http, kinto), named by NIMBUS_KINTO_HTTP_JS, for tests
+// that run them with node. Without it the test is skipped, unless
+// NIMBUS_REQUIRE_JS is set (CI), which makes it fail: such a test cannot
+// be skipped silently.
+func JSClients(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("NIMBUS_KINTO_HTTP_JS")
+	if dir == "" {
+		if os.Getenv("NIMBUS_REQUIRE_JS") != "" {
+			t.Fatal("NIMBUS_KINTO_HTTP_JS is not set")
+		}
+		t.Skip("set NIMBUS_KINTO_HTTP_JS to a folder with node_modules/kinto-http")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is not installed")
+	}
+	return dir
 }

@@ -1,0 +1,117 @@
+package attachments
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/nimbus-server/nimbus/resource"
+)
+
+// Version is what the attachments capability reports.
+const Version = "9.0.1-nimbus"
+
+// Plugin is the attachments plugin (PLUG-ATT).
+type Plugin struct {
+	st    *settings
+	files files
+	links links
+	log   *slog.Logger
+}
+
+// Name implements resource.Plugin.
+func (*Plugin) Name() string { return "attachments" }
+
+// Settings implements resource.SettingsDeclarer.
+func (*Plugin) Settings() []resource.Setting { return settingsList() }
+
+var _ resource.SettingsDeclarer = (*Plugin)(nil)
+
+// Register implements resource.Plugin.
+func (p *Plugin) Register(r *resource.Registry) error {
+	st, err := readSettings(r.Settings())
+	if err != nil {
+		return err
+	}
+	p.st, p.log = st, r.Logger()
+	var rules []resource.Setting
+	for _, k := range r.Settings().Keys() {
+		if _, ok := st.rules[ruleURI(k)]; ok {
+			rules = append(rules, resource.Setting{Name: k, Type: resource.String, Description: "per bucket or collection attachment setting"})
+		}
+	}
+	if len(rules) > 0 {
+		if err := r.DeclareSettings(rules...); err != nil {
+			return err
+		}
+	}
+	b := r.Storage()
+	p.links = links{b: b}
+	p.files = files{blobs: dbStore{b: b}, b: b}
+	if st.basePath != "" {
+		if err := os.MkdirAll(st.basePath, 0o755); err != nil {
+			return fmt.Errorf("config: setting attachment.base_path: %v", err)
+		}
+		p.files.blobs = fsStore{base: st.basePath}
+	}
+	capURL := st.capabilityURL
+	if capURL == "" {
+		capURL = servePrefix
+	}
+	if err := r.AddCapability("attachments", "Add file attachments to records", "https://github.com/Kinto/kinto-attachment/",
+		map[string]any{"version": Version, "base_url": capURL}); err != nil {
+		return err
+	}
+	r.AddHeartbeat("attachments", p.heartbeat)
+	for _, m := range []struct {
+		method  string
+		handler func(*resource.Request) error
+	}{{http.MethodPost, p.post}, {http.MethodDelete, p.delete}} {
+		if err := r.AddRoute(resource.Route{Method: m.method, Path: attachmentPath, Handler: m.handler, Write: true, StreamBody: m.method == http.MethodPost,
+			Consumes: []string{"multipart/form-data"}, Summary: "Attach a file to a record (kinto-attachment)."}); err != nil {
+			return err
+		}
+	}
+	if err := r.AddRootHandler(servePrefix, http.HandlerFunc(p.serve)); err != nil {
+		return err
+	}
+	r.AddListener(resource.Listener{Actions: []string{"update"}, Resources: []string{"record"}, BeforeCommit: guardMetadata})
+	r.AddListener(resource.Listener{Actions: []string{"delete"}, Resources: []string{"record", "collection", "bucket"}, AfterCommit: p.onDelete})
+	r.OnFlush(func() {
+		if err := p.files.blobs.removeAll(context.Background()); err != nil {
+			p.log.Warn("attachments: the files could not all be removed on flush", "error", err)
+		}
+	})
+	return nil
+}
+
+// ruleURI is the bucket or collection URI an attachment.resources key
+// names ("" for another key).
+func ruleURI(key string) string {
+	const prefix = "attachment.resources."
+	if len(key) <= len(prefix) || key[:len(prefix)] != prefix {
+		return ""
+	}
+	parts := bytes.Split([]byte(key[len(prefix):]), []byte("."))
+	switch len(parts) {
+	case 2:
+		return "/buckets/" + string(parts[0])
+	case 3:
+		return "/buckets/" + string(parts[0]) + "/collections/" + string(parts[1])
+	}
+	return ""
+}
+
+// heartbeat writes and removes a small file in the store.
+func (p *Plugin) heartbeat(ctx context.Context) error {
+	name := "heartbeat-test/heartbeat-" + resource.NewUUID4() + ".json"
+	content := []byte(`{"test": "write"}`)
+	stored, err := p.files.save(ctx, func() string { return name }, bytes.NewReader(content), fileInfo{Size: int64(len(content)), Mimetype: "application/json"})
+	if err != nil {
+		return err
+	}
+	return p.files.remove(ctx, stored)
+}

@@ -1,0 +1,171 @@
+package attachments
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// blobStore keeps the bytes of stored files, by stored name.
+type blobStore interface {
+	// create stores the size bytes of src under name; errExists when
+	// name is taken (the caller picks another).
+	create(ctx context.Context, name string, src io.Reader, size int64) error
+	// open returns the bytes of a stored file for serving.
+	open(ctx context.Context, name string, f fileInfo) (io.ReadSeekCloser, error)
+	// remove deletes a stored file; a missing one is no error.
+	remove(ctx context.Context, name string) error
+	// removeAll deletes every stored file (the flush endpoint).
+	removeAll(ctx context.Context) error
+}
+
+var errExists = errors.New("attachments: the name is taken")
+
+// fileInfo is what the server keeps about a stored file, whatever the
+// store: for serving it (type, hash as ETag, size). It is the one object
+// ("meta") of the file's own list, whose chunks (database store) are a
+// list under the same parent: removing the file is one DeleteTree.
+type fileInfo struct {
+	Name     string `json:"name"`
+	Size     int64  `json:"size"`
+	Mimetype string `json:"mimetype"`
+	Hash     string `json:"hash"`
+}
+
+// linksRef is Kinto's list of which record a stored file belongs to
+// (kinto-attachment's "attachments" under "__attachments__"), so that
+// Kinto sharing the database finds the same files.
+var linksRef = storage.Ref{Resource: "attachments", Parent: "__attachments__"}
+
+// filesRoot is the parent of every stored file's lists.
+const filesRoot = "/__attachment_files__"
+
+// fileParent is the parent of a stored file's lists: its meta object and
+// its chunks. Names hold "/", so the key is a hash of the name.
+func fileParent(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return filesRoot + "/" + hex.EncodeToString(sum[:16])
+}
+
+func metaRef(name string) storage.Ref {
+	return storage.Ref{Resource: "attachment_file", Parent: fileParent(name)}
+}
+
+func chunksRef(name string) storage.Ref {
+	return storage.Ref{Resource: "attachment_chunk", Parent: fileParent(name)}
+}
+
+func (f fileInfo) object() storage.Object {
+	return storage.Object{"id": "meta", "name": f.Name, "size": f.Size, "mimetype": f.Mimetype, "hash": f.Hash}
+}
+
+func fileFrom(o storage.Object) fileInfo {
+	f := fileInfo{}
+	f.Name, _ = o["name"].(string)
+	f.Mimetype, _ = o["mimetype"].(string)
+	f.Hash, _ = o["hash"].(string)
+	switch n := o["size"].(type) {
+	case int64:
+		f.Size = n
+	case float64:
+		f.Size = int64(n)
+	case int:
+		f.Size = int64(n)
+	default:
+		if num, ok := n.(interface{ Int64() (int64, error) }); ok {
+			f.Size, _ = num.Int64()
+		}
+	}
+	return f
+}
+
+// fsStore keeps files in a folder of the local filesystem
+// (attachment.base_path), as kinto-attachment's local storage does.
+type fsStore struct{ base string }
+
+// path is where a stored name lives; names come from storedName (safe
+// segments only), and a name that would leave the folder is refused.
+func (s fsStore) path(name string) (string, error) {
+	clean := path.Clean("/" + name)
+	if clean == "/" || strings.Contains(name, "..") {
+		return "", errors.New("attachments: invalid stored name")
+	}
+	return filepath.Join(s.base, filepath.FromSlash(clean[1:])), nil
+}
+
+func (s fsStore) create(_ context.Context, name string, src io.Reader, _ int64) error {
+	p, err := s.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return errExists
+	}
+	// Written beside, then renamed: a reader never sees half a file.
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".upload-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, src); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// A hard link fails when the name was taken meanwhile.
+	if err := os.Link(tmp.Name(), p); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return errExists
+		}
+		return err
+	}
+	return nil
+}
+
+func (s fsStore) open(_ context.Context, name string, _ fileInfo) (io.ReadSeekCloser, error) {
+	p, err := s.path(name)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+func (s fsStore) remove(_ context.Context, name string) error {
+	p, err := s.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (s fsStore) removeAll(context.Context) error {
+	entries, err := os.ReadDir(s.base)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(s.base, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package attachments_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+)
+
+var (
+	alice = apitest.Basic("alice", "pw")
+	bob   = apitest.Basic("bob", "pw")
+)
+
+// setup starts a server with the plugin and alice's bucket b and
+// collection c.
+func setup(t *testing.T, settings map[string]string) *apitest.Server {
+	t.Helper()
+	values := map[string]string{"includes": "attachments flush"}
+	for k, v := range settings {
+		values[k] = v
+	}
+	s := apitest.New(t, values)
+	s.Do(apitest.Req{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(apitest.Req{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	return s
+}
+
+// TestUploadErrors: every refused upload answers Kinto's error, and
+// leaves nothing stored and nothing deleted: the folder holds only the
+// record's first file, and the record is unchanged.
+func TestUploadErrors(t *testing.T) {
+	dir := t.TempDir()
+	s := setup(t, map[string]string{"attachment.base_path": dir, "attachment.max_size_bytes": "10"})
+	const rec = "/buckets/b/collections/c/records/r1"
+	first := upload(s, alice, rec, nil, file("first.txt", "0123456789")).Expect(t, 201, 0) // equal to the limit: accepted
+	before := s.Do(apitest.Req{Method: "GET", Path: "/v1" + rec, Auth: alice}).Expect(t, 200, 0)
+	etag := before.Header.Get("ETag")
+	cases := []struct {
+		name    string
+		auth    string
+		record  string
+		headers map[string]string
+		parts   []part
+		json    bool
+		status  int
+		errno   int
+		message string
+	}{
+		{name: "anonymous", parts: []part{file("a.txt", "x")}, status: 401, errno: 104},
+		{name: "no permission", auth: bob, parts: []part{file("a.txt", "x")}, status: 403, errno: 121},
+		{name: "no permission, new record", auth: bob, record: "/buckets/b/collections/c/records/new", parts: []part{file("a.txt", "x")}, status: 403, errno: 121},
+		{name: "not multipart", json: true, status: 400, errno: 107, message: "multipart/form-data"},
+		{name: "no attachment part", parts: []part{{name: "data", content: `{}`}}, status: 400, errno: 109, message: "Attachment missing."},
+		{name: "empty file name", parts: []part{{name: "attachment", file: true, content: "x"}}, status: 400, errno: 107, message: "Filename is required."},
+		{name: "attachment as a plain field", parts: []part{{name: "attachment", content: "x"}}, status: 400, errno: 107, message: "Filename is required."},
+		{name: "too large", parts: []part{file("a.txt", "0123456789A")}, status: 400, errno: 107, message: "File size (11 bytes) exceeds the limit (10 bytes)."},
+		{name: "extension", parts: []part{file("a.exe", "x")}, status: 400, errno: 107, message: "File extension is not allowed."},
+		{name: "no extension", parts: []part{file("README", "x")}, status: 400, errno: 107, message: "File extension is not allowed."},
+		{name: "data not JSON", parts: []part{file("a.txt", "x"), {name: "data", content: `{`}}, status: 400, errno: 109, message: "data is not valid JSON"},
+		{name: "data not an object", parts: []part{file("a.txt", "x"), {name: "data", content: `[1]`}}, status: 400, errno: 109},
+		{name: "data as a file", parts: []part{file("a.txt", "x"), {name: "data", filename: "d.json", content: `{}`}}, status: 400, errno: 109, message: "not files"},
+		{name: "permissions not JSON", parts: []part{file("a.txt", "x"), {name: "permissions", content: `nope`}}, status: 400, errno: 109},
+		{name: "unknown permission", parts: []part{file("a.txt", "x"), {name: "permissions", content: `{"admin": ["x"]}`}}, status: 400, errno: 107},
+		{name: "another field", parts: []part{file("a.txt", "x"), {name: "extra", content: `1`}}, status: 400, errno: 109, message: "'extra' not in"},
+		{name: "stale If-Match", headers: map[string]string{"If-Match": `"1"`}, parts: []part{file("a.txt", "x")}, status: 412, errno: 114},
+		{name: "If-None-Match on an existing record", headers: map[string]string{"If-None-Match": "*"}, parts: []part{file("a.txt", "x")}, status: 412, errno: 114},
+		{name: "schema-less id mismatch", parts: []part{file("a.txt", "x"), {name: "data", content: `{"id": "other"}`}}, status: 400, errno: 107},
+		{name: "missing collection", record: "/buckets/b/collections/nope/records/r", parts: []part{file("a.txt", "x")}, status: 404, errno: 111},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			record := rec
+			if c.record != "" {
+				record = c.record
+			}
+			auth := c.auth
+			if c.name == "anonymous" {
+				auth = ""
+			} else if auth == "" {
+				auth = alice
+			}
+			var r *apitest.Response
+			if c.json {
+				r = s.Do(apitest.Req{Method: "POST", Path: "/v1" + record + "/attachment", Auth: auth, Body: `{"data": {}}`})
+			} else {
+				r = upload(s, auth, record, c.headers, c.parts...)
+			}
+			r.Expect(t, c.status, c.errno)
+			if msg, _ := r.Body["message"].(string); !strings.Contains(msg, c.message) {
+				t.Errorf("message %q, want it to hold %q", msg, c.message)
+			}
+			if got := filesIn(t, dir); len(got) != 1 {
+				t.Errorf("files after a refused upload: %v", got)
+			}
+			after := s.Do(apitest.Req{Method: "GET", Path: "/v1" + rec, Auth: alice}).Expect(t, 200, 0)
+			if after.Header.Get("ETag") != etag {
+				t.Errorf("the record changed: %s", after.Raw)
+			}
+		})
+	}
+	if loc := first.Body["location"].(string); !strings.HasSuffix(loc, ".txt") {
+		t.Errorf("location %q", loc)
+	}
+}
+
+// TestUploadWritesRecord: a first upload creates the record (201, the
+// caller its writer, data and permissions applied), a second merges into
+// it (200, other fields kept, a client attachment value overwritten), the
+// answer is the attachment object with the record's Location and ETag.
+func TestUploadWritesRecord(t *testing.T) {
+	s := setup(t, nil)
+	const rec = "/buckets/b/collections/c/records/r1"
+	r := upload(s, alice, rec, nil, file("Photo été.txt", "hello"), part{name: "data", content: `{"title": "x", "attachment": "client"}`},
+		part{name: "permissions", content: `{"read": ["system.Everyone"]}`}).Expect(t, 201, 0)
+	att := r.Body
+	if att["filename"] != "Photo été.txt" || att["mimetype"] != "text/plain" || att["size"] == nil ||
+		att["hash"] != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" {
+		t.Fatalf("attachment %s", r.Raw)
+	}
+	if !strings.HasPrefix(att["location"].(string), s.URL+"/attachments/") {
+		t.Errorf("location %v", att["location"])
+	}
+	if r.Header.Get("Location") != s.URL+"/v1"+rec || r.Header.Get("ETag") == "" {
+		t.Errorf("headers %v", r.Header)
+	}
+	got := s.Do(apitest.Req{Method: "GET", Path: "/v1" + rec}).Expect(t, 200, 0) // read by everyone
+	if got.Data()["title"] != "x" || mustJSON(got.Data()["attachment"]) != mustJSON(att) {
+		t.Fatalf("record %s", got.Raw)
+	}
+	if w, _ := got.Body["permissions"].(map[string]any); w["write"] != nil {
+		t.Errorf("anonymous sees the writers: %v", w)
+	}
+	again := upload(s, alice, rec, map[string]string{"If-Match": got.Header.Get("ETag")}, file("b.json", `{"a":1}`), part{name: "data", content: `{"n": 2}`}).Expect(t, 200, 0)
+	rec2 := s.Do(apitest.Req{Method: "GET", Path: "/v1" + rec, Auth: alice}).Expect(t, 200, 0)
+	if rec2.Data()["title"] != "x" || rec2.Data()["n"] == nil || mustJSON(rec2.Data()["attachment"]) != mustJSON(again.Body) {
+		t.Fatalf("merged record %s", rec2.Raw)
+	}
+	if again.Body["mimetype"] != "text/plain" {
+		// The part's own type (text/plain here) is kept for .json.
+		t.Errorf("mimetype %v", again.Body["mimetype"])
+	}
+	pem := upload(s, alice, rec, nil, part{name: "attachment", filename: "k.pem", content: "x"})
+	if pem.Status != 400 { // .pem is not a default extension
+		t.Errorf("pem under default extensions: %d", pem.Status)
+	}
+}
+
+// TestUploadMimetypes: the extension overrides (built-in and configured)
+// win over the part's type; a part without a type is text/plain.
+func TestUploadMimetypes(t *testing.T) {
+	s := setup(t, map[string]string{"attachment.extensions": "any", "attachment.mimetypes": ".bin:application/x-test"})
+	cases := []struct{ filename, sent, want string }{
+		{"k.pem", "text/plain", "application/x-pem-file"},
+		{"m.geojson", "application/json", "application/geojson"},
+		{"d.bin", "application/octet-stream", "application/x-test"},
+		{"noext", "", "text/plain"},
+		{"a.png", "image/png; charset=binary", "image/png"},
+	}
+	for i, c := range cases {
+		r := upload(s, alice, "/buckets/b/collections/c/records/m"+string(rune('a'+i)), nil,
+			part{name: "attachment", filename: c.filename, contentType: c.sent, content: "x"}).Expect(t, 201, 0)
+		if r.Body["mimetype"] != c.want {
+			t.Errorf("%s sent as %q: mimetype %v, want %s", c.filename, c.sent, r.Body["mimetype"], c.want)
+		}
+	}
+	if r := s.Do(apitest.Req{Method: "GET", Path: "/v1/buckets/b/collections/c/records/ma/attachment", Auth: alice}); r.Status != http.StatusMethodNotAllowed {
+		t.Errorf("GET of the endpoint: %d", r.Status)
+	}
+}
