@@ -65,6 +65,8 @@ type App struct {
 	// streaming are the plain routes that read their body themselves, by
 	// "METHOD /v1/path".
 	streaming map[string]bool
+	// storedLists are plugins' own storage lists (AddStoredList).
+	storedLists []string
 	// rootHandlers serve paths outside /v1, by prefix.
 	rootHandlers map[string]http.Handler
 	// pluralRoutes are the routes of lists, which may answer streams.

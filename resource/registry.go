@@ -152,6 +152,17 @@ func (r *Registry) AddRootHandler(prefix string, h http.Handler) error {
 	return nil
 }
 
+// AddStoredList names a storage resource the plugin keeps outside the
+// declared resources (stored files, their links): nimbus export and
+// import carry its objects as they are, without ACLs.
+func (r *Registry) AddStoredList(resource string) {
+	r.app.storedLists = append(r.app.storedLists, resource)
+}
+
+// StoredLists are the storage resources plugins keep beside the declared
+// resources (AddStoredList).
+func (a *App) StoredLists() []string { return a.storedLists }
+
 // AddCapability adds an entry to the capabilities of the root URL.
 func (r *Registry) AddCapability(name, description, url string, extra map[string]any) error {
 	if _, dup := r.app.capabilities[name]; dup {

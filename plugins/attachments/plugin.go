@@ -66,6 +66,9 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		return err
 	}
 	r.AddHeartbeat("attachments", p.heartbeat)
+	for _, name := range []string{linksRef.Resource, "attachment_file", "attachment_chunk"} {
+		r.AddStoredList(name)
+	}
 	for _, m := range []struct {
 		method  string
 		handler func(*resource.Request) error

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math/rand"
 	"path/filepath"
 	"strings"
@@ -143,5 +144,18 @@ func TestHeartbeat(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCountersCountAttachments: /__counters__ counts the files linked
+// to records.
+func TestCountersCountAttachments(t *testing.T) {
+	s := setup(t, map[string]string{"includes": "attachments counters"})
+	upload(s, alice, "/buckets/b/collections/c/records/r1", nil, file("a.txt", "x")).Expect(t, 201, 0)
+	upload(s, alice, "/buckets/b/collections/c/records/r2", nil, file("b.txt", "y")).Expect(t, 201, 0)
+	upload(s, alice, "/buckets/b/collections/c/records/r2", nil, file("c.txt", "z")).Expect(t, 200, 0) // replaces b.txt
+	r := s.Do(apitest.Req{Method: "GET", Path: "/v1/__counters__"}).Expect(t, 200, 0)
+	if n := r.Body["objects"].(map[string]any)["attachments"]; fmt.Sprint(n) != "2" {
+		t.Fatalf("counters %s", r.Raw)
 	}
 }

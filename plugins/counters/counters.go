@@ -11,8 +11,9 @@ import (
 	"github.com/nimbus-server/nimbus/storage"
 )
 
-// Kinds are the resource types counted (PLUG-CNT).
-var Kinds = []string{"account", "bucket", "group", "collection", "record", "history"}
+// Kinds are the resource types counted (PLUG-CNT); "attachments" are the
+// files the attachments plugin links to records.
+var Kinds = []string{"account", "bucket", "group", "collection", "record", "history", "attachments"}
 
 // Plugin is the counters plugin. Its zero value is ready to register.
 type Plugin struct {

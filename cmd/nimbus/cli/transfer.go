@@ -42,7 +42,16 @@ func exportTo(ctx context.Context, w io.Writer, app *resource.App, b storage.Bac
 	bw := bufio.NewWriterSize(w, 1<<20)
 	writeSecrets(bw, app.Settings)
 	n := 0
+	type list struct{ name, plural string }
+	var lists []list
 	for _, res := range app.Resources() {
+		lists = append(lists, list{res.Name, res.Plural})
+	}
+	// Lists plugins keep beside the resources (stored files), without ACLs.
+	for _, name := range app.StoredLists() {
+		lists = append(lists, list{name: name})
+	}
+	for _, res := range lists {
 		var refs []storage.Ref
 		err := b.View(ctx, func(tx storage.Tx) error {
 			l, ok := tx.(storage.Lister)
@@ -50,63 +59,73 @@ func exportTo(ctx context.Context, w io.Writer, app *resource.App, b storage.Bac
 				return errors.New("this backend cannot list its lists")
 			}
 			var err error
-			refs, err = l.Lists(res.Name)
+			refs, err = l.Lists(res.name)
 			return err
 		})
 		if err != nil {
 			return n, err
 		}
-		plural := "/" + res.Plural + "/"
 		for _, ref := range refs {
-			var after storage.Object
-			for {
-				var page []storage.Object
-				var acls map[string]storage.ACL
-				err := b.View(ctx, func(tx storage.Tx) (err error) {
-					page, err = tx.List(ref, storage.Query{Sort: []storage.Sort{{Field: "last_modified"}}, After: after,
-						Limit: exportPage, IncludeDeleted: tombstones})
-					if err != nil || len(page) == 0 {
-						return err
-					}
-					uris := make([]string, len(page))
-					for i, o := range page {
-						uris[i] = ref.Parent + plural + storage.ID(o)
-					}
-					acls, err = tx.GetACLs(uris)
-					return err
-				})
-				if err != nil {
-					return n, err
-				}
-				for _, o := range page {
-					// The object keeps its key order (storage.AppendJSON).
-					head, _ := json.Marshal(map[string]string{"resource": ref.Resource, "parent": ref.Parent})
-					data, err := storage.AppendJSON(nil, o)
-					if err != nil {
-						return n, err
-					}
-					perms, _ := json.Marshal(acls[ref.Parent+plural+storage.ID(o)])
-					bw.Write(head[:len(head)-1])
-					bw.WriteString(`,"data":`)
-					bw.Write(data)
-					bw.WriteString(`,"permissions":`)
-					bw.Write(perms)
-					bw.WriteString("}\n")
-					n++
-				}
-				if progress != nil {
-					progress(n)
-				}
-				if len(page) < exportPage {
-					break
-				}
-				last := page[len(page)-1]
-				after = storage.Object{"last_modified": last["last_modified"], "id": last["id"]}
+			if err := exportList(ctx, bw, b, ref, res.plural, tombstones, &n, progress); err != nil {
+				return n, err
 			}
 		}
 	}
 	writeTrailer(bw, n)
 	return n, bw.Flush()
+}
+
+// exportList writes the objects of one list, page by page, with their
+// ACLs unless plural is empty (a plugin's stored list).
+func exportList(ctx context.Context, bw *bufio.Writer, b storage.Backend, ref storage.Ref, plural string, tombstones bool, n *int, progress func(int)) error {
+	uri := func(id string) string { return ref.Parent + "/" + plural + "/" + id }
+	var after storage.Object
+	for {
+		var page []storage.Object
+		var acls map[string]storage.ACL
+		err := b.View(ctx, func(tx storage.Tx) (err error) {
+			page, err = tx.List(ref, storage.Query{Sort: []storage.Sort{{Field: "last_modified"}}, After: after,
+				Limit: exportPage, IncludeDeleted: tombstones})
+			if err != nil || len(page) == 0 || plural == "" {
+				return err
+			}
+			uris := make([]string, len(page))
+			for i, o := range page {
+				uris[i] = uri(storage.ID(o))
+			}
+			acls, err = tx.GetACLs(uris)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, o := range page {
+			// The object keeps its key order (storage.AppendJSON).
+			head, _ := json.Marshal(map[string]string{"resource": ref.Resource, "parent": ref.Parent})
+			data, err := storage.AppendJSON(nil, o)
+			if err != nil {
+				return err
+			}
+			bw.Write(head[:len(head)-1])
+			bw.WriteString(`,"data":`)
+			bw.Write(data)
+			if plural != "" {
+				perms, _ := json.Marshal(acls[uri(storage.ID(o))])
+				bw.WriteString(`,"permissions":`)
+				bw.Write(perms)
+			}
+			bw.WriteString("}\n")
+			*n++
+		}
+		if progress != nil {
+			progress(*n)
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		last := page[len(page)-1]
+		after = storage.Object{"last_modified": last["last_modified"], "id": last["id"]}
+	}
 }
 
 // importBatch is how many objects one write transaction of an import
@@ -123,6 +142,9 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 	plurals := map[string]string{}
 	for _, res := range app.Resources() {
 		plurals[res.Name] = res.Plural
+	}
+	for _, name := range app.StoredLists() {
+		plurals[name] = ""
 	}
 	var st importStats
 	analyzeAt := importBatch
