@@ -17,6 +17,7 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/flush"
 	"github.com/nimbus-server/nimbus/plugins/history"
 	"github.com/nimbus-server/nimbus/plugins/kinto"
+	"github.com/nimbus-server/nimbus/plugins/openid"
 	"github.com/nimbus-server/nimbus/plugins/permissionsendpoint"
 	"github.com/nimbus-server/nimbus/plugins/prometheus"
 	"github.com/nimbus-server/nimbus/plugins/statsd"
@@ -38,6 +39,7 @@ func Catalog() map[string]func() resource.Plugin {
 		"counters":       func() resource.Plugin { return &counters.Plugin{} },
 		"statsd":         func() resource.Plugin { return &statsd.Plugin{} },
 		"attachments":    func() resource.Plugin { return &attachments.Plugin{} },
+		"openid":         func() resource.Plugin { return &openid.Plugin{} },
 	}
 }
 

@@ -1,16 +1,13 @@
 package accounts_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
 )
 
 const appPage = `<!doctype html><meta charset="utf-8"><title>app</title><script>
@@ -90,38 +87,11 @@ window.attack = async (target) => {
 };
 </script>`
 
-const chromium = "/usr/bin/chromium"
-
-// needBrowser skips the test unless Chromium and playwright-core are
-// there (NIMBUS_BROWSER_JS names a folder whose node_modules holds it;
-// .ci/run installs both); with NIMBUS_REQUIRE_BROWSER set it fails
-// instead.
-func needBrowser(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(chromium); os.Getenv("NIMBUS_BROWSER_JS") == "" || err != nil {
-		if os.Getenv("NIMBUS_REQUIRE_BROWSER") != "" {
-			t.Fatal("NIMBUS_BROWSER_JS or /usr/bin/chromium missing")
-		}
-		t.Skip("set NIMBUS_BROWSER_JS and install chromium to run the browser test")
-	}
-}
-
-// runBrowser runs a playwright-core script of testdata with args and
-// returns the last line it printed (its JSON report) and all it printed.
-func runBrowser(t *testing.T, script string, args ...string) (string, []byte) {
-	t.Helper()
-	path, _ := filepath.Abs(script)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{path}, args...)...)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(os.Getenv("NIMBUS_BROWSER_JS"), "node_modules"), "CHROMIUM="+chromium)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("browser run failed: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1], out
-}
+// needBrowser and runBrowser are apitest's.
+var (
+	needBrowser = apitest.NeedBrowser
+	runBrowser  = apitest.RunBrowser
+)
 
 // TestBrowserSessions runs a cookie-session flow and a cross-origin attack
 // in headless Chromium. It needs /usr/bin/chromium and playwright-core:

@@ -32,6 +32,9 @@ func TestKintoIncludesStart(t *testing.T) {
 			"kinto.attachment.folder = {bucket_id}/{collection_id}\nkinto.attachment.keep_old_files = true\nkinto.attachment.extensions = any\n"},
 		{include: "kinto_attachment", extra: "kinto.attachment.resources.b.c.randomize = false\nkinto.attachment.resources.b.max_size_bytes = 10\n"},
 		{include: "kinto_attachment", extra: "kinto.attachment.resources.b.c.base_url = x\n", fails: true},
+		{include: "kinto.plugins.openid", extra: "multiauth.policies = google\nmultiauth.policy.google.use = kinto.plugins.openid.OpenIDConnectPolicy\n" +
+			"multiauth.policy.google.issuer = http://127.0.0.1:1\nmultiauth.policy.google.client_id = x\n"},
+		{include: "kinto.plugins.openid", extra: "multiauth.policies = google\nmultiauth.policy.google.use = kinto.plugins.openid.OpenIDConnectPolicy\n", fails: true},
 		{include: "kinto.plugins.quotas", fails: true},
 	}
 	for _, c := range cases {

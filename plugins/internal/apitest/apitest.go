@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,8 +12,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/plugins"
@@ -244,4 +247,40 @@ func JSClients(t testing.TB) string {
 		t.Fatal("node is not installed")
 	}
 	return dir
+}
+
+// Chromium is Debian's Chromium, the only browser the browser tests drive.
+const Chromium = "/usr/bin/chromium"
+
+// NeedBrowser skips the test unless Chromium and playwright-core are
+// there (NIMBUS_BROWSER_JS names a folder whose node_modules holds it;
+// .ci/run installs both); with NIMBUS_REQUIRE_BROWSER set it fails
+// instead.
+func NeedBrowser(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(Chromium); os.Getenv("NIMBUS_BROWSER_JS") == "" || err != nil {
+		if os.Getenv("NIMBUS_REQUIRE_BROWSER") != "" {
+			t.Fatal("NIMBUS_BROWSER_JS or /usr/bin/chromium missing")
+		}
+		t.Skip("set NIMBUS_BROWSER_JS and install chromium to run the browser test")
+	}
+}
+
+// RunBrowser runs a playwright-core script (a path relative to the
+// test's folder) with args, and returns the last line it printed (its
+// JSON report) and all it printed. It fails the test when the script
+// fails or runs past 90 seconds.
+func RunBrowser(t testing.TB, script string, args ...string) (string, []byte) {
+	t.Helper()
+	path, _ := filepath.Abs(script)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{path}, args...)...)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(os.Getenv("NIMBUS_BROWSER_JS"), "node_modules"), "CHROMIUM="+Chromium)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("browser run failed: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], out
 }
