@@ -96,6 +96,11 @@ func unknownSettings(s *config.Settings, g globals, app *resource.App) []string 
 	}
 	if app != nil {
 		names = append(names, app.PermissionSettings()...)
+		// Settings plugins declare from the configuration itself
+		// (attachment.resources.{bucket}.{name}).
+		for _, d := range app.DeclaredSettings() {
+			names = append(names, d.Name)
+		}
 	}
 	var out []string
 	for _, k := range s.FileKeys() {
