@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -162,6 +163,31 @@ func (r *Registry) AddStoredList(resource string) {
 // StoredLists are the storage resources plugins keep beside the declared
 // resources (AddStoredList).
 func (a *App) StoredLists() []string { return a.storedLists }
+
+// ServerVersion, as a value of a capability's extra fields, is shown as
+// the server's version (project_version): a plugin built into the binary
+// reports the binary's version, known only once the server is built.
+type ServerVersion struct{}
+
+// shownCapabilities returns the capabilities with ServerVersion values
+// replaced by version (the stored ones are left as they are).
+func (a *App) shownCapabilities(version string) map[string]map[string]any {
+	out := make(map[string]map[string]any, len(a.capabilities))
+	for name, c := range a.capabilities {
+		shown, copied := c, false
+		for k, v := range c {
+			if _, ok := v.(ServerVersion); !ok {
+				continue
+			}
+			if !copied {
+				shown, copied = maps.Clone(c), true
+			}
+			shown[k] = version
+		}
+		out[name] = shown
+	}
+	return out
+}
 
 // AddCapability adds an entry to the capabilities of the root URL.
 func (r *Registry) AddCapability(name, description, url string, extra map[string]any) error {

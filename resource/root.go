@@ -51,7 +51,7 @@ func (a *App) rootHandler(r *Request) error {
 		"project_docs":     a.Settings.String("project_docs"),
 		"url":              base + "/",
 		"settings":         settings,
-		"capabilities":     a.capabilities,
+		"capabilities":     a.shownCapabilities(version),
 		"config":           nil,
 	}
 	if a.Settings.Path != "" {

@@ -11,9 +11,6 @@ import (
 	"github.com/nimbus-server/nimbus/resource"
 )
 
-// Version is what the attachments capability reports.
-const Version = "9.0.1-nimbus"
-
 // Plugin is the attachments plugin (PLUG-ATT).
 type Plugin struct {
 	st    *settings
@@ -62,7 +59,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		capURL = servePrefix
 	}
 	if err := r.AddCapability("attachments", "Add file attachments to records", "https://github.com/Kinto/kinto-attachment/",
-		map[string]any{"version": Version, "base_url": capURL}); err != nil {
+		map[string]any{"version": resource.ServerVersion{}, "base_url": capURL}); err != nil {
 		return err
 	}
 	r.AddHeartbeat("attachments", p.heartbeat)

@@ -159,3 +159,23 @@ func TestCountersCountAttachments(t *testing.T) {
 		t.Fatalf("counters %s", r.Raw)
 	}
 }
+
+// TestCapability: the attachments capability reports the server's
+// version and the base URL with a trailing slash.
+func TestCapability(t *testing.T) {
+	for _, c := range []struct {
+		settings map[string]string
+		base     string
+	}{
+		{map[string]string{"includes": "attachments"}, "/attachments/"},
+		{map[string]string{"includes": "attachments", "attachment.base_url": "https://cdn.example/files"}, "https://cdn.example/files/"},
+		{map[string]string{"includes": "attachments", "attachment.base_url": "https://cdn.example/files", "attachment.extra.base_url": "https://x.example/"}, "https://x.example/"},
+	} {
+		s := apitest.New(t, c.settings)
+		r := s.Do(apitest.Req{Method: "GET", Path: "/v1/"}).Expect(t, 200, 0)
+		capa := r.Body["capabilities"].(map[string]any)["attachments"].(map[string]any)
+		if capa["version"] != r.Body["project_version"] || capa["base_url"] != c.base || capa["url"] != "https://github.com/Kinto/kinto-attachment/" {
+			t.Errorf("capability %v (project_version %v)", capa, r.Body["project_version"])
+		}
+	}
+}

@@ -169,3 +169,35 @@ func TestUploadMimetypes(t *testing.T) {
 		t.Errorf("GET of the endpoint: %d", r.Status)
 	}
 }
+
+// TestKintoHTTPPyUploads: kinto-http.py's add_attachment sends the data
+// and permissions fields before the file, with the type it was given;
+// with attachment.base_path alone (its tests' configuration) the file is
+// written in the folder and Nimbus serves it.
+func TestKintoHTTPPyUploads(t *testing.T) {
+	dir := t.TempDir()
+	s := apitest.New(t, map[string]string{"includes": "kinto_attachment", "attachment.base_path": dir})
+	s.Do(apitest.Req{Method: "POST", Path: "/v1/batch", Auth: alice, Body: `{"requests": [{"method": "PUT", "path": "/buckets/mozilla"},
+		{"method": "PUT", "path": "/buckets/mozilla/collections/payments"}]}`}).Expect(t, 200, 0)
+	const rec = "/buckets/mozilla/collections/payments/records/abc"
+	r := upload(s, alice, rec, nil, part{name: "data", content: `{"secret": "psssssst!"}`},
+		part{name: "permissions", content: `{"write": ["system.Everyone"]}`},
+		part{name: "attachment", filename: "file.txt", contentType: "text/custom", content: "hello"}).Expect(t, 201, 0)
+	got := s.Do(apitest.Req{Method: "GET", Path: "/v1" + rec, Auth: alice}).Expect(t, 200, 0)
+	att := got.Data()["attachment"].(map[string]any)
+	perms := got.Body["permissions"].(map[string]any)["write"].([]any)
+	if att["filename"] != "file.txt" || att["mimetype"] != "text/custom" || got.Data()["secret"] != "psssssst!" || !strings.Contains(mustJSON(perms), "system.Everyone") {
+		t.Fatalf("record %s", got.Raw)
+	}
+	if files := filesIn(t, dir); len(files) != 1 {
+		t.Fatalf("files %v", files)
+	}
+	res, body := get(t, s, r.Body["location"].(string), nil)
+	if res.StatusCode != 200 || string(body) != "hello" || res.Header.Get("Content-Type") != "text/custom" {
+		t.Fatalf("served %d %q %v", res.StatusCode, body, res.Header)
+	}
+	s.Do(apitest.Req{Method: "DELETE", Path: "/v1" + rec + "/attachment", Auth: alice}).Expect(t, 204, 0)
+	if a, ok := s.Do(apitest.Req{Method: "GET", Path: "/v1" + rec, Auth: alice}).Data()["attachment"]; !ok || a != nil {
+		t.Fatalf("attachment after removal: %v", a)
+	}
+}
