@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/attachments"
 	"github.com/nimbus-server/nimbus/plugins/basicauth"
 	"github.com/nimbus-server/nimbus/plugins/changes"
+	"github.com/nimbus-server/nimbus/plugins/console"
 	"github.com/nimbus-server/nimbus/plugins/counters"
 	"github.com/nimbus-server/nimbus/plugins/defaultbucket"
 	"github.com/nimbus-server/nimbus/plugins/flush"
@@ -40,6 +41,7 @@ func Catalog() map[string]func() resource.Plugin {
 		"statsd":         func() resource.Plugin { return &statsd.Plugin{} },
 		"attachments":    func() resource.Plugin { return &attachments.Plugin{} },
 		"openid":         func() resource.Plugin { return &openid.Plugin{} },
+		"console":        func() resource.Plugin { return &console.Plugin{} },
 	}
 }
 

@@ -110,7 +110,7 @@ func (p *Plugin) setupFirstRun(r *resource.Registry) error {
 	if !exists {
 		p.first.token = randomSecret()
 		r.Logger().Warn("no administrator account yet: create one (once) at this link, or with \"nimbus create-user -u "+p.reserved[0]+"\"",
-			"url", firstRunBase(s)+"/v1/__first_run__/"+p.first.token)
+			"url", firstRunBase(s)+firstRunPath(s, p.first.token))
 	}
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
 		rt := resource.Route{Method: m, Path: "/__first_run__/:token", Handler: p.firstRunPage, Write: m == http.MethodPost,
@@ -127,6 +127,17 @@ func (p *Plugin) setupFirstRun(r *resource.Registry) error {
 }
 
 // firstRunBase is the server's address as a person reaches it.
+// firstRunPath is the path of the first-run link: the web console's
+// screen when the console is served, else the plain form.
+func firstRunPath(s *config.Settings, token string) string {
+	// console_enabled is the console's setting (default true), which it
+	// declares when it registers, after this plugin.
+	if v, set := s.Lookup("console_enabled"); slices.Contains(s.List("includes"), "console") && (!set || v == "" || s.Bool("console_enabled")) {
+		return "/v1/console/#/first-run/" + token
+	}
+	return "/v1/__first_run__/" + token
+}
+
 func firstRunBase(s *config.Settings) string {
 	scheme := s.String("http_scheme")
 	if scheme == "" {

@@ -82,7 +82,7 @@ func openBackend(s *config.Settings) (storage.Backend, error) {
 func zeroDefaults(s *config.Settings) {
 	var includes []string
 	cat := plugins.Catalog()
-	for _, name := range []string{"default_bucket", "admin", "accounts", "changes"} {
+	for _, name := range []string{"default_bucket", "admin", "accounts", "changes", "console"} {
 		if _, ok := cat[name]; ok {
 			includes = append(includes, name)
 		}
