@@ -97,6 +97,7 @@ func TestBrowserFlows(t *testing.T) {
 		AliceBefore    int                `json:"aliceBefore"`
 		AliceAfter     int                `json:"aliceAfter"`
 		LiveRows       int                `json:"liveRows"`
+		AccountGroups  bool               `json:"accountGroups"`
 		History        int                `json:"history"`
 		Narrow         map[string]float64 `json:"narrow"`
 		AliceFinal     int                `json:"aliceFinal"`
@@ -121,6 +122,7 @@ func TestBrowserFlows(t *testing.T) {
 		{"conflict shows both versions", strings.Contains(report.Conflict, "Desk lamp, blue") && strings.Contains(report.Conflict, "30")},
 		{"sharing", report.AliceBefore == 403 && report.AliceAfter == 200},
 		{"live list", report.LiveRows == 2},
+		{"an account's groups", report.AccountGroups},
 		{"history", report.History >= 3},
 		{"password change", report.AliceFinal == 200},
 		{"session revoke", report.RevokedSession == 401},

@@ -4,6 +4,7 @@
 // details and principals.
 import { api, seg, etag } from "./api.js";
 import { h, field, fill, errorBox, notice, when, table, confirmed } from "./ui.js";
+import { follow } from "./stream.js";
 
 const pageSize = 20;
 
@@ -24,9 +25,14 @@ class Accounts extends HTMLElement {
         h("label", {}, "Sort", sort)), this.list, this.pager),
       this.createCard(), this.out);
     reload();
+    // Accounts created or deleted elsewhere show without a reload.
+    this.stop = follow("/accounts", () => { clearTimeout(this.later); this.later = setTimeout(() => this.load(this.shown), 300); });
   }
 
+  disconnectedCallback() { if (this.stop) this.stop(); }
+
   async load(next) {
+    this.shown = next;
     const params = new URLSearchParams({ _limit: pageSize, _sort: this.query.sort });
     if (this.query.q) params.set("like_id", `*${this.query.q}*`);
     try {
@@ -91,7 +97,7 @@ class Account extends HTMLElement {
     this.append(body);
     try {
       const res = (await api("GET", "/accounts/" + seg(id))).body;
-      const principals = [`account:${id}`, "system.Authenticated", "system.Everyone"];
+      const principals = [`account:${id}`, "system.Authenticated", "system.Everyone", ...await groupsOf(`account:${id}`)];
       fill(body, h("section", { class: "card" },
         h("p", {}, "Last change: " + when(res.data.last_modified)),
         h("h2", {}, "Data"), h("pre", {}, JSON.stringify({ ...res.data, password: undefined }, null, 2)),
@@ -102,6 +108,21 @@ class Account extends HTMLElement {
       fill(body, errorBox(e));
     }
   }
+}
+
+/** The groups, in the buckets the caller may read, that name principal. */
+async function groupsOf(principal) {
+  const out = [];
+  try {
+    const buckets = (await api("GET", "/buckets?_limit=100&_fields=id")).body.data;
+    for (const b of buckets) {
+      try {
+        const groups = (await api("GET", `/buckets/${seg(b.id)}/groups?` + new URLSearchParams({ contains_members: JSON.stringify([principal]), _fields: "id" }))).body.data;
+        out.push(...groups.map((g) => `/buckets/${b.id}/groups/${g.id}`));
+      } catch { /* groups of this bucket are not readable */ }
+    }
+  } catch { /* no bucket readable */ }
+  return out;
 }
 
 customElements.define("nb-accounts", Accounts);

@@ -52,7 +52,10 @@ class Buckets extends HTMLElement {
         await api("PUT", "/buckets/" + seg(id), { body: { data: {} }, headers: { "If-None-Match": "*" } });
         list.reload();
       })));
+    this.stop = follow("/buckets", () => { clearTimeout(this.later); this.later = setTimeout(list.reload, 300); });
   }
+
+  disconnectedCallback() { if (this.stop) this.stop(); }
 }
 
 class Bucket extends HTMLElement {

@@ -110,6 +110,12 @@ const { chromium } = require("playwright-core");
     await visible("Permissions saved.");
     report.aliceAfter = (await apiCall("GET", "/buckets/shop/collections/items/records/lamp", basic("alice", "alice-reset-pw-1"))).status;
 
+    step("an account's principals and groups");
+    await apiCall("PUT", "/buckets/shop/groups/staff", basic("admin", "admin-pw-123"), { data: { members: ["account:alice"] } });
+    await page.goto(consoleURL + "#/accounts/alice");
+    await visible("/buckets/shop/groups/staff");
+    report.accountGroups = true;
+
     step("a live list");
     await page.goto(consoleURL + "#/buckets/shop/collections/items");
     await visible("Live: changes appear as they happen.");

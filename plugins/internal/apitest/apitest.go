@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,9 +59,33 @@ func NewWithBackend(t testing.TB, backend storage.Backend, settings map[string]s
 // what the server logged while starting (text format).
 func NewWithLogs(t testing.TB, backend storage.Backend, settings map[string]string) (*Server, string) {
 	t.Helper()
-	var logs bytes.Buffer
-	s := start(t, backend, slog.New(slog.NewTextHandler(&logs, nil)), settings)
-	return s, logs.String()
+	logs := &startLog{}
+	s := start(t, backend, slog.New(slog.NewTextHandler(logs, nil)), settings)
+	return s, logs.done()
+}
+
+// startLog keeps what is logged until done is called, and nothing after:
+// requests served meanwhile log from other goroutines.
+type startLog struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	closed bool
+}
+
+func (l *startLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *startLog) done() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	return l.buf.String()
 }
 
 func start(t testing.TB, backend storage.Backend, logger *slog.Logger, settings map[string]string, extra ...map[string]func() resource.Plugin) *Server {
