@@ -215,6 +215,18 @@ type BulkSyncer interface {
 	Sync(ctx context.Context) error
 }
 
+// Indexer is implemented by backends that keep declared indexes
+// (QRY-14): DeclareIndexes makes fields (dotted paths) the indexed fields
+// of the list, replacing the previous set, and builds what is missing
+// without blocking writers for long; it returns once the indexes are
+// built (callers run it in the background, and again at start: it is
+// idempotent and resumes an interrupted build). Until an index is built,
+// queries scan. An index never changes an answer: queries give exactly
+// what a scan gives.
+type Indexer interface {
+	DeclareIndexes(ctx context.Context, ref Ref, fields []string) error
+}
+
 // Analyzer is implemented by backends whose query planner needs fresh
 // statistics after a bulk load (PostgreSQL): an import calls it as the
 // data grows, so that lookups by id use the indexes at once.

@@ -1,6 +1,7 @@
 package kinto
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -37,6 +38,17 @@ func (Plugin) Register(r *resource.Registry) error {
 		if err := r.AddResource(res); err != nil {
 			return err
 		}
+	}
+	if ix, ok := r.Storage().(storage.Indexer); ok {
+		if err := r.AddCapability("indexes", "Collections declare the record fields they are searched by (indexes).",
+			"https://github.com/nimbus-server/nimbus/blob/main/docs/performance.md#declared-indexes", map[string]any{"max_per_collection": maxIndexes}); err != nil {
+			return err
+		}
+		k := &indexKeeper{ix: ix, log: r.Logger()}
+		k.ctx, k.stop = context.WithCancel(context.Background())
+		r.OnShutdown(k.stop)
+		r.AddListener(resource.Listener{Actions: []string{"create", "update"}, Resources: []string{"collection"}, AfterCommit: k.changed})
+		k.resume(r.Storage())
 	}
 	if r.Settings().Bool("experimental_collection_schema_validation") {
 		if err := r.AddCapability("schema", "Validates collection records with JSON schemas.",

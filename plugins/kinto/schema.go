@@ -182,6 +182,11 @@ func (c *schemaCache) validateCollection(w *resource.Write) error {
 			return err
 		}
 	}
+	if v, ok := w.Data["indexes"]; ok {
+		if err := checkIndexes(v); err != nil {
+			return err
+		}
+	}
 	if v, ok := w.Data["cache_expires"]; ok {
 		if _, isInt := storage.Int(v); !isInt {
 			return resource.Invalid("body", "data.cache_expires", fmt.Sprintf("%v is not an integer", v))

@@ -34,7 +34,7 @@ type Store interface {
 }
 
 // Buckets lists the bucket names a backend must create.
-var Buckets = []string{"o", "t", "m", "a", "i", "u", "p"}
+var Buckets = []string{"o", "t", "m", "a", "i", "u", "p", "x", "X"}
 
 // Tx implements storage.Tx over a Store.
 type Tx struct {

@@ -67,6 +67,9 @@ func (t *Tx) write(lk []byte, prev, obj storage.Object) error {
 	if err := t.bucket("o").Put(objKey(lk, id), data); err != nil {
 		return err
 	}
+	if err := t.keepIndexes(lk, prev, obj); err != nil {
+		return err
+	}
 	return t.bucket("t").Put(tsKey(lk, storage.LastModified(obj), id), []byte{flag})
 }
 
@@ -191,6 +194,18 @@ func (t *Tx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted boo
 		return int(t.getMeta(lk).count), nil
 	}
 	n := 0
+	if ids, ok := t.candidates(lk, filters); ok {
+		for _, id := range ids {
+			o, err := t.stored(lk, id)
+			if err != nil {
+				return 0, err
+			}
+			if o != nil && (includeDeleted || !storage.IsDeleted(o)) && storage.Match(o, filters) {
+				n++
+			}
+		}
+		return n, nil
+	}
 	err := t.scanIndex(lk, false, filters, nil, func(o storage.Object) (bool, error) {
 		if !includeDeleted && storage.IsDeleted(o) {
 			return true, nil
@@ -217,6 +232,12 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 		return q.After == nil || storage.Compare(o, q.After, sorts) > 0
 	}
 	if q.IDs != nil {
+		return t.listIDs(lk, q, sorts, keep)
+	}
+	if ids, ok := t.candidates(lk, q.Filters); ok {
+		// A declared index narrows the list to its candidates; they
+		// pass the same filters, order and page as a scan.
+		q.IDs = ids
 		return t.listIDs(lk, q, sorts, keep)
 	}
 	if len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc {
@@ -259,6 +280,9 @@ func (t *Tx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
 	sorts := storage.FullSort(q.Sort)
 	if q.IDs != nil || len(sorts) != 2 || sorts[0].Field != "last_modified" || sorts[1].Field != "id" || sorts[0].Desc != sorts[1].Desc {
 		return nil, false, nil
+	}
+	if _, indexed := t.candidates(listKey(ref), q.Filters); indexed {
+		return nil, false, nil // List answers it from the index
 	}
 	var out [][]byte
 	err := t.scanRaw(listKey(ref), sorts[0].Desc, q.Filters, q.After, func(v []byte) (bool, error) {
@@ -453,7 +477,7 @@ func (t *Tx) DeleteTree(uri string) error {
 		return err
 	}
 	for _, prefix := range [][]byte{[]byte(uri + "\x00"), []byte(uri + "/")} {
-		for _, b := range []string{"o", "t", "m"} {
+		for _, b := range []string{"o", "t", "m", "x", "X"} {
 			if err := deletePrefix(t.bucket(b), prefix); err != nil {
 				return err
 			}
@@ -463,7 +487,7 @@ func (t *Tx) DeleteTree(uri string) error {
 		// The whole store: every list above, and every ACL, index entry
 		// and membership.
 		t.memo.clear()
-		for _, b := range []string{"o", "t", "m", "a", "i", "u", "p"} {
+		for _, b := range []string{"o", "t", "m", "a", "i", "u", "p", "x", "X"} {
 			if err := deletePrefix(t.bucket(b), nil); err != nil {
 				return err
 			}

@@ -233,3 +233,12 @@ func (c *cursor) Prev() ([]byte, []byte) {
 	}
 	return c.at(c.resync() - 1)
 }
+
+var _ storage.Indexer = (*Backend)(nil)
+
+// DeclareIndexes implements storage.Indexer (kvengine.DeclareIndexes).
+func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []string) error {
+	return kvengine.DeclareIndexes(ctx, func(ctx context.Context, fn func(*kvengine.Tx) error) error {
+		return b.Update(ctx, func(tx storage.Tx) error { return fn(tx.(*kvengine.Tx)) })
+	}, ref, fields)
+}

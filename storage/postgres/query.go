@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -58,8 +60,35 @@ func exactInSQL(q storage.Query) bool {
 	return true
 }
 
-// pushdown turns the filters SQL can answer exactly into conditions:
-// equality of top-level string, boolean and null values, and time bounds.
+// plainField matches the field names written into SQL as literals (the
+// expression of a declared index, which the planner matches as written);
+// others are sent as parameters.
+var plainField = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+// fieldExpr is the SQL of a top-level field's JSON value.
+func fieldExpr(field string, add func(any) string) string {
+	if plainField.MatchString(field) {
+		return "data -> '" + field + "'"
+	}
+	return "data -> " + add(field)
+}
+
+// scalarJSON returns the JSON of a string, number, boolean or null.
+func scalarJSON(v any) (string, bool) {
+	switch v.(type) {
+	case nil, string, bool, json.Number, float64, int64, int:
+		b, err := storage.AppendJSON(nil, v)
+		return string(b), err == nil
+	}
+	return "", false
+}
+
+// pushdown turns filters on top-level fields into conditions SQL can use
+// (with a declared index, QRY-14): equality and in_ of strings, numbers,
+// booleans and null, numeric ranges (jsonb orders types as storage
+// does: null, strings, numbers, booleans, arrays, objects), and time
+// bounds. Rows are still checked by storage.Match: a condition narrows,
+// the rules decide (exactInSQL says when SQL alone is exact).
 func pushdown(q storage.Query, args *[]any) string {
 	var conds []string
 	add := func(v any) string { *args = append(*args, v); return fmt.Sprintf("$%d", len(*args)) }
@@ -71,15 +100,35 @@ func pushdown(q storage.Query, args *[]any) string {
 		conds = append(conds, "last_modified <= from_epoch("+add(hi)+")")
 	}
 	for _, f := range q.Filters {
-		if f.Op != storage.OpEq || strings.Contains(f.Field, ".") || f.Field == "id" || f.Field == "last_modified" || f.Field == "deleted" {
+		if strings.Contains(f.Field, ".") || f.Field == "id" || f.Field == "last_modified" || f.Field == "deleted" {
 			continue
 		}
-		switch f.Value.(type) {
-		case string, bool:
-			b, err := storage.AppendJSON(nil, f.Value)
-			if err == nil {
-				conds = append(conds, "data -> "+add(f.Field)+" = "+add(string(b))+"::JSONB")
+		switch f.Op {
+		case storage.OpEq:
+			if j, ok := scalarJSON(f.Value); ok {
+				conds = append(conds, fieldExpr(f.Field, add)+" = "+add(j)+"::JSONB")
 			}
+		case storage.OpIn:
+			list, _ := f.Value.([]any)
+			var js []string
+			for _, v := range list {
+				if j, ok := scalarJSON(v); ok {
+					js = append(js, j)
+				} else {
+					js = nil
+					break
+				}
+			}
+			if len(js) > 0 {
+				conds = append(conds, fieldExpr(f.Field, add)+" = ANY("+add(js)+"::JSONB[])")
+			}
+		case storage.OpMin, storage.OpMax, storage.OpLt, storage.OpGt:
+			if _, isNum := storage.Int(f.Value); !isNum {
+				continue // strings compare by collation in SQL, floats round: left to Match
+			}
+			j, _ := scalarJSON(f.Value)
+			op := map[storage.Op]string{storage.OpMin: ">=", storage.OpMax: "<=", storage.OpLt: "<", storage.OpGt: ">"}[f.Op]
+			conds = append(conds, fieldExpr(f.Field, add)+" "+op+" "+add(j)+"::JSONB")
 		}
 	}
 	if !q.IncludeDeleted {

@@ -57,6 +57,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"ViewIsReadOnly", testReadOnly},
 		{"ConcurrentCreators", testConcurrent},
 		{"KeyOrderAndStableBytes", testKeyOrder},
+		{"DeclaredIndexesAnswerAsScans", testIndexesModel},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,146 @@
+package kinto
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// maxIndexes and maxIndexField bound a collection's declared indexes
+// (QRY-14).
+const (
+	maxIndexes    = 16
+	maxIndexField = 256
+)
+
+// checkIndexes validates a collection's "indexes": a list of distinct
+// dotted field paths, at most 16 of at most 256 characters, never id or
+// last_modified (always indexed).
+func checkIndexes(v any) error {
+	bad := func(msg string) error { return resource.Invalid("body", "data.indexes", msg) }
+	list, ok := v.([]any)
+	if !ok {
+		return bad("indexes must be a list of field names")
+	}
+	if len(list) > maxIndexes {
+		return bad(fmt.Sprintf("at most %d indexes per collection", maxIndexes))
+	}
+	seen := map[string]bool{}
+	for _, x := range list {
+		f, ok := x.(string)
+		switch {
+		case !ok:
+			return bad(fmt.Sprintf("%v is not a field name", x))
+		case f == "" || len(f) > maxIndexField || strings.HasPrefix(f, ".") || strings.HasSuffix(f, ".") ||
+			strings.Contains(f, "..") || strings.ContainsRune(f, 0):
+			return bad(fmt.Sprintf("%q is not a field path (dotted names, at most %d characters)", f, maxIndexField))
+		case f == "id" || f == "last_modified":
+			return bad(f + " is always indexed")
+		case seen[f]:
+			return bad(fmt.Sprintf("%q is declared twice", f))
+		}
+		seen[f] = true
+	}
+	return nil
+}
+
+// indexFields reads the declared fields of a collection object.
+func indexFields(coll storage.Object) []string {
+	list, _ := coll["indexes"].([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		if f, ok := x.(string); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// indexKeeper hands collections' declarations to the backend, in the
+// background and one at a time: builds read whole collections.
+type indexKeeper struct {
+	ix   storage.Indexer
+	log  *slog.Logger
+	mu   sync.Mutex
+	ctx  context.Context
+	stop context.CancelFunc
+}
+
+// declare builds the indexes of the records of the collection at uri.
+func (k *indexKeeper) declare(uri string, fields []string) {
+	go func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		ref := storage.Ref{Resource: "record", Parent: uri}
+		if err := k.ix.DeclareIndexes(k.ctx, ref, fields); err != nil && k.ctx.Err() == nil {
+			k.log.Error("indexes: building failed; queries scan meanwhile (the next start tries again)", "collection", uri, "error", err)
+			return
+		}
+		k.log.Info("indexes: ready", "collection", uri, "fields", strings.Join(fields, " "))
+	}()
+}
+
+// changed follows collection writes: a changed declaration is built.
+func (k *indexKeeper) changed(ev *resource.Event) {
+	if ev.Action == "delete" {
+		return // the collection's lists went with it
+	}
+	for _, imp := range ev.Impacted {
+		now := indexFields(imp.New)
+		if imp.Old != nil && slices.Equal(now, indexFields(imp.Old)) {
+			continue
+		}
+		if imp.Old == nil && len(now) == 0 {
+			continue
+		}
+		k.declare("/buckets/"+ev.IDs["bucket_id"]+"/collections/"+storage.ID(imp.New), now)
+	}
+}
+
+// resume hands every declaring collection to the backend at start: a
+// build the last run did not finish goes on (built ones return at once).
+func (k *indexKeeper) resume(b storage.Backend) {
+	go func() {
+		var found []struct {
+			uri    string
+			fields []string
+		}
+		err := b.View(k.ctx, func(tx storage.Tx) error {
+			l, ok := tx.(storage.Lister)
+			if !ok {
+				return nil
+			}
+			refs, err := l.Lists("collection")
+			if err != nil {
+				return err
+			}
+			for _, ref := range refs {
+				colls, err := tx.List(ref, storage.Query{Filters: []storage.Filter{{Field: "indexes", Op: storage.OpHas, Value: true}}})
+				if err != nil {
+					return err
+				}
+				for _, c := range colls {
+					if fields := indexFields(c); len(fields) > 0 {
+						found = append(found, struct {
+							uri    string
+							fields []string
+						}{ref.Parent + "/collections/" + storage.ID(c), fields})
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil && k.ctx.Err() == nil {
+			k.log.Error("indexes: the declaring collections could not be listed", "error", err)
+		}
+		for _, c := range found {
+			k.declare(c.uri, c.fields)
+		}
+	}()
+}

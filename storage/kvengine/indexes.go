@@ -1,0 +1,403 @@
+package kvengine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Declared indexes (QRY-14). For a list whose fields are declared
+// indexed (storage.Indexer), every live object with a value at such a
+// field has an entry
+//
+//	x  L + field + NUL + value key + id -> empty
+//	X  L                                -> declaration (JSON: fields, and those built)
+//
+// The value key orders like storage.CompareValues across types (null,
+// string, number, boolean, array, object) and, within strings, numbers
+// and booleans, like their values; it is self-delimiting, so the id
+// follows it. Every write of the list keeps the entries of every declared
+// field, built or not; a query uses only the built ones, and only to find
+// candidates, which then pass the same filters, order and page as a scan:
+// the index changes the work, never the answer.
+
+// declaration is what X holds for a list.
+type declaration struct {
+	Fields []string        `json:"fields"`
+	Built  map[string]bool `json:"built"`
+}
+
+func (t *Tx) declaration(lk []byte) *declaration {
+	b := t.bucket("X")
+	if b == nil {
+		return nil
+	}
+	v := b.Get(lk)
+	if v == nil {
+		return nil
+	}
+	var d declaration
+	if json.Unmarshal(v, &d) != nil || len(d.Fields) == 0 {
+		return nil
+	}
+	return &d
+}
+
+// Value key ranks, as storage's typeRank.
+const (
+	rankNull byte = iota
+	rankString
+	rankNumber
+	rankBool
+	rankArray
+	rankObject
+)
+
+// appendEscaped writes b with NUL escaped (NUL 0xFF) and a terminator
+// (NUL 0x01), which keeps byte order and delimits the value.
+func appendEscaped(dst, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, c)
+		if c == 0 {
+			dst = append(dst, 0xff)
+		}
+	}
+	return append(dst, 0, 1)
+}
+
+// valueKey encodes a JSON value; ok is false for a value of no type
+// storage knows.
+func valueKey(dst []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, rankNull), true
+	case string:
+		return appendEscaped(append(dst, rankString), []byte(x)), true
+	case json.Number, float64, int64, int:
+		f, ok := toFloat(v)
+		if !ok {
+			return dst, false
+		}
+		if f == 0 {
+			f = 0 // -0 and 0 are one value
+		}
+		bits := math.Float64bits(f)
+		if f >= 0 {
+			bits ^= 1 << 63
+		} else {
+			bits = ^bits
+		}
+		return binary.BigEndian.AppendUint64(append(dst, rankNumber), bits), true
+	case bool:
+		if x {
+			return append(dst, rankBool, 1), true
+		}
+		return append(dst, rankBool, 0), true
+	case []any, map[string]any:
+		rank := rankArray
+		if _, ok := x.(map[string]any); ok {
+			rank = rankObject
+		}
+		b, err := storage.AppendJSON(nil, x)
+		if err != nil {
+			return dst, false
+		}
+		return appendEscaped(append(dst, rank), b), true
+	}
+	return dst, false
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		f, err := n.Float64()
+		// A number beyond float64 is ±Inf, which still orders it.
+		return f, err == nil || math.IsInf(f, 0)
+	case float64:
+		return n, true
+	case int64:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+func fieldPrefix(lk []byte, field string) []byte {
+	k := append(bytes.Clone(lk), field...)
+	return append(k, 0)
+}
+
+// indexEntry is the key of obj's entry for field, or nil when obj has no
+// value there (or is a tombstone).
+func indexEntry(lk []byte, field string, obj storage.Object) []byte {
+	if obj == nil || storage.IsDeleted(obj) {
+		return nil
+	}
+	v, ok := storage.Lookup(obj, field)
+	if !ok {
+		return nil
+	}
+	k, ok := valueKey(fieldPrefix(lk, field), v)
+	if !ok {
+		return nil
+	}
+	return append(k, storage.ID(obj)...)
+}
+
+// keepIndexes replaces prev's entries by obj's, for every declared field.
+func (t *Tx) keepIndexes(lk []byte, prev, obj storage.Object) error {
+	d := t.declaration(lk)
+	if d == nil {
+		return nil
+	}
+	x := t.bucket("x")
+	for _, f := range d.Fields {
+		old, cur := indexEntry(lk, f, prev), indexEntry(lk, f, obj)
+		if old != nil && !bytes.Equal(old, cur) {
+			if err := x.Delete(old); err != nil {
+				return err
+			}
+		}
+		if cur != nil && !bytes.Equal(old, cur) {
+			if err := x.Put(cur, []byte{}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// candidates returns the ids an index can narrow a query to, with ok
+// false when no built index serves any of the filters (the caller
+// scans). The ids are a superset of the matches; order is the index's.
+func (t *Tx) candidates(lk []byte, filters []storage.Filter) ([]string, bool) {
+	d := t.declaration(lk)
+	if d == nil {
+		return nil, false
+	}
+	best, rank := -1, 99
+	for i, f := range filters {
+		// A tombstone holds "deleted": such a field is never served.
+		if !d.Built[f.Field] || f.Field == "deleted" {
+			continue
+		}
+		r := 99
+		switch f.Op {
+		case storage.OpEq:
+			r = 0
+		case storage.OpIn:
+			r = 1
+		case storage.OpMin, storage.OpMax, storage.OpLt, storage.OpGt:
+			r = 2
+		}
+		if r < rank && scalarFilter(f) {
+			best, rank = i, r
+		}
+	}
+	if best < 0 {
+		return nil, false
+	}
+	f := filters[best]
+	prefix := fieldPrefix(lk, f.Field)
+	var ids []string
+	seen := map[string]bool{}
+	collect := func(lo, hi []byte) {
+		c := t.bucket("x").Cursor()
+		for k, _ := c.Seek(lo); k != nil && bytes.Compare(k, hi) < 0; k, _ = c.Next() {
+			id := idOfEntry(k, len(prefix))
+			if id != "" && !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	end := prefixEnd(prefix)
+	switch f.Op {
+	case storage.OpEq:
+		k, _ := valueKey(bytes.Clone(prefix), f.Value)
+		collect(k, prefixEnd(k))
+	case storage.OpIn:
+		for _, v := range f.Value.([]any) {
+			k, _ := valueKey(bytes.Clone(prefix), v)
+			collect(k, prefixEnd(k))
+		}
+	case storage.OpMin, storage.OpGt:
+		k, _ := valueKey(bytes.Clone(prefix), f.Value)
+		collect(k, end)
+	case storage.OpMax, storage.OpLt:
+		k, _ := valueKey(bytes.Clone(prefix), f.Value)
+		collect(prefix, prefixEnd(k))
+	}
+	return ids, true
+}
+
+// scalarFilter tells whether the filter's value (each value of an in_)
+// is a string, number, boolean or null: the index answers those.
+func scalarFilter(f storage.Filter) bool {
+	scalar := func(v any) bool {
+		switch v.(type) {
+		case nil, string, bool, json.Number, float64, int64, int:
+			return true
+		}
+		return false
+	}
+	if f.Op == storage.OpIn {
+		l, ok := f.Value.([]any)
+		if !ok {
+			return false
+		}
+		return !slices.ContainsFunc(l, func(v any) bool { return !scalar(v) })
+	}
+	return scalar(f.Value)
+}
+
+// idOfEntry returns the id at the end of an entry key: after the value
+// key that starts at off.
+func idOfEntry(k []byte, off int) string {
+	if off >= len(k) {
+		return ""
+	}
+	i := off + 1
+	switch k[off] {
+	case rankNull:
+	case rankNumber:
+		i += 8
+	case rankBool:
+		i++
+	default: // escaped bytes up to the terminator NUL 0x01
+		for i+1 < len(k) && !(k[i] == 0 && k[i+1] == 1) {
+			if k[i] == 0 {
+				i++
+			}
+			i++
+		}
+		i += 2
+	}
+	if i > len(k) {
+		return ""
+	}
+	return string(k[i:])
+}
+
+// prefixEnd is the first key after every key starting with p.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return append(end, 0xff)
+}
+
+// indexBatch and indexSlice bound one transaction of an index build (the
+// objects it reads, the time it runs): a build holds the single writer
+// a few milliseconds at a time, however fast the machine.
+const (
+	indexBatch = 500
+	indexSlice = 5 * time.Millisecond
+)
+
+// DeclareIndexes implements storage.Indexer for the backends on this
+// engine: the list's declaration is replaced (entries of fields no longer
+// declared go at once), then the entries of new fields are written in
+// batches of write transactions, writers running between them, and the
+// fields marked built. update runs a write transaction.
+func DeclareIndexes(ctx context.Context, update func(context.Context, func(*Tx) error) error, ref storage.Ref, fields []string) error {
+	lk := listKey(ref)
+	var todo []string
+	err := update(ctx, func(t *Tx) error {
+		old := t.declaration(lk)
+		d := declaration{Fields: fields, Built: map[string]bool{}}
+		todo = todo[:0]
+		for _, f := range fields {
+			if old != nil && old.Built[f] {
+				d.Built[f] = true
+			} else {
+				todo = append(todo, f)
+			}
+		}
+		if old != nil {
+			for _, f := range old.Fields {
+				if !slices.Contains(fields, f) {
+					if err := deletePrefix(t.bucket("x"), fieldPrefix(lk, f)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if len(fields) == 0 {
+			return t.bucket("X").Delete(lk)
+		}
+		b, _ := json.Marshal(d)
+		return t.bucket("X").Put(lk, b)
+	})
+	if err != nil || len(todo) == 0 {
+		return err
+	}
+	var after []byte
+	for done := false; !done; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := update(ctx, func(t *Tx) error {
+			d := t.declaration(lk)
+			if d == nil {
+				done = true
+				return nil
+			}
+			c := t.bucket("o").Cursor()
+			start := lk
+			if after != nil {
+				start = append(bytes.Clone(after), 0)
+			}
+			n := 0
+			began := time.Now()
+			k, v := c.Seek(start)
+			for ; k != nil && bytes.HasPrefix(k, lk) && n < indexBatch && (n%64 != 0 || time.Since(began) < indexSlice); k, v = c.Next() {
+				n++
+				after = bytes.Clone(k)
+				if len(v) == 0 || v[0] != flagLive {
+					continue
+				}
+				o, err := decode(v)
+				if err != nil {
+					return err
+				}
+				for _, f := range todo {
+					if !slices.Contains(d.Fields, f) {
+						continue
+					}
+					if e := indexEntry(lk, f, o); e != nil {
+						if err := t.bucket("x").Put(e, []byte{}); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			if k == nil || !bytes.HasPrefix(k, lk) {
+				done = true
+				for _, f := range todo {
+					if slices.Contains(d.Fields, f) {
+						d.Built[f] = true
+					}
+				}
+				b, _ := json.Marshal(d)
+				return t.bucket("X").Put(lk, b)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
