@@ -47,6 +47,7 @@ type App struct {
 	requestHooks   []func(*Request, Operation) error
 	flushHooks     []func()
 	serveChecks    []func() error
+	onServe        []func()
 	commitHooks    []func([]storage.Change)
 	revocations    []func(storage.Change) bool
 	shutdownHooks  []func()

@@ -308,8 +308,18 @@ func (a *App) CheckServe() error {
 			return err
 		}
 	}
+	for _, fn := range a.onServe {
+		fn()
+	}
+	a.onServe = nil
 	return nil
 }
+
+// OnServe runs fn once the server is about to serve (every serve check
+// passed): background work of a plugin (resuming index builds) starts
+// there, never while a tool builds the app only to read its settings or
+// resources, and never for a server that fails to start.
+func (r *Registry) OnServe(fn func()) { r.app.onServe = append(r.app.onServe, fn) }
 
 // OnFlush registers what a plugin must forget when all data is flushed
 // (caches kept outside the storage).

@@ -48,7 +48,7 @@ func (Plugin) Register(r *resource.Registry) error {
 		k.ctx, k.stop = context.WithCancel(context.Background())
 		r.OnShutdown(k.stop)
 		r.AddListener(resource.Listener{Actions: []string{"create", "update"}, Resources: []string{"collection"}, AfterCommit: k.changed})
-		k.resume(r.Storage())
+		r.OnServe(func() { k.resume(r.Storage()) })
 	}
 	if r.Settings().Bool("experimental_collection_schema_validation") {
 		if err := r.AddCapability("schema", "Validates collection records with JSON schemas.",
