@@ -1,6 +1,7 @@
 package changes
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -246,8 +247,15 @@ func (h *hub) read() {
 			if unchanged, err = h.stillCurrent(tx, page); err != nil {
 				return err
 			}
+			lost, err := h.lateDeletions(tx, page, scopes)
+			if err != nil {
+				return err
+			}
 			for user, b := range scopes {
 				b.changes = unchanged
+				if b.err != nil {
+					b.changes = append(slices.Clip(unchanged), lost...)
+				}
 				batches[user] = b
 			}
 			return nil
@@ -296,6 +304,39 @@ func (h *hub) stillCurrent(tx storage.Tx, page []storage.Object) ([]storage.Obje
 	out := page[:0:0]
 	for _, obj := range page {
 		if now[storage.ID(obj)] == storage.LastModified(obj) {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+// lateDeletions returns, when a caller has lost the list (an error
+// scope), the deletions committed after page was read. On a backend whose
+// reads are not one snapshot (PostgreSQL at READ COMMITTED), the scope
+// may already see a deletion's ACL going while the page was read before
+// it: the caller's last readable record then goes with its access, and
+// its tombstone, which the caller must still receive (PLUG-RT), would
+// come only after the error ends the stream. The stream delivers such a
+// tombstone only for a record the caller knew.
+func (h *hub) lateDeletions(tx storage.Tx, page []storage.Object, scopes map[string]batch) ([]storage.Object, error) {
+	lostOne := false
+	for _, b := range scopes {
+		lostOne = lostOne || b.err != nil
+	}
+	if !lostOne {
+		return nil, nil
+	}
+	from := h.cursor
+	if len(page) > 0 {
+		from = storage.LastModified(page[len(page)-1])
+	}
+	later, err := h.src.Changed(tx, from, pageSize)
+	if err != nil {
+		return nil, err
+	}
+	var out []storage.Object
+	for _, obj := range later {
+		if storage.IsDeleted(obj) {
 			out = append(out, obj)
 		}
 	}
