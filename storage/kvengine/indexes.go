@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -261,26 +262,8 @@ func scalarFilter(f storage.Filter) bool {
 // idOfEntry returns the id at the end of an entry key: after the value
 // key that starts at off.
 func idOfEntry(k []byte, off int) string {
-	if off >= len(k) {
-		return ""
-	}
-	i := off + 1
-	switch k[off] {
-	case rankNull:
-	case rankNumber:
-		i += 8
-	case rankBool:
-		i++
-	default: // escaped bytes up to the terminator NUL 0x01
-		for i+1 < len(k) && !(k[i] == 0 && k[i+1] == 1) {
-			if k[i] == 0 {
-				i++
-			}
-			i++
-		}
-		i += 2
-	}
-	if i > len(k) {
+	i := valueEnd(k, off)
+	if i < 0 {
 		return ""
 	}
 	return string(k[i:])
@@ -400,4 +383,99 @@ func DeclareIndexes(ctx context.Context, update func(context.Context, func(*Tx) 
 		}
 	}
 	return nil
+}
+
+// valueEnd is where the value key that starts at off ends in an entry
+// key (where the id starts), or -1.
+func valueEnd(k []byte, off int) int {
+	if off >= len(k) {
+		return -1
+	}
+	i := off + 1
+	switch k[off] {
+	case rankNull:
+	case rankNumber:
+		i += 8
+	case rankBool:
+		i++
+	default: // escaped bytes up to the terminator NUL 0x01
+		for i+1 < len(k) && !(k[i] == 0 && k[i+1] == 1) {
+			if k[i] == 0 {
+				i++
+			}
+			i++
+		}
+		i += 2
+	}
+	if i > len(k) {
+		return -1
+	}
+	return i
+}
+
+// listByIndex answers a page sorted first by a built indexed field, in
+// ascending order, by walking the field's entries: entries of equal value
+// keys (and, for arrays and objects, of one type, whose keys do not order
+// like their values) form a group, sorted and filtered with the scan's
+// rules, until the page is full. served is false when the walk ends
+// before that (objects without the field sort after every value, and the
+// index does not hold them) or when the query is not of that form: the
+// caller scans then.
+func (t *Tx) listByIndex(lk []byte, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool) (out []storage.Object, served bool, err error) {
+	if q.Limit <= 0 || len(q.Sort) == 0 || q.Sort[0].Desc || q.Sort[0].Field == "deleted" {
+		return nil, false, nil
+	}
+	field := q.Sort[0].Field
+	d := t.declaration(lk)
+	if d == nil || !d.Built[field] {
+		return nil, false, nil
+	}
+	prefix := fieldPrefix(lk, field)
+	start := prefix
+	if q.After != nil {
+		v, ok := storage.Lookup(q.After, field)
+		if !ok {
+			return nil, false, nil // the position is among objects without the field
+		}
+		k, ok := valueKey(bytes.Clone(prefix), v)
+		if !ok {
+			return nil, false, nil
+		}
+		if r := k[len(prefix)]; r == rankArray || r == rankObject {
+			k = k[:len(prefix)+1]
+		}
+		start = k
+	}
+	c := t.bucket("x").Cursor()
+	k, _ := c.Seek(start)
+	for k != nil && bytes.HasPrefix(k, prefix) {
+		end := valueEnd(k, len(prefix))
+		if end < 0 {
+			return nil, false, nil
+		}
+		group := bytes.Clone(k[:end])
+		if r := k[len(prefix)]; r == rankArray || r == rankObject {
+			group = bytes.Clone(k[:len(prefix)+1])
+		}
+		var objs []storage.Object
+		for ; k != nil && bytes.HasPrefix(k, group); k, _ = c.Next() {
+			e := valueEnd(k, len(prefix))
+			if e < 0 {
+				return nil, false, nil
+			}
+			o, err := t.stored(lk, string(k[e:]))
+			if err != nil {
+				return nil, false, err
+			}
+			if o != nil && keep(o) {
+				objs = append(objs, o)
+			}
+		}
+		sort.SliceStable(objs, func(i, j int) bool { return storage.Compare(objs[i], objs[j], sorts) < 0 })
+		out = append(out, objs...)
+		if len(out) >= q.Limit {
+			return out[:q.Limit], true, nil
+		}
+	}
+	return nil, false, nil
 }

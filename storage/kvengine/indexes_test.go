@@ -117,4 +117,13 @@ func TestIndexNarrowsReads(t *testing.T) {
 	if n, _ := tx().Count(ref, q.Filters, false); n != 4 {
 		t.Fatalf("count %d", n)
 	}
+	// A page sorted by the indexed field walks its entries: n = 0 and 1
+	// (four objects each, newest first within a value) fill a page of
+	// five.
+	sorted := storage.Query{Sort: []storage.Sort{{Field: "n"}}, Limit: 5}
+	reads = 0
+	page, err := tx().List(ref, sorted)
+	if err != nil || fmt.Sprint(ids(page)) != "[r1500 r1000 r0500 r0000 r1501]" || reads > 20 {
+		t.Fatalf("sorted page %v, %d reads, %v", ids(page), reads, err)
+	}
 }

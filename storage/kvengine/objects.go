@@ -240,6 +240,9 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 		q.IDs = ids
 		return t.listIDs(lk, q, sorts, keep)
 	}
+	if out, served, err := t.listByIndex(lk, q, sorts, keep); err != nil || served {
+		return out, err
+	}
 	if len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc {
 		var out []storage.Object
 		err := t.scanIndex(lk, sorts[0].Desc, q.Filters, q.After, func(o storage.Object) (bool, error) {
