@@ -152,22 +152,64 @@ func indexEntry(lk []byte, field string, obj storage.Object) []byte {
 	return append(k, storage.ID(obj)...)
 }
 
+// countKey is where the number of a field's entries is kept (X, beside
+// the declaration): a descending walk needs to know that every live
+// object has the field.
+func countKey(lk []byte, field string) []byte { return append(fieldPrefix(lk, field), '#') }
+
+func (t *Tx) entryCount(lk []byte, field string) int64 {
+	v := t.bucket("X").Get(countKey(lk, field))
+	if len(v) < 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+func (t *Tx) addEntries(lk []byte, field string, n int64) error {
+	return t.bucket("X").Put(countKey(lk, field), binary.BigEndian.AppendUint64(nil, uint64(t.entryCount(lk, field)+n)))
+}
+
+// putEntry and dropEntry write and remove one entry, counting it.
+func (t *Tx) putEntry(lk []byte, field string, e []byte) error {
+	x := t.bucket("x")
+	if x.Get(e) != nil {
+		return nil
+	}
+	if err := x.Put(e, []byte{}); err != nil {
+		return err
+	}
+	return t.addEntries(lk, field, 1)
+}
+
+func (t *Tx) dropEntry(lk []byte, field string, e []byte) error {
+	x := t.bucket("x")
+	if x.Get(e) == nil {
+		return nil // not built yet
+	}
+	if err := x.Delete(e); err != nil {
+		return err
+	}
+	return t.addEntries(lk, field, -1)
+}
+
 // keepIndexes replaces prev's entries by obj's, for every declared field.
 func (t *Tx) keepIndexes(lk []byte, prev, obj storage.Object) error {
 	d := t.declaration(lk)
 	if d == nil {
 		return nil
 	}
-	x := t.bucket("x")
 	for _, f := range d.Fields {
 		old, cur := indexEntry(lk, f, prev), indexEntry(lk, f, obj)
-		if old != nil && !bytes.Equal(old, cur) {
-			if err := x.Delete(old); err != nil {
+		if bytes.Equal(old, cur) {
+			continue
+		}
+		if old != nil {
+			if err := t.dropEntry(lk, f, old); err != nil {
 				return err
 			}
 		}
-		if cur != nil && !bytes.Equal(old, cur) {
-			if err := x.Put(cur, []byte{}); err != nil {
+		if cur != nil {
+			if err := t.putEntry(lk, f, cur); err != nil {
 				return err
 			}
 		}
@@ -314,6 +356,9 @@ func DeclareIndexes(ctx context.Context, update func(context.Context, func(*Tx) 
 					if err := deletePrefix(t.bucket("x"), fieldPrefix(lk, f)); err != nil {
 						return err
 					}
+					if err := t.bucket("X").Delete(countKey(lk, f)); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -360,7 +405,7 @@ func DeclareIndexes(ctx context.Context, update func(context.Context, func(*Tx) 
 						continue
 					}
 					if e := indexEntry(lk, f, o); e != nil {
-						if err := t.bucket("x").Put(e, []byte{}); err != nil {
+						if err := t.putEntry(lk, f, e); err != nil {
 							return err
 						}
 					}
@@ -422,13 +467,22 @@ func valueEnd(k []byte, off int) int {
 // index does not hold them) or when the query is not of that form: the
 // caller scans then.
 func (t *Tx) listByIndex(lk []byte, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool) (out []storage.Object, served bool, err error) {
-	if q.Limit <= 0 || len(q.Sort) == 0 || q.Sort[0].Desc || q.Sort[0].Field == "deleted" {
+	if q.Limit <= 0 || len(q.Sort) == 0 || q.Sort[0].Field == "deleted" {
 		return nil, false, nil
 	}
-	field := q.Sort[0].Field
+	field, desc := q.Sort[0].Field, q.Sort[0].Desc
 	d := t.declaration(lk)
 	if d == nil || !d.Built[field] {
 		return nil, false, nil
+	}
+	if desc {
+		// Objects without the field (tombstones too) come first in
+		// descending order: the walk serves only when every live object
+		// has it, and tombstones are not asked for.
+		if q.IncludeDeleted || t.entryCount(lk, field) != t.getMeta(lk).count {
+			return nil, false, nil
+		}
+		return t.listByIndexDesc(lk, q, sorts, keep, field)
 	}
 	prefix := fieldPrefix(lk, field)
 	start := prefix
@@ -478,4 +532,64 @@ func (t *Tx) listByIndex(lk []byte, q storage.Query, sorts []storage.Sort, keep 
 		}
 	}
 	return nil, false, nil
+}
+
+// listByIndexDesc is listByIndex walking backwards, for a list whose
+// live objects all have the field.
+func (t *Tx) listByIndexDesc(lk []byte, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool, field string) ([]storage.Object, bool, error) {
+	prefix := fieldPrefix(lk, field)
+	end := prefixEnd(prefix)
+	if q.After != nil {
+		v, ok := storage.Lookup(q.After, field)
+		if !ok {
+			return nil, false, nil
+		}
+		k, ok := valueKey(bytes.Clone(prefix), v)
+		if !ok {
+			return nil, false, nil
+		}
+		if r := k[len(prefix)]; r == rankArray || r == rankObject {
+			k = k[:len(prefix)+1]
+		}
+		end = prefixEnd(k)
+	}
+	c := t.bucket("x").Cursor()
+	k, _ := c.Seek(end)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	var out []storage.Object
+	for k != nil && bytes.HasPrefix(k, prefix) {
+		e := valueEnd(k, len(prefix))
+		if e < 0 {
+			return nil, false, nil
+		}
+		group := bytes.Clone(k[:e])
+		if r := k[len(prefix)]; r == rankArray || r == rankObject {
+			group = bytes.Clone(k[:len(prefix)+1])
+		}
+		var objs []storage.Object
+		for ; k != nil && bytes.HasPrefix(k, group); k, _ = c.Prev() {
+			e := valueEnd(k, len(prefix))
+			if e < 0 {
+				return nil, false, nil
+			}
+			o, err := t.stored(lk, string(k[e:]))
+			if err != nil {
+				return nil, false, err
+			}
+			if o != nil && keep(o) {
+				objs = append(objs, o)
+			}
+		}
+		sort.SliceStable(objs, func(i, j int) bool { return storage.Compare(objs[i], objs[j], sorts) < 0 })
+		out = append(out, objs...)
+		if len(out) >= q.Limit {
+			return out[:q.Limit], true, nil
+		}
+	}
+	// Every live object was seen (the counts agree): the page is whole.
+	return out, true, nil
 }
