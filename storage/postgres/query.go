@@ -128,7 +128,14 @@ func pushdown(q storage.Query, args *[]any) string {
 			}
 			j, _ := scalarJSON(f.Value)
 			op := map[storage.Op]string{storage.OpMin: ">=", storage.OpMax: "<=", storage.OpLt: "<", storage.OpGt: ">"}[f.Op]
-			conds = append(conds, fieldExpr(f.Field, add)+" "+op+" "+add(j)+"::JSONB")
+			expr := fieldExpr(f.Field, add)
+			cond := expr + " " + op + " " + add(j) + "::JSONB"
+			if f.Op == storage.OpMin || f.Op == storage.OpGt {
+				// jsonb sorts an empty top-level array before null (for
+				// historical reasons), storage after every number.
+				cond = "(" + cond + " OR " + expr + " = '[]'::JSONB)"
+			}
+			conds = append(conds, cond)
 		}
 	}
 	if !q.IncludeDeleted {

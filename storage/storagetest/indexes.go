@@ -36,6 +36,9 @@ func testIndexesModel(t *testing.T, b storage.Backend) {
 		case 6:
 			return rng.Intn(2) == 0
 		case 7:
+			if rng.Intn(2) == 0 {
+				return []any{} // jsonb sorts it before null
+			}
 			return []any{json.Number("1"), "a"}
 		case 8:
 			return map[string]any{"k": json.Number(fmt.Sprint(rng.Intn(3)))}
