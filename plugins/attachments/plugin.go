@@ -35,10 +35,8 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	}
 	p.st, p.log = st, r.Logger()
 	var rules []resource.Setting
-	for _, k := range r.Settings().Keys() {
-		if _, ok := st.rules[ruleURI(k)]; ok {
-			rules = append(rules, resource.Setting{Name: k, Type: resource.String, Description: "per bucket or collection attachment setting"})
-		}
+	for _, k := range st.ruleKeys {
+		rules = append(rules, resource.Setting{Name: k, Type: resource.String, Description: "per bucket or collection attachment setting"})
 	}
 	if len(rules) > 0 {
 		if err := r.DeclareSettings(rules...); err != nil {
@@ -86,23 +84,6 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		}
 	})
 	return nil
-}
-
-// ruleURI is the bucket or collection URI an attachment.resources key
-// names ("" for another key).
-func ruleURI(key string) string {
-	const prefix = "attachment.resources."
-	if len(key) <= len(prefix) || key[:len(prefix)] != prefix {
-		return ""
-	}
-	parts := bytes.Split([]byte(key[len(prefix):]), []byte("."))
-	switch len(parts) {
-	case 2:
-		return "/buckets/" + string(parts[0])
-	case 3:
-		return "/buckets/" + string(parts[0]) + "/collections/" + string(parts[1])
-	}
-	return ""
 }
 
 // heartbeat writes and removes a small file in the store.

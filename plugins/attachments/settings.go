@@ -56,8 +56,10 @@ type settings struct {
 	extensions map[string]bool
 	mimetypes  map[string]string
 	// rules are the attachment.resources overrides, by bucket
-	// ("/buckets/b") or collection URI.
-	rules map[string]override
+	// ("/buckets/b") or collection URI; ruleKeys are the settings that
+	// set them.
+	rules    map[string]override
+	ruleKeys []string
 }
 
 // extensionGroups are kinto-attachment's named groups.
@@ -154,6 +156,7 @@ func readSettings(s *config.Settings) (*settings, error) {
 		if err := st.addRule(k, rest, s.String(k)); err != nil {
 			return nil, err
 		}
+		st.ruleKeys = append(st.ruleKeys, k)
 	}
 	return st, nil
 }

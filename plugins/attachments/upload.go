@@ -3,14 +3,12 @@ package attachments
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/nimbus-server/nimbus/resource"
 )
@@ -40,9 +38,9 @@ type upload struct {
 	hash                  string
 	data                  map[string]any
 	perms                 any
-	// errs are the form's problems, in the order they are reported once
-	// the whole body is read (Kinto's order of checks).
-	missingName, tooLarge, badField error
+	// tooLarge and badField are problems of the form, reported once the
+	// whole body is read, in Kinto's order of checks.
+	tooLarge, badField error
 }
 
 // close removes the spooled file.
@@ -161,6 +159,20 @@ func readUpload(r *resource.Request, maxSize int64) (*upload, error) {
 	return u, nil
 }
 
+// readErrs remembers the error a reader returned (other than EOF).
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrs) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
 // spool copies the file part to a temporary file, hashing and counting
 // it; beyond maxSize it keeps counting (for the error's figures) without
 // writing, up to overflow more bytes.
@@ -175,16 +187,18 @@ func (u *upload) spool(part io.Reader, maxSize int64) error {
 	if maxSize > 0 {
 		limit = maxSize
 	}
-	var n int64
+	// A failure to read is the client's body; a failure to write, the
+	// server's temporary file.
+	src := &readErrs{r: part}
+	var in io.Reader = src
 	if limit >= 0 {
-		n, err = io.Copy(io.MultiWriter(f, h), io.LimitReader(part, limit+1))
-	} else {
-		n, err = io.Copy(io.MultiWriter(f, h), part)
+		in = io.LimitReader(src, limit+1)
 	}
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "multipart") {
-			return bodyError("the multipart body cannot be read.")
-		}
+	n, err := io.Copy(io.MultiWriter(f, h), in)
+	switch {
+	case src.err != nil:
+		return bodyError("the multipart body cannot be read.")
+	case err != nil:
 		return fmt.Errorf("attachments: spooling an upload: %w", err)
 	}
 	if limit >= 0 && n > limit {

@@ -103,14 +103,17 @@ func (k *indexKeeper) changed(ev *resource.Event) {
 	}
 }
 
+// declared is a collection's URI and its indexed fields.
+type declared struct {
+	uri    string
+	fields []string
+}
+
 // resume hands every declaring collection to the backend at start: a
 // build the last run did not finish goes on (built ones return at once).
 func (k *indexKeeper) resume(b storage.Backend) {
 	go func() {
-		var found []struct {
-			uri    string
-			fields []string
-		}
+		var found []declared
 		err := b.View(k.ctx, func(tx storage.Tx) error {
 			l, ok := tx.(storage.Lister)
 			if !ok {
@@ -127,10 +130,7 @@ func (k *indexKeeper) resume(b storage.Backend) {
 				}
 				for _, c := range colls {
 					if fields := indexFields(c); len(fields) > 0 {
-						found = append(found, struct {
-							uri    string
-							fields []string
-						}{ref.Parent + "/collections/" + storage.ID(c), fields})
+						found = append(found, declared{ref.Parent + "/collections/" + storage.ID(c), fields})
 					}
 				}
 			}

@@ -31,7 +31,6 @@ type provider struct {
 	op       *oidc.Provider
 	claims   discovery
 	verifier *oidc.IDTokenVerifier
-	lastErr  error
 }
 
 // discovery is what Nimbus reads of the provider's configuration.
@@ -109,9 +108,6 @@ func (p *provider) discover(parent context.Context) error {
 	defer cancel()
 	op, err := oidc.NewProvider(ctx, p.issuer)
 	if err != nil {
-		p.mu.Lock()
-		p.lastErr = err
-		p.mu.Unlock()
 		return err
 	}
 	var d discovery
@@ -119,18 +115,14 @@ func (p *provider) discover(parent context.Context) error {
 		return err
 	}
 	if d.Auth == "" || d.Token == "" || d.UserInfo == "" {
-		err := errors.New("the provider's configuration lacks an authorization, token or userinfo endpoint")
-		p.mu.Lock()
-		p.lastErr = err
-		p.mu.Unlock()
-		return err
+		return errors.New("the provider's configuration lacks an authorization, token or userinfo endpoint")
 	}
 	// The verifier checks a JWT access token's signature (the provider's
 	// keys, fetched and refreshed by go-oidc), issuer, expiry and
 	// audience.
 	verifier := op.VerifierContext(oidc.ClientContext(context.Background(), p.client), &oidc.Config{ClientID: p.audience})
 	p.mu.Lock()
-	p.op, p.claims, p.verifier, p.lastErr = op, d, verifier, nil
+	p.op, p.claims, p.verifier = op, d, verifier
 	p.mu.Unlock()
 	return nil
 }

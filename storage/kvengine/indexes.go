@@ -458,14 +458,16 @@ func valueEnd(k []byte, off int) int {
 	return i
 }
 
-// listByIndex answers a page sorted first by a built indexed field, in
-// ascending order, by walking the field's entries: entries of equal value
-// keys (and, for arrays and objects, of one type, whose keys do not order
-// like their values) form a group, sorted and filtered with the scan's
-// rules, until the page is full. served is false when the walk ends
-// before that (objects without the field sort after every value, and the
-// index does not hold them) or when the query is not of that form: the
-// caller scans then.
+// listByIndex answers a page sorted first by a built indexed field by
+// walking the field's entries in that order: entries of equal value keys
+// (and, for arrays and objects, of one type, whose keys do not order like
+// their values) form a group, filtered and sorted with the scan's rules,
+// until the page is full. Objects without the field (tombstones too) are
+// not in the index: they sort after every value, so an ascending walk
+// that ends before the page is full does not serve; they sort first
+// descending, so a descending walk serves only when every live object
+// has the field and tombstones are not asked for. served is false when
+// the caller must scan.
 func (t *Tx) listByIndex(lk []byte, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool) (out []storage.Object, served bool, err error) {
 	if q.Limit <= 0 || len(q.Sort) == 0 || q.Sort[0].Field == "deleted" {
 		return nil, false, nil
@@ -475,17 +477,12 @@ func (t *Tx) listByIndex(lk []byte, q storage.Query, sorts []storage.Sort, keep 
 	if d == nil || !d.Built[field] {
 		return nil, false, nil
 	}
-	if desc {
-		// Objects without the field (tombstones too) come first in
-		// descending order: the walk serves only when every live object
-		// has it, and tombstones are not asked for.
-		if q.IncludeDeleted || t.entryCount(lk, field) != t.getMeta(lk).count {
-			return nil, false, nil
-		}
-		return t.listByIndexDesc(lk, q, sorts, keep, field)
+	if desc && (q.IncludeDeleted || t.entryCount(lk, field) != t.getMeta(lk).count) {
+		return nil, false, nil
 	}
 	prefix := fieldPrefix(lk, field)
-	start := prefix
+	// from is the keyset position's group (the whole field without one).
+	from := prefix
 	if q.After != nil {
 		v, ok := storage.Lookup(q.After, field)
 		if !ok {
@@ -495,24 +492,26 @@ func (t *Tx) listByIndex(lk []byte, q storage.Query, sorts []storage.Sort, keep 
 		if !ok {
 			return nil, false, nil
 		}
-		if r := k[len(prefix)]; r == rankArray || r == rankObject {
-			k = k[:len(prefix)+1]
-		}
-		start = k
+		from = groupOf(k, len(prefix))
 	}
 	c := t.bucket("x").Cursor()
-	k, _ := c.Seek(start)
+	step := c.Next
+	k, _ := c.Seek(from)
+	if desc {
+		step = c.Prev
+		if k, _ = c.Seek(prefixEnd(from)); k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+	}
 	for k != nil && bytes.HasPrefix(k, prefix) {
-		end := valueEnd(k, len(prefix))
-		if end < 0 {
+		if valueEnd(k, len(prefix)) < 0 {
 			return nil, false, nil
 		}
-		group := bytes.Clone(k[:end])
-		if r := k[len(prefix)]; r == rankArray || r == rankObject {
-			group = bytes.Clone(k[:len(prefix)+1])
-		}
+		group := bytes.Clone(groupOf(k, len(prefix)))
 		var objs []storage.Object
-		for ; k != nil && bytes.HasPrefix(k, group); k, _ = c.Next() {
+		for ; k != nil && bytes.HasPrefix(k, group); k, _ = step() {
 			e := valueEnd(k, len(prefix))
 			if e < 0 {
 				return nil, false, nil
@@ -531,65 +530,19 @@ func (t *Tx) listByIndex(lk []byte, q storage.Query, sorts []storage.Sort, keep 
 			return out[:q.Limit], true, nil
 		}
 	}
-	return nil, false, nil
+	// A descending walk has seen every live object (the counts agree).
+	return out, desc, nil
 }
 
-// listByIndexDesc is listByIndex walking backwards, for a list whose
-// live objects all have the field.
-func (t *Tx) listByIndexDesc(lk []byte, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool, field string) ([]storage.Object, bool, error) {
-	prefix := fieldPrefix(lk, field)
-	end := prefixEnd(prefix)
-	if q.After != nil {
-		v, ok := storage.Lookup(q.After, field)
-		if !ok {
-			return nil, false, nil
-		}
-		k, ok := valueKey(bytes.Clone(prefix), v)
-		if !ok {
-			return nil, false, nil
-		}
-		if r := k[len(prefix)]; r == rankArray || r == rankObject {
-			k = k[:len(prefix)+1]
-		}
-		end = prefixEnd(k)
+// groupOf is the part of an entry (or value) key that its group shares:
+// the value key, or only the type for arrays and objects. off is where
+// the value key starts.
+func groupOf(k []byte, off int) []byte {
+	if r := k[off]; r == rankArray || r == rankObject {
+		return k[:off+1]
 	}
-	c := t.bucket("x").Cursor()
-	k, _ := c.Seek(end)
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
+	if e := valueEnd(k, off); e >= 0 {
+		return k[:e]
 	}
-	var out []storage.Object
-	for k != nil && bytes.HasPrefix(k, prefix) {
-		e := valueEnd(k, len(prefix))
-		if e < 0 {
-			return nil, false, nil
-		}
-		group := bytes.Clone(k[:e])
-		if r := k[len(prefix)]; r == rankArray || r == rankObject {
-			group = bytes.Clone(k[:len(prefix)+1])
-		}
-		var objs []storage.Object
-		for ; k != nil && bytes.HasPrefix(k, group); k, _ = c.Prev() {
-			e := valueEnd(k, len(prefix))
-			if e < 0 {
-				return nil, false, nil
-			}
-			o, err := t.stored(lk, string(k[e:]))
-			if err != nil {
-				return nil, false, err
-			}
-			if o != nil && keep(o) {
-				objs = append(objs, o)
-			}
-		}
-		sort.SliceStable(objs, func(i, j int) bool { return storage.Compare(objs[i], objs[j], sorts) < 0 })
-		out = append(out, objs...)
-		if len(out) >= q.Limit {
-			return out[:q.Limit], true, nil
-		}
-	}
-	// Every live object was seen (the counts agree): the page is whole.
-	return out, true, nil
+	return k
 }
