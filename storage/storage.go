@@ -174,11 +174,12 @@ type TombstoneWriter interface {
 // BulkWriter is implemented by transactions that write many objects of
 // one list at once (imports): objs, live objects and tombstones (deleted
 // true) in ascending last_modified order, each replacing what is stored
-// under its id, with acls[id] as its ACL (none when missing; a
-// tombstone's is dropped). Each keeps its last_modified when greater than
-// the list's, as Create and WriteTombstone do one by one; uri gives the
-// object URI of an id. It is what a backend with round trips (PostgreSQL)
-// offers to write a page in a few statements.
+// under its id, with its ACL (none when nil; a tombstone's is dropped).
+// Each keeps its last_modified when greater than the list's, as Create
+// and WriteTombstone do one by one; uri gives the object URI of an id.
+// It is what a backend with round trips (PostgreSQL) offers to write a
+// page in a few statements, and a key-value backend to write one with
+// the list's metadata touched once.
 //
 // A transaction that called WriteMany may commit before its writes are on
 // disk (PostgreSQL commits it with synchronous_commit off, so that the
@@ -187,7 +188,45 @@ type TombstoneWriter interface {
 // there. An import therefore calls Sync (BulkSyncer) before it reports
 // success; a run again writes what is missing.
 type BulkWriter interface {
-	WriteMany(ref Ref, objs []Object, acls map[string]ACL, uri func(id string) string) error
+	WriteMany(ref Ref, objs []BulkObject, uri func(id string) string) error
+}
+
+// BulkObject is one object of a bulk write with its ACL and, once a
+// BulkPreparer has prepared it, the backend's own form of both.
+type BulkObject struct {
+	Object   Object
+	ACL      ACL
+	Prepared any
+}
+
+// BulkPreparer is implemented by backends whose bulk writes spend CPU
+// time on each object outside their store (encoding it): PrepareMany
+// does that work ahead, outside any transaction, and sets each object's
+// Prepared, which WriteMany then uses instead of doing it again. An
+// import prepares a page while the previous one is being written. The
+// objects must reach WriteMany unchanged; one not prepared is encoded
+// there.
+type BulkPreparer interface {
+	PrepareMany(objs []BulkObject) error
+}
+
+// BulkUpdater is implemented by backends whose write transactions are
+// made for many small concurrent writes and cost more per write than a
+// plain transaction (bolt runs them on an in-memory layer that a second
+// goroutine commits): BulkUpdate runs fn as one write transaction of
+// many writes (an import's page), waiting first for the transactions
+// before it and keeping others out until it has committed. Its contract
+// is Update's.
+type BulkUpdater interface {
+	BulkUpdate(ctx context.Context, fn func(Tx) error) error
+}
+
+// BulkUpdate runs fn with b's BulkUpdate when it has one, else Update.
+func BulkUpdate(ctx context.Context, b Backend, fn func(Tx) error) error {
+	if bu, ok := b.(BulkUpdater); ok {
+		return bu.BulkUpdate(ctx, fn)
+	}
+	return b.Update(ctx, fn)
 }
 
 // ForUpdateReader is implemented by transactions whose concurrent writers

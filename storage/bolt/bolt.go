@@ -133,6 +133,27 @@ func (b *Backend) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	return b.pipe.update(ctx, fn)
 }
 
+var (
+	_ storage.BulkUpdater  = (*Backend)(nil)
+	_ storage.BulkPreparer = (*Backend)(nil)
+)
+
+// PrepareMany implements storage.BulkPreparer.
+func (b *Backend) PrepareMany(objs []storage.BulkObject) error { return kvengine.PrepareMany(objs) }
+
+// BulkUpdate implements storage.BulkUpdater: fn runs directly in a bbolt
+// write transaction, once every pipelined transaction before it is
+// committed, with the pipeline held so that none starts meanwhile. A
+// page of thousands of writes then skips the in-memory layer (its map
+// work and the second copy into bbolt), which costs more than the commit
+// it would overlap.
+func (b *Backend) BulkUpdate(ctx context.Context, fn func(storage.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return &storage.BackendError{Op: "transaction", Err: err}
+	}
+	return b.pipe.direct(ctx, fn)
+}
+
 // Close implements storage.Backend: pending writes are committed first.
 func (b *Backend) Close() error {
 	b.pipe.close()

@@ -142,6 +142,53 @@ func (p *pipeline) run(ctx context.Context, fn func(storage.Tx) error) (wait *fl
 	return p.flushing, nil
 }
 
+// direct runs fn in a bbolt write transaction of its own (BulkUpdate),
+// holding mu so that no pipelined transaction runs meanwhile, once the
+// pending and flushing layers are committed: fn's reads then see every
+// earlier write, and no layer built without fn's writes is applied after
+// them.
+func (p *pipeline) direct(ctx context.Context, fn func(storage.Tx) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.writes.Add(1)
+	for !p.closed && (p.pending.Len() > 0 || p.flushing != nil) {
+		f := p.flushing
+		if f == nil {
+			f = p.pending
+		}
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+		p.mu.Unlock()
+		<-f.done
+		p.mu.Lock()
+		if f.err != nil {
+			return &storage.BackendError{Op: "bolt commit", Err: f.err}
+		}
+	}
+	if p.closed {
+		return &storage.BackendError{Op: "bolt", Err: errClosed}
+	}
+	started := time.Now()
+	err := p.db.Update(func(btx *bbolt.Tx) error {
+		if err := fn(kvengine.NewTx(ctx, &store{tx: btx})); err != nil {
+			return fnError{err}
+		}
+		return nil
+	})
+	p.commits.Add(1)
+	p.commitTime.Add(int64(time.Since(started)))
+	var fe fnError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	if err != nil {
+		return &storage.BackendError{Op: "bolt commit", Err: err}
+	}
+	return nil
+}
+
 // flusher applies pending layers until the pipeline is closed and empty.
 func (p *pipeline) flusher() {
 	defer close(p.stopped)

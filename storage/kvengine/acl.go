@@ -141,21 +141,40 @@ func (t *Tx) SetACL(uri string, acl storage.ACL) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	return t.storeACL(uri, prepareACL(acl))
+}
+
+// preparedACL is an ACL normalised and encoded, work that needs no
+// transaction (WriteMany does it for a page outside its write loop).
+type preparedACL struct {
+	acl storage.ACL
+	enc []byte
+}
+
+func prepareACL(acl storage.ACL) preparedACL {
+	acl = normalize(acl)
+	if len(acl) == 0 {
+		return preparedACL{}
+	}
+	return preparedACL{acl: acl, enc: encodeACL(acl)}
+}
+
+// storeACL replaces uri's ACL and its inverse index entries.
+func (t *Tx) storeACL(uri string, p preparedACL) error {
 	defer func() { delete(t.memo.acls, uri) }() // after unindex, which reads the old ACL
 	if err := t.unindex(uri); err != nil {
 		return err
 	}
-	acl = normalize(acl)
-	if len(acl) == 0 {
+	if p.enc == nil {
 		return t.bucket("a").Delete([]byte(uri))
 	}
-	if err := t.bucket("a").Put([]byte(uri), encodeACL(acl)); err != nil {
+	if err := t.bucket("a").Put([]byte(uri), p.enc); err != nil {
 		return err
 	}
 	idx := t.bucket("i")
-	for perm, ps := range acl {
-		for _, p := range ps {
-			if err := idx.Put(aclIndexKey(p, uri, perm), []byte{}); err != nil {
+	for perm, ps := range p.acl {
+		for _, pr := range ps {
+			if err := idx.Put(aclIndexKey(pr, uri, perm), []byte{}); err != nil {
 				return err
 			}
 		}

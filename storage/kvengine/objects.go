@@ -50,20 +50,29 @@ func sentTimestamp(obj storage.Object) int64 {
 // write stores obj (with its final timestamp set) and maintains the index,
 // removing the index entry of what was stored before under the same id.
 func (t *Tx) write(lk []byte, prev, obj storage.Object) error {
+	data, err := encode(obj, flagOf(obj))
+	if err != nil {
+		return err
+	}
+	return t.writeEncoded(lk, prev, obj, data)
+}
+
+func flagOf(obj storage.Object) byte {
+	if storage.IsDeleted(obj) {
+		return flagDeleted
+	}
+	return flagLive
+}
+
+// writeEncoded is write with obj already encoded as data.
+func (t *Tx) writeEncoded(lk []byte, prev, obj storage.Object, data []byte) error {
 	id := storage.ID(obj)
 	if prev != nil {
 		if err := t.bucket("t").Delete(tsKey(lk, storage.LastModified(prev), id)); err != nil {
 			return err
 		}
 	}
-	flag := byte(flagLive)
-	if storage.IsDeleted(obj) {
-		flag = flagDeleted
-	}
-	data, err := encode(obj, flag)
-	if err != nil {
-		return err
-	}
+	flag := data[0]
 	if err := t.bucket("o").Put(objKey(lk, id), data); err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ var _ storage.BulkWriter = (*pgTx)(nil)
 // timestamp go in one round trip of a few array statements, instead of
 // three round trips per object. Kinto's and Nimbus's row triggers still
 // run for each row (timestamps, notifications).
-func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.Object, acls map[string]storage.ACL, uri func(id string) string) error {
+func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id string) string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
@@ -25,8 +25,8 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.Object, acls map[string
 	var cur int64
 	var stmts []stmt
 	ids := make([]string, 0, len(objs))
-	for _, obj := range objs {
-		ids = append(ids, storage.ID(obj))
+	for _, o := range objs {
+		ids = append(ids, storage.ID(o.Object))
 	}
 	// Which of them are stored alive: a replaced object's timestamp
 	// follows Replace's rule, a new one Create's.
@@ -64,7 +64,15 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.Object, acls map[string
 	parents, datas := make([]string, 0, n), make([]string, 0, n)
 	stamps, deleted, uris := make([]int64, 0, n), make([]bool, 0, n), make([]string, 0, n)
 	var entryURIs, perms, principals []string
-	for _, obj := range objs {
+	// An id given twice is stored once, as its last occurrence (one
+	// statement cannot write a row twice), with the timestamps the
+	// occurrences would get one by one.
+	last := make(map[string]int, n)
+	for i, o := range objs {
+		last[storage.ID(o.Object)] = i
+	}
+	for i, o := range objs {
+		obj := o.Object
 		id := storage.ID(obj)
 		if id == "" {
 			return storage.ErrInvalidObject
@@ -83,13 +91,16 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.Object, acls map[string
 		}
 		cur = list
 		live[id] = !gone
+		if last[id] != i {
+			continue
+		}
 		data, acl := `{"deleted": true}`, storage.ACL(nil)
 		if !gone {
 			b, err := dataOf(obj)
 			if err != nil {
 				return err
 			}
-			data, acl = string(b), acls[id]
+			data, acl = string(b), o.ACL
 		}
 		u := uri(id)
 		ids, parents, datas = append(ids, id), append(parents, t.rowParent(ref, id)), append(datas, data)

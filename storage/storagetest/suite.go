@@ -58,6 +58,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"ConcurrentCreators", testConcurrent},
 		{"KeyOrderAndStableBytes", testKeyOrder},
 		{"DeclaredIndexesAnswerAsScans", testIndexesModel},
+		{"BulkWritesAsOneByOne", testBulkWrites},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -109,3 +109,60 @@ func hasNoData(ctx context.Context, b storage.Backend) (bool, error) {
 	})
 	return empty, err
 }
+
+// errNotExported is a line that is no exported object.
+var errNotExported = errors.New("not an exported object")
+
+// parseLine reads an exported object's line in one pass of the JSON
+// decoder.
+func parseLine(text []byte) (line, error) {
+	var l line
+	v, err := storage.DecodeJSON(text)
+	if err != nil {
+		return l, fmt.Errorf("%w: %v", errNotExported, err)
+	}
+	top, ok := v.(map[string]any)
+	if !ok {
+		return l, errNotExported
+	}
+	for _, f := range []struct {
+		key string
+		to  *string
+	}{{"resource", &l.Resource}, {"parent", &l.Parent}} {
+		switch s := top[f.key].(type) {
+		case string:
+			*f.to = s
+		case nil:
+		default:
+			return l, fmt.Errorf("%w: %q is not a string", errNotExported, f.key)
+		}
+	}
+	if p, present := top["permissions"]; present && p != nil {
+		perms, ok := p.(map[string]any)
+		if !ok {
+			return l, fmt.Errorf(`%w: "permissions" is not an object`, errNotExported)
+		}
+		l.Permissions = make(storage.ACL, len(perms))
+		for perm, ps := range perms {
+			list, ok := ps.([]any)
+			if !ok && ps != nil {
+				return l, fmt.Errorf("%w: permission %q is not a list", errNotExported, perm)
+			}
+			principals := make([]string, 0, len(list))
+			for _, x := range list {
+				s, ok := x.(string)
+				if !ok {
+					return l, fmt.Errorf("%w: permission %q holds a principal that is not a string", errNotExported, perm)
+				}
+				principals = append(principals, s)
+			}
+			l.Permissions[perm] = principals
+		}
+	}
+	obj, ok := top["data"].(map[string]any)
+	if !ok || l.Resource == "" || storage.ID(obj) == "" {
+		return l, errNotExported
+	}
+	l.Data = storage.WithClientOrder(obj, storage.RawField(text, "data"))
+	return l, nil
+}

@@ -76,17 +76,15 @@ func (st *importStats) writeList(tx storage.Tx, ref storage.Ref, plural string, 
 		}
 		return nil
 	}
-	objs := make([]storage.Object, len(lines))
-	acls := make(map[string]storage.ACL, len(lines))
+	objs := make([]storage.BulkObject, len(lines))
 	for i, l := range lines {
-		objs[i] = l.Data
-		acls[storage.ID(l.Data)] = l.Permissions
+		objs[i] = storage.BulkObject{Object: l.Data, ACL: l.Permissions, Prepared: l.prepared}
 	}
-	if err := bw.WriteMany(ref, objs, acls, uri); err != nil {
+	if err := bw.WriteMany(ref, objs, uri); err != nil {
 		return err
 	}
 	for _, o := range objs {
-		if storage.IsDeleted(o) {
+		if storage.IsDeleted(o.Object) {
 			st.tombstones++
 		} else {
 			st.written++
@@ -105,4 +103,20 @@ func (st *importStats) add(o importStats) {
 	if len(st.missing) == 0 {
 		st.missing = o.missing
 	}
+}
+
+// prepare has the backend do its per-object work of a page's bulk writes
+// ahead of the page's transaction (storage.BulkPreparer).
+func prepare(bp storage.BulkPreparer, lines []line) error {
+	objs := make([]storage.BulkObject, len(lines))
+	for i, l := range lines {
+		objs[i] = storage.BulkObject{Object: l.Data, ACL: l.Permissions}
+	}
+	if err := bp.PrepareMany(objs); err != nil {
+		return err
+	}
+	for i := range lines {
+		lines[i].prepared = objs[i].Prepared
+	}
+	return nil
 }
