@@ -52,7 +52,14 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 	// A throttled pair is refused before any hash or cache: with 429
 	// when accounts are the only policy, by leaving the request to the
 	// next policy otherwise.
-	if secs := p.throttle.retryAfter(r, user); secs > 0 {
+	// On a shared database, the account is read with the pair's counter,
+	// for stillValid below.
+	var pre accountRead
+	var also func(storage.Tx) error
+	if p.shared {
+		also = pre.read(user)
+	}
+	if secs := p.throttle.retryAfterWith(r, user, also); secs > 0 {
 		if !p.fallback {
 			throttledKey.Set(r, secs)
 		}
@@ -62,13 +69,13 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 		// A stream checks its credentials again: the password it was
 		// opened with is still good if the stored hash is the one it
 		// was verified against (a change of password drops the entry).
-		if e, ok := p.cache.remembered(user, pw); ok && p.stillValid(r, user, e) {
+		if e, ok := p.cache.remembered(user, pw); ok && p.stillValid(r, user, e, &pre) {
 			p.cache.put(user, pw, e.hash, false)
 			p.setCred(r, &credential{method: "basic"})
 			return user, resource.Accepted
 		}
 	}
-	if e, ok := p.cache.hit(user, pw); ok && (!p.shared || p.stillValid(r, user, e)) {
+	if e, ok := p.cache.hit(user, pw); ok && (!p.shared || p.stillValid(r, user, e, &pre)) {
 		if e.negative {
 			return "", resource.Rejected
 		}
@@ -103,17 +110,34 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 
 // stillValid confirms a cached check against the account as it is now
 // in the shared database: another instance may have created the account,
-// changed its password or deleted it.
-func (p *Plugin) stillValid(r *resource.Request, user string, e cacheEntry) bool {
-	var a storage.Object
-	if err := r.View(func(tx storage.Tx) (err error) { a, err = getOrNil(tx, AccountRef, user); return }); err != nil {
-		return false
+// changed its password or deleted it. The account is read unless pre
+// holds it already (read in this request's first transaction).
+func (p *Plugin) stillValid(r *resource.Request, user string, e cacheEntry, pre *accountRead) bool {
+	if !pre.done {
+		if err := r.View(pre.read(user)); err != nil {
+			return false
+		}
 	}
+	a := pre.account
 	stored, _ := a["password"].(string)
 	if e.negative {
 		return stored == e.hash
 	}
 	return a != nil && stored == e.hash && a["validated"] != false
+}
+
+// accountRead is an account read in a transaction of the request.
+type accountRead struct {
+	account storage.Object
+	done    bool
+}
+
+func (a *accountRead) read(user string) func(storage.Tx) error {
+	return func(tx storage.Tx) (err error) {
+		a.account, err = getOrNil(tx, AccountRef, user)
+		a.done = err == nil
+		return err
+	}
 }
 
 // checkPassword verifies a password, costing the same time for unknown

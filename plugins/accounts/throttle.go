@@ -65,6 +65,13 @@ func throttleID(user, ip string) string { return digest(user + "\x00" + ip) }
 
 // retryAfter returns the seconds to wait when the pair is throttled, or 0.
 func (t throttle) retryAfter(r *resource.Request, user string) int {
+	return t.retryAfterWith(r, user, nil)
+}
+
+// retryAfterWith is retryAfter, running also in the transaction that
+// reads the pair's counter, when it reads one (authBasic reads the
+// account there: one transaction per request instead of two).
+func (t throttle) retryAfterWith(r *resource.Request, user string, also func(storage.Tx) error) int {
 	if t.max <= 0 {
 		return 0
 	}
@@ -74,8 +81,10 @@ func (t throttle) retryAfter(r *resource.Request, user string) int {
 	}
 	var o storage.Object
 	r.View(func(tx storage.Tx) (err error) {
-		o, err = getOrNil(tx, throttleRef, id)
-		return
+		if o, err = getOrNil(tx, throttleRef, id); err != nil || also == nil {
+			return err
+		}
+		return also(tx)
 	})
 	if o == nil {
 		return 0

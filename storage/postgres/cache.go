@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -167,14 +168,17 @@ type cache struct {
 
 	bmu  sync.Mutex
 	next *barrier
-	wake chan struct{}
+	// idle, when set, is the listening connection's socket while the
+	// listener waits for notifications: a barrier asked for meanwhile
+	// moves its read deadline to now, which ends the wait at once.
+	idle net.Conn
 
 	// watch are the change watchers fed by the same notifications.
 	watch *watchers
 }
 
 func newCache(max int) *cache {
-	c := &cache{max: max, wake: make(chan struct{}, 1)}
+	c := &cache{max: max}
 	c.reset(false)
 	return c
 }
@@ -454,9 +458,8 @@ func (c *cache) sync(ctx context.Context) bool {
 	if b == nil {
 		b = &barrier{done: make(chan struct{})}
 		c.next = b
-		select {
-		case c.wake <- struct{}{}:
-		default:
+		if c.idle != nil {
+			c.idle.SetReadDeadline(time.Now()) //nolint:errcheck // a closed socket ends the wait too
 		}
 	}
 	c.bmu.Unlock()
@@ -515,15 +518,29 @@ func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
 		return err
 	}
 	defer conn.Close(context.Background())
+	// A barrier is the cheapest round trip there is, an empty query
+	// (no parsing, no plan; PostgreSQL still delivers the pending
+	// notifications before it reports itself ready), bounded by a
+	// deadline on the socket rather than a context: a context with a
+	// deadline costs pgconn a watching goroutine per query, and barriers
+	// run thousands of times a second under load.
 	roundTrip := func() error {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_, err := conn.Exec(rctx, "SELECT 1").ReadAll()
+		if err := conn.Conn().SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			return err
+		}
+		_, err := conn.Exec(context.Background(), "").ReadAll()
 		return err
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel).ReadAll(); err != nil {
 		return err
 	}
+	// The end of ctx ends a wait for notifications at once.
+	stop := context.AfterFunc(ctx, func() {
+		c.bmu.Lock()
+		defer c.bmu.Unlock()
+		conn.Conn().SetReadDeadline(time.Now()) //nolint:errcheck // a closed socket ends the wait too
+	})
+	defer stop()
 	// Whatever changed before LISTEN took effect was not heard: start
 	// from nothing, and tell the change watchers so.
 	c.reset(true)
@@ -552,23 +569,34 @@ func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
 			quiet = time.Now()
 			continue
 		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		stop := make(chan struct{})
-		go func() {
-			select {
-			case <-c.wake:
-				cancel()
-			case <-stop:
+		// Wait for notifications until a barrier is asked for (sync moves
+		// the deadline to now), a ping is due, or ctx ends (the function
+		// above does the same). Under load this runs between every two
+		// barriers: a deadline costs no goroutine or timer, where a
+		// context would cost both.
+		c.bmu.Lock()
+		if c.next != nil || ctx.Err() != nil {
+			c.bmu.Unlock()
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-		}()
-		err := conn.WaitForNotification(wctx)
-		close(stop)
-		cancel()
+			continue
+		}
+		c.idle = conn.Conn()
+		err := c.idle.SetReadDeadline(time.Now().Add(2 * time.Second))
+		c.bmu.Unlock()
+		if err == nil {
+			err = conn.WaitForNotification(context.Background())
+		}
+		c.bmu.Lock()
+		c.idle = nil
+		c.bmu.Unlock()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		switch {
 		case err == nil:
 			quiet = time.Now()
-		case ctx.Err() != nil:
-			return ctx.Err()
 		case conn.IsClosed():
 			return err
 		}

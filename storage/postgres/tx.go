@@ -121,51 +121,59 @@ func row(id string, data []byte, lm int64, deleted bool) (storage.Object, error)
 }
 
 func (t *pgTx) stored(ref storage.Ref, id string, lock bool) (storage.Object, error) {
+	r, err := t.storedRow(ref, id, lock)
+	if err != nil || !r.found {
+		return nil, err
+	}
+	return row(id, r.data, r.lm, r.deleted)
+}
+
+// storedRow reads the row of id from the database (found false when
+// there is none), not decoded.
+func (t *pgTx) storedRow(ref storage.Ref, id string, lock bool) (cachedRow, error) {
 	q := `SELECT data, as_epoch(last_modified), deleted FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3`
 	if lock {
 		q += ` FOR UPDATE`
 	}
-	var data []byte
-	var lm int64
-	var deleted bool
-	err := t.tx.QueryRow(t.ctx, q, id, t.rowParent(ref, id), ref.Resource).Scan(&data, &lm, &deleted)
+	var r cachedRow
+	err := t.tx.QueryRow(t.ctx, q, id, t.rowParent(ref, id), ref.Resource).Scan(&r.data, &r.lm, &r.deleted)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+		return r, nil
 	}
 	if err != nil {
-		return nil, wrap("get", err)
+		return r, wrap("get", err)
 	}
-	return row(id, data, lm, deleted)
+	r.found = true
+	return r, nil
 }
 
 // cachedStored is stored for a read-only transaction, through the cache.
 func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) {
+	r, err := t.cachedRow(ref, id)
+	if err != nil || !r.found {
+		return nil, err
+	}
+	return row(id, r.data, r.lm, r.deleted)
+}
+
+// cachedRow is the row of id through the cache (found false when there
+// is none), not decoded: Exists needs no more.
+func (t *pgTx) cachedRow(ref storage.Ref, id string) (cachedRow, error) {
 	k := objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id}
 	if t.tc.hasObject(k) || !t.cached() {
-		return t.stored(ref, id, false)
+		return t.storedRow(ref, id, false)
 	}
 	if r, ok := lookup(t.cache, objectsOf, k); ok {
 		t.cache.hits.Add(1)
-		if !r.found {
-			return nil, nil
-		}
-		return row(id, r.data, r.lm, r.deleted)
+		return r, nil
 	}
 	t.cache.misses.Add(1)
 	gen := t.cache.gen.Load()
-	var r cachedRow
-	err := t.tx.QueryRow(t.ctx, `SELECT data, as_epoch(last_modified), deleted FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3`,
-		id, t.rowParent(ref, id), ref.Resource).Scan(&r.data, &r.lm, &r.deleted)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	r, err := t.storedRow(ref, id, false)
+	if err == nil {
 		keep(t.cache, objectsOf, k, r, gen)
-		return nil, nil
-	case err != nil:
-		return nil, wrap("get", err)
 	}
-	r.found = true
-	keep(t.cache, objectsOf, k, r, gen)
-	return row(id, r.data, r.lm, r.deleted)
+	return r, err
 }
 
 // Get reads through the cache what the transaction has not written and,
@@ -206,8 +214,8 @@ func (t *pgTx) GetForUpdate(ref storage.Ref, id string) (storage.Object, error) 
 func (t *pgTx) Exists(ref storage.Ref, id string) (bool, error) {
 	_, held := t.locked[lockKey(ref)]
 	if k := (objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id}); !(held && t.write) && !t.tc.hasObject(k) && t.cached() {
-		o, err := t.cachedStored(ref, id)
-		return o != nil && !storage.IsDeleted(o), err
+		r, err := t.cachedRow(ref, id)
+		return r.found && !r.deleted, err
 	}
 	var ok bool
 	err := t.tx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3 AND NOT deleted)`,
