@@ -156,7 +156,7 @@ type cache struct {
 	counts map[string]map[string]int // listID -> countKey -> count
 	stamps map[string]int64
 	// pages are list pages as read (listcache.go), dropped with counts.
-	pages map[string]map[string][]pageRow // listID -> pageKey -> rows
+	pages map[string]map[string]*cachedPage // listID -> pageKey -> rows
 
 	// gen moves on every invalidation; fills check it (see keep).
 	gen atomic.Uint64
@@ -193,7 +193,7 @@ func (c *cache) reset(enabled bool) {
 	c.principals = map[string][]string{}
 	c.counts = map[string]map[string]int{}
 	c.stamps = map[string]int64{}
-	c.pages = map[string]map[string][]pageRow{}
+	c.pages = map[string]map[string]*cachedPage{}
 	c.mu.Unlock()
 }
 
@@ -372,7 +372,7 @@ func (c *cache) invalidate(t *touched) {
 		c.objects = map[objKey]cachedRow{}
 		c.counts = map[string]map[string]int{}
 		c.stamps = map[string]int64{}
-		c.pages = map[string]map[string][]pageRow{}
+		c.pages = map[string]map[string]*cachedPage{}
 	}
 	for _, l := range t.stamps {
 		delete(c.stamps, l)

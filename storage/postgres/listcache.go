@@ -16,6 +16,13 @@ import (
 // a set of ids (callers reading individual records) are not kept: their
 // key would be the set; nor are reads by timestamp (see pageCacheable).
 
+// cachedPage is a page as the database returned it and, once a request
+// asked for it raw (ListRaw), each object's JSON as List's objects encode.
+type cachedPage struct {
+	rows []pageRow
+	enc  [][]byte
+}
+
 // pageRow is a stored row of a cached page.
 type pageRow struct {
 	id string
@@ -72,7 +79,7 @@ func pageKey(q storage.Query) string {
 // cachedList serves a page from the cache, or reads it and keeps it.
 func (t *pgTx) cachedList(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	list, key := listID(ref.Resource, ref.Parent), pageKey(q)
-	if rows, ok := t.cache.page(list, key); ok {
+	if rows, _, ok := t.cache.page(list, key); ok {
 		t.cache.hits.Add(1)
 		out := make([]storage.Object, len(rows))
 		for i, r := range rows {
@@ -93,11 +100,14 @@ func (t *pgTx) cachedList(ref storage.Ref, q storage.Query) ([]storage.Object, e
 	return objs, err
 }
 
-func (c *cache) page(list, key string) ([]pageRow, bool) {
+func (c *cache) page(list, key string) ([]pageRow, [][]byte, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	rows, ok := c.pages[list][key]
-	return rows, ok && c.enabled
+	p, ok := c.pages[list][key]
+	if !ok || !c.enabled {
+		return nil, nil, false
+	}
+	return p.rows, p.enc, true
 }
 
 func (c *cache) keepPage(list, key string, rows []pageRow, gen uint64) {
@@ -109,11 +119,52 @@ func (c *cache) keepPage(list, key string, rows []pageRow, gen uint64) {
 	m := c.pages[list]
 	if m == nil || len(m) >= maxPagesPerList {
 		trim(c.pages, maxPageLists)
-		m = map[string][]pageRow{}
+		m = map[string]*cachedPage{}
 		c.pages[list] = m
 	}
 	if rows == nil {
 		rows = []pageRow{}
 	}
-	m[key] = rows
+	m[key] = &cachedPage{rows: rows}
+}
+
+// keepEncoded attaches the objects' JSON to a kept page, unless anything
+// was invalidated since gen (the page may then be another one).
+func (c *cache) keepEncoded(list, key string, enc [][]byte, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.pages[list][key]; ok && c.enabled && c.gen.Load() == gen && len(p.rows) == len(enc) {
+		p.enc = enc
+	}
+}
+
+var _ storage.RawLister = (*pgTx)(nil)
+
+// ListRaw implements storage.RawLister for the pages the cache keeps (a
+// read-only transaction's queries that List serves from the cache): each
+// object's JSON is made once per cached page, by the encoder List's
+// callers use, so a page served again costs neither a decode nor an
+// encode. The slices are shared: callers only read them.
+func (t *pgTx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
+	if t.write || !pageCacheable(q) || t.selfParented(ref) || t.tc.touchesList(ref) || !t.cached() {
+		return nil, false, nil
+	}
+	list, key := listID(ref.Resource, ref.Parent), pageKey(q)
+	if _, enc, ok := t.cache.page(list, key); ok && enc != nil {
+		t.cache.hits.Add(1)
+		return enc, true, nil
+	}
+	gen := t.cache.gen.Load()
+	objs, err := t.cachedList(ref, q)
+	if err != nil {
+		return nil, true, err
+	}
+	enc := make([][]byte, len(objs))
+	for i, o := range objs {
+		if enc[i], err = storage.AppendJSON(nil, map[string]any(o)); err != nil {
+			return nil, true, &storage.BackendError{Op: "postgres encode", Err: err}
+		}
+	}
+	t.cache.keepEncoded(list, key, enc, gen)
+	return enc, true, nil
 }
