@@ -63,35 +63,68 @@ func indexFields(coll storage.Object) []string {
 }
 
 // indexKeeper hands collections' declarations to the backend, in the
-// background and one at a time: builds read whole collections.
+// background, one at a time (builds read whole collections) and in the
+// order the declarations were committed, so that the last one wins.
 type indexKeeper struct {
 	ix   storage.Indexer
 	log  *slog.Logger
-	mu   sync.Mutex
 	ctx  context.Context
 	stop context.CancelFunc
+
+	mu      sync.Mutex
+	queue   []declared
+	running bool
 }
 
-// declare builds the indexes of the records of the collection at uri.
+// declare builds the indexes of the records of the collection at uri
+// (none: the collection stopped declaring, or is gone).
 func (k *indexKeeper) declare(uri string, fields []string) {
-	go func() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.queue = append(k.queue, declared{uri, fields})
+	if !k.running {
+		k.running = true
+		go k.drain()
+	}
+}
+
+// drain hands the queued declarations over until none is left.
+func (k *indexKeeper) drain() {
+	for {
 		k.mu.Lock()
-		defer k.mu.Unlock()
-		ref := storage.Ref{Resource: "record", Parent: uri}
-		if err := k.ix.DeclareIndexes(k.ctx, ref, fields); err != nil && k.ctx.Err() == nil {
-			k.log.Error("indexes: building failed; queries scan meanwhile (the next start tries again)", "collection", uri, "error", err)
+		if len(k.queue) == 0 || k.ctx.Err() != nil {
+			k.queue, k.running = nil, false
+			k.mu.Unlock()
 			return
 		}
-		k.log.Info("indexes: ready", "collection", uri, "fields", strings.Join(fields, " "))
-	}()
+		d := k.queue[0]
+		k.queue = k.queue[1:]
+		k.mu.Unlock()
+		ref := storage.Ref{Resource: "record", Parent: d.uri}
+		if err := k.ix.DeclareIndexes(k.ctx, ref, d.fields); err != nil {
+			if k.ctx.Err() == nil {
+				k.log.Error("indexes: building failed; queries scan meanwhile (the next start tries again)", "collection", d.uri, "error", err)
+			}
+			continue
+		}
+		if len(d.fields) > 0 {
+			k.log.Info("indexes: ready", "collection", d.uri, "fields", strings.Join(d.fields, " "))
+		}
+	}
 }
 
-// changed follows collection writes: a changed declaration is built.
+// changed follows collection writes: a changed declaration is built; a
+// deleted collection that declared fields gives them up (on PostgreSQL
+// an index no collection declares any more is dropped).
 func (k *indexKeeper) changed(ev *resource.Event) {
-	if ev.Action == "delete" {
-		return // the collection's lists went with it
-	}
 	for _, imp := range ev.Impacted {
+		uri := "/buckets/" + ev.IDs["bucket_id"] + "/collections/"
+		if ev.Action == "delete" {
+			if imp.Old != nil && len(indexFields(imp.Old)) > 0 {
+				k.declare(uri+storage.ID(imp.Old), nil)
+			}
+			continue
+		}
 		now := indexFields(imp.New)
 		if imp.Old != nil && slices.Equal(now, indexFields(imp.Old)) {
 			continue
@@ -99,7 +132,7 @@ func (k *indexKeeper) changed(ev *resource.Event) {
 		if imp.Old == nil && len(now) == 0 {
 			continue
 		}
-		k.declare("/buckets/"+ev.IDs["bucket_id"]+"/collections/"+storage.ID(imp.New), now)
+		k.declare(uri+storage.ID(imp.New), now)
 	}
 }
 

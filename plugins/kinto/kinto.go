@@ -47,7 +47,7 @@ func (Plugin) Register(r *resource.Registry) error {
 		k := &indexKeeper{ix: ix, log: r.Logger()}
 		k.ctx, k.stop = context.WithCancel(context.Background())
 		r.OnShutdown(k.stop)
-		r.AddListener(resource.Listener{Actions: []string{"create", "update"}, Resources: []string{"collection"}, AfterCommit: k.changed})
+		r.AddListener(resource.Listener{Actions: []string{"create", "update", "delete"}, Resources: []string{"collection"}, AfterCommit: k.changed})
 		r.OnServe(func() { k.resume(r.Storage()) })
 	}
 	if r.Settings().Bool("experimental_collection_schema_validation") {

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/nimbus-server/nimbus/storage"
 )
 
@@ -19,16 +21,15 @@ var _ storage.Indexer = (*Backend)(nil)
 // An interrupted build leaves an invalid index, which is dropped and
 // built again. Dotted fields get no index here (a dotted filter first
 // looks for a key holding the dot, which SQL cannot say): they scan.
-// Indexes are not dropped when a collection stops declaring a field,
-// since other collections and instances may use them.
+// A field's index is dropped once no collection declares the field any
+// more (dropUnused), whichever collection or instance stopped.
 func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []string) error {
 	built := false
 	for _, f := range fields {
 		if !plainField.MatchString(f) {
 			continue
 		}
-		sum := sha256.Sum256([]byte(f))
-		name := "nimbus_field_" + hex.EncodeToString(sum[:6])
+		name := fieldIndexName(f)
 		var valid bool
 		err := b.pool.QueryRow(ctx, `SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1`, name).Scan(&valid)
 		switch {
@@ -46,8 +47,61 @@ func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []
 	}
 	if built {
 		// The planner needs the expression's statistics to choose it.
-		_, err := b.pool.Exec(ctx, `ANALYZE objects`)
+		if _, err := b.pool.Exec(ctx, `ANALYZE objects`); err != nil {
+			return wrap("index", err)
+		}
+	}
+	return b.dropUnused(ctx)
+}
+
+// fieldIndexName is the name of the expression index of a field.
+func fieldIndexName(field string) string {
+	sum := sha256.Sum256([]byte(field))
+	return "nimbus_field_" + hex.EncodeToString(sum[:6])
+}
+
+// declaredSQL lists the fields some live collection declares.
+const declaredSQL = `SELECT DISTINCT f FROM objects,
+	  jsonb_array_elements_text(CASE WHEN jsonb_typeof(data -> 'indexes') = 'array' THEN data -> 'indexes' ELSE '[]' END) AS f
+	  WHERE resource_name = 'collection' AND NOT deleted AND data ? 'indexes'`
+
+// dropUnused drops the field indexes of fields no collection declares
+// any more. Each is checked again right before its drop, so that a
+// collection declaring the field meanwhile (on another instance) keeps
+// it; should one slip between the two, its queries scan (an index never
+// changes an answer) until that instance starts again and rebuilds it.
+func (b *Backend) dropUnused(ctx context.Context) error {
+	used := func() (map[string]bool, error) {
+		rows, err := b.pool.Query(ctx, declaredSQL)
+		if err != nil {
+			return nil, err
+		}
+		fields, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		names := map[string]bool{}
+		for _, f := range fields {
+			names[fieldIndexName(f)] = true
+		}
+		return names, err
+	}
+	rows, err := b.pool.Query(ctx, `SELECT relname FROM pg_class WHERE relkind = 'i' AND relname LIKE 'nimbus\_field\_%'`)
+	if err != nil {
 		return wrap("index", err)
+	}
+	existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(existing) == 0 {
+		return wrap("index", err)
+	}
+	for _, name := range existing {
+		names, err := used()
+		if err != nil {
+			return wrap("index", err)
+		}
+		if names[name] {
+			continue
+		}
+		if _, err := b.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
+			return wrap("index", err)
+		}
 	}
 	return nil
 }
