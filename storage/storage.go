@@ -197,6 +197,25 @@ type BulkObject struct {
 	Object   Object
 	ACL      ACL
 	Prepared any
+	// SkipSame leaves what is stored alone when it is the same version
+	// (same last_modified, same deletion: an import run again), and when
+	// Object is a tombstone and a live object is stored (the target has
+	// moved on since); WriteMany then sets Skipped. It spares an import
+	// reading the page's ids before writing them.
+	SkipSame bool
+	Skipped  bool
+}
+
+// SameVersion tells whether an object's stored version, prev, is to be
+// left alone rather than replaced by obj (BulkObject.SkipSame).
+func SameVersion(prev, obj Object) bool {
+	if prev == nil {
+		return false
+	}
+	if LastModified(prev) == LastModified(obj) && IsDeleted(prev) == IsDeleted(obj) {
+		return true
+	}
+	return IsDeleted(obj) && !IsDeleted(prev)
 }
 
 // BulkPreparer is implemented by backends whose bulk writes spend CPU

@@ -30,11 +30,19 @@ func (t *Tx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id s
 	}
 	lk := listKey(ref)
 	m := t.getMeta(lk)
-	for _, o := range objs {
+	for i, o := range objs {
 		obj := o.Object
 		id := storage.ID(obj)
 		if id == "" {
 			return storage.ErrInvalidObject
+		}
+		prev, err := t.stored(lk, id)
+		if err != nil {
+			return err
+		}
+		if o.SkipSame && storage.SameVersion(prev, obj) {
+			objs[i].Skipped = true
+			continue
 		}
 		if storage.IsDeleted(obj) {
 			// Rare in an import: the one-by-one path, around the page's
@@ -50,10 +58,6 @@ func (t *Tx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id s
 			}
 			m = t.getMeta(lk)
 			continue
-		}
-		prev, err := t.stored(lk, id)
-		if err != nil {
-			return err
 		}
 		live := prev != nil && !storage.IsDeleted(prev)
 		var ts int64

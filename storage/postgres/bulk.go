@@ -28,18 +28,21 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id
 	for _, o := range objs {
 		ids = append(ids, storage.ID(o.Object))
 	}
-	// Which of them are stored alive: a replaced object's timestamp
-	// follows Replace's rule, a new one Create's.
-	live := map[string]bool{}
-	liveStmt := stmt{sql: `SELECT coalesce(array_agg(id), '{}') FROM objects WHERE ` + t.listCond(ref) + ` AND id = ANY($3) AND NOT deleted`,
+	// What is stored under them: a replaced object's timestamp follows
+	// Replace's rule, a new one Create's, and SkipSame compares versions.
+	stored := map[string]storage.Object{}
+	storedStmt := stmt{sql: `SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(as_epoch(last_modified)), '{}'), coalesce(array_agg(deleted), '{}')
+	  FROM objects WHERE ` + t.listCond(ref) + ` AND id = ANY($3)`,
 		args: []any{ref.Parent, ref.Resource, ids},
 		scan: func(r pgx.Row) error {
 			var found []string
-			if err := r.Scan(&found); err != nil {
+			var stamps []int64
+			var gone []bool
+			if err := r.Scan(&found, &stamps, &gone); err != nil {
 				return err
 			}
-			for _, id := range found {
-				live[id] = true
+			for i, id := range found {
+				stored[id] = version(stamps[i], gone[i])
 			}
 			return nil
 		}}
@@ -52,30 +55,34 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id
 	} else {
 		stmts = append(stmts, t.listTSStmt(ref, &cur))
 	}
-	stmts = append(stmts, liveStmt)
+	stmts = append(stmts, storedStmt)
 	if err := t.roundTrip("write", stmts...); err != nil {
 		return err
 	}
 	if t.ownACLs == nil {
 		t.ownACLs = map[string]storage.ACL{}
 	}
-	n := len(objs)
-	ids = ids[:0]
-	parents, datas := make([]string, 0, n), make([]string, 0, n)
-	stamps, deleted, uris := make([]int64, 0, n), make([]bool, 0, n), make([]string, 0, n)
-	var entryURIs, perms, principals []string
-	// An id given twice is stored once, as its last occurrence (one
-	// statement cannot write a row twice), with the timestamps the
+	// An id given twice is stored once, as its last occurrence written
+	// (one statement cannot write a row twice), with the timestamps the
 	// occurrences would get one by one.
-	last := make(map[string]int, n)
-	for i, o := range objs {
-		last[storage.ID(o.Object)] = i
+	type row struct {
+		data string
+		ts   int64
+		gone bool
+		acl  storage.ACL
 	}
+	rows := make(map[string]row, len(objs))
+	var order []string
 	for i, o := range objs {
 		obj := o.Object
 		id := storage.ID(obj)
 		if id == "" {
 			return storage.ErrInvalidObject
+		}
+		prev := stored[id]
+		if o.SkipSame && storage.SameVersion(prev, obj) {
+			objs[i].Skipped = true
+			continue
 		}
 		gone := storage.IsDeleted(obj)
 		var ts, list int64
@@ -87,25 +94,36 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id
 			}
 			ts, list = storage.NextTimestamp(cur, sent, false)
 		} else {
-			ts, list = storage.NextTimestamp(cur, sentTimestamp(obj), !live[id])
+			ts, list = storage.NextTimestamp(cur, sentTimestamp(obj), prev == nil || storage.IsDeleted(prev))
 		}
 		cur = list
-		live[id] = !gone
-		if last[id] != i {
-			continue
-		}
-		data, acl := `{"deleted": true}`, storage.ACL(nil)
+		stored[id] = version(ts, gone)
+		r := row{data: `{"deleted": true}`, ts: ts, gone: true}
 		if !gone {
 			b, err := dataOf(obj)
 			if err != nil {
 				return err
 			}
-			data, acl = string(b), o.ACL
+			r = row{data: string(b), ts: ts, acl: o.ACL}
 		}
+		if _, seen := rows[id]; !seen {
+			order = append(order, id)
+		}
+		rows[id] = r
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	n := len(order)
+	parents, datas := make([]string, 0, n), make([]string, 0, n)
+	stamps, deleted, uris := make([]int64, 0, n), make([]bool, 0, n), make([]string, 0, n)
+	var entryURIs, perms, principals []string
+	for _, id := range order {
+		r := rows[id]
 		u := uri(id)
-		ids, parents, datas = append(ids, id), append(parents, t.rowParent(ref, id)), append(datas, data)
-		stamps, deleted, uris = append(stamps, ts), append(deleted, gone), append(uris, u)
-		for perm, ps := range acl {
+		parents, datas = append(parents, t.rowParent(ref, id)), append(datas, r.data)
+		stamps, deleted, uris = append(stamps, r.ts), append(deleted, r.gone), append(uris, u)
+		for perm, ps := range r.acl {
 			for _, p := range ps {
 				entryURIs, perms, principals = append(entryURIs, u), append(perms, perm), append(principals, p)
 			}
@@ -113,8 +131,9 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id
 		t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 		t.bulkRows++
 		t.tc.acls = append(t.tc.acls, u)
-		t.ownACLs[u] = storedACL(acl)
+		t.ownACLs[u] = storedACL(r.acl)
 	}
+	ids = order
 	stmts = []stmt{
 		// The rows' own notifications are skipped (bulkStmt); one that
 		// drops every cache goes instead.
@@ -180,4 +199,13 @@ func bulkStmt(on bool) stmt {
 		return stmt{sql: `SELECT set_config('nimbus.bulk', 'on', true), set_config('synchronous_commit', 'off', true)`}
 	}
 	return stmt{sql: `SELECT set_config('nimbus.bulk', 'off', true), pg_notify('` + notifyChannel + `', '*')`}
+}
+
+// version is what SameVersion compares of a stored row.
+func version(lm int64, deleted bool) storage.Object {
+	o := storage.Object{"last_modified": lm}
+	if deleted {
+		o["deleted"] = true
+	}
+	return o
 }

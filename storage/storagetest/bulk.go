@@ -139,4 +139,57 @@ func testBulkWrites(t *testing.T, b storage.Backend) {
 	if got, want := state(bulk), state(single); got != want {
 		t.Errorf("WriteMany stored\n%s\none by one\n%s", got, want)
 	}
+	testBulkSkipSame(t, b)
+}
+
+// testBulkSkipSame: with SkipSame, a page written again leaves every
+// object alone and says so (an import run again); a newer version is
+// written; a tombstone does not replace a live object.
+func testBulkSkipSame(t *testing.T, b storage.Backend) {
+	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/e"}
+	uri := func(id string) string { return ref.Parent + "/records/" + id }
+	write := func(objs ...storage.Object) string {
+		page := make([]storage.BulkObject, len(objs))
+		for i, o := range objs {
+			page[i] = storage.BulkObject{Object: o, ACL: storage.ACL{"read": {"account:" + storage.ID(o)}}, SkipSame: true}
+		}
+		update(t, b, func(tx storage.Tx) error { return tx.(storage.BulkWriter).WriteMany(ref, page, uri) })
+		var skipped string
+		for _, o := range page {
+			if o.Skipped {
+				skipped += storage.ID(o.Object)
+			}
+		}
+		return skipped
+	}
+	state := func() string {
+		var out string
+		err := b.View(ctx, func(tx storage.Tx) error {
+			objs, err := tx.List(ref, storage.Query{IncludeDeleted: true, Sort: []storage.Sort{{Field: "id"}}})
+			for _, o := range objs {
+				out += fmt.Sprintf("%s@%d %v %v|", storage.ID(o), storage.LastModified(o), storage.IsDeleted(o), o["v"])
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	page := []storage.Object{
+		{"id": "x", "last_modified": int64(10), "v": 1},
+		{"id": "y", "last_modified": int64(11), "v": 1},
+		{"id": "z", "last_modified": int64(12), "deleted": true},
+	}
+	if skipped := write(page...); skipped != "" {
+		t.Fatalf("a first write skipped %q", skipped)
+	}
+	first := state()
+	if skipped := write(page...); skipped != "xyz" || state() != first {
+		t.Fatalf("the same page again: skipped %q, state %s, was %s", skipped, state(), first)
+	}
+	skipped := write(storage.Object{"id": "y", "last_modified": int64(20), "v": 2}, storage.Object{"id": "x", "last_modified": int64(30), "deleted": true})
+	if want := "x@10 false 1|y@20 false 2|z@12 true <nil>|"; skipped != "x" || state() != want {
+		t.Errorf("a newer version and a tombstone over a live object: skipped %q, state %s", skipped, state())
+	}
 }

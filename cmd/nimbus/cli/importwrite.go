@@ -62,13 +62,21 @@ func (st *importStats) write(tx storage.Tx, ref storage.Ref, uri string, obj sto
 	return nil
 }
 
-// writeList writes the lines of one list: in a few statements where the
-// backend offers it (storage.BulkWriter: PostgreSQL), else one by one.
-// Groups go one by one: their members become memberships.
+// bulkList tells whether the lines of ref are written with the backend's
+// bulk writes (storage.BulkWriter). Groups go one by one: their members
+// become memberships.
+func bulkList(tx storage.Tx, ref storage.Ref) bool {
+	_, bulk := tx.(storage.BulkWriter)
+	return bulk && ref.Resource != "group"
+}
+
+// writeList writes the lines of one list: in bulk where the backend
+// offers it (bulkList), else one by one. A bulk list's lines the target
+// holds already (same version) are skipped by the backend and counted
+// here.
 func (st *importStats) writeList(tx storage.Tx, ref storage.Ref, plural string, lines []line) error {
 	uri := func(id string) string { return ref.Parent + "/" + plural + "/" + id }
-	bw, bulk := tx.(storage.BulkWriter)
-	if !bulk || ref.Resource == "group" {
+	if !bulkList(tx, ref) {
 		for _, l := range lines {
 			if err := st.write(tx, ref, uri(storage.ID(l.Data)), l.Data, l.Permissions); err != nil {
 				return err
@@ -78,13 +86,15 @@ func (st *importStats) writeList(tx storage.Tx, ref storage.Ref, plural string, 
 	}
 	objs := make([]storage.BulkObject, len(lines))
 	for i, l := range lines {
-		objs[i] = storage.BulkObject{Object: l.Data, ACL: l.Permissions, Prepared: l.prepared}
+		objs[i] = storage.BulkObject{Object: l.Data, ACL: l.Permissions, Prepared: l.prepared, SkipSame: true}
 	}
-	if err := bw.WriteMany(ref, objs, uri); err != nil {
+	if err := tx.(storage.BulkWriter).WriteMany(ref, objs, uri); err != nil {
 		return err
 	}
 	for _, o := range objs {
-		if storage.IsDeleted(o.Object) {
+		if o.Skipped {
+			st.skipped++
+		} else if storage.IsDeleted(o.Object) {
 			st.tombstones++
 		} else {
 			st.written++

@@ -159,12 +159,16 @@ func importFrom(ctx context.Context, r io.Reader, app *resource.App, b storage.B
 		err := storage.BulkUpdate(ctx, b, func(tx storage.Tx) error {
 			done = importStats{}
 			// What the target holds of the batch's ids, one read per list
-			// (an import that runs again skips what it wrote).
+			// (an import that runs again skips what it wrote); a list
+			// written in bulk is compared by the backend as it writes
+			// (storage.BulkObject.SkipSame).
 			have := map[storage.Ref]map[string]storage.Object{}
 			ids := map[storage.Ref][]string{}
 			for _, l := range batch {
 				ref := storage.Ref{Resource: l.Resource, Parent: l.Parent}
-				ids[ref] = append(ids[ref], storage.ID(l.Data))
+				if !bulkList(tx, ref) {
+					ids[ref] = append(ids[ref], storage.ID(l.Data))
+				}
 			}
 			for ref, list := range ids {
 				objs, err := tx.List(ref, storage.Query{IDs: list, IncludeDeleted: true})
