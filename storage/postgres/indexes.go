@@ -12,23 +12,24 @@ import (
 
 var _ storage.Indexer = (*Backend)(nil)
 
-// DeclareIndexes implements storage.Indexer. A top-level field gets one
-// expression index, (parent_id, resource_name, data -> 'field'), shared
+// DeclareIndexes implements storage.Indexer. A field gets one
+// expression index, (parent_id, resource_name, <its value>), shared
 // by every list that declares the field: it is what the pushed-down
 // conditions of a list (query.go) use. It is built CONCURRENTLY, outside
 // any transaction, so that no writer (Nimbus's or Kinto's) waits for it,
 // and PostgreSQL keeps it current on every write, Kinto's included.
 // An interrupted build leaves an invalid index, which is dropped and
-// built again. Dotted fields get no index here (a dotted filter first
-// looks for a key holding the dot, which SQL cannot say): they scan.
+// built again. A dotted field's value is the CASE expression of
+// storage.Lookup (lookupExpr).
 // A field's index is dropped once no collection declares the field any
 // more (dropUnused), whichever collection or instance stopped.
 func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []string) error {
 	built := false
 	for _, f := range fields {
-		if !plainField.MatchString(f) {
+		if len(f) > 256 || !plainPath.MatchString(f) {
 			continue
 		}
+		expr, _ := fieldExpr(f, nil) // a plain path: no parameter
 		name := fieldIndexName(f)
 		var valid bool
 		err := b.pool.QueryRow(ctx, `SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1`, name).Scan(&valid)
@@ -40,7 +41,7 @@ func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []
 				return wrap("index", err)
 			}
 		}
-		if _, err := b.pool.Exec(ctx, `CREATE INDEX CONCURRENTLY IF NOT EXISTS `+name+` ON objects (parent_id, resource_name, (data -> '`+f+`'))`); err != nil {
+		if _, err := b.pool.Exec(ctx, `CREATE INDEX CONCURRENTLY IF NOT EXISTS `+name+` ON objects (parent_id, resource_name, (`+expr+`))`); err != nil {
 			return wrap("index", err)
 		}
 		built = true

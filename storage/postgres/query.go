@@ -62,15 +62,45 @@ func exactInSQL(q storage.Query) bool {
 
 // plainField matches the field names written into SQL as literals (the
 // expression of a declared index, which the planner matches as written);
-// others are sent as parameters.
-var plainField = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+// others are sent as parameters. plainPath adds the dots of nested
+// fields.
+var (
+	plainField = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	plainPath  = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+)
 
-// fieldExpr is the SQL of a top-level field's JSON value.
-func fieldExpr(field string, add func(any) string) string {
-	if plainField.MatchString(field) {
-		return "data -> '" + field + "'"
+// fieldExpr is the SQL of a field's JSON value, SQL NULL when the object
+// has none: a top-level field's, or a dotted path's as storage.Lookup
+// finds it (lookupExpr). A path that is not plain has no expression
+// (ok false): its filters are left to storage.Match.
+func fieldExpr(field string, add func(any) string) (string, bool) {
+	switch {
+	case plainField.MatchString(field):
+		return "data -> '" + field + "'", true
+	case !strings.Contains(field, "."):
+		return "data -> " + add(field), true
+	case len(field) <= 256 && plainPath.MatchString(field):
+		return lookupExpr("data", field), true
 	}
-	return "data -> " + add(field)
+	return "", false
+}
+
+// lookupExpr is the SQL of storage.Lookup(base, path) for a dotted path:
+// a key holding the whole path first, then the longest prefix that is a
+// key, walked into when it holds an object (and nothing otherwise, with
+// no shorter prefix tried). One expression, so that a declared index can
+// be built on it and the planner finds it in a query's conditions.
+func lookupExpr(base, path string) string {
+	sql := "CASE WHEN " + base + " ? '" + path + "' THEN " + base + " -> '" + path + "'"
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] != '.' {
+			continue
+		}
+		sub := "(" + base + " -> '" + path[:i] + "')"
+		sql += " WHEN " + base + " ? '" + path[:i] + "' THEN CASE WHEN jsonb_typeof(" + sub + ") = 'object' THEN " +
+			lookupExpr(sub, path[i+1:]) + " END"
+	}
+	return sql + " END"
 }
 
 // scalarJSON returns the JSON of a string, number, boolean or null.
@@ -100,13 +130,17 @@ func pushdown(q storage.Query, args *[]any) string {
 		conds = append(conds, "last_modified <= from_epoch("+add(hi)+")")
 	}
 	for _, f := range q.Filters {
-		if strings.Contains(f.Field, ".") || f.Field == "id" || f.Field == "last_modified" || f.Field == "deleted" {
+		if f.Field == "id" || f.Field == "last_modified" || f.Field == "deleted" {
+			continue
+		}
+		expr, ok := fieldExpr(f.Field, add)
+		if !ok {
 			continue
 		}
 		switch f.Op {
 		case storage.OpEq:
 			if j, ok := scalarJSON(f.Value); ok {
-				conds = append(conds, fieldExpr(f.Field, add)+" = "+add(j)+"::JSONB")
+				conds = append(conds, expr+" = "+add(j)+"::JSONB")
 			}
 		case storage.OpIn:
 			list, _ := f.Value.([]any)
@@ -120,7 +154,7 @@ func pushdown(q storage.Query, args *[]any) string {
 				}
 			}
 			if len(js) > 0 {
-				conds = append(conds, fieldExpr(f.Field, add)+" = ANY("+add(js)+"::JSONB[])")
+				conds = append(conds, expr+" = ANY("+add(js)+"::JSONB[])")
 			}
 		case storage.OpMin, storage.OpMax, storage.OpLt, storage.OpGt:
 			if _, isNum := storage.Int(f.Value); !isNum {
@@ -128,7 +162,6 @@ func pushdown(q storage.Query, args *[]any) string {
 			}
 			j, _ := scalarJSON(f.Value)
 			op := map[storage.Op]string{storage.OpMin: ">=", storage.OpMax: "<=", storage.OpLt: "<", storage.OpGt: ">"}[f.Op]
-			expr := fieldExpr(f.Field, add)
 			cond := expr + " " + op + " " + add(j) + "::JSONB"
 			if f.Op == storage.OpMin || f.Op == storage.OpGt {
 				// jsonb sorts an empty top-level array before null (for

@@ -54,8 +54,16 @@ func testIndexesModel(t *testing.T, b storage.Backend) {
 				o[f] = values()
 			}
 		}
-		if rng.Intn(3) > 0 {
+		switch rng.Intn(8) {
+		case 0:
+			// Not an object: a dotted path finds nothing under it.
+			o["owner"] = "nobody"
+		case 1, 2, 3, 4, 5:
 			o["owner"] = map[string]any{"email": []string{"a@x", "b@x", "c@x"}[rng.Intn(3)], "n": json.Number(fmt.Sprint(rng.Intn(4)))}
+		}
+		if rng.Intn(6) == 0 {
+			// A key holding the whole dotted path is found first.
+			o["owner.email"] = []string{"a@x", "z@x"}[rng.Intn(2)]
 		}
 		return o
 	}
