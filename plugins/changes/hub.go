@@ -231,14 +231,22 @@ const pageSize = 1000
 // would show a version its reader never could read.
 func (h *hub) read() {
 	for {
-		byUser := h.streamsByUser()
+		var byUser map[string][]*stream
 		var page []storage.Object
-		batches := make(map[string]batch, len(byUser))
+		var batches map[string]batch
 		var unchanged []storage.Object
 		err := h.p.view(func(tx storage.Tx) (err error) {
 			if page, err = h.src.Changed(tx, h.cursor, pageSize); err != nil {
 				return err
 			}
+			// The streams are taken once the page is read: one that
+			// joined before this point gets the page (it skips what its
+			// snapshot already covers), one that joins after takes its
+			// snapshot after this read, and so covers the whole page.
+			// Taken before the read, a stream joining meanwhile would
+			// miss the page's changes newer than its snapshot.
+			byUser = h.streamsByUser()
+			batches = make(map[string]batch, len(byUser))
 			scopes := make(map[string]batch, len(byUser))
 			for user, streams := range byUser {
 				all, ids, err := streams[0].ls.Scope(tx)
