@@ -95,8 +95,9 @@ type prepared struct {
 }
 
 // PrepareMany encodes the live objects of a bulk write and their ACLs
-// (what storage.BulkPreparer asks of a backend on this engine), on every
-// core when the page is large enough to be worth it.
+// (what storage.BulkPreparer asks of a backend on this engine), those not
+// prepared yet, on every core when the page is large enough to be worth
+// it.
 func PrepareMany(objs []storage.BulkObject) error {
 	workers := min(runtime.GOMAXPROCS(0), len(objs)/256+1)
 	errs := make([]error, workers)
@@ -107,7 +108,7 @@ func PrepareMany(objs []storage.BulkObject) error {
 			defer wg.Done()
 			for i := w; i < len(objs); i += workers {
 				o := &objs[i]
-				if storage.IsDeleted(o.Object) {
+				if _, done := o.Prepared.(prepared); done || storage.IsDeleted(o.Object) {
 					continue
 				}
 				data, err := encode(o.Object, flagLive)

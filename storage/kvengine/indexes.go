@@ -34,20 +34,38 @@ type declaration struct {
 	Built  map[string]bool `json:"built"`
 }
 
+// declaration is the list's declaration, nil when it declares nothing.
+// It is decoded once per transaction (memo); callers that change it
+// write it back with setDeclaration.
 func (t *Tx) declaration(lk []byte) *declaration {
-	b := t.bucket("X")
-	if b == nil {
-		return nil
+	if d, ok := t.memo.decls[string(lk)]; ok {
+		return d
 	}
-	v := b.Get(lk)
-	if v == nil {
-		return nil
+	var d *declaration
+	if v := t.bucket("X").Get(lk); v != nil {
+		d = &declaration{}
+		if json.Unmarshal(v, d) != nil || len(d.Fields) == 0 {
+			d = nil
+		}
 	}
-	var d declaration
-	if json.Unmarshal(v, &d) != nil || len(d.Fields) == 0 {
-		return nil
+	if t.memo.decls == nil {
+		t.memo.decls = map[string]*declaration{}
 	}
-	return &d
+	t.memo.decls[string(lk)] = d
+	return d
+}
+
+// setDeclaration stores the list's declaration (none: removed).
+func (t *Tx) setDeclaration(lk []byte, d *declaration) error {
+	delete(t.memo.decls, string(lk))
+	if d == nil || len(d.Fields) == 0 {
+		return t.bucket("X").Delete(lk)
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return t.bucket("X").Put(lk, b)
 }
 
 // Value key ranks, as storage's typeRank.
@@ -362,11 +380,7 @@ func DeclareIndexes(ctx context.Context, update func(context.Context, func(*Tx) 
 				}
 			}
 		}
-		if len(fields) == 0 {
-			return t.bucket("X").Delete(lk)
-		}
-		b, _ := json.Marshal(d)
-		return t.bucket("X").Put(lk, b)
+		return t.setDeclaration(lk, &d)
 	})
 	if err != nil || len(todo) == 0 {
 		return err
@@ -418,8 +432,7 @@ func DeclareIndexes(ctx context.Context, update func(context.Context, func(*Tx) 
 						d.Built[f] = true
 					}
 				}
-				b, _ := json.Marshal(d)
-				return t.bucket("X").Put(lk, b)
+				return t.setDeclaration(lk, d)
 			}
 			return nil
 		})

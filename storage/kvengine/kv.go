@@ -42,17 +42,20 @@ type Tx struct {
 	recording bool
 	undo      []undoEntry
 	ctx       context.Context
-	// memo keeps the ACLs and memberships this transaction decoded: a
-	// batch authorizes every sub-request on the same chain, and history
-	// reads the same parents' ACLs for every entry. Writes of ACLs and
-	// memberships, and rollbacks, drop it.
+	// memo keeps the ACLs, memberships and index declarations this
+	// transaction decoded: a batch authorizes every sub-request on the
+	// same chain, and history reads the same parents' ACLs for every
+	// entry. Writes of what it holds, and rollbacks, drop it.
 	memo memo
 }
 
-// memo is a transaction's cache of decoded ACLs and memberships.
+// memo is a transaction's cache of decoded ACLs, memberships and index
+// declarations (every write of a list with declared indexes reads its
+// declaration: an import page or a batch decodes it once).
 type memo struct {
 	acls       map[string]storage.ACL
 	principals map[string][]string
+	decls      map[string]*declaration
 }
 
 func (m *memo) clear() { *m = memo{} }

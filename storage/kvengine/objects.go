@@ -488,6 +488,7 @@ func (t *Tx) DeleteTree(uri string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
+	t.memo.decls = nil // the lists' declarations go with them
 	for _, prefix := range [][]byte{[]byte(uri + "\x00"), []byte(uri + "/")} {
 		for _, b := range []string{"o", "t", "m", "x", "X"} {
 			if err := deletePrefix(t.bucket(b), prefix); err != nil {

@@ -92,12 +92,21 @@ func (b *Backend) dropUnused(ctx context.Context) error {
 	if err != nil || len(existing) == 0 {
 		return wrap("index", err)
 	}
+	names, err := used()
+	if err != nil {
+		return wrap("index", err)
+	}
 	for _, name := range existing {
-		names, err := used()
+		if names[name] {
+			continue
+		}
+		// Read again right before the drop (the declarations are a scan
+		// of the collections, read once more only when there is a drop).
+		now, err := used()
 		if err != nil {
 			return wrap("index", err)
 		}
-		if names[name] {
+		if now[name] {
 			continue
 		}
 		if _, err := b.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {

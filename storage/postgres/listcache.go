@@ -76,6 +76,13 @@ func pageKey(q storage.Query) string {
 	return string(b)
 }
 
+// pageCached tells whether a page of ref is read through the page cache:
+// a read-only transaction's cacheable query of a list it has not
+// written, once the request's barrier is answered.
+func (t *pgTx) pageCached(ref storage.Ref, q storage.Query) bool {
+	return !t.write && pageCacheable(q) && !t.selfParented(ref) && !t.tc.touchesList(ref) && t.cached()
+}
+
 // cachedList serves a page from the cache, or reads it and keeps it.
 func (t *pgTx) cachedList(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	list, key := listID(ref.Resource, ref.Parent), pageKey(q)
@@ -146,7 +153,7 @@ var _ storage.RawLister = (*pgTx)(nil)
 // callers use, so a page served again costs neither a decode nor an
 // encode. The slices are shared: callers only read them.
 func (t *pgTx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
-	if t.write || !pageCacheable(q) || t.selfParented(ref) || t.tc.touchesList(ref) || !t.cached() {
+	if !t.pageCached(ref, q) {
 		return nil, false, nil
 	}
 	list, key := listID(ref.Resource, ref.Parent), pageKey(q)

@@ -183,7 +183,7 @@ func pushdown(q storage.Query, args *[]any) string {
 // List answers a page of a read-only transaction from the cache when it
 // can (listcache.go), else from the database.
 func (t *pgTx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
-	if !t.write && pageCacheable(q) && !t.selfParented(ref) && !t.tc.touchesList(ref) && t.cached() {
+	if t.pageCached(ref, q) {
 		return t.cachedList(ref, q)
 	}
 	objs, _, err := t.listNow(ref, q, false)
