@@ -3,7 +3,7 @@
 // creating an account; resetting a password; deleting; one account's
 // details and principals.
 import { api, seg, etag } from "./api.js";
-import { h, field, fill, errorBox, notice, when, table, confirmed } from "./ui.js";
+import { h, field, fill, errorBox, notice, when, table, confirmed, turns } from "./ui.js";
 import { follow } from "./stream.js";
 
 const pageSize = 20;
@@ -35,8 +35,11 @@ class Accounts extends HTMLElement {
     this.shown = next;
     const params = new URLSearchParams({ _limit: pageSize, _sort: this.query.sort });
     if (this.query.q) params.set("like_id", `*${this.query.q}*`);
+    this.turn ??= turns();
+    const mine = this.turn();
     try {
       const res = next ? await api("GET", next) : await api("GET", "/accounts?" + params);
+      if (!mine()) return;
       const rows = res.body.data;
       fill(this.list, rows.length ? table(rows, [
         ["Account", (a) => h("a", { href: "#/accounts/" + seg(a.id) }, a.id)],
@@ -49,7 +52,7 @@ class Accounts extends HTMLElement {
         this.load(nextPage.replace(/^https?:\/\/[^/]+\/v1/, ""));
       } }, "Next page") : null, next ? h("button", { type: "button", class: "secondary", onclick: () => this.load(null) }, "First page") : null);
     } catch (e) {
-      fill(this.list, errorBox(e));
+      if (mine()) fill(this.list, errorBox(e));
     }
   }
 

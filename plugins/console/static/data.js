@@ -2,7 +2,7 @@
 // records (filters, sort, pages, and the list following its change
 // stream), a group's members. Every edit is a safe write (If-Match).
 import { api, seg, etag } from "./api.js";
-import { h, field, fill, errorBox, notice, when, table, confirmed } from "./ui.js";
+import { h, field, fill, errorBox, notice, when, table, confirmed, turns } from "./ui.js";
 import { permissionsEditor } from "./perms.js";
 import { follow } from "./stream.js";
 
@@ -12,15 +12,18 @@ const pageSize = 20;
 function pagedList(path, cols, empty) {
   const el = h("div");
   const pager = h("div", { class: "pager" });
+  const turn = turns();
   const load = async (next) => {
+    const mine = turn();
     try {
       const res = await api("GET", next || path);
+      if (!mine()) return;
       const rows = res.body.data;
       fill(el, rows.length ? table(rows, cols, `${res.headers.get("Total-Records") ?? rows.length} in all`) : h("p", { class: "muted" }, empty));
       const nextPage = res.headers.get("Next-Page");
       fill(pager, nextPage ? h("button", { type: "button", class: "secondary", onclick: () => load(nextPage.replace(/^https?:\/\/[^/]+\/v1/, "")) }, "Next page") : null,
         next ? h("button", { type: "button", class: "secondary", onclick: () => load(null) }, "First page") : null);
-    } catch (e) { fill(el, errorBox(e)); }
+    } catch (e) { if (mine()) fill(el, errorBox(e)); }
   };
   load(null);
   return { el: h("div", {}, el, pager), reload: () => load(null) };
@@ -134,15 +137,18 @@ class Collection extends HTMLElement {
     const params = new URLSearchParams(this.filter || "");
     params.set("_limit", pageSize);
     params.set("_sort", this.sort);
+    this.turn ??= turns();
+    const mine = this.turn();
     try {
       const res = await api("GET", next || `${this.base}?${params}`);
+      if (!mine()) return;
       this.rows = res.body.data;
       this.total = res.headers.get("Total-Records");
       this.draw();
       const nextPage = res.headers.get("Next-Page");
       fill(this.pager, nextPage ? h("button", { type: "button", class: "secondary", onclick: () => this.load(nextPage.replace(/^https?:\/\/[^/]+\/v1/, "")) }, "Next page") : null,
         next ? h("button", { type: "button", class: "secondary", onclick: () => this.load(null) }, "First page") : null);
-    } catch (e) { fill(this.list, errorBox(e)); }
+    } catch (e) { if (mine()) fill(this.list, errorBox(e)); }
   }
 
   draw() {

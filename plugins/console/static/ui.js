@@ -70,3 +70,14 @@ export function table(rows, cols, caption) {
 
 /** Asks for a confirmation with the browser's own dialog. */
 export function confirmed(text) { return window.confirm(text); }
+
+/**
+ * Turns for the loads of one list: `const mine = turns();` before a
+ * request, `mine()` after it tells whether it is still the newest load.
+ * A list reloaded twice (a search typed while a change stream asks for a
+ * refresh) would otherwise show whichever answer arrives last.
+ */
+export function turns() {
+  let n = 0;
+  return () => { const mine = ++n; return () => mine === n; };
+}
