@@ -95,10 +95,10 @@ var cacheSQL = []string{
 	 BEGIN PERFORM nimbus_notify('*'); RETURN NULL; END; $$ LANGUAGE plpgsql`,
 	`DROP TRIGGER IF EXISTS nimbus_cache_objects ON objects`,
 	`CREATE TRIGGER nimbus_cache_objects AFTER INSERT OR UPDATE OR DELETE ON objects
-	   FOR EACH ROW EXECUTE FUNCTION nimbus_notify_object()`,
+	   FOR EACH ROW WHEN (current_setting('nimbus.quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION nimbus_notify_object()`,
 	`DROP TRIGGER IF EXISTS nimbus_cache_aces ON access_control_entries`,
 	`CREATE TRIGGER nimbus_cache_aces AFTER INSERT OR UPDATE OR DELETE ON access_control_entries
-	   FOR EACH ROW EXECUTE FUNCTION nimbus_notify_ace()`,
+	   FOR EACH ROW WHEN (current_setting('nimbus.quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION nimbus_notify_ace()`,
 	`DROP TRIGGER IF EXISTS nimbus_cache_principals ON user_principals`,
 	`CREATE TRIGGER nimbus_cache_principals AFTER INSERT OR UPDATE OR DELETE ON user_principals
 	   FOR EACH ROW EXECUTE FUNCTION nimbus_notify_principal()`,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -291,5 +292,94 @@ func TestQueuedCreationConflict(t *testing.T) {
 	stored := view(t, b, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(ref, storage.Query{}) })
 	if len(stored) != 1 {
 		t.Errorf("the failed call wrote: %v", stored)
+	}
+}
+
+// TestConflictInAGroup: a creation conflict found in a write group's
+// merged statements (an id taken behind the list lock's back) belongs to
+// one call of the group: that call alone gets the UnicityError and writes
+// nothing, the others are acknowledged with all their writes, also those
+// whose own round trips carried the conflicting statement.
+func TestConflictInAGroup(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	b := open(t, url)
+	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// The id is taken behind the list lock's back (a writer ignoring it).
+	if _, err := conn.Exec(context.Background(), `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	  VALUES ('taken', $1, 'record', '{"by": "kinto"}', NULL, FALSE)`, ref.Parent); err != nil {
+		t.Fatal(err)
+	}
+	const calls, each = 6, 12
+	hold := make(chan struct{})
+	first := make(chan struct{})
+	var wg sync.WaitGroup
+	results := make([]error, calls)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i > 0 {
+				<-first // the others queue while the first call runs
+			}
+			results[i] = b.Update(context.Background(), func(tx storage.Tx) error {
+				if i == 0 {
+					close(first)
+					<-hold
+				}
+				for j := 0; j < each; j++ {
+					id := fmt.Sprintf("c%d-%d", i, j)
+					if i == 2 && j == each/2 {
+						id = "taken"
+					}
+					if _, err := tx.Create(ref, storage.Object{"id": id}); err != nil {
+						return err
+					}
+					if err := tx.SetACL(ref.Parent+"/records/"+id, storage.ACL{"write": {"account:x"}}); err != nil {
+						return err
+					}
+					if j == 0 {
+						// A round trip of this call's own, which carries
+						// what earlier calls queued.
+						if _, err := tx.Get(ref, id); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+		}(i)
+	}
+	<-first
+	time.Sleep(100 * time.Millisecond)
+	close(hold)
+	wg.Wait()
+	for i, err := range results {
+		var ue *storage.UnicityError
+		switch {
+		case i == 2 && (!errors.As(err, &ue) || storage.ID(ue.Existing) != "taken"):
+			t.Errorf("call 2: got %v, want the UnicityError of the taken id", err)
+		case i != 2 && err != nil:
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	stored := view(t, b, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(ref, storage.Query{}) })
+	if want := (calls-1)*each + 1; len(stored) != want {
+		t.Errorf("stored %d objects, want %d", len(stored), want)
+	}
+	for _, o := range stored {
+		if strings.HasPrefix(storage.ID(o), "c2-") {
+			t.Errorf("the failed call wrote %s", storage.ID(o))
+		}
+	}
+	acls := view(t, b, func(tx storage.Tx) (map[string]storage.ACL, error) {
+		return tx.GetACLs([]string{ref.Parent + "/records/c1-0", ref.Parent + "/records/c2-0", ref.Parent + "/records/c5-11"})
+	})
+	if len(acls[ref.Parent+"/records/c1-0"]) == 0 || len(acls[ref.Parent+"/records/c5-11"]) == 0 || len(acls[ref.Parent+"/records/c2-0"]) != 0 {
+		t.Errorf("ACLs stored: %v", acls)
 	}
 }

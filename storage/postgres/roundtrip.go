@@ -166,7 +166,17 @@ func (t *pgTx) roundTrip(op string, stmts ...stmt) (err error) {
 	for _, st := range stmts {
 		b.Queue(st.sql, st.args...)
 	}
-	br := sb.SendBatch(t.ctx, b)
+	first := collect(sb.SendBatch(t.ctx, b), stmts)
+	var cc *createConflict
+	if errors.As(first, &cc) {
+		return t.conflict(cc)
+	}
+	return wrap(op, first)
+}
+
+// collect reads the answers of a batch's statements in order and returns
+// the first error.
+func collect(br pgx.BatchResults, stmts []stmt) error {
 	var first error
 	for _, st := range stmts {
 		if st.scan != nil {
@@ -181,11 +191,7 @@ func (t *pgTx) roundTrip(op string, stmts ...stmt) (err error) {
 	if err := br.Close(); first == nil {
 		first = err
 	}
-	var cc *createConflict
-	if errors.As(first, &cc) {
-		return t.conflict(cc)
-	}
-	return wrap(op, first)
+	return first
 }
 
 // createConflict is a queued creation that found its id taken.
