@@ -75,12 +75,33 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 			return user, resource.Accepted
 		}
 	}
-	if e, ok := p.cache.hit(user, pw); ok && (!p.shared || p.stillValid(r, user, e, &pre)) {
+	cached := func() (resource.AuthResult, bool) {
+		e, ok := p.cache.hit(user, pw)
+		if !ok || (p.shared && !p.stillValid(r, user, e, &pre)) {
+			return 0, false
+		}
 		if e.negative {
-			return "", resource.Rejected
+			return resource.Rejected, true
 		}
 		p.setCred(r, &credential{method: "basic"})
-		return user, resource.Accepted
+		return resource.Accepted, true
+	}
+	if res, ok := cached(); ok {
+		return userIf(res, user), res
+	}
+	// Another request checking the same pair right now: its outcome is
+	// this one's, once cached (a failure is checked again, and counted).
+	if wait, done := p.cache.join(user, pw); wait != nil {
+		select {
+		case <-wait:
+		case <-r.Ctx().Done():
+			return "", resource.Rejected
+		}
+		if res, ok := cached(); ok {
+			return userIf(res, user), res
+		}
+	} else {
+		defer done()
 	}
 	ok, account, reset := p.checkPassword(r, user, pw)
 	if !ok && account == nil && p.signUpOf(r, user) {
@@ -106,6 +127,14 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 		p.cache.put(user, pw, hash, true)
 	}
 	return "", resource.Rejected
+}
+
+// userIf is user when res accepts it.
+func userIf(res resource.AuthResult, user string) string {
+	if res == resource.Accepted {
+		return user
+	}
+	return ""
 }
 
 // stillValid confirms a cached check against the account as it is now

@@ -20,6 +20,8 @@ type verifiedCache struct {
 	byUser  map[string]map[string]struct{}
 	// hits and misses count lookups, for metrics.
 	hits, misses atomic.Int64
+	// checks are the pairs being verified now (join).
+	checks map[string]chan struct{}
 }
 
 type cacheEntry struct {
@@ -40,6 +42,35 @@ func newCache(secret string, ttl time.Duration) *verifiedCache {
 func (c *verifiedCache) key(user, pw string) string {
 	var buf [sha256.Size]byte
 	return string(c.mac.Sum(buf[:0], []byte(user), []byte{0}, []byte(pw)))
+}
+
+// join lets one request at a time verify a pair that is not cached: the
+// first gets done, to call once its outcome is cached (or not); the
+// others get a channel closed then, and look at the cache again instead
+// of hashing too. Without it, a server that starts with many clients
+// logged in hashes the same password once per connection, one after the
+// other in the hash pool, and every first request waits for all of them.
+func (c *verifiedCache) join(user, pw string) (wait <-chan struct{}, done func()) {
+	if c.ttl <= 0 {
+		return nil, func() {}
+	}
+	k := c.key(user, pw)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.checks[k]; ok {
+		return ch, nil
+	}
+	if c.checks == nil {
+		c.checks = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	c.checks[k] = ch
+	return nil, func() {
+		c.mu.Lock()
+		delete(c.checks, k)
+		c.mu.Unlock()
+		close(ch)
+	}
 }
 
 // hit returns the recent check of the credentials, if any, renewing it.

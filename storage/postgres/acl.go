@@ -92,7 +92,7 @@ func (t *pgTx) SetACL(uri string, acl storage.ACL) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	t.tc.acls = append(t.tc.acls, uri)
+	t.tc.addACL(uri)
 	if t.ownACLs == nil {
 		t.ownACLs = map[string]storage.ACL{}
 	}

@@ -128,9 +128,9 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id
 				entryURIs, perms, principals = append(entryURIs, u), append(perms, perm), append(principals, p)
 			}
 		}
-		t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
+		t.tc.addObject(objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 		t.bulkRows++
-		t.tc.acls = append(t.tc.acls, u)
+		t.tc.addACL(u)
 		t.ownACLs[u] = storedACL(r.acl)
 	}
 	ids = order

@@ -309,13 +309,36 @@ func copyACL(a storage.ACL) storage.ACL {
 // touched records what a write transaction changed, to drop it from the
 // cache once the transaction commits.
 type touched struct {
-	objects    []objKey
-	stamps     []string // listIDs whose timestamps row changed
-	acls       []string
+	objects []objKey
+	stamps  []string // listIDs whose timestamps row changed
+	acls    []string
+	// objectSet and aclSet index objects and acls once they are many (a
+	// write group of hundreds of creations asks about each of them).
+	objectSet  map[objKey]struct{}
+	aclSet     map[string]struct{}
 	users      []string // users whose principals changed
 	allObjects bool
 	allACLs    bool
 	principals bool
+}
+
+// setFrom is how many entries make touched index them in a set.
+const setFrom = 16
+
+// addObject records that the transaction wrote k.
+func (t *touched) addObject(k objKey) {
+	t.objects = append(t.objects, k)
+	if t.objectSet != nil {
+		t.objectSet[k] = struct{}{}
+	}
+}
+
+// addACL records that the transaction changed the ACL of uri.
+func (t *touched) addACL(uri string) {
+	t.acls = append(t.acls, uri)
+	if t.aclSet != nil {
+		t.aclSet[uri] = struct{}{}
+	}
 }
 
 // hasObject tells whether the transaction wrote (or may have written) k.
@@ -323,12 +346,22 @@ func (t *touched) hasObject(k objKey) bool {
 	if t.allObjects {
 		return true
 	}
-	for _, o := range t.objects {
-		if o == k {
-			return true
+	if len(t.objects) < setFrom {
+		for _, o := range t.objects {
+			if o == k {
+				return true
+			}
+		}
+		return false
+	}
+	if t.objectSet == nil {
+		t.objectSet = make(map[objKey]struct{}, 2*len(t.objects))
+		for _, o := range t.objects {
+			t.objectSet[o] = struct{}{}
 		}
 	}
-	return false
+	_, ok := t.objectSet[k]
+	return ok
 }
 
 // touchesList tells whether the transaction wrote (or may have written)
@@ -351,11 +384,25 @@ func (t *touched) hasACL(uris []string) bool {
 	if t.allACLs {
 		return true
 	}
-	for _, a := range t.acls {
-		for _, u := range uris {
-			if a == u {
-				return true
+	if len(t.acls) < setFrom {
+		for _, a := range t.acls {
+			for _, u := range uris {
+				if a == u {
+					return true
+				}
 			}
+		}
+		return false
+	}
+	if t.aclSet == nil {
+		t.aclSet = make(map[string]struct{}, 2*len(t.acls))
+		for _, a := range t.acls {
+			t.aclSet[a] = struct{}{}
+		}
+	}
+	for _, u := range uris {
+		if _, ok := t.aclSet[u]; ok {
+			return true
 		}
 	}
 	return false

@@ -309,7 +309,7 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 		objTS, listTS = storage.NextTimestamp(cur, sent, create || !live)
 		write = upsertStmt(id, t.rowParent(ref, id), ref.Resource, string(data), objTS)
 	}
-	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
+	t.tc.addObject(objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 	t.noteStamp(ref, id, listTS)
 	if err := t.later(write); err != nil {
 		return nil, err
@@ -347,7 +347,7 @@ func (t *pgTx) Delete(ref storage.Ref, id string, lastModified int64) (storage.O
 		sent = lastModified
 	}
 	ts, _ := storage.NextTimestamp(cur, sent, false)
-	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
+	t.tc.addObject(objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 	err = t.later(stmt{sql: `UPDATE objects SET deleted = TRUE, data = '{"deleted": true}'::JSONB, last_modified = from_epoch($4)
 	  WHERE id = $1 AND parent_id = $2 AND resource_name = $3`, args: []any{id, t.rowParent(ref, id), ref.Resource, ts}})
 	t.noteStamp(ref, id, ts)
@@ -373,7 +373,7 @@ func (t *pgTx) WriteTombstone(ref storage.Ref, id string, lastModified int64) (s
 		sent = lastModified
 	}
 	ts, _ := storage.NextTimestamp(cur, sent, false)
-	t.tc.objects = append(t.tc.objects, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
+	t.tc.addObject(objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 	err = t.later(stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
 	  VALUES ($1, $2, $3, '{"deleted": true}'::JSONB, from_epoch($4), TRUE)
 	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE SET deleted = TRUE, data = EXCLUDED.data, last_modified = EXCLUDED.last_modified`,
