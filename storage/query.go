@@ -175,6 +175,16 @@ func typeRank(v any, present bool) int {
 	return 5
 }
 
+// TypeRank is the rank of a value's JSON type in the cross-type order
+// (CompareValues): 0 null, 1 strings, 2 numbers, 3 booleans, 4 arrays,
+// 5 objects, 6 missing. Backends that sort by a key of their own order
+// types with it.
+func TypeRank(v any, present bool) int { return typeRank(v, present) }
+
+// NumberFloat is a JSON number as the float64 CompareValues compares
+// (integers are compared exactly first).
+func NumberFloat(v any) float64 { return toFloat(v) }
+
 func toFloat(v any) float64 {
 	switch n := v.(type) {
 	case json.Number:

@@ -12,10 +12,12 @@ import (
 
 var _ storage.Indexer = (*Backend)(nil)
 
-// DeclareIndexes implements storage.Indexer. A field gets one
-// expression index, (parent_id, resource_name, <its value>), shared
-// by every list that declares the field: it is what the pushed-down
-// conditions of a list (query.go) use. It is built CONCURRENTLY, outside
+// DeclareIndexes implements storage.Indexer. A field gets two
+// expression indexes, shared by every list that declares the field:
+// (parent_id, resource_name, <its value>), which the pushed-down
+// conditions of a list (query.go) use, and (parent_id, resource_name,
+// <its coarse sort key>), which a sort by the field reads in order
+// (sortkey.go). It is built CONCURRENTLY, outside
 // any transaction, so that no writer (Nimbus's or Kinto's) waits for it,
 // and PostgreSQL keeps it current on every write, Kinto's included.
 // An interrupted build leaves an invalid index, which is dropped and
@@ -30,21 +32,16 @@ func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []
 			continue
 		}
 		expr, _ := fieldExpr(f, nil) // a plain path: no parameter
-		name := fieldIndexName(f)
-		var valid bool
-		err := b.pool.QueryRow(ctx, `SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1`, name).Scan(&valid)
-		switch {
-		case err == nil && valid:
-			continue
-		case err == nil:
-			if _, err := b.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
-				return wrap("index", err)
+		for name, create := range map[string]string{
+			fieldIndexName(f): `CREATE INDEX CONCURRENTLY IF NOT EXISTS ` + fieldIndexName(f) + ` ON objects (parent_id, resource_name, (` + expr + `))`,
+			sortIndexName(f):  sortIndexSQL(f),
+		} {
+			ok, err := b.ensureIndex(ctx, name, create)
+			if err != nil {
+				return err
 			}
+			built = built || ok
 		}
-		if _, err := b.pool.Exec(ctx, `CREATE INDEX CONCURRENTLY IF NOT EXISTS `+name+` ON objects (parent_id, resource_name, (`+expr+`))`); err != nil {
-			return wrap("index", err)
-		}
-		built = true
 	}
 	if built {
 		// The planner needs the expression's statistics to choose it.
@@ -53,6 +50,26 @@ func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []
 		}
 	}
 	return b.dropUnused(ctx)
+}
+
+// ensureIndex builds an index unless a valid one has its name (an
+// interrupted concurrent build leaves an invalid one, dropped first);
+// built tells whether it did.
+func (b *Backend) ensureIndex(ctx context.Context, name, create string) (built bool, err error) {
+	var valid bool
+	err = b.pool.QueryRow(ctx, `SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1`, name).Scan(&valid)
+	switch {
+	case err == nil && valid:
+		return false, nil
+	case err == nil:
+		if _, err := b.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
+			return false, wrap("index", err)
+		}
+	}
+	if _, err := b.pool.Exec(ctx, create); err != nil {
+		return false, wrap("index", err)
+	}
+	return true, nil
 }
 
 // fieldIndexName is the name of the expression index of a field.
@@ -81,10 +98,11 @@ func (b *Backend) dropUnused(ctx context.Context) error {
 		names := map[string]bool{}
 		for _, f := range fields {
 			names[fieldIndexName(f)] = true
+			names[sortIndexName(f)] = true
 		}
 		return names, err
 	}
-	rows, err := b.pool.Query(ctx, `SELECT relname FROM pg_class WHERE relkind = 'i' AND relname LIKE 'nimbus\_field\_%'`)
+	rows, err := b.pool.Query(ctx, `SELECT relname FROM pg_class WHERE relkind = 'i' AND (relname LIKE 'nimbus\_field\_%' OR relname LIKE 'nimbus\_sort\_%')`)
 	if err != nil {
 		return wrap("index", err)
 	}

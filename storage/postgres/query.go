@@ -206,6 +206,9 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 		args = append(args, q.IDs)
 		base += ` AND id = ANY($3)`
 	}
+	if t.keyedSort(ref, q) {
+		return t.listByKey(ref, q, sorts, keep, rows)
+	}
 	base += pushdown(q, &args)
 	indexOrder := len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc
 	if indexOrder && q.IDs == nil {
