@@ -268,7 +268,14 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 		}
 		return true
 	})
-	all = topK(all, sorts, q.Limit)
+	out, raw := page(all, sorts, q.Limit, rows)
+	return out, raw, err
+}
+
+// page sorts listed objects with storage's rules and cuts them to the
+// limit; with rows, it also returns their stored rows, in that order.
+func page(all []listed, sorts []storage.Sort, limit int, rows bool) ([]storage.Object, []pageRow) {
+	all = topK(all, sorts, limit)
 	out := make([]storage.Object, len(all))
 	var raw []pageRow
 	for i, l := range all {
@@ -277,7 +284,7 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 			raw = append(raw, l.r)
 		}
 	}
-	return out, raw, err
+	return out, raw
 }
 
 // listed is an object of a page with its stored row.

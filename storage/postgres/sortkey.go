@@ -225,15 +225,7 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 			}
 			continue
 		}
-		all = topK(all, sorts, q.Limit)
-		out := make([]storage.Object, len(all))
-		var raw []pageRow
-		for i, l := range all {
-			out[i] = l.o
-			if rows {
-				raw = append(raw, l.r)
-			}
-		}
+		out, raw := page(all, sorts, q.Limit, rows)
 		return out, raw, nil
 	}
 }
