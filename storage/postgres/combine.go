@@ -197,6 +197,12 @@ func (b *Backend) runGroup(group []*call) {
 		stop := t.startMember(k.ctx, b.timeout, len(ok) > 0)
 		sp := t.Savepoint()
 		err := runMember(t, k)
+		if i == 0 {
+			// The group holds its first call's locks from now on: the
+			// calls that queued while it waited for them (another
+			// instance's group held them) join it.
+			started = time.Now()
+		}
 		if t.poisoned {
 			// A round trip of this call failed on what an earlier one
 			// queued: every call of the group runs again on its own.
@@ -306,8 +312,8 @@ func (b *Backend) runGroup(group []*call) {
 	b.requeue(again)
 }
 
-// maxExtend is how long after it began a group still takes calls that
-// arrived while it ran.
+// maxExtend is how long after its first call ran a group still takes
+// calls that arrived meanwhile.
 const maxExtend = 10 * time.Millisecond
 
 // extend adds to a running group the calls queued since it began, within
