@@ -190,6 +190,7 @@ func TestWriteGroupRollsBackOneCall(t *testing.T) {
 	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
 	hold := make(chan struct{})
 	first := make(chan struct{})
+	var once sync.Once // a call may run again (its group rolled back)
 	var wg sync.WaitGroup
 	results := make([]error, 6)
 	for i := range results {
@@ -201,7 +202,7 @@ func TestWriteGroupRollsBackOneCall(t *testing.T) {
 			}
 			results[i] = b.Update(context.Background(), func(tx storage.Tx) error {
 				if i == 0 {
-					close(first)
+					once.Do(func() { close(first) })
 					<-hold
 				}
 				sp := tx.(storage.Savepointer)
@@ -317,6 +318,7 @@ func TestConflictInAGroup(t *testing.T) {
 	const calls, each = 6, 12
 	hold := make(chan struct{})
 	first := make(chan struct{})
+	var once sync.Once // a call may run again (its group rolled back)
 	var wg sync.WaitGroup
 	results := make([]error, calls)
 	for i := range results {
@@ -328,7 +330,7 @@ func TestConflictInAGroup(t *testing.T) {
 			}
 			results[i] = b.Update(context.Background(), func(tx storage.Tx) error {
 				if i == 0 {
-					close(first)
+					once.Do(func() { close(first) })
 					<-hold
 				}
 				for j := 0; j < each; j++ {
