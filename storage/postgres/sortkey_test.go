@@ -55,11 +55,18 @@ func TestSortByKeyPastItsLimit(t *testing.T) {
 	}
 	check := func(stage string) {
 		for _, desc := range []bool{false, true} {
-			for _, filters := range [][]storage.Filter{
-				nil,
-				{{Field: "tag", Op: storage.OpLike, Value: "ra*"}},
+			for _, c := range []struct {
+				filters []storage.Filter
+				then    []storage.Sort
+			}{
+				{},
+				{filters: []storage.Filter{{Field: "tag", Op: storage.OpLike, Value: "ra*"}}},
+				// A second sort field: equal keys are not in storage's order
+				// by date, the run of the page's last key is read whole.
+				{then: []storage.Sort{{Field: "tag", Desc: true}}},
 			} {
-				q := storage.Query{Sort: []storage.Sort{{Field: "g", Desc: desc}}, Limit: 4, Filters: filters}
+				sorts := append([]storage.Sort{{Field: "g", Desc: desc}}, c.then...)
+				q := storage.Query{Sort: sorts, Limit: 4, Filters: c.filters}
 				for page := 0; page < 4; page++ {
 					got := view(t, b, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(recs, q) })
 					if want := model(q); ids(got) != want {
