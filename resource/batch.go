@@ -211,6 +211,9 @@ func (a *App) batchHandler(r *Request) error {
 	err := a.update(r.Ctx(), func(tx storage.Tx) error {
 		responses, failure = make([]map[string]any, 0, len(subs)), nil
 		state = &batchState{tx: tx}
+		if err := a.prefetch(tx, subs); err != nil {
+			return err
+		}
 		rollback := false
 		sp, canUndo := tx.(storage.Savepointer)
 		for _, s := range subs {

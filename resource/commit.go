@@ -126,6 +126,14 @@ func (t touchTx) noteAction(ref storage.Ref, id, action string) {
 	}
 }
 
+// PrefetchForUpdate keeps the wrapped transaction's ability.
+func (t touchTx) PrefetchForUpdate(ref storage.Ref, ids []string, uri func(string) string) error {
+	if p, ok := t.Tx.(storage.Prefetcher); ok {
+		return p.PrefetchForUpdate(ref, ids, uri)
+	}
+	return nil
+}
+
 // GetForUpdate keeps the wrapped transaction's ability.
 func (t touchTx) GetForUpdate(ref storage.Ref, id string) (storage.Object, error) {
 	return storage.GetForUpdate(t.Tx, ref, id)

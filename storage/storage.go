@@ -266,6 +266,19 @@ func GetForUpdate(tx Tx, ref Ref, id string) (Object, error) {
 	return tx.Get(ref, id)
 }
 
+// Prefetcher is implemented by transactions whose GetForUpdate and ACL
+// reads cost a round trip to the database each (PostgreSQL):
+// PrefetchForUpdate reads, in one, the objects of a list the transaction
+// is about to write, as GetForUpdate would (the list's writers kept out,
+// the rows locked), and their ACLs (uri names an object's); GetForUpdate
+// answers each of those ids once from what it read, unless the
+// transaction wrote the object meanwhile, and GetACLs answers their ACLs
+// until the transaction changes them. A batch of writes to one list calls
+// it with the ids its sub-requests name.
+type Prefetcher interface {
+	PrefetchForUpdate(ref Ref, ids []string, uri func(id string) string) error
+}
+
 // BulkSyncer is implemented by backends whose bulk writes (BulkWriter)
 // may commit before they are durable: Sync returns once every commit made
 // before it is on disk.

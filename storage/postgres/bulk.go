@@ -16,6 +16,7 @@ var _ storage.BulkWriter = (*pgTx)(nil)
 // three round trips per object. Kinto's and Nimbus's row triggers still
 // run for each row (timestamps, notifications).
 func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id string) string) error {
+	t.prefetched = nil
 	if err := t.writable(); err != nil {
 		return err
 	}

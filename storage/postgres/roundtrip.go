@@ -291,6 +291,9 @@ func (t *pgTx) setListTSStmt(ref storage.Ref, id string, ts int64) stmt {
 // lockAndRead takes ref's lock (unless held), locks and reads the stored
 // row of id and the list timestamp, in one round trip.
 func (t *pgTx) lockAndRead(ref storage.Ref, id string) (storage.Object, int64, error) {
+	if o, cur, ok, err := t.takePrefetched(ref, id); ok {
+		return o, cur, err
+	}
 	if t.tryLocks {
 		// The try goes alone: the row lock read below could otherwise
 		// wait for the list's holder.

@@ -60,7 +60,7 @@ func (t *pgTx) RollbackTo(sp int) error {
 	t.open = t.open[:i+1]
 	// Locks taken since the savepoint are released with it, and what it
 	// wrote is undone.
-	t.locked, t.ownACLs = nil, nil
+	t.locked, t.ownACLs, t.prefetched = nil, nil, nil
 	t.stamps = maps.Clone(s.stamps)
 	if !s.real {
 		t.queued = t.queued[:s.mark]

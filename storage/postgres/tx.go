@@ -41,7 +41,8 @@ type pgTx struct {
 	// with their timestamp once read (only this transaction can change it
 	// while the lock is held).
 	locked map[string]*int64
-	// ownACLs holds the ACLs this transaction set.
+	// ownACLs holds the ACLs this transaction set, and those it read
+	// ahead of its writes under the list's lock (prefetch.go).
 	ownACLs map[string]storage.ACL
 	// open are the savepoints of the transaction (savepoint.go).
 	open []savepoint
@@ -62,6 +63,9 @@ type pgTx struct {
 	// bulkRows counts the rows of WriteMany, whose callers (imports)
 	// analyse the tables themselves (analyze.go).
 	bulkRows int
+	// prefetched are rows read for a write ahead of it, each answering
+	// one lockAndRead (prefetch.go).
+	prefetched map[objKey]cachedRow
 }
 
 // cached tells whether reads of this transaction may use the cache; the
@@ -310,6 +314,7 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 		write = upsertStmt(id, t.rowParent(ref, id), ref.Resource, string(data), objTS)
 	}
 	t.tc.addObject(objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
+	delete(t.prefetched, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 	t.noteStamp(ref, id, listTS)
 	if err := t.later(write); err != nil {
 		return nil, err
@@ -444,6 +449,7 @@ func (t *pgTx) PurgeDeleted(ref storage.Ref, before int64, keep int) (int, error
 		return 0, nil
 	}
 	t.tc.allObjects = true
+	t.prefetched = nil
 	tag, err := t.tx.Exec(t.ctx, `DELETE FROM objects WHERE `+t.listCond(ref)+` AND deleted AND id = ANY($3)`,
 		ref.Parent, ref.Resource, ids)
 	return int(tag.RowsAffected()), wrap("purge", err)
@@ -455,6 +461,7 @@ func (t *pgTx) DeleteTree(uri string) error {
 	}
 	// The noted timestamps of the lists that go are dropped.
 	t.dropStamps(uri)
+	t.prefetched = nil
 	t.tc.allObjects = true
 	for k := range t.locked {
 		t.locked[k] = nil // their timestamps rows may go
