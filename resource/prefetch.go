@@ -13,8 +13,8 @@ import (
 // own (storage.Prefetcher: PostgreSQL), with their ACLs. Each sub-request
 // then reads what its own reads would have returned, without the round
 // trips: a batch of 25 PUTs (kinto.js's sync) costs one read instead of
-// 50. A path no declared
-// resource's object route matches is left to its own read.
+// 50. A path the router does not send to a declared resource's object
+// route is left to its own reads.
 func (a *App) prefetch(tx storage.Tx, subs []subRequest) error {
 	p, ok := tx.(storage.Prefetcher)
 	if !ok || len(subs) < 2 {
@@ -36,7 +36,7 @@ collect:
 		default:
 			break collect
 		}
-		res, m, id, ok := a.objectOf(s.path)
+		res, m, id, ok := a.objectOf(s.method, s.path)
 		if !ok {
 			break
 		}
@@ -59,33 +59,28 @@ collect:
 }
 
 // objectOf places a sub-request's path (/v1/…, with or without a query)
-// on the object route of a declared resource: the resource, the route's
-// parameters and the object's id, as the router would give them.
-func (a *App) objectOf(path string) (*Resource, matchdict, string, bool) {
+// on the object route of a declared resource, as the router does (a
+// plugin's own route, the personal bucket's alias, is not one): the
+// resource, the route's parameters and the object's id.
+func (a *App) objectOf(method, path string) (*Resource, matchdict, string, bool) {
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
 		path = path[:i]
 	}
-	segs := strings.Split(strings.Trim(strings.TrimPrefix(path, "/v1"), "/"), "/")
+	if a.Echo == nil {
+		return nil, nil, "", false
+	}
+	c := a.Echo.NewContext(nil, nil)
+	a.Echo.Router().Find(method, path, c)
 	for _, res := range a.resources {
-		tpl := strings.Split(strings.Trim(res.objectPath(), "/"), "/")
-		if len(tpl) != len(segs) {
+		if c.Path() != "/v1"+res.objectPath() {
 			continue
 		}
 		m := matchdict{}
-		for i, t := range tpl {
-			switch {
-			case strings.HasPrefix(t, ":") && segs[i] != "":
-				m[t[1:]] = segs[i]
-			case t != segs[i]:
-				m = nil
-			}
-			if m == nil {
-				break
-			}
+		for i, name := range c.ParamNames() {
+			m[name] = c.ParamValues()[i]
 		}
-		if m != nil {
-			return res, m, m[res.Name+"_id"], true
-		}
+		id := m[res.Name+"_id"]
+		return res, m, id, id != ""
 	}
 	return nil, nil, "", false
 }
