@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -309,59 +310,56 @@ func copyACL(a storage.ACL) storage.ACL {
 // touched records what a write transaction changed, to drop it from the
 // cache once the transaction commits.
 type touched struct {
-	objects []objKey
-	stamps  []string // listIDs whose timestamps row changed
-	acls    []string
-	// objectSet and aclSet index objects and acls once they are many (a
-	// write group of hundreds of creations asks about each of them).
-	objectSet  map[objKey]struct{}
-	aclSet     map[string]struct{}
+	objects    keys[objKey]
+	stamps     []string // listIDs whose timestamps row changed
+	acls       keys[string]
 	users      []string // users whose principals changed
 	allObjects bool
 	allACLs    bool
 	principals bool
 }
 
-// setFrom is how many entries make touched index them in a set.
+// keys is a list of keys, in the order they were added, indexed in a set
+// once they are many (a write group of hundreds of creations asks about
+// each of them).
+type keys[K comparable] struct {
+	list []K
+	set  map[K]struct{}
+}
+
+// setFrom is how many keys make keys index them in a set.
 const setFrom = 16
 
-// addObject records that the transaction wrote k.
-func (t *touched) addObject(k objKey) {
-	t.objects = append(t.objects, k)
-	if t.objectSet != nil {
-		t.objectSet[k] = struct{}{}
+func (s *keys[K]) add(k K) {
+	s.list = append(s.list, k)
+	if s.set != nil {
+		s.set[k] = struct{}{}
 	}
 }
 
-// addACL records that the transaction changed the ACL of uri.
-func (t *touched) addACL(uri string) {
-	t.acls = append(t.acls, uri)
-	if t.aclSet != nil {
-		t.aclSet[uri] = struct{}{}
+func (s *keys[K]) has(k K) bool {
+	if len(s.list) < setFrom {
+		return slices.Contains(s.list, k)
 	}
+	if s.set == nil {
+		s.set = make(map[K]struct{}, 2*len(s.list))
+		for _, e := range s.list {
+			s.set[e] = struct{}{}
+		}
+	}
+	_, ok := s.set[k]
+	return ok
 }
+
+// addObject records that the transaction wrote k.
+func (t *touched) addObject(k objKey) { t.objects.add(k) }
+
+// addACL records that the transaction changed the ACL of uri.
+func (t *touched) addACL(uri string) { t.acls.add(uri) }
 
 // hasObject tells whether the transaction wrote (or may have written) k.
 func (t *touched) hasObject(k objKey) bool {
-	if t.allObjects {
-		return true
-	}
-	if len(t.objects) < setFrom {
-		for _, o := range t.objects {
-			if o == k {
-				return true
-			}
-		}
-		return false
-	}
-	if t.objectSet == nil {
-		t.objectSet = make(map[objKey]struct{}, 2*len(t.objects))
-		for _, o := range t.objects {
-			t.objectSet[o] = struct{}{}
-		}
-	}
-	_, ok := t.objectSet[k]
-	return ok
+	return t.allObjects || t.objects.has(k)
 }
 
 // touchesList tells whether the transaction wrote (or may have written)
@@ -370,7 +368,7 @@ func (t *touched) touchesList(ref storage.Ref) bool {
 	if t.allObjects {
 		return true
 	}
-	for _, o := range t.objects {
+	for _, o := range t.objects.list {
 		if o.resource == ref.Resource && o.parent == ref.Parent {
 			return true
 		}
@@ -384,24 +382,8 @@ func (t *touched) hasACL(uris []string) bool {
 	if t.allACLs {
 		return true
 	}
-	if len(t.acls) < setFrom {
-		for _, a := range t.acls {
-			for _, u := range uris {
-				if a == u {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	if t.aclSet == nil {
-		t.aclSet = make(map[string]struct{}, 2*len(t.acls))
-		for _, a := range t.acls {
-			t.aclSet[a] = struct{}{}
-		}
-	}
 	for _, u := range uris {
-		if _, ok := t.aclSet[u]; ok {
+		if t.acls.has(u) {
 			return true
 		}
 	}
@@ -424,7 +406,7 @@ func (c *cache) invalidate(t *touched) {
 	for _, l := range t.stamps {
 		delete(c.stamps, l)
 	}
-	for _, k := range t.objects {
+	for _, k := range t.objects.list {
 		delete(c.objects, k)
 		delete(c.counts, listID(k.resource, k.parent))
 		delete(c.stamps, listID(k.resource, k.parent))
@@ -433,7 +415,7 @@ func (c *cache) invalidate(t *touched) {
 	if t.allACLs {
 		c.acls = map[string]storage.ACL{}
 	}
-	for _, u := range t.acls {
+	for _, u := range t.acls.list {
 		delete(c.acls, u)
 	}
 	if t.principals {
@@ -455,10 +437,10 @@ func (c *cache) apply(payload string) {
 		if len(parts) < 3 {
 			t.allObjects = true
 		} else {
-			t.objects = []objKey{{resource: parts[0], parent: parts[1], id: parts[2]}}
+			t.objects.add(objKey{resource: parts[0], parent: parts[1], id: parts[2]})
 		}
 	case payload[0] == 'a':
-		t.acls = []string{payload[1:]}
+		t.acls.add(payload[1:])
 	case payload[0] == 't':
 		t.stamps = []string{payload[1:]}
 	case payload[0] == 'u':

@@ -282,7 +282,7 @@ func (b *Backend) runGroup(group []*call) {
 	b.cache.invalidate(&t.tc)
 	switch {
 	case err == nil:
-		b.wrote(len(t.tc.objects) - t.bulkRows)
+		b.wrote(len(t.tc.objects.list) - t.bulkRows)
 		for _, k := range ok {
 			finish(k, nil)
 		}

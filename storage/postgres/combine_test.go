@@ -188,54 +188,32 @@ func TestWriteGroups(t *testing.T) {
 func TestWriteGroupRollsBackOneCall(t *testing.T) {
 	b := pgtest.Start(t).Open(t)
 	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
-	hold := make(chan struct{})
-	first := make(chan struct{})
-	var once sync.Once // a call may run again (its group rolled back)
-	var wg sync.WaitGroup
-	results := make([]error, 6)
-	for i := range results {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if i > 0 {
-				<-first // the others queue while the first call runs
+	results := queuedCalls(b, 6, func(i int, tx storage.Tx) error {
+		sp := tx.(storage.Savepointer)
+		if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("keep-%d", i)}); err != nil {
+			return err
+		}
+		mark := sp.Savepoint()
+		if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("undone-%d", i)}); err != nil {
+			return err
+		}
+		if _, err := tx.Get(ref, fmt.Sprintf("undone-%d", i)); err != nil { // a round trip
+			return err
+		}
+		if err := sp.RollbackTo(mark); err != nil {
+			return err
+		}
+		if i%2 == 1 {
+			if err := tx.SetACL(ref.Parent+"/records/keep-"+fmt.Sprint(i), storage.ACL{"write": {"x"}}); err != nil {
+				return err
 			}
-			results[i] = b.Update(context.Background(), func(tx storage.Tx) error {
-				if i == 0 {
-					once.Do(func() { close(first) })
-					<-hold
-				}
-				sp := tx.(storage.Savepointer)
-				if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("keep-%d", i)}); err != nil {
-					return err
-				}
-				mark := sp.Savepoint()
-				if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("undone-%d", i)}); err != nil {
-					return err
-				}
-				if _, err := tx.Get(ref, fmt.Sprintf("undone-%d", i)); err != nil { // a round trip
-					return err
-				}
-				if err := sp.RollbackTo(mark); err != nil {
-					return err
-				}
-				if i%2 == 1 {
-					if err := tx.SetACL(ref.Parent+"/records/keep-"+fmt.Sprint(i), storage.ACL{"write": {"x"}}); err != nil {
-						return err
-					}
-					if _, err := tx.Get(ref, fmt.Sprintf("keep-%d", i)); err != nil {
-						return err
-					}
-					return errors.New("odd calls fail")
-				}
-				return nil
-			})
-		}(i)
-	}
-	<-first
-	time.Sleep(100 * time.Millisecond)
-	close(hold)
-	wg.Wait()
+			if _, err := tx.Get(ref, fmt.Sprintf("keep-%d", i)); err != nil {
+				return err
+			}
+			return errors.New("odd calls fail")
+		}
+		return nil
+	})
 	stored := view(t, b, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(ref, storage.Query{}) })
 	var ids []string
 	for _, o := range stored {
@@ -265,20 +243,11 @@ func TestWriteGroupRollsBackOneCall(t *testing.T) {
 // id taken behind the lock's back, by a writer that ignores it (Kinto),
 // as the UnicityError with the stored object, and write nothing.
 func TestQueuedCreationConflict(t *testing.T) {
-	pg := pgtest.Start(t)
-	url := pg.NewDatabase(t)
+	url := pgtest.Start(t).NewDatabase(t)
 	b := open(t, url)
 	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
-	  VALUES ('taken', $1, 'record', '{"by": "kinto"}', NULL, FALSE)`, ref.Parent); err != nil {
-		t.Fatal(err)
-	}
-	err = b.Update(context.Background(), func(tx storage.Tx) error {
+	takeBehindLock(t, url, ref, "taken")
+	err := b.Update(context.Background(), func(tx storage.Tx) error {
 		for _, id := range []string{"first", "second", "taken", "third"} {
 			if _, err := tx.Create(ref, storage.Object{"id": id}); err != nil {
 				return err
@@ -305,61 +274,30 @@ func TestConflictInAGroup(t *testing.T) {
 	url := pgtest.Start(t).NewDatabase(t)
 	b := open(t, url)
 	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	// The id is taken behind the list lock's back (a writer ignoring it).
-	if _, err := conn.Exec(context.Background(), `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
-	  VALUES ('taken', $1, 'record', '{"by": "kinto"}', NULL, FALSE)`, ref.Parent); err != nil {
-		t.Fatal(err)
-	}
+	takeBehindLock(t, url, ref, "taken")
 	const calls, each = 6, 12
-	hold := make(chan struct{})
-	first := make(chan struct{})
-	var once sync.Once // a call may run again (its group rolled back)
-	var wg sync.WaitGroup
-	results := make([]error, calls)
-	for i := range results {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if i > 0 {
-				<-first // the others queue while the first call runs
+	results := queuedCalls(b, calls, func(i int, tx storage.Tx) error {
+		for j := 0; j < each; j++ {
+			id := fmt.Sprintf("c%d-%d", i, j)
+			if i == 2 && j == each/2 {
+				id = "taken"
 			}
-			results[i] = b.Update(context.Background(), func(tx storage.Tx) error {
-				if i == 0 {
-					once.Do(func() { close(first) })
-					<-hold
+			if _, err := tx.Create(ref, storage.Object{"id": id}); err != nil {
+				return err
+			}
+			if err := tx.SetACL(ref.Parent+"/records/"+id, storage.ACL{"write": {"account:x"}}); err != nil {
+				return err
+			}
+			if j == 0 {
+				// A round trip of this call's own, which carries
+				// what earlier calls queued.
+				if _, err := tx.Get(ref, id); err != nil {
+					return err
 				}
-				for j := 0; j < each; j++ {
-					id := fmt.Sprintf("c%d-%d", i, j)
-					if i == 2 && j == each/2 {
-						id = "taken"
-					}
-					if _, err := tx.Create(ref, storage.Object{"id": id}); err != nil {
-						return err
-					}
-					if err := tx.SetACL(ref.Parent+"/records/"+id, storage.ACL{"write": {"account:x"}}); err != nil {
-						return err
-					}
-					if j == 0 {
-						// A round trip of this call's own, which carries
-						// what earlier calls queued.
-						if _, err := tx.Get(ref, id); err != nil {
-							return err
-						}
-					}
-				}
-				return nil
-			})
-		}(i)
-	}
-	<-first
-	time.Sleep(100 * time.Millisecond)
-	close(hold)
-	wg.Wait()
+			}
+		}
+		return nil
+	})
 	for i, err := range results {
 		var ue *storage.UnicityError
 		switch {
@@ -383,5 +321,52 @@ func TestConflictInAGroup(t *testing.T) {
 	})
 	if len(acls[ref.Parent+"/records/c1-0"]) == 0 || len(acls[ref.Parent+"/records/c5-11"]) == 0 || len(acls[ref.Parent+"/records/c2-0"]) != 0 {
 		t.Errorf("ACLs stored: %v", acls)
+	}
+}
+
+// queuedCalls runs n write calls at once, the others queued while the
+// first one waits (so that they join its group), and returns their
+// errors. A call may run more than once (its group rolled back).
+func queuedCalls(b storage.Backend, n int, fn func(i int, tx storage.Tx) error) []error {
+	hold := make(chan struct{})
+	first := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	results := make([]error, n)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i > 0 {
+				<-first
+			}
+			results[i] = b.Update(context.Background(), func(tx storage.Tx) error {
+				if i == 0 {
+					once.Do(func() { close(first) })
+					<-hold
+				}
+				return fn(i, tx)
+			})
+		}(i)
+	}
+	<-first
+	time.Sleep(100 * time.Millisecond)
+	close(hold)
+	wg.Wait()
+	return results
+}
+
+// takeBehindLock stores a live object of ref as Kinto would, without the
+// list lock Nimbus's writers take.
+func takeBehindLock(t *testing.T, url string, ref storage.Ref, id string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	  VALUES ($1, $2, $3, '{"by": "kinto"}', NULL, FALSE)`, id, ref.Parent, ref.Resource); err != nil {
+		t.Fatal(err)
 	}
 }

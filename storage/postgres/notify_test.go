@@ -67,21 +67,37 @@ func TestMergedWritesNotify(t *testing.T) {
 			return fmt.Sprintf("%v %v", o["v"], acl["write"]), err
 		})
 	}
-	write := func(step string, fn func(tx storage.Tx) error) {
+	// writeAll writes ids in one transaction of A, each with the value
+	// prefix+id and that value's account in its ACL; readAll checks B
+	// reads them so.
+	writeAll := func(create bool, prefix string, ids ...string) {
 		t.Helper()
-		update(t, a, fn)
+		update(t, a, func(tx storage.Tx) error {
+			for _, id := range ids {
+				o := storage.Object{"id": id, "v": prefix + id}
+				var err error
+				if create {
+					_, err = tx.Create(recs, o)
+				} else {
+					_, err = tx.Replace(recs, o)
+				}
+				if err == nil {
+					err = tx.SetACL(uri(id), storage.ACL{"write": {"account:" + prefix + id}})
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
-	replace := func(tx storage.Tx, id, v string, create bool) error {
-		var err error
-		if create {
-			_, err = tx.Create(recs, storage.Object{"id": id, "v": v})
-		} else {
-			_, err = tx.Replace(recs, storage.Object{"id": id, "v": v})
+	readAll := func(step, prefix string, ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			if got, want := read(id), fmt.Sprintf("%s%s [account:%s%s]", prefix, id, prefix, id); got != want {
+				t.Fatalf("after the %s B reads %s, want %s", step, got, want)
+			}
 		}
-		if err == nil {
-			err = tx.SetACL(uri(id), storage.ACL{"write": {"account:" + v}})
-		}
-		return err
 	}
 	for _, id := range []string{"r0", "r1", "r2", "r3"} {
 		read(id)
@@ -89,54 +105,23 @@ func TestMergedWritesNotify(t *testing.T) {
 
 	// Creations: the first takes the list lock, the others are queued
 	// and merged.
-	write("create", func(tx storage.Tx) error {
-		for _, id := range []string{"r0", "r1", "r2"} {
-			if err := replace(tx, id, "c"+id, true); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	writeAll(true, "c", "r0", "r1", "r2")
 	expect("create", "r0 create", "r1 create", "r2 create")
-	for _, id := range []string{"r0", "r1", "r2"} {
-		if got, want := read(id), fmt.Sprintf("c%s [account:c%s]", id, id); got != want {
-			t.Fatalf("after the creations B reads %s, want %s", got, want)
-		}
-	}
+	readAll("creations", "c", "r0", "r1", "r2")
 
 	// Replacements of live objects and of a missing one, queued with
 	// nothing read first once the list is locked.
-	write("replace", func(tx storage.Tx) error {
-		for _, id := range []string{"r1", "r2", "r3"} {
-			if err := replace(tx, id, "u"+id, false); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	writeAll(false, "u", "r1", "r2", "r3")
 	expect("replace", "r1 update", "r2 update", "r3 create")
-	for _, id := range []string{"r1", "r2", "r3"} {
-		if got, want := read(id), fmt.Sprintf("u%s [account:u%s]", id, id); got != want {
-			t.Fatalf("after the replacements B reads %s, want %s", got, want)
-		}
-	}
+	readAll("replacements", "u", "r1", "r2", "r3")
 
 	// A tombstone replaced in a merged round trip is a creation.
-	write("delete", func(tx storage.Tx) error { _, err := tx.Delete(recs, "r0", 0); return err })
+	update(t, a, func(tx storage.Tx) error { _, err := tx.Delete(recs, "r0", 0); return err })
 	expect("delete", "r0 delete")
 	read("r0")
-	write("revive", func(tx storage.Tx) error {
-		for _, id := range []string{"r1", "r0", "r2"} {
-			if err := replace(tx, id, "v"+id, false); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	writeAll(false, "v", "r1", "r0", "r2")
 	expect("revive", "r0 create", "r1 update", "r2 update")
-	if got := read("r0"); got != "vr0 [account:vr0]" {
-		t.Fatalf("after the revival B reads %s", got)
-	}
+	readAll("revival", "v", "r0")
 	select {
 	case c := <-heard:
 		t.Fatalf("an extra change was heard: %+v", c)

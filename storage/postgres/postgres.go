@@ -329,7 +329,7 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 		return wrap("commit", err)
 	}
 	b.cache.invalidate(&t.tc)
-	b.wrote(len(t.tc.objects) - t.bulkRows)
+	b.wrote(len(t.tc.objects.list) - t.bulkRows)
 	return nil
 }
 

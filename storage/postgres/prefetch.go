@@ -10,10 +10,11 @@ var _ storage.Prefetcher = (*pgTx)(nil)
 
 // PrefetchForUpdate implements storage.Prefetcher: the list's lock, its
 // timestamp, the rows of ids, locked, and their ACLs, in one round trip,
-// as lockAndRead and readACLs read one. Each row (or its absence) answers the next lockAndRead of
-// its id, unless the transaction wrote the id meanwhile (put drops it),
-// rolled back to a savepoint, or wrote whole lists (the map is dropped).
-// Lists stored under their objects' own ids are not prefetched.
+// as lockAndRead and readACLs read one each. Each row (or its absence)
+// answers the next lockAndRead of its id, unless the transaction wrote
+// the id meanwhile (put drops it), rolled back to a savepoint, or wrote
+// whole lists (the map is dropped). Lists stored under their objects' own
+// ids are not prefetched.
 func (t *pgTx) PrefetchForUpdate(ref storage.Ref, ids []string, uri func(string) string) error {
 	if !t.write || t.selfParented(ref) || len(ids) == 0 {
 		return nil
@@ -50,7 +51,8 @@ func (t *pgTx) PrefetchForUpdate(ref storage.Ref, ids []string, uri func(string)
 	var aclURIs, aclObjs, aclPerms, aclPrincipals []string
 	if uri != nil && !t.tc.allACLs {
 		for _, id := range ids {
-			if u := uri(id); !hasKey(t.ownACLs, u) {
+			u := uri(id)
+			if _, own := t.ownACLs[u]; !own {
 				aclURIs = append(aclURIs, u)
 			}
 		}
@@ -110,9 +112,4 @@ func (t *pgTx) takePrefetched(ref storage.Ref, id string) (storage.Object, int64
 	}
 	o, err := row(id, r.data, r.lm, r.deleted)
 	return o, *known, true, err
-}
-
-func hasKey[V any](m map[string]V, k string) bool {
-	_, ok := m[k]
-	return ok
 }

@@ -200,14 +200,14 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 		}
 		return storage.Match(o, q.Filters) && (q.After == nil || storage.Compare(o, q.After, sorts) > 0)
 	}
+	if t.keyedSort(ref, q) {
+		return t.listByKey(ref, q, sorts, keep, rows)
+	}
 	args := []any{ref.Parent, ref.Resource}
 	base := `SELECT id, data, as_epoch(last_modified), deleted FROM objects WHERE ` + t.listCond(ref)
 	if q.IDs != nil {
 		args = append(args, q.IDs)
 		base += ` AND id = ANY($3)`
-	}
-	if t.keyedSort(ref, q) {
-		return t.listByKey(ref, q, sorts, keep, rows)
 	}
 	base += pushdown(q, &args)
 	indexOrder := len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc
