@@ -83,15 +83,26 @@ var (
 	mergedCreatesSQL = `WITH created AS (` + insertRowsSQL + replaceRowSQL + onlyTombstoneSQL + returningSQL + `),
 	  n AS (SELECT ` + notifySQL(`'o' || resource_name || chr(31) || parent_id || chr(31) || id || chr(31) || 'create' || chr(31) || lm`) + ` FROM created)
 	  SELECT COALESCE((SELECT array_agg(id || chr(31) || parent_id || chr(31) || resource_name) FROM created), '{}'), (SELECT count(*) FROM n)`
+	// conflictRaiseSQL makes mergedCreatesSQL fail on the server when an
+	// id was not created (a live row held it), for a round trip that
+	// commits (groupconn.go): a cast of the marker that cannot succeed,
+	// evaluated only then (it depends on the count, so the planner cannot
+	// fold it ahead).
+	conflictRaiseSQL = `, (SELECT ('` + conflictMarker + ` ' || count(*))::INT FROM created HAVING count(*) < cardinality($1::TEXT[]))`
 	// aclNotifySQL notifies the ACLs of the URIs it is given.
 	aclNotifySQL = `SELECT count(` + notifySQL(`'a' || u`) + `) FROM unnest($1::TEXT[]) AS u`
 )
 
 // quietOn and quietOff bracket the merged statements, which notify their
 // rows themselves: the triggers skip rows written while nimbus.quiet is
-// on (cacheSQL).
+// on (cacheSQL). quietOn also keeps the rest of the transaction on
+// generic plans: PostgreSQL otherwise plans the merged row statement
+// again on every call (its estimate of a custom plan, which knows the
+// arrays' lengths, always wins), which cost more than running it; its
+// generic plan reads the existing rows through the primary key all the
+// same.
 var (
-	quietOn  = stmt{sql: `SELECT set_config('nimbus.quiet', 'on', true)`}
+	quietOn  = stmt{sql: `SELECT set_config('nimbus.quiet', 'on', true), set_config('plan_cache_mode', 'force_generic_plan', true)`}
 	quietOff = stmt{sql: `SELECT set_config('nimbus.quiet', 'off', true)`}
 )
 
@@ -127,8 +138,14 @@ func createStmt(ref storage.Ref, id, data string, ts int64) stmt {
 		}}
 }
 
+// conflictMarker names, in the server's error, a creation of a merged
+// statement that found its id live.
+const conflictMarker = "nimbus: an id to create exists"
+
 // coalesce merges the statements of a last round trip when it is safe.
-func coalesce(stmts []stmt) []stmt {
+// With raise, merged creations fail on the server on a conflict (for a
+// round trip that ends with COMMIT) instead of telling it in their row.
+func coalesce(stmts []stmt, raise bool) []stmt {
 	if len(stmts) < 4 {
 		return stmts
 	}
@@ -165,7 +182,7 @@ func coalesce(stmts []stmt) []stmt {
 		out = append(out, mergeRows(s, mergedRowsSQL, nil))
 	}
 	if s := byKind[kindCreate]; len(s) > 0 {
-		out = append(out, mergeCreates(s))
+		out = append(out, mergeCreates(s, raise))
 	}
 	// The URIs whose ACL changes, each once.
 	var notified []string
@@ -218,12 +235,22 @@ func mergeRows(s []stmt, sql string, scan func(pgx.Row) error) stmt {
 }
 
 // mergeCreates merges creations: the statement returns the keys it
-// created or revived, and a missing one is the conflict of its call.
-func mergeCreates(s []stmt) stmt {
-	return mergeRows(s, mergedCreatesSQL, func(r pgx.Row) error {
+// created or revived, and a missing one is the conflict of its call (with
+// raise, the statement fails instead).
+func mergeCreates(s []stmt, raise bool) stmt {
+	sql := mergedCreatesSQL
+	if raise {
+		sql += conflictRaiseSQL
+	}
+	return mergeRows(s, sql, func(r pgx.Row) error {
 		var keys []string
 		var notified int64
-		if err := r.Scan(&keys, &notified); err != nil {
+		dst := []any{&keys, &notified}
+		if raise {
+			var none *int32
+			dst = append(dst, &none)
+		}
+		if err := r.Scan(dst...); err != nil {
 			return err
 		}
 		if len(keys) == len(s) {

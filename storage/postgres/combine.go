@@ -167,7 +167,7 @@ func finish(k *call, err error) {
 // puts back at the head of the queue those to run again.
 func (b *Backend) runGroup(group []*call) {
 	bctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	tx, err := b.pool.BeginTx(bctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
+	pc, err := b.pool.Acquire(bctx)
 	cancel()
 	if err != nil {
 		err = wrap("begin", err)
@@ -176,8 +176,11 @@ func (b *Backend) runGroup(group []*call) {
 		}
 		return
 	}
-	t := &pgTx{layouts: b.layouts, write: true, cache: b.cache, queued: []stmt{stampedStmt}}
-	t.tx = spTx{t: t, tx: tx}
+	conn := groupConn{pc}
+	defer conn.end()
+	// BEGIN goes with the first round trip (groupconn.go).
+	t := &pgTx{layouts: b.layouts, write: true, cache: b.cache, next: &b.nextLocks, queued: []stmt{beginStmt, stampedStmt}}
+	t.tx = spTx{t: t, tx: conn}
 	var ok []*call
 	var again []*call
 	broken := false
@@ -197,6 +200,7 @@ func (b *Backend) runGroup(group []*call) {
 		stop := t.startMember(k.ctx, b.timeout, len(ok) > 0)
 		sp := t.Savepoint()
 		err := runMember(t, k)
+		t.endCall()
 		if i == 0 {
 			// The group holds its first call's locks from now on: the
 			// calls that queued while it waited for them (another
@@ -213,7 +217,7 @@ func (b *Backend) runGroup(group []*call) {
 			again = append(again, group[i:]...)
 			break
 		}
-		if err == nil && tx.Conn().PgConn().TxStatus() == 'E' {
+		if err == nil && conn.status() == 'E' {
 			// The function swallowed a database error: what it wrote
 			// cannot commit.
 			err = &storage.BackendError{Op: "postgres write", Err: errors.New("the transaction failed on an error its function ignored")}
@@ -254,7 +258,7 @@ func (b *Backend) runGroup(group []*call) {
 		break
 	}
 	if broken || len(ok) == 0 {
-		tx.Rollback(context.Background())
+		conn.rollback()
 		b.cache.invalidate(&t.tc)
 		if broken {
 			for _, k := range ok {
@@ -269,11 +273,9 @@ func (b *Backend) runGroup(group []*call) {
 	cctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	t.ctx = cctx
 	t.tryLocks = false
-	var flushErr error
-	if flushErr = t.flushAll(); flushErr == nil {
-		err = tx.Commit(cctx)
-	} else {
-		tx.Rollback(context.Background())
+	flushErr, err := t.flushCommit(conn, !group[0].alone)
+	if flushErr != nil {
+		conn.rollback()
 		err = pgx.ErrTxCommitRollback
 	}
 	cancel()
@@ -286,6 +288,13 @@ func (b *Backend) runGroup(group []*call) {
 		for _, k := range ok {
 			finish(k, nil)
 		}
+	case errors.Is(flushErr, errFusedConflict):
+		// A creation found its id live: the calls run again alone and
+		// unfused, where the one it belongs to gets its UnicityError.
+		for _, k := range ok {
+			k.alone = true
+		}
+		again = append(ok, again...)
 	case errors.Is(err, pgx.ErrTxCommitRollback) && len(ok) > 1:
 		// The server rolled the group back: each call runs again alone,
 		// so that one member's fault is its own.

@@ -49,6 +49,7 @@ type Backend struct {
 	comb *combiner
 	// stats starts analyses as the tables grow (analyze.go).
 	stats      statsKeeper
+	nextLocks  nextLocks
 	stopListen context.CancelFunc
 	listening  sync.WaitGroup
 }
@@ -308,9 +309,10 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 	if err != nil {
 		return wrap("begin", err)
 	}
-	t := &pgTx{layouts: b.layouts, ctx: ctx, write: write, cache: b.cache, queued: []stmt{stampedStmt}}
+	t := &pgTx{layouts: b.layouts, ctx: ctx, write: write, cache: b.cache, next: &b.nextLocks, queued: []stmt{stampedStmt}}
 	t.tx = spTx{t: t, tx: tx}
 	err = fn(t)
+	t.endCall()
 	if err == nil {
 		err = t.flushAll()
 	}

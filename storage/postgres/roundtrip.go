@@ -21,7 +21,15 @@ func (t *pgTx) exec(op, sql string, args ...any) error {
 // before any statement (roundTrip sends it in its own batch instead).
 type spTx struct {
 	t  *pgTx
-	tx pgx.Tx
+	tx txConn
+}
+
+// txConn is what spTx sends statements on: a pgx transaction, or the
+// connection of a write group, whose BEGIN goes with its first round trip
+// (groupconn.go).
+type txConn interface {
+	querier
+	batcher
 }
 
 func (s spTx) flush(ctx context.Context) error {
@@ -71,8 +79,15 @@ func (t *pgTx) lock(ref storage.Ref) error {
 // lockKey names ref's list in advisory locks and in pgTx.locked.
 func lockKey(ref storage.Ref) string { return ref.Parent + " " + ref.Resource }
 
-// lockStmt is the statement taking ref's lock, unless it is held already.
+// lockStmt is the statement taking ref's lock, unless it is held already,
+// for a call that wants that lock now.
 func (t *pgTx) lockStmt(ref storage.Ref) (stmt, bool) {
+	t.learnLock(ref)
+	return t.takeLockStmt(ref)
+}
+
+// takeLockStmt is lockStmt without the learning (locknext.go).
+func (t *pgTx) takeLockStmt(ref storage.Ref) (stmt, bool) {
 	key := lockKey(ref)
 	if _, held := t.locked[key]; held {
 		return stmt{}, false
@@ -327,6 +342,7 @@ func (t *pgTx) lockAndRead(ref storage.Ref, id string) (storage.Object, int64, e
 	if needLock {
 		// listTSStmt remembers the timestamp only for a held lock.
 		t.markLocked(ref)
+		stmts = append(stmts, t.lockNext(ref)...)
 	}
 	if err := t.roundTrip("write", stmts...); err != nil {
 		return nil, 0, err

@@ -78,7 +78,15 @@ func (t *pgTx) RollbackTo(sp int) error {
 func (t *pgTx) outgoing(last bool) []stmt {
 	out := make([]stmt, 0, len(t.queued)+2)
 	first := slices.IndexFunc(t.open, func(s savepoint) bool { return !s.real })
-	if first < 0 || last {
+	if last {
+		// Nothing rolls back to a savepoint after the last round trip:
+		// the virtual ones are never sent.
+		out = append(out, t.queued...)
+		t.open = nil
+		t.queued = nil
+		return out
+	}
+	if first < 0 {
 		out = append(out, t.queued...)
 		for i := range t.open {
 			t.open[i].mark = 0
@@ -131,7 +139,7 @@ func (t *pgTx) flushAll() error {
 	if len(t.queued) == 0 {
 		return nil
 	}
-	return t.roundTrip("write", coalesce(t.outgoing(true))...)
+	return t.roundTrip("write", coalesce(t.outgoing(true), false)...)
 }
 
 // listKey names a list's row in the timestamps table.

@@ -60,6 +60,11 @@ type pgTx struct {
 	// the failure cannot be pinned on one member (combine.go).
 	carried  bool
 	poisoned bool
+	// next and prevLock learn and guess the lists locked together
+	// (locknext.go).
+	next     *nextLocks
+	prevLock string
+	guesses  []guess
 	// bulkRows counts the rows of WriteMany, whose callers (imports)
 	// analyse the tables themselves (analyze.go).
 	bulkRows int
@@ -286,6 +291,8 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 	var objTS, listTS int64
 	var write stmt
 	sent := sentTimestamp(obj)
+	// The call wants the list's lock now, held or not (locknext.go).
+	t.learnLock(ref)
 	known := t.locked[lockKey(ref)]
 	switch {
 	case known != nil && !create && !t.selfParented(ref) && (sent == 0 || sent > *known):
