@@ -297,14 +297,24 @@ func (t *Tx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
 		return nil, false, nil // List answers it from the index
 	}
 	var out [][]byte
+	// A candidate is checked on the fields the filters read, decoded
+	// alone.
+	filtered := func(key string) bool {
+		for i := range q.Filters {
+			if storage.FilteredKey(key, q.Filters[i].Field) {
+				return true
+			}
+		}
+		return false
+	}
 	err := t.scanRaw(listKey(ref), sorts[0].Desc, q.Filters, q.After, func(v []byte) (bool, error) {
 		if len(v) == 0 || (v[0] == flagDeleted && !q.IncludeDeleted) {
 			return true, nil
 		}
 		if len(q.Filters) > 0 {
-			o, err := decode(v)
+			o, err := storage.DecodeFields(v[1:], filtered)
 			if err != nil {
-				return false, err
+				return false, &storage.BackendError{Op: "decode object", Err: err}
 			}
 			if !storage.Match(o, q.Filters) {
 				return true, nil
