@@ -231,7 +231,9 @@ func InUse(path string) (bool, error) {
 // store adapts a bbolt transaction; opening a bucket allocates, so the
 // few buckets of the layout are opened once per transaction.
 type store struct {
-	tx    *bbolt.Tx
+	tx *bbolt.Tx
+	// fill, when set, is the FillPercent of the buckets (Appending).
+	fill  float64
 	names [8]string
 	open  [8]bucket
 	n     int
@@ -244,6 +246,9 @@ func (s *store) Bucket(name string) kvengine.Bucket {
 		}
 	}
 	b := bucket{s.tx.Bucket([]byte(name))}
+	if s.fill > 0 && b.b != nil {
+		b.b.FillPercent = s.fill
+	}
 	if s.n < len(s.names) {
 		s.names[s.n], s.open[s.n] = name, b
 		s.n++
@@ -252,6 +257,26 @@ func (s *store) Bucket(name string) kvengine.Bucket {
 }
 
 func (s *store) Writable() bool { return s.tx.Writable() }
+
+// appendFill is how full the pages of an appending transaction are
+// written (bbolt's default of half suits random insertions; ascending
+// keys never come back to fill the other half).
+const appendFill = 0.9
+
+// Appending implements kvengine.Appender: the transaction's pages are
+// split fuller at its commit (bbolt reads FillPercent then). The pages of
+// a million-record import in id order take half the room, and the import
+// is faster.
+func (s *store) Appending() {
+	s.fill = appendFill
+	for i := 0; i < s.n; i++ {
+		if s.open[i].b != nil {
+			s.open[i].b.FillPercent = appendFill
+		}
+	}
+}
+
+var _ kvengine.Appender = (*store)(nil)
 
 type bucket struct{ b *bbolt.Bucket }
 

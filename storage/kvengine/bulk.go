@@ -28,6 +28,9 @@ func (t *Tx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id s
 			break
 		}
 	}
+	if a, ok := t.kv.(Appender); ok && ascending(objs) {
+		a.Appending()
+	}
 	lk := listKey(ref)
 	m := t.getMeta(lk)
 	for i, o := range objs {
@@ -139,4 +142,15 @@ func stampedAs(obj storage.Object, ts int64) bool {
 		return string(v) == strconv.FormatInt(ts, 10)
 	}
 	return false
+}
+
+// ascending tells whether a page's ids are in increasing order (an
+// export's, whose ids sort as they were created, or a list's own order).
+func ascending(objs []storage.BulkObject) bool {
+	for i := 1; i < len(objs); i++ {
+		if storage.ID(objs[i].Object) <= storage.ID(objs[i-1].Object) {
+			return false
+		}
+	}
+	return len(objs) > 1
 }

@@ -33,6 +33,13 @@ type Store interface {
 	Writable() bool
 }
 
+// Appender is what a Store may offer for writes that append to the end
+// of a key range in order (a bulk page of ascending ids): it fills the
+// pages it writes there instead of leaving room for later insertions.
+type Appender interface {
+	Appending()
+}
+
 // Buckets lists the bucket names a backend must create.
 var Buckets = []string{"o", "t", "m", "a", "i", "u", "p", "x", "X"}
 
