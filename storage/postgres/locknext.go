@@ -15,9 +15,9 @@ import (
 // takes the next one, and reads its timestamp, in the same round trip as
 // the first: in the order the call would have taken them, so no new
 // deadlock. A wrong guess holds a lock the transaction does not use until
-// it ends (and is forgotten as soon as a call locks something else after
-// that list); a list the call then writes needs no round trip of its own
-// to be locked and stamped.
+// it ends, and is forgotten when the call that took it ends without
+// wanting that list (endCall); a list the call then writes needs no round
+// trip of its own to be locked and stamped.
 
 // maxNextLocks bounds what a backend remembers; past it, it starts over.
 const maxNextLocks = 4096
