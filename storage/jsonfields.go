@@ -1,7 +1,5 @@
 package storage
 
-import "errors"
-
 // DecodeFields decodes, from the JSON object text b, only the top-level
 // fields keep wants: what a filter looks at (Lookup reads a dotted path
 // from the top-level key it starts with) costs a walk over the text and
@@ -40,5 +38,3 @@ func DecodeFields(b []byte, keep func(key string) bool) (Object, error) {
 func FilteredKey(key, field string) bool {
 	return len(field) >= len(key) && field[:len(key)] == key && (len(field) == len(key) || field[len(key)] == '.')
 }
-
-var errNotObject = errors.New("not a JSON object")

@@ -2,7 +2,7 @@ package storage
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 	"sync/atomic"
 	"unsafe"
 )
@@ -178,6 +178,9 @@ func dataKeys(obj map[string]any) int {
 	return len(obj)
 }
 
+// errNotObject is a text that should hold a JSON object and does not.
+var errNotObject = errors.New("not a JSON object")
+
 // DecodeOrdered decodes a JSON object and keeps a copy of its text as the
 // object's order hint.
 //
@@ -192,7 +195,7 @@ func DecodeOrdered(b []byte) (Object, error) {
 	}
 	o, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("not a JSON object")
+		return nil, errNotObject
 	}
 	o[OrderKey] = &Order{first: buf}
 	return o, nil

@@ -23,15 +23,13 @@ import (
 const maxNextLocks = 4096
 
 // nextLocks maps a list's lock key to the list locked after it last time.
+// Every write transaction carries its backend's (pgTx.next).
 type nextLocks struct {
 	mu sync.Mutex
 	m  map[string]storage.Ref
 }
 
 func (n *nextLocks) get(key string) (storage.Ref, bool) {
-	if n == nil {
-		return storage.Ref{}, false
-	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	ref, ok := n.m[key]
@@ -39,9 +37,6 @@ func (n *nextLocks) get(key string) (storage.Ref, bool) {
 }
 
 func (n *nextLocks) set(key string, next storage.Ref) {
-	if n == nil {
-		return
-	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if old, ok := n.m[key]; ok && old == next {
@@ -55,9 +50,6 @@ func (n *nextLocks) set(key string, next storage.Ref) {
 
 // del forgets that next follows key, unless something else does now.
 func (n *nextLocks) del(key string, next storage.Ref) {
-	if n == nil {
-		return
-	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.m[key] == next {
@@ -114,6 +106,8 @@ func (t *pgTx) lockNext(ref storage.Ref) []stmt {
 	if !need {
 		return nil
 	}
+	// The timestamp is kept as the held lock's (knownTS), as
+	// lockAndRead's is.
 	var ts int64
 	tsSt := t.listTSStmt(next, &ts)
 	t.markLocked(next)

@@ -27,31 +27,22 @@ func TestListsLockedTogether(t *testing.T) {
 	}
 	defer probe.Close(ctx)
 	// historyLocked tells whether some transaction holds the history
-	// list's advisory lock (the key lockKey gives it).
-	historyLocked := func() bool {
-		t.Helper()
+	// list's advisory lock (the key lockKey gives it). It and the write
+	// functions return their errors: they run in whichever goroutine
+	// leads the write group.
+	historyLocked := func() (bool, error) {
+		key := history.Parent + " " + history.Resource
 		var got bool
-		if err := probe.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 7))`, history.Parent+" "+history.Resource).Scan(&got); err != nil {
-			t.Fatal(err)
+		if err := probe.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 7))`, key).Scan(&got); err != nil || !got {
+			return !got, err
 		}
-		if got {
-			if _, err := probe.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 7))`, history.Parent+" "+history.Resource); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return !got
+		_, err := probe.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 7))`, key)
+		return false, err
 	}
-	create := func(tx storage.Tx, ref storage.Ref, id string) storage.Object {
+	obj := func(id string) storage.Object { return storage.Object{"id": id} }
+	update := func(backend storage.Backend, fn func(tx storage.Tx) error) {
 		t.Helper()
-		o, err := tx.Create(ref, storage.Object{"id": id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return o
-	}
-	update := func(backend storage.Backend, fn func(tx storage.Tx)) {
-		t.Helper()
-		if err := backend.Update(ctx, func(tx storage.Tx) error { fn(tx); return nil }); err != nil {
+		if err := backend.Update(ctx, fn); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -69,28 +60,45 @@ func TestListsLockedTogether(t *testing.T) {
 		{"locked together again", "r5", true, true},
 	}
 	for _, s := range steps {
-		update(b, func(tx storage.Tx) {
-			create(tx, records, s.id)
-			if got := historyLocked(); got != s.wantLocked {
-				t.Errorf("%s: history list locked after the record's write: %v, want %v", s.name, got, s.wantLocked)
+		var locked bool
+		update(b, func(tx storage.Tx) (err error) {
+			if _, err = tx.Create(records, obj(s.id)); err != nil {
+				return err
+			}
+			if locked, err = historyLocked(); err != nil {
+				return err
 			}
 			if s.withEntry {
-				create(tx, history, "h-"+s.id)
+				_, err = tx.Create(history, obj("h-"+s.id))
 			}
+			return err
 		})
+		if locked != s.wantLocked {
+			t.Errorf("%s: history list locked after the record's write: %v, want %v", s.name, locked, s.wantLocked)
+		}
 	}
 
 	// Another instance writes the history list; the guessed lock's
 	// timestamp must come after it.
 	var theirs, ours storage.Object
-	update(other, func(tx storage.Tx) { theirs = create(tx, history, "h-other") })
-	update(b, func(tx storage.Tx) {
-		create(tx, records, "r6")
-		if !historyLocked() {
-			t.Error("the history list was not locked with the records")
-		}
-		ours = create(tx, history, "h-r6")
+	update(other, func(tx storage.Tx) (err error) {
+		theirs, err = tx.Create(history, obj("h-other"))
+		return err
 	})
+	var locked bool
+	update(b, func(tx storage.Tx) (err error) {
+		if _, err = tx.Create(records, obj("r6")); err != nil {
+			return err
+		}
+		if locked, err = historyLocked(); err != nil {
+			return err
+		}
+		ours, err = tx.Create(history, obj("h-r6"))
+		return err
+	})
+	if !locked {
+		t.Error("the history list was not locked with the records")
+	}
 	if storage.LastModified(ours) <= storage.LastModified(theirs) {
 		t.Errorf("entry stamped %d, not after the other instance's %d", storage.LastModified(ours), storage.LastModified(theirs))
 	}
