@@ -149,6 +149,8 @@ func ErrorFrom(err error) *Error {
 	switch {
 	case errors.As(err, &ue), errors.Is(err, storage.ErrConflict):
 		return &Error{Status: 409, Errno: ErrnoConflict, Message: "Integrity constraint violated, please retry."}
+	case errors.Is(err, storage.ErrUnstorable):
+		return Invalid("body", "", "The request holds text the storage cannot keep or compare: the character U+0000 or invalid UTF-8.")
 	case errors.Is(err, storage.ErrNotFound):
 		return &Error{Status: 404, Errno: ErrnoMissingObject, Message: "The resource you are looking for could not be found."}
 	case errors.As(err, &be):

@@ -142,8 +142,11 @@ func (a *App) preChecks(c echo.Context) error {
 			return &Error{Status: 410, Errno: ErrnoDeprecated, Message: a.opts.eosMessage}
 		}
 	}
+	// Invalid UTF-8 and U+0000 name nothing any backend stores
+	// (PostgreSQL refuses both in text); the querystring's U+0000 is
+	// refused where filters are read.
 	p := req.URL.Path
-	if !utf8.ValidString(p) {
+	if !utf8.ValidString(p) || strings.IndexByte(p, 0) >= 0 {
 		return Invalid("path", "", "Invalid URL path.")
 	}
 	if q, err := url.QueryUnescape(req.URL.RawQuery); err == nil && !utf8.ValidString(q) {

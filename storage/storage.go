@@ -413,6 +413,12 @@ func (e *BackendError) Unwrap() error { return e.Err }
 // ErrInvalidObject is returned when an object lacks a valid string id.
 var ErrInvalidObject = errors.New("storage: object has no valid id")
 
+// ErrUnstorable is returned (wrapped) when a value the caller wrote or
+// looked up holds text the backend cannot store or compare: PostgreSQL
+// refuses the character U+0000 and invalid UTF-8 in text and JSONB. It is
+// the client's input, not the database's failure.
+var ErrUnstorable = errors.New("storage: text the backend cannot store (U+0000 or invalid UTF-8)")
+
 type readAfterKey struct{}
 
 // WithReadAfter marks ctx with the moment its request arrived: reads made

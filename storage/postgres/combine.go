@@ -374,6 +374,7 @@ func (t *pgTx) startMember(ctx context.Context, timeout time.Duration, tryLocks 
 	t.synced = 0
 	t.tryLocks = tryLocks
 	t.busy = false
-	t.carried = len(t.queued) > 0
+	// The statements that begin the group's transaction are no call's.
+	t.carried = t.queuedWrites()
 	return cancel
 }

@@ -404,6 +404,11 @@ func wrap(op string, err error) error {
 			return storage.ErrConflict
 		case "23505":
 			return storage.ErrConflict
+		case "22021", "22P05":
+			// Invalid UTF-8 or U+0000 in a parameter or in JSON text: the
+			// statement's error stays in the chain (a fused round trip
+			// tells a refusal by it).
+			return fmt.Errorf("postgres %s: %w: %w", op, storage.ErrUnstorable, err)
 		}
 	}
 	return &storage.BackendError{Op: "postgres " + op, Err: err}

@@ -124,6 +124,17 @@ func (t *pgTx) later(stmts ...stmt) error {
 	return nil
 }
 
+// queuedWrites tells whether calls' writes wait in the queue (not only
+// the statements that begin the transaction).
+func (t *pgTx) queuedWrites() bool {
+	for _, st := range t.queued {
+		if st.kind != kindSetup {
+			return true
+		}
+	}
+	return false
+}
+
 // flush sends what is queued.
 func (t *pgTx) flush() error {
 	if len(t.queued) == 0 {

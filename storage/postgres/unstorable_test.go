@@ -1,0 +1,77 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
+)
+
+// TestUnstorableText checks what PostgreSQL refuses in text (U+0000,
+// invalid UTF-8), in a written object or in a key looked up: the call gets
+// storage.ErrUnstorable (a client error, not the database's failure) at
+// once, in a write group as alone, and the other calls of its group are
+// not touched. A write call whose first round trip failed on its own
+// statement once ran again and again (the statements beginning the group
+// were taken for an earlier call's writes), stalling every write of the
+// instance behind it.
+func TestUnstorableText(t *testing.T) {
+	b := pgtest.Start(t).Open(t)
+	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
+	cases := []struct {
+		name string
+		fn   func(tx storage.Tx) error
+	}{
+		{"U+0000 in a value", func(tx storage.Tx) error {
+			_, err := tx.Create(ref, storage.Object{"id": "nul-value", "t": "a\x00b"})
+			return err
+		}},
+		{"U+0000 in a key", func(tx storage.Tx) error {
+			_, err := tx.Create(ref, storage.Object{"id": "nul-key", "a\x00": "x"})
+			return err
+		}},
+		{"U+0000 in a principal", func(tx storage.Tx) error {
+			return tx.SetACL(ref.Parent+"/records/x", storage.ACL{"read": {"a\x00"}})
+		}},
+		{"U+0000 in an id read for update", func(tx storage.Tx) error {
+			_, err := storage.GetForUpdate(tx, ref, "a\x00b")
+			return err
+		}},
+		{"invalid UTF-8 in an id read for update", func(tx storage.Tx) error {
+			_, err := storage.GetForUpdate(tx, ref, "a\xffb")
+			return err
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := b.Update(ctx, c.fn); !errors.Is(err, storage.ErrUnstorable) {
+				t.Fatalf("alone: got %v, want storage.ErrUnstorable", err)
+			}
+			// In a group: the refused call fails alone.
+			results := queuedCalls(b, 4, func(i int, tx storage.Tx) error {
+				if i == 2 {
+					return c.fn(tx)
+				}
+				_, err := tx.Replace(ref, storage.Object{"id": fmt.Sprintf("ok-%d", i)})
+				return err
+			})
+			for i, err := range results {
+				if i == 2 && !errors.Is(err, storage.ErrUnstorable) || i != 2 && err != nil {
+					t.Errorf("in a group, call %d: %v", i, err)
+				}
+			}
+		})
+	}
+	if err := b.View(context.Background(), func(tx storage.Tx) error {
+		_, err := tx.Get(ref, "a\x00b")
+		return err
+	}); !errors.Is(err, storage.ErrUnstorable) {
+		t.Errorf("read: got %v, want storage.ErrUnstorable", err)
+	}
+}
