@@ -149,6 +149,8 @@ func ErrorFrom(err error) *Error {
 	switch {
 	case errors.As(err, &ue), errors.Is(err, storage.ErrConflict):
 		return &Error{Status: 409, Errno: ErrnoConflict, Message: "Integrity constraint violated, please retry."}
+	case errors.Is(err, storage.ErrTooLargeForIndex):
+		return Invalid("body", "", "A value is too large for the index of a field a collection declares (about 2,700 bytes at most on PostgreSQL).")
 	case errors.Is(err, storage.ErrUnstorable):
 		return Invalid("body", "", "The request holds text the storage cannot keep or compare: the character U+0000 or invalid UTF-8.")
 	case errors.Is(err, storage.ErrNotFound):

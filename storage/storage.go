@@ -419,6 +419,11 @@ var ErrInvalidObject = errors.New("storage: object has no valid id")
 // the client's input, not the database's failure.
 var ErrUnstorable = errors.New("storage: text the backend cannot store (U+0000 or invalid UTF-8)")
 
+// ErrTooLargeForIndex is returned (wrapped) when a written value is too
+// large for an index of the backend: on PostgreSQL, a value of a declared
+// field (QRY-14) over about 2,700 bytes. It is the client's input.
+var ErrTooLargeForIndex = errors.New("storage: a value too large for the index of a declared field")
+
 type readAfterKey struct{}
 
 // WithReadAfter marks ctx with the moment its request arrived: reads made

@@ -409,6 +409,10 @@ func wrap(op string, err error) error {
 			// statement's error stays in the chain (a fused round trip
 			// tells a refusal by it).
 			return fmt.Errorf("postgres %s: %w: %w", op, storage.ErrUnstorable, err)
+		case "54000":
+			// A B-tree entry over 2,704 bytes: a large value of a
+			// declared field (indexes.go).
+			return fmt.Errorf("postgres %s: %w: %w", op, storage.ErrTooLargeForIndex, err)
 		}
 	}
 	return &storage.BackendError{Op: "postgres " + op, Err: err}

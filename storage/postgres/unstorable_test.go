@@ -2,8 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,5 +76,42 @@ func TestUnstorableText(t *testing.T) {
 		return err
 	}); !errors.Is(err, storage.ErrUnstorable) {
 		t.Errorf("read: got %v, want storage.ErrUnstorable", err)
+	}
+}
+
+// TestTooLargeForIndex: PostgreSQL refuses a B-tree entry over 2,704
+// bytes, so a large value of a declared field (QRY-14) cannot be written;
+// the call gets storage.ErrTooLargeForIndex (the client's error, not the
+// database's failure), and small values go on.
+func TestTooLargeForIndex(t *testing.T) {
+	b := pgtest.Start(t).Open(t)
+	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
+	// The collection declares the field (DeclareIndexes drops the
+	// indexes no collection declares).
+	update(t, b, func(tx storage.Tx) error {
+		_, err := tx.Replace(storage.Ref{Resource: "collection", Parent: "/buckets/b"}, storage.Object{"id": "c", "indexes": []any{"t"}})
+		return err
+	})
+	if err := b.DeclareIndexes(context.Background(), ref, []string{"t"}); err != nil {
+		t.Fatal(err)
+	}
+	write := func(id string, v any) error {
+		return b.Update(context.Background(), func(tx storage.Tx) error {
+			_, err := tx.Create(ref, storage.Object{"id": id, "t": v})
+			return err
+		})
+	}
+	// Text that does not compress (PostgreSQL compresses large index
+	// entries first).
+	var big strings.Builder
+	for i := 0; big.Len() < 8000; i++ {
+		sum := sha256.Sum256([]byte(fmt.Sprint(i)))
+		big.WriteString(hex.EncodeToString(sum[:]))
+	}
+	if err := write("big", big.String()); !errors.Is(err, storage.ErrTooLargeForIndex) {
+		t.Errorf("large value: got %v, want storage.ErrTooLargeForIndex", err)
+	}
+	if err := write("small", "x"); err != nil {
+		t.Errorf("small value: %v", err)
 	}
 }
