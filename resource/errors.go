@@ -145,14 +145,19 @@ func ErrorFrom(err error) *Error {
 	}
 	var ue *storage.UnicityError
 	var be *storage.BackendError
+	var se *storage.UnstorableError
 	var he *echo.HTTPError
 	switch {
 	case errors.As(err, &ue), errors.Is(err, storage.ErrConflict):
 		return &Error{Status: 409, Errno: ErrnoConflict, Message: "Integrity constraint violated, please retry."}
 	case errors.Is(err, storage.ErrTooLargeForIndex):
 		return Invalid("body", "", "A value is too large for the index of a field a collection declares (about 2,700 bytes at most on PostgreSQL).")
-	case errors.Is(err, storage.ErrUnstorable):
-		return Invalid("body", "", "The request holds text the storage cannot keep or compare: the character U+0000 or invalid UTF-8.")
+	case errors.As(err, &se):
+		where := "body"
+		if se.Read {
+			where = "querystring"
+		}
+		return Invalid(where, "", "The request holds a value the storage cannot keep or compare: the character U+0000, invalid UTF-8, or a number beyond PostgreSQL's range.")
 	case errors.Is(err, storage.ErrNotFound):
 		return &Error{Status: 404, Errno: ErrnoMissingObject, Message: "The resource you are looking for could not be found."}
 	case errors.As(err, &be):

@@ -413,11 +413,23 @@ func (e *BackendError) Unwrap() error { return e.Err }
 // ErrInvalidObject is returned when an object lacks a valid string id.
 var ErrInvalidObject = errors.New("storage: object has no valid id")
 
-// ErrUnstorable is returned (wrapped) when a value the caller wrote or
-// looked up holds text the backend cannot store or compare: PostgreSQL
-// refuses the character U+0000 and invalid UTF-8 in text and JSONB. It is
-// the client's input, not the database's failure.
-var ErrUnstorable = errors.New("storage: text the backend cannot store (U+0000 or invalid UTF-8)")
+// ErrUnstorable matches (errors.Is) an UnstorableError.
+var ErrUnstorable = errors.New("storage: a value the backend cannot store or compare")
+
+// UnstorableError reports a value the caller wrote or looked up that the
+// backend cannot store or compare: PostgreSQL refuses the character
+// U+0000 and invalid UTF-8 in text and JSONB, and numbers beyond its
+// numeric range (about 1e131072, 1e-16383). It is the client's input, not
+// the database's failure. Read tells that it came from a lookup or a
+// filter rather than from a written object.
+type UnstorableError struct {
+	Read bool
+	Err  error
+}
+
+func (e *UnstorableError) Error() string        { return e.Err.Error() }
+func (e *UnstorableError) Unwrap() error        { return e.Err }
+func (e *UnstorableError) Is(target error) bool { return target == ErrUnstorable }
 
 // ErrTooLargeForIndex is returned (wrapped) when a written value is too
 // large for an index of the backend: on PostgreSQL, a value of a declared

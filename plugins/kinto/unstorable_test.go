@@ -37,6 +37,7 @@ func TestUnstorableText(t *testing.T) {
 			{"U+0000 in a value", R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"t":"a\u0000b"}}`}, body, errno, true},
 			{"U+0000 in a key", R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"a\u0000":1}}`}, body, errno, true},
 			{"U+0000 in a principal", R{Method: "POST", Path: rec, Auth: alice, Body: `{"permissions":{"read":["a\u0000"]}}`}, body, errno, true},
+			{"a number beyond PostgreSQL's range", R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"n":1e999999}}`}, body, errno, true},
 		}
 		for _, c := range cases {
 			t.Run(c.name+" (batch)", func(t *testing.T) {
@@ -64,6 +65,16 @@ func TestUnstorableText(t *testing.T) {
 				// The instance's writes go on.
 				s.Do(R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"t":"ok"}}`}).Expect(t, 201, 0)
 			})
+		}
+		// A filter on a number PostgreSQL cannot hold: bolt matches
+		// nothing, PostgreSQL refuses the querystring.
+		filter, ferrno := 200, 0
+		if strings.Contains(t.Name(), "postgresql") {
+			filter, ferrno = 400, 107
+		}
+		r := s.Do(R{Method: "GET", Path: rec + "?n=1e999999", Auth: alice}).Expect(t, filter, ferrno)
+		if filter == 400 && r.Body["details"].([]any)[0].(map[string]any)["location"] != "querystring" {
+			t.Errorf("filter refused at %v, want querystring", r.Body["details"])
 		}
 	})
 }

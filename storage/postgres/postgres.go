@@ -393,6 +393,10 @@ type errRow struct{ err error }
 func (r errRow) Scan(...any) error { return r.err }
 
 // wrap maps database errors to the storage errors.
+// readOps are the operations of wrap that look up or filter (their
+// refused values come from the request's path or querystring).
+var readOps = map[string]bool{"get": true, "exists": true, "list": true, "count": true, "lists": true}
+
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
@@ -404,11 +408,11 @@ func wrap(op string, err error) error {
 			return storage.ErrConflict
 		case "23505":
 			return storage.ErrConflict
-		case "22021", "22P05":
-			// Invalid UTF-8 or U+0000 in a parameter or in JSON text: the
-			// statement's error stays in the chain (a fused round trip
-			// tells a refusal by it).
-			return fmt.Errorf("postgres %s: %w: %w", op, storage.ErrUnstorable, err)
+		case "22021", "22P05", "22003":
+			// Invalid UTF-8 or U+0000 in a parameter or in JSON text, a
+			// number out of numeric's range: the statement's error stays
+			// in the chain (a fused round trip tells a refusal by it).
+			return &storage.UnstorableError{Read: readOps[op], Err: fmt.Errorf("postgres %s: %w", op, err)}
 		case "54000":
 			// A B-tree entry over 2,704 bytes: a large value of a
 			// declared field (indexes.go).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,11 +15,11 @@ import (
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
-// TestUnstorableText checks what PostgreSQL refuses in text (U+0000,
-// invalid UTF-8), in a written object or in a key looked up: the call gets
-// storage.ErrUnstorable (a client error, not the database's failure) at
-// once, in a write group as alone, and the other calls of its group are
-// not touched. A write call whose first round trip failed on its own
+// TestUnstorableText checks what PostgreSQL refuses (U+0000 and invalid
+// UTF-8 in text, numbers beyond numeric), in a written object or in a key
+// looked up: the call gets storage.ErrUnstorable (a client error, not the
+// database's failure) at once, in a write group as alone, and the other
+// calls of its group are not touched. A write call whose first round trip failed on its own
 // statement once ran again and again (the statements beginning the group
 // were taken for an earlier call's writes), stalling every write of the
 // instance behind it.
@@ -46,6 +47,10 @@ func TestUnstorableText(t *testing.T) {
 		}},
 		{"invalid UTF-8 in an id read for update", func(tx storage.Tx) error {
 			_, err := storage.GetForUpdate(tx, ref, "a\xffb")
+			return err
+		}},
+		{"a number beyond numeric's range", func(tx storage.Tx) error {
+			_, err := tx.Create(ref, storage.Object{"id": "huge", "n": json.Number("1e999999")})
 			return err
 		}},
 	}
