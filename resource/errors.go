@@ -157,7 +157,7 @@ func ErrorFrom(err error) *Error {
 		if se.Read {
 			where = "querystring"
 		}
-		return Invalid(where, "", "The request holds a value the storage cannot keep or compare: the character U+0000, invalid UTF-8, or a number beyond PostgreSQL's range.")
+		return Invalid(where, "", "The request holds a value the storage cannot keep or compare: the character U+0000, invalid UTF-8, or a number or timestamp beyond PostgreSQL's range.")
 	case errors.Is(err, storage.ErrNotFound):
 		return &Error{Status: 404, Errno: ErrnoMissingObject, Message: "The resource you are looking for could not be found."}
 	case errors.As(err, &be):

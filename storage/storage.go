@@ -418,8 +418,9 @@ var ErrUnstorable = errors.New("storage: a value the backend cannot store or com
 
 // UnstorableError reports a value the caller wrote or looked up that the
 // backend cannot store or compare: PostgreSQL refuses the character
-// U+0000 and invalid UTF-8 in text and JSONB, and numbers beyond its
-// numeric range (about 1e131072, 1e-16383). It is the client's input, not
+// U+0000 and invalid UTF-8 in text and JSONB, numbers beyond its numeric
+// range (about 1e131072, 1e-16383) and timestamps a client sets beyond its
+// timestamp type's (year 294276). It is the client's input, not
 // the database's failure. Read tells that it came from a lookup or a
 // filter rather than from a written object.
 type UnstorableError struct {

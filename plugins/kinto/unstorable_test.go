@@ -38,6 +38,7 @@ func TestUnstorableText(t *testing.T) {
 			{"U+0000 in a key", R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"a\u0000":1}}`}, body, errno, true},
 			{"U+0000 in a principal", R{Method: "POST", Path: rec, Auth: alice, Body: `{"permissions":{"read":["a\u0000"]}}`}, body, errno, true},
 			{"a number beyond PostgreSQL's range", R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"n":1e999999}}`}, body, errno, true},
+			{"a timestamp beyond PostgreSQL's range", R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"last_modified":99999999999999999}}`}, body, errno, true},
 		}
 		for _, c := range cases {
 			t.Run(c.name+" (batch)", func(t *testing.T) {

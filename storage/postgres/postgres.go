@@ -408,10 +408,12 @@ func wrap(op string, err error) error {
 			return storage.ErrConflict
 		case "23505":
 			return storage.ErrConflict
-		case "22021", "22P05", "22003":
+		case "22021", "22P05", "22003", "22008":
 			// Invalid UTF-8 or U+0000 in a parameter or in JSON text, a
-			// number out of numeric's range: the statement's error stays
-			// in the chain (a fused round trip tells a refusal by it).
+			// number out of numeric's range, a timestamp a client sent
+			// beyond the timestamp type's (year 294276): the statement's
+			// error stays in the chain (a fused round trip tells a
+			// refusal by it).
 			return &storage.UnstorableError{Read: readOps[op], Err: fmt.Errorf("postgres %s: %w", op, err)}
 		case "54000":
 			// A B-tree entry over 2,704 bytes: a large value of a

@@ -49,6 +49,10 @@ func TestUnstorableText(t *testing.T) {
 			_, err := storage.GetForUpdate(tx, ref, "a\xffb")
 			return err
 		}},
+		{"a timestamp beyond the timestamp type's range", func(tx storage.Tx) error {
+			_, err := tx.Replace(ref, storage.Object{"id": "far", "last_modified": int64(99999999999999999)})
+			return err
+		}},
 		{"a number beyond numeric's range", func(tx storage.Tx) error {
 			_, err := tx.Create(ref, storage.Object{"id": "huge", "n": json.Number("1e999999")})
 			return err
