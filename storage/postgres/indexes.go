@@ -33,7 +33,7 @@ func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []
 		}
 		expr, _ := fieldExpr(f, nil) // a plain path: no parameter
 		for name, create := range map[string]string{
-			fieldIndexName(f): `CREATE INDEX CONCURRENTLY IF NOT EXISTS ` + fieldIndexName(f) + ` ON objects (parent_id, resource_name, (` + expr + `))`,
+			fieldIndexName(f): `CREATE INDEX CONCURRENTLY IF NOT EXISTS ` + fieldIndexName(f) + ` ON objects ` + fieldIndexDef(expr),
 			sortIndexName(f):  sortIndexSQL(f),
 		} {
 			ok, err := b.ensureIndex(ctx, name, create)
@@ -72,10 +72,18 @@ func (b *Backend) ensureIndex(ctx context.Context, name, create string) (built b
 	return true, nil
 }
 
-// fieldIndexName is the name of the expression index of a field.
+// fieldIndexName is the name of the expression index of a field; it
+// names the index's definition too (see sortIndexName).
 func fieldIndexName(field string) string {
-	sum := sha256.Sum256([]byte(field))
+	expr, _ := fieldExpr(field, nil)
+	sum := sha256.Sum256([]byte(fieldIndexDef(expr)))
 	return "nimbus_field_" + hex.EncodeToString(sum[:6])
+}
+
+// fieldIndexDef is the definition of a field's expression index, on the
+// bounded value (boundedExpr).
+func fieldIndexDef(expr string) string {
+	return `(parent_id, resource_name, (` + boundedExpr(expr) + `))`
 }
 
 // declaredSQL lists the fields some live collection declares.

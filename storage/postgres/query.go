@@ -104,6 +104,39 @@ func lookupExpr(base, path string) string {
 }
 
 // scalarJSON returns the JSON of a string, number, boolean or null.
+// Index entries of declared fields are bounded: PostgreSQL refuses a
+// B-tree entry over 2,704 bytes, and the index of a field covers every
+// row (a record of any collection, a history entry whose target is a
+// whole record), so a large value there would make that row unwritable.
+// A value whose JSON text is over indexedChars bytes (its binary form is
+// at most about six times that, for an array of small numbers) is
+// indexed as largeValue, an object, which no scalar a filter compares
+// equals: equality and in_ of small values (paramChars of JSON text at
+// most, and no exponent, which PostgreSQL writes out in full) read the
+// bounded expression exactly; other values read the value itself (no
+// index); numeric ranges also take the rows indexed as largeValue, which
+// storage.Match then checks. Missing fields stay NULL.
+const (
+	indexedChars = 256
+	paramChars   = 200
+	largeValue   = `'{"nimbus": "a value too large for an index"}'::JSONB`
+)
+
+// boundedExpr is the expression of a declared field's index.
+func boundedExpr(expr string) string {
+	return "(CASE WHEN octet_length((" + expr + ")::TEXT) > " + fmt.Sprint(indexedChars) + " THEN " + largeValue + " ELSE " + expr + " END)"
+}
+
+// smallJSON tells whether PostgreSQL indexes a scalar's JSON text j as
+// itself (boundedExpr): a number written with an exponent is written out
+// in full by PostgreSQL.
+func smallJSON(j string) bool {
+	if len(j) > paramChars {
+		return false
+	}
+	return strings.HasPrefix(j, `"`) || j == "true" || j == "false" || j == "null" || !strings.ContainsAny(j, "eE")
+}
+
 func scalarJSON(v any) (string, bool) {
 	switch v.(type) {
 	case nil, string, bool, json.Number, float64, int64, int:
@@ -140,21 +173,29 @@ func pushdown(q storage.Query, args *[]any) string {
 		switch f.Op {
 		case storage.OpEq:
 			if j, ok := scalarJSON(f.Value); ok {
-				conds = append(conds, expr+" = "+add(j)+"::JSONB")
+				e := expr
+				if smallJSON(j) {
+					e = boundedExpr(expr)
+				}
+				conds = append(conds, e+" = "+add(j)+"::JSONB")
 			}
 		case storage.OpIn:
 			list, _ := f.Value.([]any)
 			var js []string
+			e := boundedExpr(expr)
 			for _, v := range list {
 				if j, ok := scalarJSON(v); ok {
 					js = append(js, j)
+					if !smallJSON(j) {
+						e = expr
+					}
 				} else {
 					js = nil
 					break
 				}
 			}
 			if len(js) > 0 {
-				conds = append(conds, expr+" = ANY("+add(js)+"::JSONB[])")
+				conds = append(conds, e+" = ANY("+add(js)+"::JSONB[])")
 			}
 		case storage.OpMin, storage.OpMax, storage.OpLt, storage.OpGt:
 			if _, isNum := storage.Int(f.Value); !isNum {
@@ -162,12 +203,14 @@ func pushdown(q storage.Query, args *[]any) string {
 			}
 			j, _ := scalarJSON(f.Value)
 			op := map[storage.Op]string{storage.OpMin: ">=", storage.OpMax: "<=", storage.OpLt: "<", storage.OpGt: ">"}[f.Op]
-			cond := expr + " " + op + " " + add(j) + "::JSONB"
+			e := boundedExpr(expr)
+			cond := "(" + e + " " + op + " " + add(j) + "::JSONB OR " + e + " = " + largeValue
 			if f.Op == storage.OpMin || f.Op == storage.OpGt {
 				// jsonb sorts an empty top-level array before null (for
 				// historical reasons), storage after every number.
-				cond = "(" + cond + " OR " + expr + " = '[]'::JSONB)"
+				cond += " OR " + e + " = '[]'::JSONB"
 			}
+			cond += ")"
 			conds = append(conds, cond)
 		}
 	}

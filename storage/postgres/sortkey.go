@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -42,7 +43,7 @@ func sortKeySQL(e string) [4]string {
 		"(CASE WHEN " + typ + " = 'number' THEN CASE WHEN " + num + " > 1e308 THEN 'Infinity'::FLOAT8" +
 			" WHEN " + num + " < -1e308 THEN '-Infinity'::FLOAT8 WHEN abs(" + num + ") < 1e-300 THEN 0::FLOAT8" +
 			" ELSE " + num + "::FLOAT8 END ELSE 0::FLOAT8 END)",
-		"(CASE WHEN " + typ + " = 'string' THEN (" + e + ") #>> '{}' ELSE '' END) COLLATE \"C\"",
+		"(CASE WHEN " + typ + " = 'string' THEN left((" + e + ") #>> '{}', " + fmt.Sprint(keyChars) + ") ELSE '' END) COLLATE \"C\"",
 		"(CASE WHEN " + typ + " = 'boolean' THEN (" + e + ")::BOOLEAN ELSE FALSE END)",
 	}
 }
@@ -67,12 +68,20 @@ func sortIndexSQL(field string) string {
 	return `CREATE INDEX CONCURRENTLY IF NOT EXISTS ` + sortIndexName(field) + ` ON objects (` + sortIndexColumns(field) + `)`
 }
 
-// coarseKey is a value's coarse key as Go sees it.
+// keyChars bounds the string of a coarse key: its index entry must stay
+// under PostgreSQL's 2,704 bytes (4 bytes a character at most, besides the
+// parent's id). A prefix never contradicts the strings' order; two keys
+// with equal prefixes leave the order to storage (settles).
+const keyChars = 200
+
+// coarseKey is a value's coarse key as Go sees it; cut tells that its
+// string is the value's first keyChars characters only.
 type coarseKey struct {
 	rank int
 	f    float64
 	s    string
 	b    bool
+	cut  bool
 }
 
 func coarseOf(o storage.Object, field string) coarseKey {
@@ -81,6 +90,16 @@ func coarseOf(o storage.Object, field string) coarseKey {
 	switch k.rank {
 	case 1:
 		k.s = v.(string)
+		if utf8.RuneCountInString(k.s) > keyChars {
+			n := 0
+			for i := range k.s {
+				if n == keyChars {
+					k.s, k.cut = k.s[:i], true
+					break
+				}
+				n++
+			}
+		}
 	case 2:
 		k.f = storage.NumberFloat(v)
 	case 3:
@@ -101,6 +120,8 @@ func exactFloat(f float64) bool {
 // arrays, objects, and numbers float8 does not hold exactly).
 func (a coarseKey) settles() bool {
 	switch a.rank {
+	case 1:
+		return !a.cut
 	case 2:
 		return exactFloat(a.f) && math.Abs(a.f) <= 1<<53
 	case 4, 5:

@@ -88,27 +88,24 @@ func TestUnstorableText(t *testing.T) {
 	}
 }
 
-// TestTooLargeForIndex: PostgreSQL refuses a B-tree entry over 2,704
-// bytes, so a large value of a declared field (QRY-14) cannot be written;
-// the call gets storage.ErrTooLargeForIndex (the client's error, not the
-// database's failure), and small values go on.
-func TestTooLargeForIndex(t *testing.T) {
+// TestLargeValuesOfDeclaredFields: PostgreSQL refuses a B-tree entry over
+// 2,704 bytes, and a declared field's index covers every row of objects;
+// a large value of the field (in the declaring collection, in another
+// one, or in a history entry whose target is declared) is written all the
+// same (its entry is bounded, query.go), and filters and sorts still find
+// it.
+func TestLargeValuesOfDeclaredFields(t *testing.T) {
 	b := pgtest.Start(t).Open(t)
 	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
-	// The collection declares the field (DeclareIndexes drops the
+	history := storage.Ref{Resource: "history", Parent: "/buckets/b"}
+	// The collection declares the fields (DeclareIndexes drops the
 	// indexes no collection declares).
 	update(t, b, func(tx storage.Tx) error {
-		_, err := tx.Replace(storage.Ref{Resource: "collection", Parent: "/buckets/b"}, storage.Object{"id": "c", "indexes": []any{"t"}})
+		_, err := tx.Replace(storage.Ref{Resource: "collection", Parent: "/buckets/b"}, storage.Object{"id": "c", "indexes": []any{"t", "target"}})
 		return err
 	})
-	if err := b.DeclareIndexes(context.Background(), ref, []string{"t"}); err != nil {
+	if err := b.DeclareIndexes(context.Background(), ref, []string{"t", "target"}); err != nil {
 		t.Fatal(err)
-	}
-	write := func(id string, v any) error {
-		return b.Update(context.Background(), func(tx storage.Tx) error {
-			_, err := tx.Create(ref, storage.Object{"id": id, "t": v})
-			return err
-		})
 	}
 	// Text that does not compress (PostgreSQL compresses large index
 	// entries first).
@@ -117,10 +114,39 @@ func TestTooLargeForIndex(t *testing.T) {
 		sum := sha256.Sum256([]byte(fmt.Sprint(i)))
 		big.WriteString(hex.EncodeToString(sum[:]))
 	}
-	if err := write("big", big.String()); !errors.Is(err, storage.ErrTooLargeForIndex) {
-		t.Errorf("large value: got %v, want storage.ErrTooLargeForIndex", err)
-	}
-	if err := write("small", "x"); err != nil {
-		t.Errorf("small value: %v", err)
+	update(t, b, func(tx storage.Tx) error {
+		for _, o := range []struct {
+			ref storage.Ref
+			obj storage.Object
+		}{
+			{ref, storage.Object{"id": "big", "t": big.String()}},
+			{ref, storage.Object{"id": "small", "t": "x"}},
+			{storage.Ref{Resource: "record", Parent: "/buckets/b/collections/other"}, storage.Object{"id": "o", "t": big.String()}},
+			{history, storage.Object{"id": "h", "target": map[string]any{"data": map[string]any{"t": big.String()}}}},
+		} {
+			if _, err := tx.Create(o.ref, o.obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, c := range []struct {
+		name string
+		q    storage.Query
+		want string
+	}{
+		{"equal to the large value", storage.Query{Filters: []storage.Filter{{Field: "t", Op: storage.OpEq, Value: big.String()}}}, "[big]"},
+		{"equal to a small value", storage.Query{Filters: []storage.Filter{{Field: "t", Op: storage.OpEq, Value: "x"}}}, "[small]"},
+		{"in", storage.Query{Filters: []storage.Filter{{Field: "t", Op: storage.OpIn, Value: []any{"x", big.String()}}}, Sort: []storage.Sort{{Field: "t"}}}, "[big small]"},
+		{"sorted, a page", storage.Query{Sort: []storage.Sort{{Field: "t", Desc: true}}, Limit: 1}, "[small]"},
+	} {
+		got := view(t, b, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(ref, c.q) })
+		var ids []string
+		for _, o := range got {
+			ids = append(ids, storage.ID(o))
+		}
+		if fmt.Sprint(ids) != c.want {
+			t.Errorf("%s: got %v, want %s", c.name, ids, c.want)
+		}
 	}
 }

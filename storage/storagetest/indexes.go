@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -23,8 +24,21 @@ func testIndexesModel(t *testing.T, b storage.Backend) {
 		t.Skip("this backend keeps no declared indexes")
 	}
 	rng := rand.New(rand.NewSource(42))
+	// Values too large for an index entry as they are (PostgreSQL keeps
+	// a bounded form, and a string key of 200 characters): long strings
+	// alike up to past that, long numbers, one written with an exponent,
+	// a long array.
+	long := strings.Repeat("p", 210)
+	var ones []any
+	for i := 0; i < 150; i++ {
+		ones = append(ones, json.Number("1"))
+	}
+	large := []any{long, long + "a", long + "b", "q" + long, json.Number("9" + strings.Repeat("0", 299)),
+		json.Number("-" + strings.Repeat("7", 300)), json.Number("1e300"), ones}
 	values := func() any {
-		switch rng.Intn(11) {
+		switch rng.Intn(12) {
+		case 10:
+			return large[rng.Intn(len(large))]
 		case 0:
 			return nil
 		case 1, 2:
