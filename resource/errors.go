@@ -151,7 +151,7 @@ func ErrorFrom(err error) *Error {
 	case errors.As(err, &ue), errors.Is(err, storage.ErrConflict):
 		return &Error{Status: 409, Errno: ErrnoConflict, Message: "Integrity constraint violated, please retry."}
 	case errors.Is(err, storage.ErrTooLargeForIndex):
-		return Invalid("body", "", "A value is too large for the index of a field a collection declares (about 2,700 bytes at most on PostgreSQL).")
+		return Invalid("body", "", "A value is too large for an index of the storage (PostgreSQL keeps at most about 2,700 bytes per entry).")
 	case errors.As(err, &se):
 		where := "body"
 		if se.Read {

@@ -433,8 +433,9 @@ func (e *UnstorableError) Unwrap() error        { return e.Err }
 func (e *UnstorableError) Is(target error) bool { return target == ErrUnstorable }
 
 // ErrTooLargeForIndex is returned (wrapped) when a written value is too
-// large for an index of the backend: on PostgreSQL, a value of a declared
-// field (QRY-14) over about 2,700 bytes. It is the client's input.
+// large for an index of the backend (PostgreSQL refuses B-tree entries
+// over 2,704 bytes; the indexes of declared fields bound theirs, so this
+// is a last resort). It is the client's input.
 var ErrTooLargeForIndex = errors.New("storage: a value too large for the index of a declared field")
 
 type readAfterKey struct{}

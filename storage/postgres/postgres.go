@@ -392,11 +392,11 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
-// wrap maps database errors to the storage errors.
 // readOps are the operations of wrap that look up or filter (their
 // refused values come from the request's path or querystring).
 var readOps = map[string]bool{"get": true, "exists": true, "list": true, "count": true, "lists": true}
 
+// wrap maps database errors to the storage errors.
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
@@ -416,8 +416,8 @@ func wrap(op string, err error) error {
 			// refusal by it).
 			return &storage.UnstorableError{Read: readOps[op], Err: fmt.Errorf("postgres %s: %w", op, err)}
 		case "54000":
-			// A B-tree entry over 2,704 bytes: a large value of a
-			// declared field (indexes.go).
+			// A B-tree entry over 2,704 bytes (the indexes of declared
+			// fields bound theirs: a last resort).
 			return fmt.Errorf("postgres %s: %w: %w", op, storage.ErrTooLargeForIndex, err)
 		}
 	}

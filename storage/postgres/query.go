@@ -103,7 +103,6 @@ func lookupExpr(base, path string) string {
 	return sql + " END"
 }
 
-// scalarJSON returns the JSON of a string, number, boolean or null.
 // Index entries of declared fields are bounded: PostgreSQL refuses a
 // B-tree entry over 2,704 bytes, and the index of a field covers every
 // row (a record of any collection, a history entry whose target is a
@@ -137,6 +136,7 @@ func smallJSON(j string) bool {
 	return strings.HasPrefix(j, `"`) || j == "true" || j == "false" || j == "null" || !strings.ContainsAny(j, "eE")
 }
 
+// scalarJSON returns the JSON of a string, number, boolean or null.
 func scalarJSON(v any) (string, bool) {
 	switch v.(type) {
 	case nil, string, bool, json.Number, float64, int64, int:
