@@ -12,10 +12,12 @@ import (
 // TestUnstorableText: an id with U+0000 in the path is invalid on every
 // backend, refused before any storage access (PostgreSQL failed the
 // lookup with a 503, and a write with such an id ran again and again,
-// holding up the instance's other writes); text in a body that
-// PostgreSQL cannot store is refused there as the client's error (400),
-// where bolt stores it; in a batch, that refusal comes when the batch's
-// transaction sends its writes, for the batch as a whole.
+// holding up the instance's other writes); a value in a body that
+// PostgreSQL cannot store (U+0000, a number or a timestamp beyond its
+// range) is refused there as the client's error (400), where bolt stores
+// it; in a batch, that refusal comes when the batch's transaction sends
+// its writes, for the batch as a whole; a filter on such a number is
+// refused at the querystring.
 func TestUnstorableText(t *testing.T) {
 	onBackends(t, nil, func(t *testing.T, s *apitest.Server) {
 		s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: "{}"}).Expect(t, 201, 0)
