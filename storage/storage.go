@@ -419,10 +419,10 @@ var ErrUnstorable = errors.New("storage: a value the backend cannot store or com
 // UnstorableError reports a value the caller wrote or looked up that the
 // backend cannot store or compare: PostgreSQL refuses the character
 // U+0000 and invalid UTF-8 in text and JSONB, numbers beyond its numeric
-// range (about 1e131072, 1e-16383) and timestamps a client sets beyond its
-// timestamp type's (year 294276). It is the client's input, not
-// the database's failure. Read tells that it came from a lookup or a
-// filter rather than from a written object.
+// range (about 1e131072, 1e-16383) and timestamps a client sets beyond
+// its timestamp type's (year 294276). It is the client's input, not the
+// database's failure. Read tells that it came from a lookup or a filter
+// rather than from a written object.
 type UnstorableError struct {
 	Read bool
 	Err  error
@@ -436,7 +436,7 @@ func (e *UnstorableError) Is(target error) bool { return target == ErrUnstorable
 // large for an index of the backend (PostgreSQL refuses B-tree entries
 // over 2,704 bytes; the indexes of declared fields bound theirs, so this
 // is a last resort). It is the client's input.
-var ErrTooLargeForIndex = errors.New("storage: a value too large for the index of a declared field")
+var ErrTooLargeForIndex = errors.New("storage: a value too large for an index")
 
 type readAfterKey struct{}
 
