@@ -282,7 +282,17 @@ func (a *App) store(r *Request, tx storage.Tx, res *Resource, m matchdict, chain
 			return nil, nil, nil, err
 		}
 	}
-	stored, err := tx.Replace(res.ref(m), w.Data)
+	// A creation says so: the storage then need not look for a row to
+	// replace (on PostgreSQL, the row joins the statement that creates
+	// history entries instead of one that reads every key first). old is
+	// nil only when no live object holds the id, read under the list's
+	// lock, so Create's UnicityError is a race with a writer that ignores
+	// it (Kinto), answered 409 as Kinto answers its integrity errors.
+	put := tx.Replace
+	if old == nil {
+		put = tx.Create
+	}
+	stored, err := put(res.ref(m), w.Data)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -318,7 +318,13 @@ func (t *pgTx) put(ref storage.Ref, obj storage.Object, create bool) (storage.Ob
 			return nil, &storage.UnicityError{Field: "id", Existing: prev}
 		}
 		objTS, listTS = storage.NextTimestamp(cur, sent, create || !live)
-		write = upsertStmt(id, t.rowParent(ref, id), ref.Resource, string(data), objTS)
+		if create && !t.selfParented(ref) {
+			// Queued as the creations above are, it merges with them (a
+			// group's first call reads its row while taking the lock).
+			write = createStmt(ref, id, string(data), objTS)
+		} else {
+			write = upsertStmt(id, t.rowParent(ref, id), ref.Resource, string(data), objTS)
+		}
 	}
 	t.tc.addObject(objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
 	delete(t.prefetched, objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id})
