@@ -12,7 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -67,12 +67,10 @@ type globals struct {
 // built-in ones: each is enabled by naming it (its Name) in the includes
 // setting, like a built-in plugin.
 func Main(extra ...resource.Plugin) int {
-	// Requests allocate many short-lived objects; collecting less often
-	// trades a little memory for throughput. GOGC still wins when set.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	return Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, extra...)
+	ballast := paceGC()
+	code := Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, extra...)
+	runtime.KeepAlive(ballast)
+	return code
 }
 
 // Run runs the command line args with the given standard streams and
