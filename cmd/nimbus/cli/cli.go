@@ -241,7 +241,10 @@ func serve(g globals, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(g, s, stderr)
+	logs := newLogBatch(stderr)
+	defer logs.Close()
+	logger := newLogger(g, s, logs)
+	logger = slog.New(urgentFlush{h: logger.Handler(), out: logs})
 	if s.Path == "" {
 		zeroConfig(s, logger)
 	}
