@@ -3,44 +3,80 @@ package cli
 import (
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 )
 
 // How the collector is paced in the nimbus binary, unless the operator
 // chose (GOGC or GOMEMLIMIT in the environment).
 //
 // A request allocates many short-lived objects while the live heap of a
-// server stays small (2 to 3 MB with an empty cache). Go sets the next
-// collection at GOGC percent above the live heap, and at 4 MB times
-// GOGC/100 at least, so under load the collector ran several times a
-// second (80 times with Go's default GOGC): every cycle stops the world
-// briefly and asks allocating goroutines to help mark, which lengthens
-// whatever they hold meanwhile (on PostgreSQL, the leader of a write group
-// holding the list's lock). Two measures, both of which an operator
-// overrides by setting GOGC or GOMEMLIMIT:
+// server stays small (2 to 8 MB). Go sets the next collection at GOGC
+// percent above the live heap, and at 4 MB times GOGC/100 at least, so
+// under load the collector ran ten times a second even at GOGC 400 (80
+// times with Go's default): every cycle stops the world briefly and asks
+// allocating goroutines to help mark, which lengthens whatever they hold
+// meanwhile (on PostgreSQL, the leader of a write group holding the list's
+// lock). So:
 //   - GOGC 400 instead of 100: collections five times the live heap
 //     apart;
 //   - a ballast of heapFloor bytes: an allocation without pointers that
 //     is never touched (the operating system does not back it with
 //     memory, and the collector does not scan it) but counts as live, so
 //     that collections are at least about heapFloor × 5 apart while the
-//     real live heap is small. With a large live heap it adds heapFloor to
-//     the pace, a few percent.
+//     real live heap is small; with a large live heap it adds heapFloor to
+//     the pace, a few percent;
+//   - in a container with a memory limit, a soft limit of nine tenths of
+//     it (debug.SetMemoryLimit): the collector then runs as often as it
+//     must to stay under it, so the pace above never costs the process
+//     its container; no ballast in a container of less than
+//     ballastMinMemory, where it would only make collections more
+//     frequent near the limit.
 //
 // docs/performance.md ("Twelfth session") has the figures.
 const (
-	gcPercent = 400
-	heapFloor = 16 << 20
+	gcPercent        = 400
+	heapFloor        = 16 << 20
+	ballastMinMemory = 512 << 20
 )
 
-// paceGC applies the pacing above and returns the ballast, which the
-// caller keeps alive for as long as the process serves (nil when the
-// operator chose).
+// paceGC applies the pacing above to this process and returns the
+// ballast, which the caller keeps alive for as long as the process serves
+// (nil when the operator chose).
 func paceGC() []byte {
-	if os.Getenv("GOGC") == "" {
+	return pace(os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"),
+		containerMemory("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+}
+
+// pace applies the pacing given the environment's GOGC and GOMEMLIMIT and
+// the container's memory limit (0: none).
+func pace(gogc, memLimit string, container int64) []byte {
+	if gogc == "" {
 		debug.SetGCPercent(gcPercent)
 	}
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+	if memLimit == "" && container > 0 {
+		debug.SetMemoryLimit(container / 10 * 9)
+	}
+	if gogc != "" || memLimit != "" || (container > 0 && container < ballastMinMemory) {
 		return nil
 	}
 	return make([]byte, heapFloor)
+}
+
+// containerMemory returns the memory limit the first of files holds (the
+// cgroup v2 file, then v1's), or 0 when it says there is none ("max", or
+// v1's "unlimited", a value near 2^63) or no file can be read.
+func containerMemory(files ...string) int64 {
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+		if err != nil || n <= 0 || n >= 1<<62 {
+			return 0
+		}
+		return n
+	}
+	return 0
 }

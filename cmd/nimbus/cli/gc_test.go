@@ -1,36 +1,80 @@
 package cli
 
 import (
+	"math"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"testing"
 )
 
-// TestPaceGC: the binary paces the collector (GOGC 400 and a ballast)
-// unless the operator chose with GOGC or GOMEMLIMIT, whose choice is left
-// alone.
-func TestPaceGC(t *testing.T) {
+// TestPace: the binary paces the collector (GOGC 400, a ballast, a soft
+// limit under a container's memory) unless the operator chose with GOGC
+// or GOMEMLIMIT, whose choice is left alone.
+func TestPace(t *testing.T) {
+	const container = 1 << 30
 	cases := []struct {
-		name, gogc, memlimit string
+		name, gogc, memLimit string
+		container            int64
 		wantBallast          bool
 		wantPercent          int
+		wantLimit            int64 // math.MaxInt64: none set
 	}{
-		{"nothing set", "", "", true, gcPercent},
-		{"GOGC set", "150", "", false, 100},
-		{"GOMEMLIMIT set", "", "1GiB", false, gcPercent},
-		{"both set", "off", "1GiB", false, 100},
+		{"nothing set", "", "", 0, true, gcPercent, math.MaxInt64},
+		{"GOGC set", "150", "", 0, false, 100, math.MaxInt64},
+		{"GOMEMLIMIT set", "", "1GiB", 0, false, gcPercent, math.MaxInt64},
+		{"both set", "off", "1GiB", 0, false, 100, math.MaxInt64},
+		{"in a container", "", "", container, true, gcPercent, container / 10 * 9},
+		{"in a small container", "", "", 256 << 20, false, gcPercent, (256 << 20) / 10 * 9},
+		{"in a container, GOMEMLIMIT set", "", "1GiB", container, false, gcPercent, math.MaxInt64},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Setenv("GOGC", c.gogc)
-			t.Setenv("GOMEMLIMIT", c.memlimit)
-			prev := debug.SetGCPercent(100)
-			defer debug.SetGCPercent(prev)
-			ballast := paceGC()
+			prevPercent := debug.SetGCPercent(100)
+			prevLimit := debug.SetMemoryLimit(math.MaxInt64)
+			defer debug.SetGCPercent(prevPercent)
+			defer debug.SetMemoryLimit(prevLimit)
+			ballast := pace(c.gogc, c.memLimit, c.container)
 			if got := len(ballast); (got == heapFloor) != c.wantBallast || (got != 0 && got != heapFloor) {
 				t.Errorf("ballast of %d bytes, want one of %d: %v", got, heapFloor, c.wantBallast)
 			}
 			if got := debug.SetGCPercent(100); got != c.wantPercent {
 				t.Errorf("GC percent %d, want %d", got, c.wantPercent)
+			}
+			if got := debug.SetMemoryLimit(-1); got != c.wantLimit {
+				t.Errorf("memory limit %d, want %d", got, c.wantLimit)
+			}
+		})
+	}
+}
+
+// TestContainerMemory reads cgroup limit files as v2 and v1 write them.
+func TestContainerMemory(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	missing := filepath.Join(dir, "missing")
+	cases := []struct {
+		name  string
+		files []string
+		want  int64
+	}{
+		{"v2 limit", []string{file("v2", "536870912\n")}, 536870912},
+		{"v2 none", []string{file("v2max", "max\n"), file("v1a", "1048576\n")}, 0},
+		{"v1 limit after a missing v2", []string{missing, file("v1", "1073741824\n")}, 1073741824},
+		{"v1 unlimited", []string{missing, file("v1u", "9223372036854771712\n")}, 0},
+		{"garbage", []string{file("bad", "lots\n")}, 0},
+		{"no file", []string{missing}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := containerMemory(c.files...); got != c.want {
+				t.Errorf("got %d, want %d", got, c.want)
 			}
 		})
 	}
