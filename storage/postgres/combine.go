@@ -181,6 +181,8 @@ func (b *Backend) runGroup(group []*call) {
 	// BEGIN goes with the first round trip (groupconn.go).
 	t := &pgTx{layouts: b.layouts, write: true, cache: b.cache, next: &b.nextLocks, queued: []stmt{beginStmt, stampedStmt}}
 	t.tx = spTx{t: t, tx: conn}
+	// Runs before conn.end: the connection is busy until then.
+	defer t.settle() //nolint:errcheck // the group is over; its outcome is known
 	var ok []*call
 	var again []*call
 	broken := false
@@ -199,6 +201,7 @@ func (b *Backend) runGroup(group []*call) {
 		}
 		stop := t.startMember(k.ctx, b.timeout, len(ok) > 0)
 		sp := t.Savepoint()
+		queued := len(t.queued)
 		err := runMember(t, k)
 		t.endCall()
 		if i == 0 {
@@ -227,6 +230,13 @@ func (b *Backend) runGroup(group []*call) {
 			// commit's.
 			stop()
 			ok = append(ok, k)
+			if !group[0].alone && t.sendEarly(len(t.queued)-queued, b.timeout) != nil {
+				// An early send failed (early.go): every call runs
+				// again on its own.
+				broken = true
+				again = append(again, group[i+1:]...)
+				break
+			}
 			continue
 		}
 		busy := t.busy
@@ -257,7 +267,11 @@ func (b *Backend) runGroup(group []*call) {
 		}
 		break
 	}
+	if !broken && len(ok) > 0 && t.settle() != nil {
+		broken = true
+	}
 	if broken || len(ok) == 0 {
+		t.settle() //nolint:errcheck // rolled back whatever it says
 		conn.rollback()
 		b.cache.invalidate(&t.tc)
 		if broken {

@@ -184,57 +184,82 @@ func TestWriteGroups(t *testing.T) {
 // TestWriteGroupRollsBackOneCall checks that a call which fails after
 // other calls of its group wrote, and after round trips of its own,
 // leaves their writes alone and its own nowhere, and that savepoints
-// inside a call (batch sub-requests) still undo only their part.
+// inside a call (batch sub-requests) still undo only their part. With
+// calls that write many objects (a batch), the writes of finished calls
+// go to the server while the next calls run (early.go), and the same
+// holds.
 func TestWriteGroupRollsBackOneCall(t *testing.T) {
-	b := pgtest.Start(t).Open(t)
-	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
-	results := queuedCalls(b, 6, func(i int, tx storage.Tx) error {
-		sp := tx.(storage.Savepointer)
-		if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("keep-%d", i)}); err != nil {
-			return err
-		}
-		mark := sp.Savepoint()
-		if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("undone-%d", i)}); err != nil {
-			return err
-		}
-		if _, err := tx.Get(ref, fmt.Sprintf("undone-%d", i)); err != nil { // a round trip
-			return err
-		}
-		if err := sp.RollbackTo(mark); err != nil {
-			return err
-		}
-		if i%2 == 1 {
-			if err := tx.SetACL(ref.Parent+"/records/keep-"+fmt.Sprint(i), storage.ACL{"write": {"x"}}); err != nil {
-				return err
+	for _, tc := range []struct {
+		name string
+		fill int // objects each call creates first
+	}{{"small calls", 0}, {"early sends", 60}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := pgtest.Start(t).Open(t)
+			ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
+			results := queuedCalls(b, 6, func(i int, tx storage.Tx) error {
+				sp := tx.(storage.Savepointer)
+				for j := 0; j < tc.fill; j++ {
+					if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("fill-%d-%d", i, j)}); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("keep-%d", i)}); err != nil {
+					return err
+				}
+				mark := sp.Savepoint()
+				if _, err := tx.Create(ref, storage.Object{"id": fmt.Sprintf("undone-%d", i)}); err != nil {
+					return err
+				}
+				if _, err := tx.Get(ref, fmt.Sprintf("undone-%d", i)); err != nil { // a round trip
+					return err
+				}
+				if err := sp.RollbackTo(mark); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					if err := tx.SetACL(ref.Parent+"/records/keep-"+fmt.Sprint(i), storage.ACL{"write": {"x"}}); err != nil {
+						return err
+					}
+					if _, err := tx.Get(ref, fmt.Sprintf("keep-%d", i)); err != nil {
+						return err
+					}
+					return errors.New("odd calls fail")
+				}
+				return nil
+			})
+			stored := view(t, b, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(ref, storage.Query{}) })
+			var ids []string
+			fills := map[string]int{}
+			for _, o := range stored {
+				if id := storage.ID(o); strings.HasPrefix(id, "fill-") {
+					fills[strings.Split(id, "-")[1]]++
+				} else {
+					ids = append(ids, id)
+				}
 			}
-			if _, err := tx.Get(ref, fmt.Sprintf("keep-%d", i)); err != nil {
-				return err
+			sort.Strings(ids)
+			if want := "[keep-0 keep-2 keep-4]"; fmt.Sprint(ids) != want {
+				t.Errorf("stored %v, want %s", ids, want)
 			}
-			return errors.New("odd calls fail")
-		}
-		return nil
-	})
-	stored := view(t, b, func(tx storage.Tx) ([]storage.Object, error) { return tx.List(ref, storage.Query{}) })
-	var ids []string
-	for _, o := range stored {
-		ids = append(ids, storage.ID(o))
-	}
-	sort.Strings(ids)
-	if want := "[keep-0 keep-2 keep-4]"; fmt.Sprint(ids) != want {
-		t.Errorf("stored %v, want %s", ids, want)
-	}
-	for i, err := range results {
-		if (i%2 == 1) != (err != nil) {
-			t.Errorf("call %d: %v", i, err)
-		}
-	}
-	acls := view(t, b, func(tx storage.Tx) (map[string]storage.ACL, error) {
-		return tx.GetACLs([]string{ref.Parent + "/records/keep-1", ref.Parent + "/records/keep-3"})
-	})
-	for uri, acl := range acls {
-		if len(acl) > 0 {
-			t.Errorf("%s: ACL %v of a failed call stored", uri, acl)
-		}
+			if tc.fill > 0 {
+				if want := map[string]int{"0": tc.fill, "2": tc.fill, "4": tc.fill}; fmt.Sprint(fills) != fmt.Sprint(want) {
+					t.Errorf("stored fill objects per call %v, want %v", fills, want)
+				}
+			}
+			for i, err := range results {
+				if (i%2 == 1) != (err != nil) {
+					t.Errorf("call %d: %v", i, err)
+				}
+			}
+			acls := view(t, b, func(tx storage.Tx) (map[string]storage.ACL, error) {
+				return tx.GetACLs([]string{ref.Parent + "/records/keep-1", ref.Parent + "/records/keep-3"})
+			})
+			for uri, acl := range acls {
+				if len(acl) > 0 {
+					t.Errorf("%s: ACL %v of a failed call stored", uri, acl)
+				}
+			}
+		})
 	}
 }
 
@@ -271,11 +296,22 @@ func TestQueuedCreationConflict(t *testing.T) {
 // nothing, the others are acknowledged with all their writes, also those
 // whose own round trips carried the conflicting statement.
 func TestConflictInAGroup(t *testing.T) {
+	// With 12 objects a call, the group's writes go in its last round
+	// trip; with 60, each call's go early, while the next calls run
+	// (early.go), and the conflict is found there.
+	for _, each := range []int{12, 60} {
+		t.Run(fmt.Sprint(each, " objects a call"), func(t *testing.T) {
+			conflictInAGroup(t, each)
+		})
+	}
+}
+
+func conflictInAGroup(t *testing.T, each int) {
 	url := pgtest.Start(t).NewDatabase(t)
 	b := open(t, url)
 	ref := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}
 	takeBehindLock(t, url, ref, "taken")
-	const calls, each = 6, 12
+	const calls = 6
 	results := queuedCalls(b, calls, func(i int, tx storage.Tx) error {
 		for j := 0; j < each; j++ {
 			id := fmt.Sprintf("c%d-%d", i, j)

@@ -8,7 +8,8 @@
 // lock on its list, reads the latest timestamp and stores the next one.
 // Concurrent writes of an instance share one transaction and one commit
 // (combine.go), with as few round trips as possible (savepoint.go,
-// coalesce.go); docs/architecture.md, "The PostgreSQL protocol", gives
+// coalesce.go), the writes of finished large calls going to the server
+// while the next calls run (early.go); docs/architecture.md, "The PostgreSQL protocol", gives
 // the rules every change here must keep.
 // Lists in timestamp order are keyset queries on the
 // (parent_id, resource_name, last_modified) index that stop at the page

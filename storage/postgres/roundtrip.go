@@ -61,6 +61,9 @@ func (s spTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 }
 
 func (s spTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := s.t.settle(); err != nil {
+		return errBatch{err}
+	}
 	return s.tx.SendBatch(ctx, b)
 }
 
@@ -143,6 +146,9 @@ type batcher interface {
 func (t *pgTx) roundTrip(op string, stmts ...stmt) (err error) {
 	if t.busy {
 		return errLockBusy
+	}
+	if err := t.settle(); err != nil {
+		return err
 	}
 	if len(t.queued) > 0 || t.virtual() {
 		stmts = append(t.outgoing(false), stmts...)

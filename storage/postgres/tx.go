@@ -71,6 +71,8 @@ type pgTx struct {
 	// prefetched are rows read for a write ahead of it, each answering
 	// one lockAndRead (prefetch.go).
 	prefetched map[objKey]cachedRow
+	// early is a write group's early send in flight (early.go).
+	early *earlyBatch
 }
 
 // cached tells whether reads of this transaction may use the cache; the
