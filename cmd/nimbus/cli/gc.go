@@ -13,7 +13,7 @@ import (
 // A request allocates many short-lived objects while the live heap of a
 // server stays small (2 to 8 MB). Go sets the next collection at GOGC
 // percent above the live heap, and at 4 MB times GOGC/100 at least, so
-// under load the collector ran ten times a second even at GOGC 400 (80
+// under load the collector ran ten times a second even at GOGC 400 (55-80
 // times with Go's default): every cycle stops the world briefly and asks
 // allocating goroutines to help mark, which lengthens whatever they hold
 // meanwhile (on PostgreSQL, the leader of a write group holding the list's
