@@ -36,8 +36,8 @@ func TestLogBatch(t *testing.T) {
 	cases := []struct {
 		name string
 		// run logs through logger and returns what must be out at once.
-		run  func(l *slog.Logger, b *logBatch) []string
-		want []string // what must not be out yet (empty: nothing)
+		run     func(l *slog.Logger, b *logBatch) []string
+		waiting []string // what must not be out yet, until the delay (empty: nothing)
 	}{
 		{"info waits", func(l *slog.Logger, b *logBatch) []string {
 			l.Info("request", "path", "/v1/")
@@ -78,17 +78,17 @@ func TestLogBatch(t *testing.T) {
 				}
 				last = i
 			}
-			for _, s := range c.want {
+			for _, s := range c.waiting {
 				if strings.Contains(got, s) {
 					t.Fatalf("%q written before its batch: %q", s, got)
 				}
 			}
-			if len(c.want) > 0 {
+			if len(c.waiting) > 0 {
 				// The delay writes it, in one write.
 				deadline := time.Now().Add(5 * time.Second)
-				for !strings.Contains(out.String(), c.want[0]) {
+				for !strings.Contains(out.String(), c.waiting[0]) {
 					if time.Now().After(deadline) {
-						t.Fatalf("%q never written", c.want[0])
+						t.Fatalf("%q never written", c.waiting[0])
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
