@@ -216,6 +216,14 @@ func Open(ctx context.Context, url string, opts Options) (*Backend, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	var ordered bool
+	if err := pool.QueryRow(ctx, `SELECT coalesce(bool_or(prosrc LIKE '%pg_advisory_xact_lock%'), false) FROM pg_proc WHERE proname = 'bump_timestamp'`).Scan(&ordered); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %v", err)
+	}
+	if !ordered {
+		log.Warn("postgres: the database's stamping trigger is Kinto's or an older Nimbus's, so writes Kinto makes to it are not ordered with Nimbus's; run \"nimbus migrate\" to update it")
+	}
 	if opts.CacheEntries >= 0 {
 		var n int
 		err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'nimbus\_cache\_%' AND NOT tgisinternal`).Scan(&n)

@@ -57,17 +57,45 @@ var schemaSQL = []string{
 	`INSERT INTO metadata (name, value) VALUES ('permission_schema_version', '2')`,
 }
 
-// bumpTimestampSQL is Kinto's stamping trigger function with one line
-// added: a transaction of Nimbus, which stamps its rows itself under the
-// list's lock, says so (stampedSetting) and skips the function's query of
+// bumpTimestampSQL is Kinto's stamping trigger function with two
+// changes. A transaction of Nimbus, which stamps its rows itself under the
+// list's lock, says so (stampedStmt) and skips the function's query of
 // the list's latest timestamp, the largest part of a row's write cost.
-// Kinto's writes never set it and are stamped as Kinto expects; if Kinto
-// replaces the function with its own, Nimbus's writes stay correct and
-// only pay that query again.
+// Any other writer (Kinto) first takes the list's advisory lock, the one
+// Nimbus's writers hold until they commit (lockKey; an account row, which
+// Kinto files under its own id, takes the lock of Nimbus's one accounts
+// list). Kinto's writes are then stamped after every committed write of
+// the list and commit in timestamp order with Nimbus's, so a _since
+// reader misses none of them, and two writers never pick the same
+// timestamp (which failed one of them on the unique index).
+//
+// Only the first list a Kinto transaction writes is waited for, as a
+// Nimbus write group's first call waits. A later one (a record's history
+// entry, a batch's second collection) is tried for up to about 100 ms
+// and, if still held, written without it, as Kinto alone would: waiting
+// while holding a list's lock could close a cycle with a transaction
+// waiting for that one, which PostgreSQL breaks only after a second, by
+// failing one of them.
+//
+// If Kinto replaces the function with its own, Nimbus's writes stay
+// correct and only pay that query again; Kinto's lose the ordering
+// (Open warns).
 const bumpTimestampSQL = `CREATE OR REPLACE FUNCTION bump_timestamp() RETURNS trigger AS $$
-	 DECLARE previous BIGINT; current BIGINT;
+	 DECLARE previous BIGINT; current BIGINT; lockkey BIGINT; got BOOLEAN;
 	 BEGIN
 	   IF current_setting('nimbus.stamped', true) = 'on' AND NEW.last_modified IS NOT NULL THEN RETURN NEW; END IF;
+	   lockkey := hashtextextended(CASE WHEN NEW.parent_id = NEW.id THEN '' ELSE NEW.parent_id END || ' ' || NEW.resource_name, 7);
+	   IF current_setting('nimbus.list_locked', true) = 'on' THEN
+	     got := pg_try_advisory_xact_lock(lockkey);
+	     FOR attempt IN 1..50 LOOP
+	       EXIT WHEN got;
+	       PERFORM pg_sleep(0.002);
+	       got := pg_try_advisory_xact_lock(lockkey);
+	     END LOOP;
+	   ELSE
+	     PERFORM pg_advisory_xact_lock(lockkey);
+	     PERFORM set_config('nimbus.list_locked', 'on', true);
+	   END IF;
 	   previous := NULL;
 	   WITH existing AS (
 	     (SELECT last_modified FROM objects

@@ -1,0 +1,158 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
+)
+
+// TestKintoWritesTakeTheListLock checks the stamping trigger
+// (bumpTimestampSQL) as Kinto meets it: a row Kinto writes into a list
+// whose lock a Nimbus transaction holds waits for that transaction's
+// commit and is stamped after it, so both servers' writes commit in
+// timestamp order; and a second list of the same Kinto transaction,
+// locked by Nimbus, is not waited for beyond a short try (a wait there
+// could close a deadlock), the row being written as Kinto alone would.
+func TestKintoWritesTakeTheListLock(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Start(t).NewDatabase(t)
+	b := open(t, url)
+	history := storage.Ref{Resource: "history", Parent: "/buckets/b"}
+	kinto, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kinto.Close(ctx)
+	probe, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close(ctx)
+
+	// holdLock runs a Nimbus write of ref that keeps its transaction (and
+	// the list's lock) open until release is called (at the latest when
+	// the test ends, failed or not); written gets the object once its
+	// lock is held, done the transaction's outcome.
+	holdLock := func(t *testing.T, ref storage.Ref, id string) (written chan storage.Object, release func(), done chan error) {
+		written, done = make(chan storage.Object, 1), make(chan error, 1)
+		ch := make(chan struct{})
+		var once sync.Once
+		release = func() { once.Do(func() { close(ch) }) }
+		t.Cleanup(release)
+		go func() {
+			done <- b.Update(ctx, func(tx storage.Tx) error {
+				o, err := tx.Create(ref, storage.Object{"id": id})
+				if err != nil {
+					return err
+				}
+				// The lock is taken with the list's timestamp, before the
+				// row is stamped.
+				written <- o
+				<-ch
+				return nil
+			})
+		}()
+		return written, release, done
+	}
+	kintoInsert := func(tx pgx.Tx, ref storage.Ref, id string) (int64, error) {
+		var lm int64
+		err := tx.QueryRow(ctx, `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+		  VALUES ($1, $2, $3, '{}', NULL, FALSE) RETURNING as_epoch(last_modified)`, id, ref.Parent, ref.Resource).Scan(&lm)
+		return lm, err
+	}
+	waiting := func() bool {
+		t.Helper()
+		var n int
+		if err := probe.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+
+	t.Run("first list waits and is stamped after", func(t *testing.T) {
+		written, release, done := holdLock(t, recs, "nimbus")
+		var ours storage.Object
+		select {
+		case ours = <-written:
+		case err := <-done:
+			t.Fatalf("Nimbus's write: %v", err)
+		}
+		kintoDone := make(chan error, 1)
+		var lm int64
+		go func() {
+			tx, err := kinto.Begin(ctx)
+			if err == nil {
+				if lm, err = kintoInsert(tx, recs, "kinto"); err == nil {
+					err = tx.Commit(ctx)
+				}
+			}
+			kintoDone <- err
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for !waiting() {
+			if time.Now().After(deadline) {
+				t.Fatal("Kinto's insert never waited for the list's lock")
+			}
+			select {
+			case err := <-kintoDone:
+				t.Fatalf("Kinto's insert ran while Nimbus held the list's lock (err %v)", err)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		release()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-kintoDone; err != nil {
+			t.Fatal(err)
+		}
+		if lm <= storage.LastModified(ours) {
+			t.Errorf("Kinto's row stamped %d, not after Nimbus's %d committed before it", lm, storage.LastModified(ours))
+		}
+	})
+
+	t.Run("later list is only tried", func(t *testing.T) {
+		written, release, done := holdLock(t, history, "h-nimbus")
+		select {
+		case <-written:
+		case err := <-done:
+			t.Fatalf("Nimbus's write: %v", err)
+		}
+		defer func() {
+			release()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}()
+		tx, err := kinto.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck // committed below
+		if _, err := kintoInsert(tx, recs, "kinto-2"); err != nil {
+			t.Fatal(err)
+		}
+		// The history list is Nimbus's until release: the insert must
+		// give up waiting well before the deadline.
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err = tx.Exec(ictx, `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+		  VALUES ('h-kinto', $1, 'history', '{}', NULL, FALSE)`, history.Parent)
+		if errors.Is(err, context.DeadlineExceeded) || ictx.Err() != nil {
+			t.Fatal("Kinto's write of a second list waited for the lock another transaction holds")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
