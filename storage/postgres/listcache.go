@@ -18,9 +18,18 @@ import (
 
 // cachedPage is a page as the database returned it and, once a request
 // asked for it raw (ListRaw), each object's JSON as List's objects encode.
+//
+// ts is the list timestamp the transaction that read the page had
+// returned before (-1: it read none). A transaction that returned a
+// timestamp for the list (the ETag of a list response) is served a page
+// only if read under that same timestamp: the cache may keep a newer
+// timestamp, read from the database after a write, before it hears of
+// that write and drops the pages older than it, and a page older than
+// its ETag would make a client syncing from that ETag miss the write.
 type cachedPage struct {
 	rows []pageRow
 	enc  [][]byte
+	ts   int64
 }
 
 // pageRow is a stored row of a cached page.
@@ -83,10 +92,18 @@ func (t *pgTx) pageCached(ref storage.Ref, q storage.Query) bool {
 	return !t.write && pageCacheable(q) && !t.selfParented(ref) && !t.tc.touchesList(ref) && t.cached()
 }
 
+// pageTS is the timestamp this transaction returned for list, -1 if none.
+func (t *pgTx) pageTS(list string) int64 {
+	if ts, ok := t.seenTS[list]; ok {
+		return ts
+	}
+	return -1
+}
+
 // cachedList serves a page from the cache, or reads it and keeps it.
 func (t *pgTx) cachedList(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	list, key := listID(ref.Resource, ref.Parent), pageKey(q)
-	if rows, _, ok := t.cache.page(list, key); ok {
+	if rows, _, ok := t.cache.page(list, key, t.pageTS(list)); ok {
 		t.cache.hits.Add(1)
 		out := make([]storage.Object, len(rows))
 		for i, r := range rows {
@@ -102,22 +119,23 @@ func (t *pgTx) cachedList(ref storage.Ref, q storage.Query) ([]storage.Object, e
 	gen := t.cache.gen.Load()
 	objs, rows, err := t.listNow(ref, q, true)
 	if err == nil {
-		t.cache.keepPage(list, key, rows, gen)
+		t.cache.keepPage(list, key, rows, t.pageTS(list), gen)
 	}
 	return objs, err
 }
 
-func (c *cache) page(list, key string) ([]pageRow, [][]byte, bool) {
+// page returns a kept page, if read under timestamp ts when ts is not -1.
+func (c *cache) page(list, key string, ts int64) ([]pageRow, [][]byte, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	p, ok := c.pages[list][key]
-	if !ok || !c.enabled {
+	if !ok || !c.enabled || ts != -1 && p.ts != ts {
 		return nil, nil, false
 	}
 	return p.rows, p.enc, true
 }
 
-func (c *cache) keepPage(list, key string, rows []pageRow, gen uint64) {
+func (c *cache) keepPage(list, key string, rows []pageRow, ts int64, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.enabled || c.gen.Load() != gen {
@@ -132,7 +150,7 @@ func (c *cache) keepPage(list, key string, rows []pageRow, gen uint64) {
 	if rows == nil {
 		rows = []pageRow{}
 	}
-	m[key] = &cachedPage{rows: rows}
+	m[key] = &cachedPage{rows: rows, ts: ts}
 }
 
 // keepEncoded attaches the objects' JSON to a kept page, unless anything
@@ -157,7 +175,7 @@ func (t *pgTx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error)
 		return nil, false, nil
 	}
 	list, key := listID(ref.Resource, ref.Parent), pageKey(q)
-	if _, enc, ok := t.cache.page(list, key); ok && enc != nil {
+	if _, enc, ok := t.cache.page(list, key, t.pageTS(list)); ok && enc != nil {
 		t.cache.hits.Add(1)
 		return enc, true, nil
 	}

@@ -249,15 +249,18 @@ func (t *pgTx) listTS(ref storage.Ref) (int64, error) {
 		// Read-only transactions take the list timestamp (ETag of every
 		// page) from the cache; writers always read it under the lock.
 		list := listID(ref.Resource, ref.Parent)
-		if ts, ok := lookup(t.cache, stampsOf, list); ok {
-			return ts, nil
+		ts, ok := lookup(t.cache, stampsOf, list)
+		if !ok {
+			gen := t.cache.gen.Load()
+			if err := t.roundTrip("timestamp", t.listTSStmt(ref, &ts)); err != nil {
+				return 0, err
+			}
+			keep(t.cache, stampsOf, list, ts, gen)
 		}
-		gen := t.cache.gen.Load()
-		var ts int64
-		if err := t.roundTrip("timestamp", t.listTSStmt(ref, &ts)); err != nil {
-			return 0, err
+		if t.seenTS == nil {
+			t.seenTS = map[string]int64{}
 		}
-		keep(t.cache, stampsOf, list, ts, gen)
+		t.seenTS[list] = ts
 		return ts, nil
 	}
 	var ts int64

@@ -73,6 +73,10 @@ type pgTx struct {
 	prefetched map[objKey]cachedRow
 	// early is a write group's early send in flight (early.go).
 	early *earlyBatch
+	// seenTS are the list timestamps a read-only transaction returned,
+	// by list: a page it reads is served from the cache only if read
+	// under the same timestamp (listcache.go).
+	seenTS map[string]int64
 }
 
 // cached tells whether reads of this transaction may use the cache; the
