@@ -76,62 +76,77 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 		var total int
 		var ids []string
 		var pobjs map[string]storage.Object
-		err := a.pipeline(r, steps{
-			authorize: func(tx storage.Tx, _ storage.Object) (err error) {
-				ids, err = a.listScope(r, tx, res, m, "read")
-				return err
-			},
-			validate: func(tx storage.Tx, _ storage.Object) (err error) {
-				if e := checkIDs(res, m, false); e != nil {
-					return e
-				}
-				if pobjs, err = parents(tx, res, m, !r.Authenticated()); err != nil {
+		read := func() error {
+			objs, raws, useRaw, total = nil, nil, false, 0
+			return a.pipeline(r, steps{
+				authorize: func(tx storage.Tx, _ storage.Object) (err error) {
+					ids, err = a.listScope(r, tx, res, m, "read")
 					return err
-				}
-				var qerr *Error
-				if lq, qerr = a.parseList(r, res, false); qerr != nil {
-					return qerr
-				}
-				return errorsOf(perr)
-			},
-			// The preconditions are applied after the transaction: an
-			// empty list may need its timestamp set first.
-			execute: func(tx storage.Tx, _ storage.Object) (_ []*Event, err error) {
-				if ts, err = tx.Timestamp(ref); err != nil {
-					return nil, err
-				}
-				lq.q.IDs = ids
-				a.cacheHeaders(r, res, m, pobjs)
-				if head {
-					total, err = tx.Count(ref, lq.q.Filters, lq.q.IncludeDeleted)
-					if err == nil && ids != nil {
-						q := lq.q
-						q.Limit = 0
-						var all []storage.Object
-						all, err = tx.List(ref, q)
-						total = len(all)
+				},
+				validate: func(tx storage.Tx, _ storage.Object) (err error) {
+					if e := checkIDs(res, m, false); e != nil {
+						return e
 					}
-					return nil, err
-				}
-				q := lq.q
-				q.Limit = lq.pageSize + 1
-				if rl, ok := tx.(storage.RawLister); ok && lq.fields == nil && res.ReadFilter == nil {
-					var served bool
-					if raws, served, err = rl.ListRaw(ref, q); err != nil || served {
-						useRaw = served
+					if pobjs, err = parents(tx, res, m, !r.Authenticated()); err != nil {
+						return err
+					}
+					var qerr *Error
+					if lq, qerr = a.parseList(r, res, false); qerr != nil {
+						return qerr
+					}
+					return errorsOf(perr)
+				},
+				// The preconditions are applied after the transaction: an
+				// empty list may need its timestamp set first.
+				execute: func(tx storage.Tx, _ storage.Object) (_ []*Event, err error) {
+					if ts, err = tx.Timestamp(ref); err != nil {
 						return nil, err
 					}
-				}
-				objs, err = tx.List(ref, q)
-				return nil, err
-			},
-		})
-		if err != nil {
+					lq.q.IDs = ids
+					a.cacheHeaders(r, res, m, pobjs)
+					if head {
+						total, err = tx.Count(ref, lq.q.Filters, lq.q.IncludeDeleted)
+						if err == nil && ids != nil {
+							q := lq.q
+							q.Limit = 0
+							var all []storage.Object
+							all, err = tx.List(ref, q)
+							total = len(all)
+						}
+						return nil, err
+					}
+					q := lq.q
+					q.Limit = lq.pageSize + 1
+					if rl, ok := tx.(storage.RawLister); ok && lq.fields == nil && res.ReadFilter == nil {
+						var served bool
+						if raws, served, err = rl.ListRaw(ref, q); err != nil || served {
+							useRaw = served
+							return nil, err
+						}
+					}
+					objs, err = tx.List(ref, q)
+					return nil, err
+				},
+			})
+		}
+		if err := read(); err != nil {
 			return err
 		}
 		if ts == 0 {
-			if err := r.Update(func(tx storage.Tx) (err error) { ts, err = tx.Timestamp(ref); return }); err != nil {
+			// A list never written has no timestamp yet: it gets one, as
+			// in Kinto. Writes may have landed since the page was read,
+			// and the timestamp would then be theirs: the list is read
+			// again (its timestamp first, then the page), or a client
+			// syncing from this ETag (_since) would never get them.
+			var set int64
+			if err := r.Update(func(tx storage.Tx) (err error) { set, err = tx.Timestamp(ref); return }); err != nil {
 				return err
+			}
+			if err := read(); err != nil {
+				return err
+			}
+			if ts == 0 {
+				ts = set
 			}
 		}
 		r.SetETag(ts)
