@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/postgres"
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
@@ -155,4 +158,39 @@ func TestKintoWritesTakeTheListLock(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestOldStampingTriggerWarned: a database whose stamping trigger does not
+// take the list lock (Kinto's own, or an older Nimbus's) is served, with a
+// warning that names the fix; "nimbus migrate" installs the new one.
+func TestOldStampingTriggerWarned(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Start(t).NewDatabase(t)
+	sql, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sql.Close(ctx)
+	if _, err := sql.Exec(ctx, `CREATE OR REPLACE FUNCTION bump_timestamp() RETURNS trigger AS $$ BEGIN RETURN NEW; END; $$ LANGUAGE plpgsql`); err != nil {
+		t.Fatal(err)
+	}
+	warned := func() bool {
+		t.Helper()
+		var logs strings.Builder
+		b, err := postgres.Open(ctx, url, postgres.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), CacheEntries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		return strings.Contains(logs.String(), "stamping trigger") && strings.Contains(logs.String(), "nimbus migrate")
+	}
+	if !warned() {
+		t.Error("no warning about the old stamping trigger")
+	}
+	if _, err := postgres.Migrate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if warned() {
+		t.Error("warning about the stamping trigger after nimbus migrate")
+	}
 }
