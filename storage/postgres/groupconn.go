@@ -64,6 +64,10 @@ func (g groupConn) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 	return g.c.SendBatch(ctx, b)
 }
 
+func (g groupConn) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	return g.c.CopyFrom(ctx, table, columns, src)
+}
+
 func (g groupConn) status() byte { return g.c.Conn().PgConn().TxStatus() }
 
 func (g groupConn) closed() bool { return g.c.Conn().IsClosed() }

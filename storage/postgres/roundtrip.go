@@ -39,6 +39,20 @@ func (s spTx) flush(ctx context.Context) error {
 	return s.t.roundTrip("write")
 }
 
+// CopyFrom sends what is pending, then copies rows in (copier), on a
+// transaction whose connection can (a pgx transaction or a write group's
+// connection).
+func (s spTx) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	cp, ok := s.tx.(copier)
+	if !ok {
+		return 0, errors.New("postgres: COPY is not available on this connection")
+	}
+	if err := s.flush(ctx); err != nil {
+		return 0, err
+	}
+	return cp.CopyFrom(ctx, table, columns, src)
+}
+
 func (s spTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if err := s.flush(ctx); err != nil {
 		return pgconn.CommandTag{}, err
