@@ -44,7 +44,8 @@ var epoch = time.Now()
 // otherwise only adds functions and triggers of its own to Kinto's
 // layout, so Kinto keeps working on the same database (and its writes
 // invalidate Nimbus's caches too).
-var cacheSQL = []string{
+var cacheSQL = append([]string{
+	lockListSQL,
 	bumpTimestampSQL,
 	// A payload over PostgreSQL's 8000-byte limit would fail the writing
 	// transaction: such a change drops every cache instead.
@@ -118,7 +119,7 @@ var cacheSQL = []string{
 	`DROP TRIGGER IF EXISTS nimbus_cache_truncate_principals ON user_principals`,
 	`CREATE TRIGGER nimbus_cache_truncate_principals AFTER TRUNCATE ON user_principals
 	   FOR EACH STATEMENT EXECUTE FUNCTION nimbus_notify_all()`,
-}
+}, lockTimestampsSQL...)
 
 // fixupSQL repairs what earlier Nimbus builds wrote differently from
 // Kinto: accounts kept in one list (an empty parent_id) instead of each under

@@ -20,7 +20,9 @@ import (
 // (bumpTimestampSQL) as Kinto meets it: a row Kinto writes into a list
 // whose lock a Nimbus transaction holds waits for that transaction's
 // commit and is stamped after it, so both servers' writes commit in
-// timestamp order; and a second list of the same Kinto transaction,
+// timestamp order; so does the timestamps row Kinto creates for an
+// empty list (lockTimestampsSQL); and a second list of the same Kinto
+// transaction,
 // locked by Nimbus, is not waited for beyond a short try (a wait there
 // could close a deadlock), the row being written as Kinto alone would.
 func TestKintoWritesTakeTheListLock(t *testing.T) {
@@ -118,6 +120,51 @@ func TestKintoWritesTakeTheListLock(t *testing.T) {
 		}
 		if lm <= storage.LastModified(ours) {
 			t.Errorf("Kinto's row stamped %d, not after Nimbus's %d committed before it", lm, storage.LastModified(ours))
+		}
+	})
+
+	t.Run("an empty list's timestamps row waits too", func(t *testing.T) {
+		// Kinto creates the row of a list that has none when it reads the
+		// list's timestamp, and may then write the list's first record.
+		empty := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/new"}
+		written, release, done := holdLock(t, empty, "nimbus-first")
+		select {
+		case <-written:
+		case err := <-done:
+			t.Fatalf("Nimbus's write: %v", err)
+		}
+		kintoDone := make(chan error, 1)
+		go func() {
+			tx, err := kinto.Begin(ctx)
+			if err == nil {
+				_, err = tx.Exec(ctx, `INSERT INTO timestamps (parent_id, resource_name, last_modified)
+				  VALUES ($1, $2, clock_timestamp()::TIMESTAMP) ON CONFLICT (parent_id, resource_name) DO NOTHING`, empty.Parent, empty.Resource)
+				if err == nil {
+					_, err = kintoInsert(tx, empty, "kinto-first")
+				}
+				if err == nil {
+					err = tx.Commit(ctx)
+				}
+			}
+			kintoDone <- err
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for !waiting() {
+			if time.Now().After(deadline) {
+				t.Fatal("Kinto's timestamps row never waited for the list's lock")
+			}
+			select {
+			case err := <-kintoDone:
+				t.Fatalf("Kinto wrote the list's timestamps row while Nimbus held the list's lock (err %v)", err)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		release()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-kintoDone; err != nil {
+			t.Fatal(err)
 		}
 	})
 

@@ -217,7 +217,9 @@ func Open(ctx context.Context, url string, opts Options) (*Backend, error) {
 		log = slog.Default()
 	}
 	var ordered bool
-	if err := pool.QueryRow(ctx, `SELECT coalesce(bool_or(prosrc LIKE '%pg_advisory_xact_lock%'), false) FROM pg_proc WHERE proname = 'bump_timestamp'`).Scan(&ordered); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT coalesce(bool_or(prosrc LIKE '%nimbus_lock_list%'), false)
+	  AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'nimbus_lock_timestamps')
+	  FROM pg_proc WHERE proname = 'bump_timestamp'`).Scan(&ordered); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %v", err)
 	}

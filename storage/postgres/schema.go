@@ -62,40 +62,21 @@ var schemaSQL = []string{
 // list's lock, says so (stampedStmt) and skips the function's query of
 // the list's latest timestamp, the largest part of a row's write cost.
 // Any other writer (Kinto) first takes the list's advisory lock, the one
-// Nimbus's writers hold until they commit (lockKey; an account row, which
-// Kinto files under its own id, takes the lock of Nimbus's one accounts
-// list). Kinto's writes are then stamped after every committed write of
-// the list and commit in timestamp order with Nimbus's, so a _since
-// reader misses none of them, and two writers never pick the same
+// Nimbus's writers hold until they commit (lockListSQL; an account row,
+// which Kinto files under its own id, takes the lock of Nimbus's one
+// accounts list). Kinto's writes are then stamped after every committed
+// write of the list and commit in timestamp order with Nimbus's, so a
+// _since reader misses none of them, and two writers never pick the same
 // timestamp (which failed one of them on the unique index).
-//
-// Only the first list a Kinto transaction writes is waited for, as a
-// Nimbus write group's first call waits. A later one (a record's history
-// entry, a batch's second collection) is tried for up to about 100 ms
-// and, if still held, written without it, as Kinto alone would: waiting
-// while holding a list's lock could close a cycle with a transaction
-// waiting for that one, which PostgreSQL breaks only after a second, by
-// failing one of them.
 //
 // If Kinto replaces the function with its own, Nimbus's writes stay
 // correct and only pay that query again; Kinto's lose the ordering
 // (Open warns).
 const bumpTimestampSQL = `CREATE OR REPLACE FUNCTION bump_timestamp() RETURNS trigger AS $$
-	 DECLARE previous BIGINT; current BIGINT; lockkey BIGINT; got BOOLEAN;
+	 DECLARE previous BIGINT; current BIGINT;
 	 BEGIN
 	   IF current_setting('nimbus.stamped', true) = 'on' AND NEW.last_modified IS NOT NULL THEN RETURN NEW; END IF;
-	   lockkey := hashtextextended(CASE WHEN NEW.parent_id = NEW.id THEN '' ELSE NEW.parent_id END || ' ' || NEW.resource_name, 7);
-	   IF current_setting('nimbus.list_locked', true) = 'on' THEN
-	     got := pg_try_advisory_xact_lock(lockkey);
-	     FOR attempt IN 1..50 LOOP
-	       EXIT WHEN got;
-	       PERFORM pg_sleep(0.002);
-	       got := pg_try_advisory_xact_lock(lockkey);
-	     END LOOP;
-	   ELSE
-	     PERFORM pg_advisory_xact_lock(lockkey);
-	     PERFORM set_config('nimbus.list_locked', 'on', true);
-	   END IF;
+	   PERFORM nimbus_lock_list(CASE WHEN NEW.parent_id = NEW.id THEN '' ELSE NEW.parent_id END || ' ' || NEW.resource_name);
 	   previous := NULL;
 	   WITH existing AS (
 	     (SELECT last_modified FROM objects
@@ -112,6 +93,55 @@ const bumpTimestampSQL = `CREATE OR REPLACE FUNCTION bump_timestamp() RETURNS tr
 	   END IF;
 	   RETURN NEW;
 	 END; $$ LANGUAGE plpgsql`
+
+// lockListSQL takes a list's advisory lock (lockKey) for a writer that is
+// not Nimbus. Only the first list a transaction locks is waited for, as a
+// Nimbus write group's first call waits. A later one (a record's history
+// entry, a batch's second collection) is tried for up to about 100 ms
+// and, if still held, left unlocked, as Kinto alone would write it:
+// waiting while holding a list's lock could close a cycle with a
+// transaction waiting for that one, which PostgreSQL breaks only after a
+// second, by failing one of them.
+const lockListSQL = `CREATE OR REPLACE FUNCTION nimbus_lock_list(list TEXT) RETURNS void AS $$
+	 DECLARE lockkey BIGINT; got BOOLEAN;
+	 BEGIN
+	   lockkey := hashtextextended(list, 7);
+	   IF current_setting('nimbus.list_locked', true) = 'on' THEN
+	     got := pg_try_advisory_xact_lock(lockkey);
+	     FOR attempt IN 1..50 LOOP
+	       EXIT WHEN got;
+	       PERFORM pg_sleep(0.002);
+	       got := pg_try_advisory_xact_lock(lockkey);
+	     END LOOP;
+	   ELSE
+	     PERFORM pg_advisory_xact_lock(lockkey);
+	     PERFORM set_config('nimbus.list_locked', 'on', true);
+	   END IF;
+	 END; $$ LANGUAGE plpgsql`
+
+// lockTimestampsSQL makes a writer that is not Nimbus take the list's
+// lock before it creates the list's timestamps row or changes it. Kinto
+// creates that row when it first reads an empty list's timestamp, often
+// in the request that then writes the list's first record: without the
+// lock, that uncommitted row made a Nimbus group (which holds the lock
+// and writes the row too) wait for Kinto's transaction while Kinto's
+// record waited for the group's lock, a deadlock PostgreSQL broke after a
+// second by failing one of them. Kinto's reads of a list that has its row
+// (an INSERT ... ON CONFLICT DO NOTHING each time) take no lock.
+var lockTimestampsSQL = []string{
+	`CREATE OR REPLACE FUNCTION nimbus_lock_timestamps() RETURNS trigger AS $$
+	 BEGIN
+	   IF current_setting('nimbus.stamped', true) = 'on' THEN RETURN NEW; END IF;
+	   IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM timestamps WHERE parent_id = NEW.parent_id AND resource_name = NEW.resource_name) THEN
+	     RETURN NEW;
+	   END IF;
+	   PERFORM nimbus_lock_list(NEW.parent_id || ' ' || NEW.resource_name);
+	   RETURN NEW;
+	 END; $$ LANGUAGE plpgsql`,
+	`DROP TRIGGER IF EXISTS nimbus_lock_timestamps ON timestamps`,
+	`CREATE TRIGGER nimbus_lock_timestamps BEFORE INSERT OR UPDATE ON timestamps
+	   FOR EACH ROW EXECUTE FUNCTION nimbus_lock_timestamps()`,
+}
 
 // stampedStmt marks a write transaction of Nimbus for bumpTimestampSQL.
 var stampedStmt = stmt{sql: `SELECT set_config('nimbus.stamped', 'on', true)`, kind: kindSetup}
