@@ -39,11 +39,13 @@ const notifyChannel = "nimbus_cache"
 // epoch is the origin of the monotonic instants the cache compares.
 var epoch = time.Now()
 
-// cacheSQL installs the notification triggers, and the stamping function
-// that lets Nimbus's own writes skip Kinto's query (bumpTimestampSQL). It
-// otherwise only adds functions and triggers of its own to Kinto's
-// layout, so Kinto keeps working on the same database (and its writes
-// invalidate Nimbus's caches too).
+// cacheSQL installs the notification triggers, the stamping function that
+// lets Nimbus's own writes skip Kinto's query and makes Kinto's take the
+// list lock (bumpTimestampSQL, lockListSQL), and the trigger that does the
+// same for Kinto's timestamps rows (lockTimestampsSQL). It otherwise only
+// adds functions and triggers of its own to Kinto's layout, so Kinto
+// keeps working on the same database (and its writes invalidate Nimbus's
+// caches too).
 var cacheSQL = append([]string{
 	lockListSQL,
 	bumpTimestampSQL,
