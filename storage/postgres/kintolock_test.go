@@ -43,10 +43,10 @@ func TestKintoWritesTakeTheListLock(t *testing.T) {
 
 	// holdLock runs a Nimbus write of ref that keeps its transaction (and
 	// the list's lock) open until release is called (at the latest when
-	// the test ends, failed or not); written gets the object once its
-	// lock is held, done the transaction's outcome.
-	holdLock := func(t *testing.T, ref storage.Ref, id string) (written chan storage.Object, release func(), done chan error) {
-		written, done = make(chan storage.Object, 1), make(chan error, 1)
+	// the test ends, failed or not). It returns once the lock is held,
+	// with the object written; done gets the transaction's outcome.
+	holdLock := func(t *testing.T, ref storage.Ref, id string) (ours storage.Object, release func(), done chan error) {
+		written, done := make(chan storage.Object, 1), make(chan error, 1)
 		ch := make(chan struct{})
 		var once sync.Once
 		release = func() { once.Do(func() { close(ch) }) }
@@ -64,7 +64,12 @@ func TestKintoWritesTakeTheListLock(t *testing.T) {
 				return nil
 			})
 		}()
-		return written, release, done
+		select {
+		case ours = <-written:
+		case err := <-done:
+			t.Fatalf("Nimbus's write: %v", err)
+		}
+		return ours, release, done
 	}
 	kintoInsert := func(tx pgx.Tx, ref storage.Ref, id string) (int64, error) {
 		var lm int64
@@ -80,21 +85,18 @@ func TestKintoWritesTakeTheListLock(t *testing.T) {
 		}
 		return n > 0
 	}
-
-	t.Run("first list waits and is stamped after", func(t *testing.T) {
-		written, release, done := holdLock(t, recs, "nimbus")
-		var ours storage.Object
-		select {
-		case ours = <-written:
-		case err := <-done:
-			t.Fatalf("Nimbus's write: %v", err)
-		}
+	// kintoWaits runs work in a Kinto transaction while a Nimbus write of
+	// ref holds the list's lock: work must wait for that lock, and
+	// complete once the Nimbus transaction has committed. It returns the
+	// object Nimbus wrote.
+	kintoWaits := func(t *testing.T, ref storage.Ref, what string, work func(pgx.Tx) error) storage.Object {
+		t.Helper()
+		ours, release, done := holdLock(t, ref, "nimbus-"+what)
 		kintoDone := make(chan error, 1)
-		var lm int64
 		go func() {
 			tx, err := kinto.Begin(ctx)
 			if err == nil {
-				if lm, err = kintoInsert(tx, recs, "kinto"); err == nil {
+				if err = work(tx); err == nil {
 					err = tx.Commit(ctx)
 				}
 			}
@@ -103,11 +105,11 @@ func TestKintoWritesTakeTheListLock(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for !waiting() {
 			if time.Now().After(deadline) {
-				t.Fatal("Kinto's insert never waited for the list's lock")
+				t.Fatalf("Kinto's %s never waited for the list's lock", what)
 			}
 			select {
 			case err := <-kintoDone:
-				t.Fatalf("Kinto's insert ran while Nimbus held the list's lock (err %v)", err)
+				t.Fatalf("Kinto's %s ran while Nimbus held the list's lock (err %v)", what, err)
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
@@ -118,6 +120,15 @@ func TestKintoWritesTakeTheListLock(t *testing.T) {
 		if err := <-kintoDone; err != nil {
 			t.Fatal(err)
 		}
+		return ours
+	}
+
+	t.Run("first list waits and is stamped after", func(t *testing.T) {
+		var lm int64
+		ours := kintoWaits(t, recs, "insert", func(tx pgx.Tx) (err error) {
+			lm, err = kintoInsert(tx, recs, "kinto")
+			return err
+		})
 		if lm <= storage.LastModified(ours) {
 			t.Errorf("Kinto's row stamped %d, not after Nimbus's %d committed before it", lm, storage.LastModified(ours))
 		}
@@ -127,54 +138,18 @@ func TestKintoWritesTakeTheListLock(t *testing.T) {
 		// Kinto creates the row of a list that has none when it reads the
 		// list's timestamp, and may then write the list's first record.
 		empty := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/new"}
-		written, release, done := holdLock(t, empty, "nimbus-first")
-		select {
-		case <-written:
-		case err := <-done:
-			t.Fatalf("Nimbus's write: %v", err)
-		}
-		kintoDone := make(chan error, 1)
-		go func() {
-			tx, err := kinto.Begin(ctx)
-			if err == nil {
-				_, err = tx.Exec(ctx, `INSERT INTO timestamps (parent_id, resource_name, last_modified)
-				  VALUES ($1, $2, clock_timestamp()::TIMESTAMP) ON CONFLICT (parent_id, resource_name) DO NOTHING`, empty.Parent, empty.Resource)
-				if err == nil {
-					_, err = kintoInsert(tx, empty, "kinto-first")
-				}
-				if err == nil {
-					err = tx.Commit(ctx)
-				}
+		kintoWaits(t, empty, "timestamps row", func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO timestamps (parent_id, resource_name, last_modified)
+			  VALUES ($1, $2, clock_timestamp()::TIMESTAMP) ON CONFLICT (parent_id, resource_name) DO NOTHING`, empty.Parent, empty.Resource); err != nil {
+				return err
 			}
-			kintoDone <- err
-		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for !waiting() {
-			if time.Now().After(deadline) {
-				t.Fatal("Kinto's timestamps row never waited for the list's lock")
-			}
-			select {
-			case err := <-kintoDone:
-				t.Fatalf("Kinto wrote the list's timestamps row while Nimbus held the list's lock (err %v)", err)
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-		release()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		if err := <-kintoDone; err != nil {
-			t.Fatal(err)
-		}
+			_, err := kintoInsert(tx, empty, "kinto-first")
+			return err
+		})
 	})
 
 	t.Run("later list is only tried", func(t *testing.T) {
-		written, release, done := holdLock(t, history, "h-nimbus")
-		select {
-		case <-written:
-		case err := <-done:
-			t.Fatalf("Nimbus's write: %v", err)
-		}
+		_, release, done := holdLock(t, history, "h-nimbus")
 		defer func() {
 			release()
 			if err := <-done; err != nil {
