@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,10 +12,11 @@ import (
 var _ storage.BulkWriter = (*pgTx)(nil)
 
 // WriteMany implements storage.BulkWriter: the list is locked and its
-// timestamp read once, then every row, every ACL entry and the list's new
-// timestamp go in one round trip of a few array statements, instead of
-// three round trips per object. Kinto's and Nimbus's row triggers still
-// run for each row (timestamps, notifications).
+// timestamp read once, then the rows go in a round trip of a few array
+// statements, the ACL entries in a COPY and the list's new timestamp in a
+// last round trip, instead of three round trips per object. Kinto's and
+// Nimbus's row triggers still run for each row (timestamps,
+// notifications).
 func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id string) string) error {
 	t.prefetched = nil
 	if err := t.writable(); err != nil {
@@ -157,15 +159,10 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id
 	// every cache goes instead.
 	stmts = []stmt{bulkStmt(true)}
 	if len(fresh.ids) > 0 {
-		stmts = append(stmts, stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
-	  SELECT id, parent_id, $1, data::JSONB, from_epoch(ts), gone
-	  FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BOOLEAN[]) AS r(id, parent_id, data, ts, gone)`,
-			args: fresh.args(ref.Resource)})
+		stmts = append(stmts, stmt{sql: bulkRowsSQL, args: fresh.args(ref.Resource)})
 	}
 	if len(replaced.ids) > 0 {
-		stmts = append(stmts, stmt{sql: `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
-	  SELECT id, parent_id, $1, data::JSONB, from_epoch(ts), gone
-	  FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BOOLEAN[]) AS r(id, parent_id, data, ts, gone)
+		stmts = append(stmts, stmt{sql: bulkRowsSQL + `
 	  ON CONFLICT (id, parent_id, resource_name) DO UPDATE
 	  SET data = EXCLUDED.data, last_modified = EXCLUDED.last_modified, deleted = EXCLUDED.deleted`,
 			args: replaced.args(ref.Resource)})
@@ -175,31 +172,33 @@ func (t *pgTx) WriteMany(ref storage.Ref, objs []storage.BulkObject, uri func(id
 	if len(perms) == 0 {
 		return t.roundTrip("write", append(stmts, last...)...)
 	}
-	if cp, ok := t.tx.(copier); ok {
-		// The entries are copied (COPY), once the rows are written and the
-		// page's old entries deleted: PostgreSQL then fills its table
-		// pages many rows at a time, where an INSERT writes, and logs,
-		// one row at a time (a third less time for the entries, the
-		// largest statement of an import). The page's entries are unique
-		// (entries, above) and none of its objects has any left, so no
-		// conflict is expected; one that happens fails the page, which
-		// the caller's transaction runs again.
-		if err := t.roundTrip("write", stmts...); err != nil {
-			return err
-		}
-		src := pgx.CopyFromSlice(len(perms), func(i int) ([]any, error) {
-			return []any{entryURIs[i], perms[i], principals[i]}, nil
-		})
-		if _, err := cp.CopyFrom(t.ctx, pgx.Identifier{"access_control_entries"}, []string{"object_id", "permission", "principal"}, src); err != nil {
-			return wrap("write", err)
-		}
-		return t.roundTrip("write", last...)
+	// The entries are copied (COPY), once the rows are written and the
+	// page's old entries deleted: PostgreSQL then fills its table pages
+	// many rows at a time, where an INSERT writes, and logs, one row at a
+	// time (a third less time for the entries, the largest statement of an
+	// import). The page's entries are unique (entries, above) and none of
+	// its objects has any left, so no conflict is expected; one that
+	// happens fails the page, which the caller's transaction runs again.
+	cp, ok := t.tx.(copier)
+	if !ok {
+		return &storage.BackendError{Op: "postgres write", Err: errors.New("not a write transaction")}
 	}
-	stmts = append(stmts, stmt{sql: `INSERT INTO access_control_entries (object_id, permission, principal)
-	  SELECT object_id, perm, principal FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS t(object_id, perm, principal)
-	  ON CONFLICT DO NOTHING`, args: []any{entryURIs, perms, principals}})
-	return t.roundTrip("write", append(stmts, last...)...)
+	if err := t.roundTrip("write", stmts...); err != nil {
+		return err
+	}
+	src := pgx.CopyFromSlice(len(perms), func(i int) ([]any, error) {
+		return []any{entryURIs[i], perms[i], principals[i]}, nil
+	})
+	if _, err := cp.CopyFrom(t.ctx, pgx.Identifier{"access_control_entries"}, []string{"object_id", "permission", "principal"}, src); err != nil {
+		return wrap("write", err)
+	}
+	return t.roundTrip("write", last...)
 }
+
+// bulkRowsSQL inserts the rows of rowArrays.args.
+const bulkRowsSQL = `INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
+	  SELECT id, parent_id, $1, data::JSONB, from_epoch(ts), gone
+	  FROM unnest($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BOOLEAN[]) AS r(id, parent_id, data, ts, gone)`
 
 // rowArrays are the columns of rows written by one array statement.
 type rowArrays struct {
@@ -217,7 +216,8 @@ func (a *rowArrays) args(resource string) []any {
 	return []any{resource, a.ids, a.parents, a.datas, a.stamps, a.deleted}
 }
 
-// copier is a transaction that can COPY rows in (spTx).
+// copier can COPY rows in: spTx, and every connection it sends on
+// (txConn).
 type copier interface {
 	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
 }

@@ -30,6 +30,7 @@ type spTx struct {
 type txConn interface {
 	querier
 	batcher
+	copier
 }
 
 func (s spTx) flush(ctx context.Context) error {
@@ -39,18 +40,12 @@ func (s spTx) flush(ctx context.Context) error {
 	return s.t.roundTrip("write")
 }
 
-// CopyFrom sends what is pending, then copies rows in (copier), on a
-// transaction whose connection can (a pgx transaction or a write group's
-// connection).
+// CopyFrom sends what is pending, then copies rows in (copier).
 func (s spTx) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
-	cp, ok := s.tx.(copier)
-	if !ok {
-		return 0, errors.New("postgres: COPY is not available on this connection")
-	}
 	if err := s.flush(ctx); err != nil {
 		return 0, err
 	}
-	return cp.CopyFrom(ctx, table, columns, src)
+	return s.tx.CopyFrom(ctx, table, columns, src)
 }
 
 func (s spTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
