@@ -176,6 +176,16 @@ func ErrorFrom(err error) *Error {
 	return Internal()
 }
 
+// StatusClientClosed is nginx's status for a request whose client closed
+// its connection before the answer: it is logged and counted, never read.
+const StatusClientClosed = 499
+
+// ClientClosed is the answer to a request whose client went away while a
+// storage call ran (its context was canceled).
+func ClientClosed() *Error {
+	return &Error{Status: StatusClientClosed, Errno: ErrnoUndefined, Title: "Client Closed Request", Message: "The client closed the request before its answer."}
+}
+
 // TooLarge is the 413 of an oversized body.
 func TooLarge() *Error {
 	return &Error{Status: 413, Errno: ErrnoTooLarge, Message: "Request body too large."}

@@ -454,6 +454,14 @@ func (a *App) handleError(err error, c echo.Context) {
 		return
 	}
 	e := ErrorFrom(err)
+	if (e.Status == 500 || e.Status == 503) && errors.Is(req.Context().Err(), context.Canceled) {
+		// The client went away mid-request (its connection closed): the
+		// storage call was cut short, nothing is wrong with the server,
+		// and nobody reads the answer. Logged as nginx's 499, not as a
+		// server failure.
+		a.Logger.Debug("client went away", "path", req.URL.Path, "error", err.Error())
+		e = ClientClosed()
+	}
 	h := c.Response().Header()
 	for k, v := range e.Headers {
 		h.Set(k, v)
@@ -482,13 +490,7 @@ func (a *App) handleError(err error, c echo.Context) {
 		a.Logger.Error("request failed", "error", err.Error(), "path", req.URL.Path)
 	}
 	if e.Status == 503 {
-		if errors.Is(req.Context().Err(), context.Canceled) {
-			// The client went away mid-request; nothing is wrong with
-			// the backend and nobody reads the answer.
-			a.Logger.Debug("client went away", "path", req.URL.Path)
-		} else {
-			a.Logger.Warn("backend unavailable", "error", err.Error())
-		}
+		a.Logger.Warn("backend unavailable", "error", err.Error())
 	}
 	requestOf(c).errno = e.Errno
 	b, _ := EncodeJSON(e.Body())

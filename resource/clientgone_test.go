@@ -1,0 +1,124 @@
+package resource_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/memory"
+)
+
+// stallingBackend holds write transactions, once armed, until their
+// request's context ends, then fails them with what fail makes of it.
+type stallingBackend struct {
+	storage.Backend
+	armed   chan struct{}
+	entered chan struct{}
+	fail    func(error) error
+}
+
+func (b *stallingBackend) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	select {
+	case <-b.armed:
+		close(b.entered)
+		<-ctx.Done()
+		return b.fail(ctx.Err())
+	default:
+		return b.Backend.Update(ctx, fn)
+	}
+}
+
+// syncBuffer is a log sink the server's goroutines write to while the
+// test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// TestClientGoneIsNotAServerFailure: a client that closes its connection
+// while its write waits for the storage cuts the call short. The storage
+// reports the canceled context (raw, or wrapped as a backend error); the
+// server must log the request as nginx's 499, not as a failure of its own
+// (a 500 with an ERROR line, or a 503 "backend unavailable" warning),
+// which would page an operator for every impatient client.
+func TestClientGoneIsNotAServerFailure(t *testing.T) {
+	cases := []struct {
+		name string
+		fail func(error) error
+	}{
+		{"raw context error", func(err error) error { return err }},
+		{"backend error", func(err error) error { return &storage.BackendError{Op: "write", Err: err} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			backend := &stallingBackend{Backend: memory.New(), armed: make(chan struct{}), entered: make(chan struct{}), fail: tc.fail}
+			settings := map[string]string{"multiauth.policies": "test", "shelf_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}
+			app := resource.New(config.New(settings), backend, nil)
+			logs := &syncBuffer{}
+			app.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			if err := app.Register(shelves{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := app.Build(); err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(app)
+			defer srv.Close()
+			run(t, srv, []step{{name: "shelf", method: http.MethodPut, path: "/v1/shelves/s1", user: "alice", status: http.StatusCreated}})
+
+			close(backend.armed)
+			ctx, cancel := context.WithCancel(context.Background())
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/shelves/s1/books", strings.NewReader(`{"data":{"title":"t"}}`))
+			req.Header.Set("Authorization", "Test alice")
+			req.Header.Set("Content-Type", "application/json")
+			done := make(chan error, 1)
+			go func() {
+				res, err := http.DefaultClient.Do(req)
+				if err == nil {
+					res.Body.Close()
+				}
+				done <- err
+			}()
+			<-backend.entered
+			cancel()
+			if err := <-done; err == nil {
+				t.Fatal("the canceled request got an answer")
+			}
+			// The server notices the closed connection on its own time.
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(logs.String(), "path=/v1/shelves/s1/books status=") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			out := logs.String()
+			if !strings.Contains(out, "path=/v1/shelves/s1/books status=499") || !strings.Contains(out, "errno=999") {
+				t.Fatalf("want the POST logged with status 499, errno 999:\n%s", out)
+			}
+			for _, bad := range []string{"level=ERROR", "request failed", "backend unavailable"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("log holds %q for a client that went away:\n%s", bad, out)
+				}
+			}
+		})
+	}
+}
