@@ -5,14 +5,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nimbus-server/nimbus/config"
-	"github.com/nimbus-server/nimbus/resource"
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/memory"
 )
@@ -73,19 +70,8 @@ func TestClientGoneIsNotAServerFailure(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			backend := &stallingBackend{Backend: memory.New(), armed: make(chan struct{}), entered: make(chan struct{}), fail: tc.fail}
-			settings := map[string]string{"multiauth.policies": "test", "shelf_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}
-			app := resource.New(config.New(settings), backend, nil)
 			logs := &syncBuffer{}
-			app.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			if err := app.Register(shelves{}); err != nil {
-				t.Fatal(err)
-			}
-			if err := app.Build(); err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(app)
-			defer srv.Close()
-			run(t, srv, []step{{name: "shelf", method: http.MethodPut, path: "/v1/shelves/s1", user: "alice", status: http.StatusCreated}})
+			srv := shelfServer(t, backend, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 
 			close(backend.armed)
 			ctx, cancel := context.WithCancel(context.Background())

@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
 	"testing"
 
-	"github.com/nimbus-server/nimbus/config"
-	"github.com/nimbus-server/nimbus/resource"
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/memory"
 )
@@ -46,17 +45,7 @@ func (b *racingBackend) Update(ctx context.Context, fn func(storage.Tx) error) e
 // write.
 func TestEmptyListETagNotAheadOfPage(t *testing.T) {
 	backend := &racingBackend{Backend: memory.New()}
-	settings := map[string]string{"multiauth.policies": "test", "shelf_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}
-	app := resource.New(config.New(settings), backend, nil)
-	if err := app.Register(shelves{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Build(); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	defer srv.Close()
-	run(t, srv, []step{{name: "shelf", method: http.MethodPut, path: "/v1/shelves/s1", user: "alice", status: http.StatusCreated}})
+	srv := shelfServer(t, backend, nil)
 
 	get := func() (etag string, items []map[string]any) {
 		t.Helper()
@@ -87,4 +76,13 @@ func TestEmptyListETagNotAheadOfPage(t *testing.T) {
 	if etag2, items2 := get(); etag2 != etag || len(items2) != 1 {
 		t.Fatalf("second read: ETag %s with %d books, want %s with 1", etag2, len(items2), etag)
 	}
+}
+
+// shelfServer serves the shelves resource on backend (logging to logger
+// when not nil), with alice's shelf s1 created.
+func shelfServer(t *testing.T, backend storage.Backend, logger *slog.Logger) *httptest.Server {
+	t.Helper()
+	srv := newEngineOn(t, backend, logger, nil)
+	run(t, srv, []step{{name: "shelf", method: http.MethodPut, path: "/v1/shelves/s1", user: "alice", status: http.StatusCreated}})
+	return srv
 }

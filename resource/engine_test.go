@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -58,12 +59,21 @@ func (shelves) Register(r *resource.Registry) error {
 
 func newEngine(t *testing.T, extra map[string]string) *httptest.Server {
 	t.Helper()
+	return newEngineOn(t, memory.New(), nil, extra)
+}
+
+// newEngineOn is newEngine on backend, logging to logger when not nil.
+func newEngineOn(t *testing.T, backend storage.Backend, logger *slog.Logger, extra map[string]string) *httptest.Server {
+	t.Helper()
 	settings := map[string]string{"multiauth.policies": "test", "shelf_create_principals": "system.Authenticated",
 		"userid_hmac_secret": "s", "max_request_body_bytes": "4096"}
 	for k, v := range extra {
 		settings[k] = v
 	}
-	app := resource.New(config.New(settings), memory.New(), nil)
+	app := resource.New(config.New(settings), backend, nil)
+	if logger != nil {
+		app.Logger = logger
+	}
 	if err := app.Register(shelves{}); err != nil {
 		t.Fatal(err)
 	}
