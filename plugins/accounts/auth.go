@@ -1,6 +1,8 @@
 package accounts
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -103,7 +105,11 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 	} else {
 		defer done()
 	}
-	ok, account, reset := p.checkPassword(r, user, pw)
+	ok, account, reset, err := p.checkPassword(r, user, pw)
+	if err != nil {
+		unavailable(r, err)
+		return "", resource.Rejected
+	}
 	if !ok && account == nil && p.signUpOf(r, user) {
 		return "", resource.Rejected // the account is being created: no failure
 	}
@@ -171,7 +177,10 @@ func (a *accountRead) read(user string) func(storage.Tx) error {
 
 // checkPassword verifies a password, costing the same time for unknown
 // accounts; it also returns the account and its pending reset, if any.
-func (p *Plugin) checkPassword(r *resource.Request, user, pw string) (bool, storage.Object, storage.Object) {
+// An error is the storage's: the password was not checked, and the
+// caller must neither count a failure nor remember one (the request
+// fails, unavailableKey).
+func (p *Plugin) checkPassword(r *resource.Request, user, pw string) (bool, storage.Object, storage.Object, error) {
 	var account, reset storage.Object
 	err := r.View(func(tx storage.Tx) error {
 		var err error
@@ -182,27 +191,42 @@ func (p *Plugin) checkPassword(r *resource.Request, user, pw string) (bool, stor
 		return err
 	})
 	if err != nil {
-		r.Logger().Warn("account lookup failed", "error", err)
-		return false, nil, nil
+		return false, nil, nil, err
 	}
 	hash, _ := account["password"].(string)
 	if account == nil && p.signUpOf(r, user) {
-		return false, nil, nil
+		return false, nil, nil, nil
 	}
 	if account == nil || hash == "" {
 		p.fakeVerify(pw)
-		return false, account, nil
+		return false, account, nil, nil
 	}
 	if !p.verify(hash, pw) {
-		return false, account, reset
+		return false, account, reset, nil
 	}
-	return account["validated"] != false, account, nil
+	return account["validated"] != false, account, nil, nil
+}
+
+// unavailable marks the request as failed by the storage during its
+// authentication: checkRequest answers it with err (503 for a backend
+// error) whatever a later policy makes of its credentials, as Kinto
+// answers a request whose account it could not read.
+func unavailable(r *resource.Request, err error) {
+	if errors.Is(r.Ctx().Err(), context.Canceled) {
+		r.Logger().Debug("account lookup cut short: the client went away", "error", err)
+	} else {
+		r.Logger().Warn("account lookup failed", "error", err)
+	}
+	unavailableKey.Set(r, err)
 }
 
 // live loads a credential record by id and checks its secret and expiry.
 func (p *Plugin) live(r *resource.Request, ref storage.Ref, id, secret string) storage.Object {
 	var o storage.Object
-	r.View(func(tx storage.Tx) (err error) { o, err = getOrNil(tx, ref, id); return })
+	if err := r.View(func(tx storage.Tx) (err error) { o, err = getOrNil(tx, ref, id); return }); err != nil {
+		unavailable(r, err)
+		return nil
+	}
 	if o == nil || expired(o) {
 		return nil
 	}
@@ -216,7 +240,10 @@ func (p *Plugin) live(r *resource.Request, ref storage.Ref, id, secret string) s
 // accountUsable tells whether the account exists and may authenticate.
 func (p *Plugin) accountUsable(r *resource.Request, id string) bool {
 	var a storage.Object
-	r.View(func(tx storage.Tx) (err error) { a, err = getOrNil(tx, AccountRef, id); return })
+	if err := r.View(func(tx storage.Tx) (err error) { a, err = getOrNil(tx, AccountRef, id); return }); err != nil {
+		unavailable(r, err)
+		return false
+	}
 	return a != nil && a["validated"] != false
 }
 

@@ -51,6 +51,9 @@ var (
 	throttledKey = resource.NewStateKey[int]("accounts.throttled")
 	// resetKey holds the account id a temporary password was used for.
 	resetKey = resource.NewStateKey[string]("accounts.reset")
+	// unavailableKey holds the storage error that kept the request's
+	// credentials from being checked.
+	unavailableKey = resource.NewStateKey[error]("accounts.unavailable")
 )
 
 func randomKey(prefix string) string {

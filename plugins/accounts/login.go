@@ -40,7 +40,11 @@ func (p *Plugin) verifyLogin(r *resource.Request, user, pw string) error {
 		p.throttle.fail(r, user)
 		return errLogin
 	}
-	if ok, _, _ := p.checkPassword(r, user, pw); !ok {
+	ok, _, _, err := p.checkPassword(r, user, pw)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		p.throttle.fail(r, user)
 		return errLogin
 	}

@@ -28,7 +28,11 @@ func (p *Plugin) changePassword(r *resource.Request) error {
 	if secs := p.throttle.retryAfter(r, id); secs > 0 {
 		return tooMany(secs)
 	}
-	if ok, _, _ := p.checkPassword(r, id, cur); !ok {
+	ok, _, _, err := p.checkPassword(r, id, cur)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		p.throttle.fail(r, id)
 		return resource.Invalid("body", "data.current_password", "The current password is wrong.")
 	}

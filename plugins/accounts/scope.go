@@ -22,6 +22,9 @@ func safeMethod(m string) bool {
 // terms were checked on the request.
 func (p *Plugin) checkRequest(r *resource.Request, op resource.Operation) error {
 	if !op.Implied {
+		if err, ok := unavailableKey.Get(r); ok {
+			return err
+		}
 		if secs, ok := throttledKey.Get(r); ok {
 			return tooMany(secs)
 		}
