@@ -95,6 +95,7 @@ func connect(ctx context.Context, url string, opts Options) (*pgxpool.Pool, erro
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	cfg.ConnConfig.DialFunc = newPausingDialer(cfg.ConnConfig.DialFunc).DialContext
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %v", err)

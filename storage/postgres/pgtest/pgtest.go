@@ -3,6 +3,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -40,7 +41,18 @@ func findBin(name string) string {
 	return ""
 }
 
+// freePort finds a free port below Linux's ephemeral range (32768 and
+// up): on a port of that range, a client dialing the stopped server (the
+// outage tests) can be handed that very port as its source and connect
+// to itself, and the socket then keeps the server from listening again.
 func freePort() int {
+	for i := 0; i < 100; i++ {
+		port := 20000 + rand.IntN(12000)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 55432
