@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -75,6 +76,9 @@ type App struct {
 	plugins      []string
 	declared     map[string]DeclaredSetting
 
+	// unavailable keeps "backend unavailable" to a line a second.
+	unavailable warnLimiter
+
 	tokenKey []byte
 	tokenMAC *MAC
 	// slashPrefixes are path prefixes of routes that end with "/".
@@ -103,6 +107,7 @@ func New(settings *config.Settings, backend storage.Backend, logger *slog.Logger
 		Tree:           permissions.NewTree(),
 		Logger:         logger,
 		Version:        "0.1.0",
+		unavailable:    warnLimiter{period: time.Second},
 		resources:      map[string]*Resource{},
 		capabilities:   map[string]map[string]any{},
 		publicSettings: map[string]any{},

@@ -3,10 +3,12 @@ package resource_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,5 +108,36 @@ func TestClientGoneIsNotAServerFailure(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// failingWrites fails every write transaction while on, as a database
+// that cannot be reached does.
+type failingWrites struct {
+	storage.Backend
+	on atomic.Bool
+}
+
+func (b *failingWrites) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	if b.on.Load() {
+		return &storage.BackendError{Op: "write", Err: errors.New("database unreachable")}
+	}
+	return b.Backend.Update(ctx, fn)
+}
+
+// TestOutageWarnsOnce: while the storage is down every write answers
+// 503 with Retry-After, and the server warns once, not once a request.
+func TestOutageWarnsOnce(t *testing.T) {
+	backend := &failingWrites{Backend: memory.New()}
+	logs := &syncBuffer{}
+	srv := shelfServer(t, backend, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	backend.on.Store(true)
+	steps := make([]step, 20)
+	for i := range steps {
+		steps[i] = step{name: "write while down", method: http.MethodPost, path: "/v1/shelves/s1/books", user: "alice", body: `{"data":{}}`, status: http.StatusServiceUnavailable, errno: 201, header: map[string]string{"Retry-After": "*"}}
+	}
+	run(t, srv, steps)
+	if n := strings.Count(logs.String(), "backend unavailable"); n != 1 {
+		t.Fatalf("%d warnings for 20 failed writes within a second, want 1:\n%s", n, logs.String())
 	}
 }

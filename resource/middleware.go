@@ -490,7 +490,7 @@ func (a *App) handleError(err error, c echo.Context) {
 		a.Logger.Error("request failed", "error", err.Error(), "path", req.URL.Path)
 	}
 	if e.Status == 503 {
-		a.Logger.Warn("backend unavailable", "error", err.Error())
+		a.unavailable.warn(a.Logger, "backend unavailable", "error", err.Error())
 	}
 	requestOf(c).errno = e.Errno
 	b, _ := EncodeJSON(e.Body())

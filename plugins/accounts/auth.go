@@ -1,8 +1,6 @@
 package accounts
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -212,11 +210,9 @@ func (p *Plugin) checkPassword(r *resource.Request, user, pw string) (bool, stor
 // error) whatever a later policy makes of its credentials, as Kinto
 // answers a request whose account it could not read.
 func unavailable(r *resource.Request, err error) {
-	if errors.Is(r.Ctx().Err(), context.Canceled) {
-		r.Logger().Debug("account lookup cut short: the client went away", "error", err)
-	} else {
-		r.Logger().Warn("account lookup failed", "error", err)
-	}
+	// The request fails with err, which the server logs (once a second
+	// while the storage is down).
+	r.Logger().Debug("account lookup failed", "error", err)
 	unavailableKey.Set(r, err)
 }
 
