@@ -261,6 +261,22 @@ func (r *Request) View(fn func(tx storage.Tx) error) error {
 // Update runs fn in a write transaction, or in the enclosing batch
 // transaction when there is one. fn may run more than once.
 func (r *Request) Update(fn func(tx storage.Tx) error) error {
+	return r.updateWith(r.Ctx(), fn)
+}
+
+// UpdateDetached is Update for a write that must happen once the request
+// was seen, whether its client still waits for the answer or not: the
+// client closing its connection, or only its sending side (which ends
+// the request's context while the answer can still be read), does not
+// cancel it; timeout bounds it instead. A failed login is counted this
+// way: a client could otherwise learn each verdict uncounted.
+func (r *Request) UpdateDetached(timeout time.Duration, fn func(tx storage.Tx) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Ctx()), timeout)
+	defer cancel()
+	return r.updateWith(ctx, fn)
+}
+
+func (r *Request) updateWith(ctx context.Context, fn func(tx storage.Tx) error) error {
 	if r.tx != nil {
 		return fn(r.tx)
 	}
@@ -268,7 +284,7 @@ func (r *Request) Update(fn func(tx storage.Tx) error) error {
 		// Nested in another Update: join its transaction.
 		return fn(r.updating)
 	}
-	return r.app.update(r.Ctx(), func(tx storage.Tx) error {
+	return r.app.update(ctx, func(tx storage.Tx) error {
 		r.principals = nil
 		r.updating = tx
 		defer func() { r.updating = nil }()

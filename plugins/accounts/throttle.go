@@ -102,13 +102,19 @@ func (t throttle) retryAfterWith(r *resource.Request, user string, also func(sto
 	return secs
 }
 
+// failureWriteTimeout bounds the write that counts a failure.
+const failureWriteTimeout = 10 * time.Second
+
 // fail records a failed attempt.
 func (t throttle) fail(r *resource.Request, user string) {
 	if t.max <= 0 {
 		return
 	}
 	id := throttleID(user, clientIP(r))
-	err := r.Update(func(tx storage.Tx) error {
+	// Counted even when the client went away (or half-closed its
+	// connection, which cancels the request but still lets it read the
+	// verdict).
+	err := r.UpdateDetached(failureWriteTimeout, func(tx storage.Tx) error {
 		o, err := getOrNil(tx, throttleRef, id)
 		if err != nil {
 			return err

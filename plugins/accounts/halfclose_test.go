@@ -1,0 +1,90 @@
+package accounts_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/memory"
+)
+
+// readsAfterCancel, once armed, holds each read transaction until its
+// request's context is over, then reads anyway, as a read served from a
+// cache does: the password is then checked after the client went away,
+// and the write that counts a failure comes last.
+type readsAfterCancel struct {
+	storage.Backend
+	armed atomic.Bool
+}
+
+func (b *readsAfterCancel) View(ctx context.Context, fn func(storage.Tx) error) error {
+	if b.armed.Load() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+		ctx = context.WithoutCancel(ctx)
+	}
+	return b.Backend.View(ctx, fn)
+}
+
+// halfClosedGuess sends a Basic-auth GET, closes its sending side at once
+// (which ends the request's context on the server) and reads the answer.
+func halfClosedGuess(t *testing.T, base, path, user, pw string) int {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pw))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: nimbus\r\nAuthorization: Basic %s\r\nConnection: close\r\n\r\n", path, auth)
+	c.(*net.TCPConn).CloseWrite()
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestHalfClosedGuessesAreCounted (ACC-X-THR): a client that half-closes
+// its connection after each guess still reads each verdict; every
+// verdict it reads must count as a failure, or it could guess without
+// end. (Counted with the request's context, the failures were dropped:
+// the client going away had canceled it.)
+func TestHalfClosedGuessesAreCounted(t *testing.T) {
+	backend := &readsAfterCancel{Backend: memory.New()}
+	settings := map[string]string{"account_login_max_failures": "3"}
+	for k, v := range base {
+		settings[k] = v
+	}
+	s := apitest.NewWithBackend(t, backend, settings)
+	signup(t, s, "mal", "mal-right-pw")
+
+	backend.armed.Store(true)
+	var verdicts []int
+	for i := 0; i < 6; i++ {
+		verdicts = append(verdicts, halfClosedGuess(t, s.URL, "/v1/accounts/mal", "mal", fmt.Sprintf("guess-%d", i)))
+	}
+	backend.armed.Store(false)
+	for i, v := range verdicts {
+		want := http.StatusUnauthorized
+		if i >= 3 {
+			want = http.StatusTooManyRequests
+		}
+		if v != want {
+			t.Fatalf("half-closed guesses answered %v; want three 401s, then 429s", verdicts)
+		}
+	}
+	s.Do(R{Method: "GET", Path: "/v1/accounts/mal", Auth: basic("mal", "mal-right-pw")}).Expect(t, 429, 117)
+}
