@@ -25,6 +25,7 @@ var Core = []Known{
 	{"error_info_link", "", "info link of 500 answers"},
 	{"readonly", "false", "read-only mode"},
 	{"max_request_body_bytes", "8388608", "largest request body (413 beyond)"},
+	{"request_body_timeout_seconds", "30", "time a request body may take to arrive (408 beyond; 0: no limit)"},
 	{"heartbeat_timeout_seconds", "10", "time a heartbeat check may take"},
 	{"log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"},
 	{"log_format", "text", "text or json"},

@@ -1,10 +1,15 @@
 package resource_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -139,5 +144,32 @@ func TestOutageWarnsOnce(t *testing.T) {
 	run(t, srv, steps)
 	if n := strings.Count(logs.String(), "backend unavailable"); n != 1 {
 		t.Fatalf("%d warnings for 20 failed writes within a second, want 1:\n%s", n, logs.String())
+	}
+}
+
+// TestSlowBodyTimesOut: a client that announces a body and stops sending
+// it gets a 408 once request_body_timeout_seconds is over, and its
+// connection is closed, instead of holding it as long as it likes.
+func TestSlowBodyTimesOut(t *testing.T) {
+	srv := newEngine(t, map[string]string{"request_body_timeout_seconds": "1"})
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /v1/shelves HTTP/1.1\r\nHost: nimbus\r\nAuthorization: Test alice\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"data\"")
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var body map[string]any
+	if res.StatusCode != http.StatusRequestTimeout || json.Unmarshal(raw, &body) != nil || body["errno"] != float64(999) || body["code"] != float64(408) {
+		t.Fatalf("stalled body: %d %s", res.StatusCode, raw)
+	}
+	if !res.Close {
+		t.Error("the connection of a stalled body stays open")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -362,11 +363,24 @@ func (a *App) readBody(r *Request) error {
 		return tooLarge(r, req.Body)
 	}
 	body := req.Body
+	if a.opts.bodyTimeout > 0 && req.Context().Value(batchKey{}) == nil {
+		// A client that sends its body slowly, or stops, would hold the
+		// connection and its goroutine for as long as it likes.
+		rc := http.NewResponseController(r.c.Response().Writer)
+		if rc.SetReadDeadline(time.Now().Add(a.opts.bodyTimeout)) == nil {
+			defer rc.SetReadDeadline(time.Time{}) //nolint:errcheck // the connection is being read
+		}
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(r.c.Response().Writer, body, a.opts.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return tooLarge(r, body)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			r.ResponseHeader().Set("Connection", "close")
+			return &Error{Status: http.StatusRequestTimeout, Errno: ErrnoUndefined,
+				Message: fmt.Sprintf("The request body did not arrive within %s.", a.opts.bodyTimeout)}
 		}
 		return Invalid("body", "", "Could not read the request body.")
 	}

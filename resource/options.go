@@ -34,6 +34,7 @@ type options struct {
 	eos                time.Time
 	eosMessage, eosURL string
 	maxBody            int64
+	bodyTimeout        time.Duration
 	heartbeatTimeout   time.Duration
 	scheme, host       string
 	errorInfo          string
@@ -82,6 +83,7 @@ func (a *App) readOptions() error {
 	}
 	o.eosMessage, o.eosURL = s.String("eos_message"), s.String("eos_url")
 	o.maxBody = int64(s.IntOr("max_request_body_bytes", 8<<20))
+	o.bodyTimeout = time.Duration(s.IntOr("request_body_timeout_seconds", 30)) * time.Second
 	o.heartbeatTimeout = time.Duration(s.IntOr("heartbeat_timeout_seconds", 10)) * time.Second
 	o.scheme, o.host = s.String("http_scheme"), s.String("http_host")
 	o.errorInfo = s.String("error_info_link")
