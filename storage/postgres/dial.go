@@ -72,8 +72,9 @@ func (d *pausingDialer) DialContext(ctx context.Context, network, addr string) (
 	switch {
 	case err == nil:
 		delete(d.failed, addr)
-	case ctx.Err() == nil:
-		// A dial cut short by its caller says nothing of the database.
+	case !errors.Is(ctx.Err(), context.Canceled):
+		// A dial its caller gave up on says nothing of the database; one
+		// that ran out of time does (a host that drops packets).
 		d.failed[addr] = d.now()
 	}
 	if err != nil {

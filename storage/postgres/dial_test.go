@@ -33,7 +33,8 @@ func TestPausingDialer(t *testing.T) {
 		name     string
 		at       time.Duration // on the fake clock
 		addr     string
-		canceled bool   // the caller's context is over
+		canceled bool   // the caller gave up (its context is canceled)
+		late     bool   // the caller's deadline passed
 		outcome  string // what the network does: "ok", "refused", "self"
 		dialed   bool   // the network is asked
 		want     error  // nil: a connection
@@ -48,6 +49,8 @@ func TestPausingDialer(t *testing.T) {
 		{name: "a success ends the pause", at: 521 * time.Millisecond, addr: db, outcome: "ok", dialed: true},
 		{name: "a dial its caller gave up on", at: 530 * time.Millisecond, addr: db, canceled: true, outcome: "refused", dialed: true, want: refused},
 		{name: "starts no pause", at: 531 * time.Millisecond, addr: db, outcome: "ok", dialed: true},
+		{name: "a dial out of time (a host dropping packets)", at: 532 * time.Millisecond, addr: other, late: true, outcome: "refused", dialed: true, want: refused},
+		{name: "pauses that address", at: 533 * time.Millisecond, addr: other, dialed: false, want: errDatabaseDown},
 		{name: "a connection to itself is refused", at: 540 * time.Millisecond, addr: db, outcome: "self", dialed: true, want: errSelfConnect},
 		{name: "and pauses", at: 541 * time.Millisecond, addr: db, dialed: false, want: errDatabaseDown},
 	}
@@ -72,6 +75,9 @@ func TestPausingDialer(t *testing.T) {
 	for _, s := range steps {
 		clock, dialed, outcome, last = start.Add(s.at), false, s.outcome, nil
 		ctx, cancel := context.WithCancel(context.Background())
+		if s.late {
+			ctx, cancel = context.WithDeadline(context.Background(), time.Unix(1, 0))
+		}
 		if s.canceled {
 			cancel()
 		}
