@@ -24,6 +24,10 @@ import (
 // itself (TCP simultaneous open); the socket then holds the port and the
 // restarted database cannot listen on it.
 
+// defaultConnectTimeout bounds a connection's set-up when storage_url
+// says nothing (connect_timeout).
+const defaultConnectTimeout = 5 * time.Second
+
 // dialPause is how long dials to an address fail at once after one
 // failed.
 const dialPause = 250 * time.Millisecond

@@ -95,6 +95,11 @@ func connect(ctx context.Context, url string, opts Options) (*pgxpool.Pool, erro
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the URL a dial to a host that drops
+		// packets waits for the system (minutes), and every request with it.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
 	cfg.ConnConfig.DialFunc = newPausingDialer(cfg.ConnConfig.DialFunc).DialContext
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
