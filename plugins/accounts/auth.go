@@ -59,7 +59,12 @@ func (p *Plugin) authBasic(r *resource.Request) (string, resource.AuthResult) {
 	if p.shared {
 		also = pre.read(user)
 	}
-	if secs := p.throttle.retryAfterWith(r, user, also); secs > 0 {
+	secs, err := p.throttle.retryAfterWith(r, user, also)
+	if err != nil {
+		unavailable(r, err)
+		return "", resource.Rejected
+	}
+	if secs > 0 {
 		if !p.fallback {
 			throttledKey.Set(r, secs)
 		}

@@ -32,7 +32,9 @@ var errLogin = &resource.Error{Status: 401, Errno: resource.ErrnoInvalidAuth, Me
 
 // verifyLogin checks explicit login credentials, with throttling.
 func (p *Plugin) verifyLogin(r *resource.Request, user, pw string) error {
-	if secs := p.throttle.retryAfter(r, user); secs > 0 {
+	if secs, err := p.throttle.retryAfter(r, user); err != nil {
+		return err
+	} else if secs > 0 {
 		return tooMany(secs)
 	}
 	if !IDPattern.MatchString(user) || len(pw) > maxPasswordBytes {

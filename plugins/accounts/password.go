@@ -25,7 +25,9 @@ func (p *Plugin) changePassword(r *resource.Request) error {
 	if err := p.hasher.checkPassword(next); err != nil {
 		return resource.Invalid("body", "data.password", err.Error())
 	}
-	if secs := p.throttle.retryAfter(r, id); secs > 0 {
+	if secs, err := p.throttle.retryAfter(r, id); err != nil {
+		return err
+	} else if secs > 0 {
 		return tooMany(secs)
 	}
 	ok, _, _, err := p.checkPassword(r, id, cur)

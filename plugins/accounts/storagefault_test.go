@@ -3,6 +3,7 @@ package accounts_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -17,10 +18,12 @@ import (
 type failingReads struct {
 	storage.Backend
 	on atomic.Bool
+	// once fails the next read only.
+	once atomic.Bool
 }
 
 func (b *failingReads) View(ctx context.Context, fn func(storage.Tx) error) error {
-	if b.on.Load() {
+	if b.on.Load() || b.once.CompareAndSwap(true, false) {
 		return &storage.BackendError{Op: "view", Err: errors.New("database unreachable")}
 	}
 	return b.Backend.View(ctx, fn)
@@ -69,4 +72,28 @@ func TestStorageFailureIsNotAWrongPassword(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestUnreadableCounterIsNotAPass (ACC-X-THR): when the pair's failure
+// counter cannot be read (a client that half-closes its connection can
+// make that read fail, and still read the answer), the password is not
+// checked: the request answers 503, never the verdict of a throttled
+// pair.
+func TestUnreadableCounterIsNotAPass(t *testing.T) {
+	backend := &failingReads{Backend: memory.New()}
+	settings := map[string]string{"account_login_max_failures": "3"}
+	for k, v := range base {
+		settings[k] = v
+	}
+	s := apitest.NewWithBackend(t, backend, settings)
+	signup(t, s, "mal", "mal-right-pw")
+	for i := 0; i < 3; i++ {
+		s.Do(R{Method: "GET", Path: "/v1/accounts/mal", Auth: basic("mal", fmt.Sprintf("guess-%d", i))}).Expect(t, 401, 104)
+	}
+	s.Do(R{Method: "GET", Path: "/v1/accounts/mal", Auth: basic("mal", "mal-right-pw")}).Expect(t, 429, 117)
+	backend.once.Store(true)
+	s.Do(R{Method: "GET", Path: "/v1/accounts/mal", Auth: basic("mal", "mal-right-pw")}).Expect(t, 503, 201)
+	backend.once.Store(true)
+	s.Do(R{Method: "POST", Path: "/v1/account/tokens", Body: `{"data":{"username":"mal","password":"mal-right-pw"}}`}).Expect(t, 503, 201)
+	s.Do(R{Method: "GET", Path: "/v1/accounts/mal", Auth: basic("mal", "mal-right-pw")}).Expect(t, 429, 117)
 }

@@ -64,42 +64,55 @@ func clientIP(r *resource.Request) string { return r.RealIP() }
 func throttleID(user, ip string) string { return digest(user + "\x00" + ip) }
 
 // retryAfter returns the seconds to wait when the pair is throttled, or 0.
-func (t throttle) retryAfter(r *resource.Request, user string) int {
+// An error is the storage's: the counter could not be read, and the
+// password must not be checked (a client that made the read fail, by
+// half-closing its connection, would otherwise learn a throttled pair's
+// verdict).
+func (t throttle) retryAfter(r *resource.Request, user string) (int, error) {
 	return t.retryAfterWith(r, user, nil)
 }
 
 // retryAfterWith is retryAfter, running also in the transaction that
 // reads the pair's counter, when it reads one (authBasic reads the
 // account there: one transaction per request instead of two).
-func (t throttle) retryAfterWith(r *resource.Request, user string, also func(storage.Tx) error) int {
+func (t throttle) retryAfterWith(r *resource.Request, user string, also func(storage.Tx) error) (int, error) {
 	if t.max <= 0 {
-		return 0
+		return 0, nil
 	}
 	id := throttleID(user, clientIP(r))
 	if t.local != nil && !t.local.has(id) {
-		return 0
+		return 0, nil
 	}
 	var o storage.Object
-	r.View(func(tx storage.Tx) (err error) {
-		if o, err = getOrNil(tx, throttleRef, id); err != nil || also == nil {
+	read := false
+	err := r.View(func(tx storage.Tx) (err error) {
+		if o, err = getOrNil(tx, throttleRef, id); err != nil {
 			return err
+		}
+		read = true
+		if also == nil {
+			return nil
 		}
 		return also(tx)
 	})
+	if !read {
+		// What also read is read again later, and its failure told then.
+		return 0, err
+	}
 	if o == nil {
-		return 0
+		return 0, nil
 	}
 	count, _ := storage.Int(o["count"])
 	start, _ := storage.Int(o["start"])
 	end := start + t.window.Milliseconds()
 	if int(count) < t.max || end <= now() {
-		return 0
+		return 0, nil
 	}
 	secs := int((end - now() + 999) / 1000)
 	if secs < 1 {
 		secs = 1
 	}
-	return secs
+	return secs, nil
 }
 
 // failureWriteTimeout bounds the write that counts a failure.
