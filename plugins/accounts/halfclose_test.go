@@ -64,12 +64,7 @@ func halfClosedGuess(t *testing.T, base, path, user, pw string) int {
 // the client going away had canceled it.)
 func TestHalfClosedGuessesAreCounted(t *testing.T) {
 	backend := &readsAfterCancel{Backend: memory.New()}
-	settings := map[string]string{"account_login_max_failures": "3"}
-	for k, v := range base {
-		settings[k] = v
-	}
-	s := apitest.NewWithBackend(t, backend, settings)
-	signup(t, s, "mal", "mal-right-pw")
+	s := malServer(t, backend)
 
 	backend.armed.Store(true)
 	var verdicts []int
@@ -87,4 +82,17 @@ func TestHalfClosedGuessesAreCounted(t *testing.T) {
 		}
 	}
 	s.Do(R{Method: "GET", Path: "/v1/accounts/mal", Auth: basic("mal", "mal-right-pw")}).Expect(t, 429, 117)
+}
+
+// malServer serves the accounts plugin on backend with throttling after
+// three failures, and mal's account (password mal-right-pw).
+func malServer(t *testing.T, backend storage.Backend) *apitest.Server {
+	t.Helper()
+	settings := map[string]string{"account_login_max_failures": "3"}
+	for k, v := range base {
+		settings[k] = v
+	}
+	s := apitest.NewWithBackend(t, backend, settings)
+	signup(t, s, "mal", "mal-right-pw")
+	return s
 }

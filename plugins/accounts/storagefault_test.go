@@ -81,12 +81,7 @@ func TestStorageFailureIsNotAWrongPassword(t *testing.T) {
 // pair.
 func TestUnreadableCounterIsNotAPass(t *testing.T) {
 	backend := &failingReads{Backend: memory.New()}
-	settings := map[string]string{"account_login_max_failures": "3"}
-	for k, v := range base {
-		settings[k] = v
-	}
-	s := apitest.NewWithBackend(t, backend, settings)
-	signup(t, s, "mal", "mal-right-pw")
+	s := malServer(t, backend)
 	for i := 0; i < 3; i++ {
 		s.Do(R{Method: "GET", Path: "/v1/accounts/mal", Auth: basic("mal", fmt.Sprintf("guess-%d", i))}).Expect(t, 401, 104)
 	}
