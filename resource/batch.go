@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -18,6 +19,19 @@ import (
 type batchState struct {
 	tx      storage.Tx
 	pending []*Event
+	// detached are the writes of Request.UpdateDetached made by its
+	// sub-requests, run once the batch's transaction is over.
+	detached []detachedWrite
+}
+
+// detachedWrite is a write of Request.UpdateDetached waiting for its
+// batch's transaction to end.
+type detachedWrite struct {
+	ctx     context.Context
+	timeout time.Duration
+	fn      func(storage.Tx) error
+	// done gets the write's outcome.
+	done func(error)
 }
 
 type batchKey struct{}
@@ -252,6 +266,9 @@ func (a *App) batchHandler(r *Request) error {
 		}
 		return nil
 	})
+	if state != nil {
+		a.runDetached(state.detached)
+	}
 	if failure != nil {
 		return failure
 	}
@@ -325,4 +342,19 @@ func (a *App) runSub(parent *Request, state *batchState, s subRequest) (map[stri
 		served = u
 	}
 	return map[string]any{"status": rec.status, "path": served, "headers": headers, "body": body}, rec.status
+}
+
+// runDetached runs the detached writes of a batch's sub-requests, each in
+// a transaction of its own, whatever became of the batch's: a failed
+// login a sub-request counted is counted even though its sub-request's
+// writes were rolled back with its 401.
+func (a *App) runDetached(writes []detachedWrite) {
+	for _, w := range writes {
+		ctx, cancel := context.WithTimeout(w.ctx, w.timeout)
+		err := a.update(ctx, w.fn)
+		cancel()
+		if w.done != nil {
+			w.done(err)
+		}
+	}
 }

@@ -270,10 +270,25 @@ func (r *Request) Update(fn func(tx storage.Tx) error) error {
 // the request's context while the answer can still be read), does not
 // cancel it; timeout bounds it instead. A failed login is counted this
 // way: a client could otherwise learn each verdict uncounted.
-func (r *Request) UpdateDetached(timeout time.Duration, fn func(tx storage.Tx) error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Ctx()), timeout)
+//
+// In a batch sub-request the write runs once the batch's transaction is
+// over, in a transaction of its own (a failed sub-request's writes are
+// rolled back, this one is not): UpdateDetached then returns nil at once,
+// and done, when not nil, gets the write's outcome. Elsewhere done gets
+// what UpdateDetached returns.
+func (r *Request) UpdateDetached(timeout time.Duration, fn func(tx storage.Tx) error, done func(error)) error {
+	ctx := context.WithoutCancel(r.Ctx())
+	if bs, ok := ctx.Value(batchKey{}).(*batchState); ok && r.tx == bs.tx {
+		bs.detached = append(bs.detached, detachedWrite{ctx: ctx, timeout: timeout, fn: fn, done: done})
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return r.updateWith(ctx, fn)
+	err := r.updateWith(ctx, fn)
+	if done != nil {
+		done(err)
+	}
+	return err
 }
 
 func (r *Request) updateWith(ctx context.Context, fn func(tx storage.Tx) error) error {

@@ -250,7 +250,8 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		p.creds.ttl = 0
 	}
 	p.throttle = throttle{max: s.IntDefault("account_login_max_failures"),
-		window: time.Duration(s.IntDefault("account_login_failure_window_seconds")) * time.Second}
+		window: time.Duration(s.IntDefault("account_login_failure_window_seconds")) * time.Second,
+		queued: &queuedFailures{}}
 	if !p.shared && p.throttle.max > 0 {
 		local, err := loadPairs(context.Background(), r.Storage())
 		if err != nil {

@@ -19,6 +19,33 @@ type throttle struct {
 	// counter may be stored: every other pair is known clean without a
 	// read (the common case: a correct password, on every request).
 	local *pairSet
+	// queued counts each pair's failures not written yet: a batch's
+	// sub-requests count theirs once the batch is over, and its next
+	// sub-requests must see them meanwhile.
+	queued *queuedFailures
+}
+
+// queuedFailures counts failures by throttle record id.
+type queuedFailures struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (q *queuedFailures) add(id string, d int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == nil {
+		q.n = map[string]int{}
+	}
+	if q.n[id] += d; q.n[id] <= 0 {
+		delete(q.n, id)
+	}
+}
+
+func (q *queuedFailures) get(id string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n[id]
 }
 
 // pairSet is a set of throttle record ids.
@@ -99,11 +126,12 @@ func (t throttle) retryAfterWith(r *resource.Request, user string, also func(sto
 		// What also read is read again later, and its failure told then.
 		return 0, err
 	}
-	if o == nil {
-		return 0, nil
-	}
 	count, _ := storage.Int(o["count"])
 	start, _ := storage.Int(o["start"])
+	if o == nil || start+t.window.Milliseconds() <= now() {
+		count, start = 0, now()
+	}
+	count += int64(t.queued.get(id))
 	end := start + t.window.Milliseconds()
 	if int(count) < t.max || end <= now() {
 		return 0, nil
@@ -127,7 +155,9 @@ func (t throttle) fail(r *resource.Request, user string) {
 	// Counted even when the client went away (or half-closed its
 	// connection, which cancels the request but still lets it read the
 	// verdict).
-	err := r.UpdateDetached(failureWriteTimeout, func(tx storage.Tx) error {
+	t.queued.add(id, 1)
+	// Its outcome goes to the last function.
+	_ = r.UpdateDetached(failureWriteTimeout, func(tx storage.Tx) error {
 		o, err := getOrNil(tx, throttleRef, id)
 		if err != nil {
 			return err
@@ -139,10 +169,12 @@ func (t throttle) fail(r *resource.Request, user string) {
 		}
 		_, err = tx.Replace(throttleRef, storage.Object{"id": id, "count": count + 1, "start": start})
 		return err
+	}, func(err error) {
+		t.queued.add(id, -1)
+		if err != nil {
+			r.Logger().Warn("login failure could not be counted", "error", err)
+		}
 	})
-	if err != nil {
-		r.Logger().Warn("login failure could not be counted", "error", err)
-	}
 	if t.local != nil {
 		t.local.set(id, true)
 	}

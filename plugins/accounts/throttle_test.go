@@ -96,3 +96,39 @@ func malServer(t *testing.T, backend storage.Backend) *apitest.Server {
 	signup(t, s, "mal", "mal-right-pw")
 	return s
 }
+
+// TestBatchedGuessesAreCounted (ACC-X-THR): guesses sent as the
+// sub-requests of one batch count one by one, though a sub-request that
+// fails has its writes rolled back; the batch's later guesses are
+// throttled, and so is the pair after it.
+func TestBatchedGuessesAreCounted(t *testing.T) {
+	login := func(pw string) string {
+		return fmt.Sprintf(`{"method":"POST","path":"/account/tokens","body":{"data":{"username":"mal","password":%q}}}`, pw)
+	}
+	basicGet := func(pw string) string {
+		return fmt.Sprintf(`{"method":"GET","path":"/accounts/mal","headers":{"Authorization":%q}}`, basic("mal", pw))
+	}
+	for _, c := range []struct {
+		name string
+		sub  func(string) string
+	}{{"login endpoint", login}, {"Basic auth of each sub-request", basicGet}} {
+		t.Run(c.name, func(t *testing.T) {
+			s := malServer(t, memory.New())
+			subs := []string{}
+			for i := 0; i < 5; i++ {
+				subs = append(subs, c.sub(fmt.Sprintf("guess-%d", i)))
+			}
+			subs = append(subs, c.sub("mal-right-pw"))
+			r := s.Do(R{Method: "POST", Path: "/v1/batch", Body: `{"requests":[` + strings.Join(subs, ",") + `]}`}).Expect(t, 200, 0)
+			var got []int
+			for _, res := range r.Body["responses"].([]any) {
+				got = append(got, int(num(res.(map[string]any)["status"])))
+			}
+			want := []int{401, 401, 401, 429, 429, 429}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("batched guesses answered %v, want %v", got, want)
+			}
+			s.Do(R{Method: "POST", Path: "/v1/account/tokens", Body: `{"data":{"username":"mal","password":"mal-right-pw"}}`}).Expect(t, 429, 117)
+		})
+	}
+}
