@@ -20,8 +20,10 @@ type batchState struct {
 	tx      storage.Tx
 	pending []*Event
 	// detached are the writes of Request.UpdateDetached made by its
-	// sub-requests, run once the batch's transaction is over.
-	detached []detachedWrite
+	// sub-requests, run once the batch's transaction is over. They
+	// outlive an attempt of the transaction that is run again: their
+	// callers count on their done functions.
+	detached *[]detachedWrite
 }
 
 // detachedWrite is a write of Request.UpdateDetached waiting for its
@@ -222,9 +224,10 @@ func (a *App) batchHandler(r *Request) error {
 	var responses []map[string]any
 	var state *batchState
 	var failure *Error
+	var detached []detachedWrite
 	err := a.update(r.Ctx(), func(tx storage.Tx) error {
 		responses, failure = make([]map[string]any, 0, len(subs)), nil
-		state = &batchState{tx: tx}
+		state = &batchState{tx: tx, detached: &detached}
 		if err := a.prefetch(tx, subs); err != nil {
 			return err
 		}
@@ -266,9 +269,7 @@ func (a *App) batchHandler(r *Request) error {
 		}
 		return nil
 	})
-	if state != nil {
-		a.runDetached(state.detached)
-	}
+	a.runDetached(detached)
 	if failure != nil {
 		return failure
 	}

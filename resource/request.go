@@ -274,12 +274,14 @@ func (r *Request) Update(fn func(tx storage.Tx) error) error {
 // In a batch sub-request the write runs once the batch's transaction is
 // over, in a transaction of its own (a failed sub-request's writes are
 // rolled back, this one is not): UpdateDetached then returns nil at once,
-// and done, when not nil, gets the write's outcome. Elsewhere done gets
-// what UpdateDetached returns.
+// and done, when not nil, gets the write's outcome. Should the batch's
+// transaction run again (a conflict), the sub-request runs again and the
+// writes of both runs are made. Elsewhere done gets what UpdateDetached
+// returns.
 func (r *Request) UpdateDetached(timeout time.Duration, fn func(tx storage.Tx) error, done func(error)) error {
 	ctx := context.WithoutCancel(r.Ctx())
-	if bs, ok := ctx.Value(batchKey{}).(*batchState); ok && r.tx == bs.tx {
-		bs.detached = append(bs.detached, detachedWrite{ctx: ctx, timeout: timeout, fn: fn, done: done})
+	if bs, ok := ctx.Value(batchKey{}).(*batchState); ok && r.tx == bs.tx && bs.detached != nil {
+		*bs.detached = append(*bs.detached, detachedWrite{ctx: ctx, timeout: timeout, fn: fn, done: done})
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
