@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -76,13 +74,4 @@ func TestEmptyListETagNotAheadOfPage(t *testing.T) {
 	if etag2, items2 := get(); etag2 != etag || len(items2) != 1 {
 		t.Fatalf("second read: ETag %s with %d books, want %s with 1", etag2, len(items2), etag)
 	}
-}
-
-// shelfServer serves the shelves resource on backend (logging to logger
-// when not nil), with alice's shelf s1 created.
-func shelfServer(t *testing.T, backend storage.Backend, logger *slog.Logger) *httptest.Server {
-	t.Helper()
-	srv := newEngineOn(t, backend, logger, nil)
-	run(t, srv, []step{{name: "shelf", method: http.MethodPut, path: "/v1/shelves/s1", user: "alice", status: http.StatusCreated}})
-	return srv
 }

@@ -85,6 +85,15 @@ func newEngineOn(t *testing.T, backend storage.Backend, logger *slog.Logger, ext
 	return srv
 }
 
+// shelfServer serves the shelves resource on backend (logging to logger
+// when not nil), with alice's shelf s1 created.
+func shelfServer(t *testing.T, backend storage.Backend, logger *slog.Logger) *httptest.Server {
+	t.Helper()
+	srv := newEngineOn(t, backend, logger, nil)
+	run(t, srv, []step{{name: "shelf", method: http.MethodPut, path: "/v1/shelves/s1", user: "alice", status: http.StatusCreated}})
+	return srv
+}
+
 type step struct {
 	name          string
 	method, path  string
