@@ -18,14 +18,21 @@ func IsSecret(key string) bool {
 // credentialsInURL finds "scheme://user:password@" in a value.
 var credentialsInURL = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@\s]*@`)
 
-// dsnPassword finds "password=..." in a key=value connection string.
-var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|\S+)`)
+// dsnPassword finds "password=..." in a key=value connection string (at
+// the start or after a space).
+var dsnPassword = regexp.MustCompile(`(?i)((?:^|\s)password\s*=\s*)('[^']*'|\S+)`)
+
+// queryPassword finds "password=..." among a URL's query parameters: the
+// value ends at the next parameter.
+var queryPassword = regexp.MustCompile(`(?i)([?&]password=)[^&#\s]*`)
 
 // MaskURL replaces the password of every URL in v with "****"
-// ("postgresql://user:****@host/db"), and that of a key=value connection
-// string ("host=db password=****"); other text is returned as is.
+// ("postgresql://user:****@host/db", "postgresql://host/db?password=****&sslmode=require"),
+// and that of a key=value connection string ("host=db password=****");
+// other text is returned as is.
 func MaskURL(v string) string {
 	if strings.Contains(strings.ToLower(v), "password") {
+		v = queryPassword.ReplaceAllString(v, "${1}****")
 		v = dsnPassword.ReplaceAllString(v, "${1}****")
 	}
 	if !strings.Contains(v, "@") {
