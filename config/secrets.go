@@ -19,8 +19,8 @@ func IsSecret(key string) bool {
 var credentialsInURL = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@\s]*@`)
 
 // dsnPassword finds "password=..." in a key=value connection string (at
-// the start or after a space).
-var dsnPassword = regexp.MustCompile(`(?i)((?:^|\s)password\s*=\s*)('[^']*'|\S+)`)
+// the start, after a space, or right after an INI key's "=").
+var dsnPassword = regexp.MustCompile(`(?i)((?:^|[\s=])password\s*=\s*)('[^']*'|\S+)`)
 
 // queryPassword finds "password=..." among a URL's query parameters: the
 // value ends at the next parameter.

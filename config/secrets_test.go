@@ -41,6 +41,7 @@ func TestMask(t *testing.T) {
 		{"storage_url", "postgresql://db/nimbus?sslmode=require&Password=hunter2#x", "postgresql://db/nimbus?sslmode=require&Password=****#x"},
 		{"storage_url", "postgresql://nimbus:hunter2@db/nimbus?password=again&connect_timeout=3", "postgresql://nimbus:****@db/nimbus?password=****&connect_timeout=3"},
 		{"storage_url", "password=y host=db", "password=**** host=db"},
+		{"storage_url", "x=1 storage_url=password=y", "x=1 storage_url=password=****"},
 		{"error", "cannot reach postgresql://db/x: password=y rejected", "cannot reach postgresql://db/x: password=**** rejected"},
 		{"cache_url", "redis://:p%40ss@cache:6379/0", "redis://:****@cache:6379/0"},
 		{"userid_hmac_secret", "abc", "****"},
