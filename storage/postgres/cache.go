@@ -19,7 +19,7 @@ import (
 // instance what changed: row triggers on objects, access_control_entries,
 // user_principals and timestamps send a NOTIFY on channel nimbus_cache (see
 // cacheSQL), whoever the writer is (another Nimbus or Kinto itself), and
-// each instance LISTENs on a dedicated connection. An instance also drops
+// each instance LISTENs on a dedicated connection (listen.go). An instance also drops
 // what its own write transaction touched as soon as it commits, before the
 // write is answered. While the listening connection is down nothing is
 // cached or served from the cache, and everything is dropped when it comes
