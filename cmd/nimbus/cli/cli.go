@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -249,6 +250,9 @@ func serve(g globals, args []string, stderr io.Writer) error {
 		zeroConfig(s, logger)
 	}
 	// The port first: a start that cannot listen creates nothing.
+	if n, err := strconv.Atoi(s.String("bind_port")); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("config: setting bind_port: %q is not a port number (0 to 65535)", s.String("bind_port"))
+	}
 	addr := net.JoinHostPort(s.String("bind_host"), s.String("bind_port"))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/permissions"
 	"github.com/nimbus-server/nimbus/resource"
 )
 
@@ -74,7 +75,7 @@ func settingsCmd(g globals, args []string, stdout io.Writer) error {
 		}
 	}
 	tw.Flush()
-	for _, u := range unknownSettings(s, g, nil) {
+	for _, u := range append(unknownSettings(s, g, nil), principalWarnings(s)...) {
 		fmt.Fprintln(stdout, u)
 	}
 	return nil
@@ -116,9 +117,38 @@ func unknownSettings(s *config.Settings, g globals, app *resource.App) []string 
 	return out
 }
 
-// warnUnknown logs the unknown settings of the configuration file.
+// principalWarnings tells about the principals of *_principals settings
+// that grant nothing by mistake. Principals are case-sensitive and
+// separated by spaces, so "system.everyone" or "account:a,account:b"
+// match nobody (Kinto takes them as they are, silently), and an operator
+// finds out only when every request is refused.
+func principalWarnings(s *config.Settings) []string {
+	var out []string
+	for _, k := range s.Keys() {
+		if !strings.HasSuffix(k, "_principals") {
+			continue
+		}
+		for _, p := range s.List(k) {
+			switch {
+			case strings.HasPrefix(strings.ToLower(p), "system.") && p != permissions.Everyone && p != permissions.Authenticated:
+				msg := fmt.Sprintf("setting %s: principal %q matches nobody (the system principals are %s and %s)",
+					k, p, permissions.Everyone, permissions.Authenticated)
+				out = append(out, msg)
+			case strings.Contains(p, ","):
+				out = append(out, fmt.Sprintf("setting %s: principal %q holds a comma and matches nobody (principals are separated by spaces)", k, p))
+			}
+		}
+	}
+	return out
+}
+
+// warnUnknown logs the unknown settings of the configuration file, and
+// the principals of settings that match nobody.
 func warnUnknown(s *config.Settings, g globals, app *resource.App, logger *slog.Logger) {
 	for _, u := range unknownSettings(s, g, app) {
 		logger.Warn(u)
+	}
+	for _, w := range principalWarnings(s) {
+		logger.Warn(w)
 	}
 }

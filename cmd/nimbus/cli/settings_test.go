@@ -11,7 +11,9 @@ import (
 )
 
 // TestConfigTraps: keys nothing reads are named at start with the
-// closest known one (row 5), a file without a [nimbus] section is
+// closest known one (row 5), and so are principals that match nobody (a
+// system principal in the wrong case, a comma-separated list); a file
+// without a [nimbus] section or with a bind_port that is no port is
 // refused, and `nimbus settings` shows every setting with its value in
 // effect and its source, secrets masked (row 7).
 func TestConfigTraps(t *testing.T) {
@@ -22,7 +24,8 @@ func TestConfigTraps(t *testing.T) {
 	ini := filepath.Join(dir, "typos.ini")
 	os.WriteFile(ini, []byte("[nimbus]\nstorage_backend = memory\nincludes = accounts\nmultiauth.policies = account\n"+
 		"paginate_bye = 10\naccount_create_principal = system.Everyone\nuserid_hmac_secret = do-not-show-me\n"+
-		"storage_url = postgresql://u:hunter2@db/x\nbucket_read_principals = system.Authenticated\n"), 0o600)
+		"storage_url = postgresql://u:hunter2@db/x\nbucket_read_principals = system.Authenticated\n"+
+		"bucket_write_principals = system.everyone account:a,account:b account:admin\n"), 0o600)
 	cmd := exec.Command(bin, "--ini", ini, "serve", "--port", "0")
 	var logs strings.Builder
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -31,13 +34,22 @@ func TestConfigTraps(t *testing.T) {
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
 	for _, want := range []string{`unknown setting \"paginate_bye\"`, `did you mean \"paginate_by\"`,
-		`unknown setting \"account_create_principal\"`, `did you mean \"account_create_principals\"`} {
+		`unknown setting \"account_create_principal\"`, `did you mean \"account_create_principals\"`,
+		`bucket_write_principals: principal \"system.everyone\" matches nobody`,
+		`bucket_write_principals: principal \"account:a,account:b\" holds a comma`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("start log lacks %s:\n%s", want, logs.String())
 		}
 	}
-	if strings.Contains(logs.String(), "bucket_read_principals") {
-		t.Errorf("a known setting was called unknown:\n%s", logs.String())
+	if strings.Contains(logs.String(), "bucket_read_principals") || strings.Contains(logs.String(), `\"account:admin\"`) {
+		t.Errorf("a known setting or a good principal was warned about:\n%s", logs.String())
+	}
+	for _, port := range []string{"abc", "70000", "-1"} {
+		portINI := filepath.Join(dir, "port.ini")
+		os.WriteFile(portINI, []byte("[nimbus]\nstorage_backend = memory\nbind_port = "+port+"\n"), 0o600)
+		if code, out := runBinary(t, bin, "--ini", portINI, "serve"); code != 1 || !strings.Contains(out, `setting bind_port: "`+port+`" is not a port number`) {
+			t.Errorf("bind_port = %s: exit %d %s", port, code, out)
+		}
 	}
 	noSection := filepath.Join(dir, "flat.ini")
 	os.WriteFile(noSection, []byte("paginate_by = 10\nmultiauth.policies = basicauth\n"), 0o600)
@@ -53,7 +65,8 @@ func TestConfigTraps(t *testing.T) {
 	text := string(out)
 	for _, re := range []string{`(?m)^paginate_by\s+7\s+environment$`, `(?m)^userid_hmac_secret\s+\*\*\*\*\s+file `,
 		`(?m)^storage_url\s+postgresql://u:\*\*\*\*@db/x\s+file `, `(?m)^cors_origins\s+\*\s+default$`,
-		`(?m)^account_token_ttl_seconds\s+86400\s+default$`, `unknown setting "paginate_bye"`} {
+		`(?m)^account_token_ttl_seconds\s+86400\s+default$`, `unknown setting "paginate_bye"`,
+		`principal "system.everyone" matches nobody`} {
 		if !regexp.MustCompile(re).MatchString(text) {
 			t.Errorf("settings output lacks %s:\n%s", re, text)
 		}
