@@ -273,6 +273,11 @@ func settingsDoc(g globals, w io.Writer) {
 	fmt.Fprintln(w, "\nAlso: `<resource>_<permission>_principals` (who holds a permission on every object of a kind),")
 	fmt.Fprintln(w, "`multiauth.policy.<name>.use` and its options, `<resource>_cache_expires_seconds`,")
 	fmt.Fprintln(w, "`<plural|object>_<resource>_<method>_enabled`, `event_listeners.<name>.*`.")
+	fmt.Fprintln(w, "\nPrincipals in `*_principals` settings are separated by spaces and case-sensitive, as in Kinto.")
+	fmt.Fprintln(w, "At start, and in `nimbus settings`, Nimbus warns of a principal that matches nobody: a")
+	fmt.Fprintln(w, "`system.` principal other than `system.Everyone` and `system.Authenticated` (such as")
+	fmt.Fprintln(w, "`system.everyone`), or one holding a comma (`account:a,account:b`). A `bind_port` that is not")
+	fmt.Fprintln(w, "a port number (0 to 65535) stops the start with its name.")
 	plugin := ""
 	for _, d := range declared(g) {
 		if d.Plugin != plugin {
