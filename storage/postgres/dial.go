@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,3 +87,20 @@ func (d *pausingDialer) DialContext(ctx context.Context, network, addr string) (
 	}
 	return c, nil
 }
+
+// Unreachable tells whether err, from Open or Migrate, says the server
+// was not reached, or not ready: nothing listening, no answer in time, a
+// host name not known yet, a server starting up or shutting down. Such a
+// start may succeed moments later (a container starting beside this one),
+// unlike one refused by the server (a password, a missing database).
+func Unreachable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// cannot_connect_now, admin_shutdown, and the connection
+		// exceptions (class 08).
+		return pe.Code == "57P03" || pe.Code == "57P01" || strings.HasPrefix(pe.Code, "08")
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, errDatabaseDown) || errors.Is(err, errSelfConnect)
+}
+

@@ -103,7 +103,7 @@ func connect(ctx context.Context, url string, opts Options) (*pgxpool.Pool, erro
 	cfg.ConnConfig.DialFunc = newPausingDialer(cfg.ConnConfig.DialFunc).DialContext
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %v", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return pool, nil
 }
@@ -162,7 +162,7 @@ func execAll(ctx context.Context, pool *pgxpool.Pool, stmts []string) error {
 func versions(ctx context.Context, pool *pgxpool.Pool) (string, string, error) {
 	var exists bool
 	if err := pool.QueryRow(ctx, `SELECT to_regclass('metadata') IS NOT NULL`).Scan(&exists); err != nil {
-		return "", "", fmt.Errorf("postgres: %v", err)
+		return "", "", fmt.Errorf("postgres: %w", err)
 	}
 	if !exists {
 		return "", "", nil

@@ -132,7 +132,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...reso
 	case "serve", "start":
 		err = serve(g, cargs, stderr)
 	case "migrate":
-		err = migrate(g, cargs, stdout)
+		err = migrate(g, cargs, stdout, stderr)
 	case "init":
 		err = initConfig(g, cargs, stdout)
 	case "purge-deleted":
@@ -260,7 +260,9 @@ func serve(g globals, args []string, stderr io.Writer) error {
 	}
 	defer ln.Close()
 	created := newFiles(s)
-	backend, err := openBackend(s)
+	wctx, stopWait := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	backend, err := waitForDatabase(wctx, s, func(msg string) { logger.Warn(msg) }, func() (storage.Backend, error) { return openBackend(s) })
+	stopWait()
 	if err != nil {
 		created.remove()
 		return err
@@ -321,7 +323,7 @@ func buildServer(s *config.Settings, backend storage.Backend, logger *slog.Logge
 	return app, app.CheckServe()
 }
 
-func migrate(g globals, args []string, stdout io.Writer) error {
+func migrate(g globals, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	dry := fs.Bool("dry-run", false, "only print the steps")
 	if err := fs.Parse(args); err != nil {
@@ -337,9 +339,17 @@ func migrate(g globals, args []string, stdout io.Writer) error {
 		return nil
 	}
 	if backend == "postgresql" {
-		msg, err := postgres.Migrate(context.Background(), s.String("storage_url"))
+		wctx, stopWait := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stopWait()
+		msg, err := waitForDatabase(wctx, s, func(msg string) { fmt.Fprintln(stderr, "nimbus: "+msg) }, func() (string, error) {
+			msg, err := postgres.Migrate(wctx, s.String("storage_url"))
+			if err != nil {
+				return "", masked(err)
+			}
+			return msg, nil
+		})
 		if err != nil {
-			return errors.New(config.MaskURL(err.Error()))
+			return err
 		}
 		fmt.Fprintln(stdout, "postgresql: "+msg)
 		return nil

@@ -68,11 +68,54 @@ func openBackend(s *config.Settings) (storage.Backend, error) {
 		}
 		if err != nil {
 			// The driver's message may quote the URL: never its password.
-			return nil, errors.New(config.MaskURL(err.Error()))
+			return nil, masked(err)
 		}
 		return b, nil
 	default:
 		return nil, fmt.Errorf("config: setting storage_backend: %q is not one of bolt, postgresql, memory", s.String("storage_backend"))
+	}
+}
+
+// notReached is the masked error of a PostgreSQL server that was not
+// reached (postgres.Unreachable): a start may wait for it.
+type notReached struct{ error }
+
+// masked is err with any password of its text masked, still telling a
+// server not reached.
+func masked(err error) error {
+	m := errors.New(config.MaskURL(err.Error()))
+	if postgres.Unreachable(err) {
+		return notReached{m}
+	}
+	return m
+}
+
+// waitForDatabase runs open until it succeeds, fails for another reason
+// than a PostgreSQL server not reached, storage_connect_wait_seconds have
+// passed, or ctx ends (a signal). Containers started together (the
+// database and Nimbus, or Nimbus's migrate job) would otherwise make a
+// start fail while the database is still starting up. say tells what is
+// waited for, every five seconds.
+func waitForDatabase[T any](ctx context.Context, s *config.Settings, say func(string), open func() (T, error)) (T, error) {
+	wait := time.Duration(s.IntOr("storage_connect_wait_seconds", 30)) * time.Second
+	deadline := time.Now().Add(wait)
+	var told time.Time
+	for {
+		v, err := open()
+		var nr notReached
+		if err == nil || !errors.As(err, &nr) || !time.Now().Before(deadline) {
+			return v, err
+		}
+		if time.Since(told) >= 5*time.Second {
+			told = time.Now()
+			say(fmt.Sprintf("PostgreSQL at %s cannot be reached yet; trying again each second for up to %s (storage_connect_wait_seconds): %v",
+				config.MaskURL(s.String("storage_url")), time.Until(deadline).Round(time.Second), err))
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(time.Second):
+		}
 	}
 }
 

@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
+)
+
+// forwardLater opens a TCP forwarder from a free port to target after
+// delay: a PostgreSQL server that starts after Nimbus does. It returns
+// the port's address at once; stop closes the forwarder and its
+// connections.
+func forwardLater(t *testing.T, target string, delay time.Duration) (addr string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = l.Addr().String()
+	l.Close()
+	var mu sync.Mutex
+	var conns []net.Conn
+	var ln net.Listener
+	closed := false
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-time.After(delay):
+		case <-quit:
+			return
+		}
+		mu.Lock()
+		if closed {
+			mu.Unlock()
+			return
+		}
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			mu.Unlock()
+			t.Errorf("forwarder: %v", err)
+			return
+		}
+		mu.Unlock()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, up)
+			mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() { close(quit) })
+		mu.Lock()
+		closed = true
+		if ln != nil {
+			ln.Close()
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		<-done
+	}
+	t.Cleanup(stop)
+	return addr, stop
+}
+
+// TestStartWaitsForTheDatabase: serve and migrate wait, up to
+// storage_connect_wait_seconds, for a PostgreSQL server that cannot be
+// reached yet (its container still starting beside Nimbus's) and start
+// once it can, saying what they wait for; a server that refuses the
+// connection (a missing database) fails the start at once, and a wait
+// that runs out fails it with the last error.
+func TestStartWaitsForTheDatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	pg := pgtest.Start(t)
+	dbURL := pg.NewDatabase(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := buildNimbus(t)
+	env := func(storageURL, wait string) []string {
+		return []string{"NIMBUS_STORAGE_BACKEND=postgresql", "NIMBUS_STORAGE_URL=" + storageURL,
+			"NIMBUS_STORAGE_CONNECT_WAIT_SECONDS=" + wait, "NIMBUS_MULTIAUTH_POLICIES=account basicauth", "NIMBUS_USERID_HMAC_SECRET=s"}
+	}
+	via := func(addr string) string { return strings.Replace(dbURL, u.Host, addr, 1) }
+
+	t.Run("migrate waits", func(t *testing.T) {
+		addr, stop := forwardLater(t, u.Host, 2*time.Second)
+		defer stop()
+		start := time.Now()
+		code, out := runWithEnv(t, bin, env(via(addr), "20"), "migrate")
+		if code != 0 || !strings.Contains(out, "cannot be reached yet") || !strings.Contains(out, "storage_connect_wait_seconds") ||
+			time.Since(start) < 2*time.Second {
+			t.Errorf("exit %d after %v:\n%s", code, time.Since(start), out)
+		}
+	})
+	t.Run("serve waits", func(t *testing.T) {
+		addr, stop := forwardLater(t, u.Host, 2*time.Second)
+		defer stop()
+		base, stopServer := zeroServer(t, bin, t.TempDir(), env(via(addr), "20"))
+		defer stopServer()
+		res, err := httpGet(base + "/__heartbeat__")
+		if err != nil || res != 200 {
+			t.Errorf("heartbeat once the database is reached: %d %v", res, err)
+		}
+	})
+	t.Run("a missing database fails at once", func(t *testing.T) {
+		start := time.Now()
+		code, out := runWithEnv(t, bin, env(strings.Replace(dbURL, u.Path, "/no_such_database", 1), "20"), "serve", "--port", "0")
+		if code != 1 || !strings.Contains(out, "does not exist") || strings.Contains(out, "cannot be reached yet") || time.Since(start) > 10*time.Second {
+			t.Errorf("exit %d after %v:\n%s", code, time.Since(start), out)
+		}
+	})
+	t.Run("the wait runs out", func(t *testing.T) {
+		addr, stop := forwardLater(t, u.Host, time.Hour)
+		defer stop()
+		start := time.Now()
+		code, out := runWithEnv(t, bin, env(via(addr), "1"), "serve", "--port", "0")
+		if code != 1 || !strings.Contains(out, "cannot be reached yet") || !strings.Contains(out, "connection refused") ||
+			time.Since(start) < time.Second || time.Since(start) > 15*time.Second {
+			t.Errorf("exit %d after %v:\n%s", code, time.Since(start), out)
+		}
+	})
+}
+
+// runWithEnv runs the built binary with env added, in a folder of its
+// own (at most 30 s), and returns its exit status and what it printed.
+func runWithEnv(t *testing.T, bin string, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Run()
+	return cmd.ProcessState.ExitCode(), strings.TrimSpace(out.String())
+}
+
+func httpGet(u string) (int, error) {
+	res, err := http.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return res.StatusCode, nil
+}
