@@ -103,4 +103,3 @@ func Unreachable(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, errDatabaseDown) || errors.Is(err, errSelfConnect)
 }
-
