@@ -7,7 +7,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -117,6 +120,10 @@ func (c *cache) listen(ctx context.Context, cfg *pgconn.Config, log *slog.Logger
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errPooled) {
+			log.Error("postgres: the read cache is off: " + err.Error())
+			return
+		}
 		log.Warn("postgres: cache listener lost; reads go to the database until it is back", "error", err)
 		select {
 		case <-ctx.Done():
@@ -151,6 +158,9 @@ func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
 		return err
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel).ReadAll(); err != nil {
+		return err
+	}
+	if err := sameServer(ctx, conn); err != nil {
 		return err
 	}
 	// The end of ctx ends a wait for notifications at once.
@@ -220,4 +230,36 @@ func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
 			return err
 		}
 	}
+}
+
+// errPooled is a listening connection that reaches PostgreSQL through a
+// pooler.
+var errPooled = errors.New("the connection to PostgreSQL goes through a pooler (pgbouncer?), which may move the LISTEN " +
+	"to a server connection that later queries do not reach, so changes made by other instances would not be heard; " +
+	"connect Nimbus to PostgreSQL directly, or through a TCP proxy, to use the cache")
+
+// sameServer checks that the listening connection talks to the server
+// process that announced itself when it connected (BackendKeyData).
+// A pooler announces a process of its own. In its transaction mode the
+// LISTEN stays on one server connection while later queries, the
+// barriers among them, may run on another: the notifications would be
+// lost and the cache would keep what other instances changed. Session
+// mode would be safe, but cannot be told apart from here; the cache is
+// left off either way (reads go to the database).
+func sameServer(ctx context.Context, conn *pgconn.PgConn) error {
+	res, err := conn.Exec(ctx, "SELECT pg_backend_pid()").ReadAll()
+	if err != nil {
+		return err
+	}
+	if len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 1 {
+		return errors.New("postgres: pg_backend_pid() answered no row")
+	}
+	pid, err := strconv.ParseUint(string(res[0].Rows[0][0]), 10, 32)
+	if err != nil {
+		return fmt.Errorf("postgres: pg_backend_pid(): %w", err)
+	}
+	if uint32(pid) != conn.PID() {
+		return errPooled
+	}
+	return nil
 }

@@ -3,89 +3,16 @@ package cli
 import (
 	"bytes"
 	"context"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
-
-// forwardLater opens a TCP forwarder from a free port to target after
-// delay: a PostgreSQL server that starts after Nimbus does. It returns
-// the port's address at once; stop closes the forwarder and its
-// connections.
-func forwardLater(t *testing.T, target string, delay time.Duration) (addr string, stop func()) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr = l.Addr().String()
-	l.Close()
-	var mu sync.Mutex
-	var conns []net.Conn
-	var ln net.Listener
-	closed := false
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case <-time.After(delay):
-		case <-quit:
-			return
-		}
-		mu.Lock()
-		if closed {
-			mu.Unlock()
-			return
-		}
-		if ln, err = net.Listen("tcp", addr); err != nil {
-			mu.Unlock()
-			t.Errorf("forwarder: %v", err)
-			return
-		}
-		mu.Unlock()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, up)
-			mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() { close(quit) })
-		mu.Lock()
-		closed = true
-		if ln != nil {
-			ln.Close()
-		}
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		<-done
-	}
-	t.Cleanup(stop)
-	return addr, stop
-}
 
 // TestStartWaitsForTheDatabase: serve and migrate wait, up to
 // storage_connect_wait_seconds, for a PostgreSQL server that cannot be
@@ -111,7 +38,7 @@ func TestStartWaitsForTheDatabase(t *testing.T) {
 	via := func(addr string) string { return strings.Replace(dbURL, u.Host, addr, 1) }
 
 	t.Run("migrate waits", func(t *testing.T) {
-		addr, stop := forwardLater(t, u.Host, 2*time.Second)
+		addr, stop := pgtest.Proxy(t, u.Host, pgtest.ProxyOptions{Delay: 2 * time.Second})
 		defer stop()
 		start := time.Now()
 		code, out := runWithEnv(t, bin, env(via(addr), "20"), "migrate")
@@ -121,7 +48,7 @@ func TestStartWaitsForTheDatabase(t *testing.T) {
 		}
 	})
 	t.Run("serve waits", func(t *testing.T) {
-		addr, stop := forwardLater(t, u.Host, 2*time.Second)
+		addr, stop := pgtest.Proxy(t, u.Host, pgtest.ProxyOptions{Delay: 2 * time.Second})
 		defer stop()
 		base, stopServer := zeroServer(t, bin, t.TempDir(), env(via(addr), "20"))
 		defer stopServer()
@@ -138,7 +65,7 @@ func TestStartWaitsForTheDatabase(t *testing.T) {
 		}
 	})
 	t.Run("the wait runs out", func(t *testing.T) {
-		addr, stop := forwardLater(t, u.Host, time.Hour)
+		addr, stop := pgtest.Proxy(t, u.Host, pgtest.ProxyOptions{Delay: time.Hour})
 		defer stop()
 		start := time.Now()
 		code, out := runWithEnv(t, bin, env(via(addr), "1"), "serve", "--port", "0")
