@@ -261,7 +261,17 @@ func serve(g globals, args []string, stderr io.Writer) error {
 	defer ln.Close()
 	created := newFiles(s)
 	wctx, stopWait := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	backend, err := waitForDatabase(wctx, s, func(msg string) { logger.Warn(msg) }, func() (storage.Backend, error) { return openBackend(s) })
+	var interim func()
+	backend, err := waitForDatabase(wctx, s, func(msg string) {
+		if tl, ok := ln.(*net.TCPListener); ok && interim == nil {
+			// Clients meanwhile get 503, as while the database is down.
+			interim = answerWhileWaiting(tl, s.String("retry_after_seconds"), logger)
+		}
+		logger.Warn(msg)
+	}, func() (storage.Backend, error) { return openBackend(s) })
+	if interim != nil {
+		interim()
+	}
 	stopWait()
 	if err != nil {
 		created.remove()

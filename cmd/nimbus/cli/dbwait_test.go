@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,7 +18,7 @@ import (
 // TestStartWaitsForTheDatabase: serve and migrate wait, up to
 // storage_connect_wait_seconds, for a PostgreSQL server that cannot be
 // reached yet (its container still starting beside Nimbus's) and start
-// once it can, saying what they wait for; a server that refuses the
+// once it can, saying what they wait for (serve answers 503 meanwhile); a server that refuses the
 // connection (a missing database) fails the start at once, and a wait
 // that runs out fails it with the last error.
 func TestStartWaitsForTheDatabase(t *testing.T) {
@@ -48,13 +49,29 @@ func TestStartWaitsForTheDatabase(t *testing.T) {
 		}
 	})
 	t.Run("serve waits", func(t *testing.T) {
-		addr, stop := pgtest.Proxy(t, u.Host, pgtest.ProxyOptions{Delay: 2 * time.Second})
+		addr, stop := pgtest.Proxy(t, u.Host, pgtest.ProxyOptions{Delay: 3 * time.Second})
 		defer stop()
 		base, stopServer := zeroServer(t, bin, t.TempDir(), env(via(addr), "20"))
 		defer stopServer()
-		res, err := httpGet(base + "/__heartbeat__")
-		if err != nil || res != 200 {
-			t.Errorf("heartbeat once the database is reached: %d %v", res, err)
+		// Meanwhile: a Kinto 503 at once, not a hanging connection.
+		start := time.Now()
+		res, err := http.Get(base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"errno":201`) ||
+			time.Since(start) > time.Second {
+			t.Errorf("while waiting: %d %v %s after %v", res.StatusCode, res.Header, body, time.Since(start))
+		}
+		code := 0
+		for i := 0; i < 150 && code != 200; i++ {
+			time.Sleep(100 * time.Millisecond)
+			code, _ = httpGet(base + "/__heartbeat__")
+		}
+		if code != 200 {
+			t.Errorf("heartbeat once the database is reached: %d", code)
 		}
 	})
 	t.Run("a missing database fails at once", func(t *testing.T) {
