@@ -16,7 +16,7 @@ var Core = []Known{
 	{"bind_port", "8888", "listen port"},
 	{"http_scheme", "", "scheme of the URLs the server builds (none: the request's)"},
 	{"http_host", "", "host of the URLs the server builds (none: the request's Host)"},
-	{"trusted_proxies", "", "reverse proxies whose forwarding headers are believed (loopback, CIDRs, addresses)"},
+	{"trusted_proxies", "", "reverse proxies whose forwarding headers (client address, scheme, host) are believed (loopback, CIDRs, addresses)"},
 	{"static_path", "", "a folder of your own files served at / (outside /v1), index.html for folders"},
 	{"project_name", "nimbus", "name shown in the root URL"},
 	{"project_version", "", "version shown in the root URL (none: the build's)"},

@@ -313,6 +313,11 @@ func (a *App) runSub(parent *Request, state *batchState, s subRequest) (map[stri
 			req.Header.Set("Content-Type", "application/json; charset=utf-8")
 		}
 		for k, v := range s.headers {
+			if forwardingHeader(k) {
+				// Written by the client, not by a proxy: a trusted
+				// proxy's view of the request is the batch's.
+				continue
+			}
 			req.Header.Set(k, v)
 		}
 		rec = &subResponse{header: http.Header{}}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -126,4 +127,129 @@ func cleanHop(v string) string {
 		return host
 	}
 	return strings.Trim(v, "[]")
+}
+
+// forwardingHeader tells the headers a proxy writes about its client
+// (address, scheme, host). A batch sub-request may not set them: they
+// would be believed as the trusted proxy's.
+func forwardingHeader(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Real-Ip":
+		return true
+	}
+	return false
+}
+
+// forwardedBase is the scheme and host a trusted proxy reports its client
+// used (X-Forwarded-Proto and X-Forwarded-Host, else the proto= and host=
+// of Forwarded), for the URLs the server builds behind a proxy that ends
+// TLS or serves another name, when http_scheme and http_host are not
+// set. Each is the last value, the one the nearest proxy wrote (a client
+// may have put its own further left), and only a well-formed one: a
+// scheme is http or https, a host a name or address with an optional
+// port. Both are empty when the peer is not a trusted proxy.
+func (a *App) forwardedBase(req *http.Request) (scheme, host string) {
+	proxies := a.opts.trustedProxies
+	if len(proxies) == 0 {
+		return "", ""
+	}
+	peer := req.RemoteAddr
+	if h, _, err := net.SplitHostPort(peer); err == nil {
+		peer = h
+	}
+	if pa, err := netip.ParseAddr(peer); err != nil || !trusted(proxies, pa) {
+		return "", ""
+	}
+	scheme = lastValue(req.Header.Values("X-Forwarded-Proto"))
+	host = lastValue(req.Header.Values("X-Forwarded-Host"))
+	if scheme == "" || host == "" {
+		fs, fh := forwardedPairs(req.Header.Values("Forwarded"))
+		if scheme == "" {
+			scheme = fs
+		}
+		if host == "" {
+			host = fh
+		}
+	}
+	if scheme = strings.ToLower(scheme); scheme != "http" && scheme != "https" {
+		scheme = ""
+	}
+	if !wellFormedHost(host) {
+		host = ""
+	}
+	return scheme, host
+}
+
+// lastValue is the last of the comma-separated values of a header's
+// lines.
+func lastValue(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	line := lines[len(lines)-1]
+	if i := strings.LastIndexByte(line, ','); i >= 0 {
+		line = line[i+1:]
+	}
+	return strings.TrimSpace(line)
+}
+
+// forwardedPairs returns the proto= and host= of the last element of
+// Forwarded (RFC 7239) that has them.
+func forwardedPairs(lines []string) (proto, host string) {
+	for _, line := range lines {
+		for _, elem := range strings.Split(line, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if !ok {
+					continue
+				}
+				v = strings.Trim(strings.TrimSpace(v), `"`)
+				switch strings.ToLower(k) {
+				case "proto":
+					proto = v
+				case "host":
+					host = v
+				}
+			}
+		}
+	}
+	return proto, host
+}
+
+// wellFormedHost accepts a host name, an IPv4 address or a bracketed IPv6
+// address, with an optional port: nothing that could change a URL's
+// meaning (no "/", "@", "?", "#", space or control character).
+func wellFormedHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	name, port := h, ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		if _, err := netip.ParseAddr(h[1:end]); err != nil {
+			return false
+		}
+		name, port = "", h[end+1:]
+		if port != "" && port[0] != ':' {
+			return false
+		}
+		port = strings.TrimPrefix(port, ":")
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		name, port = h[:i], h[i+1:]
+	}
+	if port != "" || strings.HasSuffix(h, ":") {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -342,11 +342,21 @@ func (r *Request) BodyObject() (map[string]any, *Error) {
 }
 
 // BaseURL returns the absolute URL of the API root without trailing slash
-// (e.g. http://localhost:8888/v1), from http_scheme/http_host or the
+// (e.g. http://localhost:8888/v1), from http_scheme/http_host, else what
+// a trusted proxy reports (X-Forwarded-Proto/Host, Forwarded), else the
 // request.
 func (r *Request) BaseURL() string {
 	o := &r.app.opts
 	scheme, host := o.scheme, o.host
+	if scheme == "" || host == "" {
+		fs, fh := r.app.forwardedBase(r.c.Request())
+		if scheme == "" {
+			scheme = fs
+		}
+		if host == "" {
+			host = fh
+		}
+	}
 	if scheme == "" {
 		scheme = "http"
 		if r.c.Request().TLS != nil {
