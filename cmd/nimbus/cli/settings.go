@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -75,7 +76,7 @@ func settingsCmd(g globals, args []string, stdout io.Writer) error {
 		}
 	}
 	tw.Flush()
-	for _, u := range append(unknownSettings(s, g, nil), principalWarnings(s)...) {
+	for _, u := range append(unknownSettings(s, g, nil), valueWarnings(s)...) {
 		fmt.Fprintln(stdout, u)
 	}
 	return nil
@@ -142,13 +143,35 @@ func principalWarnings(s *config.Settings) []string {
 	return out
 }
 
+// originWarnings tells about cors_origins entries that match no Origin
+// header: browsers send scheme://host[:port], with no path, not even a
+// trailing slash, so "https://app.example/" lets no page in.
+func originWarnings(s *config.Settings) []string {
+	var out []string
+	for _, o := range s.List("cors_origins") {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+			out = append(out, fmt.Sprintf("setting cors_origins: %q is not an origin (scheme://host[:port], with no path, not even a trailing slash): no page matches it", o))
+		}
+	}
+	return out
+}
+
+// valueWarnings are the settings whose values cannot be what was meant.
+func valueWarnings(s *config.Settings) []string {
+	return append(principalWarnings(s), originWarnings(s)...)
+}
+
 // warnUnknown logs the unknown settings of the configuration file, and
-// the principals of settings that match nobody.
+// the values that cannot be what was meant (valueWarnings).
 func warnUnknown(s *config.Settings, g globals, app *resource.App, logger *slog.Logger) {
 	for _, u := range unknownSettings(s, g, app) {
 		logger.Warn(u)
 	}
-	for _, w := range principalWarnings(s) {
+	for _, w := range valueWarnings(s) {
 		logger.Warn(w)
 	}
 }

@@ -25,7 +25,8 @@ func TestConfigTraps(t *testing.T) {
 	os.WriteFile(ini, []byte("[nimbus]\nstorage_backend = memory\nincludes = accounts\nmultiauth.policies = account\n"+
 		"paginate_bye = 10\naccount_create_principal = system.Everyone\nuserid_hmac_secret = do-not-show-me\n"+
 		"storage_url = postgresql://u:hunter2@db/x\nbucket_read_principals = system.Authenticated\n"+
-		"bucket_write_principals = system.everyone account:a,account:b account:admin\n"), 0o600)
+		"bucket_write_principals = system.everyone account:a,account:b account:admin\n"+
+		"cors_origins = https://app.example/ https://ok.example https://*.example.org *\n"), 0o600)
 	cmd := exec.Command(bin, "--ini", ini, "serve", "--port", "0")
 	var logs strings.Builder
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -36,12 +37,14 @@ func TestConfigTraps(t *testing.T) {
 	for _, want := range []string{`unknown setting \"paginate_bye\"`, `did you mean \"paginate_by\"`,
 		`unknown setting \"account_create_principal\"`, `did you mean \"account_create_principals\"`,
 		`bucket_write_principals: principal \"system.everyone\" matches nobody`,
-		`bucket_write_principals: principal \"account:a,account:b\" holds a comma`} {
+		`bucket_write_principals: principal \"account:a,account:b\" holds a comma`,
+		`cors_origins: \"https://app.example/\" is not an origin`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("start log lacks %s:\n%s", want, logs.String())
 		}
 	}
-	if strings.Contains(logs.String(), "bucket_read_principals") || strings.Contains(logs.String(), `\"account:admin\"`) {
+	if strings.Contains(logs.String(), "bucket_read_principals") || strings.Contains(logs.String(), `\"account:admin\"`) ||
+		strings.Contains(logs.String(), "ok.example") || strings.Contains(logs.String(), "example.org") {
 		t.Errorf("a known setting or a good principal was warned about:\n%s", logs.String())
 	}
 	for _, port := range []string{"abc", "70000", "-1"} {
@@ -64,7 +67,7 @@ func TestConfigTraps(t *testing.T) {
 	}
 	text := string(out)
 	for _, re := range []string{`(?m)^paginate_by\s+7\s+environment$`, `(?m)^userid_hmac_secret\s+\*\*\*\*\s+file `,
-		`(?m)^storage_url\s+postgresql://u:\*\*\*\*@db/x\s+file `, `(?m)^cors_origins\s+\*\s+default$`,
+		`(?m)^storage_url\s+postgresql://u:\*\*\*\*@db/x\s+file `, `(?m)^cors_max_age_seconds\s+3600\s+default$`,
 		`(?m)^account_token_ttl_seconds\s+86400\s+default$`, `unknown setting "paginate_bye"`,
 		`principal "system.everyone" matches nobody`} {
 		if !regexp.MustCompile(re).MatchString(text) {

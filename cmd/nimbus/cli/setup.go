@@ -320,7 +320,8 @@ func settingsDoc(g globals, w io.Writer) {
 	fmt.Fprintln(w, "At start, and in `nimbus settings`, Nimbus warns of a principal that matches nobody: a")
 	fmt.Fprintln(w, "`system.` principal other than `system.Everyone` and `system.Authenticated` (such as")
 	fmt.Fprintln(w, "`system.everyone`), or one holding a comma (`account:a,account:b`). A `bind_port` that is not")
-	fmt.Fprintln(w, "a port number (0 to 65535) stops the start with its name.")
+	fmt.Fprintln(w, "a port number (0 to 65535) stops the start with its name. A `cors_origins` entry with a path")
+	fmt.Fprintln(w, "(`https://app.example/`: browsers send no trailing slash) is warned about too.")
 	plugin := ""
 	for _, d := range declared(g) {
 		if d.Plugin != plugin {
