@@ -59,18 +59,11 @@ func trusted(proxies []netip.Prefix, addr netip.Addr) bool {
 // address, walking the header from the right, that is not a trusted
 // proxy. Anyone else could write any address in them.
 func (a *App) clientIP(req *http.Request) string {
-	peer := req.RemoteAddr
-	if host, _, err := net.SplitHostPort(peer); err == nil {
-		peer = host
+	peer, fromProxy := a.peer(req)
+	if !fromProxy {
+		return peer
 	}
 	proxies := a.opts.trustedProxies
-	if len(proxies) == 0 {
-		return peer
-	}
-	pa, err := netip.ParseAddr(peer)
-	if err != nil || !trusted(proxies, pa) {
-		return peer
-	}
 	hops := forwardedHops(req.Header)
 	for i := len(hops) - 1; i >= 0; i-- {
 		ha, err := netip.ParseAddr(hops[i])
@@ -87,6 +80,20 @@ func (a *App) clientIP(req *http.Request) string {
 	return peer
 }
 
+// peer is the request's TCP peer address, and whether it is a trusted
+// proxy (whose forwarding headers are believed).
+func (a *App) peer(req *http.Request) (addr string, trustedProxy bool) {
+	addr = req.RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	if len(a.opts.trustedProxies) == 0 {
+		return addr, false
+	}
+	pa, err := netip.ParseAddr(addr)
+	return addr, err == nil && trusted(a.opts.trustedProxies, pa)
+}
+
 // forwardedHops returns the client addresses a chain of proxies reported,
 // leftmost first: X-Forwarded-For, else Forwarded's for= values, else
 // X-Real-IP.
@@ -100,15 +107,8 @@ func forwardedHops(h http.Header) []string {
 	if len(hops) > 0 {
 		return hops
 	}
-	for _, line := range h.Values("Forwarded") {
-		for _, elem := range strings.Split(line, ",") {
-			for _, pair := range strings.Split(elem, ";") {
-				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-				if ok && strings.EqualFold(k, "for") {
-					hops = append(hops, cleanHop(v))
-				}
-			}
-		}
+	for _, v := range forwardedParams(h.Values("Forwarded"), "for") {
+		hops = append(hops, cleanHop(v))
 	}
 	if len(hops) > 0 {
 		return hops
@@ -149,27 +149,16 @@ func forwardingHeader(name string) bool {
 // scheme is http or https, a host a name or address with an optional
 // port. Both are empty when the peer is not a trusted proxy.
 func (a *App) forwardedBase(req *http.Request) (scheme, host string) {
-	proxies := a.opts.trustedProxies
-	if len(proxies) == 0 {
-		return "", ""
-	}
-	peer := req.RemoteAddr
-	if h, _, err := net.SplitHostPort(peer); err == nil {
-		peer = h
-	}
-	if pa, err := netip.ParseAddr(peer); err != nil || !trusted(proxies, pa) {
+	if _, fromProxy := a.peer(req); !fromProxy {
 		return "", ""
 	}
 	scheme = lastValue(req.Header.Values("X-Forwarded-Proto"))
 	host = lastValue(req.Header.Values("X-Forwarded-Host"))
-	if scheme == "" || host == "" {
-		fs, fh := forwardedPairs(req.Header.Values("Forwarded"))
-		if scheme == "" {
-			scheme = fs
-		}
-		if host == "" {
-			host = fh
-		}
+	if scheme == "" {
+		scheme = last(forwardedParams(req.Header.Values("Forwarded"), "proto"))
+	}
+	if host == "" {
+		host = last(forwardedParams(req.Header.Values("Forwarded"), "host"))
 	}
 	if scheme = strings.ToLower(scheme); scheme != "http" && scheme != "https" {
 		scheme = ""
@@ -193,27 +182,29 @@ func lastValue(lines []string) string {
 	return strings.TrimSpace(line)
 }
 
-// forwardedPairs returns the proto= and host= of the last element of
-// Forwarded (RFC 7239) that has them.
-func forwardedPairs(lines []string) (proto, host string) {
+// forwardedParams returns the values of key (for, proto, host) in the
+// elements of Forwarded (RFC 7239), leftmost first, without quotes.
+func forwardedParams(lines []string, key string) []string {
+	var out []string
 	for _, line := range lines {
 		for _, elem := range strings.Split(line, ",") {
 			for _, pair := range strings.Split(elem, ";") {
 				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-				if !ok {
-					continue
-				}
-				v = strings.Trim(strings.TrimSpace(v), `"`)
-				switch strings.ToLower(k) {
-				case "proto":
-					proto = v
-				case "host":
-					host = v
+				if ok && strings.EqualFold(k, key) {
+					out = append(out, strings.Trim(strings.TrimSpace(v), `"`))
 				}
 			}
 		}
 	}
-	return proto, host
+	return out
+}
+
+// last is the last of values, or "".
+func last(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[len(values)-1]
 }
 
 // wellFormedHost accepts a host name, an IPv4 address or a bracketed IPv6

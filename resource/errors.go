@@ -161,7 +161,7 @@ func ErrorFrom(err error) *Error {
 	case errors.Is(err, storage.ErrNotFound):
 		return &Error{Status: 404, Errno: ErrnoMissingObject, Message: "The resource you are looking for could not be found."}
 	case errors.As(err, &be):
-		return &Error{Status: 503, Errno: ErrnoBackend, Message: "Service temporary unavailable due to overloading or maintenance, please retry later."}
+		return Unavailable()
 	case errors.As(err, &he):
 		switch he.Code {
 		case http.StatusNotFound:
@@ -184,6 +184,12 @@ const StatusClientClosed = 499
 // storage call ran (its context was canceled).
 func ClientClosed() *Error {
 	return &Error{Status: StatusClientClosed, Errno: ErrnoUndefined, Title: "Client Closed Request", Message: "The client closed the request before its answer."}
+}
+
+// Unavailable is the 503 of a storage that cannot be reached (the
+// server's Retry-After is added where it is answered).
+func Unavailable() *Error {
+	return &Error{Status: 503, Errno: ErrnoBackend, Message: "Service temporary unavailable due to overloading or maintenance, please retry later."}
 }
 
 // TooLarge is the 413 of an oversized body.

@@ -25,6 +25,15 @@ import (
 
 const csp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none';"
 
+// SetSecurityHeaders sets the headers every API answer carries (CORE-19):
+// no content sniffing, and a policy that lets an answer run nothing if a
+// browser ever renders it. Servers answering for the API outside the app
+// (the start's interim server) set them too.
+func SetSecurityHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", csp)
+}
+
 var exposeBase = []string{"Backoff", "Retry-After", "Alert", "Content-Length", "Content-Type"}
 
 var otherVersion = regexp.MustCompile(`^/v[0-9]+(/|$)`)
@@ -54,8 +63,7 @@ func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}()
 		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", csp)
+		SetSecurityHeaders(h)
 		if origin := c.Request().Header.Get("Origin"); origin != "" {
 			if ok, wildcard := a.opts.originAllowed(origin); ok {
 				if wildcard {

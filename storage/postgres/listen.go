@@ -52,12 +52,6 @@ type barrier struct {
 	ok   bool
 }
 
-// sync waits until every change committed before the call has been
-// applied to the cache, and tells whether the cache may be used. It sends
-// a query on the listening connection: PostgreSQL delivers the
-// notifications of transactions committed before that query ahead of its
-// answer, so a write answered by any instance before this read began is
-// never served stale. Concurrent readers share one round trip.
 // syncedFor tells, without waiting, whether a barrier that started after
 // the request arrived has been answered.
 func (c *cache) syncedFor(ctx context.Context) bool {
@@ -65,6 +59,12 @@ func (c *cache) syncedFor(ctx context.Context) bool {
 	return ok && c.synced.Load() >= int64(after.Sub(epoch)) && c.on()
 }
 
+// sync waits until every change committed before the call has been
+// applied to the cache, and tells whether the cache may be used. It sends
+// a query on the listening connection: PostgreSQL delivers the
+// notifications of transactions committed before that query ahead of its
+// answer, so a write answered by any instance before this read began is
+// never served stale. Concurrent readers share one round trip.
 func (c *cache) sync(ctx context.Context) bool {
 	after := time.Now()
 	if t, ok := storage.ReadAfter(ctx); ok {

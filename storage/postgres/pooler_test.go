@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -33,9 +32,8 @@ func TestCacheOffBehindAPooler(t *testing.T) {
 	}{{"pooler", true}, {"tcp-proxy", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, _ := pgtest.Proxy(t, u.Host, pgtest.ProxyOptions{Pooler: tc.pooler})
-			var logs bytes.Buffer
-			var mu sync.Mutex
-			logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+			logs := &syncLog{}
+			logger := slog.New(slog.NewTextHandler(logs, nil))
 			b, err := postgres.Open(context.Background(), strings.Replace(dbURL, u.Host, addr, 1),
 				postgres.Options{MaxConns: 4, Logger: logger})
 			if err != nil {
@@ -60,9 +58,7 @@ func TestCacheOffBehindAPooler(t *testing.T) {
 			if got := view(t, b, func(tx storage.Tx) (storage.Object, error) { return tx.Get(ref, tc.name) }); storage.ID(got) != tc.name {
 				t.Errorf("read back %v", got)
 			}
-			mu.Lock()
 			text := logs.String()
-			mu.Unlock()
 			if n := strings.Count(text, "goes through a pooler"); (n == 1) != tc.pooler {
 				t.Errorf("%d pooler errors logged:\n%s", n, text)
 			}
@@ -70,13 +66,21 @@ func TestCacheOffBehindAPooler(t *testing.T) {
 	}
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
+// syncLog is a log sink the listener's goroutine writes to while the
+// test reads it.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func (l lockedWriter) Write(p []byte) (int, error) {
+func (l *syncLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

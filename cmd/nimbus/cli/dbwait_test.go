@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +14,9 @@ import (
 // TestStartWaitsForTheDatabase: serve and migrate wait, up to
 // storage_connect_wait_seconds, for a PostgreSQL server that cannot be
 // reached yet (its container still starting beside Nimbus's) and start
-// once it can, saying what they wait for (serve answers 503 meanwhile); a server that refuses the
-// connection (a missing database) fails the start at once, and a wait
-// that runs out fails it with the last error.
+// once it can, saying what they wait for (serve answers 503 meanwhile);
+// a server that refuses the connection (a missing database) fails the
+// start at once, and a wait that runs out fails it with the last error.
 func TestStartWaitsForTheDatabase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server")
@@ -42,7 +38,7 @@ func TestStartWaitsForTheDatabase(t *testing.T) {
 		addr, stop := pgtest.Proxy(t, u.Host, pgtest.ProxyOptions{Delay: 2 * time.Second})
 		defer stop()
 		start := time.Now()
-		code, out := runWithEnv(t, bin, env(via(addr), "20"), "migrate")
+		code, out := runWith(t, t.TempDir(), env(via(addr), "20"), bin, "migrate")
 		if code != 0 || !strings.Contains(out, "cannot be reached yet") || !strings.Contains(out, "storage_connect_wait_seconds") ||
 			time.Since(start) < 2*time.Second {
 			t.Errorf("exit %d after %v:\n%s", code, time.Since(start), out)
@@ -61,7 +57,8 @@ func TestStartWaitsForTheDatabase(t *testing.T) {
 		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"errno":201`) ||
+		if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || res.Header.Get("Content-Type") != "application/json" ||
+			res.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(string(body), `"errno":201`) ||
 			time.Since(start) > time.Second {
 			t.Errorf("while waiting: %d %v %s after %v", res.StatusCode, res.Header, body, time.Since(start))
 		}
@@ -76,7 +73,7 @@ func TestStartWaitsForTheDatabase(t *testing.T) {
 	})
 	t.Run("a missing database fails at once", func(t *testing.T) {
 		start := time.Now()
-		code, out := runWithEnv(t, bin, env(strings.Replace(dbURL, u.Path, "/no_such_database", 1), "20"), "serve", "--port", "0")
+		code, out := runWith(t, t.TempDir(), env(strings.Replace(dbURL, u.Path, "/no_such_database", 1), "20"), bin, "serve", "--port", "0")
 		if code != 1 || !strings.Contains(out, "does not exist") || strings.Contains(out, "cannot be reached yet") || time.Since(start) > 10*time.Second {
 			t.Errorf("exit %d after %v:\n%s", code, time.Since(start), out)
 		}
@@ -85,27 +82,12 @@ func TestStartWaitsForTheDatabase(t *testing.T) {
 		addr, stop := pgtest.Proxy(t, u.Host, pgtest.ProxyOptions{Delay: time.Hour})
 		defer stop()
 		start := time.Now()
-		code, out := runWithEnv(t, bin, env(via(addr), "1"), "serve", "--port", "0")
+		code, out := runWith(t, t.TempDir(), env(via(addr), "1"), bin, "serve", "--port", "0")
 		if code != 1 || !strings.Contains(out, "cannot be reached yet") || !strings.Contains(out, "connection refused") ||
 			time.Since(start) < time.Second || time.Since(start) > 15*time.Second {
 			t.Errorf("exit %d after %v:\n%s", code, time.Since(start), out)
 		}
 	})
-}
-
-// runWithEnv runs the built binary with env added, in a folder of its
-// own (at most 30 s), and returns its exit status and what it printed.
-func runWithEnv(t *testing.T, bin string, env []string, args ...string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Run()
-	return cmd.ProcessState.ExitCode(), strings.TrimSpace(out.String())
 }
 
 func httpGet(u string) (int, error) {

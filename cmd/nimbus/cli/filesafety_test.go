@@ -107,14 +107,23 @@ func TestTruncatedBoltFile(t *testing.T) {
 	}
 }
 
-// runBinary runs the built binary (at most 20 s) and returns its exit
-// status and what it printed, trimmed.
+// runBinary runs the built binary in the package's folder; see runWith.
 func runBinary(t *testing.T, bin string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	return runWith(t, "", nil, bin, args...)
+}
+
+// runWith runs the built binary in dir (the package's when empty) with env
+// added to the environment, for at most 30 s, and returns its exit status
+// and what it printed, trimmed.
+func runWith(t *testing.T, dir string, env []string, bin string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Run()
 	return cmd.ProcessState.ExitCode(), strings.TrimSpace(out.String())

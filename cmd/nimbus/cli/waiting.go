@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/nimbus-server/nimbus/resource"
 )
 
 // While a start waits for its database (waitForDatabase), its port is
@@ -43,18 +45,17 @@ func answerWhileWaiting(ln *net.TCPListener, retryAfter string, logger *slog.Log
 	if retryAfter == "" {
 		retryAfter = "3"
 	}
+	body, _ := resource.EncodeJSON(resource.Unavailable().Body())
 	wl := &waitListener{TCPListener: ln}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
+			resource.SetSecurityHeaders(h)
 			h.Set("Content-Type", "application/json")
 			h.Set("Retry-After", retryAfter)
 			h.Set("Connection", "close")
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none';")
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(`{"code":503,"errno":201,"error":"Service Unavailable",` +
-				`"message":"Service temporary unavailable due to overloading or maintenance, please retry later."}`))
+			w.Write(body) //nolint:errcheck // the client may be gone
 		})}
 	srv.SetKeepAlivesEnabled(false)
 	done := make(chan struct{})
