@@ -124,14 +124,33 @@ type matchdict map[string]string
 // chain returns the object node and its ancestors up to the root. An
 // empty id gives an object node without URI ("any object of the list").
 func (r *Resource) chain(m matchdict, id string) []permissions.Node {
-	nodes := []permissions.Node{{Resource: r.Name}}
-	if id != "" {
-		nodes[0].URI = r.objectURI(m, id)
-	}
+	depth := 0
 	for p := r.parent; p != nil; p = p.parent {
-		nodes = append(nodes, permissions.Node{Resource: p.Name, URI: p.objectURI(m, m[p.Name+"_id"])})
+		depth++
 	}
-	return append(nodes, permissions.Node{Resource: permissions.Root})
+	nodes := make([]permissions.Node, depth+2)
+	nodes[0].Resource = r.Name
+	nodes[depth+1].Resource = permissions.Root
+	// The URIs are built from the top down, each from its parent's, so
+	// that every prefix is built once (this runs for every request).
+	i := 1
+	for p := r.parent; p != nil; p = p.parent {
+		nodes[i].Resource = p.Name
+		i++
+	}
+	uri := ""
+	for i := depth; i >= 1; i-- {
+		p := r
+		for k := 0; k < i; k++ {
+			p = p.parent
+		}
+		uri += "/" + p.Plural + "/" + m[p.Name+"_id"]
+		nodes[i].URI = uri
+	}
+	if id != "" {
+		nodes[0].URI = uri + "/" + r.Plural + "/" + id
+	}
+	return nodes
 }
 
 // parentURI returns the URI of the parent object ("" at the top).

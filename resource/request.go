@@ -3,7 +3,6 @@ package resource
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -383,9 +382,11 @@ func Now() int64 { return time.Now().UnixMilli() }
 
 // SetETag sets ETag and Last-Modified from a timestamp in milliseconds.
 func (r *Request) SetETag(ts int64) {
+	// Set directly under their canonical keys: every answer sets both,
+	// and Header.Set would build "Etag" from "ETag" each time.
 	h := r.c.Response().Header()
-	h.Set("ETag", fmt.Sprintf("\"%d\"", ts))
-	h.Set("Last-Modified", time.UnixMilli(ts).UTC().Format(http.TimeFormat))
+	h["Etag"] = []string{`"` + strconv.FormatInt(ts, 10) + `"`}
+	h["Last-Modified"] = []string{time.UnixMilli(ts).UTC().Format(http.TimeFormat)}
 }
 
 // NoChallenge keeps WWW-Authenticate out of a 401 answer: browsers show

@@ -53,7 +53,57 @@ func BenchmarkHandlers(b *testing.B) {
 	run("ListFiltered", "/v1/buckets/b/collections/c/records?_limit=10&status=active", auth)
 }
 
-// BenchmarkBatch25 measures a batch of 25 record creations in process.
+// BenchmarkReadsUsualPostgres measures reads in process on PostgreSQL
+// under Kinto's usual configuration (account Basic auth, history), the
+// path of the record GET and list goals of docs/performance.md; cpu-µs/op
+// (this process only, PostgreSQL not counted) and allocs/op are the
+// figures to compare between builds:
+//
+//	go test -run XXX -bench ReadsUsualPostgres -benchmem ./plugins/kinto/
+func BenchmarkReadsUsualPostgres(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts PostgreSQL")
+	}
+	s := apitest.NewWithBackend(b, pgtest.Start(b).Open(b), usualSettings)
+	auth := apitest.Basic("bench", "pw")
+	s.Do(apitest.Req{Method: "PUT", Path: "/v1/accounts/bench", Body: `{"data":{"password":"pw"}}`}).Expect(b, 201, 0)
+	for _, p := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c"} {
+		s.Do(apitest.Req{Method: "PUT", Path: p, Auth: auth, Body: `{}`}).Expect(b, 201, 0)
+	}
+	for i := 0; i < 200; i++ {
+		s.Do(apitest.Req{Method: "PUT", Path: fmt.Sprintf("/v1/buckets/b/collections/c/records/x%05d", i), Auth: auth,
+			Body: fmt.Sprintf(`{"data":{"title":"record %d","status":"%s","n":%d}}`, i, []string{"active", "inactive"}[i%2], i)}).Expect(b, 201, 0)
+	}
+	for _, c := range []struct{ name, path string }{
+		{"GetRecord", "/v1/buckets/b/collections/c/records/x00001"},
+		{"ListNewest", "/v1/buckets/b/collections/c/records?_limit=10&_sort=-last_modified"},
+		{"ListFiltered", "/v1/buckets/b/collections/c/records?_limit=10&status=active"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			// Eight clients at once, as under load: alone, a request
+			// waits for its barrier's round trip while the runtime spins.
+			b.SetParallelism(8)
+			cpu := processCPU()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest("GET", "http://localhost"+c.path, nil)
+					req.Header.Set("Authorization", auth)
+					rec := httptest.NewRecorder()
+					s.App.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Error(rec.Code, rec.Body.String())
+						return
+					}
+				}
+			})
+			if cpu > 0 {
+				b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+			}
+		})
+	}
+}
+
 // usualSettings is Kinto's usual configuration (docs/kinto-usual.ini):
 // history on, accounts then Basic auth.
 var usualSettings = map[string]string{"includes": "default_bucket history accounts flush", "multiauth.policies": "account basicauth",

@@ -8,6 +8,13 @@ import (
 )
 
 func (t *pgTx) GetACL(uri string) (storage.ACL, error) {
+	if len(t.ownACLs) == 0 && !t.tc.allACLs && !t.tc.acls.has(uri) && t.cached() {
+		// The usual case, an ACL read for an authorization: from the
+		// cache, without the maps GetACLs builds.
+		if acl, ok := lookup(t.cache, aclsOf, uri); ok {
+			return copyACL(acl), nil
+		}
+	}
 	acls, err := t.GetACLs([]string{uri})
 	if err != nil {
 		return nil, err
