@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
 // FuzzRequestBody sends arbitrary bodies, content types and paths through
@@ -28,7 +29,36 @@ func FuzzRequestBody(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.ct, []byte(s.body))
 	}
-	s := apitest.New(f, nil)
+	fuzzBodies(f, apitest.New(f, nil))
+}
+
+// FuzzRequestBodyPostgres is FuzzRequestBody on PostgreSQL, whose JSON
+// refuses what Go's accepts (NUL in strings and keys, lone surrogates,
+// numbers beyond its range), with those among the seeds:
+//
+//	go test -run XXX -fuzz FuzzRequestBodyPostgres -fuzztime 5m ./plugins/kinto/
+func FuzzRequestBodyPostgres(f *testing.F) {
+	if testing.Short() {
+		f.Skip("starts PostgreSQL")
+	}
+	rec := "/v1/buckets/b/collections/c/records"
+	for _, body := range []string{
+		`{"data":{"a":"\u0000"}}`, `{"data":{"\u0000":1}}`, `{"data":{"a":"\ud800"}}`, `{"data":{"\udfff\ud800":1}}`,
+		`{"data":{"a":1e400}}`, `{"data":{"a":-0,"b":1e-400,"c":123456789012345678901234567890}}`,
+		`{"data":{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}`,
+		`{"data":{"a":"x"},"permissions":{"read":["\u0000"]}}`, `{"data":{"id":"\u0000"}}`,
+	} {
+		f.Add("POST", rec, "application/json", []byte(body))
+		f.Add("PUT", rec+"/r", "application/json", []byte(body))
+		f.Add("PATCH", rec+"/r", "application/merge-patch+json", []byte(body))
+	}
+	f.Add("GET", rec+"?a=%00&_sort=\u0000", "", []byte(nil))
+	f.Add("GET", rec+"?contains_a=[\u0000]&has_\u0000=1", "", []byte(nil))
+	fuzzBodies(f, apitest.NewWithBackend(f, pgtest.Start(f).Open(f), nil))
+}
+
+// fuzzBodies runs the fuzz function of FuzzRequestBody against s.
+func fuzzBodies(f *testing.F, s *apitest.Server) {
 	auth := apitest.Basic("alice", "x")
 	for _, p := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c", "/v1/buckets/b/collections/c/records/r", "/v1/buckets/b/groups/g"} {
 		s.Do(apitest.Req{Method: "PUT", Path: p, Auth: auth, Body: "{}"})
