@@ -124,28 +124,21 @@ type matchdict map[string]string
 // chain returns the object node and its ancestors up to the root. An
 // empty id gives an object node without URI ("any object of the list").
 func (r *Resource) chain(m matchdict, id string) []permissions.Node {
-	depth := 0
+	var buf [4]*Resource
+	anc := buf[:0] // the ancestors, closest first
 	for p := r.parent; p != nil; p = p.parent {
-		depth++
+		anc = append(anc, p)
 	}
-	nodes := make([]permissions.Node, depth+2)
+	nodes := make([]permissions.Node, len(anc)+2)
 	nodes[0].Resource = r.Name
-	nodes[depth+1].Resource = permissions.Root
+	nodes[len(anc)+1].Resource = permissions.Root
 	// The URIs are built from the top down, each from its parent's, so
 	// that every prefix is built once (this runs for every request).
-	i := 1
-	for p := r.parent; p != nil; p = p.parent {
-		nodes[i].Resource = p.Name
-		i++
-	}
 	uri := ""
-	for i := depth; i >= 1; i-- {
-		p := r
-		for k := 0; k < i; k++ {
-			p = p.parent
-		}
+	for i := len(anc) - 1; i >= 0; i-- {
+		p := anc[i]
 		uri += "/" + p.Plural + "/" + m[p.Name+"_id"]
-		nodes[i].URI = uri
+		nodes[i+1] = permissions.Node{Resource: p.Name, URI: uri}
 	}
 	if id != "" {
 		nodes[0].URI = uri + "/" + r.Plural + "/" + id
