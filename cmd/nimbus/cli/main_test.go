@@ -87,7 +87,8 @@ func TestCommandLine(t *testing.T) {
 	}
 	bad := writeINI(t, "[nimbus]\npaginate_by = lots\nmultiauth.policies = basicauth\n")
 	errb.Reset()
-	if code := Run([]string{"--ini", bad, "serve"}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "paginate_by") {
+	// Port 0: the bad setting must be named whatever listens on 8888.
+	if code := Run([]string{"--ini", bad, "serve", "--port", "0"}, nil, &out, &errb); code != 1 || !strings.Contains(errb.String(), "paginate_by") {
 		t.Errorf("a bad setting must stop start-up naming it: %d %q", code, errb.String())
 	}
 	interp := writeINI(t, "[app:main]\nkinto.storage_url = %(nope)s\n")
