@@ -165,12 +165,15 @@ type cache struct {
 	// synced is when (since epoch) the latest successful barrier started.
 	synced atomic.Int64
 
-	bmu  sync.Mutex
-	next *barrier
-	// idle, when set, is the listening connection's socket while the
-	// listener waits for notifications: a barrier asked for meanwhile
-	// moves its read deadline to now, which ends the wait at once.
-	idle net.Conn
+	// bmu guards the barriers (listen.go). conn is the listening
+	// connection while the listener reads it; flying is the barrier
+	// written and not yet answered, queued the one to write once it is
+	// (shared by the readers that arrive meanwhile).
+	bmu         sync.Mutex
+	conn        net.Conn
+	flying      *barrier
+	flyingSince time.Time
+	queued      *barrier
 
 	// watch are the change watchers fed by the same notifications.
 	watch *watchers

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -45,12 +47,22 @@ func (c *cache) apply(payload string) {
 	c.report(payload)
 }
 
-// barrier is one round trip on the listening connection; waiters that
-// asked for it before it started are released once it is answered.
+// barrier is one Sync message on the listening connection; the waiters
+// that arrived before it was written are released once it is answered.
 type barrier struct {
 	done chan struct{}
 	ok   bool
+	// sent is when (since epoch) it was written: every change committed
+	// before then has been applied once it is answered.
+	sent int64
 }
+
+// syncMessage is the protocol's Sync: outside an extended query it only
+// makes PostgreSQL answer ReadyForQuery, after the notifications pending
+// for the connection (it delivers them before every ReadyForQuery of an
+// idle session). It is the cheapest round trip there is: nothing to
+// parse, plan or run.
+var syncMessage = []byte{'S', 0, 0, 0, 4}
 
 // syncedFor tells, without waiting, whether a barrier that started after
 // the request arrived has been answered.
@@ -60,35 +72,44 @@ func (c *cache) syncedFor(ctx context.Context) bool {
 }
 
 // sync waits until every change committed before the call has been
-// applied to the cache, and tells whether the cache may be used. It sends
-// a query on the listening connection: PostgreSQL delivers the
-// notifications of transactions committed before that query ahead of its
-// answer, so a write answered by any instance before this read began is
-// never served stale. Concurrent readers share one round trip.
+// applied to the cache, and tells whether the cache may be used. It has a
+// barrier written on the listening connection: PostgreSQL delivers the
+// notifications of transactions committed before that message ahead of
+// its answer, so a write answered by any instance before this read began
+// is never served stale. One barrier flies at a time: the readers that
+// arrive meanwhile share the next one, which the listener writes as soon
+// as the flying one is answered.
 func (c *cache) sync(ctx context.Context) bool {
 	after := time.Now()
 	if t, ok := storage.ReadAfter(ctx); ok {
 		after = t
 	}
-	if c.synced.Load() >= int64(after.Sub(epoch)) {
+	since := int64(after.Sub(epoch))
+	if c.synced.Load() >= since {
 		// A barrier that started after the request arrived has already
 		// been answered (an earlier transaction of the same request).
 		return c.on()
 	}
 	c.bmu.Lock()
-	b := c.next
-	if b == nil {
+	var b *barrier
+	switch {
+	case c.conn == nil:
+		// The listener is down: nobody would answer.
+		c.bmu.Unlock()
+		return false
+	case c.flying != nil && c.flying.sent >= since:
+		b = c.flying
+	case c.queued != nil:
+		b = c.queued
+	default:
 		b = &barrier{done: make(chan struct{})}
-		c.next = b
-		if c.idle != nil {
-			c.idle.SetReadDeadline(time.Now()) //nolint:errcheck // a closed socket ends the wait too
+		if c.flying == nil {
+			c.sendLocked(b)
+		} else {
+			c.queued = b
 		}
 	}
 	c.bmu.Unlock()
-	if !c.on() {
-		// The listener went down meanwhile: nobody may answer soon.
-		return false
-	}
 	select {
 	case <-b.done:
 		return b.ok && c.on()
@@ -97,16 +118,60 @@ func (c *cache) sync(ctx context.Context) bool {
 	}
 }
 
+// sendLocked writes barrier b (c.bmu held). The write of five bytes
+// does not wait unless PostgreSQL stopped reading; a failed one closes
+// the connection, which ends the listener and fails the barriers.
+func (c *cache) sendLocked(b *barrier) {
+	b.sent = int64(time.Since(epoch))
+	c.flying, c.flyingSince = b, time.Now()
+	err := c.conn.SetWriteDeadline(time.Now().Add(barrierTimeout))
+	if err == nil {
+		_, err = c.conn.Write(syncMessage)
+	}
+	if err != nil {
+		c.conn.Close() //nolint:errcheck // closing is the report
+	}
+}
+
+// answered completes the flying barrier (a ReadyForQuery arrived) and
+// writes the queued one.
+func (c *cache) answered() {
+	c.bmu.Lock()
+	defer c.bmu.Unlock()
+	if b := c.flying; b != nil {
+		c.flying = nil
+		c.synced.Store(b.sent)
+		b.ok = true
+		close(b.done)
+	}
+	if q := c.queued; q != nil && c.conn != nil {
+		c.queued = nil
+		c.sendLocked(q)
+	}
+}
+
 // failBarriers releases the waiters while the listener is down.
 func (c *cache) failBarriers() {
 	c.bmu.Lock()
-	b := c.next
-	c.next = nil
+	f, q := c.flying, c.queued
+	c.conn, c.flying, c.queued = nil, nil, nil
 	c.bmu.Unlock()
-	if b != nil {
-		close(b.done)
+	for _, b := range []*barrier{f, q} {
+		if b != nil {
+			close(b.done)
+		}
 	}
 }
+
+const (
+	// barrierTimeout is how long a barrier may go unanswered before the
+	// connection is taken for broken (the listener then reconnects).
+	barrierTimeout = 5 * time.Second
+	// pingEvery is how often a quiet connection gets a barrier nobody
+	// asked for, so that a silently broken one stops the cache within
+	// seconds.
+	pingEvery = 2 * time.Second
+)
 
 // listen keeps a LISTEN connection open until ctx ends, enabling the cache
 // while it is up; it reconnects with a growing pause when it drops.
@@ -136,6 +201,11 @@ func (c *cache) listen(ctx context.Context, cfg *pgconn.Config, log *slog.Logger
 	}
 }
 
+// listenOnce connects, listens, and then reads the connection itself
+// (hijacked from pgconn): notifications are applied as they arrive, and
+// each ReadyForQuery answers the flying barrier. The barriers are written
+// by the requests that ask for them (sync), or by answered; a watchdog
+// pings a quiet connection and closes one whose barrier goes unanswered.
 func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, err := pgconn.ConnectConfig(cctx, cfg)
@@ -143,92 +213,74 @@ func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
-	// A barrier is the cheapest round trip there is, an empty query
-	// (no parsing, no plan; PostgreSQL still delivers the pending
-	// notifications before it reports itself ready), bounded by a
-	// deadline on the socket rather than a context: a context with a
-	// deadline costs pgconn a watching goroutine per query, and barriers
-	// run thousands of times a second under load.
-	roundTrip := func() error {
-		if err := conn.Conn().SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-			return err
-		}
-		_, err := conn.Exec(context.Background(), "").ReadAll()
-		return err
-	}
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel).ReadAll(); err != nil {
+		conn.Close(context.Background())
 		return err
 	}
 	if err := sameServer(ctx, conn); err != nil {
+		conn.Close(context.Background())
 		return err
 	}
-	// The end of ctx ends a wait for notifications at once.
-	stop := context.AfterFunc(ctx, func() {
-		c.bmu.Lock()
-		defer c.bmu.Unlock()
-		conn.Conn().SetReadDeadline(time.Now()) //nolint:errcheck // a closed socket ends the wait too
-	})
+	hj, err := conn.Hijack()
+	if err != nil {
+		conn.Close(context.Background())
+		return err
+	}
+	nc, fe := hj.Conn, hj.Frontend
+	defer nc.Close()
+	// The end of ctx ends the read at once.
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
+	c.bmu.Lock()
+	c.conn = nc
+	c.bmu.Unlock()
 	// Whatever changed before LISTEN took effect was not heard: start
 	// from nothing, and tell the change watchers so.
 	c.reset(true)
 	c.report("*")
-	quiet := time.Now()
+	quit := make(chan struct{})
+	defer close(quit)
+	go c.watchdog(nc, quit)
 	for {
-		c.bmu.Lock()
-		b := c.next
-		c.next = nil
-		c.bmu.Unlock()
-		if b != nil || time.Since(quiet) > 2*time.Second {
-			// A barrier asked for, or a ping of a quiet connection so that
-			// a silently broken one stops the cache within seconds.
-			started := int64(time.Since(epoch))
-			err := roundTrip()
-			if err == nil {
-				c.synced.Store(started)
-			}
-			if b != nil {
-				b.ok = err == nil
-				close(b.done)
-			}
-			if err != nil {
-				return err
-			}
-			quiet = time.Now()
-			continue
-		}
-		// Wait for notifications until a barrier is asked for (sync moves
-		// the deadline to now), a ping is due, or ctx ends (the function
-		// above does the same). Under load this runs between every two
-		// barriers: a deadline costs no goroutine or timer, where a
-		// context would cost both.
-		c.bmu.Lock()
-		if c.next != nil || ctx.Err() != nil {
-			c.bmu.Unlock()
+		msg, err := fe.Receive()
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			continue
-		}
-		c.idle = conn.Conn()
-		err := c.idle.SetReadDeadline(time.Now().Add(2 * time.Second))
-		c.bmu.Unlock()
-		if err == nil {
-			err = conn.WaitForNotification(context.Background())
-		}
-		c.bmu.Lock()
-		c.idle = nil
-		c.bmu.Unlock()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		switch {
-		case err == nil:
-			quiet = time.Now()
-		case conn.IsClosed():
 			return err
 		}
+		switch m := msg.(type) {
+		case *pgproto3.NotificationResponse:
+			c.apply(m.Payload)
+		case *pgproto3.ReadyForQuery:
+			c.answered()
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("postgres: listener: %s (SQLSTATE %s)", m.Message, m.Code)
+		}
+	}
+}
+
+// watchdog pings the listening connection while nobody asks for a
+// barrier, and closes it when a barrier goes unanswered for
+// barrierTimeout, until quit is closed.
+func (c *cache) watchdog(nc net.Conn, quit chan struct{}) {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
+		c.bmu.Lock()
+		switch {
+		case c.conn != nc:
+		case c.flying == nil:
+			c.sendLocked(&barrier{done: make(chan struct{})})
+		case time.Since(c.flyingSince) > barrierTimeout:
+			nc.Close() //nolint:errcheck // closing is the report
+		}
+		c.bmu.Unlock()
 	}
 }
 
