@@ -188,62 +188,92 @@ func TestCacheConcurrentReaders(t *testing.T) {
 	pg := pgtest.Start(t)
 	url := pg.NewDatabase(t)
 	a, b := open(t, url), open(t, url)
-	var mu sync.Mutex
-	acked := -1
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for r := 0; r < 4; r++ {
-		wg.Add(1)
+	r := followReads(b, 4)
+	for i := 0; i < 200; i++ {
+		r.write(t, a, i)
+	}
+	r.stop(t)
+}
+
+// readers read record r of recs on one backend, from several goroutines
+// at once, until stopped, checking that none reads n older than the last
+// write acknowledged (write).
+type readers struct {
+	mu    sync.Mutex
+	acked int
+	quit  chan struct{}
+	wg    sync.WaitGroup
+	errs  chan error
+	reads []int
+}
+
+func followReads(b storage.Backend, n int) *readers {
+	r := &readers{acked: -1, quit: make(chan struct{}), errs: make(chan error, n), reads: make([]int, n)}
+	for k := 0; k < n; k++ {
+		r.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer r.wg.Done()
 			for {
 				select {
-				case <-stop:
+				case <-r.quit:
 					return
 				default:
 				}
-				mu.Lock()
-				want := acked
-				mu.Unlock()
-				var n int
+				r.mu.Lock()
+				want := r.acked
+				r.mu.Unlock()
+				got := -1
 				err := b.View(context.Background(), func(tx storage.Tx) error {
 					o, err := tx.Get(recs, "r")
 					if err == storage.ErrNotFound {
-						n = -1
 						return nil
 					}
 					if err != nil {
 						return err
 					}
 					v, _ := storage.Int(o["n"])
-					n = int(v)
+					got = int(v)
 					return nil
 				})
-				if err == nil && n < want {
-					err = fmt.Errorf("read n=%d after n=%d was acknowledged", n, want)
+				if err == nil && got < want {
+					err = fmt.Errorf("read n=%d after n=%d was acknowledged", got, want)
 				}
 				if err != nil {
-					errs <- err
+					r.errs <- err
 					return
 				}
+				r.reads[k]++
 			}
 		}()
 	}
-	for i := 0; i < 200; i++ {
-		update(t, a, func(tx storage.Tx) error {
-			_, err := tx.Replace(recs, storage.Object{"id": "r", "n": i})
-			return err
-		})
-		mu.Lock()
-		acked = i
-		mu.Unlock()
-	}
-	close(stop)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	return r
+}
+
+// write replaces r with n = i on a, then counts it acknowledged.
+func (r *readers) write(t *testing.T, a storage.Backend, i int) {
+	t.Helper()
+	update(t, a, func(tx storage.Tx) error {
+		_, err := tx.Replace(recs, storage.Object{"id": "r", "n": i})
+		return err
+	})
+	r.mu.Lock()
+	r.acked = i
+	r.mu.Unlock()
+}
+
+// stop ends the readers and reports what they found.
+func (r *readers) stop(t *testing.T) {
+	t.Helper()
+	close(r.quit)
+	r.wg.Wait()
+	close(r.errs)
+	for err := range r.errs {
 		t.Error(err)
+	}
+	for k, n := range r.reads {
+		if n == 0 {
+			t.Errorf("reader %d read nothing", k)
+		}
 	}
 }
 
