@@ -221,6 +221,10 @@ func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
 		conn.Close(context.Background())
 		return err
 	}
+	// Hijack is outside pgx's compatibility promise: an upgrade of pgx
+	// must keep TestCacheListenerLost and the cache tests passing. The
+	// frontend it hands over keeps what pgconn had buffered, and reading
+	// the connection while requests write to it is safe (TLS included).
 	hj, err := conn.Hijack()
 	if err != nil {
 		conn.Close(context.Background())
