@@ -163,7 +163,8 @@ func (c *cache) failBarriers() {
 	}
 }
 
-const (
+// Variables rather than constants for the barrier tests only.
+var (
 	// barrierTimeout is how long a barrier may go unanswered before the
 	// connection is taken for broken (the listener then reconnects).
 	barrierTimeout = 5 * time.Second
