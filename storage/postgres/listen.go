@@ -280,6 +280,7 @@ func (c *cache) watchdog(nc net.Conn, quit chan struct{}) {
 		c.bmu.Lock()
 		switch {
 		case c.conn != nc:
+			// Down, or another connection's already: nothing to do.
 		case c.flying == nil:
 			c.sendLocked(&barrier{done: make(chan struct{})})
 		case time.Since(c.flyingSince) > barrierTimeout:
