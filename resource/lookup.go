@@ -69,6 +69,34 @@ func parents(tx storage.Tx, res *Resource, m matchdict, full ...bool) (map[strin
 	return out, nil
 }
 
+// holdParents is parents for a write under them (POST, PUT, PATCH and
+// DELETE on a list): where writes to different lists run side by side,
+// the ancestors are read once the transaction holds them against their
+// deletion, so that nothing is written under a parent deleted meanwhile
+// (storage.ParentHolder); the list written may be locked in the same
+// step.
+func holdParents(tx storage.Tx, res *Resource, m matchdict) error {
+	anc := res.ancestors()
+	if len(anc) == 0 {
+		return nil
+	}
+	objs := make([]storage.Held, len(anc))
+	for i := range anc {
+		p := anc[len(anc)-1-i]
+		objs[i] = storage.Held{List: p.ref(m), ID: m[p.Name+"_id"]}
+	}
+	live, err := storage.HoldParents(tx, objs, res.ref(m))
+	if err != nil {
+		return err
+	}
+	for i, ok := range live {
+		if !ok {
+			return MissingParent(anc[len(anc)-1-i].Name, objs[i].ID)
+		}
+	}
+	return nil
+}
+
 func getOrNil(tx storage.Tx, ref storage.Ref, id string) (storage.Object, error) {
 	o, err := tx.Get(ref, id)
 	if errors.Is(err, storage.ErrNotFound) {

@@ -207,8 +207,7 @@ func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in pu
 			if err := errorsOf(checkIDs(res, m, true), in.perr, wb.err); err != nil {
 				return err
 			}
-			_, err := parents(tx, res, m)
-			return err
+			return holdParents(tx, res, m)
 		},
 		preconditions: func(tx storage.Tx, old storage.Object) error {
 			if old == nil && pc.hasMatch {

@@ -280,8 +280,7 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 				if id == "" {
 					return Invalid("body", "data.id", "An id is required for this resource.")
 				}
-				_, err := parents(tx, res, m)
-				return err
+				return holdParents(tx, res, m)
 			},
 			preconditions: func(tx storage.Tx, old storage.Object) error {
 				if !existed {
@@ -349,7 +348,7 @@ func (a *App) pluralDelete(res *Resource) echo.HandlerFunc {
 				if e := checkIDs(res, m, false); e != nil {
 					return e
 				}
-				if _, err := parents(tx, res, m); err != nil {
+				if err := holdParents(tx, res, m); err != nil {
 					return err
 				}
 				if lq == nil {

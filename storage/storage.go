@@ -266,6 +266,52 @@ func GetForUpdate(tx Tx, ref Ref, id string) (Object, error) {
 	return tx.Get(ref, id)
 }
 
+// Held names an object a write depends on: id in list (ParentHolder).
+type Held struct {
+	List Ref
+	ID   string
+}
+
+// ParentHolder is implemented by transactions whose writes to different
+// lists run side by side (PostgreSQL, several instances): a write under
+// objects (a record under its collection and bucket) that only checked
+// they exist could land after another transaction deleted them and what
+// was under them, and stay there, under a parent that is gone.
+// HoldParents reads the objects from the database (no cache) once the
+// transaction holds, to its end, a lock that a write of their lists
+// waits for: a deletion of one of them either committed before, and
+// HoldParents sees it gone, or waits for this transaction and then
+// deletes what it wrote. It reports, for each object in order (top
+// down), whether it is live; under is the list about to be written,
+// whose own lock the backend may take in the same round trip. A backend
+// whose writes run one at a time needs none: Exists is as good there.
+type ParentHolder interface {
+	HoldParents(objs []Held, under Ref) ([]bool, error)
+}
+
+// HoldParents checks the objects a write depends on: through tx's
+// ParentHolder when it has one, else with Exists, stopping at the first
+// one missing (those after it are reported missing too).
+func HoldParents(tx Tx, objs []Held, under Ref) ([]bool, error) {
+	if h, ok := tx.(ParentHolder); ok {
+		return h.HoldParents(objs, under)
+	}
+	return ParentsExist(tx, objs)
+}
+
+// ParentsExist is HoldParents with Exists alone.
+func ParentsExist(tx Tx, objs []Held) ([]bool, error) {
+	live := make([]bool, len(objs))
+	for i, o := range objs {
+		ok, err := tx.Exists(o.List, o.ID)
+		if err != nil || !ok {
+			return live, err
+		}
+		live[i] = true
+	}
+	return live, nil
+}
+
 // Prefetcher is implemented by transactions whose GetForUpdate and ACL
 // reads cost a round trip to the database each (PostgreSQL):
 // PrefetchForUpdate reads, in one, the objects of a list the transaction

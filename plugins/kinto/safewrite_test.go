@@ -3,10 +3,7 @@ package kinto_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -23,6 +20,13 @@ import (
 //   - PATCHes without If-Match, each adding its own field: every field
 //     is there at the end (no update lost between the read and the write).
 func TestConcurrentSafeWrites(t *testing.T) {
+	onBoltAndTwoInstances(t, concurrentSafeWrites)
+}
+
+// onBoltAndTwoInstances runs check on bolt (s and other are one server)
+// and on PostgreSQL with two instances sharing a database, whose
+// writers interleave (s and other are one each).
+func onBoltAndTwoInstances(t *testing.T, check func(t *testing.T, s, other *apitest.Server)) {
 	t.Run("bolt", func(t *testing.T) {
 		b, err := bolt.Open(filepath.Join(t.TempDir(), "nimbus.db"), bolt.Options{})
 		if err != nil {
@@ -30,7 +34,7 @@ func TestConcurrentSafeWrites(t *testing.T) {
 		}
 		t.Cleanup(func() { b.Close() })
 		s := apitest.NewWithBackend(t, b, nil)
-		concurrentSafeWrites(t, s, s)
+		check(t, s, s)
 	})
 	t.Run("postgresql-two-instances", func(t *testing.T) {
 		url := pgtest.Start(t).NewDatabase(t)
@@ -44,7 +48,7 @@ func TestConcurrentSafeWrites(t *testing.T) {
 			pgtest.WaitCache(t, b)
 			servers = append(servers, apitest.NewWithBackend(t, b, map[string]string{"storage_backend": "postgresql"}))
 		}
-		concurrentSafeWrites(t, servers[0], servers[1])
+		check(t, servers[0], servers[1])
 	})
 }
 
@@ -61,20 +65,11 @@ func concurrentSafeWrites(t *testing.T, s, other *apitest.Server) {
 			if i%2 == 1 {
 				base = other.URL
 			}
-			req, _ := http.NewRequest("PATCH", base+rec, strings.NewReader(body))
-			req.Header.Set("Authorization", auth)
-			req.Header.Set("Content-Type", "application/json")
+			var h []string
 			if ifMatch != "" {
-				req.Header.Set("If-Match", ifMatch)
+				h = []string{"If-Match", ifMatch}
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return 0
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return resp.StatusCode
+			return send(t, base, "PATCH", rec, auth, body, h...)
 		}
 		for round := 0; round < 5; round++ {
 			etag := s.Do(apitest.Req{Method: "GET", Path: rec, Auth: auth}).Expect(t, 200, 0).Header.Get("ETag")

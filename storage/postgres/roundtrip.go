@@ -106,20 +106,23 @@ func (t *pgTx) takeLockStmt(ref storage.Ref) (stmt, bool) {
 	}
 	if t.tryLocks {
 		// A later member of a write group never waits (combine.go).
-		return stmt{sql: `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7))`, args: []any{key},
-			scan: func(r pgx.Row) error {
-				var got bool
-				if err := r.Scan(&got); err != nil {
-					return err
-				}
-				if !got {
-					t.busy = true
-					return errLockBusy
-				}
-				return nil
-			}}, true
+		return stmt{sql: `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7))`, args: []any{key}, scan: t.scanTry}, true
 	}
 	return stmt{sql: `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, args: []any{key}}, true
+}
+
+// scanTry reads the answer of a lock's try: one another transaction holds
+// makes the call busy.
+func (t *pgTx) scanTry(r pgx.Row) error {
+	var got bool
+	if err := r.Scan(&got); err != nil {
+		return err
+	}
+	if !got {
+		t.busy = true
+		return errLockBusy
+	}
+	return nil
 }
 
 func (t *pgTx) markLocked(ref storage.Ref) {

@@ -41,6 +41,10 @@ type pgTx struct {
 	// with their timestamp once read (only this transaction can change it
 	// while the lock is held).
 	locked map[string]*int64
+	// shared holds the lists whose lock this transaction holds shared,
+	// and heldLive the objects found live under such a lock (hold.go).
+	shared   map[string]bool
+	heldLive map[objKey]bool
 	// ownACLs holds the ACLs this transaction set, and those it read
 	// ahead of its writes under the list's lock (prefetch.go).
 	ownACLs map[string]storage.ACL

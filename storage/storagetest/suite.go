@@ -52,6 +52,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"PurgeDeleted", testPurge},
 		{"ListsOfAResourceType", testLists},
 		{"DeleteTreeCascades", testDeleteTree},
+		{"HoldParentsWhileWriting", testHoldParents},
 		{"FailedUpdateRollsBack", testRollback},
 		{"SavepointsUndoPartOfATransaction", testSavepoints},
 		{"ViewIsReadOnly", testReadOnly},
