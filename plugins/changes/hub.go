@@ -93,13 +93,21 @@ func (hs *hubs) wake(ref storage.Ref) {
 // hubs of the lists it touched; a change without a resource stands for
 // everything under its parent (a deleted subtree).
 func (hs *hubs) committed(changes []storage.Change) {
+	// Every action first: a hub woken by one change (a collection's wakes
+	// the lists of its bucket) reads the others of the commit too, and one
+	// not noted yet would be told as an update (the history entry of a
+	// creation).
+	for _, ch := range changes {
+		if ch.Ref.Resource != "" {
+			hs.p.actions.note(ch.Ref, ch.ID, ch.Timestamp, ch.Action)
+		}
+	}
 	woken := map[storage.Ref]bool{}
 	revoked := false
 	for _, ch := range changes {
 		revoked = revoked || hs.p.mayRevoke(ch)
 		ref := ch.Ref
 		if ref.Resource != "" {
-			hs.p.actions.note(ref, ch.ID, ch.Timestamp, ch.Action)
 			if !woken[ref] {
 				woken[ref] = true
 				hs.wake(ref)
