@@ -185,6 +185,8 @@ func (b *Backend) runGroup(group []*call) {
 	defer t.settle() //nolint:errcheck // the group is over; its outcome is known
 	var ok []*call
 	var again []*call
+	// held are calls that failed after others of the group succeeded.
+	var held []*call
 	broken := false
 	started := time.Now()
 	for i := 0; ; i++ {
@@ -261,6 +263,13 @@ func (b *Backend) runGroup(group []*call) {
 			k.attempts++
 			again = append(again, k)
 			continue
+		case len(ok) > 0 && k.panicked == nil:
+			// Its failure may rest on what earlier calls wrote (an id
+			// they created): it is answered once that is committed, or
+			// runs again alone if it is not (held).
+			k.err, k.alone = err, true
+			held = append(held, k)
+			continue
 		default:
 			finish(k, err)
 			continue
@@ -278,7 +287,7 @@ func (b *Backend) runGroup(group []*call) {
 			for _, k := range ok {
 				k.alone = true
 			}
-			b.requeue(append(ok, again...))
+			b.requeue(append(append(ok, held...), again...))
 			return
 		}
 		b.requeue(again)
@@ -302,25 +311,32 @@ func (b *Backend) runGroup(group []*call) {
 		for _, k := range ok {
 			finish(k, nil)
 		}
+		for _, k := range held {
+			finish(k, k.err)
+		}
+		held = nil
 	case errors.Is(flushErr, errFusedConflict):
 		// A creation found its id live: the calls run again alone and
 		// unfused, where the one it belongs to gets its UnicityError.
 		for _, k := range ok {
 			k.alone = true
 		}
-		again = append(ok, again...)
+		again = append(append(ok, held...), again...)
+		held = nil
 	case errors.Is(err, pgx.ErrTxCommitRollback) && len(ok) > 1:
 		// The server rolled the group back: each call runs again alone,
 		// so that one member's fault is its own.
 		for _, k := range ok {
 			k.alone = true
 		}
-		again = append(ok, again...)
+		again = append(append(ok, held...), again...)
+		held = nil
 	case len(ok) == 1 && errors.Is(flushErr, storage.ErrConflict) && ok[0].attempts+1 < maxAttempts:
 		// A lone call that lost a deadlock in its last round trip runs
 		// again, as one that lost it earlier does.
 		ok[0].attempts++
-		again = append(ok, again...)
+		again = append(append(ok, held...), again...)
+		held = nil
 	default:
 		if flushErr != nil {
 			// A lone call's own error, from its last round trip.
@@ -332,7 +348,8 @@ func (b *Backend) runGroup(group []*call) {
 			finish(k, err)
 		}
 	}
-	b.requeue(again)
+	// What the failed calls saw was not committed: they run again.
+	b.requeue(append(held, again...))
 }
 
 // maxExtend is how long after its first call ran a group still takes

@@ -1,0 +1,79 @@
+package defaultbucket_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+	"github.com/nimbus-server/nimbus/storage/memory"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
+)
+
+// TestFirstUseAtOnce: a client's first requests to its personal bucket
+// often go at once (kinto.js syncing several collections). Each one
+// creates the bucket and the collection, or finds them created by
+// another; all must succeed. On PostgreSQL, concurrent writes share a
+// transaction, and a request whose creation found the bucket made by an
+// earlier one of its group was answered before that group committed: it
+// then read the bucket's permissions without the creator's, and was
+// refused as if the bucket were someone else's (70 of 80 requests).
+func TestFirstUseAtOnce(t *testing.T) {
+	settings := func(backend string) map[string]string {
+		return map[string]string{"storage_backend": backend, "includes": "default_bucket", "default_bucket_hmac_secret": "s3"}
+	}
+	for _, c := range []struct {
+		name string
+		new  func(t *testing.T) *apitest.Server
+	}{
+		{"memory", func(t *testing.T) *apitest.Server { return apitest.NewWithBackend(t, memory.New(), settings("memory")) }},
+		{"postgresql", func(t *testing.T) *apitest.Server {
+			return apitest.NewWithBackend(t, pgtest.Start(t).Open(t), settings("postgresql"))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := c.new(t)
+			const requests = 8
+			for u := 0; u < 6; u++ {
+				auth := apitest.Basic(fmt.Sprintf("user%d", u), "pw")
+				codes := make([]int, requests)
+				bodies := make([]string, requests)
+				var wg sync.WaitGroup
+				for i := range codes {
+					wg.Add(1)
+					go func(i int) {
+						defer wg.Done()
+						path := "/v1/buckets/default/collections/tasks/records"
+						if i%2 == 1 {
+							path = fmt.Sprintf("/v1/buckets/default/collections/c%d/records", i)
+						}
+						req, _ := http.NewRequest("POST", s.URL+path, strings.NewReader(`{"data":{"x":1}}`))
+						req.Header.Set("Authorization", auth)
+						req.Header.Set("Content-Type", "application/json")
+						resp, err := http.DefaultClient.Do(req)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						b, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						codes[i], bodies[i] = resp.StatusCode, string(b)
+					}(i)
+				}
+				wg.Wait()
+				for i, code := range codes {
+					if code != 201 {
+						t.Errorf("user%d, request %d: %d %s", u, i, code, bodies[i])
+					}
+				}
+				got := s.Do(R{Method: "GET", Path: "/v1/buckets/default/collections/tasks/records", Auth: auth}).Expect(t, 200, 0)
+				if n := len(got.Body["data"].([]any)); n != requests/2 {
+					t.Errorf("user%d: %d records in tasks, want %d", u, n, requests/2)
+				}
+			}
+		})
+	}
+}
