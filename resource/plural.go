@@ -247,7 +247,10 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 				if generated || idErr != nil {
 					return nil, nil
 				}
-				return getOrNil(tx, ref, id)
+				// Under the list's lock, as PUT reads: a creation of the
+				// same id committing meanwhile is then answered as the
+				// object it created, not as a conflict.
+				return loader(res, m, id)(tx)
 			},
 			authorize: func(tx storage.Tx, old storage.Object) error {
 				existed = old != nil

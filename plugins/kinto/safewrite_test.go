@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,13 +28,18 @@ func TestConcurrentSafeWrites(t *testing.T) {
 // and on PostgreSQL with two instances sharing a database, whose
 // writers interleave (s and other are one each).
 func onBoltAndTwoInstances(t *testing.T, check func(t *testing.T, s, other *apitest.Server)) {
+	onBoltAndTwoInstancesWith(t, nil, check)
+}
+
+// onBoltAndTwoInstancesWith is onBoltAndTwoInstances with settings.
+func onBoltAndTwoInstancesWith(t *testing.T, settings map[string]string, check func(t *testing.T, s, other *apitest.Server)) {
 	t.Run("bolt", func(t *testing.T) {
 		b, err := bolt.Open(filepath.Join(t.TempDir(), "nimbus.db"), bolt.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close() })
-		s := apitest.NewWithBackend(t, b, nil)
+		s := apitest.NewWithBackend(t, b, settings)
 		check(t, s, s)
 	})
 	t.Run("postgresql-two-instances", func(t *testing.T) {
@@ -46,7 +52,7 @@ func onBoltAndTwoInstances(t *testing.T, check func(t *testing.T, s, other *apit
 			}
 			t.Cleanup(func() { b.Close() })
 			pgtest.WaitCache(t, b)
-			servers = append(servers, apitest.NewWithBackend(t, b, map[string]string{"storage_backend": "postgresql"}))
+			servers = append(servers, apitest.NewWithBackend(t, b, withSetting(settings, "storage_backend", "postgresql")))
 		}
 		check(t, servers[0], servers[1])
 	})
@@ -73,29 +79,9 @@ func concurrentSafeWrites(t *testing.T, s, other *apitest.Server) {
 		}
 		for round := 0; round < 5; round++ {
 			etag := s.Do(apitest.Req{Method: "GET", Path: rec, Auth: auth}).Expect(t, 200, 0).Header.Get("ETag")
-			codes := make([]int, writers)
-			var wg sync.WaitGroup
-			for i := range codes {
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					codes[i] = patch(i, fmt.Sprintf(`{"data":{"winner":%d}}`, i), etag)
-				}(i)
-			}
-			wg.Wait()
-			won := 0
-			for _, c := range codes {
-				switch c {
-				case 200:
-					won++
-				case 412:
-				default:
-					t.Errorf("round %d: status %d", round, c)
-				}
-			}
-			if won != 1 {
-				t.Errorf("round %d: %d writers won with the same If-Match %s (%v)", round, won, etag, codes)
-			}
+			oneWins(t, fmt.Sprintf("round %d, If-Match %s", round, etag), writers, 200, 412, func(i int) int {
+				return patch(i, fmt.Sprintf(`{"data":{"winner":%d}}`, i), etag)
+			})
 		}
 		var wg sync.WaitGroup
 		for i := 0; i < writers; i++ {
@@ -114,5 +100,66 @@ func concurrentSafeWrites(t *testing.T, s, other *apitest.Server) {
 				t.Errorf("field f%d lost: %v", i, data)
 			}
 		}
+	}
+}
+
+// TestConcurrentCreationsOfOneID creates one id at once through both
+// instances, with POST (data.id) and with PUT: exactly one request creates
+// it (201), the others get the object it created (200), never a conflict.
+// POST read a client's id without the list's lock, and a creation
+// committing meanwhile made it a 409.
+func TestConcurrentCreationsOfOneID(t *testing.T) {
+	onBoltAndTwoInstancesWith(t, usualSettings, func(t *testing.T, s, other *apitest.Server) {
+		auth := apitest.Basic("alice", "pw")
+		for _, p := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c"} {
+			s.Do(apitest.Req{Method: "PUT", Path: p, Auth: auth, Body: `{}`}).Expect(t, 201, 0)
+		}
+		records := "/v1/buckets/b/collections/c/records"
+		const writers = 12
+		for round := 0; round < 20; round++ {
+			for _, method := range []string{"POST", "PUT"} {
+				id := fmt.Sprintf("%s-%d", strings.ToLower(method), round)
+				oneWins(t, method+" "+id, writers, 201, 200, func(i int) int {
+					base, path := s.URL, records
+					if i%2 == 1 {
+						base = other.URL
+					}
+					body := fmt.Sprintf(`{"data":{"id":%q,"i":%d}}`, id, i)
+					if method == "PUT" {
+						path, body = records+"/"+id, fmt.Sprintf(`{"data":{"i":%d}}`, i)
+					}
+					return send(t, base, method, path, auth, body)
+				})
+			}
+		}
+	})
+}
+
+// oneWins sends n requests at once (do sends the i-th and returns its
+// status): exactly one must get won, every other lost.
+func oneWins(t *testing.T, what string, n, won, lost int, do func(i int) int) {
+	t.Helper()
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			codes[i] = do(i)
+		}(i)
+	}
+	wg.Wait()
+	wins := 0
+	for _, c := range codes {
+		switch c {
+		case won:
+			wins++
+		case lost:
+		default:
+			t.Errorf("%s: status %d (%v)", what, c, codes)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%s: %d requests got %d (%v)", what, wins, won, codes)
 	}
 }
