@@ -77,8 +77,11 @@ func newPipeline(db *bbolt.DB) *pipeline {
 // update runs fn as one write transaction and waits until its writes are
 // durable.
 func (p *pipeline) update(ctx context.Context, fn func(storage.Tx) error) error {
-	wait, err := p.run(ctx, fn)
+	wait, fnErr, err := p.run(ctx, fn)
 	if err != nil || wait == nil {
+		if err == nil {
+			err = fnErr
+		}
 		return err
 	}
 	for _, ch := range []chan struct{}{p.kick, p.arrive} {
@@ -91,12 +94,16 @@ func (p *pipeline) update(ctx context.Context, fn func(storage.Tx) error) error 
 	if wait.err != nil {
 		return &storage.BackendError{Op: "bolt commit", Err: wait.err}
 	}
-	return nil
+	return fnErr
 }
 
-// run calls fn on the pending layer and returns the layer to wait for.
-// A failing (or panicking) fn leaves nothing behind.
-func (p *pipeline) run(ctx context.Context, fn func(storage.Tx) error) (wait *flushLayer, err error) {
+// run calls fn on the pending layer and returns the layer to wait for,
+// with fn's error. A failing (or panicking) fn leaves nothing behind; a
+// failing one is still answered only once the layers it read are
+// committed: its failure may rest on writes of earlier transactions (an
+// id one of them created), which must not be acted on before they are
+// (the caller, reading bbolt next, would not see them).
+func (p *pipeline) run(ctx context.Context, fn func(storage.Tx) error) (wait *flushLayer, fnErr, err error) {
 	start := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -109,11 +116,11 @@ func (p *pipeline) run(ctx context.Context, fn func(storage.Tx) error) (wait *fl
 		p.mu.Lock()
 	}
 	if p.closed {
-		return nil, &storage.BackendError{Op: "bolt", Err: errClosed}
+		return nil, nil, &storage.BackendError{Op: "bolt", Err: errClosed}
 	}
 	snap, err := p.db.Begin(false)
 	if err != nil {
-		return nil, &storage.BackendError{Op: "bolt", Err: err}
+		return nil, nil, &storage.BackendError{Op: "bolt", Err: err}
 	}
 	defer snap.Rollback()
 	layers := []*kvengine.Layer{p.pending.Layer}
@@ -128,18 +135,18 @@ func (p *pipeline) run(ctx context.Context, fn func(storage.Tx) error) (wait *fl
 		}
 		p.pending.Settle()
 	}()
-	if err := fn(kvengine.NewTx(ctx, kvengine.NewOverlay(&store{tx: snap}, layers...))); err != nil {
-		return nil, err
-	}
-	ok = true
-	if p.pending.Mark() > mark {
+	fnErr = fn(kvengine.NewTx(ctx, kvengine.NewOverlay(&store{tx: snap}, layers...)))
+	if fnErr != nil {
+		p.pending.Undo(mark)
+	} else if p.pending.Mark() > mark {
 		p.pending.txs++
 	}
+	ok = true
 	if p.pending.Len() > 0 {
 		// What this transaction read or wrote may be in the pending layer.
-		return p.pending, nil
+		return p.pending, fnErr, nil
 	}
-	return p.flushing, nil
+	return p.flushing, fnErr, nil
 }
 
 // direct runs fn in a bbolt write transaction of its own (BulkUpdate),
