@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"errors"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -28,15 +30,17 @@ import (
 // same round trip, in the order lockAndRead would take it, after the
 // parents: a group's first call costs no round trip more. Later calls of
 // a group only try the locks, as for their lists (combine.go). An object
-// found live under a shared lock this transaction holds needs no second
-// read, unless the transaction holds its list exclusively (it may have
-// written it). Kinto takes no such lock: its writes can still land under
+// read under a shared lock this transaction holds needs no second read,
+// and the transaction's later reads of it (a record's validation reads
+// its collection's schema) answer that row rather than the cache, which
+// can be older; unless the transaction holds its list exclusively (it
+// may have written it). Kinto takes no such lock: its writes can still land under
 // a parent Nimbus deletes at the same moment, as they can under Kinto's
 // own deletions.
 
 var _ storage.ParentHolder = (*pgTx)(nil)
 
-const liveSQL = `SELECT EXISTS (SELECT 1 FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3 AND NOT deleted)`
+const heldRowSQL = `SELECT data, as_epoch(last_modified), deleted FROM objects WHERE id = $1 AND parent_id = $2 AND resource_name = $3`
 
 // HoldParents implements storage.ParentHolder.
 func (t *pgTx) HoldParents(objs []storage.Held, under storage.Ref) ([]bool, error) {
@@ -44,22 +48,36 @@ func (t *pgTx) HoldParents(objs []storage.Held, under storage.Ref) ([]bool, erro
 		return storage.ParentsExist(t, objs)
 	}
 	live := make([]bool, len(objs))
+	rows := make([]struct {
+		key objKey
+		row cachedRow
+	}, len(objs))
 	var stmts []stmt
 	var shared []string
 	for i, o := range objs {
 		key := lockKey(o.List)
 		k := objKey{resource: o.List.Resource, parent: t.rowParent(o.List, o.ID), id: o.ID}
 		_, excl := t.locked[key]
-		if !excl && t.heldLive[k] {
-			live[i] = true
+		if r, ok := t.held[k]; ok && !excl {
+			live[i] = r.found && !r.deleted
 			continue
 		}
 		if !excl && !t.shared[key] {
 			stmts = append(stmts, t.sharedLockStmt(key))
 			shared = append(shared, key)
 		}
-		stmts = append(stmts, stmt{sql: liveSQL, args: []any{k.id, k.parent, k.resource},
-			scan: func(r pgx.Row) error { return r.Scan(&live[i]) }})
+		rows[i].key = k
+		stmts = append(stmts, stmt{sql: heldRowSQL, args: []any{k.id, k.parent, k.resource},
+			scan: func(r pgx.Row) error {
+				c := &rows[i].row
+				err := r.Scan(&c.data, &c.lm, &c.deleted)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				c.found = err == nil
+				live[i] = c.found && !c.deleted
+				return err
+			}})
 	}
 	if !t.tryLocks && under != (storage.Ref{}) {
 		// The list written next, with its timestamp, as lockAndRead
@@ -85,19 +103,37 @@ func (t *pgTx) HoldParents(objs []storage.Held, under storage.Ref) ([]bool, erro
 		return nil, err
 	}
 	for i, o := range objs {
+		if rows[i].key != (objKey{}) {
+			if _, excl := t.locked[lockKey(o.List)]; !excl {
+				if t.held == nil {
+					t.held = map[objKey]cachedRow{}
+				}
+				t.held[rows[i].key] = rows[i].row
+			}
+		}
 		if !live[i] {
 			// Top down: what is under a missing object is missing too.
 			clear(live[i:])
 			break
 		}
-		if _, excl := t.locked[lockKey(o.List)]; !excl {
-			if t.heldLive == nil {
-				t.heldLive = map[objKey]bool{}
-			}
-			t.heldLive[objKey{resource: o.List.Resource, parent: t.rowParent(o.List, o.ID), id: o.ID}] = true
-		}
 	}
 	return live, nil
+}
+
+// heldRow is the row of an object HoldParents read under a shared lock
+// this transaction holds: the transaction's later reads of it answer the
+// same (a read through the cache could be older than it: the cache is
+// as fresh as the request's barrier, the row as the lock). A list the
+// transaction holds exclusively is read from the database instead.
+func (t *pgTx) heldRow(k objKey, ref storage.Ref) (cachedRow, bool) {
+	if len(t.held) == 0 {
+		return cachedRow{}, false
+	}
+	if _, excl := t.locked[lockKey(ref)]; excl {
+		return cachedRow{}, false
+	}
+	r, ok := t.held[k]
+	return r, ok
 }
 
 // sharedLockStmt takes a list's lock in shared mode, or tries it for a

@@ -61,7 +61,7 @@ func (t *pgTx) RollbackTo(sp int) error {
 	// Locks taken since the savepoint are released with it, and what it
 	// wrote is undone.
 	t.locked, t.ownACLs, t.prefetched = nil, nil, nil
-	t.shared, t.heldLive = nil, nil
+	t.shared, t.held = nil, nil
 	t.stamps = maps.Clone(s.stamps)
 	if !s.real {
 		t.queued = t.queued[:s.mark]

@@ -42,9 +42,9 @@ type pgTx struct {
 	// while the lock is held).
 	locked map[string]*int64
 	// shared holds the lists whose lock this transaction holds shared,
-	// and heldLive the objects found live under such a lock (hold.go).
-	shared   map[string]bool
-	heldLive map[objKey]bool
+	// and held the rows read under such a lock (hold.go).
+	shared map[string]bool
+	held   map[objKey]cachedRow
 	// ownACLs holds the ACLs this transaction set, and those it read
 	// ahead of its writes under the list's lock (prefetch.go).
 	ownACLs map[string]storage.ACL
@@ -179,6 +179,9 @@ func (t *pgTx) cachedStored(ref storage.Ref, id string) (storage.Object, error) 
 // is none), not decoded: Exists needs no more.
 func (t *pgTx) cachedRow(ref storage.Ref, id string) (cachedRow, error) {
 	k := objKey{resource: ref.Resource, parent: t.rowParent(ref, id), id: id}
+	if r, ok := t.heldRow(k, ref); ok {
+		return r, nil
+	}
 	if t.tc.hasObject(k) || !t.cached() {
 		return t.storedRow(ref, id, false)
 	}
@@ -482,9 +485,10 @@ func (t *pgTx) DeleteTree(uri string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	// The noted timestamps of the lists that go are dropped.
+	// The noted timestamps of the lists that go are dropped, and so are
+	// the rows read under shared locks (some may be under uri).
 	t.dropStamps(uri)
-	t.prefetched = nil
+	t.prefetched, t.held = nil, nil
 	t.tc.allObjects = true
 	for k := range t.locked {
 		t.locked[k] = nil // their timestamps rows may go

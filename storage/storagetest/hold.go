@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -121,4 +122,22 @@ func testHoldParents(t *testing.T, b storage.Backend) {
 		t.Fatalf("deleter: %v", err)
 	}
 	eqIDs(t, "records left under the deleted collection", list(t, b, c2recs, storage.Query{}))
+
+	// Held, then deleted with the bucket's subtree: no longer there.
+	create(t, b, cols, obj(`{"id":"c3"}`))
+	update(t, b, func(tx storage.Tx) error {
+		if err := hold(tx, "[true true]", chain("b", "c3")); err != nil {
+			return err
+		}
+		if err := tx.DeleteTree("/buckets/b"); err != nil {
+			return err
+		}
+		if ok, err := tx.Exists(cols, "c3"); err != nil || ok {
+			return fmt.Errorf("a collection held, then deleted with its bucket's subtree: Exists = %v, %v", ok, err)
+		}
+		if _, err := tx.Get(cols, "c3"); !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("a collection held, then deleted with its bucket's subtree: Get = %v", err)
+		}
+		return nil
+	})
 }
