@@ -34,9 +34,9 @@ import (
 // and the transaction's later reads of it (a record's validation reads
 // its collection's schema) answer that row rather than the cache, which
 // can be older; unless the transaction holds its list exclusively (it
-// may have written it). Kinto takes no such lock: its writes can still land under
-// a parent Nimbus deletes at the same moment, as they can under Kinto's
-// own deletions.
+// may have written it) or deleted a subtree. Kinto takes no such lock:
+// its writes can still land under a parent Nimbus deletes at the same
+// moment, as they can under Kinto's own deletions.
 
 var _ storage.ParentHolder = (*pgTx)(nil)
 
