@@ -156,6 +156,10 @@ type cache struct {
 	stamps map[string]int64
 	// pages are list pages as read (listcache.go), dropped with counts.
 	pages map[string]map[string]*cachedPage // listID -> pageKey -> rows
+	// pending are the keys (objKey; list ids, ACL URIs and users as
+	// strings; allPending for a whole kind) of this instance's commits in
+	// flight: none is kept until the commit is over (committing.go).
+	pending map[any]int
 
 	// gen moves on every invalidation; fills check it (see keep).
 	gen atomic.Uint64
@@ -236,7 +240,7 @@ func lookup[K comparable, V any](c *cache, pick func(*cache) map[K]V, k K) (V, b
 func keep[K comparable, V any](c *cache, pick func(*cache) map[K]V, k K, v V, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.enabled && c.gen.Load() == gen {
+	if c.enabled && c.gen.Load() == gen && !c.pendingLocked(k) {
 		m := pick(c)
 		trim(m, c.max)
 		m[k] = v
@@ -261,7 +265,7 @@ func (c *cache) count(list, key string) (int, bool) {
 func (c *cache) keepCount(list, key string, n int, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.enabled || c.gen.Load() != gen {
+	if !c.enabled || c.gen.Load() != gen || c.pendingLocked(list) {
 		return
 	}
 	m := c.counts[list]
@@ -284,7 +288,9 @@ func (c *cache) putACLs(uris []string, acls map[string]storage.ACL, gen uint64) 
 	}
 	trim(c.acls, c.max)
 	for _, u := range uris {
-		c.acls[u] = copyACL(acls[u])
+		if !c.pendingLocked(u) {
+			c.acls[u] = copyACL(acls[u])
+		}
 	}
 }
 
@@ -296,7 +302,9 @@ func (c *cache) putPrincipals(byUser map[string][]string, gen uint64) {
 	}
 	trim(c.principals, c.max)
 	for u, ps := range byUser {
-		c.principals[u] = ps
+		if !c.pendingLocked(u) {
+			c.principals[u] = ps
+		}
 	}
 }
 
@@ -397,6 +405,10 @@ func (c *cache) invalidate(t *touched) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.invalidateLocked(t)
+}
+
+func (c *cache) invalidateLocked(t *touched) {
 	c.gen.Add(1)
 	if t.allObjects {
 		c.objects = map[objKey]cachedRow{}

@@ -296,6 +296,9 @@ func (b *Backend) runGroup(group []*call) {
 	cctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	t.ctx = cctx
 	t.tryLocks = false
+	// What the group touched stays out of the cache until the commit is
+	// over (committing.go).
+	committed := b.cache.committing(&t.tc)
 	flushErr, err := t.flushCommit(conn, !group[0].alone)
 	if flushErr != nil {
 		conn.rollback()
@@ -304,7 +307,7 @@ func (b *Backend) runGroup(group []*call) {
 	cancel()
 	// Whatever the outcome, what the transaction touched must not be
 	// served from the cache.
-	b.cache.invalidate(&t.tc)
+	committed()
 	switch {
 	case err == nil:
 		b.wrote(len(t.tc.objects.list) - t.bulkRows)

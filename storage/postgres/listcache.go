@@ -138,7 +138,7 @@ func (c *cache) page(list, key string, ts int64) ([]pageRow, [][]byte, bool) {
 func (c *cache) keepPage(list, key string, rows []pageRow, ts int64, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.enabled || c.gen.Load() != gen {
+	if !c.enabled || c.gen.Load() != gen || c.pendingLocked(list) {
 		return
 	}
 	m := c.pages[list]
