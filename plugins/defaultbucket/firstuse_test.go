@@ -2,10 +2,7 @@ package defaultbucket_test
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -62,17 +59,12 @@ func TestFirstUseAtOnce(t *testing.T) {
 						if i%2 == 1 {
 							path = fmt.Sprintf("/v1/buckets/default/collections/c%d/records", i)
 						}
-						req, _ := http.NewRequest("POST", s.URL+path, strings.NewReader(`{"data":{"x":1}}`))
-						req.Header.Set("Authorization", auth)
-						req.Header.Set("Content-Type", "application/json")
-						resp, err := http.DefaultClient.Do(req)
+						res, err := s.Send(R{Method: "POST", Path: path, Auth: auth, Body: `{"data":{"x":1}}`})
 						if err != nil {
 							t.Error(err)
 							return
 						}
-						b, _ := io.ReadAll(resp.Body)
-						resp.Body.Close()
-						codes[i], bodies[i] = resp.StatusCode, string(b)
+						codes[i], bodies[i] = res.Status, string(res.Raw)
 					}(i)
 				}
 				wg.Wait()

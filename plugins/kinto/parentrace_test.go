@@ -2,9 +2,6 @@ package kinto_test
 
 import (
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,9 +56,9 @@ func writesUnderADeletedParent(t *testing.T, s, other *apitest.Server) {
 						for i := 0; i < 400; i++ {
 							var code int
 							if i%2 == 0 {
-								code = send(t, other.URL, "POST", records, auth, `{"data":{"w":1}}`)
+								code = statusOf(t, other, apitest.Req{Method: "POST", Path: records, Auth: auth, Body: `{"data":{"w":1}}`})
 							} else {
-								code = send(t, other.URL, "PUT", fmt.Sprintf("%s/w%d-%d", records, w, i), auth, `{"data":{"w":2}}`)
+								code = statusOf(t, other, apitest.Req{Method: "PUT", Path: fmt.Sprintf("%s/w%d-%d", records, w, i), Auth: auth, Body: `{"data":{"w":2}}`})
 							}
 							switch code {
 							case 201:
@@ -97,21 +94,13 @@ func writesUnderADeletedParent(t *testing.T, s, other *apitest.Server) {
 	}
 }
 
-// send makes one request with a JSON body and headers (name, value
-// pairs) and returns its status (0 after a failure, which it reports).
-func send(t *testing.T, base, method, path, auth, body string, headers ...string) int {
-	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-	req.Header.Set("Authorization", auth)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
+// statusOf sends r from a goroutine of its own and returns the answer's
+// status (0 after a failure to send, which it reports).
+func statusOf(t *testing.T, s *apitest.Server, r apitest.Req) int {
+	res, err := s.Send(r)
 	if err != nil {
 		t.Error(err)
 		return 0
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return res.Status
 }

@@ -139,8 +139,19 @@ type Req struct {
 }
 
 // Do sends a request. Paths without a scheme are relative to the server.
+// A request that cannot be sent fails the test.
 func (s *Server) Do(r Req) *Response {
 	s.t.Helper()
+	out, err := s.Send(r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+// Send is Do for goroutines other than the test's (concurrent clients):
+// a request that cannot be sent is returned as an error.
+func (s *Server) Send(r Req) (*Response, error) {
 	var body io.Reader
 	switch b := r.Body.(type) {
 	case nil:
@@ -158,7 +169,7 @@ func (s *Server) Do(r Req) *Response {
 	}
 	req, err := http.NewRequest(r.Method, url, body)
 	if err != nil {
-		s.t.Fatal(err)
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -176,7 +187,7 @@ func (s *Server) Do(r Req) *Response {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := client.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		return nil, err
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
@@ -194,7 +205,7 @@ func (s *Server) Do(r Req) *Response {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Data returns body.data as an object.
