@@ -15,9 +15,22 @@ import (
 // (at least analyzeMin), so each time the table may have doubled, it runs
 // ANALYZE in the background, one at a time. A table of N rows costs about
 // log2(N) analyses as it fills, each a fixed-size sample.
+//
+// These analyses take a smaller sample than PostgreSQL's default
+// (growthStatsTarget: 9,000 rows instead of 30,000, and as many common
+// values and histogram buckets): they run while writes keep coming, on
+// the cores those writes need, and a full one cost 0.4 s of a core on a
+// table of 65,000 rows where this one costs 0.1 s. Their statistics are
+// there to keep plans from assuming an empty table; autovacuum's, and
+// those of an explicit Analyze (after an import or an index build), use
+// the server's target.
 
-// analyzeMin is the fewest written rows that start an analysis.
-const analyzeMin = 1000
+const (
+	// analyzeMin is the fewest written rows that start an analysis.
+	analyzeMin = 1000
+	// growthStatsTarget is the statistics target of those analyses.
+	growthStatsTarget = 30
+)
 
 // statsKeeper counts the rows an instance wrote since the last analysis.
 type statsKeeper struct {
@@ -38,7 +51,7 @@ func (b *Backend) wrote(n int) {
 		defer s.running.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if err := b.Analyze(ctx); err != nil {
+		if err := b.analyze(ctx, growthStatsTarget); err != nil {
 			return
 		}
 		var rows float64

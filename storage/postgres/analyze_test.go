@@ -15,7 +15,9 @@ import (
 // TestAnalyzesAsTablesGrow checks that an instance which wrote many rows
 // refreshes the planner's statistics itself (analyze.go), so that the
 // plans of a freshly seeded database do not wait for autovacuum (which
-// the test server runs with its default one-minute pause).
+// the test server runs with its default one-minute pause), with the
+// smaller sample of growthStatsTarget, and that an explicit Analyze (an
+// import's) uses the server's target.
 func TestAnalyzesAsTablesGrow(t *testing.T) {
 	pg := pgtest.Start(t)
 	url := pg.NewDatabase(t)
@@ -43,11 +45,33 @@ func TestAnalyzesAsTablesGrow(t *testing.T) {
 			t.Fatal(err)
 		}
 		if analyzed {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("1,200 rows written and the objects table was never analysed")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if n := idHistogram(t, conn); n == 0 || n > 31 {
+		t.Errorf("the analysis after growing kept %d histogram bounds for id, want 1 to 31 (target 30)", n)
+	}
+	if err := b.Analyze(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := idHistogram(t, conn); n <= 31 {
+		t.Errorf("an explicit Analyze kept %d histogram bounds for id, want the server's target (101)", n)
+	}
+}
+
+// idHistogram is the number of bounds in the histogram of objects.id,
+// one more than the statistics target its last analysis used (the test
+// writes 1,200 distinct ids).
+func idHistogram(t *testing.T, conn *pgx.Conn) int {
+	t.Helper()
+	var n int
+	err := conn.QueryRow(context.Background(), `SELECT coalesce(array_length(histogram_bounds::text::text[], 1), 0) FROM pg_stats WHERE tablename = 'objects' AND attname = 'id'`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

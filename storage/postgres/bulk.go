@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -250,8 +251,28 @@ func (b *Backend) Sync(ctx context.Context) error {
 // a table loaded in one go still looks empty to the planner, which then
 // scans it whole for every lookup by id.
 func (b *Backend) Analyze(ctx context.Context) error {
-	_, err := b.pool.Exec(ctx, `ANALYZE objects, access_control_entries, timestamps`)
-	return wrap("analyze", err)
+	return b.analyze(ctx, 0)
+}
+
+// analyze runs ANALYZE on Nimbus's tables; a target above zero is the
+// statistics target of the columns that have none of their own, for this
+// analysis only (a smaller sample, fewer common values), zero the
+// server's.
+func (b *Backend) analyze(ctx context.Context, target int) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return wrap("analyze", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
+	if target > 0 {
+		if _, err := tx.Exec(ctx, `SET LOCAL default_statistics_target = `+strconv.Itoa(target)); err != nil {
+			return wrap("analyze", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `ANALYZE objects, access_control_entries, timestamps`); err != nil {
+		return wrap("analyze", err)
+	}
+	return wrap("analyze", tx.Commit(ctx))
 }
 
 // bulkStmt turns the per-row cache notifications of the transaction off
