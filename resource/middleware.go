@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -166,6 +167,7 @@ func (a *App) preChecks(c echo.Context) error {
 	if !utf8.ValidString(p) || strings.IndexByte(p, 0) >= 0 {
 		return Invalid("path", "", "Invalid URL path.")
 	}
+	decodeUnreserved(req.URL)
 	if q, err := url.QueryUnescape(req.URL.RawQuery); err == nil && !utf8.ValidString(q) {
 		return Invalid("querystring", "", "Invalid URL querystring.")
 	}
@@ -294,6 +296,40 @@ func unsupportedType(allowed []string) *Error {
 		fmt.Sprintf("Content-Type header should be one of ['%s']", strings.Join(allowed, "', '")))
 }
 
+// decodeUnreserved rewrites the percent-encoded letters, digits and
+// "-._~" of u's raw path as themselves before the router, which matches
+// the raw path, sees it (RFC 3986 6.2.2.2: "defaul%74" and "default" are
+// one segment). Kinto routes the decoded path; without this a client
+// could reach /buckets/default as a real bucket of that name, or miss a
+// route over a needless escape. Other escapes ("%2F" in an id) stay.
+func decodeUnreserved(u *url.URL) {
+	raw := u.RawPath
+	if raw == "" || !strings.Contains(raw, "%") {
+		return
+	}
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' && i+2 < len(raw) {
+			if c, err := strconv.ParseUint(raw[i+1:i+3], 16, 8); err == nil && unreserved(byte(c)) {
+				b.WriteByte(byte(c))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(raw[i])
+	}
+	u.RawPath = b.String()
+	if (&url.URL{Path: u.Path}).EscapedPath() == u.RawPath {
+		u.RawPath = ""
+	}
+}
+
+// unreserved tells whether c is an unreserved character of RFC 3986.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
 // runRequestHooks asks every request hook about an operation.
 func (a *App) runRequestHooks(r *Request, op Operation) error {
 	for _, hook := range a.requestHooks {
@@ -306,19 +342,38 @@ func (a *App) runRequestHooks(r *Request, op Operation) error {
 
 // Reroute serves the request as if it had been sent to path (under /v1,
 // the querystring kept) with body: an alias (the default bucket) names
-// the real object this way. Authentication and the request hooks have run
-// for the request already and are not repeated; the route found for path
-// is served, with its parameters decoded, and answers the request.
+// the real object this way. path is percent-encoded as on the wire (build
+// it from the request's EscapedPath, not its decoded Path: "a%2Fb" is one
+// id, "a/b" two segments); the router matches it as it matches requests.
+// Authentication and the request hooks have run for the request already
+// and are not repeated; the route found for path is served, with its
+// parameters decoded, and answers the request, a path no route serves
+// answers 404 (405 for a method its route lacks). A request is rerouted
+// once: a second Reroute is a plugin's error.
 func (r *Request) Reroute(path string, body []byte) error {
+	if r.rerouted {
+		return fmt.Errorf("resource: %s rerouted again to %s", r.c.Request().URL.Path, path)
+	}
+	decoded, err := url.PathUnescape(path)
+	if err != nil {
+		return Invalid("path", "", "Invalid percent-encoding in the URL path.")
+	}
+	r.rerouted = true
 	c := r.c
 	req := c.Request()
 	u := *req.URL
-	u.Path, u.RawPath = path, ""
+	u.Path, u.RawPath = decoded, ""
+	if decoded != path {
+		u.RawPath = path
+	}
 	inner := *req
 	inner.URL = &u
 	inner.RequestURI = u.RequestURI()
 	c.SetRequest(&inner)
 	r.body = body
+	// The router leaves the handler as it was when nothing matches: the
+	// alias's own, which would serve the request again.
+	c.SetHandler(echo.NotFoundHandler)
 	r.app.Echo.Router().Find(req.Method, path, c)
 	if err := decodeParams(c); err != nil {
 		return err

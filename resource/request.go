@@ -62,6 +62,8 @@ type Request struct {
 	errno       int
 	// stream is set when a list GET asked for a change stream.
 	stream bool
+	// rerouted is set once Reroute served the request on another path.
+	rerouted bool
 }
 
 const requestKey = "nimbus.request"

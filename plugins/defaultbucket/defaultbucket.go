@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/nimbus-server/nimbus/resource"
@@ -99,7 +100,12 @@ func (p *Plugin) serve(r *resource.Request) error {
 		return resource.MethodNotAllowed("The default bucket cannot be used on a read-only server.")
 	}
 	req := r.Request()
-	rest := strings.TrimPrefix(req.URL.Path, "/v1/buckets/default")
+	// The path as sent, percent-encoding kept: an id holding an encoded
+	// "/" is one segment, as on the real URL.
+	rest, ok := strings.CutPrefix(req.URL.EscapedPath(), "/v1/buckets/default")
+	if !ok || (rest != "" && rest[0] != '/') {
+		return resource.ErrUnknownURL()
+	}
 	if strings.HasSuffix(rest, "/") {
 		target := "/v1/buckets/default" + strings.TrimRight(rest, "/")
 		if req.URL.RawQuery != "" {
@@ -118,9 +124,13 @@ func (p *Plugin) serve(r *resource.Request) error {
 		}
 	}
 	if len(segments) >= 2 && segments[0] == "collections" && segments[1] != "" {
+		cid, err := url.PathUnescape(segments[1])
+		if err != nil {
+			return resource.Invalid("path", "collection_id", "Invalid percent-encoding in the URL path.")
+		}
 		targetsCollection := len(segments) == 2 && req.Method == http.MethodPut
 		if !targetsCollection {
-			if err := ensureOwn(objects, bucketURI+"/collections/"+segments[1]); err != nil {
+			if err := ensureOwn(objects, bucketURI+"/collections/"+cid); err != nil {
 				return err
 			}
 		}
