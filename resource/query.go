@@ -21,8 +21,10 @@ import (
 )
 
 var (
-	fieldPattern = regexp.MustCompile(`^[\w.]+$`)
-	sortPattern  = regexp.MustCompile(`^[-+]?[\w.]+$`)
+	// Kinto's patterns are Python's, whose \w is any letter or digit
+	// of Unicode (and "_"), not only ASCII's.
+	fieldPattern = regexp.MustCompile(`^[\p{L}\p{N}_.]+$`)
+	sortPattern  = regexp.MustCompile(`^[-+]?[\p{L}\p{N}_.]+$`)
 )
 
 // operators by prefix, longest first so contains_any_ wins over contains_.
@@ -183,18 +185,18 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 		if strings.HasPrefix(key, "_") {
 			continue
 		}
+		// An operator applies to a name of word characters and dots;
+		// any other parameter, as in Kinto, is an equality filter on
+		// the field of its whole name ("first-name=x", "like_x y=z").
 		op, field := storage.OpEq, key
 		for _, p := range opPrefixes {
-			if strings.HasPrefix(key, p.prefix) {
+			if strings.HasPrefix(key, p.prefix) && fieldPattern.MatchString(key[len(p.prefix):]) {
 				op, field = p.op, key[len(p.prefix):]
 				break
 			}
 		}
-		if !fieldPattern.MatchString(field) {
-			return nil, invalid("")
-		}
 		if !a.knownField(res, field) {
-			return nil, invalid(fmt.Sprintf("Unknown filter field '%s'", field))
+			return nil, invalid(fmt.Sprintf("Unknown filter field '%s'", key))
 		}
 		f := storage.Filter{Field: field, Op: op}
 		switch op {

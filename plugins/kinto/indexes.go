@@ -100,8 +100,7 @@ func (k *indexKeeper) drain() {
 		d := k.queue[0]
 		k.queue = k.queue[1:]
 		k.mu.Unlock()
-		ref := storage.Ref{Resource: "record", Parent: d.uri}
-		if err := k.ix.DeclareIndexes(k.ctx, ref, d.fields); err != nil {
+		if err := k.build(d); err != nil {
 			if k.ctx.Err() == nil {
 				k.log.Error("indexes: building failed; queries scan meanwhile (the next start tries again)", "collection", d.uri, "error", err)
 			}
@@ -111,6 +110,18 @@ func (k *indexKeeper) drain() {
 			k.log.Info("indexes: ready", "collection", d.uri, "fields", strings.Join(d.fields, " "))
 		}
 	}
+}
+
+// build declares d's indexes; a panic in the backend is an error of
+// this build (logged), not the end of the server, as this runs in the
+// background, where nothing else would recover it.
+func (k *indexKeeper) build(d declared) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return k.ix.DeclareIndexes(k.ctx, storage.Ref{Resource: "record", Parent: d.uri}, d.fields)
 }
 
 // changed follows collection writes: a changed declaration is built; a

@@ -172,3 +172,54 @@ func TestIndexBuildDoesNotBlockWriters(t *testing.T) {
 		t.Fatalf("found %d of the %d writes through the index: %v", got, writes, err)
 	}
 }
+
+// TestFieldsThatAreNotPlainNames: field names with a space, a hyphen or
+// a non-ASCII letter can be declared, filtered and sorted on every
+// backend, as in Kinto: an operator applies to a name of Unicode word
+// characters and dots (Python's \w), and any other parameter is an
+// equality filter on the field of its whole name (400 before). On
+// PostgreSQL a name that is not plain ASCII reaches SQL as a parameter:
+// a filter adding no condition there (like_, has_) left it unused, and
+// PostgreSQL refused the statement (503); declaring one made the next
+// index build dereference a nil function in the background and stop the
+// server.
+func TestFieldsThatAreNotPlainNames(t *testing.T) {
+	onBackends(t, nil, func(t *testing.T, s *apitest.Server) {
+		alice := apitest.Basic("alice", "pw")
+		s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+		s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{"data": {"indexes": ["x y", "é"]}}`}).Expect(t, 201, 0)
+		for id, data := range map[string]string{
+			"r1": `{"x y": "abc", "é": "abc", "ü": 1, "first-name": "ann"}`,
+			"r2": `{"x y": "xbz", "é": "xbz", "ü": 2}`,
+			"r3": `{"title": "t", "like_x y": "c"}`,
+		} {
+			s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c/records/" + id, Auth: alice, Body: `{"data": ` + data + `}`}).Expect(t, 201, 0)
+		}
+		// Another collection's declaration makes the backend look at
+		// every declared field again.
+		s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/d", Auth: alice, Body: `{"data": {"indexes": ["title"]}}`}).Expect(t, 201, 0)
+		cases := []struct{ query, ids string }{
+			{"like_%C3%A9=c", "[r1]"},
+			{"like_%C3%A9=b&_sort=id", "[r1 r2]"},
+			{"has_%C3%A9=true&_sort=id", "[r1 r2]"},
+			{"has_%C3%A9=false", "[r3]"},
+			{"in_%C3%A9=abc,xbz&_sort=-id", "[r2 r1]"},
+			{"min_%C3%BC=2", "[r2]"},
+			{"_sort=-%C3%A9&has_%C3%A9=true", "[r2 r1]"},
+			{"x%20y=abc", "[r1]"},
+			{"first-name=ann", "[r1]"},
+			{"like_x%20y=c", "[r3]"}, // the field "like_x y"
+		}
+		// Twice: before the background builds are done, and after.
+		for round := 0; round < 2; round++ {
+			for _, c := range cases {
+				r := s.Do(R{Method: "GET", Path: "/v1/buckets/b/collections/c/records?" + c.query, Auth: alice}).Expect(t, 200, 0)
+				if got := fmt.Sprint(r.IDs()); got != c.ids {
+					t.Errorf("%s: %s, want %s", c.query, got, c.ids)
+				}
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		s.Do(R{Method: "GET", Path: "/v1/__heartbeat__"}).Expect(t, 200, 0)
+	})
+}

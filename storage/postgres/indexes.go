@@ -28,7 +28,7 @@ var _ storage.Indexer = (*Backend)(nil)
 func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []string) error {
 	built := false
 	for _, f := range fields {
-		if len(f) > 256 || !plainPath.MatchString(f) {
+		if !indexable(f) {
 			continue
 		}
 		expr, _ := fieldExpr(f, nil) // a plain path: no parameter
@@ -105,8 +105,12 @@ func (b *Backend) dropUnused(ctx context.Context) error {
 		fields, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		names := map[string]bool{}
 		for _, f := range fields {
-			names[fieldIndexName(f)] = true
-			names[sortIndexName(f)] = true
+			// A collection may declare any field path; only the
+			// indexable ones have indexes (DeclareIndexes).
+			if indexable(f) {
+				names[fieldIndexName(f)] = true
+				names[sortIndexName(f)] = true
+			}
 		}
 		return names, err
 	}

@@ -69,15 +69,24 @@ var (
 	plainPath  = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 )
 
+// indexable tells whether a field can have a declared index (and a
+// coarse-key order): a plain path of at most 256 characters, whose
+// expression holds no parameter.
+func indexable(field string) bool {
+	return len(field) <= 256 && plainPath.MatchString(field)
+}
+
 // fieldExpr is the SQL of a field's JSON value, SQL NULL when the object
 // has none: a top-level field's, or a dotted path's as storage.Lookup
 // finds it (lookupExpr). A path that is not plain has no expression
-// (ok false): its filters are left to storage.Match.
+// (ok false): its filters are left to storage.Match. A top-level name
+// that is not plain is sent as a parameter through add; without add (an
+// index's definition holds no parameter) it has no expression either.
 func fieldExpr(field string, add func(any) string) (string, bool) {
 	switch {
 	case plainField.MatchString(field):
 		return "data -> '" + field + "'", true
-	case !strings.Contains(field, "."):
+	case !strings.Contains(field, ".") && add != nil:
 		return "data -> " + add(field), true
 	case len(field) <= 256 && plainPath.MatchString(field):
 		return lookupExpr("data", field), true
@@ -166,52 +175,15 @@ func pushdown(q storage.Query, args *[]any) string {
 		if f.Field == "id" || f.Field == "last_modified" || f.Field == "deleted" {
 			continue
 		}
-		expr, ok := fieldExpr(f.Field, add)
-		if !ok {
-			continue
+		// A field name sent as a parameter is taken back when the
+		// filter adds no condition: PostgreSQL refuses a statement with
+		// a parameter it does not use.
+		mark, n := len(*args), len(conds)
+		if expr, ok := fieldExpr(f.Field, add); ok {
+			conds = fieldCond(conds, f, expr, add)
 		}
-		switch f.Op {
-		case storage.OpEq:
-			if j, ok := scalarJSON(f.Value); ok {
-				e := expr
-				if smallJSON(j) {
-					e = boundedExpr(expr)
-				}
-				conds = append(conds, e+" = "+add(j)+"::JSONB")
-			}
-		case storage.OpIn:
-			list, _ := f.Value.([]any)
-			var js []string
-			e := boundedExpr(expr)
-			for _, v := range list {
-				if j, ok := scalarJSON(v); ok {
-					js = append(js, j)
-					if !smallJSON(j) {
-						e = expr
-					}
-				} else {
-					js = nil
-					break
-				}
-			}
-			if len(js) > 0 {
-				conds = append(conds, e+" = ANY("+add(js)+"::JSONB[])")
-			}
-		case storage.OpMin, storage.OpMax, storage.OpLt, storage.OpGt:
-			if _, isNum := storage.Int(f.Value); !isNum {
-				continue // strings compare by collation in SQL, floats round: left to Match
-			}
-			j, _ := scalarJSON(f.Value)
-			op := map[storage.Op]string{storage.OpMin: ">=", storage.OpMax: "<=", storage.OpLt: "<", storage.OpGt: ">"}[f.Op]
-			e := boundedExpr(expr)
-			cond := "(" + e + " " + op + " " + add(j) + "::JSONB OR " + e + " = " + largeValue
-			if f.Op == storage.OpMin || f.Op == storage.OpGt {
-				// jsonb sorts an empty top-level array before null (for
-				// historical reasons), storage after every number.
-				cond += " OR " + e + " = '[]'::JSONB"
-			}
-			cond += ")"
-			conds = append(conds, cond)
+		if len(conds) == n {
+			*args = (*args)[:mark]
 		}
 	}
 	if !q.IncludeDeleted {
@@ -221,6 +193,55 @@ func pushdown(q storage.Query, args *[]any) string {
 		return ""
 	}
 	return " AND " + strings.Join(conds, " AND ")
+}
+
+// fieldCond appends the condition, if any, that narrows the rows to
+// those f may match, expr being the field's value.
+func fieldCond(conds []string, f storage.Filter, expr string, add func(any) string) []string {
+	switch f.Op {
+	case storage.OpEq:
+		if j, ok := scalarJSON(f.Value); ok {
+			e := expr
+			if smallJSON(j) {
+				e = boundedExpr(expr)
+			}
+			conds = append(conds, e+" = "+add(j)+"::JSONB")
+		}
+	case storage.OpIn:
+		list, _ := f.Value.([]any)
+		var js []string
+		e := boundedExpr(expr)
+		for _, v := range list {
+			if j, ok := scalarJSON(v); ok {
+				js = append(js, j)
+				if !smallJSON(j) {
+					e = expr
+				}
+			} else {
+				js = nil
+				break
+			}
+		}
+		if len(js) > 0 {
+			conds = append(conds, e+" = ANY("+add(js)+"::JSONB[])")
+		}
+	case storage.OpMin, storage.OpMax, storage.OpLt, storage.OpGt:
+		if _, isNum := storage.Int(f.Value); !isNum {
+			return conds // strings compare by collation in SQL, floats round: left to Match
+		}
+		j, _ := scalarJSON(f.Value)
+		op := map[storage.Op]string{storage.OpMin: ">=", storage.OpMax: "<=", storage.OpLt: "<", storage.OpGt: ">"}[f.Op]
+		e := boundedExpr(expr)
+		cond := "(" + e + " " + op + " " + add(j) + "::JSONB OR " + e + " = " + largeValue
+		if f.Op == storage.OpMin || f.Op == storage.OpGt {
+			// jsonb sorts an empty top-level array before null (for
+			// historical reasons), storage after every number.
+			cond += " OR " + e + " = '[]'::JSONB"
+		}
+		cond += ")"
+		conds = append(conds, cond)
+	}
+	return conds
 }
 
 // List answers a page of a read-only transaction from the cache when it
