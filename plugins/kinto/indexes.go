@@ -2,6 +2,7 @@ package kinto
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -101,6 +102,11 @@ func (k *indexKeeper) drain() {
 		k.queue = k.queue[1:]
 		k.mu.Unlock()
 		if err := k.build(d); err != nil {
+			if errors.Is(err, storage.ErrTooLargeForIndex) {
+				// The others are built; these stay out at every start.
+				k.log.Warn("indexes: some left out, their queries scan", "collection", d.uri, "error", err)
+				continue
+			}
 			if k.ctx.Err() == nil {
 				k.log.Error("indexes: building failed; queries scan meanwhile (the next start tries again)", "collection", d.uri, "error", err)
 			}

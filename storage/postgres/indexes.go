@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,8 +27,14 @@ var _ storage.Indexer = (*Backend)(nil)
 // storage.Lookup (lookupExpr).
 // A field's index is dropped once no collection declares the field any
 // more (dropUnused), whichever collection or instance stopped.
+//
+// PostgreSQL keeps an index's definition in a catalog row of at most 8 kB,
+// which the coarse-key expression of a path three levels deep or more
+// exceeds: such an index is left out (its queries read the list as
+// without it), the others are built, and the error says which.
 func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []string) error {
 	built := false
+	var tooLarge []error
 	for _, f := range fields {
 		if !indexable(f) {
 			continue
@@ -37,6 +45,10 @@ func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []
 			sortIndexName(f):  sortIndexSQL(f),
 		} {
 			ok, err := b.ensureIndex(ctx, name, create)
+			if errors.Is(err, storage.ErrTooLargeForIndex) {
+				tooLarge = append(tooLarge, fmt.Errorf("the index %s of %q, left out: %w", name, f, err))
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -49,7 +61,10 @@ func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []
 			return wrap("index", err)
 		}
 	}
-	return b.dropUnused(ctx)
+	if err := b.dropUnused(ctx); err != nil {
+		return err
+	}
+	return errors.Join(tooLarge...)
 }
 
 // ensureIndex builds an index unless a valid one has its name (an

@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -79,5 +81,38 @@ func TestFieldIndexesFollowDeclarations(t *testing.T) {
 		if got := indexed(); !slices.Equal(got, st.want) {
 			t.Fatalf("%s: indexes on %v, want %v", st.what, got, st.want)
 		}
+	}
+}
+
+// TestDeepPathsLeaveOutWhatPostgreSQLCannotHold: the coarse-key index of
+// a path several levels deep has a definition larger than PostgreSQL's
+// catalog keeps; it is left out with an error naming it, and the other
+// fields of the declaration still get their indexes (the build stopped
+// at the first failure, leaving them all without).
+func TestDeepPathsLeaveOutWhatPostgreSQLCannotHold(t *testing.T) {
+	ctx := context.Background()
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	b := open(t, url)
+	sql, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sql.Close(ctx)
+	fields := []string{"a.b.c.d", "n"}
+	update(t, b, func(tx storage.Tx) error {
+		_, err := tx.Create(storage.Ref{Resource: "collection", Parent: "/buckets/b"}, storage.Object{"id": "c", "indexes": []any{"a.b.c.d", "n"}})
+		return err
+	})
+	err = b.DeclareIndexes(ctx, storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}, fields)
+	if !errors.Is(err, storage.ErrTooLargeForIndex) || !strings.Contains(err.Error(), `"a.b.c.d"`) {
+		t.Fatalf("declaring a deep path: %v", err)
+	}
+	var n int
+	if err := sql.QueryRow(ctx, `SELECT count(*) FROM pg_class c WHERE c.relkind = 'i' AND (c.relname LIKE 'nimbus\_field\_%' OR c.relname LIKE 'nimbus\_sort\_%') AND pg_get_indexdef(c.oid) LIKE '%data -> ''n''%'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("%d indexes of n, want its field and sort indexes", n)
 	}
 }
