@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,7 +190,7 @@ func TestFieldsThatAreNotPlainNames(t *testing.T) {
 		s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
 		s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{"data": {"indexes": ["x y", "é"]}}`}).Expect(t, 201, 0)
 		for id, data := range map[string]string{
-			"r1": `{"x y": "abc", "é": "abc", "ü": 1, "first-name": "ann"}`,
+			"r1": `{"x y": "abc", "é": "abc", "ü": 1, "first-name": "ann", "d": {"e": {"f": {"g": {"h": "deep"}}}}}`,
 			"r2": `{"x y": "xbz", "é": "xbz", "ü": 2}`,
 			"r3": `{"title": "t", "like_x y": "c"}`,
 		} {
@@ -209,6 +210,12 @@ func TestFieldsThatAreNotPlainNames(t *testing.T) {
 			{"x%20y=abc", "[r1]"},
 			{"first-name=ann", "[r1]"},
 			{"like_x%20y=c", "[r3]"}, // the field "like_x y"
+			{"d.e.f.g.h=deep", "[r1]"},
+			{"has_d.e.f.g=true", "[r1]"},
+			// Forty segments: PostgreSQL's expression of such a path
+			// was written out every way it may be walked, about twice as
+			// long for each segment (out of memory long before forty).
+			{strings.TrimSuffix(strings.Repeat("a.", 40), ".") + "=1", "[]"},
 		}
 		// Twice: before the background builds are done, and after.
 		for round := 0; round < 2; round++ {

@@ -75,6 +75,10 @@ func testIndexesModel(t *testing.T, b storage.Backend) {
 		case 1, 2, 3, 4, 5:
 			o["owner"] = map[string]any{"email": []string{"a@x", "b@x", "c@x"}[rng.Intn(3)], "n": json.Number(fmt.Sprint(rng.Intn(4)))}
 		}
+		if rng.Intn(3) == 0 {
+			// Deeper than backends may write a path's expression.
+			o["p"] = map[string]any{"q": map[string]any{"r": map[string]any{"s": map[string]any{"t": values()}}}}
+		}
 		if rng.Intn(6) == 0 {
 			// A key holding the whole dotted path is found first.
 			o["owner.email"] = []string{"a@x", "z@x"}[rng.Intn(2)]
@@ -93,7 +97,7 @@ func testIndexesModel(t *testing.T, b storage.Backend) {
 	// like_, has_, contains_ and exclude_ add no condition there.
 	ops := []storage.Op{storage.OpEq, storage.OpEq, storage.OpIn, storage.OpMin, storage.OpMax, storage.OpLt, storage.OpGt, storage.OpNot,
 		storage.OpLike, storage.OpHas, storage.OpContains, storage.OpContainsAny, storage.OpExclude}
-	fields := []string{"n", "s", "m", "owner.email", "owner.n", "x y", "é"}
+	fields := []string{"n", "s", "m", "owner.email", "owner.n", "x y", "é", "p.q.r.s.t"}
 	query := func() storage.Query {
 		var q storage.Query
 		for j := rng.Intn(3); j >= 0; j-- {
