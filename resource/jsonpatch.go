@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -31,12 +32,17 @@ func (a *App) jsonPatch(r *Request, res *Resource, old storage.Object, oldACL st
 		perms[k] = set
 	}
 	doc := map[string]any{"data": deepCopy(map[string]any(copyData(old))), "permissions": perms}
+	// What "copy" operations may add in all: as much as a request body
+	// may hold. Each doubles the object at most, so without a bound a
+	// body of a few dozen of them would ask for more memory than any
+	// server has (values of "add" and "replace" are in the body already).
+	copies := a.opts.maxBody
 	for i, raw := range ops {
 		op, ok := raw.(map[string]any)
 		if !ok {
 			return patchDoc{}, Invalid("body", strconv.Itoa(i), "JSON Patch operations must be objects")
 		}
-		if e := applyOp(doc, op, i); e != nil {
+		if e := applyOp(doc, op, i, &copies); e != nil {
 			return patchDoc{}, e
 		}
 	}
@@ -82,7 +88,9 @@ func patchFailed(msg string) *Error {
 	return Invalid("body", "", "JSON Patch operation failed: "+msg)
 }
 
-func applyOp(doc map[string]any, op map[string]any, i int) *Error {
+// applyOp applies the operation op, the i-th, to doc; copies is what
+// "copy" operations may still add, in bytes of JSON (about).
+func applyOp(doc map[string]any, op map[string]any, i int, copies *int64) *Error {
 	for k := range op {
 		if k != "op" && k != "path" && k != "from" && k != "value" {
 			return Invalid("body", strconv.Itoa(i)+"."+k, "Unrecognized key in JSON Patch operation")
@@ -153,8 +161,11 @@ func applyOp(doc map[string]any, op map[string]any, i int) *Error {
 		ft, _ := pointer(from)
 		if name == "move" {
 			v, err = removePath(doc, ft)
-		} else {
-			v, err = getPath(doc, ft)
+		} else if v, err = getPath(doc, ft); err == nil {
+			if *copies -= jsonSize(v, *copies); *copies < 0 {
+				return &Error{Status: 413, Errno: ErrnoTooLarge, Message: fmt.Sprintf(
+					"JSON Patch operation %d: its copies would add more to the object than a request body may hold.", i)}
+			}
 			v = deepCopy(v)
 		}
 		if err == nil {
@@ -292,4 +303,41 @@ func removePath(doc any, tokens []string) (any, error) {
 		return v, setIn(doc, tokens[:len(tokens)-1], shrunk)
 	}
 	return nil, fmt.Errorf("path /%s does not exist", strings.Join(tokens, "/"))
+}
+
+// jsonSize is about the length of v's JSON text, counted until it passes
+// limit (then any number above it).
+func jsonSize(v any, limit int64) int64 {
+	var n int64
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			n += 2
+			for k, e := range x {
+				if n > limit {
+					return
+				}
+				n += int64(len(k)) + 4
+				walk(e)
+			}
+		case []any:
+			n += 2
+			for _, e := range x {
+				if n > limit {
+					return
+				}
+				n++
+				walk(e)
+			}
+		case string:
+			n += int64(len(x)) + 2
+		case json.Number:
+			n += int64(len(x))
+		default:
+			n += 5
+		}
+	}
+	walk(v)
+	return n
 }

@@ -128,3 +128,47 @@ func TestPatchForms(t *testing.T) {
 		t.Fatal("object unreadable after patches")
 	}
 }
+
+// TestJSONPatchCopiesAreBounded: each "copy" of the whole object into
+// itself doubles it, so forty of them, a body of 2 kB, asked for
+// terabytes and stopped the server. What copies add in all is bounded
+// by max_request_body_bytes: past it the patch answers 413 errno 113
+// and the object is left as it was; copies within it still apply.
+func TestJSONPatchCopiesAreBounded(t *testing.T) {
+	s := apitest.New(t, map[string]string{"max_request_body_bytes": "100000"})
+	setup(t, s)
+	obj := recs + "/r"
+	s.Do(R{Method: "PUT", Path: obj, Auth: alice, Body: `{"data":{"text":"` + strings.Repeat("x", 1000) + `"}}`}).Expect(t, 201, 0)
+	doubling := func(n int) string {
+		ops := make([]string, n)
+		for i := range ops {
+			ops[i] = fmt.Sprintf(`{"op":"copy","from":"/data","path":"/data/c%d"}`, i)
+		}
+		return "[" + strings.Join(ops, ",") + "]"
+	}
+	jp := map[string]string{"Content-Type": "application/json-patch+json"}
+	cases := []struct {
+		name   string
+		body   string
+		status int
+		errno  int
+	}{
+		{"four doublings, 16 kB", doubling(4), 200, 0},
+		{"forty doublings", doubling(40), 413, 113},
+		{"one large copy after another", `[{"op":"copy","from":"/data","path":"/data/a"},{"op":"copy","from":"/data","path":"/data/b"},` +
+			`{"op":"remove","path":"/data/a"},{"op":"remove","path":"/data/b"}]`, 200, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := s.Do(R{Method: "GET", Path: obj, Auth: alice}).Expect(t, 200, 0)
+			r := s.Do(R{Method: "PATCH", Path: obj, Auth: alice, Headers: jp, Body: c.body}).Expect(t, c.status, c.errno)
+			after := s.Do(R{Method: "GET", Path: obj, Auth: alice}).Expect(t, 200, 0)
+			if c.status != 200 && string(after.Raw) != string(before.Raw) {
+				t.Errorf("a refused patch changed the object (%d bytes, %d before)", len(after.Raw), len(before.Raw))
+			}
+			if c.status == 200 && len(r.Raw) < len(before.Raw) {
+				t.Errorf("the patch answered %d bytes", len(r.Raw))
+			}
+		})
+	}
+}
