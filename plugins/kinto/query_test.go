@@ -71,6 +71,19 @@ func TestFilters(t *testing.T) {
 		"gt_last_modified=", "_since=abc", "_since=[1]", "_before={}", "_limit=-1", "_limit=x", "in_last_modified=a,b", `_token=abc`} {
 		s.Do(R{Method: "GET", Path: recs + "?" + bad, Auth: alice}).Expect(t, 400, 107)
 	}
+	// _sort takes 20 fields at most: past it, one list of 5,000
+	// records could cost seconds of CPU (maxSortFields).
+	sorts := func(n int) string {
+		f := make([]string, n)
+		for i := range f {
+			f[i] = fmt.Sprintf("-f%d", i)
+		}
+		return strings.Join(f, ",")
+	}
+	s.Do(R{Method: "GET", Path: recs + "?_sort=" + sorts(20), Auth: alice}).Expect(t, 200, 0)
+	if r := s.Do(R{Method: "GET", Path: recs + "?_sort=" + sorts(21), Auth: alice}).Expect(t, 400, 107); !strings.Contains(string(r.Raw), "at most 20") {
+		t.Errorf("21 sort fields: %s", r.Raw)
+	}
 	s.Do(R{Method: "GET", Path: recs + "?_since=null", Auth: alice}).Expect(t, 200, 0)
 	// DELETE with eq_ deletes what the filter selects (kinto-http's
 	// deleteRecords({filters: {eq_n: 2}})).
