@@ -33,11 +33,7 @@ func TestAnalyzesAsTablesGrow(t *testing.T) {
 			return nil
 		})
 	}
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := connect(t, url)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var analyzed bool

@@ -26,6 +26,18 @@ func open(t *testing.T, url string) *postgres.Backend {
 	return b
 }
 
+// connect opens a plain connection to the database at url, closed when
+// the test ends: what a test writes or reads around the backend.
+func connect(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 func view[T any](t *testing.T, b storage.Backend, fn func(storage.Tx) (T, error)) T {
 	t.Helper()
 	var out T

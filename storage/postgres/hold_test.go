@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
@@ -34,11 +32,7 @@ func TestHeldParentsReadAlike(t *testing.T) {
 	if view(t, b, func(tx storage.Tx) (bool, error) { return tx.Exists(cols, "c") }) {
 		t.Fatal("collection c exists before its creation")
 	}
-	sql, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sql.Close(ctx)
+	sql := connect(t, url)
 	if _, err := sql.Exec(ctx, `BEGIN; SET LOCAL nimbus.quiet = 'on'; SET LOCAL nimbus.stamped = 'on';
 		INSERT INTO objects (id, parent_id, resource_name, data, last_modified, deleted)
 		VALUES ('c', '/buckets/b', 'collection', '{"title":"new"}', now(), FALSE); COMMIT`); err != nil {
@@ -49,7 +43,7 @@ func TestHeldParentsReadAlike(t *testing.T) {
 	}
 	// A write of the request that read before: its cache is usable.
 	wctx := storage.WithReadAfter(ctx, before)
-	err = b.Update(wctx, func(tx storage.Tx) error {
+	err := b.Update(wctx, func(tx storage.Tx) error {
 		live, err := storage.HoldParents(tx, []storage.Held{{List: buckets, ID: "b"}, {List: cols, ID: "c"}}, recs)
 		if err != nil {
 			return err

@@ -36,7 +36,7 @@ func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []
 	built := false
 	var tooLarge []error
 	for _, f := range fields {
-		if !indexable(f) {
+		if !sqlPath(f) {
 			continue
 		}
 		expr, _ := fieldExpr(f, nil) // a plain path: no parameter
@@ -121,8 +121,8 @@ func (b *Backend) dropUnused(ctx context.Context) error {
 		names := map[string]bool{}
 		for _, f := range fields {
 			// A collection may declare any field path; only the
-			// indexable ones have indexes (DeclareIndexes).
-			if indexable(f) {
+			// paths sqlPath accepts have indexes (DeclareIndexes).
+			if sqlPath(f) {
 				names[fieldIndexName(f)] = true
 				names[sortIndexName(f)] = true
 			}

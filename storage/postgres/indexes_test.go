@@ -19,14 +19,9 @@ import (
 // stops declaring it or is deleted first.
 func TestFieldIndexesFollowDeclarations(t *testing.T) {
 	ctx := context.Background()
-	pg := pgtest.Start(t)
-	url := pg.NewDatabase(t)
+	url := pgtest.Start(t).NewDatabase(t)
 	b := open(t, url)
-	sql, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sql.Close(ctx)
+	sql := connect(t, url)
 	colls := storage.Ref{Resource: "collection", Parent: "/buckets/b"}
 	set := func(id string, fields ...string) {
 		update(t, b, func(tx storage.Tx) error {
@@ -91,20 +86,15 @@ func TestFieldIndexesFollowDeclarations(t *testing.T) {
 // at the first failure, leaving them all without).
 func TestDeepPathsLeaveOutWhatPostgreSQLCannotHold(t *testing.T) {
 	ctx := context.Background()
-	pg := pgtest.Start(t)
-	url := pg.NewDatabase(t)
+	url := pgtest.Start(t).NewDatabase(t)
 	b := open(t, url)
-	sql, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sql.Close(ctx)
+	sql := connect(t, url)
 	fields := []string{"a.b.c.d", "n"}
 	update(t, b, func(tx storage.Tx) error {
 		_, err := tx.Create(storage.Ref{Resource: "collection", Parent: "/buckets/b"}, storage.Object{"id": "c", "indexes": []any{"a.b.c.d", "n"}})
 		return err
 	})
-	err = b.DeclareIndexes(ctx, storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}, fields)
+	err := b.DeclareIndexes(ctx, storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c"}, fields)
 	if !errors.Is(err, storage.ErrTooLargeForIndex) || !strings.Contains(err.Error(), `"a.b.c.d"`) {
 		t.Fatalf("declaring a deep path: %v", err)
 	}

@@ -76,16 +76,12 @@ var (
 // storage.Match, which walks one way.
 const maxSQLSegments = 4
 
-// sqlPath tells whether a dotted field has an SQL expression: a plain
-// path of at most 256 characters and maxSQLSegments segments.
+// sqlPath tells whether a field has an SQL expression holding no
+// parameter, so that it can have a declared index and a coarse-key
+// order: a plain path of at most 256 characters and maxSQLSegments
+// segments.
 func sqlPath(field string) bool {
 	return len(field) <= 256 && strings.Count(field, ".") < maxSQLSegments && plainPath.MatchString(field)
-}
-
-// indexable tells whether a field can have a declared index (and a
-// coarse-key order): one whose expression is SQL and holds no parameter.
-func indexable(field string) bool {
-	return sqlPath(field)
 }
 
 // fieldExpr is the SQL of a field's JSON value, SQL NULL when the object

@@ -161,7 +161,7 @@ func (t *pgTx) keyedSort(ref storage.Ref, q storage.Query) bool {
 		return false
 	}
 	f := q.Sort[0].Field
-	return f != "id" && f != "last_modified" && indexable(f)
+	return f != "id" && f != "last_modified" && sqlPath(f)
 }
 
 // listByKey reads a page in coarse-key order (see above); keep is the
