@@ -168,6 +168,7 @@ func (a *App) preChecks(c echo.Context) error {
 		return Invalid("path", "", "Invalid URL path.")
 	}
 	decodeUnreserved(req.URL)
+	req.URL.RawQuery = literalQuery(req.URL.RawQuery)
 	if q, err := url.QueryUnescape(req.URL.RawQuery); err == nil && !utf8.ValidString(q) {
 		return Invalid("querystring", "", "Invalid URL querystring.")
 	}
@@ -323,6 +324,34 @@ func decodeUnreserved(u *url.URL) {
 	if (&url.URL{Path: u.Path}).EscapedPath() == u.RawPath {
 		u.RawPath = ""
 	}
+}
+
+// literalQuery escapes what url.ParseQuery would refuse in a raw
+// querystring, a '%' that starts no escape and a ';', so that they reach
+// the filters as the characters they are. ParseQuery leaves out a pair
+// it refuses, without a word, so ?title=%zz or ?title=a;b listed every
+// record instead of the matching ones; Kinto (Python's parse_qs) reads
+// both literally, and splits pairs on '&' only.
+func literalQuery(raw string) string {
+	if !strings.ContainsAny(raw, "%;") {
+		return raw
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		switch {
+		case raw[i] == ';':
+			b.WriteString("%3B")
+		case raw[i] == '%' && (i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2])):
+			b.WriteString("%25")
+		default:
+			b.WriteByte(raw[i])
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // unreserved tells whether c is an unreserved character of RFC 3986.

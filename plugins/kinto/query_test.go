@@ -323,3 +323,35 @@ func TestConditionalRequests(t *testing.T) {
 	// A reader cannot learn of an object through If-None-Match: *.
 	s.Do(R{Method: "PUT", Path: obj, Body: `{}`, Auth: bob, Headers: h("If-None-Match", "*")}).Expect(t, 403, 121)
 }
+
+// TestQuerystringTakenLiterally sends querystrings that net/url refuses
+// pair by pair (a '%' that starts no escape, a ';'): such a pair was left
+// out without a word, so a filter on it listed every record. Kinto reads
+// them as the characters they are, and splits pairs on '&' only.
+func TestQuerystringTakenLiterally(t *testing.T) {
+	s := apitest.New(t, nil)
+	setup(t, s)
+	for id, title := range map[string]string{"r1": "x", "r2": "%zz", "r3": "a;b", "r4": "100%", "r5": "a b"} {
+		s.Do(R{Method: "PUT", Path: recs + "/" + id, Auth: alice, Body: `{"data":{"title":"` + title + `"}}`}).Expect(t, 201, 0)
+	}
+	for _, c := range []struct{ query, ids string }{
+		{"title=%zz", "[r2]"},
+		{"title=%25zz", "[r2]"},
+		{"title=a;b", "[r3]"},
+		{"title=a%3Bb", "[r3]"},
+		{"title=100%", "[r4]"},
+		{"title=100%25", "[r4]"},
+		{"title=a+b", "[r5]"},
+		{"in_title=a;b,%zz&_sort=id", "[r2 r3]"},
+		{"title=x;_limit=1", "[]"}, // one filter, on "x;_limit=1"
+		{"%zz=1", "[]"},
+	} {
+		r := s.Do(R{Method: "GET", Path: recs + "?" + c.query, Auth: alice}).Expect(t, 200, 0)
+		if got := fmt.Sprint(r.IDs()); got != c.ids {
+			t.Errorf("%s: %s, want %s", c.query, got, c.ids)
+		}
+	}
+	for _, q := range []string{"_limit=%zz", "_limit=1;2", "_since=%"} {
+		s.Do(R{Method: "GET", Path: recs + "?" + q, Auth: alice}).Expect(t, 400, 107)
+	}
+}

@@ -300,7 +300,7 @@ func serve(g globals, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(resource.ProtocolErrorsAsJSON(ln)) }()
 	logger.Info("nimbus is serving", "url", "http://"+ln.Addr().String()+"/v1/", "storage_backend", s.String("storage_backend"),
 		"storage_url", config.MaskURL(storageURL(s)), "config", s.Path, "version", Version)
 	select {

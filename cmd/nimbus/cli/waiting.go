@@ -61,7 +61,7 @@ func answerWhileWaiting(ln *net.TCPListener, retryAfter string, logger *slog.Log
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(wl) //nolint:errcheck // ends with errWaitOver
+		srv.Serve(resource.ProtocolErrorsAsJSON(wl)) //nolint:errcheck // ends with errWaitOver
 	}()
 	return func() {
 		wl.stopped.Store(true)

@@ -110,7 +110,7 @@ func start(t testing.TB, backend storage.Backend, logger *slog.Logger, settings 
 		t.Fatalf("listening: %v", err)
 	}
 	srv := &http.Server{Handler: app, MaxHeaderBytes: 4 * resource.MaxHeaderBytes}
-	go srv.Serve(ln)
+	go srv.Serve(resource.ProtocolErrorsAsJSON(ln))
 	t.Cleanup(func() { app.Shutdown(); srv.Close(); backend.Close() })
 	return &Server{URL: "http://" + ln.Addr().String(), App: app, Backend: backend, t: t, srv: srv}
 }
