@@ -47,7 +47,7 @@ var opPrefixes = []struct {
 type listQuery struct {
 	q         storage.Query
 	pageSize  int
-	fields    []string
+	fields    *projection
 	token     *pageToken
 	hasTimeFq bool
 }
@@ -159,7 +159,7 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 				if !a.knownField(res, f) {
 					return nil, invalid(fmt.Sprintf("Unknown field '%s'", f))
 				}
-				lq.fields = append(lq.fields, f)
+				lq.fields = lq.fields.with(f)
 			}
 			continue
 		case "_token":
@@ -401,24 +401,56 @@ func (a *App) nextPageURL(r *Request, token string, limit int) string {
 }
 
 // parseFields reads _fields for object GETs.
-func parseFields(r *Request, res *Resource) ([]string, *Error) {
+func parseFields(r *Request, res *Resource) (*projection, *Error) {
 	raw := r.QueryParam("_fields")
 	if raw == "" {
 		return nil, nil
 	}
-	var out []string
+	var p *projection
 	for _, f := range strings.Split(raw, ",") {
 		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
+			p = p.with(f)
 		}
 	}
-	return out, nil
+	return p, nil
+}
+
+// projection is a parsed _fields: a tree of the requested paths, split
+// once per request rather than once per object. A node a path ends at
+// takes its whole value (Kinto's dict_subset: "a" with "a.b" keeps all
+// of a); below it, only the named keys. nil selects everything.
+type projection struct {
+	whole bool
+	keys  map[string]*projection
+}
+
+// with adds the dotted path f and returns the tree (a new one when p is
+// nil).
+func (p *projection) with(f string) *projection {
+	if p == nil {
+		p = &projection{}
+	}
+	n := p
+	for _, seg := range strings.Split(f, ".") {
+		if n.keys == nil {
+			n.keys = map[string]*projection{}
+		}
+		next := n.keys[seg]
+		if next == nil {
+			next = &projection{}
+			n.keys[seg] = next
+		}
+		n = next
+	}
+	n.whole = true
+	return p
 }
 
 // project keeps only the selected fields (plus id, last_modified and the
-// deleted flag).
-func project(obj storage.Object, fields []string) storage.Object {
-	if len(fields) == 0 {
+// deleted flag). obj is never written to: it may be shared (a change
+// stream's event goes to every subscriber).
+func project(obj storage.Object, p *projection) storage.Object {
+	if p == nil {
 		return obj
 	}
 	out := storage.Object{}
@@ -430,30 +462,25 @@ func project(obj storage.Object, fields []string) storage.Object {
 			out[k] = v
 		}
 	}
-	for _, f := range fields {
-		projectPath(obj, out, strings.Split(f, "."))
-	}
+	p.copyInto(obj, out)
 	return out
 }
 
-func projectPath(src, dst map[string]any, path []string) {
-	v, ok := src[path[0]]
-	if !ok {
-		return
+// copyInto copies what p selects of src into dst, a map of its own.
+func (p *projection) copyInto(src, dst map[string]any) {
+	for k, sub := range p.keys {
+		v, ok := src[k]
+		if !ok {
+			continue
+		}
+		m, isObj := v.(map[string]any)
+		if sub.whole || !isObj {
+			// A value that is not an object is kept whole, as Kinto does.
+			dst[k] = v
+			continue
+		}
+		d := map[string]any{}
+		sub.copyInto(m, d)
+		dst[k] = d
 	}
-	if len(path) == 1 {
-		dst[path[0]] = v
-		return
-	}
-	sub, isObj := v.(map[string]any)
-	if !isObj {
-		dst[path[0]] = v
-		return
-	}
-	d, ok := dst[path[0]].(map[string]any)
-	if !ok {
-		d = map[string]any{}
-		dst[path[0]] = d
-	}
-	projectPath(sub, d, path[1:])
 }

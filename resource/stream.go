@@ -32,7 +32,7 @@ type ListStream struct {
 	res      *Resource
 	m        matchdict
 	filters  []storage.Filter
-	fields   []string
+	fields   *projection
 	since    int64
 	hasSince bool
 }
