@@ -51,7 +51,7 @@ func (a *App) shownPrecondition(r *Request, tx storage.Tx, res *Resource, chain 
 // missingObject answers a write on a missing object: 404 when the caller
 // may read the parent (or holds the permission by inheritance), 403/401
 // otherwise (PERM-09).
-func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdict, id string) error {
+func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdict, id string, early func() *Error) error {
 	chain := res.chain(m, id)
 	ok, err := r.allowed(tx, chain, "write")
 	if err != nil {
@@ -73,6 +73,15 @@ func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdic
 	}
 	if e := checkIDs(res, m, true); e != nil {
 		return e
+	}
+	if early != nil {
+		// A caller who is to hear 404 hears of the request's own errors
+		// first (CORE-21: validation before a missing object or
+		// parent), as Kinto validates the body and headers before its
+		// view reads the object; one refused above is not told them.
+		if bad := early(); bad != nil {
+			return bad
+		}
 	}
 	if _, err := parents(tx, res, m); err != nil {
 		return err

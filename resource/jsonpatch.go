@@ -84,6 +84,42 @@ func (a *App) jsonPatch(r *Request, res *Resource, old storage.Object, oldACL st
 	return patchDoc{data: data, acl: acl}, nil
 }
 
+// jsonPatchShape checks what a JSON Patch body is before any operation
+// is applied: a list of objects, each with a known op and a path (and a
+// from where the op takes one) that are JSON pointers. A PATCH of a
+// missing object answers these errors rather than 404, as Kinto's body
+// schema does.
+func jsonPatchShape(body []byte) *Error {
+	v, err := DecodeJSON(body)
+	if err != nil {
+		return Invalid("body", "", err.Error())
+	}
+	ops, ok := v.([]any)
+	if !ok {
+		return Invalid("body", "", "JSON Patch body must be a list of operations")
+	}
+	for i, raw := range ops {
+		op, ok := raw.(map[string]any)
+		if !ok {
+			return Invalid("body", strconv.Itoa(i), "JSON Patch operations must be objects")
+		}
+		name, _ := op["op"].(string)
+		if !slices.Contains([]string{"add", "remove", "replace", "move", "copy", "test"}, name) {
+			return Invalid("body", strconv.Itoa(i)+".op", fmt.Sprintf("%v is not one of test, add, remove, replace, move, copy", op["op"]))
+		}
+		keys := []string{"path"}
+		if name == "move" || name == "copy" {
+			keys = append(keys, "from")
+		}
+		for _, k := range keys {
+			if p, ok := op[k].(string); !ok || !strings.HasPrefix(p, "/") {
+				return Invalid("body", strconv.Itoa(i)+"."+k, fmt.Sprintf("%s must be a JSON pointer", k))
+			}
+		}
+	}
+	return nil
+}
+
 func patchFailed(msg string) *Error {
 	return Invalid("body", "", "JSON Patch operation failed: "+msg)
 }

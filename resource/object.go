@@ -377,8 +377,13 @@ func (a *App) deleteObject(r *Request, res *Resource, m matchdict, id string, in
 	var tomb storage.Object
 	err := a.pipeline(r, steps{
 		write: true, run: in.run,
-		load:          loader(res, m, id),
-		authorize:     a.authorizeWrite(r, in.run, res, m, id),
+		load: loader(res, m, id),
+		authorize: a.authorizeWrite(r, in.run, res, m, id, func() *Error {
+			if in.perr != nil {
+				return in.perr
+			}
+			return in.ferr
+		}),
 		validate:      func(storage.Tx, storage.Object) error { return errorsOf(in.perr, in.ferr) },
 		preconditions: a.writePreconditions(r, res, m, id, in.pc),
 		execute: func(tx storage.Tx, old storage.Object) ([]*Event, error) {

@@ -31,21 +31,36 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 		var sent map[string]any
 		var doc patchDoc
 		var oldACL storage.ACL
+		headerErrors := func() *Error {
+			if perr != nil {
+				return perr
+			}
+			if behavior != "" && behavior != "full" && behavior != "light" && behavior != "diff" {
+				return Invalid("header", "Response-Behavior", "Response-Behavior should be one of full, light, diff")
+			}
+			return nil
+		}
 		if res.Prepare != nil {
 			if err := res.Prepare(r, id); err != nil {
 				return err
 			}
 		}
 		err := a.pipeline(r, steps{
-			write:     true,
-			load:      loader(res, m, id),
-			authorize: a.authorizeWrite(r, runner{}, res, m, id),
-			validate: func(tx storage.Tx, old storage.Object) (err error) {
-				if perr != nil {
-					return perr
+			write: true,
+			load:  loader(res, m, id),
+			authorize: a.authorizeWrite(r, runner{}, res, m, id, func() *Error {
+				if bad := headerErrors(); bad != nil {
+					return bad
 				}
-				if behavior != "" && behavior != "full" && behavior != "light" && behavior != "diff" {
-					return Invalid("header", "Response-Behavior", "Response-Behavior should be one of full, light, diff")
+				if ct == "application/json-patch+json" {
+					return jsonPatchShape(r.body)
+				}
+				_, _, bad := a.mergePatch(r, res, storage.Object{}, nil, ct == "application/merge-patch+json")
+				return bad
+			}),
+			validate: func(tx storage.Tx, old storage.Object) (err error) {
+				if bad := headerErrors(); bad != nil {
+					return bad
 				}
 				if oldACL, err = tx.GetACL(chain[0].URI); err != nil {
 					return err

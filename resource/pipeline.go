@@ -89,8 +89,10 @@ func loader(res *Resource, m matchdict, id string) func(storage.Tx) (storage.Obj
 }
 
 // authorizeWrite is the authorization step of PATCH and DELETE: write on
-// an existing object; a missing one gets the answer of missingObject.
-func (a *App) authorizeWrite(r *Request, run runner, res *Resource, m matchdict, id string) func(storage.Tx, storage.Object) error {
+// an existing object; a missing one gets the answer of missingObject,
+// where early (nil: none) tells the request's own errors that need no
+// stored object.
+func (a *App) authorizeWrite(r *Request, run runner, res *Resource, m matchdict, id string, early func() *Error) func(storage.Tx, storage.Object) error {
 	return func(tx storage.Tx, old storage.Object) error {
 		if run.asServer {
 			if old == nil {
@@ -99,7 +101,7 @@ func (a *App) authorizeWrite(r *Request, run runner, res *Resource, m matchdict,
 			return nil
 		}
 		if old == nil {
-			return a.missingObject(r, tx, res, m, id)
+			return a.missingObject(r, tx, res, m, id, early)
 		}
 		ok, err := r.allowed(tx, res.chain(m, id), "write")
 		if err != nil {

@@ -62,14 +62,17 @@ func (a *App) parsePermissions(res *Resource, v any, allowNull bool) (storage.AC
 	names := a.Tree.Names(res.Name)
 	acl := storage.ACL{}
 	for perm, list := range m {
-		if !slices.Contains(names, perm) {
-			return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("%q is not a valid permission name for %s (use one of %s)", perm, res.Name, strings.Join(names, ", ")))
-		}
+		known := slices.Contains(names, perm)
 		if list == nil {
-			if allowNull {
+			// Kinto drops a null entry before it checks the name:
+			// clearing a permission the object cannot have is no change.
+			if allowNull && known {
 				acl[perm] = nil
 			}
 			continue
+		}
+		if !known {
+			return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("%q is not a valid permission name for %s (use one of %s)", perm, res.Name, strings.Join(names, ", ")))
 		}
 		items, ok := list.([]any)
 		if !ok {
