@@ -191,6 +191,7 @@ func TestEngineScenarios(t *testing.T) {
 		{name: "patch missing book, valid JSON Patch", method: "PATCH", path: books + "/none", user: "alice", body: `[{"op":"remove","path":"/data/x"}]`,
 			headers: map[string]string{"Content-Type": "application/json-patch+json"}, status: 404, errno: 110},
 		{name: "patch missing book, valid body", method: "PATCH", path: books + "/none", user: "alice", body: `{"data":{"x":1}}`, status: 404, errno: 110},
+		{name: "patch missing book, empty patch", method: "PATCH", path: books + "/none", user: "alice", body: `{}`, status: 404, errno: 110},
 		{name: "patch missing book, bad If-Match", method: "PATCH", path: books + "/none", user: "alice", body: `{"data":{"x":1}}`,
 			headers: map[string]string{"If-Match": "x"}, status: 400, errno: 107},
 		{name: "delete missing book, bad If-Match", method: "DELETE", path: books + "/none", user: "alice", headers: map[string]string{"If-Match": "x"}, status: 400, errno: 107},

@@ -56,6 +56,11 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 					return jsonPatchShape(r.body)
 				}
 				_, _, bad := a.mergePatch(r, res, storage.Object{}, nil, ct == "application/merge-patch+json")
+				if bad != nil && bad.Message == nothingToPatch {
+					// Kinto refuses an empty patch in its view, once the
+					// object is found.
+					return nil
+				}
 				return bad
 			}),
 			validate: func(tx storage.Tx, old storage.Object) (err error) {
@@ -101,6 +106,9 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 	}
 }
 
+// nothingToPatch refuses a merge patch with neither data nor permissions.
+const nothingToPatch = "Provide at least one of data or permissions"
+
 // changed returns the fields whose value changed (light), or those whose
 // stored value also differs from what the client sent (diff).
 func changed(old, stored storage.Object, sent map[string]any, diff bool) storage.Object {
@@ -133,7 +141,7 @@ func (a *App) mergePatch(r *Request, res *Resource, old storage.Object, oldACL s
 	_, hasData := body["data"]
 	_, hasPerms := body["permissions"]
 	if !hasData && !hasPerms {
-		return patchDoc{}, nil, Invalid("body", "", "Provide at least one of data or permissions")
+		return patchDoc{}, nil, Invalid("body", "", nothingToPatch)
 	}
 	data := copyData(old)
 	var sent map[string]any
