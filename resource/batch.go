@@ -335,6 +335,12 @@ func (a *App) runSub(parent *Request, state *batchState, s subRequest) (map[stri
 	}
 	headers := map[string]string{}
 	for k, v := range rec.header {
+		if kinto, ok := kintoHeaderNames[k]; ok {
+			// A batch answer's headers are JSON keys, compared as
+			// they are spelt: spelt as Kinto does, not as Go's
+			// canonical form.
+			k = kinto
+		}
 		headers[k] = strings.Join(v, ", ")
 	}
 	// The body is kept as the JSON the handler wrote; it is embedded as
@@ -364,3 +370,7 @@ func (a *App) runDetached(writes []detachedWrite) {
 		}
 	}
 }
+
+// kintoHeaderNames are Kinto's spellings of the headers whose Go
+// canonical form differs (textproto.CanonicalMIMEHeaderKey).
+var kintoHeaderNames = map[string]string{"Etag": "ETag", "Www-Authenticate": "WWW-Authenticate"}

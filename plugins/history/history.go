@@ -153,7 +153,13 @@ func (p *Plugin) record(tx storage.Tx, ev *resource.Event) error {
 		entry["uri"] = uri
 		entry["user_id"] = ev.UserID
 		entry["date"] = time.UnixMilli(storage.LastModified(obj)).UTC().Format("2006-01-02T15:04:05.000000")
-		entry["target"] = map[string]any{"data": obj, "permissions": aclValue(imp.Permissions)}
+		// The object's ACL after the change: none once it is deleted,
+		// as Kinto records it (its readers below are those it had).
+		targetACL := imp.Permissions
+		if ev.Action == "delete" {
+			targetACL = nil
+		}
+		entry["target"] = map[string]any{"data": obj, "permissions": aclValue(targetACL)}
 		for k, v := range ids {
 			entry[k+"_id"] = v
 		}

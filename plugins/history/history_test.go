@@ -55,6 +55,11 @@ func TestHistory(t *testing.T) {
 	if target["data"].(map[string]any)["title"] != "uno" || target["permissions"].(map[string]any)["read"] == nil {
 		t.Errorf("target: %v", target)
 	}
+	// A deletion's target holds the tombstone and the ACL after the
+	// change: none (as Kinto records it).
+	if dt := items[0]["target"].(map[string]any); fmt.Sprint(dt["permissions"]) != "map[]" || dt["data"].(map[string]any)["deleted"] != true {
+		t.Errorf("deletion's target: %v", dt)
+	}
 	// Bob reads only the entries of the record shared with him.
 	bh := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history", Auth: bob}).Expect(t, 200, 0)
 	for _, e := range bh.Items() {
