@@ -152,7 +152,9 @@ func (p *Plugin) record(tx storage.Tx, ev *resource.Event) error {
 		entry["resource_name"] = ev.ResourceName
 		entry["uri"] = uri
 		entry["user_id"] = ev.UserID
-		entry["date"] = time.UnixMilli(storage.LastModified(obj)).UTC().Format("2006-01-02T15:04:05.000000")
+		// With its offset, as Kinto 26 writes it: a date without one is
+		// local time to its readers (Kinto Admin shows it shifted).
+		entry["date"] = time.UnixMilli(storage.LastModified(obj)).UTC().Format("2006-01-02T15:04:05.000000+00:00")
 		// The object's ACL after the change: none once it is deleted,
 		// as Kinto records it (its readers below are those it had).
 		targetACL := imp.Permissions

@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,6 +51,11 @@ func TestHistory(t *testing.T) {
 	first := items[2]
 	if first["user_id"] != aliceID || first["bucket_id"] != "b" || first["collection_id"] != "c" || first["record_id"] != "r1" || first["date"] == nil {
 		t.Errorf("entry fields: %v", first)
+	}
+	// ISO 8601 with its UTC offset, as Kinto 26 writes it; without one a
+	// reader takes it for local time.
+	if d, _ := first["date"].(string); !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$`).MatchString(d) {
+		t.Errorf("date %q", d)
 	}
 	target := first["target"].(map[string]any)
 	if target["data"].(map[string]any)["title"] != "uno" || target["permissions"].(map[string]any)["read"] == nil {
