@@ -72,6 +72,12 @@ func TestPermissionsEndpoint(t *testing.T) {
 		t.Errorf("pages: %s / %s", p.Raw, p2.Raw)
 	}
 	s.Do(R{Method: "GET", Path: "/v1/permissions?unknown=1", Auth: alice}).Expect(t, 400, 107)
+	// The root entry's permissions are sorted like every entry's.
+	both := apitest.New(t, map[string]string{"experimental_permissions_endpoint": "true", "includes": "accounts", "multiauth.policies": "account basicauth", "account_create_principals": "system.Everyone"})
+	if root := both.Do(R{Method: "GET", Path: "/v1/permissions?resource_name=root", Auth: alice}).Expect(t, 200, 0).Items(); len(root) != 1 ||
+		fmt.Sprint(root[0]["permissions"]) != "[account:create bucket:create]" {
+		t.Errorf("root entry: %v", root)
+	}
 	anon := s.Do(R{Method: "GET", Path: "/v1/permissions"}).Expect(t, 200, 0)
 	if len(anon.Items()) != 0 {
 		t.Errorf("anonymous: %s", anon.Raw)

@@ -63,7 +63,7 @@ func serve(r *resource.Request) error {
 			entries = append(entries, entry(r, ps, uri, loc, held))
 		}
 		var rootPerms []string
-		for _, perm := range []string{"bucket:create", "account:create"} {
+		for _, perm := range []string{"account:create", "bucket:create"} { // sorted, as in every entry
 			if r.Authorizer().BySettings(ps, permissions.Root, perm) {
 				rootPerms = append(rootPerms, perm)
 			}
