@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -69,8 +70,15 @@ func (e *Error) Body() map[string]any {
 // Invalid is a 400 validation error (errno 107) about one parameter.
 // location is "body", "querystring", "header" or "path".
 func Invalid(location, name, description string) *Error {
-	msg := description
-	if name != "" {
+	// The message repeats the error as Kinto words it (CORE-09): the
+	// description alone when it names the parameter already.
+	var msg string
+	switch {
+	case name == "":
+		msg = location + ": " + description
+	case strings.Contains(description, name):
+		msg = description
+	default:
 		msg = name + " in " + location + ": " + description
 	}
 	return &Error{Status: 400, Errno: ErrnoInvalidParams, Title: "Invalid parameters", Message: msg,

@@ -56,7 +56,7 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 					return jsonPatchShape(r.body)
 				}
 				_, _, bad := a.mergePatch(r, res, storage.Object{}, nil, ct == "application/merge-patch+json")
-				if bad != nil && bad.Message == nothingToPatch {
+				if d, ok := errorDetail(bad); ok && d == nothingToPatch {
 					// Kinto refuses an empty patch in its view, once the
 					// object is found.
 					return nil
@@ -108,6 +108,20 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 
 // nothingToPatch refuses a merge patch with neither data nor permissions.
 const nothingToPatch = "Provide at least one of data or permissions"
+
+// errorDetail returns the description of a validation error's first
+// detail.
+func errorDetail(e *Error) (string, bool) {
+	if e == nil {
+		return "", false
+	}
+	ds, ok := e.Details.([]map[string]any)
+	if !ok || len(ds) == 0 {
+		return "", false
+	}
+	d, ok := ds[0]["description"].(string)
+	return d, ok
+}
 
 // changed returns the fields whose value changed (light), or those whose
 // stored value also differs from what the client sent (diff).
