@@ -43,6 +43,9 @@ var opPrefixes = []struct {
 	{"eq_", storage.OpEq},
 }
 
+// singleParams are the querystring parameters that take one value.
+var singleParams = []string{"_limit", "_sort", "_since", "_before", "_to", "_token", "_fields"}
+
 // listQuery is a parsed plural querystring.
 type listQuery struct {
 	q         storage.Query
@@ -117,154 +120,162 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 	sort.Strings(keys)
 	explicit := 0
 	for _, key := range keys {
-		raw := params[key][len(params[key])-1]
-		if strings.ContainsRune(key, 0) || strings.ContainsRune(raw, 0) {
-			return nil, Invalid("querystring", key, "Invalid character 0x00")
+		if len(params[key]) > 1 && slices.Contains(singleParams, key) {
+			// Kinto refuses a list there too.
+			return nil, Invalid("querystring", key, key+" is given more than once")
 		}
-		invalid := func(desc string) *Error {
-			if desc == "" {
-				desc = "Invalid value for " + key
+		// Each value of a repeated filter is a filter of its own,
+		// combined with the others by AND (QRY-01): ?tag=a&tag=b
+		// matches nothing, as in Kinto, rather than its last value.
+		for _, raw := range params[key] {
+			if strings.ContainsRune(key, 0) || strings.ContainsRune(raw, 0) {
+				return nil, Invalid("querystring", key, "Invalid character 0x00")
 			}
-			return Invalid("querystring", key, desc)
-		}
-		switch key {
-		case "_limit":
-			n, err := strconv.Atoi(raw)
-			if err != nil || n < 0 {
-				return nil, invalid("_limit should be a positive integer")
+			invalid := func(desc string) *Error {
+				if desc == "" {
+					desc = "Invalid value for " + key
+				}
+				return Invalid("querystring", key, desc)
 			}
-			explicit = n
-			continue
-		case "_sort":
-			for _, item := range strings.Split(raw, ",") {
-				item = strings.TrimSpace(item)
-				if !sortPattern.MatchString(item) {
-					continue
+			switch key {
+			case "_limit":
+				n, err := strconv.Atoi(raw)
+				if err != nil || n < 0 {
+					return nil, invalid("_limit should be a positive integer")
 				}
-				s := storage.Sort{Field: strings.TrimLeft(item, "+-"), Desc: strings.HasPrefix(item, "-")}
-				if !a.knownField(res, s.Field) {
-					return nil, invalid(fmt.Sprintf("Unknown sort field '%s'", s.Field))
-				}
-				lq.q.Sort = append(lq.q.Sort, s)
-				if len(lq.q.Sort) > maxSortFields {
-					return nil, invalid(fmt.Sprintf("_sort accepts at most %d fields", maxSortFields))
-				}
-			}
-			continue
-		case "_fields":
-			for _, f := range strings.Split(raw, ",") {
-				if f = strings.TrimSpace(f); f == "" {
-					continue
-				}
-				if !a.knownField(res, f) {
-					return nil, invalid(fmt.Sprintf("Unknown field '%s'", f))
-				}
-				lq.fields = lq.fields.with(f)
-			}
-			continue
-		case "_token":
-			t, err := a.decodeToken(raw, del)
-			if err != nil {
-				return nil, err
-			}
-			lq.token = t
-			continue
-		case "_since", "_before", "_to":
-			if raw == "null" {
+				explicit = n
 				continue
-			}
-			ts, ok := parseTimestamp(raw)
-			if !ok {
-				return nil, invalid("")
-			}
-			op := storage.OpGt
-			if key != "_since" {
-				op = storage.OpLt
-			}
-			if key == "_to" {
-				alert, _ := EncodeJSON(map[string]any{"code": "soft-eol", "message": "_to is now deprecated, you should use _before instead",
-					"url": "https://kinto.readthedocs.io/en/stable/api/1.x/filtering.html"})
-				r.ResponseHeader().Set("Alert", string(alert))
-			}
-			lq.q.Filters = append(lq.q.Filters, storage.Filter{Field: "last_modified", Op: op, Value: ts})
-			lq.hasTimeFq = true
-			continue
-		}
-		if strings.HasPrefix(key, "_") {
-			continue
-		}
-		// An operator applies to a name of word characters and dots;
-		// any other parameter, as in Kinto, is an equality filter on
-		// the field of its whole name ("first-name=x", "like_x y=z").
-		op, field := storage.OpEq, key
-		for _, p := range opPrefixes {
-			if strings.HasPrefix(key, p.prefix) && fieldPattern.MatchString(key[len(p.prefix):]) {
-				op, field = p.op, key[len(p.prefix):]
-				break
-			}
-		}
-		if !a.knownField(res, field) {
-			return nil, invalid(fmt.Sprintf("Unknown filter field '%s'", key))
-		}
-		f := storage.Filter{Field: field, Op: op}
-		switch op {
-		case storage.OpIn, storage.OpExclude:
-			var items []any
-			for _, it := range strings.Split(raw, ",") {
-				v := parseValue(strings.TrimSpace(it))
-				if field == "id" {
-					if _, ok := v.(string); !ok {
-						return nil, invalid("")
+			case "_sort":
+				for _, item := range strings.Split(raw, ",") {
+					item = strings.TrimSpace(item)
+					if !sortPattern.MatchString(item) {
+						continue
+					}
+					s := storage.Sort{Field: strings.TrimLeft(item, "+-"), Desc: strings.HasPrefix(item, "-")}
+					if !a.knownField(res, s.Field) {
+						return nil, invalid(fmt.Sprintf("Unknown sort field '%s'", s.Field))
+					}
+					lq.q.Sort = append(lq.q.Sort, s)
+					if len(lq.q.Sort) > maxSortFields {
+						return nil, invalid(fmt.Sprintf("_sort accepts at most %d fields", maxSortFields))
 					}
 				}
-				if field == "last_modified" {
-					ts, ok := parseTimestamp(strings.TrimSpace(it))
-					if !ok {
-						return nil, invalid("")
+				continue
+			case "_fields":
+				for _, f := range strings.Split(raw, ",") {
+					if f = strings.TrimSpace(f); f == "" {
+						continue
 					}
-					v = ts
+					if !a.knownField(res, f) {
+						return nil, invalid(fmt.Sprintf("Unknown field '%s'", f))
+					}
+					lq.fields = lq.fields.with(f)
 				}
-				items = append(items, v)
-			}
-			f.Value = items
-		case storage.OpHas:
-			f.Value = truthy(parseValue(raw))
-		case storage.OpLike:
-			v := parseValue(raw)
-			s, ok := v.(string)
-			if !ok {
-				return nil, invalid("")
-			}
-			f.Value = s
-		case storage.OpContains, storage.OpContainsAny:
-			if field == "id" || field == "last_modified" {
-				return nil, invalid(fmt.Sprintf("Field '%s' is not an array", field))
-			}
-			v := parseValue(raw)
-			if _, ok := v.([]any); !ok {
-				v = []any{v}
-			}
-			f.Value = v
-		default:
-			v := parseValue(raw)
-			if field == "last_modified" {
+				continue
+			case "_token":
+				t, err := a.decodeToken(raw, del)
+				if err != nil {
+					return nil, err
+				}
+				lq.token = t
+				continue
+			case "_since", "_before", "_to":
+				if raw == "null" {
+					continue
+				}
 				ts, ok := parseTimestamp(raw)
 				if !ok {
 					return nil, invalid("")
 				}
-				v = ts
-			} else if field == "id" || res.Fields != nil && strings.HasSuffix(field, "_id") {
-				// Ids are strings: ?record_id=12 means "12".
-				if n, ok := v.(json.Number); ok {
-					v = string(n)
+				op := storage.OpGt
+				if key != "_since" {
+					op = storage.OpLt
+				}
+				if key == "_to" {
+					alert, _ := EncodeJSON(map[string]any{"code": "soft-eol", "message": "_to is now deprecated, you should use _before instead",
+						"url": "https://kinto.readthedocs.io/en/stable/api/1.x/filtering.html"})
+					r.ResponseHeader().Set("Alert", string(alert))
+				}
+				lq.q.Filters = append(lq.q.Filters, storage.Filter{Field: "last_modified", Op: op, Value: ts})
+				lq.hasTimeFq = true
+				continue
+			}
+			if strings.HasPrefix(key, "_") {
+				continue
+			}
+			// An operator applies to a name of word characters and dots;
+			// any other parameter, as in Kinto, is an equality filter on
+			// the field of its whole name ("first-name=x", "like_x y=z").
+			op, field := storage.OpEq, key
+			for _, p := range opPrefixes {
+				if strings.HasPrefix(key, p.prefix) && fieldPattern.MatchString(key[len(p.prefix):]) {
+					op, field = p.op, key[len(p.prefix):]
+					break
 				}
 			}
-			f.Value = v
+			if !a.knownField(res, field) {
+				return nil, invalid(fmt.Sprintf("Unknown filter field '%s'", key))
+			}
+			f := storage.Filter{Field: field, Op: op}
+			switch op {
+			case storage.OpIn, storage.OpExclude:
+				var items []any
+				for _, it := range strings.Split(raw, ",") {
+					v := parseValue(strings.TrimSpace(it))
+					if field == "id" {
+						if _, ok := v.(string); !ok {
+							return nil, invalid("")
+						}
+					}
+					if field == "last_modified" {
+						ts, ok := parseTimestamp(strings.TrimSpace(it))
+						if !ok {
+							return nil, invalid("")
+						}
+						v = ts
+					}
+					items = append(items, v)
+				}
+				f.Value = items
+			case storage.OpHas:
+				f.Value = truthy(parseValue(raw))
+			case storage.OpLike:
+				v := parseValue(raw)
+				s, ok := v.(string)
+				if !ok {
+					return nil, invalid("")
+				}
+				f.Value = s
+			case storage.OpContains, storage.OpContainsAny:
+				if field == "id" || field == "last_modified" {
+					return nil, invalid(fmt.Sprintf("Field '%s' is not an array", field))
+				}
+				v := parseValue(raw)
+				if _, ok := v.([]any); !ok {
+					v = []any{v}
+				}
+				f.Value = v
+			default:
+				v := parseValue(raw)
+				if field == "last_modified" {
+					ts, ok := parseTimestamp(raw)
+					if !ok {
+						return nil, invalid("")
+					}
+					v = ts
+				} else if field == "id" || res.Fields != nil && strings.HasSuffix(field, "_id") {
+					// Ids are strings: ?record_id=12 means "12".
+					if n, ok := v.(json.Number); ok {
+						v = string(n)
+					}
+				}
+				f.Value = v
+			}
+			if field == "last_modified" {
+				lq.hasTimeFq = true
+			}
+			lq.q.Filters = append(lq.q.Filters, f)
 		}
-		if field == "last_modified" {
-			lq.hasTimeFq = true
-		}
-		lq.q.Filters = append(lq.q.Filters, f)
 	}
 	lq.q.IncludeDeleted = lq.hasTimeFq
 	size := a.opts.maxFetch

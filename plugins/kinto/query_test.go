@@ -355,3 +355,33 @@ func TestQuerystringTakenLiterally(t *testing.T) {
 		s.Do(R{Method: "GET", Path: recs + "?" + q, Auth: alice}).Expect(t, 400, 107)
 	}
 }
+
+// TestRepeatedParameters: each value of a repeated filter is a filter of
+// its own (AND), as Kinto's list of values matches nothing either; the
+// parameters that take one value refuse a second. Before, the last value
+// won: ?title=x&title=y listed the "y" records.
+func TestRepeatedParameters(t *testing.T) {
+	onBackends(t, nil, func(t *testing.T, s *apitest.Server) { repeatedParameters(t, s) })
+}
+
+func repeatedParameters(t *testing.T, s *apitest.Server) {
+	setup(t, s)
+	for id, data := range map[string]string{"r1": `{"title":"x","n":1}`, "r2": `{"title":"y","n":2}`, "r3": `{"title":"xy","n":3}`} {
+		s.Do(R{Method: "PUT", Path: recs + "/" + id, Auth: alice, Body: `{"data":` + data + `}`}).Expect(t, 201, 0)
+	}
+	for _, c := range []struct{ query, ids string }{
+		{"title=x&title=y", "[]"},
+		{"title=x&title=x", "[r1]"},
+		{"like_title=x&like_title=y", "[r3]"},
+		{"min_n=2&min_n=3", "[r3]"},
+		{"in_id=r1,r2&in_id=r2,r3", "[r2]"},
+	} {
+		r := s.Do(R{Method: "GET", Path: recs + "?" + c.query, Auth: alice}).Expect(t, 200, 0)
+		if got := fmt.Sprint(r.IDs()); got != c.ids {
+			t.Errorf("%s: %s, want %s", c.query, got, c.ids)
+		}
+	}
+	for _, q := range []string{"_limit=1&_limit=2", "_sort=n&_sort=-n", "_since=1&_since=2", "_fields=n&_fields=title", "in_id=r1&in_id=0"} {
+		s.Do(R{Method: "GET", Path: recs + "?" + q, Auth: alice}).Expect(t, 400, 107)
+	}
+}
