@@ -31,7 +31,13 @@ func (a *App) jsonPatch(r *Request, res *Resource, old storage.Object, oldACL st
 		}
 		perms[k] = set
 	}
-	doc := map[string]any{"data": deepCopy(map[string]any(copyData(old))), "permissions": perms}
+	// The data as it is stored, last_modified included, as Kinto patches
+	// it: "test" can check it, "remove" drops it (a new one is given).
+	stored := copyData(old)
+	if lm, ok := old["last_modified"]; ok {
+		stored["last_modified"] = lm
+	}
+	doc := map[string]any{"data": deepCopy(map[string]any(stored)), "permissions": perms}
 	// What "copy" operations may add in all: as much as a request body
 	// may hold. Each doubles the object at most, so without a bound a
 	// body of a few dozen of them would ask for more memory than any
@@ -146,7 +152,10 @@ func applyOp(doc map[string]any, op map[string]any, i int, copies *int64) *Error
 	}
 	value, hasValue := op["value"]
 	principal := len(tokens) == 3 && tokens[0] == "permissions"
-	if !hasValue && principal {
+	if principal {
+		// A permission is a set of principals, each its own value:
+		// Kinto puts the principal in place of whatever value was sent
+		// (kinto-http.js sends none).
 		value, hasValue = tokens[2], true
 	}
 	from, fromIsString := op["from"].(string)

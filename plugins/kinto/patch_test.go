@@ -64,6 +64,19 @@ func TestPatchForms(t *testing.T) {
 			}
 		}},
 		{"json-patch failed test", jp, `[{"op":"test","path":"/data/keep","value":false}]`, 400, nil},
+		// As Kinto patches them: the stored data, last_modified included,
+		// and a principal is its own value whatever the operation says.
+		{"json-patch removes last_modified", jp, `[{"op":"remove","path":"/data/last_modified"},{"op":"add","path":"/data/y","value":1}]`, 200, func(t *testing.T, r *apitest.Response) {
+			if r.Data()["y"] == nil || r.Data()["last_modified"] == nil {
+				t.Errorf("%s", r.Raw)
+			}
+		}},
+		{"json-patch tests last_modified", jp, `[{"op":"test","path":"/data/last_modified","value":1}]`, 400, nil},
+		{"json-patch principal with a value", jp, `[{"op":"add","path":"/permissions/read/zed","value":true},{"op":"test","path":"/permissions/read/ann","value":1}]`, 200, func(t *testing.T, r *apitest.Response) {
+			if w := fmt.Sprint(r.Body["permissions"].(map[string]any)["read"]); !strings.Contains(w, "zed") {
+				t.Errorf("%s", r.Raw)
+			}
+		}},
 		{"json-patch missing path", jp, `[{"op":"remove","path":"/data/nope"}]`, 400, nil},
 		{"json-patch unknown op", jp, `[{"op":"explode","path":"/data/a"}]`, 400, nil},
 		{"json-patch unknown key", jp, `[{"op":"add","path":"/data/a","value":1,"extra":1}]`, 400, nil},
