@@ -204,6 +204,12 @@ func applyOp(doc map[string]any, op map[string]any, i int, copies *int64) *Error
 	case "move", "copy":
 		var v any
 		ft, _ := pointer(from)
+		if name == "move" && from == path {
+			// A move to where it is changes nothing (RFC 6902 4.4),
+			// "/data" included, which cannot be removed.
+			_, err = getPath(doc, ft)
+			break
+		}
 		if name == "move" {
 			v, err = removePath(doc, ft)
 		} else if v, err = getPath(doc, ft); err == nil {

@@ -71,6 +71,12 @@ func TestPatchForms(t *testing.T) {
 				t.Errorf("%s", r.Raw)
 			}
 		}},
+		{"json-patch moves data where it is", jp, `[{"op":"move","path":"/data","from":"/data"},{"op":"move","path":"/data/keep","from":"/data/keep"}]`, 200, func(t *testing.T, r *apitest.Response) {
+			if r.Data()["keep"] != true {
+				t.Errorf("%s", r.Raw)
+			}
+		}},
+		{"json-patch moves a missing key where it is", jp, `[{"op":"move","path":"/data/nope","from":"/data/nope"}]`, 400, nil},
 		{"json-patch tests last_modified", jp, `[{"op":"test","path":"/data/last_modified","value":1}]`, 400, nil},
 		{"json-patch principal with a value", jp, `[{"op":"add","path":"/permissions/read/zed","value":true},{"op":"test","path":"/permissions/read/ann","value":1}]`, 200, func(t *testing.T, r *apitest.Response) {
 			if w := fmt.Sprint(r.Body["permissions"].(map[string]any)["read"]); !strings.Contains(w, "zed") {
