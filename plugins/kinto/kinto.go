@@ -3,6 +3,7 @@ package kinto
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-server/nimbus/permissions"
@@ -85,21 +86,23 @@ func (c *schemaCache) validateGroup(w *resource.Write) error {
 	}
 	list, ok := raw.([]any)
 	if !ok {
-		return resource.Invalid("body", "data.members", fmt.Sprintf("%v is not a list", raw))
+		return resource.Invalid("body", "data.members", jsonText(raw)+" is not a list")
 	}
-	for _, m := range list {
+	for i, m := range list {
+		// Each member's error names it, as Kinto does (data.members.0).
+		name := "data.members." + strconv.Itoa(i)
 		s, ok := m.(string)
 		if !ok {
-			return resource.Invalid("body", "data.members", fmt.Sprintf("%v is not a string", m))
+			return resource.Invalid("body", name, jsonText(m)+" is not a string")
 		}
 		if len(s) > resource.MaxPrincipalBytes {
-			return resource.Invalid("body", "data.members", fmt.Sprintf("members are at most %d bytes long", resource.MaxPrincipalBytes))
+			return resource.Invalid("body", name, fmt.Sprintf("members are at most %d bytes long", resource.MaxPrincipalBytes))
 		}
 		if strings.HasPrefix(s, "/buckets/") {
-			return resource.Invalid("body", "data.members", "Groups cannot be nested: "+s)
+			return resource.Invalid("body", name, "Groups cannot be nested: "+s)
 		}
 		if s == permissions.Everyone {
-			return resource.Invalid("body", "data.members", "system.Everyone cannot be a group member")
+			return resource.Invalid("body", name, "system.Everyone cannot be a group member")
 		}
 	}
 	if !c.enabled {
@@ -173,4 +176,13 @@ func bucketDeleted(r *resource.Request, tx storage.Tx, uri string, old storage.O
 	}
 	r.ResetPrincipals()
 	return nil
+}
+
+// jsonText is v as JSON, for error messages (null, not Go's <nil>).
+func jsonText(v any) string {
+	b, err := resource.EncodeJSON(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }

@@ -201,15 +201,23 @@ func TestGroups(t *testing.T) {
 	cases := []struct {
 		body   string
 		status int
+		name   string // of the error's detail, as Kinto names it
+		desc   string
 	}{
-		{`{"data":{"members":["/buckets/b/groups/other"]}}`, 400},
-		{`{"data":{"members":["system.Everyone"]}}`, 400},
-		{`{"data":{"members":[1]}}`, 400},
-		{`{"data":{"members":"x"}}`, 400},
-		{`{"data":{"members":["system.Authenticated"]}}`, 201},
+		{`{"data":{"members":["account:x","/buckets/b/groups/other"]}}`, 400, "data.members.1", "Groups cannot be nested: /buckets/b/groups/other"},
+		{`{"data":{"members":["system.Everyone"]}}`, 400, "data.members.0", "system.Everyone cannot be a group member"},
+		{`{"data":{"members":[1]}}`, 400, "data.members.0", "1 is not a string"},
+		{`{"data":{"members":"x"}}`, 400, "data.members", `"x" is not a list`},
+		{`{"data":{"members":null}}`, 400, "data.members", "null is not a list"},
+		{`{"data":{"members":["system.Authenticated"]}}`, 201, "", ""},
 	}
 	for i, c := range cases {
-		s.Do(R{Method: "PUT", Path: fmt.Sprintf("/v1/buckets/b/groups/g%d", i), Auth: alice, Body: c.body}).Expect(t, c.status, map[int]int{400: 107, 201: 0}[c.status])
+		r := s.Do(R{Method: "PUT", Path: fmt.Sprintf("/v1/buckets/b/groups/g%d", i), Auth: alice, Body: c.body}).Expect(t, c.status, map[int]int{400: 107, 201: 0}[c.status])
+		if c.status == 400 {
+			if d, _ := r.Body["details"].([]any); len(d) != 1 || fmt.Sprint(d[0].(map[string]any)["name"]) != c.name || d[0].(map[string]any)["description"] != c.desc {
+				t.Errorf("%s: %s", c.body, r.Raw)
+			}
+		}
 	}
 	empty := s.Do(R{Method: "PUT", Path: "/v1/buckets/b/groups/empty", Auth: alice}).Expect(t, 201, 0)
 	if fmt.Sprint(empty.Data()["members"]) != "[]" {
