@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -125,6 +126,10 @@ func Forbidden() *Error {
 func PreconditionFailed(etag int64, existing storage.Object) *Error {
 	e := &Error{Status: 412, Errno: ErrnoModified, Message: "Resource was modified meanwhile",
 		Headers: map[string]string{"ETag": fmt.Sprintf("\"%d\"", etag)}}
+	if etag > 0 {
+		// As on the answer it stands for, and as Kinto sends it.
+		e.Headers["Last-Modified"] = time.UnixMilli(etag).UTC().Format(http.TimeFormat)
+	}
 	if existing != nil {
 		e.Details = map[string]any{"existing": existing}
 	}
