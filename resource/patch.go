@@ -55,12 +55,7 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 				if ct == "application/json-patch+json" {
 					return jsonPatchShape(r.body)
 				}
-				_, _, bad := a.mergePatch(r, res, storage.Object{}, nil, ct == "application/merge-patch+json")
-				if d, ok := errorDetail(bad); ok && d == nothingToPatch {
-					// Kinto refuses an empty patch in its view, once the
-					// object is found.
-					return nil
-				}
+				_, bad := a.readMergeBody(r, res, ct == "application/merge-patch+json")
 				return bad
 			}),
 			validate: func(tx storage.Tx, old storage.Object) (err error) {
@@ -106,23 +101,6 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 	}
 }
 
-// nothingToPatch refuses a merge patch with neither data nor permissions.
-const nothingToPatch = "Provide at least one of data or permissions"
-
-// errorDetail returns the description of a validation error's first
-// detail.
-func errorDetail(e *Error) (string, bool) {
-	if e == nil {
-		return "", false
-	}
-	ds, ok := e.Details.([]map[string]any)
-	if !ok || len(ds) == 0 {
-		return "", false
-	}
-	d, ok := ds[0]["description"].(string)
-	return d, ok
-}
-
 // changed returns the fields whose value changed (light), or those whose
 // stored value also differs from what the client sent (diff).
 func changed(old, stored storage.Object, sent map[string]any, diff bool) storage.Object {
@@ -141,38 +119,65 @@ func changed(old, stored storage.Object, sent map[string]any, diff bool) storage
 	return out
 }
 
-// mergePatch applies a plain JSON or a merge-patch body.
-func (a *App) mergePatch(r *Request, res *Resource, old storage.Object, oldACL storage.ACL, rfc7396 bool) (patchDoc, map[string]any, *Error) {
+// mergeBody is a plain JSON or merge-patch body, read and checked.
+type mergeBody struct {
+	data              map[string]any
+	perms             storage.ACL
+	hasData, hasPerms bool
+}
+
+// readMergeBody reads and checks a plain JSON or merge-patch body without
+// the stored object: whether it asks for any change is the caller's
+// question (Kinto answers that only once the object is found).
+func (a *App) readMergeBody(r *Request, res *Resource, rfc7396 bool) (mergeBody, *Error) {
+	var mb mergeBody
 	body, err := r.BodyObject()
 	if err != nil {
-		return patchDoc{}, nil, err
+		return mb, err
 	}
 	for k := range body {
 		if k != "data" && k != "permissions" {
-			return patchDoc{}, nil, Invalid("body", k, "Unrecognized keys: "+k)
+			return mb, Invalid("body", k, "Unrecognized keys: "+k)
 		}
 	}
-	_, hasData := body["data"]
-	_, hasPerms := body["permissions"]
-	if !hasData && !hasPerms {
-		return patchDoc{}, nil, Invalid("body", "", nothingToPatch)
-	}
-	data := copyData(old)
-	var sent map[string]any
-	if hasData {
+	_, mb.hasData = body["data"]
+	_, mb.hasPerms = body["permissions"]
+	if mb.hasData {
 		d, ok := body["data"].(map[string]any)
 		if !ok {
-			return patchDoc{}, nil, Invalid("body", "data", "data must be an object")
+			return mb, Invalid("body", "data", "data must be an object")
 		}
-		sent = d
+		mb.data = d
+	}
+	if mb.hasPerms {
+		perms, perr := a.parsePermissions(res, body["permissions"], rfc7396)
+		if perr != nil {
+			return mb, perr
+		}
+		mb.perms = perms
+	}
+	return mb, nil
+}
+
+// mergePatch applies a plain JSON or a merge-patch body.
+func (a *App) mergePatch(r *Request, res *Resource, old storage.Object, oldACL storage.ACL, rfc7396 bool) (patchDoc, map[string]any, *Error) {
+	mb, bad := a.readMergeBody(r, res, rfc7396)
+	if bad != nil {
+		return patchDoc{}, nil, bad
+	}
+	if !mb.hasData && !mb.hasPerms {
+		return patchDoc{}, nil, Invalid("body", "", "Provide at least one of data or permissions")
+	}
+	data := copyData(old)
+	if mb.hasData {
 		if rfc7396 {
-			data = mergeRFC7396(data, d)
+			data = mergeRFC7396(data, mb.data)
 		} else {
-			for k, v := range d {
+			for k, v := range mb.data {
 				data[k] = v
 			}
 		}
-		if lm, ok := d["last_modified"]; ok {
+		if lm, ok := mb.data["last_modified"]; ok {
 			data["last_modified"] = lm
 		}
 		// Existing keys keep their place; new ones follow in the order
@@ -183,20 +188,14 @@ func (a *App) mergePatch(r *Request, res *Resource, old storage.Object, oldACL s
 	for k, v := range oldACL {
 		acl[k] = v
 	}
-	if hasPerms {
-		perms, perr := a.parsePermissions(res, body["permissions"], rfc7396)
-		if perr != nil {
-			return patchDoc{}, nil, perr
-		}
-		for k, v := range perms {
-			if v == nil {
-				delete(acl, k)
-			} else {
-				acl[k] = v
-			}
+	for k, v := range mb.perms {
+		if v == nil {
+			delete(acl, k)
+		} else {
+			acl[k] = v
 		}
 	}
-	return patchDoc{data: data, acl: acl}, sent, nil
+	return patchDoc{data: data, acl: acl}, mb.data, nil
 }
 
 // mergeRFC7396 merges patch into target: sub-objects recursively, null
