@@ -86,8 +86,11 @@ type App struct {
 	usedTokens    sync.Map
 	rootCache     sync.Map
 	rootCacheSize atomic.Int32
-	built         bool
-	opts          options
+	// inflight are the paths being written, which reads of the same path
+	// wait for (inflight.go).
+	inflight inflightWrites
+	built    bool
+	opts     options
 }
 
 type policy struct {

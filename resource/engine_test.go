@@ -157,8 +157,11 @@ func TestEngineScenarios(t *testing.T) {
 	srv := newEngine(t, nil)
 	books := "/v1/shelves/s1/books"
 	run(t, srv, []step{
-		{name: "root", method: "GET", path: "/v1/", status: 200, has: []string{`"http_api_version"`}},
-		{name: "root as alice", method: "GET", path: "/v1/", user: "alice", status: 200, has: []string{`"test:alice"`}},
+		{name: "root", method: "GET", path: "/v1/", status: 200, has: []string{`"http_api_version"`,
+			// Kinto's key order: the project first, the capabilities last.
+			`{"project_name":"nimbus","project_version":`}},
+		{name: "root as alice", method: "GET", path: "/v1/", user: "alice", status: 200, has: []string{`"test:alice"`,
+			`"user":{"id":"test:alice","principals":[`, `"capabilities":{`}},
 		{name: "heartbeat", method: "GET", path: "/v1/__heartbeat__", status: 200},
 		{name: "lb heartbeat", method: "GET", path: "/v1/__lbheartbeat__", status: 200},
 		{name: "version", method: "GET", path: "/v1/__version__", status: 200},

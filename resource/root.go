@@ -14,6 +14,11 @@ import (
 
 type heartbeatFunc = func(context.Context) error
 
+// rootOrder is the key order of the root URL's answer: Kinto's, so that
+// tools showing it as it comes (Kinto Admin's server information) list
+// the project first and the capabilities last.
+var rootOrder = []byte(`{"project_name":0,"project_version":0,"http_api_version":0,"project_docs":0,"url":0,"config":{"path":0,"hash":0,"modified":0},"eos":0,"settings":0,"user":{"id":0,"principals":0,"bucket":0},"capabilities":0}`)
+
 func (a *App) rootHandler(r *Request) error {
 	if a.opts.readonly {
 		r.ResponseHeader().Set("Cache-Control", "max-age="+itoa(a.opts.rootCacheExpires))
@@ -76,6 +81,7 @@ func (a *App) rootHandler(r *Request) error {
 		}
 		body["user"] = user
 	}
+	body = storage.WithOrder(body, rootOrder)
 	if !r.Authenticated() {
 		if b, err := EncodeJSON(body); err == nil && a.rootCacheSize.Add(1) <= 64 {
 			a.rootCache.Store(base, b)

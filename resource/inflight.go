@@ -1,0 +1,87 @@
+package resource
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reads wait for a write of the same path already under way.
+//
+// A client may send a write and, without waiting for its answer, a read
+// of the same object: Kinto Admin 6.3 creates a group this way (it sends
+// PUT /buckets/b/groups/g and at once GET /buckets/b/groups/g). The two
+// requests race on two connections, and the read that overtakes the
+// write answers 404, which the Admin shows as "Unable to load group"
+// with an empty form. A read that arrives while a write of its exact
+// path is being served on this instance therefore waits for that write
+// to end (at most inflightWait), so that it answers what the client
+// wrote first. Only writes whose body has fully arrived are counted,
+// so a slow upload cannot hold readers, and a read waits inflightWait at
+// most, whatever writes keep coming. Nothing waits inside a batch: a
+// batch's own reads see its writes, and a batch holding the writer must
+// not wait for a request that waits for it.
+
+// inflightWait bounds how long a read waits for a write of its path.
+const inflightWait = time.Second
+
+// inflightWrites is the set of paths being written on this instance.
+type inflightWrites struct {
+	count atomic.Int64 // writes under way; reads skip the map when 0
+	mu    sync.Mutex
+	paths map[string]*inflightPath
+}
+
+// inflightPath is one path's writes under way; done closes when the last
+// of them ends.
+type inflightPath struct {
+	writers int
+	done    chan struct{}
+}
+
+// begin records a write of path and returns the function that ends it.
+func (w *inflightWrites) begin(path string) func() {
+	w.count.Add(1)
+	w.mu.Lock()
+	if w.paths == nil {
+		w.paths = map[string]*inflightPath{}
+	}
+	p := w.paths[path]
+	if p == nil {
+		p = &inflightPath{done: make(chan struct{})}
+		w.paths[path] = p
+	}
+	p.writers++
+	w.mu.Unlock()
+	return func() {
+		w.mu.Lock()
+		if p.writers--; p.writers == 0 {
+			close(p.done)
+			delete(w.paths, path)
+		}
+		w.mu.Unlock()
+		w.count.Add(-1)
+	}
+}
+
+// wait returns once no write of path that was under way when it was
+// called is still running, after inflightWait at most, or when ctx ends.
+func (w *inflightWrites) wait(ctx context.Context, path string) {
+	if w.count.Load() == 0 {
+		return
+	}
+	w.mu.Lock()
+	p := w.paths[path]
+	w.mu.Unlock()
+	if p == nil {
+		return
+	}
+	t := time.NewTimer(inflightWait)
+	defer t.Stop()
+	select {
+	case <-p.done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,124 @@
+package resource_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/permissions"
+	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage/memory"
+)
+
+// slowNotes declares top-level "notes" whose PUT and PATCH stop in
+// Prepare until the test lets them go, so that a read can arrive while a write of
+// the same path is being served.
+type slowNotes struct {
+	entered chan string
+	release chan struct{}
+}
+
+func (slowNotes) Name() string { return "slownotes" }
+
+func (s slowNotes) Register(r *resource.Registry) error {
+	r.AddAuthMethod([]string{"test"}, func(string) (resource.AuthMethod, error) { return testAuth{}, nil })
+	if err := r.Tree().AddPermission(permissions.Root, "note:create", permissions.Grants{permissions.Root: {"note:create"}}); err != nil {
+		return err
+	}
+	return r.AddResource(&resource.Resource{Name: "note", Plural: "notes",
+		Permissions: map[string]permissions.Grants{
+			"read":  {"note": {"read", "write"}},
+			"write": {"note": {"write"}},
+		},
+		Prepare: func(_ *resource.Request, id string) error {
+			if strings.HasPrefix(id, "slow") {
+				s.entered <- id
+				<-s.release
+			}
+			return nil
+		}})
+}
+
+// TestReadWaitsForWriteUnderWay: a GET sent while a PUT of the same
+// object is being served answers what the PUT wrote (Kinto Admin sends
+// both at once when it creates a group), and a GET of another path does
+// not wait for it.
+func TestReadWaitsForWriteUnderWay(t *testing.T) {
+	notes := slowNotes{entered: make(chan string), release: make(chan struct{})}
+	app := resource.New(config.New(map[string]string{"multiauth.policies": "test",
+		"note_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}), memory.New(), nil)
+	if err := app.Register(notes); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Build(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Test alice")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	type answer struct {
+		status int
+		body   string
+	}
+	cases := []struct {
+		name, method, body string
+		status             int // of the write
+		read               int // of the read sent while it runs
+	}{
+		{"a PUT that creates", http.MethodPut, `{"data":{"v":1}}`, http.StatusCreated, http.StatusOK},
+		{"a PATCH", http.MethodPatch, `{"data":{"v":2}}`, http.StatusOK, http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			writeDone := make(chan answer, 1)
+			go func() {
+				s, b := do(tc.method, "/v1/notes/slow1", tc.body)
+				writeDone <- answer{s, b}
+			}()
+			<-notes.entered
+			readDone := make(chan answer, 1)
+			go func() {
+				s, b := do(http.MethodGet, "/v1/notes/slow1", "")
+				readDone <- answer{s, b}
+			}()
+			// Another path is not held by the write under way.
+			if s, _ := do(http.MethodGet, "/v1/notes/other", ""); s != http.StatusForbidden {
+				t.Errorf("GET of another path: status %d, want 403 (no object, no permission to know)", s)
+			}
+			// Let the read reach the server before the write ends: had
+			// it not waited, it would answer the state before the write.
+			time.Sleep(50 * time.Millisecond)
+			notes.release <- struct{}{}
+			w := <-writeDone
+			if w.status != tc.status {
+				t.Fatalf("write: status %d (%s), want %d", w.status, w.body, tc.status)
+			}
+			r := <-readDone
+			if r.status != tc.read {
+				t.Fatalf("read sent during the write: status %d (%s), want %d", r.status, r.body, tc.read)
+			}
+			if tc.method == http.MethodPatch && !strings.Contains(r.body, `"v":2`) {
+				t.Errorf("read sent during the PATCH answered %s, want the patched object", r.body)
+			}
+		})
+	}
+}
