@@ -165,24 +165,36 @@ func (r *Registry) AddStoredList(resource string) {
 func (a *App) StoredLists() []string { return a.storedLists }
 
 // ServerVersion, as a value of a capability's extra fields, is shown as
-// the server's version (project_version): a plugin built into the binary
-// reports the binary's version, known only once the server is built.
+// the server's version (project_version, else the build's).
 type ServerVersion struct{}
 
-// shownCapabilities returns the capabilities with ServerVersion values
-// replaced by version (the stored ones are left as they are).
-func (a *App) shownCapabilities(version string) map[string]map[string]any {
+// ServerURL, as a value of a capability's extra fields, is shown as the
+// absolute URL of Path on the server, as the request reached it (the
+// root URL's "url" without its /v1): clients such as Kinto Admin join
+// it with what the capability stands for, and a relative path would
+// point at the client's own origin.
+type ServerURL struct{ Path string }
+
+// shownCapabilities returns the capabilities with ServerVersion and
+// ServerURL values replaced, base being the request's /v1 URL.
+func (a *App) shownCapabilities(version, base string) map[string]map[string]any {
 	out := make(map[string]map[string]any, len(a.capabilities))
 	for name, c := range a.capabilities {
 		shown, copied := c, false
 		for k, v := range c {
-			if _, ok := v.(ServerVersion); !ok {
+			var value string
+			switch x := v.(type) {
+			case ServerVersion:
+				value = version
+			case ServerURL:
+				value = strings.TrimSuffix(base, "/v1") + x.Path
+			default:
 				continue
 			}
 			if !copied {
 				shown, copied = maps.Clone(c), true
 			}
-			shown[k] = version
+			shown[k] = value
 		}
 		out[name] = shown
 	}

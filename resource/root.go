@@ -56,7 +56,7 @@ func (a *App) rootHandler(r *Request) error {
 		"project_docs":     a.Settings.String("project_docs"),
 		"url":              base + "/",
 		"settings":         settings,
-		"capabilities":     a.shownCapabilities(version),
+		"capabilities":     a.shownCapabilities(version, base),
 		"config":           nil,
 	}
 	if a.Settings.Path != "" {

@@ -52,9 +52,10 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		}
 		p.files.blobs = fsStore{base: st.basePath}
 	}
-	capURL := st.capabilityURL
-	if capURL == "" {
-		capURL = servePrefix
+	var capURL any = st.capabilityURL
+	if st.capabilityURL == "" {
+		// The files' own URLs are absolute (fileURL): so is their base.
+		capURL = resource.ServerURL{Path: servePrefix}
 	}
 	if err := r.AddCapability("attachments", "Add file attachments to records", "https://github.com/Kinto/kinto-attachment/",
 		map[string]any{"version": resource.ServerVersion{}, "base_url": capURL}); err != nil {
