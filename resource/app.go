@@ -47,6 +47,7 @@ type App struct {
 	principalHooks []func(*Request, storage.Tx) ([]string, error)
 	requestHooks   []func(*Request, Operation) error
 	flushHooks     []func()
+	beforeFlush    []func(storage.Tx) (func(), error)
 	serveChecks    []func() error
 	onServe        []func()
 	commitHooks    []func([]storage.Change)

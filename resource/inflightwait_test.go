@@ -48,4 +48,6 @@ func TestInflightWaitEnds(t *testing.T) {
 	}
 }
 
-func background() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }
+func background() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}

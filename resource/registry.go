@@ -337,9 +337,42 @@ func (r *Registry) OnServe(fn func()) { r.app.onServe = append(r.app.onServe, fn
 // (caches kept outside the storage).
 func (r *Registry) OnFlush(fn func()) { r.app.flushHooks = append(r.app.flushHooks, fn) }
 
-// Flushed runs the OnFlush hooks of every plugin, after the storage was
-// emptied.
-func (r *Request) Flushed() { r.app.flushed() }
+// BeforeFlush registers fn, run by Flush inside its write transaction
+// before the storage is emptied: a plugin that keeps data outside the
+// storage reads there what it must remove (the names of its own files),
+// and the function fn returns, when not nil, removes it once the flush
+// is committed. A plugin removes only what its storage names: never a
+// whole folder, which an operator may share with other programs.
+func (r *Registry) BeforeFlush(fn func(tx storage.Tx) (after func(), err error)) {
+	r.app.beforeFlush = append(r.app.beforeFlush, fn)
+}
+
+// Flush empties the storage in one transaction (the flush endpoint), then
+// runs what the BeforeFlush hooks returned and the OnFlush hooks.
+func (r *Request) Flush() error {
+	var afters []func()
+	err := r.Update(func(tx storage.Tx) error {
+		afters = afters[:0]
+		for _, fn := range r.app.beforeFlush {
+			after, err := fn(tx)
+			if err != nil {
+				return err
+			}
+			if after != nil {
+				afters = append(afters, after)
+			}
+		}
+		return tx.DeleteTree("")
+	})
+	if err != nil {
+		return err
+	}
+	for _, after := range afters {
+		after()
+	}
+	r.app.flushed()
+	return nil
+}
 
 func (a *App) flushed() {
 	for _, fn := range a.flushHooks {

@@ -89,10 +89,6 @@ func (s dbStore) remove(ctx context.Context, name string) error {
 	return s.b.Update(ctx, func(tx storage.Tx) error { return tx.DeleteTree(fileParent(name)) })
 }
 
-func (s dbStore) removeAll(ctx context.Context) error {
-	return s.b.Update(ctx, func(tx storage.Tx) error { return tx.DeleteTree(filesRoot) })
-}
-
 // chunkReader reads a stored file chunk by chunk, one read transaction
 // per chunk: serving a large file or a Range of it holds one chunk in
 // memory at a time.

@@ -45,7 +45,10 @@ func (f files) save(ctx context.Context, name func() string, src io.ReadSeeker, 
 		}
 		info.Name = n
 		if err := f.b.Update(ctx, func(tx storage.Tx) error {
-			_, err := tx.Replace(metaRef(n), info.object())
+			if _, err := tx.Replace(metaRef(n), info.object()); err != nil {
+				return err
+			}
+			_, err := tx.Replace(namesRef, storage.Object{"id": nameKey(n), "name": n})
 			return err
 		}); err != nil {
 			f.remove(ctx, n)
@@ -61,7 +64,40 @@ func (f files) remove(ctx context.Context, name string) error {
 	if err := f.blobs.remove(ctx, name); err != nil {
 		return err
 	}
-	return f.b.Update(ctx, func(tx storage.Tx) error { return tx.DeleteTree(fileParent(name)) })
+	return f.b.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.DeleteTree(fileParent(name)); err != nil {
+			return err
+		}
+		if _, err := tx.Delete(namesRef, nameKey(name), 0); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		_, err := tx.PurgeDeleted(namesRef, 0, 0)
+		return err
+	})
+}
+
+// flushedNames returns the names of every stored file: those of namesRef
+// and, for files stored before it or by Kinto sharing the database,
+// those the links name.
+func flushedNames(tx storage.Tx) ([]string, error) {
+	seen := map[string]bool{}
+	var names []string
+	for _, l := range []struct {
+		ref   storage.Ref
+		field string
+	}{{namesRef, "name"}, {linksRef, "location"}} {
+		objs, err := tx.List(l.ref, storage.Query{})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			if n, ok := o[l.field].(string); ok && n != "" && !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	return names, nil
 }
 
 // info returns what the server keeps of a stored file; ok is false for

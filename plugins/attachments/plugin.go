@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
 )
 
 // Plugin is the attachments plugin (PLUG-ATT).
@@ -50,7 +52,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		if err := os.MkdirAll(st.basePath, 0o755); err != nil {
 			return fmt.Errorf("config: setting attachment.base_path: %v", err)
 		}
-		p.files.blobs = fsStore{base: st.basePath}
+		p.files.blobs = fsStore{base: filepath.Clean(st.basePath)}
 	}
 	var capURL any = st.capabilityURL
 	if st.capabilityURL == "" {
@@ -62,7 +64,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		return err
 	}
 	r.AddHeartbeat("attachments", p.heartbeat)
-	for _, name := range []string{linksRef.Resource, "attachment_file", "attachment_chunk"} {
+	for _, name := range []string{linksRef.Resource, "attachment_file", "attachment_chunk", namesRef.Resource} {
 		r.AddStoredList(name)
 	}
 	for _, m := range []struct {
@@ -79,10 +81,20 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	}
 	r.AddListener(resource.Listener{Actions: []string{"update"}, Resources: []string{"record"}, BeforeCommit: guardMetadata})
 	r.AddListener(resource.Listener{Actions: []string{"delete"}, Resources: []string{"record", "collection", "bucket"}, AfterCommit: p.onDelete})
-	r.OnFlush(func() {
-		if err := p.files.blobs.removeAll(context.Background()); err != nil {
-			p.log.Warn("attachments: the files could not all be removed on flush", "error", err)
+	r.BeforeFlush(func(tx storage.Tx) (func(), error) {
+		fs, ok := p.files.blobs.(fsStore)
+		if !ok {
+			return nil, nil // the database store's files go with the storage
 		}
+		names, err := flushedNames(tx)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			if err := fs.removeFlushed(names); err != nil {
+				p.log.Warn("attachments: the files could not all be removed on flush", "error", err)
+			}
+		}, nil
 	})
 	return nil
 }

@@ -1,6 +1,7 @@
 package attachments
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,8 +24,6 @@ type blobStore interface {
 	open(ctx context.Context, name string, f fileInfo) (io.ReadSeekCloser, error)
 	// remove deletes a stored file; a missing one is no error.
 	remove(ctx context.Context, name string) error
-	// removeAll deletes every stored file (the flush endpoint).
-	removeAll(ctx context.Context) error
 }
 
 var errExists = errors.New("attachments: the name is taken")
@@ -48,12 +47,20 @@ var linksRef = storage.Ref{Resource: "attachments", Parent: "__attachments__"}
 // filesRoot is the parent of every stored file's lists.
 const filesRoot = "/__attachment_files__"
 
-// fileParent is the parent of a stored file's lists: its meta object and
-// its chunks. Names hold "/", so the key is a hash of the name.
-func fileParent(name string) string {
+// namesRef lists every stored file by name, whatever the store, one
+// object {id: nameKey(name), name} a file: the flush endpoint removes
+// these files from the folder, and nothing else in it.
+var namesRef = storage.Ref{Resource: "attachment_name", Parent: filesRoot}
+
+// nameKey is the key of a stored name: names hold "/", so a hash of it.
+func nameKey(name string) string {
 	sum := sha256.Sum256([]byte(name))
-	return filesRoot + "/" + hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:16])
 }
+
+// fileParent is the parent of a stored file's lists: its meta object and
+// its chunks.
+func fileParent(name string) string { return filesRoot + "/" + nameKey(name) }
 
 func metaRef(name string) storage.Ref {
 	return storage.Ref{Resource: "attachment_file", Parent: fileParent(name)}
@@ -154,18 +161,26 @@ func (s fsStore) remove(_ context.Context, name string) error {
 	return nil
 }
 
-func (s fsStore) removeAll(context.Context) error {
-	entries, err := os.ReadDir(s.base)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
+// removeFlushed removes the named files, then the folders the folder
+// pattern made for them that are left empty (never the base folder).
+// Only the flush endpoint does this: a folder removed while an upload
+// makes it would fail that upload.
+func (s fsStore) removeFlushed(names []string) error {
+	var first error
+	for _, n := range names {
+		p, err := s.path(n)
+		if err == nil {
+			err = os.Remove(p)
 		}
-		return err
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(s.base, e.Name())); err != nil {
-			return err
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			first = cmp.Or(first, err)
+			continue
+		}
+		for dir := filepath.Dir(p); dir != s.base && strings.HasPrefix(dir, s.base+string(filepath.Separator)); dir = filepath.Dir(dir) {
+			if os.Remove(dir) != nil {
+				break
+			}
 		}
 	}
-	return nil
+	return first
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/nimbus-server/nimbus/resource"
-	"github.com/nimbus-server/nimbus/storage"
 )
 
 // Plugin is the flush plugin.
@@ -22,10 +21,9 @@ func (Plugin) Register(r *resource.Registry) error {
 	}
 	return r.AddRoute(resource.Route{Method: http.MethodPost, Path: "/__flush__", Write: true,
 		Summary: "Delete all data (test servers only).", Handler: func(req *resource.Request) error {
-			if err := req.Update(func(tx storage.Tx) error { return tx.DeleteTree("") }); err != nil {
+			if err := req.Flush(); err != nil {
 				return err
 			}
-			req.Flushed()
 			req.Logger().Warn("all data flushed", "by", req.RealIP())
 			return req.JSON(http.StatusAccepted, map[string]any{})
 		}})
