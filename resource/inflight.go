@@ -7,26 +7,32 @@ import (
 	"time"
 )
 
-// Reads wait for a write of the same path already under way.
+// Reads wait for their user's write of the same path under way.
 //
 // A client may send a write and, without waiting for its answer, a read
 // of the same object: Kinto Admin 6.3 creates a group this way (it sends
 // PUT /buckets/b/groups/g and at once GET /buckets/b/groups/g). The two
 // requests race on two connections, and the read that overtakes the
 // write answers 404, which the Admin shows as "Unable to load group"
-// with an empty form. A read that arrives while a write of its exact
-// path is being served on this instance therefore waits for that write
-// to end (at most inflightWait), so that it answers what the client
-// wrote first. Only writes whose body has fully arrived are counted,
-// so a slow upload cannot hold readers, and a read waits inflightWait at
-// most, whatever writes keep coming. Nothing waits inside a batch: a
-// batch's own reads see its writes, and a batch holding the writer must
-// not wait for a request that waits for it.
+// with an empty form. A read that arrives while the same user's write of
+// its exact path is being served on this instance therefore waits for
+// that write to end (at most inflightWait), so that it answers what the
+// client wrote first.
+//
+// Only an authenticated user's own writes count: another caller can
+// neither slow a user's reads nor learn from their timing that an
+// object it may not read is being written. Writes count once their body
+// has arrived and their caller is authenticated, so a slow upload holds
+// nobody, and a read waits inflightWait at most, whatever writes keep
+// coming. Nothing waits inside a batch: a batch's own reads see its
+// writes, and a batch holding the writer must not wait for a request
+// that waits for it.
 
 // inflightWait bounds how long a read waits for a write of its path.
 const inflightWait = time.Second
 
-// inflightWrites is the set of paths being written on this instance.
+// inflightWrites is the set of paths being written on this instance,
+// keyed by user and path.
 type inflightWrites struct {
 	count atomic.Int64 // writes under way; reads skip the map when 0
 	mu    sync.Mutex
@@ -40,7 +46,7 @@ type inflightPath struct {
 	done    chan struct{}
 }
 
-// begin records a write of path and returns the function that ends it.
+// begin records a write of key and returns the function that ends it.
 func (w *inflightWrites) begin(path string) func() {
 	w.count.Add(1)
 	w.mu.Lock()

@@ -43,10 +43,10 @@ func (s slowNotes) Register(r *resource.Registry) error {
 		}})
 }
 
-// TestReadWaitsForWriteUnderWay: a GET sent while a PUT of the same
-// object is being served answers what the PUT wrote (Kinto Admin sends
-// both at once when it creates a group), and a GET of another path does
-// not wait for it.
+// TestReadWaitsForWriteUnderWay: a GET sent while the same user's PUT
+// or PATCH of the same object is being served answers what that write
+// did (Kinto Admin sends both at once when it creates a group); a GET of
+// another path, or another user's GET, does not wait for it.
 func TestReadWaitsForWriteUnderWay(t *testing.T) {
 	notes := slowNotes{entered: make(chan string), release: make(chan struct{})}
 	app := resource.New(config.New(map[string]string{"multiauth.policies": "test",
@@ -60,9 +60,9 @@ func TestReadWaitsForWriteUnderWay(t *testing.T) {
 	srv := httptest.NewServer(app)
 	t.Cleanup(srv.Close)
 
-	do := func(method, path, body string) (int, string) {
+	do := func(user, method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Test alice")
+		req.Header.Set("Authorization", "Test "+user)
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
@@ -91,18 +91,23 @@ func TestReadWaitsForWriteUnderWay(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			writeDone := make(chan answer, 1)
 			go func() {
-				s, b := do(tc.method, "/v1/notes/slow1", tc.body)
+				s, b := do("alice", tc.method, "/v1/notes/slow1", tc.body)
 				writeDone <- answer{s, b}
 			}()
 			<-notes.entered
 			readDone := make(chan answer, 1)
 			go func() {
-				s, b := do(http.MethodGet, "/v1/notes/slow1", "")
+				s, b := do("alice", http.MethodGet, "/v1/notes/slow1", "")
 				readDone <- answer{s, b}
 			}()
-			// Another path is not held by the write under way.
-			if s, _ := do(http.MethodGet, "/v1/notes/other", ""); s != http.StatusForbidden {
+			// Another path, or another user's read of the same path, is
+			// not held by the write under way (these answer while it is
+			// still stopped in Prepare).
+			if s, _ := do("alice", http.MethodGet, "/v1/notes/other", ""); s != http.StatusForbidden {
 				t.Errorf("GET of another path: status %d, want 403 (no object, no permission to know)", s)
+			}
+			if s, _ := do("bob", http.MethodGet, "/v1/notes/slow1", ""); s != http.StatusForbidden {
+				t.Errorf("bob's GET of the path alice writes: status %d, want 403", s)
 			}
 			// Let the read reach the server before the write ends: had
 			// it not waited, it would answer the state before the write.

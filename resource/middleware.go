@@ -269,15 +269,16 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			// only a declared JSON body is a client's request.
 			return unsupportedType(a.bodyTypes(req.Method, c.Path()))
 		}
-		if !r.stream && req.Context().Value(batchKey{}) == nil {
+		a.authenticate(r)
+		if r.Authenticated() && !r.stream && req.Context().Value(batchKey{}) == nil {
+			key := r.identity.UserID + " " + req.URL.Path
 			switch req.Method {
 			case http.MethodPut, http.MethodPatch, http.MethodDelete:
-				defer a.inflight.begin(req.URL.Path)()
+				defer a.inflight.begin(key)()
 			case http.MethodGet, http.MethodHead:
-				a.inflight.wait(req.Context(), req.URL.Path)
+				a.inflight.wait(req.Context(), key)
 			}
 		}
-		a.authenticate(r)
 		if err := a.runRequestHooks(r, Operation{Method: req.Method, Path: req.URL.Path}); err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ const DefaultMaxSize = 256 << 20
 // settingsList declares the plugin's settings (Kinto's names).
 func settingsList() []resource.Setting {
 	return []resource.Setting{
-		{Name: "attachment.base_path", Type: resource.String, Description: "folder where files are written (none: in the storage backend)"},
+		{Name: "attachment.base_path", Type: resource.String, Description: "folder where files are written (none: in the storage backend); `/__flush__` removes the files Nimbus stored there and the subfolders it made that are left empty, never other files"},
 		{Name: "attachment.base_url", Type: resource.String, Description: "URL the file locations start with (none: Nimbus serves them under /attachments/)"},
 		{Name: "attachment.extra.base_url", Type: resource.String, Description: "base URL the attachments capability advertises (none: base_url)"},
 		{Name: "attachment.folder", Type: resource.String, Description: "folder of each file, with {bucket_id}, {collection_id} and {id}"},
