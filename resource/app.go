@@ -90,6 +90,9 @@ type App struct {
 	// inflight are the paths being written, which reads of the same path
 	// wait for (inflight.go).
 	inflight inflightWrites
+	// requests are the requests being served, which a flush waits for
+	// (inflight.go).
+	requests requestEpochs
 	built    bool
 	opts     options
 }

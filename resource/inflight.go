@@ -91,3 +91,59 @@ func (w *inflightWrites) wait(ctx context.Context, path string) {
 	case <-ctx.Done():
 	}
 }
+
+// Flush waits for the requests that arrived before it.
+//
+// A client may send a write and, without waiting for its answer, flush
+// the server from another connection: kinto-http.js's own test suite
+// does (a test's unawaited DELETE, then the next test's POST
+// /__flush__). A write that arrived first but authenticates against the
+// database (accounts on PostgreSQL) would then run after the flush, on
+// the next test's data. Flush therefore waits, flushWait at most, until
+// the requests that were being served when it arrived have ended.
+// Requests are counted in two epochs: a request counts in the epoch
+// current when it starts; a flush opens the next epoch and waits for the
+// previous one to empty. Change streams, which never end, are not
+// counted once they are streams. Two requests sent at once on two
+// connections reach the handlers in either order, so the flush first
+// lets flushGrace pass: a request that left the client just before it
+// is counted by then.
+
+// flushWait bounds how long a flush waits for earlier requests.
+const flushWait = 2 * time.Second
+
+// flushGrace is how long a flush lets requests sent with it start.
+const flushGrace = 10 * time.Millisecond
+
+// requestEpochs counts the requests being served, by epoch.
+type requestEpochs struct {
+	epoch  atomic.Uint64
+	counts [2]atomic.Int64
+	flush  sync.Mutex // one flush waits at a time
+}
+
+// start counts a request in the current epoch and returns the function
+// that ends it (idempotent: a request that turns into a stream ends its
+// count early).
+func (e *requestEpochs) start() func() {
+	slot := &e.counts[e.epoch.Load()&1]
+	slot.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { slot.Add(-1) }) }
+}
+
+// waitEarlier opens a new epoch (after flushGrace, when grace) and waits
+// until the requests of the previous one, but for self (the flush
+// request, counted there), have ended, flushWait at most.
+func (e *requestEpochs) waitEarlier(ctx context.Context, self int64, grace bool) {
+	e.flush.Lock()
+	defer e.flush.Unlock()
+	if grace {
+		time.Sleep(flushGrace)
+	}
+	slot := &e.counts[(e.epoch.Add(1)-1)&1]
+	deadline := time.Now().Add(flushWait)
+	for slot.Load() > self && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+}

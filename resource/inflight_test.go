@@ -26,6 +26,15 @@ func (slowNotes) Name() string { return "slownotes" }
 
 func (s slowNotes) Register(r *resource.Registry) error {
 	r.AddAuthMethod([]string{"test"}, func(string) (resource.AuthMethod, error) { return testAuth{}, nil })
+	if err := r.AddRoute(resource.Route{Method: http.MethodPost, Path: "/__flush__", Write: true, Summary: "Flush.",
+		Handler: func(req *resource.Request) error {
+			if err := req.Flush(); err != nil {
+				return err
+			}
+			return req.JSON(http.StatusAccepted, map[string]any{})
+		}}); err != nil {
+		return err
+	}
 	if err := r.Tree().AddPermission(permissions.Root, "note:create", permissions.Grants{permissions.Root: {"note:create"}}); err != nil {
 		return err
 	}
@@ -48,33 +57,7 @@ func (s slowNotes) Register(r *resource.Registry) error {
 // did (Kinto Admin sends both at once when it creates a group); a GET of
 // another path, or another user's GET, does not wait for it.
 func TestReadWaitsForWriteUnderWay(t *testing.T) {
-	notes := slowNotes{entered: make(chan string), release: make(chan struct{})}
-	app := resource.New(config.New(map[string]string{"multiauth.policies": "test",
-		"note_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}), memory.New(), nil)
-	if err := app.Register(notes); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Build(); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
-
-	do := func(user, method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Test "+user)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return 0, ""
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	notes, do := slowNotesServer(t)
 	type answer struct {
 		status int
 		body   string
@@ -125,5 +108,74 @@ func TestReadWaitsForWriteUnderWay(t *testing.T) {
 				t.Errorf("read sent during the PATCH answered %s, want the patched object", r.body)
 			}
 		})
+	}
+}
+
+// caller sends one request as user and returns its status and body.
+type caller func(user, method, path, body string) (int, string)
+
+// slowNotesServer serves slowNotes (and a flush route) on a memory store.
+func slowNotesServer(t *testing.T) (slowNotes, caller) {
+	t.Helper()
+	notes := slowNotes{entered: make(chan string), release: make(chan struct{})}
+	app := resource.New(config.New(map[string]string{"multiauth.policies": "test",
+		"note_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}), memory.New(), nil)
+	if err := app.Register(notes); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Build(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	return notes, func(user, method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Test "+user)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+}
+
+// TestFlushWaitsForEarlierRequests: a flush that arrives while a write is
+// being served runs after it (kinto-http.js's suite flushes right after
+// an unawaited write), so that the write does not land on the next
+// test's data.
+func TestFlushWaitsForEarlierRequests(t *testing.T) {
+	notes, do := slowNotesServer(t)
+	writeDone := make(chan int, 1)
+	go func() {
+		s, _ := do("alice", http.MethodPut, "/v1/notes/slow1", `{"data":{}}`)
+		writeDone <- s
+	}()
+	<-notes.entered
+	flushDone := make(chan int, 1)
+	go func() {
+		s, _ := do("", http.MethodPost, "/v1/__flush__", "")
+		flushDone <- s
+	}()
+	select {
+	case s := <-flushDone:
+		notes.release <- struct{}{}
+		t.Fatalf("the flush answered %d while an earlier write was still being served", s)
+	case <-time.After(50 * time.Millisecond):
+	}
+	notes.release <- struct{}{}
+	if s := <-writeDone; s != http.StatusCreated {
+		t.Fatalf("write: status %d, want 201", s)
+	}
+	if s := <-flushDone; s != http.StatusAccepted {
+		t.Fatalf("flush: status %d, want 202", s)
+	}
+	if s, b := do("alice", http.MethodGet, "/v1/notes/slow1", ""); s != http.StatusForbidden {
+		t.Fatalf("the note after the flush: %d %s, want 403 (gone)", s, b)
 	}
 }

@@ -51,3 +51,41 @@ func TestInflightWaitEnds(t *testing.T) {
 func background() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
+
+// TestFlushWaitEnds: a flush's wait ends when the requests of the epoch
+// before it end, when its context ends, and ignores later requests.
+func TestFlushWaitEnds(t *testing.T) {
+	var e requestEpochs
+	end1, end2 := e.start(), e.start()
+	go func() { time.Sleep(20 * time.Millisecond); end1(); end1(); time.Sleep(20 * time.Millisecond); end2() }()
+	start := time.Now()
+	e.waitEarlier(context.Background(), 0, false)
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Errorf("waited %s for two requests that took 40 ms", d)
+	}
+	// A request that starts while a flush waits is not waited for.
+	earlier := e.start()
+	opened := e.epoch.Load() + 1
+	done := make(chan struct{})
+	go func() { e.waitEarlier(context.Background(), 0, false); close(done) }()
+	for e.epoch.Load() != opened {
+		time.Sleep(time.Millisecond)
+	}
+	later := e.start()
+	earlier()
+	select {
+	case <-done:
+	case <-time.After(flushWait / 2):
+		t.Errorf("the flush waited for a request that started after it")
+	}
+	later()
+	// A request that never ends holds a flush only until its context ends.
+	e.start()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	e.waitEarlier(ctx, 0, false)
+	if d := time.Since(start); d >= flushWait {
+		t.Errorf("waited %s despite the context", d)
+	}
+}

@@ -233,6 +233,10 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := requestOf(c)
 		req := c.Request()
+		if req.Context().Value(batchKey{}) == nil {
+			r.served = a.requests.start()
+			defer r.served()
+		}
 		if err := decodeParams(c); err != nil {
 			return err
 		}
@@ -247,6 +251,9 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 				return InvalidStatus(406, "header", "Accept", "Accept header should be one of ['application/json']")
 			}
 			r.stream = true
+			if r.served != nil {
+				r.served() // a stream never ends: a flush does not wait for it
+			}
 		}
 		if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
 			if ct := req.Header.Get("Content-Type"); ct != "" {

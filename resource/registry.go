@@ -349,7 +349,14 @@ func (r *Registry) BeforeFlush(fn func(tx storage.Tx) (after func(), err error))
 
 // Flush empties the storage in one transaction (the flush endpoint), then
 // runs what the BeforeFlush hooks returned and the OnFlush hooks.
+// It first waits (2 s at most) for the requests that were being served
+// when it arrived, or sent with it (resource/inflight.go).
 func (r *Request) Flush() error {
+	var self int64
+	if r.served != nil {
+		self = 1
+	}
+	r.app.requests.waitEarlier(r.Ctx(), self, true)
 	var afters []func()
 	err := r.Update(func(tx storage.Tx) error {
 		afters = afters[:0]

@@ -45,6 +45,9 @@ type Request struct {
 	app      *App
 	identity Identity
 	recheck  bool // Reauthenticate's request (see Recheck)
+	// served ends the request's count among those a flush waits for
+	// (nil inside a batch).
+	served func()
 	// credential is what the method being run named with SetCredential.
 	credential string
 	body       []byte
