@@ -47,16 +47,16 @@ type inflightPath struct {
 }
 
 // begin records a write of key and returns the function that ends it.
-func (w *inflightWrites) begin(path string) func() {
+func (w *inflightWrites) begin(key string) func() {
 	w.count.Add(1)
 	w.mu.Lock()
 	if w.paths == nil {
 		w.paths = map[string]*inflightPath{}
 	}
-	p := w.paths[path]
+	p := w.paths[key]
 	if p == nil {
 		p = &inflightPath{done: make(chan struct{})}
-		w.paths[path] = p
+		w.paths[key] = p
 	}
 	p.writers++
 	w.mu.Unlock()
@@ -64,21 +64,21 @@ func (w *inflightWrites) begin(path string) func() {
 		w.mu.Lock()
 		if p.writers--; p.writers == 0 {
 			close(p.done)
-			delete(w.paths, path)
+			delete(w.paths, key)
 		}
 		w.mu.Unlock()
 		w.count.Add(-1)
 	}
 }
 
-// wait returns once no write of path that was under way when it was
+// wait returns once no write of key that was under way when it was
 // called is still running, after inflightWait at most, or when ctx ends.
-func (w *inflightWrites) wait(ctx context.Context, path string) {
+func (w *inflightWrites) wait(ctx context.Context, key string) {
 	if w.count.Load() == 0 {
 		return
 	}
 	w.mu.Lock()
-	p := w.paths[path]
+	p := w.paths[key]
 	w.mu.Unlock()
 	if p == nil {
 		return

@@ -165,7 +165,8 @@ func (r *Registry) AddStoredList(resource string) {
 func (a *App) StoredLists() []string { return a.storedLists }
 
 // ServerVersion, as a value of a capability's extra fields, is shown as
-// the server's version (project_version, else the build's).
+// the server's version (project_version): a plugin built into the binary
+// reports the binary's version, known only once the server is built.
 type ServerVersion struct{}
 
 // ServerURL, as a value of a capability's extra fields, is shown as the
@@ -349,14 +350,13 @@ func (r *Registry) BeforeFlush(fn func(tx storage.Tx) (after func(), err error))
 
 // Flush empties the storage in one transaction (the flush endpoint), then
 // runs what the BeforeFlush hooks returned and the OnFlush hooks.
-// It first waits (2 s at most) for the requests that were being served
-// when it arrived, or sent with it (resource/inflight.go).
+// A flush sent on its own first waits (2 s at most) for the requests that
+// were being served when it arrived, or sent with it (resource/inflight.go);
+// one inside a batch does not (the batch itself is such a request).
 func (r *Request) Flush() error {
-	var self int64
 	if r.served != nil {
-		self = 1
+		r.app.requests.waitEarlier(r.Ctx(), 1, true) // 1: the flush itself
 	}
-	r.app.requests.waitEarlier(r.Ctx(), self, true)
 	var afters []func()
 	err := r.Update(func(tx storage.Tx) error {
 		afters = afters[:0]
