@@ -233,7 +233,10 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := requestOf(c)
 		req := c.Request()
-		if req.Context().Value(batchKey{}) == nil {
+		// A batch's sub-requests are served within the batch: only a
+		// request of its own is counted for a flush, or waits for a write.
+		outer := req.Context().Value(batchKey{}) == nil
+		if outer {
 			r.served = a.requests.start()
 			defer r.served()
 		}
@@ -277,7 +280,7 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			return unsupportedType(a.bodyTypes(req.Method, c.Path()))
 		}
 		a.authenticate(r)
-		if r.Authenticated() && !r.stream && req.Context().Value(batchKey{}) == nil {
+		if outer && r.Authenticated() && !r.stream {
 			key := r.identity.UserID + " " + req.URL.Path
 			switch req.Method {
 			case http.MethodPut, http.MethodPatch, http.MethodDelete:
