@@ -163,7 +163,7 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 		if m, present := merged["method"]; present {
 			ms, ok := m.(string)
 			if !ok || !batchMethods[ms] {
-				return nil, Invalid("body", name+".method", fmt.Sprintf("%v is not one of GET, HEAD, POST, PUT, PATCH, DELETE, TRACE", m))
+				return nil, Invalid("body", name+".method", ValueText(m)+" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, TRACE")
 			}
 			s.method = ms
 		}

@@ -54,6 +54,12 @@ type Resource struct {
 	// It must authorize what it does itself, since the engine authorizes
 	// inside the transaction; an error answers the request.
 	Prepare func(r *Request, id string) error
+	// CheckBody, when set, checks the body of a POST or PUT on rules that
+	// need no stored state (data and data.password are required on an
+	// account, as Kinto's schema says). Its error is reported where the
+	// body's own are, after authorization and before parents and
+	// preconditions (CORE-21); Prepare does not run after one.
+	CheckBody func(r *Request, data storage.Object, hasData bool) *Error
 	// PreWrite runs in the write transaction of POST and PUT before the
 	// generic authorization, with whether the object exists; an error
 	// answers the request (accounts use it to refuse other users' ids

@@ -64,6 +64,19 @@ func EncodeJSON(v any) ([]byte, error) {
 	return storage.AppendJSON(make([]byte, 0, 512), v)
 }
 
+// ValueText is v as compact JSON for an error message: null, true or
+// {"a":1}, never Go's <nil> or map[a:1]. Long values are cut at 80 bytes.
+func ValueText(v any) string {
+	b, err := EncodeJSON(v)
+	if err != nil {
+		return "an unreadable value"
+	}
+	if len(b) > 80 {
+		return string(b[:77]) + "..."
+	}
+	return string(b)
+}
+
 // deepCopy copies a decoded JSON value.
 func deepCopy(v any) any {
 	switch x := v.(type) {

@@ -109,17 +109,23 @@ func jsonPatchShape(body []byte) *Error {
 		if !ok {
 			return Invalid("body", strconv.Itoa(i), "JSON Patch operations must be objects")
 		}
+		if op["op"] == nil {
+			return Invalid("body", strconv.Itoa(i)+".op", "Required")
+		}
 		name, _ := op["op"].(string)
 		if !slices.Contains([]string{"add", "remove", "replace", "move", "copy", "test"}, name) {
-			return Invalid("body", strconv.Itoa(i)+".op", fmt.Sprintf("%v is not one of test, add, remove, replace, move, copy", op["op"]))
+			return Invalid("body", strconv.Itoa(i)+".op", ValueText(op["op"])+" is not one of test, add, remove, replace, move, copy")
 		}
 		keys := []string{"path"}
 		if name == "move" || name == "copy" {
 			keys = append(keys, "from")
 		}
 		for _, k := range keys {
+			if op[k] == nil {
+				return Invalid("body", strconv.Itoa(i)+"."+k, "Required")
+			}
 			if p, ok := op[k].(string); !ok || !strings.HasPrefix(p, "/") {
-				return Invalid("body", strconv.Itoa(i)+"."+k, fmt.Sprintf("%s must be a JSON pointer", k))
+				return Invalid("body", strconv.Itoa(i)+"."+k, k+" must be a JSON pointer starting with /")
 			}
 		}
 	}

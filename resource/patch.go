@@ -67,6 +67,12 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 				}
 				var bad *Error
 				if ct == "application/json-patch+json" {
+					// Every operation's shape first, as for a missing
+					// object: a later bad one is reported before an
+					// earlier one fails to apply.
+					if bad = jsonPatchShape(r.body); bad != nil {
+						return bad
+					}
 					doc, bad = a.jsonPatch(r, res, old, oldACL)
 				} else {
 					doc, sent, bad = a.mergePatch(r, res, old, oldACL, ct == "application/merge-patch+json")

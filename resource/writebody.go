@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -49,6 +50,9 @@ func (a *App) parseWriteBody(r *Request, res *Resource) writeBody {
 		wb.perms, wb.err = a.parsePermissions(res, p, false)
 		wb.hasPerms = true
 	}
+	if wb.err == nil && res.CheckBody != nil {
+		wb.err = res.CheckBody(r, wb.data, wb.hasData)
+	}
 	return wb
 }
 
@@ -76,16 +80,21 @@ func (a *App) parsePermissions(res *Resource, v any, allowNull bool) (storage.AC
 		}
 		items, ok := list.([]any)
 		if !ok {
-			return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("%v is not iterable", list))
+			return nil, Invalid("body", "permissions."+perm, ValueText(list)+" is not iterable")
 		}
 		principals := []string{}
-		for _, it := range items {
+		for i, it := range items {
+			// Each principal's error names it, as Kinto's does
+			// (permissions.read.0); null and "" are no principal at all.
+			name := "permissions." + perm + "." + strconv.Itoa(i)
 			s, ok := it.(string)
-			if !ok {
-				return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("%v is not a string", it))
-			}
-			if len(s) > MaxPrincipalBytes {
-				return nil, Invalid("body", "permissions."+perm, fmt.Sprintf("principals are at most %d bytes long", MaxPrincipalBytes))
+			switch {
+			case it == nil || s == "" && ok:
+				return nil, Invalid("body", name, "Required")
+			case !ok:
+				return nil, Invalid("body", name, ValueText(it)+" is not a string")
+			case len(s) > MaxPrincipalBytes:
+				return nil, Invalid("body", name, fmt.Sprintf("principals are at most %d bytes long", MaxPrincipalBytes))
 			}
 			principals = append(principals, s)
 		}

@@ -274,7 +274,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		// Kinto stores each account under its own id; a PostgreSQL
 		// database shared with Kinto must keep its rows that way.
 		Layout: accountLayout,
-		Guard:  p.guard, Prepare: p.prepare, PreWrite: p.preWrite, Validate: p.validate, AfterWrite: p.afterWrite, AfterDelete: p.afterDelete,
+		Guard:  p.guard, CheckBody: p.checkBody, Prepare: p.prepare, PreWrite: p.preWrite, Validate: p.validate, AfterWrite: p.afterWrite, AfterDelete: p.afterDelete,
 		Owner:      func(_ *resource.Request, obj storage.Object) string { return p.policy + ":" + storage.ID(obj) },
 		ReadFilter: p.readFilter,
 		ListAll:    p.isAdmin,

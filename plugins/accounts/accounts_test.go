@@ -334,3 +334,47 @@ func TestPasswordPatchForms(t *testing.T) {
 		})
 	}
 }
+
+// TestAccountBodyRules: a PUT or POST of an account needs data and its
+// password, whatever the account's state, and the body's errors come
+// before the preconditions' (CORE-21), as Kinto's schema answers them.
+func TestAccountBodyRules(t *testing.T) {
+	s := server(t, nil)
+	signup(t, s, "rosa", "rosa-pw")
+	rosa := basic("rosa", "rosa-pw")
+	noneMatch := map[string]string{"If-None-Match": "*"}
+	oldMatch := map[string]string{"If-Match": `"1"`}
+	for _, c := range []struct {
+		name, method, path, body string
+		auth                     string
+		headers                  map[string]string
+		status, errno            int
+		field, desc              string
+	}{
+		{"PUT of permissions only", "PUT", "/v1/accounts/rosa", `{"permissions":{"read":["x"]}}`, rosa, nil, 400, 107, "data", "Required"},
+		{"PUT without a body", "PUT", "/v1/accounts/rosa", ``, rosa, nil, 400, 107, "data", "Required"},
+		{"PUT without a password", "PUT", "/v1/accounts/rosa", `{"data":{}}`, rosa, nil, 400, 107, "data.password", "Required"},
+		{"PUT with a null password", "PUT", "/v1/accounts/rosa", `{"data":{"password":null}}`, rosa, nil, 400, 107, "data.password", "Required"},
+		{"PUT with a numeric password", "PUT", "/v1/accounts/rosa", `{"data":{"password":7}}`, rosa, nil, 400, 107, "data.password", "7 is not a string"},
+		{"new account without data", "PUT", "/v1/accounts/zed", `{"permissions":{}}`, "", nil, 400, 107, "data", "Required"},
+		{"POST without a password", "POST", "/v1/accounts", `{"data":{"id":"yan"}}`, "", nil, 400, 107, "data.password", "Required"},
+		{"body before If-None-Match", "PUT", "/v1/accounts/rosa", `{"data":{"x":1}}`, "", noneMatch, 400, 107, "data.password", "Required"},
+		{"body before If-Match", "PUT", "/v1/accounts/rosa", `{"data":{"x":1}}`, rosa, oldMatch, 400, 107, "data.password", "Required"},
+		{"If-None-Match with a good body", "PUT", "/v1/accounts/rosa", `{"data":{"password":"another-pw"}}`, "", noneMatch, 412, 114, "", ""},
+		{"PATCH needs no password", "PATCH", "/v1/accounts/rosa", `{"data":{"x":1}}`, rosa, nil, 200, 0, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := s.Do(R{Method: c.method, Path: c.path, Auth: c.auth, Body: c.body, Headers: c.headers}).Expect(t, c.status, c.errno)
+			if c.field == "" {
+				return
+			}
+			d, _ := r.Body["details"].([]any)
+			if len(d) != 1 || d[0].(map[string]any)["name"] != c.field || d[0].(map[string]any)["description"] != c.desc {
+				t.Errorf("details: %s", r.Raw)
+			}
+		})
+	}
+	if whoami(s, rosa) != "account:rosa" {
+		t.Error("no refused write may change the password")
+	}
+}

@@ -10,6 +10,27 @@ import (
 	"github.com/nimbus-server/nimbus/storage"
 )
 
+// checkBody applies the account schema's static rules to a POST or PUT,
+// before any precondition (CORE-21): data is required, and so is its
+// password unless passwordless sign-up may create the account without
+// one (validate then decides, knowing whether the account exists).
+func (p *Plugin) checkBody(_ *resource.Request, data storage.Object, hasData bool) *resource.Error {
+	if !hasData {
+		return resource.Invalid("body", "data", "Required")
+	}
+	pw, ok := data["password"]
+	switch {
+	case !ok && !(p.validation && p.settings.Bool("account_validation.passwordless_signup")):
+		return resource.Invalid("body", "data.password", "Required")
+	case ok && pw == nil:
+		return resource.Invalid("body", "data.password", "Required")
+	}
+	if _, isStr := pw.(string); ok && !isStr {
+		return resource.Invalid("body", "data.password", resource.ValueText(pw)+" is not a string")
+	}
+	return nil
+}
+
 // validate hashes a new password, keeps the validated flag honest and
 // starts the activation flow of a new account (ACC-04, ACC-09, ACC-14).
 func (p *Plugin) validate(w *resource.Write) error {
@@ -39,7 +60,7 @@ func (p *Plugin) validate(w *resource.Write) error {
 	if changed {
 		s, ok := pw.(string)
 		if !ok {
-			return resource.Invalid("body", "data.password", fmt.Sprintf("%v is not a string", pw))
+			return resource.Invalid("body", "data.password", resource.ValueText(pw)+" is not a string")
 		}
 		if err := p.hasher.checkPassword(s); err != nil {
 			return resource.Invalid("body", "data.password", err.Error())

@@ -86,14 +86,17 @@ func (c *schemaCache) validateGroup(w *resource.Write) error {
 	}
 	list, ok := raw.([]any)
 	if !ok {
-		return resource.Invalid("body", "data.members", jsonText(raw)+" is not a list")
+		return resource.Invalid("body", "data.members", resource.ValueText(raw)+" is not a list")
 	}
 	for i, m := range list {
 		// Each member's error names it, as Kinto does (data.members.0).
 		name := "data.members." + strconv.Itoa(i)
 		s, ok := m.(string)
+		if m == nil || ok && s == "" {
+			return resource.Invalid("body", name, "Required")
+		}
 		if !ok {
-			return resource.Invalid("body", name, jsonText(m)+" is not a string")
+			return resource.Invalid("body", name, resource.ValueText(m)+" is not a string")
 		}
 		if len(s) > resource.MaxPrincipalBytes {
 			return resource.Invalid("body", name, fmt.Sprintf("members are at most %d bytes long", resource.MaxPrincipalBytes))
@@ -176,13 +179,4 @@ func bucketDeleted(r *resource.Request, tx storage.Tx, uri string, old storage.O
 	}
 	r.ResetPrincipals()
 	return nil
-}
-
-// jsonText is v as JSON, for error messages (null, not Go's <nil>).
-func jsonText(v any) string {
-	b, err := resource.EncodeJSON(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }

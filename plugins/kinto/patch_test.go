@@ -191,3 +191,33 @@ func TestJSONPatchCopiesAreBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONPatchShapeErrors: a malformed operation is named and described
+// the same way whether the object exists or not, before any operation is
+// applied, and never with Go's formatting of a value.
+func TestJSONPatchShapeErrors(t *testing.T) {
+	s := apitest.New(t, nil)
+	setup(t, s)
+	s.Do(R{Method: "PUT", Path: recs + "/r", Auth: alice, Body: `{"data":{"x":1}}`}).Expect(t, 201, 0)
+	jp := map[string]string{"Content-Type": "application/json-patch+json"}
+	for _, c := range []struct{ name, body, field, desc string }{
+		{"op missing", `[{"path":"/data/x"}]`, "0.op", "Required"},
+		{"op null", `[{"op":null,"path":"/data/x"}]`, "0.op", "Required"},
+		{"op a number", `[{"op":5,"path":"/data/x"}]`, "0.op", "5 is not one of test, add, remove, replace, move, copy"},
+		{"op unknown", `[{"op":"explode","path":"/data/x"}]`, "0.op", `"explode" is not one of test, add, remove, replace, move, copy`},
+		{"path missing", `[{"op":"remove"}]`, "0.path", "Required"},
+		{"path relative", `[{"op":"remove","path":"data/x"}]`, "0.path", "path must be a JSON pointer starting with /"},
+		{"from missing", `[{"op":"copy","path":"/data/y"}]`, "0.from", "Required"},
+		{"a later bad operation before an earlier failing one", `[{"op":"remove","path":"/data/nope"},{"path":"/data/x"}]`, "1.op", "Required"},
+	} {
+		for _, path := range []string{recs + "/r", recs + "/missing"} {
+			t.Run(c.name+" "+path[len(recs):], func(t *testing.T) {
+				r := s.Do(R{Method: "PATCH", Path: path, Auth: alice, Body: c.body, Headers: jp}).Expect(t, 400, 107)
+				d, _ := r.Body["details"].([]any)
+				if len(d) != 1 || d[0].(map[string]any)["name"] != c.field || d[0].(map[string]any)["description"] != c.desc {
+					t.Errorf("details: %s", r.Raw)
+				}
+			})
+		}
+	}
+}

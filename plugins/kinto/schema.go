@@ -189,7 +189,7 @@ func (c *schemaCache) validateCollection(w *resource.Write) error {
 	}
 	if v, ok := w.Data["cache_expires"]; ok {
 		if _, isInt := storage.Int(v); !isInt {
-			return resource.Invalid("body", "data.cache_expires", fmt.Sprintf("%v is not an integer", v))
+			return resource.Invalid("body", "data.cache_expires", resource.ValueText(v)+" is not an integer")
 		}
 	}
 	if !c.enabled {
