@@ -74,8 +74,11 @@ type App struct {
 	rootHandlers map[string]http.Handler
 	// pluralRoutes are the routes of lists, which may answer streams.
 	pluralRoutes map[string]bool
-	plugins      []string
-	declared     map[string]DeclaredSetting
+	// preparers are the resources with a Prepare hook, by "METHOD route"
+	// of the writes that run it (a batch runs them before its transaction).
+	preparers map[string]*Resource
+	plugins   []string
+	declared  map[string]DeclaredSetting
 
 	// unavailable keeps "backend unavailable" to a line a second.
 	unavailable warnLimiter

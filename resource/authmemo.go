@@ -38,22 +38,30 @@ func withAuthMemo(req *http.Request) *http.Request {
 func (a *App) authenticate(r *Request) {
 	memo, _ := r.c.Request().Context().Value(authMemoKey{}).(*authMemo)
 	auth, cookie := r.c.Request().Header.Get("Authorization"), r.c.Request().Header.Get("Cookie")
+	if sp, ok := r.c.Request().Context().Value(subPrepKey{}).(*subPrep); ok && sp.checked && sp.auth == auth && sp.cookie == cookie {
+		r.identity = sp.identity
+		r.mergeState(sp.values)
+		return
+	}
 	if memo != nil {
 		memo.mu.Lock()
 		defer memo.mu.Unlock()
 		if memo.done && memo.auth == auth && memo.cookie == cookie {
 			r.identity = memo.identity
-			if len(memo.values) > 0 {
-				if r.state == nil {
-					r.state = map[any]any{}
-				}
-				for k, v := range memo.values {
-					r.state[k] = v
-				}
-			}
+			r.mergeState(memo.values)
 			return
 		}
 	}
+	values := a.checkCredentials(r, auth != "" || cookie != "")
+	if memo == nil || memo.done {
+		return
+	}
+	memo.done, memo.auth, memo.cookie, memo.identity, memo.values = true, auth, cookie, r.identity, values
+}
+
+// checkCredentials runs the policies on r and returns the request state
+// they set, which requests reusing the outcome are given too.
+func (a *App) checkCredentials(r *Request, sent bool) map[any]any {
 	var before map[any]bool
 	if len(r.state) > 0 {
 		before = make(map[any]bool, len(r.state))
@@ -62,24 +70,35 @@ func (a *App) authenticate(r *Request) {
 		}
 	}
 	a.runPolicies(r)
-	if len(a.onAuth) > 0 && (auth != "" || cookie != "") {
+	if len(a.onAuth) > 0 && sent {
 		st := AuthStats{Policy: r.identity.Policy, Outcome: "success"}
 		if st.Policy == "" {
 			st.Outcome = "failure"
 		}
 		a.observeAuth(st)
 	}
-	if memo == nil || memo.done {
-		return
-	}
-	memo.done, memo.auth, memo.cookie, memo.identity = true, auth, cookie, r.identity
+	var values map[any]any
 	for k, v := range r.state {
 		if !before[k] {
-			if memo.values == nil {
-				memo.values = map[any]any{}
+			if values == nil {
+				values = map[any]any{}
 			}
-			memo.values[k] = v
+			values[k] = v
 		}
+	}
+	return values
+}
+
+// mergeState gives r the state values of an outcome it reuses.
+func (r *Request) mergeState(values map[any]any) {
+	if len(values) == 0 {
+		return
+	}
+	if r.state == nil {
+		r.state = map[any]any{}
+	}
+	for k, v := range values {
+		r.state[k] = v
 	}
 }
 

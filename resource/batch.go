@@ -225,6 +225,7 @@ func (a *App) batchHandler(r *Request) error {
 	var state *batchState
 	var failure *Error
 	var detached []detachedWrite
+	prep := a.prepareSubs(r, subs)
 	err := a.update(r.Ctx(), func(tx storage.Tx) error {
 		responses, failure = make([]map[string]any, 0, len(subs)), nil
 		state = &batchState{tx: tx, detached: &detached}
@@ -233,12 +234,12 @@ func (a *App) batchHandler(r *Request) error {
 		}
 		rollback := false
 		sp, canUndo := tx.(storage.Savepointer)
-		for _, s := range subs {
+		for i, s := range subs {
 			mark := 0
 			if canUndo {
 				mark = sp.Savepoint()
 			}
-			res, status := a.runSub(r, state, s)
+			res, status := a.runSub(r, state, s, prep[i])
 			if canUndo && status >= 400 {
 				if err := sp.RollbackTo(mark); err != nil {
 					return err
@@ -284,41 +285,18 @@ func (a *App) batchHandler(r *Request) error {
 
 // runSub serves one sub-request through the router, following one
 // redirect, and returns its report.
-func (a *App) runSub(parent *Request, state *batchState, s subRequest) (map[string]any, int) {
+func (a *App) runSub(parent *Request, state *batchState, s subRequest, prep *subPrep) (map[string]any, int) {
 	path := s.path
+	ctx := context.WithValue(parent.Ctx(), batchKey{}, state)
+	if prep != nil {
+		ctx = context.WithValue(ctx, subPrepKey{}, prep)
+	}
 	var rec *subResponse
 	for hop := 0; hop < 2; hop++ {
-		var body []byte
-		if s.raw != nil {
-			body = s.raw
-		} else if s.hasBody {
-			body, _ = EncodeJSON(s.body)
-		}
-		req, err := http.NewRequestWithContext(context.WithValue(parent.Ctx(), batchKey{}, state), s.method, "http://batch"+path, bytes.NewReader(body))
+		req, err := subHTTPRequest(ctx, parent, s, path)
 		if err != nil {
 			return map[string]any{"status": 400, "path": path, "headers": map[string]string{},
 				"body": Invalid("body", "path", "Invalid path").Body()}, 400
-		}
-		req.Host = parent.Request().Host
-		req.TLS = parent.Request().TLS
-		req.RemoteAddr = parent.Request().RemoteAddr
-		for k, v := range parent.Request().Header {
-			switch http.CanonicalHeaderKey(k) {
-			case "Content-Length", "Content-Type", "If-Match", "If-None-Match":
-				continue
-			}
-			req.Header[k] = v
-		}
-		if s.hasBody {
-			req.Header.Set("Content-Type", "application/json; charset=utf-8")
-		}
-		for k, v := range s.headers {
-			if forwardingHeader(k) {
-				// Written by the client, not by a proxy: a trusted
-				// proxy's view of the request is the batch's.
-				continue
-			}
-			req.Header.Set(k, v)
 		}
 		rec = &subResponse{header: http.Header{}}
 		a.Echo.ServeHTTP(rec, req)
@@ -354,6 +332,50 @@ func (a *App) runSub(parent *Request, state *batchState, s subRequest) (map[stri
 		served = u
 	}
 	return map[string]any{"status": rec.status, "path": served, "headers": headers, "body": body}, rec.status
+}
+
+// subHTTPRequest builds the HTTP request of a sub-request at path: the
+// batch's own headers (but its body's and preconditions'), then the
+// sub-request's.
+func subHTTPRequest(ctx context.Context, parent *Request, s subRequest, path string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, s.method, "http://batch"+path, bytes.NewReader(s.bodyBytes()))
+	if err != nil {
+		return nil, err
+	}
+	req.Host = parent.Request().Host
+	req.TLS = parent.Request().TLS
+	req.RemoteAddr = parent.Request().RemoteAddr
+	for k, v := range parent.Request().Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Length", "Content-Type", "If-Match", "If-None-Match":
+			continue
+		}
+		req.Header[k] = v
+	}
+	if s.hasBody {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	for k, v := range s.headers {
+		if forwardingHeader(k) {
+			// Written by the client, not by a proxy: a trusted
+			// proxy's view of the request is the batch's.
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	return req, nil
+}
+
+// bodyBytes is the sub-request's body as sent to its handler.
+func (s subRequest) bodyBytes() []byte {
+	if s.raw != nil {
+		return s.raw
+	}
+	if s.hasBody {
+		b, _ := EncodeJSON(s.body)
+		return b
+	}
+	return nil
 }
 
 // runDetached runs the detached writes of a batch's sub-requests, each in

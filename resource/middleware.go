@@ -253,6 +253,11 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			if a.streamer == nil || req.Method != http.MethodGet || !a.pluralRoutes[c.Path()] || !wantsStream(acc) {
 				return InvalidStatus(406, "header", "Accept", "Accept header should be one of ['application/json']")
 			}
+			if !outer {
+				// A stream never ends, and a batch holds its write
+				// transaction until its last sub-request does.
+				return InvalidStatus(406, "header", "Accept", "A change stream cannot be opened inside a batch: Accept header should be one of ['application/json']")
+			}
 			r.stream = true
 			if r.served != nil {
 				r.served() // a stream never ends: a flush does not wait for it

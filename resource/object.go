@@ -90,8 +90,8 @@ func (a *App) objectPut(res *Resource) echo.HandlerFunc {
 		id := m[res.Name+"_id"]
 		in := putInput{body: a.parseWriteBody(r, res), dataText: storage.RawField(r.body, "data")}
 		in.pc, in.perr = parsePrecond(c.Request())
-		if res.Prepare != nil && in.body.err == nil {
-			if err := res.Prepare(r, id); err != nil {
+		if in.body.err == nil {
+			if err := r.prepare(res, id); err != nil {
 				return err
 			}
 		}

@@ -40,10 +40,8 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 			}
 			return nil
 		}
-		if res.Prepare != nil {
-			if err := res.Prepare(r, id); err != nil {
-				return err
-			}
+		if err := r.prepare(res, id); err != nil {
+			return err
 		}
 		err := a.pipeline(r, steps{
 			write: true,

@@ -211,8 +211,8 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 			}
 		}
 		generated := id == ""
-		if res.Prepare != nil && wb.err == nil && idErr == nil {
-			if err := res.Prepare(r, id); err != nil {
+		if wb.err == nil && idErr == nil {
+			if err := r.prepare(res, id); err != nil {
 				return err
 			}
 		}

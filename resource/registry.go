@@ -124,6 +124,14 @@ type Route struct {
 	// limit; max_request_body_bytes does not apply, and authentication
 	// methods see an empty body.
 	StreamBody bool
+	// NoBatch keeps the route out of /batch: a sub-request to it gets
+	// 400 in its slot. A handler that reaches storage other than through
+	// the Request (its own transactions on the backend, files) must set
+	// it: inside a batch, the batch's write transaction is open, and a
+	// second one would wait for it (the memory and bolt backends have
+	// one writer) while the batch waits for the handler. StreamBody
+	// routes are kept out too (a sub-request's body is JSON).
+	NoBatch bool
 }
 
 // AddRoute registers a plain endpoint.

@@ -93,6 +93,10 @@ func (r *Request) Authenticated() bool { return r.identity.UserID != "" }
 // cookies and remote address. Its body has already been read: use Body.
 func (r *Request) Request() *http.Request { return r.c.Request() }
 
+// InBatch tells whether the request is a sub-request of /batch, run in
+// the batch's transaction.
+func (r *Request) InBatch() bool { return r.c.Request().Context().Value(batchKey{}) != nil }
+
 // Method returns the HTTP method.
 func (r *Request) Method() string { return r.c.Request().Method }
 

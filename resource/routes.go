@@ -25,7 +25,7 @@ func (a *App) buildEcho() {
 		g.HEAD(path, wrap(h))
 	}
 	get("/", a.rootHandler)
-	get("/__heartbeat__", a.heartbeatHandler)
+	get("/__heartbeat__", notInBatch(a.heartbeatHandler))
 	get("/__lbheartbeat__", func(r *Request) error { return r.JSON(http.StatusOK, map[string]any{}) })
 	get("/__version__", a.versionHandler)
 	get("/contribute.json", a.contributeHandler)
@@ -36,12 +36,16 @@ func (a *App) buildEcho() {
 	}
 	for _, rt := range a.routes {
 		rt := rt
+		handler := rt.Handler
+		if rt.NoBatch || rt.StreamBody {
+			handler = notInBatch(handler)
+		}
 		h := func(c echo.Context) error {
 			r := requestOf(c)
 			if rt.Access == Authenticated && !r.Authenticated() {
 				return Unauthorized()
 			}
-			return rt.Handler(r)
+			return handler(r)
 		}
 		g.Add(rt.Method, rt.Path, h)
 		if rt.Method == http.MethodGet {
@@ -102,6 +106,15 @@ func (a *App) mountResource(g *echo.Group, res *Resource) {
 	add("plural", plural, http.MethodGet, res.PluralMethods, a.pluralGet(res))
 	add("plural", plural, http.MethodHead, res.PluralMethods, a.pluralGet(res))
 	add("plural", plural, http.MethodPost, res.PluralMethods, a.pluralPost(res))
+	if res.Prepare != nil {
+		// What a batch prepares before its transaction (prepareSubs).
+		if a.preparers == nil {
+			a.preparers = map[string]*Resource{}
+		}
+		for _, k := range []string{"POST " + "/v1" + plural, "PUT /v1" + object, "PATCH /v1" + object} {
+			a.preparers[k] = res
+		}
+	}
 	add("plural", plural, http.MethodDelete, res.PluralMethods, a.pluralDelete(res))
 	add("object", object, http.MethodGet, res.ObjectMethods, a.objectGet(res))
 	add("object", object, http.MethodHead, res.ObjectMethods, a.objectGet(res))
@@ -118,4 +131,16 @@ func lower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// notInBatch answers a sub-request of a batch with 400 instead of running
+// h (Route.NoBatch): h works outside the request's transaction.
+func notInBatch(h func(*Request) error) func(*Request) error {
+	return func(r *Request) error {
+		if r.InBatch() {
+			req := r.Request()
+			return Invalid("path", "", req.Method+" "+req.URL.Path+" cannot be used inside a batch")
+		}
+		return h(r)
+	}
 }

@@ -71,7 +71,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		method  string
 		handler func(*resource.Request) error
 	}{{http.MethodPost, p.post}, {http.MethodDelete, p.delete}} {
-		if err := r.AddRoute(resource.Route{Method: m.method, Path: attachmentPath, Handler: m.handler, Write: true, StreamBody: m.method == http.MethodPost,
+		if err := r.AddRoute(resource.Route{Method: m.method, Path: attachmentPath, Handler: m.handler, Write: true, StreamBody: m.method == http.MethodPost, NoBatch: true,
 			Consumes: []string{"multipart/form-data"}, Summary: "Attach a file to a record (kinto-attachment)."}); err != nil {
 			return err
 		}

@@ -67,7 +67,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		"https://github.com/nimbus-server/nimbus/blob/main/README.md#running-nimbus-in-production", nil); err != nil {
 		return err
 	}
-	return r.AddRoute(resource.Route{Method: http.MethodGet, Path: "/__counters__", Summary: "Objects and tombstones by resource type.",
+	return r.AddRoute(resource.Route{Method: http.MethodGet, Path: "/__counters__", Summary: "Objects and tombstones by resource type.", NoBatch: true,
 		Handler: func(req *resource.Request) error {
 			if err := req.RequireOneOf(p.readers); err != nil {
 				return err

@@ -61,7 +61,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	// it as it comes.
 	for _, m := range []string{http.MethodPost, http.MethodDelete} {
 		if err := r.AddRoute(resource.Route{Method: m, Path: "/buckets/default/collections/:cid/records/:rid/attachment", Handler: p.serve,
-			Write: true, StreamBody: m == http.MethodPost, Consumes: []string{"multipart/form-data"},
+			Write: true, StreamBody: m == http.MethodPost, NoBatch: true, Consumes: []string{"multipart/form-data"},
 			Summary: "Alias of an attachment of the caller's personal bucket."}); err != nil {
 			return err
 		}

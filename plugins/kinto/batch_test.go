@@ -146,3 +146,47 @@ func TestBatchRollback(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchRefusesWhatCannotRunInIt: routes that work outside the
+// request's transaction (attachments, counters, the heartbeat) and change
+// streams answer in their slot inside a batch (400, 406) instead of
+// running there: they waited for the batch's own write transaction, or
+// held it open, and every other write of the server waited with them.
+// A write right after each batch must be served at once.
+func TestBatchRefusesWhatCannotRunInIt(t *testing.T) {
+	settings := map[string]string{"includes": "default_bucket history attachments counters changes",
+		"bucket_create_principals": "system.Authenticated"}
+	run := func(t *testing.T, s *apitest.Server) {
+		s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice}).Expect(t, 201, 0)
+		s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice}).Expect(t, 201, 0)
+		s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c/records/r", Auth: alice, Body: `{"data":{}}`}).Expect(t, 201, 0)
+		for i, c := range []struct {
+			name, sub     string
+			status, errno int
+		}{
+			{"attachment DELETE", `{"method":"DELETE","path":"/buckets/b/collections/c/records/r/attachment"}`, 400, 107},
+			{"attachment POST", `{"method":"POST","path":"/buckets/b/collections/c/records/r/attachment"}`, 400, 107},
+			{"personal bucket attachment", `{"method":"DELETE","path":"/buckets/default/collections/c/records/r/attachment"}`, 400, 107},
+			{"counters", `{"method":"GET","path":"/__counters__"}`, 400, 107},
+			{"heartbeat", `{"method":"GET","path":"/__heartbeat__"}`, 400, 107},
+			{"change stream", `{"method":"GET","path":"/buckets/b/collections","headers":{"Accept":"text/event-stream"}}`, 406, 107},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				body := `{"requests":[{"method":"PUT","path":"/buckets/b/collections/x` + fmt.Sprint(i) + `"},` + c.sub + `]}`
+				rs := responses(t, s.Do(R{Method: "POST", Path: "/v1/batch", Auth: alice, Body: body}).Expect(t, 200, 0))
+				if len(rs) != 2 || status(rs[0]) != 201 || status(rs[1]) != c.status {
+					t.Fatalf("responses: %v", rs)
+				}
+				if e := rs[1]["body"].(map[string]any); e["errno"].(json.Number).String() != fmt.Sprint(c.errno) || !strings.Contains(fmt.Sprint(e["message"]), "batch") {
+					t.Errorf("error: %v", e)
+				}
+				s.Do(R{Method: "PATCH", Path: "/v1/buckets/b", Auth: alice, Body: `{"data":{"n":` + fmt.Sprint(i) + `}}`}).Expect(t, 200, 0)
+			})
+		}
+		// Outside a batch the same routes are served.
+		s.Do(R{Method: "DELETE", Path: "/v1/buckets/b/collections/c/records/r/attachment", Auth: alice}).Expect(t, 204, 0)
+		s.Do(R{Method: "GET", Path: "/v1/__heartbeat__"}).Expect(t, 200, 0)
+	}
+	t.Run("memory", func(t *testing.T) { run(t, apitest.New(t, settings)) })
+	onBackends(t, settings, run)
+}
