@@ -317,11 +317,11 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	}
 	if p.validation {
 		if err := r.AddRoute(resource.Route{Method: "POST", Path: "/accounts/:account_id/validate/:activation_key", Handler: p.activate,
-			Write: true, Summary: "Activate an account with the key sent by e-mail."}); err != nil {
+			Write: true, NoBatch: true, Summary: "Activate an account with the key sent by e-mail."}); err != nil {
 			return err
 		}
 		if err := r.AddRoute(resource.Route{Method: "POST", Path: "/accounts/:account_id/reset-password", Handler: p.resetPassword,
-			Write: true, Summary: "E-mail a temporary password."}); err != nil {
+			Write: true, NoBatch: true, Summary: "E-mail a temporary password."}); err != nil {
 			return err
 		}
 	}

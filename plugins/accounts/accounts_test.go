@@ -378,3 +378,36 @@ func TestAccountBodyRules(t *testing.T) {
 		t.Error("no refused write may change the password")
 	}
 }
+
+// TestPasswordRoutesOutOfBatches: the routes that verify or hash a
+// password answer 400 inside a batch (a batch's write transaction would
+// wait on each of them, and every other write with it), while account
+// writes run in batches as in Kinto, their passwords hashed before the
+// batch's transaction.
+func TestPasswordRoutesOutOfBatches(t *testing.T) {
+	s := server(t, nil)
+	signup(t, s, "rosa", "rosa-pw")
+	rosa := basic("rosa", "rosa-pw")
+	for _, sub := range []string{
+		`{"method":"PUT","path":"/account/password","body":{"data":{"password":"new-rosa-pw","current_password":"rosa-pw"}}}`,
+		`{"method":"POST","path":"/account/tokens","body":{"data":{}}}`,
+		`{"method":"POST","path":"/account/session","body":{"data":{}}}`,
+	} {
+		r := s.Do(R{Method: "POST", Path: "/v1/batch", Auth: rosa, Body: `{"requests":[` + sub + `]}`}).Expect(t, 200, 0)
+		if !strings.Contains(string(r.Raw), `"status":400`) || !strings.Contains(string(r.Raw), "cannot be used inside a batch") {
+			t.Errorf("%s: %s", sub, r.Raw)
+		}
+	}
+	r := s.Do(R{Method: "POST", Path: "/v1/batch", Body: `{"requests":[
+		{"method":"PUT","path":"/accounts/ana","body":{"data":{"password":"ana-pw-1"}}},
+		{"method":"POST","path":"/accounts","body":{"data":{"id":"bo","password":"bo-pw-12"}}},
+		{"method":"PATCH","path":"/accounts/rosa","body":{"data":{"password":"rosa-pw-2"}},"headers":{"Authorization":"` + rosa + `"}}]}`}).Expect(t, 200, 0)
+	if got := strings.Count(string(r.Raw), `"status":201`) + strings.Count(string(r.Raw), `"status":200`); got != 3 {
+		t.Fatalf("account writes in a batch: %s", r.Raw)
+	}
+	for user, pw := range map[string]string{"ana": "ana-pw-1", "bo": "bo-pw-12", "rosa": "rosa-pw-2"} {
+		if whoami(s, basic(user, pw)) != "account:"+user {
+			t.Errorf("%s cannot log in with the password a batch set", user)
+		}
+	}
+}

@@ -13,22 +13,25 @@ func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(
 var errNotAccount = &resource.Error{Status: 403, Errno: resource.ErrnoForbidden, Message: "This endpoint is for accounts only."}
 
 // addRoutes registers the caller's-own-account endpoints (/account/...).
+// Those that verify or hash a password are kept out of batches
+// (NoBatch): a batch's transaction would wait on them, and every other
+// write of the server with it.
 func (p *Plugin) addRoutes(r *resource.Registry) error {
 	routes := []resource.Route{
 		{Method: "GET", Path: "/account", Handler: p.me, Summary: "Who am I (fails on bad credentials)."},
 		{Method: "DELETE", Path: "/account", Handler: p.deleteMe, Write: true, Summary: "Delete my account."},
-		{Method: "PUT", Path: "/account/password", Handler: p.changePassword, Write: true, Summary: "Change my password."},
+		{Method: "PUT", Path: "/account/password", Handler: p.changePassword, Write: true, NoBatch: true, Summary: "Change my password."},
 	}
 	if p.tokens {
 		routes = append(routes,
-			resource.Route{Method: "POST", Path: "/account/tokens", Handler: p.login(false), Write: true, Summary: "Log in: get a login token."},
+			resource.Route{Method: "POST", Path: "/account/tokens", Handler: p.login(false), Write: true, NoBatch: true, Summary: "Log in: get a login token."},
 			resource.Route{Method: "GET", Path: "/account/tokens", Handler: p.listTokens, Summary: "My login tokens."},
 			resource.Route{Method: "DELETE", Path: "/account/tokens", Handler: p.revokeTokens, Write: true, Summary: "Revoke all my login tokens."},
 			resource.Route{Method: "DELETE", Path: "/account/tokens/:key", Handler: p.revokeToken, Write: true, Summary: "Revoke a login token (current: log out)."})
 	}
 	if p.sessions {
 		routes = append(routes,
-			resource.Route{Method: "POST", Path: "/account/session", Handler: p.login(true), Write: true, Summary: "Log in with a cookie session."},
+			resource.Route{Method: "POST", Path: "/account/session", Handler: p.login(true), Write: true, NoBatch: true, Summary: "Log in with a cookie session."},
 			resource.Route{Method: "GET", Path: "/account/session", Handler: p.checkSession, Summary: "Check the cookie session."},
 			resource.Route{Method: "DELETE", Path: "/account/session", Handler: p.logout, Write: true, Summary: "Log out of the cookie session."})
 	}

@@ -39,7 +39,7 @@ func TestThrottleBehindProxy(t *testing.T) {
 		signup(t, s, "rosa", "rosa-pw")
 		var subs []string
 		for i := 0; i < 5; i++ {
-			subs = append(subs, fmt.Sprintf(`{"method":"POST","path":"/account/tokens","body":%s,"headers":{"X-Forwarded-For":"198.51.100.%d","Forwarded":"for=198.51.100.%d","X-Real-IP":"198.51.100.%d"}}`, bad, i, i, i))
+			subs = append(subs, fmt.Sprintf(`{"method":"GET","path":"/v1/account","headers":{"Authorization":%q,"X-Forwarded-For":"198.51.100.%d","Forwarded":"for=198.51.100.%d","X-Real-IP":"198.51.100.%d"}}`, basic("rosa", "wrong-pw"), i, i, i))
 		}
 		s.Do(R{Method: "POST", Path: "/v1/batch", Body: `{"requests":[` + strings.Join(subs, ",") + `]}`, Headers: xff("203.0.113.66")}).Expect(t, 200, 0)
 		s.Do(R{Method: "POST", Path: tokens, Body: good, Headers: xff("203.0.113.66")}).Expect(t, 429, 117)

@@ -108,7 +108,9 @@ func (pl *Plugin) Register(r *resource.Registry) error {
 		{"/openid/:provider/login", pl.login, "Begin an OpenID Connect login (redirects to the provider)."},
 		{"/openid/:provider/token", pl.token, "End an OpenID Connect login (redirects to the callback with the tokens)."},
 	} {
-		if err := r.AddRoute(resource.Route{Method: http.MethodGet, Path: rt.path, Handler: rt.handler, Summary: rt.summary}); err != nil {
+		// NoBatch: the token exchange calls the provider, which must not
+		// happen inside a batch's transaction.
+		if err := r.AddRoute(resource.Route{Method: http.MethodGet, Path: rt.path, Handler: rt.handler, Summary: rt.summary, NoBatch: true}); err != nil {
 			return err
 		}
 	}
