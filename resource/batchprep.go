@@ -59,9 +59,21 @@ func (a *App) prepareSubs(parent *Request, subs []subRequest) []*subPrep {
 			sp.values = a.checkCredentials(r, true)
 			sp.identity = r.identity
 		}
-		if res, id, ok := a.preparer(c, req); ok {
+		if res, id, ok := a.preparer(c, req); ok && !a.opts.readonly {
+			before := make(map[any]bool, len(r.state))
+			for k := range r.state {
+				before[k] = true
+			}
 			if err := res.Prepare(r, id); err == nil {
-				sp.prepared, sp.res, sp.id, sp.prepState = true, res, id, r.state
+				sp.prepared, sp.res, sp.id = true, res, id
+				for k, v := range r.state { // what Prepare left for the write
+					if !before[k] {
+						if sp.prepState == nil {
+							sp.prepState = map[any]any{}
+						}
+						sp.prepState[k] = v
+					}
+				}
 			}
 		}
 		if sp.checked || sp.prepared {

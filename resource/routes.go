@@ -98,6 +98,13 @@ func (a *App) mountResource(g *echo.Group, res *Resource) {
 			}
 		}
 		g.Add(method, path, h)
+		if res.Prepare != nil && (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) {
+			// What a batch prepares before its transaction (prepareSubs).
+			if a.preparers == nil {
+				a.preparers = map[string]*Resource{}
+			}
+			a.preparers[method+" /v1"+path] = res
+		}
 	}
 	if a.pluralRoutes == nil {
 		a.pluralRoutes = map[string]bool{}
@@ -106,15 +113,6 @@ func (a *App) mountResource(g *echo.Group, res *Resource) {
 	add("plural", plural, http.MethodGet, res.PluralMethods, a.pluralGet(res))
 	add("plural", plural, http.MethodHead, res.PluralMethods, a.pluralGet(res))
 	add("plural", plural, http.MethodPost, res.PluralMethods, a.pluralPost(res))
-	if res.Prepare != nil {
-		// What a batch prepares before its transaction (prepareSubs).
-		if a.preparers == nil {
-			a.preparers = map[string]*Resource{}
-		}
-		for _, k := range []string{"POST " + "/v1" + plural, "PUT /v1" + object, "PATCH /v1" + object} {
-			a.preparers[k] = res
-		}
-	}
 	add("plural", plural, http.MethodDelete, res.PluralMethods, a.pluralDelete(res))
 	add("object", object, http.MethodGet, res.ObjectMethods, a.objectGet(res))
 	add("object", object, http.MethodHead, res.ObjectMethods, a.objectGet(res))
