@@ -76,9 +76,10 @@ type App struct {
 	pluralRoutes map[string]bool
 	// preparers are the resources with a Prepare hook, by "METHOD route"
 	// of the writes that run it (a batch runs them before its transaction).
-	preparers map[string]*Resource
-	plugins   []string
-	declared  map[string]DeclaredSetting
+	preparers       map[string]*Resource
+	preparePrefixes []routePrefix
+	plugins         []string
+	declared        map[string]DeclaredSetting
 
 	// unavailable keeps "backend unavailable" to a line a second.
 	unavailable warnLimiter

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -37,7 +38,22 @@ type subPrepKey struct{}
 func (a *App) prepareSubs(parent *Request, subs []subRequest) []*subPrep {
 	out := make([]*subPrep, len(subs))
 	h := parent.Request().Header
+	outerAuth, outerCookie := h.Get("Authorization"), h.Get("Cookie")
 	for i, s := range subs {
+		// Most sub-requests need nothing: find out without building them.
+		auth, cookie := outerAuth, outerCookie
+		for k, v := range s.headers {
+			switch http.CanonicalHeaderKey(k) {
+			case "Authorization":
+				auth = v
+			case "Cookie":
+				cookie = v
+			}
+		}
+		own := (auth != outerAuth || cookie != outerCookie) && (auth != "" || cookie != "")
+		if !own && (a.opts.readonly || !a.mayPrepare(s.method, s.path)) {
+			continue
+		}
 		req, err := subHTTPRequest(parent.Ctx(), parent, s, s.path)
 		if err != nil {
 			continue
@@ -46,9 +62,9 @@ func (a *App) prepareSubs(parent *Request, subs []subRequest) []*subPrep {
 		c := a.Echo.NewContext(req, &subResponse{header: http.Header{}})
 		r := requestOf(c)
 		r.app, r.body = a, s.bodyBytes()
-		auth, cookie := req.Header.Get("Authorization"), req.Header.Get("Cookie")
+		auth, cookie = req.Header.Get("Authorization"), req.Header.Get("Cookie")
 		switch {
-		case auth == h.Get("Authorization") && cookie == h.Get("Cookie"):
+		case auth == outerAuth && cookie == outerCookie:
 			// The batch's own credentials: authMemo has their outcome.
 			r.identity = parent.identity
 			r.mergeState(parent.state)
@@ -81,6 +97,18 @@ func (a *App) prepareSubs(parent *Request, subs []subRequest) []*subPrep {
 		}
 	}
 	return out
+}
+
+// mayPrepare tells, from the method and path alone, whether a
+// sub-request may be a write that runs a Prepare hook: its path starts
+// as the route of one does, up to the route's first parameter.
+func (a *App) mayPrepare(method, path string) bool {
+	for _, p := range a.preparePrefixes {
+		if p.method == method && strings.HasPrefix(path, p.prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // preparer finds the resource whose Prepare hook a sub-request's write

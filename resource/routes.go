@@ -2,6 +2,7 @@ package resource
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -104,6 +105,8 @@ func (a *App) mountResource(g *echo.Group, res *Resource) {
 				a.preparers = map[string]*Resource{}
 			}
 			a.preparers[method+" /v1"+path] = res
+			prefix, _, _ := strings.Cut("/v1"+path, ":")
+			a.preparePrefixes = append(a.preparePrefixes, routePrefix{method, prefix})
 		}
 	}
 	if a.pluralRoutes == nil {
@@ -142,3 +145,6 @@ func notInBatch(h func(*Request) error) func(*Request) error {
 		return h(r)
 	}
 }
+
+// routePrefix is a route's method and its path up to its first parameter.
+type routePrefix struct{ method, prefix string }
