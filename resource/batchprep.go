@@ -75,28 +75,41 @@ func (a *App) prepareSubs(parent *Request, subs []subRequest) []*subPrep {
 			sp.values = a.checkCredentials(r, true)
 			sp.identity = r.identity
 		}
-		if res, id, ok := a.preparer(c, req); ok && !a.opts.readonly {
-			before := make(map[any]bool, len(r.state))
-			for k := range r.state {
-				before[k] = true
-			}
-			if err := res.Prepare(r, id); err == nil {
-				sp.prepared, sp.res, sp.id = true, res, id
-				for k, v := range r.state { // what Prepare left for the write
-					if !before[k] {
-						if sp.prepState == nil {
-							sp.prepState = map[any]any{}
-						}
-						sp.prepState[k] = v
-					}
-				}
-			}
+		if !a.opts.readonly {
+			a.prepareWrite(r, c, req, sp)
 		}
 		if sp.checked || sp.prepared {
 			out[i] = sp
 		}
 	}
 	return out
+}
+
+// prepareWrite runs the Prepare hook of the write req would make, if it
+// makes one, and keeps in sp what the hook left for the write.
+func (a *App) prepareWrite(r *Request, c echo.Context, req *http.Request, sp *subPrep) {
+	res, id, ok := a.preparer(c, req)
+	if !ok || req.Method != http.MethodPatch && a.parseWriteBody(r, res).err != nil {
+		// No such write, or a body it refuses: its handler would not
+		// run Prepare either (no hash, no e-mail for it).
+		return
+	}
+	before := make(map[any]bool, len(r.state))
+	for k := range r.state {
+		before[k] = true
+	}
+	if err := res.Prepare(r, id); err != nil {
+		return
+	}
+	sp.prepared, sp.res, sp.id = true, res, id
+	for k, v := range r.state { // what Prepare left for the write
+		if !before[k] {
+			if sp.prepState == nil {
+				sp.prepState = map[any]any{}
+			}
+			sp.prepState[k] = v
+		}
+	}
 }
 
 // mayPrepare tells, from the method and path alone, whether a

@@ -151,3 +151,32 @@ func TestEncodedAccountIDs(t *testing.T) {
 		t.Fatalf("reset mail through an encoded id: %d messages", n)
 	}
 }
+
+// TestBatchedSignUpsMail: a batch's sign-ups send their activation
+// e-mails before its transaction, one each, and none for a body the
+// write refuses; the accounts exist, unvalidated, after the batch.
+func TestBatchedSignUpsMail(t *testing.T) {
+	smtp := newSMTP(t)
+	s := validationServer(t, smtp, nil)
+	r := s.Do(R{Method: "POST", Path: "/v1/batch", Body: `{"requests":[
+		{"method":"PUT","path":"/accounts/ana@example.org","body":{"data":{"password":"pw"}}},
+		{"method":"PUT","path":"/accounts/bad@example.org","body":{"data":{"password":7}}},
+		{"method":"PUT","path":"/accounts/none@example.org","body":{"permissions":{}}},
+		{"method":"POST","path":"/accounts","body":{"data":{"id":"bo@example.org","password":"pw"}}}]}`}).Expect(t, 200, 0)
+	want := []string{`"status":201`, `"status":400`, `"status":400`, `"status":201`}
+	for i, part := range strings.Split(string(r.Raw), `"path"`)[1:] {
+		if i < len(want) && !strings.Contains(part, want[i]) {
+			t.Errorf("sub-request %d: %s", i, part)
+		}
+	}
+	var to []string
+	for _, m := range smtp.messages() {
+		to = append(to, m.to)
+	}
+	if strings.Join(to, " ") != "ana@example.org bo@example.org" {
+		t.Errorf("activation e-mails went to %v", to)
+	}
+	for _, id := range []string{"ana@example.org", "bo@example.org"} {
+		s.Do(R{Method: "PUT", Path: "/v1/accounts/" + id, Body: `{"data":{"password":"pw"}}`, Headers: map[string]string{"If-None-Match": "*"}}).Expect(t, 412, 114)
+	}
+}
