@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,10 +26,14 @@ func parsePrecond(req *http.Request) (precond, *Error) {
 		if v == "*" {
 			return 0, true, true, nil
 		}
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			if n, err := strconv.ParseInt(v[1:len(v)-1], 10, 64); err == nil {
-				return n, true, false, nil
+		if len(v) >= 3 && v[0] == '"' && v[len(v)-1] == '"' && allDigits(v[1:len(v)-1]) {
+			n, err := strconv.ParseInt(v[1:len(v)-1], 10, 64)
+			if err != nil {
+				// Digits beyond int64: a timestamp no object or list
+				// has (Kinto compares them as they are).
+				n = math.MaxInt64
 			}
+			return n, true, false, nil
 		}
 		return 0, false, false, Invalid("header", name, "The value should be integer between double quotes.")
 	}
@@ -59,4 +64,15 @@ func (p precond) checkWrite(current storage.Object, listTS int64) *Error {
 		return PreconditionFailed(ts, current)
 	}
 	return nil
+}
+
+// allDigits tells whether s is made of ASCII digits only: a precondition
+// is a quoted non-negative integer, without sign, as in Kinto.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
