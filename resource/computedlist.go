@@ -24,9 +24,17 @@ func (r *Request) ServeList(fields []string, defaultSort []storage.Sort, objects
 		sorts = defaultSort
 	}
 	full := storage.FullSort(sorts)
+	// Computed objects have no last_modified: filters on it (_since,
+	// _before, gt_last_modified...) are checked, then ignored (PERM-12).
+	filters := make([]storage.Filter, 0, len(lq.q.Filters))
+	for _, f := range lq.q.Filters {
+		if f.Field != "last_modified" {
+			filters = append(filters, f)
+		}
+	}
 	var matched []storage.Object
 	for _, o := range objects {
-		if !storage.Match(o, lq.q.Filters) {
+		if !storage.Match(o, filters) {
 			continue
 		}
 		if lq.q.After != nil && storage.Compare(o, lq.q.After, full) <= 0 {

@@ -72,6 +72,14 @@ func TestPermissionsEndpoint(t *testing.T) {
 		t.Errorf("pages: %s / %s", p.Raw, p2.Raw)
 	}
 	s.Do(R{Method: "GET", Path: "/v1/permissions?unknown=1", Auth: alice}).Expect(t, 400, 107)
+	// Filters on last_modified are checked, then ignored (PERM-12): the
+	// entries have no timestamp.
+	for _, q := range []string{"_since=0", "_since=5", "_before=5", "gt_last_modified=1", "last_modified=1", "min_last_modified=0"} {
+		if l := s.Do(R{Method: "GET", Path: "/v1/permissions?" + q, Auth: alice}).Expect(t, 200, 0); len(l.Items()) != 5 {
+			t.Errorf("%s: %s", q, l.Raw)
+		}
+	}
+	s.Do(R{Method: "GET", Path: "/v1/permissions?_since=abc", Auth: alice}).Expect(t, 400, 107)
 	// The root entry's permissions are sorted like every entry's.
 	both := apitest.New(t, map[string]string{"experimental_permissions_endpoint": "true", "includes": "accounts", "multiauth.policies": "account basicauth", "account_create_principals": "system.Everyone"})
 	if root := both.Do(R{Method: "GET", Path: "/v1/permissions?resource_name=root", Auth: alice}).Expect(t, 200, 0).Items(); len(root) != 1 ||
