@@ -212,6 +212,18 @@ func TestEmbedCredentials(t *testing.T) {
 	if strings.Join(got, " ") != "200 403 403" {
 		t.Errorf("embed batch: %v", got)
 	}
+	// The same scope when the credential is a sub-request's own (checked
+	// before the batch's transaction), in a batch sent anonymously.
+	own := s.Do(R{Method: "POST", Path: "/v1/batch", Body: `{"defaults":{"headers":{"Authorization":"` + emb + `"}},"requests":[
+		{"path":"/buckets/blog/collections/c/records/r"},{"path":"/buckets/other/collections/c/records/r"},
+		{"method":"DELETE","path":"/buckets/blog/collections/c/records/r"}]}`}).Expect(t, 200, 0)
+	got = nil
+	for _, x := range own.Body["responses"].([]any) {
+		got = append(got, fmt.Sprint(x.(map[string]any)["status"]))
+	}
+	if strings.Join(got, " ") != "200 403 403" {
+		t.Errorf("embed credential of the sub-requests: %v", got)
+	}
 	// listing and filters, one, revoke (404 for others)
 	l := s.Do(R{Method: "GET", Path: "/v1/account/embed-credentials?bucket=blog", Auth: rosa}).Expect(t, 200, 0)
 	if len(l.Items()) != 1 || strings.Contains(string(l.Raw), e["secret"].(string)) {
