@@ -238,7 +238,18 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 				}
 				f.Value = items
 			case storage.OpHas:
-				f.Value = truthy(parseValue(raw))
+				v := parseValue(raw)
+				if field == "last_modified" {
+					// A timestamp like any last_modified filter's (Kinto
+					// takes true and false for the integers they are in
+					// Python).
+					if _, isBool := v.(bool); !isBool {
+						if _, ok := parseTimestamp(raw); !ok {
+							return nil, invalid("")
+						}
+					}
+				}
+				f.Value = truthy(v)
 			case storage.OpLike:
 				v := parseValue(raw)
 				s, ok := v.(string)

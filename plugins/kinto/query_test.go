@@ -57,6 +57,9 @@ func TestFilters(t *testing.T) {
 		{`contains_tags={"k":1}`, "d"},
 		{`contains_any_tags=["x","nope"]`, "a"},
 		{"min_n=2&has_title=true", "b c"},
+		{"has_last_modified=true&n=2", "b"},
+		{"has_last_modified=1&n=2", "b"},
+		{"has_last_modified=false", ""},
 		{"_unknown=1&n=1", "a"},
 	}
 	for _, c := range cases {
@@ -68,7 +71,7 @@ func TestFilters(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"like_title=10", "in_id=1,2", "contains_id=a", "contains_last_modified=1", "last_modified=abc",
-		"gt_last_modified=", "_since=abc", "_since=[1]", "_before={}", "_limit=-1", "_limit=x", "in_last_modified=a,b", `_token=abc`} {
+		"gt_last_modified=", "_since=abc", "_since=[1]", "_before={}", "_limit=-1", "_limit=x", "in_last_modified=a,b", `_token=abc`, "has_last_modified=abc", "has_last_modified="} {
 		s.Do(R{Method: "GET", Path: recs + "?" + bad, Auth: alice}).Expect(t, 400, 107)
 	}
 	// _sort takes 20 fields at most: past it, one list of 5,000
