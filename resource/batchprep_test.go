@@ -2,18 +2,14 @@ package resource_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/permissions"
 	"github.com/nimbus-server/nimbus/resource"
-	"github.com/nimbus-server/nimbus/storage/memory"
 )
 
 // gated declares top-level "memos" whose Prepare hook, and an auth
@@ -90,32 +86,11 @@ func (g gated) Register(r *resource.Registry) error {
 // where they used to wait for the batch's transaction to end.
 func TestBatchWorkBeforeItsTransaction(t *testing.T) {
 	g := gated{entered: make(chan string), release: make(chan struct{}), abort: make(chan struct{}), inBatch: &atomic.Int32{}, prepares: &atomic.Int32{}}
-	app := resource.New(config.New(map[string]string{"multiauth.policies": "gate",
-		"memo_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}), memory.New(), nil)
-	if err := app.Register(g); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Build(); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
+	srv := serveMemory(t, map[string]string{"multiauth.policies": "gate",
+		"memo_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}, g)
 	t.Cleanup(func() { close(g.abort) }) // runs first
 	client := &http.Client{Timeout: 10 * time.Second}
-	do := func(user, method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Gate "+user)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	do := callAs(srv, "Gate", client)
 	cases := []struct {
 		name, batch string
 		gates       []string // what stops, in order

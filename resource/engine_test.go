@@ -307,17 +307,7 @@ func TestEnginePluginAPI(t *testing.T) {
 	var before, after int
 	settings := map[string]string{"multiauth.policies": "test", "shelf_create_principals": "system.Authenticated",
 		"userid_hmac_secret": "s", "shelf_cache_expires_seconds": "60", "shelf_read_principals": "role:reader"}
-	app := resource.New(config.New(settings), memory.New(), nil)
-	for _, p := range []resource.Plugin{shelves{}, extras{&before, &after}} {
-		if err := app.Register(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := app.Build(); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
+	srv := serveMemory(t, settings, shelves{}, extras{&before, &after})
 	books := "/v1/shelves/s1/books"
 	run(t, srv, []step{
 		{name: "root shows the plugin", method: "GET", path: "/v1/", user: "alice", status: 200,

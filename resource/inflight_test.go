@@ -1,17 +1,13 @@
 package resource_test
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/permissions"
 	"github.com/nimbus-server/nimbus/resource"
-	"github.com/nimbus-server/nimbus/storage/memory"
 )
 
 // slowNotes declares top-level "notes" whose PUT and PATCH stop in
@@ -111,38 +107,13 @@ func TestReadWaitsForWriteUnderWay(t *testing.T) {
 	}
 }
 
-// caller sends one request as user and returns its status and body.
-type caller func(user, method, path, body string) (int, string)
-
 // slowNotesServer serves slowNotes (and a flush route) on a memory store.
 func slowNotesServer(t *testing.T) (slowNotes, caller) {
 	t.Helper()
 	notes := slowNotes{entered: make(chan string), release: make(chan struct{})}
-	app := resource.New(config.New(map[string]string{"multiauth.policies": "test",
-		"note_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}), memory.New(), nil)
-	if err := app.Register(notes); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Build(); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
-	return notes, func(user, method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Test "+user)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return 0, ""
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	srv := serveMemory(t, map[string]string{"multiauth.policies": "test",
+		"note_create_principals": "system.Authenticated", "userid_hmac_secret": "s"}, notes)
+	return notes, callAs(srv, "Test", http.DefaultClient)
 }
 
 // TestFlushWaitsForEarlierRequests: a flush that arrives while a write is

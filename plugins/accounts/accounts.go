@@ -288,7 +288,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	r.OnFlush(func() { p.cache.clear(); p.creds.invalidate() })
 	r.AddAuthMethod(Aliases, func(string) (resource.AuthMethod, error) { return p, nil })
 	capability := map[string]any{"validation_enabled": p.validation, "tokens": p.tokens, "sessions": p.sessions,
-		"embed_credentials": p.embeds, "passwordless_signup": p.validation && s.Bool("account_validation.passwordless_signup")}
+		"embed_credentials": p.embeds, "passwordless_signup": p.passwordless()}
 	if p.termsVersion != "" {
 		capability["terms"] = map[string]any{"version": p.termsVersion, "url": p.termsURL, "enforced": p.termsEnforced}
 	}

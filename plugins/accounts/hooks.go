@@ -19,16 +19,19 @@ func (p *Plugin) checkBody(_ *resource.Request, data storage.Object, hasData boo
 		return resource.Invalid("body", "data", "Required")
 	}
 	pw, ok := data["password"]
-	switch {
-	case !ok && !(p.validation && p.settings.Bool("account_validation.passwordless_signup")):
-		return resource.Invalid("body", "data.password", "Required")
-	case ok && pw == nil:
+	if !ok && !p.passwordless() || ok && pw == nil {
 		return resource.Invalid("body", "data.password", "Required")
 	}
 	if _, isStr := pw.(string); ok && !isStr {
 		return resource.Invalid("body", "data.password", resource.ValueText(pw)+" is not a string")
 	}
 	return nil
+}
+
+// passwordless tells whether sign-up may create an account without a
+// password (it is then set through the activation e-mail).
+func (p *Plugin) passwordless() bool {
+	return p.validation && p.settings.Bool("account_validation.passwordless_signup")
 }
 
 // validate hashes a new password, keeps the validated flag honest and
@@ -47,7 +50,7 @@ func (p *Plugin) validate(w *resource.Write) error {
 	changed := hasPW && (creating || pw != w.Old["password"])
 	if !hasPW {
 		switch {
-		case creating && !(p.validation && p.settings.Bool("account_validation.passwordless_signup")):
+		case creating && !p.passwordless():
 			return resource.Invalid("body", "data.password", "Required")
 		case !creating && r.Request().Method == http.MethodPut:
 			return resource.Invalid("body", "data.password", "Required")
