@@ -26,6 +26,8 @@ var Core = []Known{
 	{"readonly", "false", "read-only mode"},
 	{"max_request_body_bytes", "8388608", "largest request body (413 beyond)"},
 	{"request_body_timeout_seconds", "30", "time a request body may take to arrive (408 beyond; 0: no limit)"},
+	{"request_body_budget_bytes", "33554432", "bytes of bodies of 64 KiB or more served at once; others wait (0: no limit)"},
+	{"request_body_wait_seconds", "30", "longest wait for that budget (503 with Retry-After beyond)"},
 	{"heartbeat_timeout_seconds", "10", "time a heartbeat check may take"},
 	{"log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"},
 	{"log_format", "text", "text or json"},

@@ -94,6 +94,9 @@ type App struct {
 	// inflight are the paths being written, which reads of the same path
 	// wait for (inflight.go).
 	inflight inflightWrites
+	// bodies bounds the memory of the large request bodies served at
+	// once (bodybudget.go); nil when the budget is off.
+	bodies *bodyBudget
 	// requests are the requests being served, which a flush waits for
 	// (inflight.go).
 	requests requestEpochs

@@ -273,7 +273,9 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		if !a.streaming[req.Method+" "+c.Path()] {
-			if err := a.readBody(r); err != nil {
+			release, err := a.admitBody(r)
+			defer release()
+			if err != nil {
 				return err
 			}
 		}

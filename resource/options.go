@@ -84,6 +84,11 @@ func (a *App) readOptions() error {
 	o.eosMessage, o.eosURL = s.String("eos_message"), s.String("eos_url")
 	o.maxBody = int64(s.IntOr("max_request_body_bytes", 8<<20))
 	o.bodyTimeout = time.Duration(s.IntOr("request_body_timeout_seconds", 30)) * time.Second
+	budget, wait := s.IntOr("request_body_budget_bytes", 32<<20), s.IntOr("request_body_wait_seconds", 30)
+	if budget < 0 || wait <= 0 {
+		return fmt.Errorf("config: settings request_body_budget_bytes must not be negative and request_body_wait_seconds must be positive")
+	}
+	a.bodies = newBodyBudget(int64(budget), time.Duration(wait)*time.Second)
 	o.heartbeatTimeout = time.Duration(s.IntOr("heartbeat_timeout_seconds", 10)) * time.Second
 	o.scheme, o.host = s.String("http_scheme"), s.String("http_host")
 	o.errorInfo = s.String("error_info_link")

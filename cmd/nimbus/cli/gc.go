@@ -31,7 +31,12 @@ import (
 //     must to stay under it, so the pace above never costs the process
 //     its container; no ballast in a container of less than
 //     ballastMinMemory, where it would only make collections more
-//     frequent near the limit.
+//     frequent near the limit;
+//   - elsewhere, a soft limit of three quarters of the machine's memory
+//     (MemTotal), which it shares with others (often PostgreSQL): with
+//     GOGC 400 a live heap of a few GB (large bodies served at once,
+//     resource/bodybudget.go) would otherwise let the heap grow to five
+//     times that before the next collection.
 //
 // docs/performance.md ("Twelfth session") has the figures.
 const (
@@ -45,22 +50,48 @@ const (
 // (nil when the operator chose).
 func paceGC() []byte {
 	return pace(os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"),
-		containerMemory("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+		containerMemory("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+		machineMemory("/proc/meminfo"))
 }
 
-// pace applies the pacing given the environment's GOGC and GOMEMLIMIT and
-// the container's memory limit (0: none).
-func pace(gogc, memLimit string, container int64) []byte {
+// pace applies the pacing given the environment's GOGC and GOMEMLIMIT,
+// the container's memory limit and the machine's memory (0: unknown).
+func pace(gogc, memLimit string, container, machine int64) []byte {
 	if gogc == "" {
 		debug.SetGCPercent(gcPercent)
 	}
-	if memLimit == "" && container > 0 {
+	switch {
+	case memLimit != "":
+	case container > 0:
 		debug.SetMemoryLimit(container / 10 * 9)
+	case machine > 0:
+		debug.SetMemoryLimit(machine / 4 * 3)
 	}
 	if gogc != "" || memLimit != "" || (container > 0 && container < ballastMinMemory) {
 		return nil
 	}
 	return make([]byte, heapFloor)
+}
+
+// machineMemory returns the MemTotal line of a /proc/meminfo file in
+// bytes, or 0 when it cannot be read.
+func machineMemory(file string) int64 {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		rest, ok := strings.CutPrefix(line, "MemTotal:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil || kb <= 0 || kb > 1<<52 {
+			return 0
+		}
+		return kb << 10
+	}
+	return 0
 }
 
 // containerMemory returns the memory limit the first of files holds (the

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,24 +10,25 @@ import (
 )
 
 // TestPace: the binary paces the collector (GOGC 400, a ballast, a soft
-// limit under a container's memory) unless the operator chose with GOGC
-// or GOMEMLIMIT, whose choice is left alone.
+// limit under a container's memory, or under the machine's) unless the
+// operator chose with GOGC or GOMEMLIMIT, whose choice is left alone.
 func TestPace(t *testing.T) {
-	const container = 1 << 30
+	const container, machine = 1 << 30, 8 << 30
 	cases := []struct {
 		name, gogc, memLimit string
-		container            int64
+		container, machine   int64
 		wantBallast          bool
 		wantPercent          int
 		wantLimit            int64 // math.MaxInt64: none set
 	}{
-		{"nothing set", "", "", 0, true, gcPercent, math.MaxInt64},
-		{"GOGC set", "150", "", 0, false, 100, math.MaxInt64},
-		{"GOMEMLIMIT set", "", "1GiB", 0, false, gcPercent, math.MaxInt64},
-		{"both set", "off", "1GiB", 0, false, 100, math.MaxInt64},
-		{"in a container", "", "", container, true, gcPercent, container / 10 * 9},
-		{"in a small container", "", "", 256 << 20, false, gcPercent, (256 << 20) / 10 * 9},
-		{"in a container, GOMEMLIMIT set", "", "1GiB", container, false, gcPercent, math.MaxInt64},
+		{"nothing known", "", "", 0, 0, true, gcPercent, math.MaxInt64},
+		{"on a machine", "", "", 0, machine, true, gcPercent, machine / 4 * 3},
+		{"GOGC set", "150", "", 0, machine, false, 100, machine / 4 * 3},
+		{"GOMEMLIMIT set", "", "1GiB", 0, machine, false, gcPercent, math.MaxInt64},
+		{"both set", "off", "1GiB", 0, machine, false, 100, math.MaxInt64},
+		{"in a container", "", "", container, machine, true, gcPercent, container / 10 * 9},
+		{"in a small container", "", "", 256 << 20, machine, false, gcPercent, (256 << 20) / 10 * 9},
+		{"in a container, GOMEMLIMIT set", "", "1GiB", container, machine, false, gcPercent, math.MaxInt64},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -34,7 +36,7 @@ func TestPace(t *testing.T) {
 			prevLimit := debug.SetMemoryLimit(math.MaxInt64)
 			defer debug.SetGCPercent(prevPercent)
 			defer debug.SetMemoryLimit(prevLimit)
-			ballast := pace(c.gogc, c.memLimit, c.container)
+			ballast := pace(c.gogc, c.memLimit, c.container, c.machine)
 			if got := len(ballast); (got == heapFloor) != c.wantBallast || (got != 0 && got != heapFloor) {
 				t.Errorf("ballast of %d bytes, want one of %d: %v", got, heapFloor, c.wantBallast)
 			}
@@ -45,6 +47,34 @@ func TestPace(t *testing.T) {
 				t.Errorf("memory limit %d, want %d", got, c.wantLimit)
 			}
 		})
+	}
+}
+
+// TestMachineMemory reads MemTotal from a meminfo file.
+func TestMachineMemory(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, content string
+		want          int64
+	}{
+		{"linux", "MemTotal:       24576000 kB\nMemFree:         1000 kB\n", 24576000 << 10},
+		{"later line", "Foo: 1 kB\nMemTotal: 2048 kB\n", 2 << 20},
+		{"no MemTotal", "MemFree: 1000 kB\n", 0},
+		{"garbage", "MemTotal: lots kB\n", 0},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(dir, fmt.Sprint(i))
+			if err := os.WriteFile(p, []byte(c.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := machineMemory(p); got != c.want {
+				t.Errorf("got %d, want %d", got, c.want)
+			}
+		})
+	}
+	if got := machineMemory(filepath.Join(dir, "missing")); got != 0 {
+		t.Errorf("missing file: got %d", got)
 	}
 }
 
