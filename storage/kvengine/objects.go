@@ -3,6 +3,7 @@ package kvengine
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -263,6 +264,7 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 		return out, err
 	}
 	top := newTopK(q.Limit, sorts)
+	candidate := candidateDecoder(q, sorts)
 	n := 0
 	var scanErr error
 	prefixScan(t.bucket("o"), lk, func(_, v []byte) bool {
@@ -271,7 +273,7 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 				return false
 			}
 		}
-		o, err := decode(v)
+		o, err := candidate(v)
 		if err != nil {
 			scanErr = err
 			return false
@@ -284,7 +286,73 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	if scanErr != nil {
 		return nil, scanErr
 	}
-	return top.result(), nil
+	return t.whole(lk, q, top.result())
+}
+
+// partialPage is the largest page whose candidates candidateDecoder
+// decodes in part. A larger one (a list without paginate_by asks for
+// storage_max_fetch_size objects) returns most of them: each would be
+// decoded twice, and a sorted list of 10,000 records ran 40 % slower.
+const partialPage = 1000
+
+// candidateDecoder decodes the candidates of a page sorted in an order
+// of fields: whole when the page is large or has no limit, otherwise only
+// the top-level fields the filters, the order and the keyset position
+// read, since most candidates are dropped and a page keeps up to twice its
+// size and more while it is sorted (objects of megabytes, many at once,
+// took gigabytes). whole then decodes the page's objects in full.
+func candidateDecoder(q storage.Query, sorts []storage.Sort) func([]byte) (storage.Object, error) {
+	if q.Limit <= 0 || q.Limit > partialPage {
+		return decode
+	}
+	read := func(key string) bool {
+		switch key {
+		case "id", "last_modified", "deleted":
+			return true
+		}
+		for i := range sorts {
+			if storage.FilteredKey(key, sorts[i].Field) {
+				return true
+			}
+		}
+		for i := range q.Filters {
+			if storage.FilteredKey(key, q.Filters[i].Field) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(v []byte) (storage.Object, error) {
+		if len(v) == 0 {
+			return nil, &storage.BackendError{Op: "decode object", Err: io.ErrUnexpectedEOF}
+		}
+		o, err := storage.DecodeFields(v[1:], read)
+		if err != nil {
+			return nil, &storage.BackendError{Op: "decode object", Err: err}
+		}
+		return o, nil
+	}
+}
+
+// whole replaces the page's objects, decoded by candidateDecoder, by
+// their full versions.
+func (t *Tx) whole(lk []byte, q storage.Query, page []storage.Object) ([]storage.Object, error) {
+	if q.Limit <= 0 || q.Limit > partialPage {
+		return page, nil
+	}
+	objects := t.bucket("o")
+	for i, o := range page {
+		v := objects.Get(objKey(lk, storage.ID(o)))
+		if v == nil {
+			return nil, &storage.BackendError{Op: "read object", Err: io.ErrUnexpectedEOF}
+		}
+		full, err := decode(v)
+		if err != nil {
+			return nil, err
+		}
+		page[i] = full
+	}
+	return page, nil
 }
 
 // ListRaw implements storage.RawLister for pages in last_modified order.
@@ -328,21 +396,27 @@ func (t *Tx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
 
 func (t *Tx) listIDs(lk []byte, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool) ([]storage.Object, error) {
 	top := newTopK(q.Limit, sorts)
+	candidate := candidateDecoder(q, sorts)
+	objects := t.bucket("o")
 	seen := make(map[string]bool, len(q.IDs))
 	for _, id := range q.IDs {
 		if seen[id] {
 			continue
 		}
 		seen[id] = true
-		o, err := t.stored(lk, id)
+		v := objects.Get(objKey(lk, id))
+		if v == nil {
+			continue
+		}
+		o, err := candidate(v)
 		if err != nil {
 			return nil, err
 		}
-		if o != nil && keep(o) {
+		if keep(o) {
 			top.add(o)
 		}
 	}
-	return top.result(), nil
+	return t.whole(lk, q, top.result())
 }
 
 // scanIndex walks the timestamp index of a list in order, within the time
