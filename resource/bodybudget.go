@@ -2,7 +2,6 @@ package resource
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -15,11 +14,11 @@ import (
 // that. Some dozens of such requests at once, from one client, took the
 // process past the machine's memory. So the bodies being served take their
 // size from a budget (request_body_budget_bytes): a request whose body is
-// at least bodyBudgetFloor bytes waits for its share before its body is
-// read (when it announces a Content-Length) or right after, and gives it
-// back once answered. Smaller bodies, nearly every request, do not count.
-// A request that waits longer than request_body_wait_seconds is answered
-// 503 with Retry-After, as when the backend is overloaded.
+// at least bodyBudgetFloor bytes waits for its share once its body has
+// been read, and gives it back once answered. Smaller bodies, nearly
+// every request, do not count. A request that waits longer than
+// request_body_wait_seconds is answered 503 with Retry-After, as when the
+// backend is overloaded.
 
 // bodyBudgetFloor is the smallest body that counts against the budget.
 const bodyBudgetFloor = 64 << 10
@@ -59,35 +58,23 @@ func (b *bodyBudget) take(ctx context.Context, n int64) (func(), error) {
 	return func() { b.sem.Release(n) }, nil
 }
 
-// admitBody reads r's body within the budget. The returned function,
-// never nil, gives the request's share back once it has been answered.
+// admitBody reads r's body, then waits for its share of the budget. The
+// body is read first so that a client that announces a large body and
+// sends it slowly, or never, holds no share: only bodies that arrived
+// wait for their turn. The returned function, never nil, gives the share
+// back once the request has been answered.
 func (a *App) admitBody(r *Request) (func(), error) {
-	req := r.c.Request()
-	outer := req.Context().Value(batchKey{}) == nil
 	noop := func() {}
-	if !outer || a.bodies == nil || req.Body == nil || req.Body == http.NoBody {
-		return noop, a.readBody(r)
-	}
-	var release func()
-	if req.ContentLength >= bodyBudgetFloor && req.ContentLength <= a.opts.maxBody {
-		var err error
-		if release, err = a.bodies.take(req.Context(), req.ContentLength); err != nil {
-			return noop, err
-		}
-	}
 	if err := a.readBody(r); err != nil {
-		if release != nil {
-			release()
-		}
 		return noop, err
 	}
-	if release == nil {
-		// A body sent without its length counts once it has been read.
-		var err error
-		if release, err = a.bodies.take(req.Context(), int64(len(r.body))); err != nil {
-			r.body = nil
-			return noop, err
-		}
+	if r.c.Request().Context().Value(batchKey{}) != nil {
+		return noop, nil // a sub-request's body is a part of its batch's
+	}
+	release, err := a.bodies.take(r.c.Request().Context(), int64(len(r.body)))
+	if err != nil {
+		r.body = nil
+		return noop, err
 	}
 	if release == nil {
 		return noop, nil

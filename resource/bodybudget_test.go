@@ -2,7 +2,9 @@ package resource_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -127,5 +129,31 @@ func TestBodyBudget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBodyBudgetIgnoresBodiesNotSent: a client that announces a large body
+// and sends little of it holds no share of the budget while it sends.
+func TestBodyBudgetIgnoresBodiesNotSent(t *testing.T) {
+	h := heldBodies{entered: make(chan int, 2), release: make(chan struct{})}
+	close(h.release)
+	srv := serveMemory(t, map[string]string{"request_body_budget_bytes": "150000",
+		"request_body_wait_seconds": "1", "userid_hmac_secret": "s"}, h)
+	slow, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST /v1/hold HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"data\":\"", 120000)
+	large := `{"data":"` + strings.Repeat("x", 100<<10) + `"}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/hold", strings.NewReader(large))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("a large body sent whole while another was announced: %d, want 200", resp.StatusCode)
 	}
 }
