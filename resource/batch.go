@@ -226,7 +226,7 @@ func (a *App) batchHandler(r *Request) error {
 	var failure *Error
 	var detached []detachedWrite
 	prep := a.prepareSubs(r, subs)
-	err := a.update(r.Ctx(), func(tx storage.Tx) error {
+	err := a.runBatch(r.Ctx(), subs, func(tx storage.Tx) error {
 		responses, failure = make([]map[string]any, 0, len(subs)), nil
 		state = &batchState{tx: tx, detached: &detached}
 		if err := a.prefetch(tx, subs); err != nil {

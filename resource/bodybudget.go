@@ -50,7 +50,7 @@ func (b *bodyBudget) take(ctx context.Context, n int64) (func(), error) {
 		if err != nil {
 			if ctx.Err() != nil {
 				// The client went away while it waited.
-				return nil, &Error{Status: 499, Errno: ErrnoUndefined, Message: "The client closed the request."}
+				return nil, ClientClosed()
 			}
 			return nil, Unavailable()
 		}

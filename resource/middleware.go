@@ -566,7 +566,7 @@ func (r *Request) Expose(names ...string) {
 }
 
 func (a *App) logRequest(r *Request, start time.Time) {
-	if !a.Logger.Enabled(r.Ctx(), slog.LevelInfo) {
+	if r.rerun || !a.Logger.Enabled(r.Ctx(), slog.LevelInfo) {
 		return
 	}
 	res := r.c.Response()
@@ -627,7 +627,14 @@ func (a *App) handleError(err error, c echo.Context) {
 		if e.Info == "" && a.opts.errorInfo != "" {
 			e.Info = a.opts.errorInfo
 		}
-		a.Logger.Error("request failed", "error", err.Error(), "path", req.URL.Path)
+		if errors.Is(err, errNeedsWrite) {
+			// A batch of reads whose sub-request writes runs again as a
+			// write batch (batchread.go): this attempt is not a failure,
+			// and not logged.
+			requestOf(c).rerun = true
+		} else {
+			a.Logger.Error("request failed", "error", err.Error(), "path", req.URL.Path)
+		}
 	}
 	if e.Status == 503 {
 		a.unavailable.warn(a.Logger, "backend unavailable", "error", err.Error())

@@ -45,6 +45,9 @@ type Request struct {
 	app      *App
 	identity Identity
 	recheck  bool // Reauthenticate's request (see Recheck)
+	// rerun: a sub-request of a batch of reads that wrote, answered
+	// in an attempt of the batch that is run again (batchread.go).
+	rerun bool
 	// served ends the request's count among those a flush waits for
 	// (nil inside a batch).
 	served func()
@@ -257,13 +260,7 @@ func (r *Request) View(fn func(tx storage.Tx) error) error {
 		// what the update wrote, and opens no second transaction.
 		return fn(r.updating)
 	}
-	if len(r.app.onTx) == 0 {
-		return r.app.Storage.View(r.Ctx(), fn)
-	}
-	start := time.Now()
-	err := r.app.Storage.View(r.Ctx(), fn)
-	r.app.observeTx(false, start, err)
-	return err
+	return r.app.view(r.Ctx(), fn)
 }
 
 // Update runs fn in a write transaction, or in the enclosing batch

@@ -2,6 +2,7 @@ package resource_test
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/resource"
+	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/memory"
 )
 
@@ -20,7 +22,14 @@ type caller func(user, method, path, body string) (int, string)
 // settings, and serves it until the test ends.
 func serveMemory(t *testing.T, settings map[string]string, plugins ...resource.Plugin) *httptest.Server {
 	t.Helper()
-	app := resource.New(config.New(settings), memory.New(), nil)
+	return serveOn(t, memory.New(), nil, settings, plugins...)
+}
+
+// serveOn is serveMemory on another store, logging to logger (nil:
+// the default).
+func serveOn(t *testing.T, store storage.Backend, logger *slog.Logger, settings map[string]string, plugins ...resource.Plugin) *httptest.Server {
+	t.Helper()
+	app := resource.New(config.New(settings), store, logger)
 	for _, p := range plugins {
 		if err := app.Register(p); err != nil {
 			t.Fatal(err)
