@@ -37,10 +37,11 @@ func newBodyBudget(size int64, wait time.Duration) *bodyBudget {
 }
 
 // take waits for n bytes of the budget (all of it when n is larger) and
-// returns the function that gives them back; nil when n need not count.
+// returns the function that gives them back (one that does nothing when
+// n does not count).
 func (b *bodyBudget) take(ctx context.Context, n int64) (func(), error) {
 	if b == nil || n < bodyBudgetFloor {
-		return nil, nil
+		return func() {}, nil
 	}
 	n = min(n, b.size)
 	if !b.sem.TryAcquire(n) {
@@ -58,26 +59,21 @@ func (b *bodyBudget) take(ctx context.Context, n int64) (func(), error) {
 	return func() { b.sem.Release(n) }, nil
 }
 
-// admitBody reads r's body, then waits for its share of the budget. The
-// body is read first so that a client that announces a large body and
-// sends it slowly, or never, holds no share: only bodies that arrived
-// wait for their turn. The returned function, never nil, gives the share
-// back once the request has been answered.
-func (a *App) admitBody(r *Request) (func(), error) {
+// admitBody reads r's body, then waits for its share of the budget (a
+// request of its own, outer: a sub-request's body is a part of its
+// batch's). The body is read first so that a client that announces a
+// large body and sends it slowly, or never, holds no share: only bodies
+// that arrived wait for their turn. The returned function, never nil,
+// gives the share back once the request has been answered.
+func (a *App) admitBody(r *Request, outer bool) (func(), error) {
 	noop := func() {}
-	if err := a.readBody(r); err != nil {
+	if err := a.readBody(r); err != nil || !outer {
 		return noop, err
 	}
-	if r.c.Request().Context().Value(batchKey{}) != nil {
-		return noop, nil // a sub-request's body is a part of its batch's
-	}
-	release, err := a.bodies.take(r.c.Request().Context(), int64(len(r.body)))
+	release, err := a.bodies.take(r.Ctx(), int64(len(r.body)))
 	if err != nil {
 		r.body = nil
 		return noop, err
-	}
-	if release == nil {
-		return noop, nil
 	}
 	return release, nil
 }

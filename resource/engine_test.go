@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/permissions"
 	"github.com/nimbus-server/nimbus/resource"
 	"github.com/nimbus-server/nimbus/storage"
@@ -70,19 +69,7 @@ func newEngineOn(t *testing.T, backend storage.Backend, logger *slog.Logger, ext
 	for k, v := range extra {
 		settings[k] = v
 	}
-	app := resource.New(config.New(settings), backend, nil)
-	if logger != nil {
-		app.Logger = logger
-	}
-	if err := app.Register(shelves{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Build(); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
-	return srv
+	return serveOn(t, backend, logger, settings, shelves{})
 }
 
 // shelfServer serves the shelves resource on backend (logging to logger

@@ -273,7 +273,7 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		if !a.streaming[req.Method+" "+c.Path()] {
-			release, err := a.admitBody(r)
+			release, err := a.admitBody(r, outer)
 			defer release()
 			if err != nil {
 				return err
