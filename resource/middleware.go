@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -303,88 +300,6 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// bodyTypes are the media types a body of method on the route template
-// path may have: JSON (and the patch types for PATCH), plus what the
-// route declares in Route.Consumes.
-func (a *App) bodyTypes(method, path string) []string {
-	allowed := jsonTypes
-	if method == http.MethodPatch {
-		allowed = patchTypes
-	}
-	if extra := a.consumes[method+" "+path]; len(extra) > 0 {
-		allowed = append(slices.Clip(allowed), extra...)
-	}
-	return allowed
-}
-
-// unsupportedType is the 415 of a body whose type is not allowed.
-func unsupportedType(allowed []string) *Error {
-	return InvalidStatus(415, "header", "Content-Type",
-		fmt.Sprintf("Content-Type header should be one of ['%s']", strings.Join(allowed, "', '")))
-}
-
-// decodeUnreserved rewrites the percent-encoded letters, digits and
-// "-._~" of u's raw path as themselves before the router, which matches
-// the raw path, sees it (RFC 3986 6.2.2.2: "defaul%74" and "default" are
-// one segment). Kinto routes the decoded path; without this a client
-// could reach /buckets/default as a real bucket of that name, or miss a
-// route over a needless escape. Other escapes ("%2F" in an id) stay.
-func decodeUnreserved(u *url.URL) {
-	raw := u.RawPath
-	if raw == "" || !strings.Contains(raw, "%") {
-		return
-	}
-	var b strings.Builder
-	b.Grow(len(raw))
-	for i := 0; i < len(raw); i++ {
-		if raw[i] == '%' && i+2 < len(raw) {
-			if c, err := strconv.ParseUint(raw[i+1:i+3], 16, 8); err == nil && unreserved(byte(c)) {
-				b.WriteByte(byte(c))
-				i += 2
-				continue
-			}
-		}
-		b.WriteByte(raw[i])
-	}
-	u.RawPath = b.String()
-	if (&url.URL{Path: u.Path}).EscapedPath() == u.RawPath {
-		u.RawPath = ""
-	}
-}
-
-// literalQuery escapes what url.ParseQuery would refuse in a raw
-// querystring, a '%' that starts no escape and a ';', so that they reach
-// the filters as the characters they are. ParseQuery leaves out a pair
-// it refuses, without a word, so ?title=%zz or ?title=a;b listed every
-// record instead of the matching ones; Kinto (Python's parse_qs) reads
-// both literally, and splits pairs on '&' only.
-func literalQuery(raw string) string {
-	if !strings.ContainsAny(raw, "%;") {
-		return raw
-	}
-	var b strings.Builder
-	for i := 0; i < len(raw); i++ {
-		switch {
-		case raw[i] == ';':
-			b.WriteString("%3B")
-		case raw[i] == '%' && (i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2])):
-			b.WriteString("%25")
-		default:
-			b.WriteByte(raw[i])
-		}
-	}
-	return b.String()
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// unreserved tells whether c is an unreserved character of RFC 3986.
-func unreserved(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
-}
-
 // runRequestHooks asks every request hook about an operation.
 func (a *App) runRequestHooks(r *Request, op Operation) error {
 	for _, hook := range a.requestHooks {
@@ -394,144 +309,6 @@ func (a *App) runRequestHooks(r *Request, op Operation) error {
 	}
 	return nil
 }
-
-// Reroute serves the request as if it had been sent to path (under /v1,
-// the querystring kept) with body: an alias (the default bucket) names
-// the real object this way. path is percent-encoded as on the wire (build
-// it from the request's EscapedPath, not its decoded Path: "a%2Fb" is one
-// id, "a/b" two segments); the router matches it as it matches requests.
-// Authentication and the request hooks have run for the request already
-// and are not repeated; the route found for path is served, with its
-// parameters decoded, and answers the request, a path no route serves
-// answers 404 (405 for a method its route lacks). A request is rerouted
-// once: a second Reroute is a plugin's error.
-func (r *Request) Reroute(path string, body []byte) error {
-	if r.rerouted {
-		return fmt.Errorf("resource: %s rerouted again to %s", r.c.Request().URL.Path, path)
-	}
-	decoded, err := url.PathUnescape(path)
-	if err != nil {
-		return Invalid("path", "", "Invalid percent-encoding in the URL path.")
-	}
-	r.rerouted = true
-	c := r.c
-	req := c.Request()
-	u := *req.URL
-	u.Path, u.RawPath = decoded, ""
-	if decoded != path {
-		u.RawPath = path
-	}
-	inner := *req
-	inner.URL = &u
-	inner.RequestURI = u.RequestURI()
-	c.SetRequest(&inner)
-	r.body = body
-	// The router leaves the handler as it was when nothing matches: the
-	// alias's own, which would serve the request again.
-	c.SetHandler(echo.NotFoundHandler)
-	r.app.Echo.Router().Find(req.Method, path, c)
-	if err := decodeParams(c); err != nil {
-		return err
-	}
-	return c.Handler()(c)
-}
-
-// decodeParams percent-decodes the path parameters once, for every route
-// (resources and plugins alike), before anything reads them (RES-02): the
-// router matches the raw path, so "alice%40example.com" and
-// "alice@example.com" must name the same account everywhere.
-func decodeParams(c echo.Context) error {
-	names, raw := c.ParamNames(), c.ParamValues()
-	if len(raw) == 0 {
-		return nil
-	}
-	vals := make([]string, len(raw))
-	for i, v := range raw {
-		u, err := url.PathUnescape(v)
-		if err != nil {
-			name := ""
-			if i < len(names) {
-				name = names[i]
-			}
-			return Invalid("path", name, "Invalid percent-encoding in the URL path.")
-		}
-		vals[i] = u
-	}
-	c.SetParamValues(vals...)
-	return nil
-}
-
-func acceptsJSON(accept string) bool {
-	for _, part := range strings.Split(accept, ",") {
-		mt := strings.ToLower(strings.TrimSpace(strings.Split(part, ";")[0]))
-		switch mt {
-		case "", "*/*", "application/*", "application/json":
-			return true
-		}
-	}
-	return false
-}
-
-// maxDrain is how much of a too-large body is read and thrown away so
-// that the client, still sending, reads the 413 instead of a connection
-// reset; past it the connection is closed.
-const maxDrain = 64 << 20
-
-func (a *App) readBody(r *Request) error {
-	req := r.c.Request()
-	if req.Body == nil || req.Body == http.NoBody {
-		if req.ContentLength > a.opts.maxBody {
-			return TooLarge()
-		}
-		return nil
-	}
-	if req.ContentLength > a.opts.maxBody {
-		return tooLarge(r, req.Body)
-	}
-	body := req.Body
-	if a.opts.bodyTimeout > 0 && req.Context().Value(batchKey{}) == nil {
-		// A client that sends its body slowly, or stops, would hold the
-		// connection and its goroutine for as long as it likes.
-		rc := http.NewResponseController(r.c.Response().Writer)
-		if rc.SetReadDeadline(time.Now().Add(a.opts.bodyTimeout)) == nil {
-			defer rc.SetReadDeadline(time.Time{}) //nolint:errcheck // the connection is being read
-		}
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(r.c.Response().Writer, body, a.opts.maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(r, body)
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			r.ResponseHeader().Set("Connection", "close")
-			return &Error{Status: http.StatusRequestTimeout, Errno: ErrnoUndefined,
-				Message: fmt.Sprintf("The request body did not arrive within %s.", a.opts.bodyTimeout)}
-		}
-		return Invalid("body", "", "Could not read the request body.")
-	}
-	r.body = b
-	return nil
-}
-
-// tooLarge reads what is left of a refused body (up to maxDrain) and
-// answers 413 on a connection that is then closed.
-func tooLarge(r *Request, body io.Reader) error {
-	if r.c.Request().Context().Value(batchKey{}) == nil {
-		// Drain so that a client still sending reads the answer, but
-		// never wait long for a body that may never come (a length
-		// announced far beyond what is sent).
-		rc := http.NewResponseController(r.c.Response().Writer)
-		rc.SetReadDeadline(time.Now().Add(drainFor))
-		io.CopyN(io.Discard, body, maxDrain)
-		rc.SetReadDeadline(time.Time{})
-		r.ResponseHeader().Set("Connection", "close")
-	}
-	return TooLarge()
-}
-
-// drainFor bounds the time tooLarge spends draining a refused body.
-const drainFor = 300 * time.Millisecond
 
 func (a *App) preflight(c echo.Context, allow string) error {
 	req := c.Request()
