@@ -182,6 +182,10 @@ func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in pu
 	uri := chain[0].URI
 	pc, wb := in.pc, in.body
 	var out putOutput
+	var sent *dataCopy
+	if wb.hasData {
+		sent = newDataCopy(wb.data, in.dataText)
+	}
 	err := a.pipeline(r, steps{
 		write: true, run: in.run,
 		load: loader(res, m, id),
@@ -233,9 +237,14 @@ func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in pu
 			if v, ok := data["id"]; ok && v != id {
 				return nil, Invalid("body", "data.id", "Object id does not match existing object")
 			}
-			newObj := copyData(data)
-			if wb.hasData && in.dataText != nil {
-				storage.WithClientOrder(newObj, in.dataText)
+			var newObj storage.Object
+			if wb.hasData && !(in.merge && old != nil) {
+				newObj = sent.take()
+			} else {
+				newObj = copyData(data)
+				if wb.hasData && in.dataText != nil {
+					storage.WithClientOrder(newObj, in.dataText)
+				}
 			}
 			newObj["id"] = id
 			setSentTimestamp(newObj, data, old)

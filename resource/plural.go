@@ -234,6 +234,7 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 			}
 			return nil
 		}
+		created := newDataCopy(wb.data, storage.RawField(r.body, "data"))
 		err := a.pipeline(r, steps{
 			write: true,
 			load: func(tx storage.Tx) (storage.Object, error) {
@@ -304,7 +305,7 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 					out, err = a.objectBody(r, tx, res, chain, old, acl)
 					return nil, err
 				}
-				newObj := storage.WithClientOrder(copyData(wb.data), storage.RawField(r.body, "data"))
+				newObj := created.take()
 				newObj["id"] = id
 				setSentTimestamp(newObj, wb.data, nil)
 				acl := storage.ACL{}

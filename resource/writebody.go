@@ -152,3 +152,35 @@ func setSentTimestamp(obj, sent, old storage.Object) {
 	}
 	obj["last_modified"] = ts
 }
+
+// dataCopy is a body's data copied, with the client's key order, before
+// the write transaction: for a body of megabytes the copy and the reading
+// of its text take a tenth of a second that bolt's one writer (or a
+// PostgreSQL group holding its list) would otherwise wait for. The
+// transaction's first run takes that copy; a run again (a conflict, a
+// PostgreSQL group run again) makes its own, as the first may have been
+// changed.
+type dataCopy struct {
+	data  storage.Object
+	text  []byte
+	ready storage.Object
+}
+
+func newDataCopy(data storage.Object, text []byte) *dataCopy {
+	d := &dataCopy{data: data, text: text}
+	d.ready = d.make()
+	return d
+}
+
+func (d *dataCopy) make() storage.Object {
+	return storage.WithClientOrder(copyData(d.data), d.text)
+}
+
+// take returns the copy made ahead the first time, a new one afterwards.
+func (d *dataCopy) take() storage.Object {
+	if o := d.ready; o != nil {
+		d.ready = nil
+		return o
+	}
+	return d.make()
+}

@@ -153,9 +153,11 @@ func appendObject(b []byte, m map[string]any, tmpls [][]byte) ([]byte, error) {
 	sorted := isSortedOnly(tmpls)
 	var one [1][]byte
 	var cached []orderField
+	var own *Order
 	if sorted {
 		tmpls = nil
-	} else if own, ok := m[OrderKey].(*Order); ok {
+	} else if o, ok := m[OrderKey].(*Order); ok {
+		own = o
 		if own.more == nil {
 			one[0] = own.first
 			tmpls = one[:]
@@ -233,6 +235,13 @@ func appendObject(b []byte, m map[string]any, tmpls [][]byte) ([]byte, error) {
 		if len(tmpls) == 0 {
 			for k := range m {
 				if k != OrderKey {
+					rest = append(rest, k)
+				}
+			}
+		} else if done == nil && cached != nil {
+			// The object's own text alone: the keys it does not hold.
+			for k := range m {
+				if k != OrderKey && !own.has(k) {
 					rest = append(rest, k)
 				}
 			}

@@ -38,6 +38,9 @@ type Order struct {
 	// an object is encoded several times (stored, answered, embedded in a
 	// history entry) from the same text.
 	parsed atomic.Pointer[[]orderField]
+	// keys holds the keys of first once an encoder needed to know which
+	// keys of its object first leaves out (those go after, sorted).
+	keys atomic.Pointer[map[string]struct{}]
 }
 
 // orderField is one key of a template and the text of its value.
@@ -68,6 +71,34 @@ func (o *Order) fields() []orderField {
 	return out
 }
 
+// smallOrder is the number of keys up to which an encoder finds a key
+// among the fields of first by reading them all, without a set.
+const smallOrder = 16
+
+// has tells whether the first template holds key k.
+func (o *Order) has(k string) bool {
+	f := o.fields()
+	if len(f) <= smallOrder {
+		for _, x := range f {
+			if x.key == k {
+				return true
+			}
+		}
+		return false
+	}
+	if p := o.keys.Load(); p != nil {
+		_, ok := (*p)[k]
+		return ok
+	}
+	set := make(map[string]struct{}, len(f))
+	for _, x := range f {
+		set[x.key] = struct{}{}
+	}
+	o.keys.Store(&set)
+	_, ok := set[k]
+	return ok
+}
+
 // texts returns the templates in order.
 func (o *Order) texts() [][]byte {
 	if o.more == nil {
@@ -95,8 +126,18 @@ func WithClientOrder(obj map[string]any, raw []byte) map[string]any {
 	if raw == nil || hasDuplicateKeys(raw) {
 		return obj
 	}
-	return WithOrder(obj, raw)
+	WithOrder(obj, raw)
+	if len(raw) >= primeOrder {
+		// Read the text now, in the caller's time, rather than in the
+		// first encoding's, which may run in a write transaction.
+		obj[OrderKey].(*Order).has("")
+	}
+	return obj
 }
+
+// primeOrder is the size of a client's text from which WithClientOrder
+// reads it at once.
+const primeOrder = 4 << 10
 
 // ThenClientOrder is thenOrder for JSON text sent by a client.
 func ThenClientOrder(obj map[string]any, raw []byte) map[string]any {

@@ -1,6 +1,10 @@
 package storage
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestAppendJSONKeyOrder(t *testing.T) {
 	dec := func(s string) map[string]any {
@@ -80,5 +84,60 @@ func TestAppendJSONKeyOrder(t *testing.T) {
 	}
 	if RawField([]byte(`{"a":1,"data":{"x":[1,2]},"z":2}`), "data") == nil || string(RawField([]byte(`{"data" : {"x":[1,2]} }`), "data")) != `{"x":[1,2]}` {
 		t.Error("RawField")
+	}
+}
+
+// TestAppendJSONKeyOrderSizes checks the hint's order against objects of
+// every size the encoder treats apart: a few keys (read in a loop), more
+// than smallOrder (a set, kept with the hint), and a client text of at
+// least primeOrder bytes (read when the hint is set).
+func TestAppendJSONKeyOrderSizes(t *testing.T) {
+	for _, size := range []int{3, smallOrder + 1, 400} {
+		for _, client := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d keys, client %v", size, client), func(t *testing.T) {
+				// The hint lists k<size-1> down to k0; the value lacks k1
+				// and has three keys the hint does not.
+				text := []byte("{")
+				value := map[string]any{"id": "r1", "last_modified": int64(7), "aa": true}
+				var want []byte
+				for i := size - 1; i >= 0; i-- {
+					k := fmt.Sprintf("k%d", i)
+					if i < size-1 {
+						text = append(text, ',')
+					}
+					text = fmt.Appendf(text, `%q:"%s-value-of-some-length"`, k, k)
+					if i != 1 {
+						value[k] = k
+						want = fmt.Appendf(want, `%q:%q,`, k, k)
+					}
+				}
+				text = append(text, '}')
+				want = append([]byte("{"), want...)
+				want = append(want, `"aa":true,"id":"r1","last_modified":7}`...)
+				if client {
+					if size == 400 && len(text) < primeOrder {
+						t.Fatalf("the text (%d bytes) is too short to be read ahead", len(text))
+					}
+					WithClientOrder(value, text)
+				} else {
+					WithOrder(value, text)
+				}
+				for range 2 {
+					got, err := AppendJSON(nil, value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if string(got) != string(want) {
+						t.Fatalf("got  %s\nwant %s", got, want)
+					}
+				}
+				// A key added after the hint was read goes with the rest.
+				value["k1"] = "back"
+				got, _ := AppendJSON(nil, value)
+				if !strings.Contains(string(got), `"k2":"k2","k1":"back","k0":"k0"`) {
+					t.Errorf("k1 not in the hint's place: %s", got)
+				}
+			})
+		}
 	}
 }
