@@ -127,10 +127,10 @@ func WithClientOrder(obj map[string]any, raw []byte) map[string]any {
 		return obj
 	}
 	WithOrder(obj, raw)
-	if len(raw) >= primeOrder {
+	if o, ok := obj[OrderKey].(*Order); ok && len(raw) >= primeOrder {
 		// Read the text now, in the caller's time, rather than in the
 		// first encoding's, which may run in a write transaction.
-		obj[OrderKey].(*Order).has("")
+		o.has("")
 	}
 	return obj
 }

@@ -67,6 +67,10 @@ func TestAppendJSONKeyOrder(t *testing.T) {
 	if dataKeys(o) != 2 || !Equal(o, dec(`{"a":2,"b":1}`)) {
 		t.Error("the hint is no data")
 	}
+	// No object, no hint, whatever the text's size.
+	if WithClientOrder(nil, make([]byte, primeOrder)) != nil {
+		t.Error("a hint on no object")
+	}
 	// Client text that repeats a key is not used as a hint.
 	m := dec(`{"a":1,"b":2}`)
 	WithClientOrder(m, []byte(`{"b":0,"a":1,"a":2}`))
