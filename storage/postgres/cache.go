@@ -143,6 +143,10 @@ type cachedRow struct {
 // cache is the per-instance read cache; the zero value is disabled.
 type cache struct {
 	max int
+	// maxBytes bounds rowBytes and pageBytes together, the bytes of the
+	// rows and pages kept (cachebytes.go).
+	maxBytes            int
+	rowBytes, pageBytes int
 
 	mu         sync.RWMutex
 	enabled    bool
@@ -184,7 +188,7 @@ type cache struct {
 }
 
 func newCache(max int) *cache {
-	c := &cache{max: max}
+	c := &cache{max: max, maxBytes: defaultCacheBytes}
 	c.reset(false)
 	return c
 }
@@ -200,6 +204,7 @@ func (c *cache) reset(enabled bool) {
 	c.counts = map[string]map[string]int{}
 	c.stamps = map[string]int64{}
 	c.pages = map[string]map[string]*cachedPage{}
+	c.rowBytes, c.pageBytes = 0, 0
 	c.mu.Unlock()
 }
 
@@ -415,15 +420,16 @@ func (c *cache) invalidateLocked(t *touched) {
 		c.counts = map[string]map[string]int{}
 		c.stamps = map[string]int64{}
 		c.pages = map[string]map[string]*cachedPage{}
+		c.rowBytes, c.pageBytes = 0, 0
 	}
 	for _, l := range t.stamps {
 		delete(c.stamps, l)
 	}
 	for _, k := range t.objects.list {
-		delete(c.objects, k)
+		c.dropRow(k)
 		delete(c.counts, listID(k.resource, k.parent))
 		delete(c.stamps, listID(k.resource, k.parent))
-		delete(c.pages, listID(k.resource, k.parent))
+		c.dropPages(listID(k.resource, k.parent))
 	}
 	if t.allACLs {
 		c.acls = map[string]storage.ACL{}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -375,5 +376,41 @@ func TestCacheInWriteTransactions(t *testing.T) {
 	})
 	if ok := view(t, b, func(tx storage.Tx) (bool, error) { return tx.Exists(cols, "c") }); !ok {
 		t.Error("the commit did not replace the cached absence")
+	}
+}
+
+// TestCacheLeavesLargeRowsOut: with CacheBytes set, a record larger than
+// a 64th of it is read from the database each time, while a small one is
+// answered from the cache; both read back whole.
+func TestCacheLeavesLargeRowsOut(t *testing.T) {
+	pg := pgtest.Start(t)
+	b, err := postgres.Open(context.Background(), pg.NewDatabase(t), postgres.Options{MaxConns: 8, CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	pgtest.WaitCache(t, b)
+	large := strings.Repeat("x", 20<<10)
+	update(t, b, func(tx storage.Tx) error {
+		if _, err := tx.Create(recs, storage.Object{"id": "large", "text": large}); err != nil {
+			return err
+		}
+		_, err := tx.Create(recs, storage.Object{"id": "small", "text": "x"})
+		return err
+	})
+	for _, c := range []struct {
+		id   string
+		hits uint64
+	}{{"large", 0}, {"small", 2}} {
+		hits, _ := b.CacheStats()
+		for range 3 {
+			o := view(t, b, func(tx storage.Tx) (storage.Object, error) { return tx.Get(recs, c.id) })
+			if o["text"] != map[string]string{"large": large, "small": "x"}[c.id] {
+				t.Fatalf("%s read back as %.40v", c.id, o["text"])
+			}
+		}
+		if after, _ := b.CacheStats(); after-hits != c.hits {
+			t.Errorf("%s: %d reads of 3 from the cache, want %d", c.id, after-hits, c.hits)
+		}
 	}
 }

@@ -19,8 +19,8 @@ func TestCommittingKeepsKeysOut(t *testing.T) {
 	acl := "/buckets/b"
 	fill := func() {
 		gen := c.gen.Load()
-		keep(c, objectsOf, obj, cachedRow{found: false}, gen)
-		keep(c, objectsOf, other, cachedRow{found: false}, gen)
+		c.keepRow(obj, cachedRow{found: false}, gen)
+		c.keepRow(other, cachedRow{found: false}, gen)
 		c.putACLs([]string{acl}, map[string]storage.ACL{}, gen)
 	}
 	cached := func() (o, oth, a bool) {

@@ -30,6 +30,8 @@ type cachedPage struct {
 	rows []pageRow
 	enc  [][]byte
 	ts   int64
+	// size is what the page counts in the cache's bytes (pageSize).
+	size int
 }
 
 // pageRow is a stored row of a cached page.
@@ -141,16 +143,40 @@ func (c *cache) keepPage(list, key string, rows []pageRow, ts int64, gen uint64)
 	if !c.enabled || c.gen.Load() != gen || c.pendingLocked(list) {
 		return
 	}
-	m := c.pages[list]
-	if m == nil || len(m) >= maxPagesPerList {
-		trim(c.pages, maxPageLists)
-		m = map[string]*cachedPage{}
-		c.pages[list] = m
-	}
 	if rows == nil {
 		rows = []pageRow{}
 	}
-	m[key] = &cachedPage{rows: rows, ts: ts}
+	p := &cachedPage{rows: rows, ts: ts}
+	p.size = pageSize(p)
+	if c.tooLarge(p.size) {
+		return
+	}
+	m := c.pages[list]
+	if m == nil || len(m) >= maxPagesPerList {
+		c.dropPages(list)
+		if len(c.pages) >= maxPageLists {
+			n := maxPageLists / 8
+			for l := range c.pages {
+				c.dropPages(l)
+				if n--; n <= 0 {
+					break
+				}
+			}
+		}
+		m = map[string]*cachedPage{}
+	}
+	if old, ok := m[key]; ok {
+		c.pageBytes -= old.size
+		delete(m, key)
+	}
+	c.makeRoom(p.size)
+	if c.pages[list] == nil {
+		// A new list's map, or the list's pages dropped to make room.
+		c.pages[list] = m
+		clear(m)
+	}
+	m[key] = p
+	c.pageBytes += p.size
 }
 
 // keepEncoded attaches the objects' JSON to a kept page, unless anything
@@ -158,9 +184,21 @@ func (c *cache) keepPage(list, key string, rows []pageRow, ts int64, gen uint64)
 func (c *cache) keepEncoded(list, key string, enc [][]byte, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p, ok := c.pages[list][key]; ok && c.enabled && c.gen.Load() == gen && len(p.rows) == len(enc) {
-		p.enc = enc
+	p, ok := c.pages[list][key]
+	if !ok || !c.enabled || c.gen.Load() != gen || len(p.rows) != len(enc) || p.enc != nil {
+		return
 	}
+	n := 0
+	for _, e := range enc {
+		n += len(e)
+	}
+	if c.tooLarge(p.size+n) || c.rowBytes+c.pageBytes+n > c.maxBytes {
+		// Served from the rows, encoded each time.
+		return
+	}
+	p.enc = enc
+	p.size += n
+	c.pageBytes += n
 }
 
 var _ storage.RawLister = (*pgTx)(nil)

@@ -23,6 +23,9 @@ type Options struct {
 	// principals); 0 means 50,000 and a negative value turns the cache
 	// off.
 	CacheEntries int
+	// CacheBytes bounds the stored JSON the read cache keeps in rows and
+	// list pages (cachebytes.go); 0 means 64 MiB.
+	CacheBytes int
 	// WriteGroups is how many combined write transactions may run at
 	// once (combine.go); 0 means 1 (measured best: groups writing one
 	// list only wait for each other's lock) and a negative value runs every write
@@ -247,6 +250,9 @@ func Open(ctx context.Context, url string, opts Options) (*Backend, error) {
 				max = 50000
 			}
 			b.cache = newCache(max)
+			if opts.CacheBytes > 0 {
+				b.cache.maxBytes = opts.CacheBytes
+			}
 			b.cache.watch = &watchers{layouts: b.layouts, fns: map[int]func(storage.Change){}}
 			lctx, cancel := context.WithCancel(context.Background())
 			b.stopListen = cancel

@@ -193,7 +193,7 @@ func (t *pgTx) cachedRow(ref storage.Ref, id string) (cachedRow, error) {
 	gen := t.cache.gen.Load()
 	r, err := t.storedRow(ref, id, false)
 	if err == nil {
-		keep(t.cache, objectsOf, k, r, gen)
+		t.cache.keepRow(k, r, gen)
 	}
 	return r, err
 }

@@ -14,7 +14,8 @@ import (
 // closest known one (row 5), and so are principals that match nobody (a
 // system principal in the wrong case, a comma-separated list); a file
 // without a [nimbus] section or with a bind_port that is no port is
-// refused, and `nimbus settings` shows every setting with its value in
+// refused, and so is a PostgreSQL read cache bound below 1 MiB;
+// `nimbus settings` shows every setting with its value in
 // effect and its source, secrets masked (row 7).
 func TestConfigTraps(t *testing.T) {
 	if testing.Short() {
@@ -53,6 +54,11 @@ func TestConfigTraps(t *testing.T) {
 		if code, out := runBinary(t, bin, "--ini", portINI, "serve"); code != 1 || !strings.Contains(out, `setting bind_port: "`+port+`" is not a port number`) {
 			t.Errorf("bind_port = %s: exit %d %s", port, code, out)
 		}
+	}
+	cacheINI := filepath.Join(dir, "cache.ini")
+	os.WriteFile(cacheINI, []byte("[nimbus]\nstorage_backend = postgresql\nstorage_url = postgresql://u@127.0.0.1:1/x\nstorage_cache_bytes = 1000\n"), 0o600)
+	if code, out := runBinary(t, bin, "--ini", cacheINI, "serve"); code != 1 || !strings.Contains(out, "setting storage_cache_bytes: 1000 is below 1048576") {
+		t.Errorf("storage_cache_bytes = 1000: exit %d %s", code, out)
 	}
 	noSection := filepath.Join(dir, "flat.ini")
 	os.WriteFile(noSection, []byte("paginate_by = 10\nmultiauth.policies = basicauth\n"), 0o600)

@@ -57,12 +57,16 @@ func openBackend(s *config.Settings) (storage.Backend, error) {
 		}
 		size := s.IntOr("storage_pool_size", 25) + s.IntOr("storage_max_overflow", 5)
 		entries := s.IntOr("storage_cache_entries", 50000)
+		cacheBytes := s.IntOr("storage_cache_bytes", 64<<20)
+		if cacheBytes < 1<<20 {
+			return nil, fmt.Errorf("config: setting storage_cache_bytes: %d is below 1048576 (1 MiB); storage_cache_entries = 0 turns the cache off", cacheBytes)
+		}
 		if entries <= 0 {
 			entries = -1 // off
 		}
 		b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: int32(size),
 			PoolTimeout:  time.Duration(s.IntOr("storage_pool_timeout", 30)) * time.Second,
-			CacheEntries: entries})
+			CacheEntries: entries, CacheBytes: cacheBytes})
 		if errors.Is(err, postgres.ErrSchemaMissing) {
 			return nil, fmt.Errorf("%v (nimbus --ini <file> migrate)", err)
 		}
