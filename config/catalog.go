@@ -28,6 +28,8 @@ var Core = []Known{
 	{"request_body_timeout_seconds", "30", "time a request body may take to arrive (408 beyond; 0: no limit)"},
 	{"request_body_budget_bytes", "33554432", "bytes of bodies of 64 KiB or more served at once; others wait (0: no limit)"},
 	{"request_body_wait_seconds", "30", "longest wait for that budget (503 with Retry-After beyond)"},
+	{"response_budget_bytes", "67108864", "bytes of answers of 64 KiB or more being written at once; others wait up to a second, then 503 (0: no limit)"},
+	{"response_send_timeout_seconds", "60", "time a client has to take each 256 KiB of a large answer before its connection is closed (0: no limit)"},
 	{"heartbeat_timeout_seconds", "10", "time a heartbeat check may take"},
 	{"log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"},
 	{"log_format", "text", "text or json"},

@@ -83,6 +83,8 @@ type App struct {
 
 	// unavailable keeps "backend unavailable" to a line a second.
 	unavailable warnLimiter
+	// overBudget does the same for the refusals of the memory budgets.
+	overBudget warnLimiter
 
 	tokenKey []byte
 	tokenMAC *MAC
@@ -97,6 +99,9 @@ type App struct {
 	// bodies bounds the memory of the large request bodies served at
 	// once (bodybudget.go); nil when the budget is off.
 	bodies *bodyBudget
+	// answers bounds the memory of the large answers being written
+	// (answerbudget.go).
+	answers *bodyBudget
 	// requests are the requests being served, which a flush waits for
 	// (inflight.go).
 	requests requestEpochs

@@ -27,14 +27,26 @@ type bodyBudget struct {
 	sem  *semaphore.Weighted
 	size int64
 	wait time.Duration
+	// what the budget bounds, for the server's log.
+	what string
 }
 
-func newBodyBudget(size int64, wait time.Duration) *bodyBudget {
+func newBodyBudget(what string, size int64, wait time.Duration) *bodyBudget {
 	if size <= 0 {
 		return nil
 	}
-	return &bodyBudget{sem: semaphore.NewWeighted(size), size: size, wait: wait}
+	return &bodyBudget{sem: semaphore.NewWeighted(size), size: size, wait: wait, what: what}
 }
+
+// overBudget is the 503 of a request that waited too long for its share:
+// the server is busy, not its storage, and its log says which.
+type overBudget struct {
+	e    *Error
+	what string
+}
+
+func (o overBudget) Error() string { return o.e.Error() }
+func (o overBudget) Unwrap() error { return o.e }
 
 // take waits for n bytes of the budget (all of it when n is larger) and
 // returns the function that gives them back (one that does nothing when
@@ -53,7 +65,7 @@ func (b *bodyBudget) take(ctx context.Context, n int64) (func(), error) {
 				// The client went away while it waited.
 				return nil, ClientClosed()
 			}
-			return nil, Unavailable()
+			return nil, overBudget{Unavailable(), b.what}
 		}
 	}
 	return func() { b.sem.Release(n) }, nil

@@ -413,7 +413,11 @@ func (a *App) handleError(err error, c echo.Context) {
 			a.Logger.Error("request failed", "error", err.Error(), "path", req.URL.Path)
 		}
 	}
-	if e.Status == 503 {
+	var ob overBudget
+	switch {
+	case e.Status == 503 && errors.As(err, &ob):
+		a.overBudget.warn(a.Logger, "busy: a large body or answer waited too long for its share of memory", "setting", ob.what)
+	case e.Status == 503:
 		a.unavailable.warn(a.Logger, "backend unavailable", "error", err.Error())
 	}
 	requestOf(c).errno = e.Errno

@@ -165,7 +165,7 @@ func (r *Request) Redirect(status int, url string) error { return r.c.Redirect(s
 
 // Blob answers with bytes of a content type.
 func (r *Request) Blob(status int, contentType string, b []byte) error {
-	return r.c.Blob(status, contentType, b)
+	return r.writeAnswer(status, contentType, b)
 }
 
 // HTML answers with an HTML page.
@@ -327,7 +327,7 @@ func (r *Request) JSON(status int, v any) error {
 		r.c.Response().WriteHeader(status)
 		return nil
 	}
-	return r.c.Blob(status, "application/json", b)
+	return r.writeAnswer(status, "application/json", b)
 }
 
 // BodyObject decodes the body as a JSON object ({} when empty).
