@@ -183,7 +183,9 @@ func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in pu
 	pc, wb := in.pc, in.body
 	var out putOutput
 	var sent *dataCopy
-	if wb.hasData {
+	if wb.hasData && !in.merge {
+		// A replacement's data is the body's whatever is stored: copied
+		// now. A merge's depends on the stored version.
 		sent = newDataCopy(wb.data, in.dataText)
 	}
 	err := a.pipeline(r, steps{
@@ -238,7 +240,7 @@ func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in pu
 				return nil, Invalid("body", "data.id", "Object id does not match existing object")
 			}
 			var newObj storage.Object
-			if wb.hasData && !(in.merge && old != nil) {
+			if sent != nil {
 				newObj = sent.take()
 			} else {
 				newObj = copyData(data)
