@@ -50,7 +50,9 @@ func acceptsJSON(accept string) bool {
 // reset; past it the connection is closed.
 const maxDrain = 64 << 20
 
-func (a *App) readBody(r *Request) error {
+// readBody reads the body of r within the size and time limits, taking
+// its share of the bodies' budget as it arrives when s is not nil.
+func (a *App) readBody(r *Request, s *bodyShare) error {
 	req := r.c.Request()
 	if req.Body == nil || req.Body == http.NoBody {
 		if req.ContentLength > a.opts.maxBody {
@@ -68,13 +70,30 @@ func (a *App) readBody(r *Request) error {
 		rc := http.NewResponseController(r.c.Response().Writer)
 		if rc.SetReadDeadline(time.Now().Add(a.opts.bodyTimeout)) == nil {
 			defer rc.SetReadDeadline(time.Time{}) //nolint:errcheck // the connection is being read
+			if s != nil {
+				s.waited = func() {
+					rc.SetReadDeadline(time.Now().Add(a.opts.bodyTimeout)) //nolint:errcheck // as above
+				}
+			}
 		}
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(r.c.Response().Writer, body, a.opts.maxBody))
+	var in io.Reader = body
+	if s != nil {
+		in = &chargedReader{r: body, s: s, length: req.ContentLength}
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(r.c.Response().Writer, io.NopCloser(in), a.opts.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ob overBudget
+		var e *Error
+		switch {
+		case errors.As(err, &mbe):
 			return tooLarge(r, body)
+		case errors.As(err, &ob):
+			drain(r, body)
+			return ob
+		case errors.As(err, &e):
+			return e
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			r.ResponseHeader().Set("Connection", "close")
@@ -90,9 +109,17 @@ func (a *App) readBody(r *Request) error {
 // tooLarge reads what is left of a refused body (up to maxDrain) and
 // answers 413 on a connection that is then closed.
 func tooLarge(r *Request, body io.Reader) error {
+	drain(r, body)
+	return TooLarge()
+}
+
+// drain reads what is left of a body refused before it was read whole
+// (up to maxDrain, for at most drainFor), so that a client still sending
+// reads the answer instead of a connection reset, and closes the
+// connection after the answer.
+func drain(r *Request, body io.Reader) {
 	if r.c.Request().Context().Value(batchKey{}) == nil {
-		// Drain so that a client still sending reads the answer, but
-		// never wait long for a body that may never come (a length
+		// Never wait long for a body that may never come (a length
 		// announced far beyond what is sent).
 		rc := http.NewResponseController(r.c.Response().Writer)
 		rc.SetReadDeadline(time.Now().Add(drainFor))
@@ -100,7 +127,6 @@ func tooLarge(r *Request, body io.Reader) error {
 		rc.SetReadDeadline(time.Time{})
 		r.ResponseHeader().Set("Connection", "close")
 	}
-	return TooLarge()
 }
 
 // drainFor bounds the time tooLarge spends draining a refused body.
