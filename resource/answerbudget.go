@@ -74,7 +74,7 @@ func (r *Request) writeAnswer(status int, contentType string, b []byte) error {
 func (a *App) answerCut(r *Request, err error) error {
 	var ne interface{ Timeout() bool }
 	if errors.As(err, &ne) && ne.Timeout() {
-		a.Logger.Warn("answer not taken by the client in time: connection closed",
+		a.cutAnswers.warn(a.Logger, "answer not taken by the client in time: connection closed",
 			"path", r.c.Request().URL.Path, "timeout", a.opts.sendTimeout.String())
 	}
 	return nil

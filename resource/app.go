@@ -85,6 +85,8 @@ type App struct {
 	unavailable warnLimiter
 	// overBudget does the same for the refusals of the memory budgets.
 	overBudget warnLimiter
+	// cutAnswers does the same for the answers clients did not take.
+	cutAnswers warnLimiter
 
 	tokenKey []byte
 	tokenMAC *MAC
@@ -127,6 +129,8 @@ func New(settings *config.Settings, backend storage.Backend, logger *slog.Logger
 		Logger:         logger,
 		Version:        "0.1.0",
 		unavailable:    warnLimiter{period: time.Second},
+		overBudget:     warnLimiter{period: time.Second},
+		cutAnswers:     warnLimiter{period: time.Second},
 		resources:      map[string]*Resource{},
 		capabilities:   map[string]map[string]any{},
 		publicSettings: map[string]any{},
