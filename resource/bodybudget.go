@@ -76,11 +76,11 @@ func (b *bodyBudget) take(ctx context.Context, n int64) (func(), error) {
 }
 
 // admitBody reads r's body, a request of its own (outer: a sub-request's
-// body is a part of its batch's) taking its share of the budget as the
-// body arrives (bodyShare): a client that announces a large body and
-// sends it slowly, or never, holds only what it sent. The returned
-// function, never nil, gives the share back once the request has been
-// answered.
+// body is a part of its batch's) taking its share of the budget once
+// bodyBudgetFloor bytes have arrived (chargedReader): a client that
+// announces a large body and sends less than that holds nothing. The
+// returned function, never nil, gives the share back once the request has
+// been answered.
 func (a *App) admitBody(r *Request, outer bool) (func(), error) {
 	var s *bodyShare
 	if outer && a.bodies != nil {
@@ -95,10 +95,10 @@ func (a *App) admitBody(r *Request, outer bool) (func(), error) {
 }
 
 // bodyShare is what one request holds of a budget: nothing while its
-// body is under bodyBudgetFloor, then the body's size, taken before each
-// piece is read. The bytes a body holds in memory are then always counted:
-// they arrived under the share. Its waits share one deadline, the
-// budget's wait from the first.
+// body is under bodyBudgetFloor, then at least what has arrived, taken
+// before it is read, so that a body in memory past the floor is always
+// counted. Its waits share one deadline, the budget's wait from the
+// first.
 type bodyShare struct {
 	b        *bodyBudget
 	ctx      context.Context
