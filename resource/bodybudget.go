@@ -3,6 +3,7 @@ package resource
 import (
 	"context"
 	"io"
+	"net/http"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -83,16 +84,25 @@ func (b *bodyBudget) take(ctx context.Context, n int64) (func(), error) {
 // been answered.
 func (a *App) admitBody(r *Request, outer bool) (func(), error) {
 	var s *bodyShare
-	if outer && a.bodies != nil {
+	if req := r.c.Request(); outer && a.bodies != nil && req.Body != nil && req.Body != http.NoBody &&
+		(req.ContentLength < 0 || req.ContentLength >= bodyBudgetFloor) {
+		// Only a body that may reach the floor needs a share: most
+		// requests have none, or a small one.
 		s = &bodyShare{b: a.bodies, ctx: r.Ctx()}
 	}
 	if err := a.readBody(r, s); err != nil {
 		s.release()
 		r.body = nil
-		return func() {}, err
+		return noRelease, err
+	}
+	if s == nil {
+		return noRelease, nil
 	}
 	return s.release, nil
 }
+
+// noRelease is the release of a request that holds no share.
+func noRelease() {}
 
 // bodyShare is what one request holds of a budget: nothing while its
 // body is under bodyBudgetFloor, then at least what has arrived, taken
