@@ -13,9 +13,11 @@
 //
 // A request goes through: recovery and logging, security and CORS headers,
 // end of service, the version prefix (App.pre, before routing); then
-// preflight, read-only mode, content negotiation, the body limit,
-// authentication and plugin request hooks (App.route, after routing); then
-// the handler. Every resource endpoint runs the same pipeline (pipeline.go)
+// preflight, read-only mode, content negotiation, the body limit and the
+// bodies' memory budget (bodybudget.go), authentication and plugin request
+// hooks (App.route, after routing); then the handler. Large answers are
+// written within a budget of their own, and a client that stops taking
+// them is cut (answerbudget.go). Every resource endpoint runs the same pipeline (pipeline.go)
 // in one storage transaction: load, authorize, validate (only after
 // authorization, CORE-21), preconditions, execute; it answers once the
 // transaction has committed and the after-commit listeners heard of the

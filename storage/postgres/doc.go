@@ -19,7 +19,8 @@
 // Each instance caches the rows requests read on every call (cache.go);
 // row triggers NOTIFY every instance of each change, and a read first
 // synchronises with the listening connection (listen.go), so the cache is
-// never stale.
+// never stale. What it keeps is bounded in entries and in bytes
+// (cachebytes.go).
 // Accounts are stored the way Kinto stores them, each under its own id as
 // parent_id.
 package postgres
