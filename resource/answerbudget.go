@@ -12,7 +12,7 @@ import (
 // that asks for a list of large records and never reads holds the answer
 // (and the connection) for as long as it likes. Forty such connections,
 // each asking for a 30 MB list, held 1.8 GB; a thousand would take any
-// machine down. So an answer of at least bodyBudgetFloor bytes, for a
+// machine down. So an answer of at least budgetFloor bytes, for a
 // request of its own (a batch's sub-answers are parts of the batch's),
 // takes its size from a budget (response_budget_bytes) while it is
 // written, waiting at most answerWait for it (it holds its bytes while it
@@ -33,7 +33,7 @@ const answerPiece = 256 << 10
 // sub-answers are written as they are.
 func (r *Request) writeAnswer(status int, contentType string, b []byte) error {
 	a := r.app
-	if len(b) < bodyBudgetFloor || r.c.Request().Context().Value(batchKey{}) != nil {
+	if len(b) < budgetFloor || r.c.Request().Context().Value(batchKey{}) != nil {
 		return r.c.Blob(status, contentType, b)
 	}
 	release, err := a.answers.take(r.Ctx(), int64(len(b)))

@@ -100,10 +100,10 @@ type App struct {
 	inflight inflightWrites
 	// bodies bounds the memory of the large request bodies served at
 	// once (bodybudget.go); nil when the budget is off.
-	bodies *bodyBudget
+	bodies *byteBudget
 	// answers bounds the memory of the large answers being written
 	// (answerbudget.go).
-	answers *bodyBudget
+	answers *byteBudget
 	// requests are the requests being served, which a flush waits for
 	// (inflight.go).
 	requests requestEpochs

@@ -16,7 +16,7 @@ import (
 // that. Some dozens of such requests at once, from one client, took the
 // process past the machine's memory. So the bodies being served take their
 // size from a budget (request_body_budget_bytes): a request whose body
-// reaches bodyBudgetFloor bytes stops reading it until it holds its share
+// reaches budgetFloor bytes stops reading it until it holds its share
 // (its announced length, all at once), and gives it back once answered.
 // Smaller bodies, nearly every request, do not count. A request that
 // waits longer than request_body_wait_seconds is answered 503 with
@@ -25,10 +25,13 @@ import (
 // whole before waiting, 48 bodies of 8 MB sent at once held their 384 MB
 // (and the process peaked at 5.8 GB, against 3.7 GB now).
 
-// bodyBudgetFloor is the smallest body that counts against the budget.
-const bodyBudgetFloor = 64 << 10
+// budgetFloor is the smallest body (or answer, answerbudget.go) that
+// counts against its budget.
+const budgetFloor = 64 << 10
 
-type bodyBudget struct {
+// byteBudget bounds the bytes of the large bodies, or of the large
+// answers, being served at once.
+type byteBudget struct {
 	sem  *semaphore.Weighted
 	size int64
 	wait time.Duration
@@ -36,11 +39,11 @@ type bodyBudget struct {
 	what string
 }
 
-func newBodyBudget(what string, size int64, wait time.Duration) *bodyBudget {
+func newByteBudget(what string, size int64, wait time.Duration) *byteBudget {
 	if size <= 0 {
 		return nil
 	}
-	return &bodyBudget{sem: semaphore.NewWeighted(size), size: size, wait: wait, what: what}
+	return &byteBudget{sem: semaphore.NewWeighted(size), size: size, wait: wait, what: what}
 }
 
 // overBudget is the 503 of a request that waited too long for its share:
@@ -53,42 +56,33 @@ type overBudget struct {
 func (o overBudget) Error() string { return o.e.Error() }
 func (o overBudget) Unwrap() error { return o.e }
 
-// take waits for n bytes of the budget (all of it when n is larger) and
-// returns the function that gives them back (one that does nothing when
-// n does not count).
-func (b *bodyBudget) take(ctx context.Context, n int64) (func(), error) {
-	if b == nil || n < bodyBudgetFloor {
-		return func() {}, nil
+// take waits for n bytes of the budget (all of it when n is larger), as a
+// share of its own, and returns the function that gives them back (one
+// that does nothing when n does not count).
+func (b *byteBudget) take(ctx context.Context, n int64) (func(), error) {
+	if b == nil || n < budgetFloor {
+		return noRelease, nil
 	}
-	n = min(n, b.size)
-	if !b.sem.TryAcquire(n) {
-		wctx, cancel := context.WithTimeout(ctx, b.wait)
-		err := b.sem.Acquire(wctx, n)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				// The client went away while it waited.
-				return nil, ClientClosed()
-			}
-			return nil, overBudget{Unavailable(), b.what}
-		}
+	s := &budgetShare{b: b, ctx: ctx}
+	if err := s.growTo(n); err != nil {
+		return nil, err
 	}
-	return func() { b.sem.Release(n) }, nil
+	return s.release, nil
 }
 
 // admitBody reads r's body, a request of its own (outer: a sub-request's
 // body is a part of its batch's) taking its share of the budget once
-// bodyBudgetFloor bytes have arrived (chargedReader): a client that
+// budgetFloor bytes have arrived (chargedReader): a client that
 // announces a large body and sends less than that holds nothing. The
 // returned function, never nil, gives the share back once the request has
 // been answered.
 func (a *App) admitBody(r *Request, outer bool) (func(), error) {
-	var s *bodyShare
+	var s *budgetShare
 	if req := r.c.Request(); outer && a.bodies != nil && req.Body != nil && req.Body != http.NoBody &&
-		(req.ContentLength < 0 || req.ContentLength >= bodyBudgetFloor) {
+		(req.ContentLength < 0 || req.ContentLength >= budgetFloor) {
 		// Only a body that may reach the floor needs a share: most
 		// requests have none, or a small one.
-		s = &bodyShare{b: a.bodies, ctx: r.Ctx()}
+		s = &budgetShare{b: a.bodies, ctx: r.Ctx()}
 	}
 	if err := a.readBody(r, s); err != nil {
 		s.release()
@@ -104,13 +98,13 @@ func (a *App) admitBody(r *Request, outer bool) (func(), error) {
 // noRelease is the release of a request that holds no share.
 func noRelease() {}
 
-// bodyShare is what one request holds of a budget: nothing while its
-// body is under bodyBudgetFloor, then at least what has arrived, taken
+// budgetShare is what one request holds of a budget. For a body: nothing
+// while it is under budgetFloor, then at least what has arrived, taken
 // before it is read, so that a body in memory past the floor is always
 // counted. Its waits share one deadline, the budget's wait from the
 // first.
-type bodyShare struct {
-	b        *bodyBudget
+type budgetShare struct {
+	b        *byteBudget
 	ctx      context.Context
 	held     int64
 	deadline time.Time
@@ -120,7 +114,7 @@ type bodyShare struct {
 }
 
 // growTo makes the share n bytes (at most the whole budget).
-func (s *bodyShare) growTo(n int64) error {
+func (s *budgetShare) growTo(n int64) error {
 	n = min(n, s.b.size)
 	if n <= s.held {
 		return nil
@@ -148,14 +142,14 @@ func (s *bodyShare) growTo(n int64) error {
 }
 
 // release gives the share back; a nil share holds nothing.
-func (s *bodyShare) release() {
+func (s *budgetShare) release() {
 	if s != nil && s.held > 0 {
 		s.b.sem.Release(s.held)
 		s.held = 0
 	}
 }
 
-// chargedReader reads a body, taking its share once bodyBudgetFloor bytes
+// chargedReader reads a body, taking its share once budgetFloor bytes
 // have arrived (the first ones are counted then): the whole announced
 // length at once, so that bodies waiting for the budget never hold parts
 // of it (many large bodies each holding a part would wait for each other
@@ -163,13 +157,13 @@ func (s *bodyShare) release() {
 // share as it grows.
 type chargedReader struct {
 	r      io.Reader
-	s      *bodyShare
+	s      *budgetShare
 	length int64 // announced, -1 when unknown
 	read   int64
 }
 
 func (c *chargedReader) Read(p []byte) (int, error) {
-	if c.read >= bodyBudgetFloor {
+	if c.read >= budgetFloor {
 		if len(p) > chargeStep {
 			p = p[:chargeStep]
 		}
@@ -192,7 +186,7 @@ func (c *chargedReader) Read(p []byte) (int, error) {
 				p = p[:c.s.held-c.read]
 			}
 		}
-	} else if rest := bodyBudgetFloor - c.read; int64(len(p)) > rest {
+	} else if rest := budgetFloor - c.read; int64(len(p)) > rest {
 		// Up to the floor, uncounted; past it, counted first.
 		p = p[:rest]
 	}

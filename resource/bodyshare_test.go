@@ -31,20 +31,20 @@ func TestBodyShare(t *testing.T) {
 		{"a small body is never counted", 60_000, size, false, 60_000, false},
 		{"a large body fits", 200_000, 0, false, 200_000, false},
 		{"a body larger than the budget holds all of it", 1 << 20, 0, false, 1 << 20, false},
-		{"a large body waits at the floor, then is refused", 1 << 20, 250_000, true, bodyBudgetFloor, false},
+		{"a large body waits at the floor, then is refused", 1 << 20, 250_000, true, budgetFloor, false},
 		{"a large body waits until the budget is free", 200_000, 250_000, false, 200_000, true},
 	}
 	for _, tc := range cases {
 		for _, chunked := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s, chunked %v", tc.name, chunked), func(t *testing.T) {
-				b := newBodyBudget("request_body_budget_bytes", size, 100*time.Millisecond)
+				b := newByteBudget("request_body_budget_bytes", size, 100*time.Millisecond)
 				if tc.taken > 0 {
 					b.sem.Acquire(context.Background(), tc.taken) //nolint:errcheck // background context
 					if tc.freed {
 						time.AfterFunc(30*time.Millisecond, func() { b.sem.Release(tc.taken) })
 					}
 				}
-				s := &bodyShare{b: b, ctx: context.Background()}
+				s := &budgetShare{b: b, ctx: context.Background()}
 				waited := false
 				s.waited = func() { waited = true }
 				length := int64(tc.body)
@@ -61,10 +61,10 @@ func TestBodyShare(t *testing.T) {
 					t.Errorf("read %d bytes, at most %d", c.read, tc.maxRead)
 				}
 				if !tc.wantErr {
-					if want := min(int64(tc.body), size); tc.body >= bodyBudgetFloor && s.held < want || s.held > size {
+					if want := min(int64(tc.body), size); tc.body >= budgetFloor && s.held < want || s.held > size {
 						t.Errorf("holds %d for a body of %d", s.held, tc.body)
 					}
-					if tc.body < bodyBudgetFloor && s.held != 0 {
+					if tc.body < budgetFloor && s.held != 0 {
 						t.Errorf("a small body holds %d", s.held)
 					}
 				}

@@ -89,12 +89,12 @@ func (a *App) readOptions() error {
 	if budget < 0 || wait <= 0 {
 		return fmt.Errorf("config: settings request_body_budget_bytes must not be negative and request_body_wait_seconds must be positive")
 	}
-	a.bodies = newBodyBudget("request_body_budget_bytes", int64(budget), time.Duration(wait)*time.Second)
+	a.bodies = newByteBudget("request_body_budget_bytes", int64(budget), time.Duration(wait)*time.Second)
 	answers, send := s.IntOr("response_budget_bytes", 64<<20), s.IntOr("response_send_timeout_seconds", 60)
 	if answers < 0 || send < 0 {
 		return fmt.Errorf("config: settings response_budget_bytes and response_send_timeout_seconds must not be negative")
 	}
-	a.answers = newBodyBudget("response_budget_bytes", int64(answers), answerWait)
+	a.answers = newByteBudget("response_budget_bytes", int64(answers), answerWait)
 	o.sendTimeout = time.Duration(send) * time.Second
 	o.heartbeatTimeout = time.Duration(s.IntOr("heartbeat_timeout_seconds", 10)) * time.Second
 	o.scheme, o.host = s.String("http_scheme"), s.String("http_host")

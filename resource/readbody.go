@@ -52,7 +52,7 @@ const maxDrain = 64 << 20
 
 // readBody reads the body of r within the size and time limits, taking
 // its share of the bodies' budget as it arrives when s is not nil.
-func (a *App) readBody(r *Request, s *bodyShare) error {
+func (a *App) readBody(r *Request, s *budgetShare) error {
 	req := r.c.Request()
 	if req.Body == nil || req.Body == http.NoBody {
 		if req.ContentLength > a.opts.maxBody {
