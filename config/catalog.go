@@ -36,6 +36,7 @@ var Core = []Known{
 	{"batch_max_requests", "25", "sub-requests of one batch (0: no limit)"},
 	{"paginate_by", "", "largest page of a list (none: as _limit says)"},
 	{"storage_max_fetch_size", "10000", "largest page read from storage"},
+	{"page_max_bytes", "16777216", "stored JSON of one list page: the page ends with the record that reaches it and Next-Page goes on from there (0: no limit)"},
 	{"pagination_token_validity_seconds", "600", "lifetime of a page token"},
 	{"explicit_permissions", "true", "the creator of an object gets write on it"},
 	{"experimental_collection_schema_validation", "false", "collections may hold a JSON schema records must follow"},

@@ -16,6 +16,7 @@ type options struct {
 	batchMax           int
 	paginateBy         int
 	maxFetch           int
+	pageMaxBytes       int
 	tokenValidity      time.Duration
 	explicitPerms      bool
 	schemaValidation   bool
@@ -48,6 +49,7 @@ func (a *App) readOptions() error {
 	o.batchMax = s.IntOr("batch_max_requests", 0)
 	o.paginateBy = s.IntOr("paginate_by", 0)
 	o.maxFetch = s.IntOr("storage_max_fetch_size", 10000)
+	o.pageMaxBytes = s.IntOr("page_max_bytes", 16<<20)
 	o.tokenValidity = time.Duration(s.IntOr("pagination_token_validity_seconds", 600)) * time.Second
 	o.explicitPerms = s.Bool("explicit_permissions")
 	o.schemaValidation = s.Bool("experimental_collection_schema_validation")
@@ -101,6 +103,9 @@ func (a *App) readOptions() error {
 	o.errorInfo = s.String("error_info_link")
 	if o.maxFetch <= 0 {
 		return fmt.Errorf("config: setting storage_max_fetch_size must be positive")
+	}
+	if o.pageMaxBytes < 0 {
+		return fmt.Errorf("config: setting page_max_bytes must not be negative")
 	}
 	if o.paginateBy < 0 {
 		return fmt.Errorf("config: setting paginate_by must not be negative")

@@ -71,13 +71,13 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 		var lq *listQuery
 		var objs []storage.Object
 		var raws [][]byte
-		var useRaw bool
+		var useRaw, cut bool
 		var ts int64
 		var total int
 		var ids []string
 		var pobjs map[string]storage.Object
 		read := func() error {
-			objs, raws, useRaw, total = nil, nil, false, 0
+			objs, raws, useRaw, cut, total = nil, nil, false, false, 0
 			return a.pipeline(r, steps{
 				authorize: func(tx storage.Tx, _ storage.Object) (err error) {
 					ids, err = a.listScope(r, tx, res, m, "read")
@@ -117,6 +117,9 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 					}
 					q := lq.q
 					q.Limit = lq.pageSize + 1
+					// A page of large records ends at page_max_bytes
+					// (Next-Page goes on after its last one).
+					q.MaxBytes, q.Cut = a.opts.pageMaxBytes, &cut
 					if rl, ok := tx.(storage.RawLister); ok && lq.fields == nil && res.ReadFilter == nil {
 						var served bool
 						if raws, served, err = rl.ListRaw(ref, q); err != nil || served {
@@ -168,16 +171,14 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 			return c.NoContent(http.StatusOK)
 		}
 		if useRaw {
-			return a.writeRaw(r, lq, raws)
+			return a.writeRaw(r, lq, raws, cut)
 		}
 		if len(objs) > lq.pageSize {
 			objs = objs[:lq.pageSize]
-			offset := 0
-			if lq.token != nil {
-				offset = lq.token.Offset
-			}
-			tok := a.encodeToken(objs[len(objs)-1], lq.q.Sort, offset+len(objs), false)
-			r.ResponseHeader().Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
+			cut = true
+		}
+		if cut && len(objs) > 0 {
+			a.setNextPage(r, lq, objs[len(objs)-1], len(objs))
 		}
 		out := make([]storage.Object, len(objs))
 		for i, o := range objs {
@@ -428,22 +429,31 @@ func (a *App) pluralDelete(res *Resource) echo.HandlerFunc {
 	}
 }
 
+// setNextPage sets the Next-Page link of a page of n objects that more
+// may follow: a full page, or one ended at page_max_bytes.
+func (a *App) setNextPage(r *Request, lq *listQuery, last storage.Object, n int) {
+	offset := 0
+	if lq.token != nil {
+		offset = lq.token.Offset
+	}
+	tok := a.encodeToken(last, lq.q.Sort, offset+n, false)
+	r.ResponseHeader().Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
+}
+
 // writeRaw answers a page from stored JSON, adding Next-Page when there
 // are more rows (only the last row of the page is decoded, for the token).
-func (a *App) writeRaw(r *Request, lq *listQuery, raws [][]byte) error {
+func (a *App) writeRaw(r *Request, lq *listQuery, raws [][]byte, cut bool) error {
 	if len(raws) > lq.pageSize {
 		raws = raws[:lq.pageSize]
+		cut = true
+	}
+	if cut && len(raws) > 0 {
 		v, err := storage.DecodeJSON(raws[len(raws)-1])
 		last, ok := v.(map[string]any)
 		if err != nil || !ok {
 			return Internal()
 		}
-		offset := 0
-		if lq.token != nil {
-			offset = lq.token.Offset
-		}
-		tok := a.encodeToken(last, lq.q.Sort, offset+len(raws), false)
-		r.ResponseHeader().Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
+		a.setNextPage(r, lq, last, len(raws))
 	}
 	n := 10
 	for _, b := range raws {

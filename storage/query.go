@@ -62,6 +62,60 @@ type Query struct {
 	// IDs, when not nil, restricts the query to these ids (the objects a
 	// caller may read, taken from the ACL index).
 	IDs []string
+	// MaxBytes, when > 0, bounds a page by its objects' stored JSON: a
+	// backend that honours it adds no object to a page whose objects hold
+	// MaxBytes bytes or more already, so a page of a list that has
+	// objects holds at least one (PageBytes counts them). Pages read in
+	// the list's timestamp order stop reading there; pages in another
+	// order may be read whole and cut afterwards. A backend that ignores
+	// it leaves Cut alone.
+	MaxBytes int
+	// Cut, when not nil, is set by a backend that honours MaxBytes: true
+	// when the page ended at MaxBytes, before Limit, with more objects
+	// after its last one.
+	Cut *bool
+}
+
+// PageBytes counts a page's stored bytes against a query's MaxBytes, for
+// backends.
+type PageBytes struct {
+	max, sum int
+}
+
+// PageBytes returns the counter of q's page; it never fills when
+// MaxBytes is 0.
+func (q Query) PageBytes() PageBytes { return PageBytes{max: q.MaxBytes} }
+
+// Full tells whether the page holds MaxBytes already: the next object
+// found is left for the next page.
+func (c *PageBytes) Full() bool { return c.max > 0 && c.sum >= c.max }
+
+// Add counts an object added to the page, of size stored bytes.
+func (c *PageBytes) Add(size int) { c.sum += size }
+
+// Report sets *q.Cut for a page of n objects counted by c; more tells
+// whether an object that would have followed was found.
+func (c *PageBytes) Report(q Query, n int, more bool) {
+	if q.Cut != nil {
+		*q.Cut = more && c.Full() && (q.Limit <= 0 || n < q.Limit)
+	}
+}
+
+// CutPage ends a page read whole at q.MaxBytes: it returns how many of
+// its n objects (of stored sizes size(0), size(1), ...) the page keeps,
+// and reports the cut to q.Cut.
+func (q Query) CutPage(n int, size func(i int) int) int {
+	c := q.PageBytes()
+	kept := n
+	for i := 0; i < n; i++ {
+		if c.Full() {
+			kept = i
+			break
+		}
+		c.Add(size(i))
+	}
+	c.Report(q, kept, kept < n)
+	return kept
 }
 
 // FullSort returns s with the tie-breakers every backend applies:

@@ -67,16 +67,31 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 		return t.listIDs(lk, q, sorts, keep)
 	}
 	if out, served, err := t.listByIndex(lk, q, sorts, keep); err != nil || served {
-		return out, err
+		if err != nil {
+			return nil, err
+		}
+		return t.cutStored(lk, q, out, false)
 	}
 	if len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc {
+		// The list's own order: the page stops reading at its limit, or
+		// at the bytes it may hold.
 		var out []storage.Object
-		err := t.scanIndex(lk, sorts[0].Desc, q.Filters, q.After, func(o storage.Object) (bool, error) {
+		pb, more := q.PageBytes(), false
+		err := t.scanRaw(lk, sorts[0].Desc, q.Filters, q.After, func(v []byte) (bool, error) {
+			o, err := decode(v)
+			if err != nil {
+				return false, err
+			}
 			if keep(o) {
+				if more = pb.Full(); more {
+					return false, nil
+				}
 				out = append(out, o)
+				pb.Add(len(v))
 			}
 			return q.Limit <= 0 || len(out) < q.Limit, nil
 		})
+		pb.Report(q, len(out), more)
 		return out, err
 	}
 	top := newTopK(q.Limit, sorts)
@@ -102,7 +117,7 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	if scanErr != nil {
 		return nil, scanErr
 	}
-	return t.whole(lk, q, top.result())
+	return t.cutStored(lk, q, top.result(), true)
 }
 
 // partialPage is the largest page whose candidates candidateDecoder
@@ -116,7 +131,7 @@ const partialPage = 1000
 // the top-level fields the filters, the order and the keyset position
 // read, since most candidates are dropped and a page keeps up to twice its
 // size and more while it is sorted (objects of megabytes, many at once,
-// took gigabytes). whole then decodes the page's objects in full.
+// took gigabytes). cutStored then decodes the page's objects in full.
 func candidateDecoder(q storage.Query, sorts []storage.Sort) func([]byte) (storage.Object, error) {
 	if q.Limit <= 0 || q.Limit > partialPage {
 		return decode
@@ -150,24 +165,35 @@ func candidateDecoder(q storage.Query, sorts []storage.Sort) func([]byte) (stora
 	}
 }
 
-// whole replaces the page's objects, decoded by candidateDecoder, by
-// their full versions.
-func (t *Tx) whole(lk []byte, q storage.Query, page []storage.Object) ([]storage.Object, error) {
-	if q.Limit <= 0 || q.Limit > partialPage {
+// cutStored ends a page at q.MaxBytes of stored JSON and, for a page
+// whose objects candidateDecoder decoded (partial), replaces them by
+// their full versions, up to the cut only.
+func (t *Tx) cutStored(lk []byte, q storage.Query, page []storage.Object, partial bool) ([]storage.Object, error) {
+	partial = partial && q.Limit > 0 && q.Limit <= partialPage
+	if !partial && q.MaxBytes <= 0 {
 		return page, nil
 	}
 	objects := t.bucket("o")
+	pb, more := q.PageBytes(), false
 	for i, o := range page {
+		if more = pb.Full(); more {
+			page = page[:i]
+			break
+		}
 		v := objects.Get(objKey(lk, storage.ID(o)))
 		if v == nil {
 			return nil, &storage.BackendError{Op: "read object", Err: io.ErrUnexpectedEOF}
 		}
-		full, err := decode(v)
-		if err != nil {
-			return nil, err
+		if partial {
+			full, err := decode(v)
+			if err != nil {
+				return nil, err
+			}
+			page[i] = full
 		}
-		page[i] = full
+		pb.Add(len(v))
 	}
+	pb.Report(q, len(page), more)
 	return page, nil
 }
 
@@ -181,6 +207,7 @@ func (t *Tx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
 		return nil, false, nil // List answers it from the index
 	}
 	var out [][]byte
+	pb, more := q.PageBytes(), false
 	// A candidate is checked on the fields the filters read, decoded
 	// alone.
 	filtered := func(key string) bool {
@@ -204,9 +231,14 @@ func (t *Tx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
 				return true, nil
 			}
 		}
+		if more = pb.Full(); more {
+			return false, nil
+		}
 		out = append(out, bytes.Clone(v[1:]))
+		pb.Add(len(v))
 		return q.Limit <= 0 || len(out) < q.Limit, nil
 	})
+	pb.Report(q, len(out), more)
 	return out, true, err
 }
 
@@ -232,7 +264,7 @@ func (t *Tx) listIDs(lk []byte, q storage.Query, sorts []storage.Sort, keep func
 			top.add(o)
 		}
 	}
-	return t.whole(lk, q, top.result())
+	return t.cutStored(lk, q, top.result(), true)
 }
 
 // scanIndex walks the timestamp index of a list in order, within the time

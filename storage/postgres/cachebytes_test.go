@@ -50,7 +50,7 @@ func TestCacheBytes(t *testing.T) {
 						rows[i] = pageRow{id: fmt.Sprint("r", i), cachedRow: cachedRow{found: true, data: data(700)}}
 					}
 					list, pk := fmt.Sprint("record\x1f/l", r.IntN(10)), fmt.Sprint("q", r.IntN(40))
-					c.keepPage(list, pk, rows, -1, c.gen.Load())
+					c.keepPage(list, pk, rows, false, -1, c.gen.Load())
 					if r.IntN(2) == 0 {
 						enc := make([][]byte, len(rows))
 						for i := range enc {

@@ -30,6 +30,9 @@ type cachedPage struct {
 	rows []pageRow
 	enc  [][]byte
 	ts   int64
+	// cut is the page's Query.Cut: it ended at Query.MaxBytes, with more
+	// rows after it.
+	cut bool
 	// size is what the page counts in the cache's bytes (pageSize).
 	size int
 }
@@ -67,7 +70,7 @@ func pageCacheable(q storage.Query) bool {
 // pageKey names a query within its list's pages.
 func pageKey(q storage.Query) string {
 	b := []byte(countKey(q.Filters, q.IncludeDeleted))
-	b = fmt.Appendf(b, "\x00%d", q.Limit)
+	b = fmt.Appendf(b, "\x00%d/%d", q.Limit, q.MaxBytes)
 	for _, s := range q.Sort {
 		b = fmt.Appendf(b, "\x00%s/%t", s.Field, s.Desc)
 	}
@@ -105,8 +108,9 @@ func (t *pgTx) pageTS(list string) int64 {
 // cachedList serves a page from the cache, or reads it and keeps it.
 func (t *pgTx) cachedList(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	list, key := listID(ref.Resource, ref.Parent), pageKey(q)
-	if rows, _, ok := t.cache.page(list, key, t.pageTS(list)); ok {
+	if rows, _, cut, ok := t.cache.page(list, key, t.pageTS(list)); ok {
 		t.cache.hits.Add(1)
+		setCut(q, cut)
 		out := make([]storage.Object, len(rows))
 		for i, r := range rows {
 			o, err := row(r.id, r.data, r.lm, r.deleted)
@@ -119,25 +123,36 @@ func (t *pgTx) cachedList(ref storage.Ref, q storage.Query) ([]storage.Object, e
 	}
 	t.cache.misses.Add(1)
 	gen := t.cache.gen.Load()
-	objs, rows, err := t.listNow(ref, q, true)
+	var cut bool
+	read := q
+	read.Cut = &cut
+	objs, rows, err := t.listNow(ref, read, true)
+	setCut(q, cut)
 	if err == nil {
-		t.cache.keepPage(list, key, rows, t.pageTS(list), gen)
+		t.cache.keepPage(list, key, rows, cut, t.pageTS(list), gen)
 	}
 	return objs, err
 }
 
+// setCut reports a page's cut to q.Cut, when asked for.
+func setCut(q storage.Query, cut bool) {
+	if q.Cut != nil {
+		*q.Cut = cut
+	}
+}
+
 // page returns a kept page, if read under timestamp ts when ts is not -1.
-func (c *cache) page(list, key string, ts int64) ([]pageRow, [][]byte, bool) {
+func (c *cache) page(list, key string, ts int64) (rows []pageRow, enc [][]byte, cut, ok bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	p, ok := c.pages[list][key]
 	if !ok || !c.enabled || ts != -1 && p.ts != ts {
-		return nil, nil, false
+		return nil, nil, false, false
 	}
-	return p.rows, p.enc, true
+	return p.rows, p.enc, p.cut, true
 }
 
-func (c *cache) keepPage(list, key string, rows []pageRow, ts int64, gen uint64) {
+func (c *cache) keepPage(list, key string, rows []pageRow, cut bool, ts int64, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.enabled || c.gen.Load() != gen || c.pendingLocked(list) {
@@ -146,7 +161,7 @@ func (c *cache) keepPage(list, key string, rows []pageRow, ts int64, gen uint64)
 	if rows == nil {
 		rows = []pageRow{}
 	}
-	p := &cachedPage{rows: rows, ts: ts}
+	p := &cachedPage{rows: rows, ts: ts, cut: cut}
 	p.size = pageSize(p)
 	if c.tooLarge(p.size) {
 		return
@@ -213,8 +228,9 @@ func (t *pgTx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error)
 		return nil, false, nil
 	}
 	list, key := listID(ref.Resource, ref.Parent), pageKey(q)
-	if _, enc, ok := t.cache.page(list, key, t.pageTS(list)); ok && enc != nil {
+	if _, enc, cut, ok := t.cache.page(list, key, t.pageTS(list)); ok && enc != nil {
 		t.cache.hits.Add(1)
+		setCut(q, cut)
 		return enc, true, nil
 	}
 	gen := t.cache.gen.Load()

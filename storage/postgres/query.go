@@ -315,21 +315,29 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 		}
 		var out []storage.Object
 		var raw []pageRow
+		pb, more := q.PageBytes(), false
 		err := t.scan(base, args, func(o storage.Object, r pageRow) bool {
 			if keep(o) {
+				if more = pb.Full(); more {
+					// The rows left are read and dropped by pgx, one at
+					// a time.
+					return false
+				}
 				out = append(out, o)
 				if rows {
 					raw = append(raw, r)
 				}
+				pb.Add(len(r.data))
 			}
 			return q.Limit <= 0 || len(out) < q.Limit
 		})
+		pb.Report(q, len(out), more)
 		return out, raw, err
 	}
 	var all []listed
 	err := t.scan(base, args, func(o storage.Object, r pageRow) bool {
 		if keep(o) {
-			l := listed{o: o}
+			l := listed{o: o, size: len(r.data)}
 			if rows {
 				l.r = r
 			}
@@ -340,14 +348,16 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 		}
 		return true
 	})
-	out, raw := page(all, sorts, q.Limit, rows)
+	out, raw := page(all, sorts, q, rows)
 	return out, raw, err
 }
 
 // page sorts listed objects with storage's rules and cuts them to the
-// limit; with rows, it also returns their stored rows, in that order.
-func page(all []listed, sorts []storage.Sort, limit int, rows bool) ([]storage.Object, []pageRow) {
-	all = topK(all, sorts, limit)
+// limit and to q.MaxBytes; with rows, it also returns their stored rows,
+// in that order.
+func page(all []listed, sorts []storage.Sort, q storage.Query, rows bool) ([]storage.Object, []pageRow) {
+	all = topK(all, sorts, q.Limit)
+	all = all[:q.CutPage(len(all), func(i int) int { return all[i].size })]
 	out := make([]storage.Object, len(all))
 	var raw []pageRow
 	for i, l := range all {
@@ -363,6 +373,8 @@ func page(all []listed, sorts []storage.Sort, limit int, rows bool) ([]storage.O
 type listed struct {
 	o storage.Object
 	r pageRow
+	// size is the stored JSON's, counted against Query.MaxBytes.
+	size int
 }
 
 func topK(objs []listed, sorts []storage.Sort, limit int) []listed {

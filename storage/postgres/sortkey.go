@@ -221,7 +221,7 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 				return false
 			}
 			if keep(o) {
-				l := listed{o: o}
+				l := listed{o: o, size: len(r.data)}
 				if rows {
 					l.r = r
 				}
@@ -246,7 +246,7 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 			}
 			continue
 		}
-		out, raw := page(all, sorts, q.Limit, rows)
+		out, raw := page(all, sorts, q, rows)
 		return out, raw, nil
 	}
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"FilterNestedFields", testNested},
 		{"EqualityOnRawFields", testEqualityOnRawFields},
 		{"RawListMatchesList", testRawList},
+		{"PagesBoundedInBytes", testPageBytes},
 		{"TimeOrderUnrelatedToIDs", testTimeOrderVsIDs},
 		{"SortMultiField", testSortMulti},
 		{"SortCrossType", testSortCrossType},

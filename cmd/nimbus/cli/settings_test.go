@@ -60,6 +60,11 @@ func TestConfigTraps(t *testing.T) {
 	if code, out := runBinary(t, bin, "--ini", cacheINI, "serve"); code != 1 || !strings.Contains(out, "setting storage_cache_bytes: 1000 is below 1048576") {
 		t.Errorf("storage_cache_bytes = 1000: exit %d %s", code, out)
 	}
+	pageINI := filepath.Join(dir, "page.ini")
+	os.WriteFile(pageINI, []byte("[nimbus]\nstorage_backend = memory\npage_max_bytes = -1\n"), 0o600)
+	if code, out := runBinary(t, bin, "--ini", pageINI, "serve"); code != 1 || !strings.Contains(out, "setting page_max_bytes must not be negative") {
+		t.Errorf("page_max_bytes = -1: exit %d %s", code, out)
+	}
 	noSection := filepath.Join(dir, "flat.ini")
 	os.WriteFile(noSection, []byte("paginate_by = 10\nmultiauth.policies = basicauth\n"), 0o600)
 	if code, out := runBinary(t, bin, "--ini", noSection, "serve", "--port", "0"); code != 1 || !strings.Contains(out, "no [nimbus] section") {
