@@ -103,8 +103,9 @@ func (c *PageBytes) Report(q Query, n int, more bool) {
 
 // CutPage ends a page read whole at q.MaxBytes: it returns how many of
 // its n objects (of stored sizes size(0), size(1), ...) the page keeps,
-// and reports the cut to q.Cut.
-func (q Query) CutPage(n int, size func(i int) int) int {
+// and reports the cut to q.Cut; more tells that objects after the n are
+// known to exist.
+func (q Query) CutPage(n int, size func(i int) int, more bool) int {
 	c := q.PageBytes()
 	kept := n
 	for i := 0; i < n; i++ {
@@ -114,7 +115,7 @@ func (q Query) CutPage(n int, size func(i int) int) int {
 		}
 		c.Add(size(i))
 	}
-	c.Report(q, kept, kept < n)
+	c.Report(q, kept, more || kept < n)
 	return kept
 }
 

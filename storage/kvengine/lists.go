@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"io"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -70,7 +69,7 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 		if err != nil {
 			return nil, err
 		}
-		return t.cutStored(lk, q, out, false)
+		return t.cutStored(lk, q, out)
 	}
 	if len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc {
 		// The list's own order: the page stops reading at its limit, or
@@ -94,7 +93,7 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 		pb.Report(q, len(out), more)
 		return out, err
 	}
-	top := newTopK(q.Limit, sorts)
+	top := newTopK(q, sorts)
 	candidate := candidateDecoder(q, sorts)
 	n := 0
 	var scanErr error
@@ -104,20 +103,21 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 				return false
 			}
 		}
-		o, err := candidate(v)
+		o, partial, err := candidate(v)
 		if err != nil {
 			scanErr = err
 			return false
 		}
 		if keep(o) {
-			top.add(o)
+			top.add(ranked{o, len(v), partial})
 		}
 		return true
 	})
 	if scanErr != nil {
 		return nil, scanErr
 	}
-	return t.cutStored(lk, q, top.result(), true)
+	items, more := top.result()
+	return t.pageOf(lk, q, items, more)
 }
 
 // partialPage is the largest page whose candidates candidateDecoder
@@ -126,16 +126,21 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 // decoded twice, and a sorted list of 10,000 records ran 40 % slower.
 const partialPage = 1000
 
+// bigCandidate is the stored size from which candidateDecoder decodes a
+// candidate in part whatever the page's size: few such objects fit a page
+// (page_max_bytes), and decoding each whole cost as much as its size in
+// memory and time (sorting sixty records of 7 MB decoded 420 MB a page).
+const bigCandidate = 64 << 10
+
 // candidateDecoder decodes the candidates of a page sorted in an order
 // of fields: whole when the page is large or has no limit, otherwise only
 // the top-level fields the filters, the order and the keyset position
 // read, since most candidates are dropped and a page keeps up to twice its
 // size and more while it is sorted (objects of megabytes, many at once,
-// took gigabytes). cutStored then decodes the page's objects in full.
-func candidateDecoder(q storage.Query, sorts []storage.Sort) func([]byte) (storage.Object, error) {
-	if q.Limit <= 0 || q.Limit > partialPage {
-		return decode
-	}
+// took gigabytes); large objects are decoded in part always. It tells
+// which it did; pageOf then decodes the page's objects in full.
+func candidateDecoder(q storage.Query, sorts []storage.Sort) func([]byte) (storage.Object, bool, error) {
+	small := q.Limit > 0 && q.Limit <= partialPage
 	read := func(key string) bool {
 		switch key {
 		case "id", "last_modified", "deleted":
@@ -153,48 +158,62 @@ func candidateDecoder(q storage.Query, sorts []storage.Sort) func([]byte) (stora
 		}
 		return false
 	}
-	return func(v []byte) (storage.Object, error) {
+	return func(v []byte) (storage.Object, bool, error) {
+		if !small && len(v) < bigCandidate {
+			o, err := decode(v)
+			return o, false, err
+		}
 		if len(v) == 0 {
-			return nil, &storage.BackendError{Op: "decode object", Err: io.ErrUnexpectedEOF}
+			return nil, false, &storage.BackendError{Op: "decode object", Err: io.ErrUnexpectedEOF}
 		}
 		o, err := storage.DecodeFields(v[1:], read)
 		if err != nil {
-			return nil, &storage.BackendError{Op: "decode object", Err: err}
+			return nil, false, &storage.BackendError{Op: "decode object", Err: err}
 		}
-		return o, nil
+		return o, true, nil
 	}
 }
 
-// cutStored ends a page at q.MaxBytes of stored JSON and, for a page
-// whose objects candidateDecoder decoded (partial), replaces them by
-// their full versions, up to the cut only.
-func (t *Tx) cutStored(lk []byte, q storage.Query, page []storage.Object, partial bool) ([]storage.Object, error) {
-	partial = partial && q.Limit > 0 && q.Limit <= partialPage
-	if !partial && q.MaxBytes <= 0 {
-		return page, nil
-	}
+// pageOf makes a page of topK's candidates: it ends the page at
+// q.MaxBytes of stored JSON and decodes in full the candidates decoded in
+// part, up to the cut only. more tells that objects after the page's
+// were left out already (topK).
+func (t *Tx) pageOf(lk []byte, q storage.Query, items []ranked, more bool) ([]storage.Object, error) {
 	objects := t.bucket("o")
-	pb, more := q.PageBytes(), false
-	for i, o := range page {
-		if more = pb.Full(); more {
-			page = page[:i]
+	pb := q.PageBytes()
+	page := make([]storage.Object, 0, len(items))
+	for _, r := range items {
+		if pb.Full() {
+			more = true
 			break
 		}
-		v := objects.Get(objKey(lk, storage.ID(o)))
-		if v == nil {
-			return nil, &storage.BackendError{Op: "read object", Err: io.ErrUnexpectedEOF}
-		}
-		if partial {
+		o := r.o
+		if r.partial {
+			v := objects.Get(objKey(lk, storage.ID(o)))
+			if v == nil {
+				return nil, &storage.BackendError{Op: "read object", Err: io.ErrUnexpectedEOF}
+			}
 			full, err := decode(v)
 			if err != nil {
 				return nil, err
 			}
-			page[i] = full
+			o = full
 		}
-		pb.Add(len(v))
+		page = append(page, o)
+		pb.Add(r.size)
 	}
 	pb.Report(q, len(page), more)
 	return page, nil
+}
+
+// cutStored ends a page of whole objects at q.MaxBytes of stored JSON.
+func (t *Tx) cutStored(lk []byte, q storage.Query, page []storage.Object) ([]storage.Object, error) {
+	if q.MaxBytes <= 0 {
+		return page, nil
+	}
+	objects := t.bucket("o")
+	n := q.CutPage(len(page), func(i int) int { return len(objects.Get(objKey(lk, storage.ID(page[i])))) }, false)
+	return page[:n], nil
 }
 
 // ListRaw implements storage.RawLister for pages in last_modified order.
@@ -243,7 +262,7 @@ func (t *Tx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
 }
 
 func (t *Tx) listIDs(lk []byte, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool) ([]storage.Object, error) {
-	top := newTopK(q.Limit, sorts)
+	top := newTopK(q, sorts)
 	candidate := candidateDecoder(q, sorts)
 	objects := t.bucket("o")
 	seen := make(map[string]bool, len(q.IDs))
@@ -256,15 +275,16 @@ func (t *Tx) listIDs(lk []byte, q storage.Query, sorts []storage.Sort, keep func
 		if v == nil {
 			continue
 		}
-		o, err := candidate(v)
+		o, partial, err := candidate(v)
 		if err != nil {
 			return nil, err
 		}
 		if keep(o) {
-			top.add(o)
+			top.add(ranked{o, len(v), partial})
 		}
 	}
-	return t.cutStored(lk, q, top.result(), true)
+	items, more := top.result()
+	return t.pageOf(lk, q, items, more)
 }
 
 // scanIndex walks the timestamp index of a list in order, within the time
@@ -376,36 +396,6 @@ func (t *Tx) scanRaw(lk []byte, desc bool, filters []storage.Filter, after stora
 		}
 	}
 	return nil
-}
-
-// topK keeps the best limit objects seen so far in sort order; with no
-// limit it keeps them all. Memory stays proportional to the limit.
-type topK struct {
-	limit int
-	sorts []storage.Sort
-	items []storage.Object
-}
-
-func newTopK(limit int, sorts []storage.Sort) *topK { return &topK{limit: limit, sorts: sorts} }
-
-func (k *topK) add(o storage.Object) {
-	k.items = append(k.items, o)
-	if k.limit > 0 && len(k.items) >= 2*k.limit+64 {
-		k.trim()
-	}
-}
-
-func (k *topK) trim() {
-	sort.SliceStable(k.items, func(i, j int) bool { return storage.Compare(k.items[i], k.items[j], k.sorts) < 0 })
-	if k.limit > 0 && len(k.items) > k.limit {
-		clear(k.items[k.limit:])
-		k.items = k.items[:k.limit]
-	}
-}
-
-func (k *topK) result() []storage.Object {
-	k.trim()
-	return k.items
 }
 
 // prefilter returns byte patterns that the stored JSON of any object

@@ -335,6 +335,7 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 		return out, raw, err
 	}
 	var all []listed
+	held, dropped := 0, false
 	err := t.scan(base, args, func(o storage.Object, r pageRow) bool {
 		if keep(o) {
 			l := listed{o: o, size: len(r.data)}
@@ -342,22 +343,30 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 				l.r = r
 			}
 			all = append(all, l)
-			if q.Limit > 0 && len(all) > 4*q.Limit+256 {
-				all = topK(all, sorts, q.Limit)
+			held += l.size
+			if q.Limit > 0 && len(all) > 4*q.Limit+256 || q.MaxBytes > 0 && held >= 2*q.MaxBytes {
+				var more bool
+				all, more = topK(all, sorts, q)
+				dropped = dropped || more
+				held = 0
+				for _, l := range all {
+					held += l.size
+				}
 			}
 		}
 		return true
 	})
-	out, raw := page(all, sorts, q, rows)
+	out, raw := page(all, sorts, q, rows, dropped)
 	return out, raw, err
 }
 
 // page sorts listed objects with storage's rules and cuts them to the
 // limit and to q.MaxBytes; with rows, it also returns their stored rows,
-// in that order.
-func page(all []listed, sorts []storage.Sort, q storage.Query, rows bool) ([]storage.Object, []pageRow) {
-	all = topK(all, sorts, q.Limit)
-	all = all[:q.CutPage(len(all), func(i int) int { return all[i].size })]
+// in that order. more tells that objects after them were left out
+// already.
+func page(all []listed, sorts []storage.Sort, q storage.Query, rows, more bool) ([]storage.Object, []pageRow) {
+	all, dropped := topK(all, sorts, q)
+	all = all[:q.CutPage(len(all), func(i int) int { return all[i].size }, more || dropped)]
 	out := make([]storage.Object, len(all))
 	var raw []pageRow
 	for i, l := range all {
@@ -377,12 +386,27 @@ type listed struct {
 	size int
 }
 
-func topK(objs []listed, sorts []storage.Sort, limit int) []listed {
+// topK sorts objects with storage's rules and keeps those a page of q
+// may hold: the first q.Limit, and of those the first whose stored bytes
+// reach q.MaxBytes (a list of large objects sorted by a field would
+// otherwise be held whole while it sorts); dropped tells whether any was
+// left out for the bytes.
+func topK(objs []listed, sorts []storage.Sort, q storage.Query) (_ []listed, dropped bool) {
 	sort.SliceStable(objs, func(i, j int) bool { return storage.Compare(objs[i].o, objs[j].o, sorts) < 0 })
-	if limit > 0 && len(objs) > limit {
-		objs = objs[:limit]
+	if q.Limit > 0 && len(objs) > q.Limit {
+		objs = objs[:q.Limit]
 	}
-	return objs
+	if q.MaxBytes > 0 {
+		sum := 0
+		for i := range objs {
+			if sum >= q.MaxBytes {
+				clear(objs[i:])
+				return objs[:i], true
+			}
+			sum += objs[i].size
+		}
+	}
+	return objs, false
 }
 
 func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {

@@ -213,25 +213,56 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 		var all []listed
 		var last coarseKey
 		full, n, done := false, 0, false
+		// held counts the bytes of all; beyond and dropped tell that rows
+		// after the page were found.
+		held, beyond, dropped, settled := 0, false, false, false
 		err := t.scan(sql, args, func(o storage.Object, r pageRow) bool {
 			n++
 			key := coarseOf(o, field)
 			if full && key.beyond(last, desc) {
-				done = true
+				done, beyond = true, true
 				return false
 			}
-			if keep(o) {
-				l := listed{o: o, size: len(r.data)}
-				if rows {
-					l.r = r
+			if !keep(o) {
+				return true
+			}
+			if settled {
+				// The page is full at its bytes and its last key settles
+				// the order: this row comes after it.
+				done, beyond = true, true
+				return false
+			}
+			l := listed{o: o, size: len(r.data)}
+			if rows {
+				l.r = r
+			}
+			all = append(all, l)
+			held += l.size
+			if q.MaxBytes > 0 && held >= 2*q.MaxBytes {
+				// Rows of one key (ties) may be many: only those the
+				// page may hold are kept.
+				var more bool
+				all, more = topK(all, sorts, q)
+				dropped = dropped || more
+				held = 0
+				for _, l := range all {
+					held += l.size
 				}
-				all = append(all, l)
-				if len(all) == q.Limit {
-					full, last = true, key
-					if byDate && key.settles() {
+			}
+			if full {
+				return true
+			}
+			// The page is full at its limit, or at the bytes it may hold:
+			// rows of the same key may still sort before its last, the
+			// rest not.
+			if len(all) == q.Limit || q.MaxBytes > 0 && held >= q.MaxBytes {
+				full, last = true, key
+				if byDate && key.settles() {
+					if len(all) == q.Limit {
 						done = true
 						return false
 					}
+					settled = true
 				}
 			}
 			return true
@@ -246,7 +277,9 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 			}
 			continue
 		}
-		out, raw := page(all, sorts, q, rows)
+		// A row found beyond the page's last key is more after it
+		// (should it pass the filters SQL cannot apply).
+		out, raw := page(all, sorts, q, rows, beyond || dropped)
 		return out, raw, nil
 	}
 }

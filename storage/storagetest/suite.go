@@ -40,6 +40,8 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"EqualityOnRawFields", testEqualityOnRawFields},
 		{"RawListMatchesList", testRawList},
 		{"PagesBoundedInBytes", testPageBytes},
+		{"PagesBoundedInBytesModel", testPageBytesModel},
+		{"LargeCandidatesComeBackWhole", testLargeCandidates},
 		{"TimeOrderUnrelatedToIDs", testTimeOrderVsIDs},
 		{"SortMultiField", testSortMulti},
 		{"SortCrossType", testSortCrossType},
