@@ -345,13 +345,7 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 			all = append(all, l)
 			held += l.size
 			if q.Limit > 0 && len(all) > 4*q.Limit+256 || q.MaxBytes > 0 && held >= 2*q.MaxBytes {
-				var more bool
-				all, more = topK(all, sorts, q)
-				dropped = dropped || more
-				held = 0
-				for _, l := range all {
-					held += l.size
-				}
+				all, held = prune(all, sorts, q, &dropped)
 			}
 		}
 		return true
@@ -384,6 +378,18 @@ type listed struct {
 	r pageRow
 	// size is the stored JSON's, counted against Query.MaxBytes.
 	size int
+}
+
+// prune keeps of all what a page of q may hold (topK), noting in dropped
+// that objects after it were left out, and returns their stored bytes.
+func prune(all []listed, sorts []storage.Sort, q storage.Query, dropped *bool) ([]listed, int) {
+	all, more := topK(all, sorts, q)
+	*dropped = *dropped || more
+	held := 0
+	for _, l := range all {
+		held += l.size
+	}
+	return all, held
 }
 
 // topK sorts objects with storage's rules and keeps those a page of q

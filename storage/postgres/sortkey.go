@@ -241,13 +241,7 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 			if q.MaxBytes > 0 && held >= 2*q.MaxBytes {
 				// Rows of one key (ties) may be many: only those the
 				// page may hold are kept.
-				var more bool
-				all, more = topK(all, sorts, q)
-				dropped = dropped || more
-				held = 0
-				for _, l := range all {
-					held += l.size
-				}
+				all, held = prune(all, sorts, q, &dropped)
 			}
 			if full {
 				return true
