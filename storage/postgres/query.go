@@ -284,55 +284,7 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 	base += pushdown(q, &args)
 	indexOrder := len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc
 	if indexOrder && q.IDs == nil {
-		dir, cmp := "DESC", "<"
-		if !sorts[0].Desc {
-			dir, cmp = "ASC", ">"
-		}
-		// Within one list last_modified is unique (a unique index says
-		// so), so it orders the list alone and the plan is the index's
-		// order cut by the limit, whatever the planner's statistics (none
-		// yet right after a bulk write). Self-parented rows are lists of
-		// one each and need the id too.
-		unique := !t.selfParented(ref)
-		if q.After != nil {
-			if ts, ok := storage.Int(q.After["last_modified"]); ok {
-				if unique {
-					args = append(args, ts)
-					base += fmt.Sprintf(` AND last_modified %s from_epoch($%d)`, cmp, len(args))
-				} else {
-					args = append(args, ts, storage.ID(q.After))
-					base += fmt.Sprintf(` AND (last_modified, id) %s (from_epoch($%d), $%d)`, cmp, len(args)-1, len(args))
-				}
-			}
-		}
-		if unique {
-			base += ` ORDER BY last_modified ` + dir
-		} else {
-			base += fmt.Sprintf(` ORDER BY last_modified %s, id %s`, dir, dir)
-		}
-		if q.Limit > 0 && exactInSQL(q) {
-			base += fmt.Sprintf(` LIMIT %d`, q.Limit)
-		}
-		var out []storage.Object
-		var raw []pageRow
-		pb, more := q.PageBytes(), false
-		err := t.scan(base, args, func(o storage.Object, r pageRow) bool {
-			if keep(o) {
-				if more = pb.Full(); more {
-					// The rows left are read and dropped by pgx, one at
-					// a time.
-					return false
-				}
-				out = append(out, o)
-				if rows {
-					raw = append(raw, r)
-				}
-				pb.Add(len(r.data))
-			}
-			return q.Limit <= 0 || len(out) < q.Limit
-		})
-		pb.Report(q, len(out), more)
-		return out, raw, err
+		return t.listInOrder(ref, q, sorts[0].Desc, keep, rows, base, args)
 	}
 	var all []listed
 	held, dropped := 0, false
