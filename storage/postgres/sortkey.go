@@ -205,7 +205,16 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 	// The limit lets the planner read the index in order (or keep the
 	// top keys only); a page it cuts short is read again with a larger
 	// one, then with none.
-	for limit := 4*q.Limit + 256; ; {
+	// A page bounded in bytes first reads a few rows: pgx reads and drops
+	// whatever a stopped query sent, and a page of large rows stops early
+	// (listorder.go). Rows found small, the next try reads as many as a
+	// page of the limit needs; found large, four times more.
+	usual := 4*q.Limit + 256
+	limit, scannedBytes := usual, 0
+	if q.MaxBytes > 0 {
+		limit = 2 * firstChunk
+	}
+	for {
 		sql := base
 		if limit > 0 {
 			sql += fmt.Sprintf(` LIMIT %d`, limit)
@@ -216,8 +225,10 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 		// held counts the bytes of all; beyond and dropped tell that rows
 		// after the page were found.
 		held, beyond, dropped, settled := 0, false, false, false
+		scannedBytes = 0
 		err := t.scan(sql, args, func(o storage.Object, r pageRow) bool {
 			n++
+			scannedBytes += len(r.data)
 			key := coarseOf(o, field)
 			if full && key.beyond(last, desc) {
 				done, beyond = true, true
@@ -266,8 +277,15 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 		}
 		if limit > 0 && n == limit && !done {
 			// The page may go on past the limit.
-			if limit *= 16; limit > 1<<22 {
-				limit = 0
+			switch {
+			case limit < usual && scannedBytes/n*usual > 2*q.MaxBytes:
+				limit *= 4
+			case limit < usual:
+				limit = usual
+			default:
+				if limit *= 16; limit > 1<<22 {
+					limit = 0
+				}
 			}
 			continue
 		}
