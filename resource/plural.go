@@ -119,7 +119,7 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 					q.Limit = lq.pageSize + 1
 					// A page of large records ends at page_max_bytes
 					// (Next-Page goes on after its last one).
-					q.MaxBytes, q.Cut = a.opts.pageMaxBytes, &cut
+					q.MaxBytes, q.Cut = a.pageBytes(r), &cut
 					if rl, ok := tx.(storage.RawLister); ok && lq.fields == nil && res.ReadFilter == nil {
 						var served bool
 						if raws, served, err = rl.ListRaw(ref, q); err != nil || served {
@@ -427,6 +427,15 @@ func (a *App) pluralDelete(res *Resource) echo.HandlerFunc {
 		}
 		return r.JSON(http.StatusOK, map[string]any{"data": tombs})
 	}
+}
+
+// pageBytes is the bound of r's list page: page_max_bytes, or a batch's
+// share of it for a sub-request (batchState.pageBytes).
+func (a *App) pageBytes(r *Request) int {
+	if bs, ok := r.Ctx().Value(batchKey{}).(*batchState); ok {
+		return bs.pageBytes
+	}
+	return a.opts.pageMaxBytes
 }
 
 // setNextPage sets the Next-Page link of a page of n objects that more

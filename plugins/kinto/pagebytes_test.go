@@ -12,7 +12,8 @@ import (
 // JSON reaches page_max_bytes, with a Next-Page link that goes on after
 // its last record, so a list of large records is read in pages of
 // bounded size whatever _limit asks, and every record once, in every
-// order and on every backend; _limit still ends a page first.
+// order and on every backend; _limit still ends a page first, and a
+// batch's list reads share the bound.
 func TestPagesBoundedInBytes(t *testing.T) {
 	onBackends(t, map[string]string{"page_max_bytes": "5000"}, func(t *testing.T, s *apitest.Server) {
 		setup(t, s)
@@ -59,6 +60,19 @@ func TestPagesBoundedInBytes(t *testing.T) {
 					t.Fatalf("pages of %s, want %s", got, tc.pages)
 				}
 			})
+		}
+		// A batch shares the bound out among its sub-requests: two list
+		// reads get 2,500 bytes each, pages of two records.
+		sub := strings.TrimPrefix(recs, "/v1")
+		b := s.Do(R{Method: "POST", Path: "/v1/batch", Auth: alice, Body: fmt.Sprintf(`{"requests":[{"method":"GET","path":%q},{"method":"GET","path":%q}]}`,
+			sub, sub+"?_sort=n")}).Expect(t, 200, 0)
+		for i, sub := range b.Body["responses"].([]any) {
+			sr := sub.(map[string]any)
+			data := sr["body"].(map[string]any)["data"].([]any)
+			next, _ := sr["headers"].(map[string]any)["Next-Page"].(string)
+			if fmt.Sprint(sr["status"]) != "200" || len(data) != 2 || next == "" {
+				t.Fatalf("batch sub-request %d: status %v, %d records, Next-Page %q", i, sr["status"], len(data), next)
+			}
 		}
 	})
 	// Without the setting, the page is as large as _limit says.
