@@ -33,7 +33,7 @@ const answerPiece = 256 << 10
 // sub-answers are written as they are.
 func (r *Request) writeAnswer(status int, contentType string, b []byte) error {
 	a := r.app
-	if len(b) < budgetFloor || r.c.Request().Context().Value(batchKey{}) != nil {
+	if len(b) < budgetFloor || r.InBatch() {
 		return r.c.Blob(status, contentType, b)
 	}
 	release, err := a.answers.take(r.Ctx(), int64(len(b)))

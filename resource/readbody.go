@@ -118,7 +118,7 @@ func tooLarge(r *Request, body io.Reader) error {
 // reads the answer instead of a connection reset, and closes the
 // connection after the answer.
 func drain(r *Request, body io.Reader) {
-	if r.c.Request().Context().Value(batchKey{}) == nil {
+	if !r.InBatch() {
 		// Never wait long for a body that may never come (a length
 		// announced far beyond what is sent).
 		rc := http.NewResponseController(r.c.Response().Writer)

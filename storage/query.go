@@ -101,21 +101,34 @@ func (c *PageBytes) Report(q Query, n int, more bool) {
 	}
 }
 
+// BytesFit returns how many of n objects, of stored sizes size(0),
+// size(1), ... in the page's order, a page of q holds: all of them up to
+// the one that brings their bytes to q.MaxBytes (all n when none does).
+func (q Query) BytesFit(n int, size func(i int) int) int {
+	c := q.PageBytes()
+	for i := 0; i < n; i++ {
+		if c.Full() {
+			return i
+		}
+		c.Add(size(i))
+	}
+	return n
+}
+
 // CutPage ends a page read whole at q.MaxBytes: it returns how many of
 // its n objects (of stored sizes size(0), size(1), ...) the page keeps,
 // and reports the cut to q.Cut; more tells that objects after the n are
 // known to exist.
 func (q Query) CutPage(n int, size func(i int) int, more bool) int {
-	c := q.PageBytes()
-	kept := n
-	for i := 0; i < n; i++ {
-		if c.Full() {
-			kept = i
-			break
+	kept := q.BytesFit(n, size)
+	if q.Cut != nil {
+		sum := 0
+		for i := 0; i < kept; i++ {
+			sum += size(i)
 		}
-		c.Add(size(i))
+		c := PageBytes{max: q.MaxBytes, sum: sum}
+		c.Report(q, kept, more || kept < n)
 	}
-	c.Report(q, kept, more || kept < n)
 	return kept
 }
 

@@ -13,10 +13,11 @@ import (
 // object: sorting a list of large objects by a field held every one of
 // them at once (24 readers of sixty 7 MB records took 13.7 GB).
 type topK struct {
-	limit, maxBytes int
-	sorts           []storage.Sort
-	items           []ranked
-	bytes           int
+	// q gives the limit and the byte bound.
+	q     storage.Query
+	sorts []storage.Sort
+	items []ranked
+	bytes int
 	// dropped tells that an object was left out for the byte bound: the
 	// page has more after it.
 	dropped bool
@@ -31,13 +32,13 @@ type ranked struct {
 }
 
 func newTopK(q storage.Query, sorts []storage.Sort) *topK {
-	return &topK{limit: q.Limit, maxBytes: q.MaxBytes, sorts: sorts}
+	return &topK{q: q, sorts: sorts}
 }
 
 func (k *topK) add(r ranked) {
 	k.items = append(k.items, r)
 	k.bytes += r.size
-	if k.limit > 0 && len(k.items) >= 2*k.limit+64 || k.maxBytes > 0 && k.bytes >= 2*k.maxBytes {
+	if k.q.Limit > 0 && len(k.items) >= 2*k.q.Limit+64 || k.q.MaxBytes > 0 && k.bytes >= 2*k.q.MaxBytes {
 		k.trim()
 	}
 }
@@ -45,18 +46,11 @@ func (k *topK) add(r ranked) {
 func (k *topK) trim() {
 	sort.SliceStable(k.items, func(i, j int) bool { return storage.Compare(k.items[i].o, k.items[j].o, k.sorts) < 0 })
 	keep := len(k.items)
-	if k.limit > 0 && keep > k.limit {
-		keep = k.limit
+	if k.q.Limit > 0 && keep > k.q.Limit {
+		keep = k.q.Limit
 	}
-	if k.maxBytes > 0 {
-		sum := 0
-		for i := 0; i < keep; i++ {
-			if sum >= k.maxBytes {
-				keep, k.dropped = i, true
-				break
-			}
-			sum += k.items[i].size
-		}
+	if n := k.q.BytesFit(keep, func(i int) int { return k.items[i].size }); n < keep {
+		keep, k.dropped = n, true
 	}
 	clear(k.items[keep:])
 	k.items = k.items[:keep]

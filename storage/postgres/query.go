@@ -312,7 +312,8 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 // already.
 func page(all []listed, sorts []storage.Sort, q storage.Query, rows, more bool) ([]storage.Object, []pageRow) {
 	all, dropped := topK(all, sorts, q)
-	all = all[:q.CutPage(len(all), func(i int) int { return all[i].size }, more || dropped)]
+	// topK has ended the page at the bound already: CutPage reports it.
+	q.CutPage(len(all), func(i int) int { return all[i].size }, more || dropped)
 	out := make([]storage.Object, len(all))
 	var raw []pageRow
 	for i, l := range all {
@@ -354,15 +355,9 @@ func topK(objs []listed, sorts []storage.Sort, q storage.Query) (_ []listed, dro
 	if q.Limit > 0 && len(objs) > q.Limit {
 		objs = objs[:q.Limit]
 	}
-	if q.MaxBytes > 0 {
-		sum := 0
-		for i := range objs {
-			if sum >= q.MaxBytes {
-				clear(objs[i:])
-				return objs[:i], true
-			}
-			sum += objs[i].size
-		}
+	if n := q.BytesFit(len(objs), func(i int) int { return objs[i].size }); n < len(objs) {
+		clear(objs[n:])
+		return objs[:n], true
 	}
 	return objs, false
 }

@@ -210,7 +210,7 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 	// (listorder.go). Rows found small, the next try reads as many as a
 	// page of the limit needs; found large, four times more.
 	usual := 4*q.Limit + 256
-	limit, scannedBytes := usual, 0
+	limit := usual
 	if q.MaxBytes > 0 {
 		limit = 2 * firstChunk
 	}
@@ -225,7 +225,7 @@ func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort,
 		// held counts the bytes of all; beyond and dropped tell that rows
 		// after the page were found.
 		held, beyond, dropped, settled := 0, false, false, false
-		scannedBytes = 0
+		scannedBytes := 0
 		err := t.scan(sql, args, func(o storage.Object, r pageRow) bool {
 			n++
 			scannedBytes += len(r.data)
