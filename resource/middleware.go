@@ -243,6 +243,11 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 		if allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok && req.Method == http.MethodOptions {
 			return a.preflight(c, allow)
 		}
+		if _, notAllowed := c.Get(echo.ContextKeyHeaderAllow).(string); notAllowed {
+			// The path exists, the method does not (or is disabled): 405
+			// comes before content negotiation and the body (CORE-21).
+			return next(c)
+		}
 		if a.opts.readonly && req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodOptions {
 			return MethodNotAllowed("The server is in read-only mode.")
 		}
@@ -260,7 +265,9 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 				r.served() // a stream never ends: a flush does not wait for it
 			}
 		}
-		if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+		streaming := a.streaming[req.Method+" "+c.Path()]
+		if (req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch) && !streaming {
+			// A route that streams its body checks its type itself.
 			if ct := req.Header.Get("Content-Type"); ct != "" {
 				allowed := a.bodyTypes(req.Method, c.Path())
 				mt, _, err := mime.ParseMediaType(ct)
@@ -269,7 +276,7 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 			}
 		}
-		if !a.streaming[req.Method+" "+c.Path()] {
+		if !streaming {
 			release, err := a.admitBody(r, outer)
 			defer release()
 			if err != nil {

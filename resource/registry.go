@@ -117,12 +117,14 @@ type Route struct {
 	Produces []string
 	// Consumes lists media types the route takes as a body besides JSON
 	// ("application/x-www-form-urlencoded" for an HTML form): a body of
-	// another type gets 415.
+	// another type gets 415, unless the route streams its body
+	// (StreamBody), whose handler checks the type itself.
 	Consumes []string
 	// StreamBody leaves the request body unread: the handler reads it
 	// from Request.BodyReader as it comes (file uploads), and sets its own
-	// limit; max_request_body_bytes does not apply, and authentication
-	// methods see an empty body.
+	// limit and checks its Content-Type (kinto-attachment answers 400,
+	// not 415); max_request_body_bytes does not apply, and
+	// authentication methods see an empty body.
 	StreamBody bool
 	// NoBatch keeps the route out of /batch: a sub-request to it gets
 	// 400 in its slot. A handler that reaches storage other than through

@@ -44,14 +44,24 @@ func TestUploadErrors(t *testing.T) {
 		headers map[string]string
 		parts   []part
 		json    bool
-		status  int
-		errno   int
-		message string
+		// method and body, when set, send body (of the type in headers)
+		// with method instead of an upload.
+		method, body string
+		status       int
+		errno        int
+		message      string
 	}{
 		{name: "anonymous", parts: []part{file("a.txt", "x")}, status: 401, errno: 104},
 		{name: "no permission", auth: bob, parts: []part{file("a.txt", "x")}, status: 403, errno: 121},
 		{name: "no permission, new record", auth: bob, record: "/buckets/b/collections/c/records/new", parts: []part{file("a.txt", "x")}, status: 403, errno: 121},
 		{name: "not multipart", json: true, status: 400, errno: 107, message: "multipart/form-data"},
+		// kinto-attachment answers 400 to any body that is not multipart,
+		// whatever its type; a method other than POST and DELETE is 405.
+		{name: "plain text", method: "POST", body: "x", headers: map[string]string{"Content-Type": "text/plain"}, status: 400, errno: 107, message: "multipart/form-data"},
+		{name: "a form", method: "POST", body: "a=1", headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 400, errno: 107, message: "multipart/form-data"},
+		{name: "no type", method: "POST", body: "x", headers: map[string]string{"Content-Type": ""}, status: 400, errno: 107, message: "multipart/form-data"},
+		{name: "multipart without a boundary", method: "POST", body: "x", headers: map[string]string{"Content-Type": "multipart/form-data"}, status: 400, errno: 107, message: "multipart/form-data"},
+		{name: "PUT", method: "PUT", body: "x", headers: map[string]string{"Content-Type": "text/plain"}, status: 405, errno: 115},
 		{name: "no attachment part", parts: []part{{name: "data", content: `{}`}}, status: 400, errno: 109, message: "Attachment missing."},
 		{name: "empty file name", parts: []part{{name: "attachment", file: true, content: "x"}}, status: 400, errno: 107, message: "Filename is required."},
 		{name: "attachment as a plain field", parts: []part{{name: "attachment", content: "x"}}, status: 400, errno: 107, message: "Filename is required."},
@@ -82,7 +92,9 @@ func TestUploadErrors(t *testing.T) {
 				auth = alice
 			}
 			var r *apitest.Response
-			if c.json {
+			if c.method != "" {
+				r = s.Do(apitest.Req{Method: c.method, Path: "/v1" + record + "/attachment", Auth: auth, Body: c.body, Headers: c.headers})
+			} else if c.json {
 				r = s.Do(apitest.Req{Method: "POST", Path: "/v1" + record + "/attachment", Auth: auth, Body: `{"data": {}}`})
 			} else {
 				r = upload(s, auth, record, c.headers, c.parts...)
