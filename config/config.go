@@ -100,6 +100,12 @@ func (s *Settings) parseINI(path, text, port string) error {
 	lineNo := 0
 	var last *entry
 	lastServer, sawMain := false, false
+	// Python's configparser, which reads Kinto's file, refuses a section
+	// or an option written twice; taking the last one silently would let
+	// a line added at the end (a new secret) and an old one above it
+	// disagree over which is in force.
+	sections := map[string]int{}
+	options := map[string]int{}
 	for sc.Scan() {
 		lineNo++
 		raw := sc.Text()
@@ -121,6 +127,10 @@ func (s *Settings) parseINI(path, text, port string) error {
 		}
 		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
 			section = strings.TrimSpace(line[1 : len(line)-1])
+			if first, dup := sections[section]; dup && readSection(section) {
+				return fmt.Errorf("config: %s line %d: section [%s] appears twice (first on line %d): merge them", path, lineNo, section, first)
+			}
+			sections[section] = lineNo
 			sawMain = sawMain || section == "nimbus" || section == "app:main"
 			last = nil
 			continue
@@ -133,6 +143,13 @@ func (s *Settings) parseINI(path, text, port string) error {
 			return fmt.Errorf("config: %s line %d: expected key = value, got %q", path, lineNo, line)
 		}
 		e := entry{strings.TrimSpace(k), strings.TrimSpace(v)}
+		if readSection(section) {
+			option := section + "\x00" + strings.ToLower(e.key)
+			if first, dup := options[option]; dup {
+				return fmt.Errorf("config: %s line %d: %s is set twice in [%s] (first on line %d): keep one", path, lineNo, e.key, section, first)
+			}
+			options[option] = lineNo
+		}
 		switch section {
 		case "nimbus", "app:main":
 			entries = append(entries, e)
@@ -206,6 +223,11 @@ func (s *Settings) parseINI(path, text, port string) error {
 		origin[key] = e.key
 	}
 	return nil
+}
+
+// readSection tells the sections whose settings Nimbus reads.
+func readSection(name string) bool {
+	return name == "nimbus" || name == "app:main" || name == "server:main"
 }
 
 // SetDefault declares a setting's default (plugins use it).

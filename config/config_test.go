@@ -81,6 +81,20 @@ func TestErrors(t *testing.T) {
 	if _, err := Load(write(t, "[nimbus]\nkinto.paginate_by = 1\npaginate_by = 2\n"), true, nil, ""); err == nil || !strings.Contains(err.Error(), "in conflict") {
 		t.Errorf("conflict: %v", err)
 	}
+	for _, dup := range []struct{ text, want string }{
+		{"[nimbus]\nuserid_hmac_secret = a\npaginate_by = 1\nuserid_hmac_secret = b\n", "userid_hmac_secret is set twice in [nimbus] (first on line 2)"},
+		{"[nimbus]\nuserid_hmac_secret = a\nUserid_HMAC_Secret = a\n", "Userid_HMAC_Secret is set twice"},
+		{"[app:main]\nkinto.paginate_by = 1\n[server:main]\nport = 1\n[app:main]\nkinto.includes = x\n", "section [app:main] appears twice (first on line 1)"},
+		{"[server:main]\nport = 1\nport = 2\n[nimbus]\n", "port is set twice in [server:main]"},
+	} {
+		if _, err := Load(write(t, dup.text), true, nil, ""); err == nil || !strings.Contains(err.Error(), dup.want) {
+			t.Errorf("%q: %v, want %q", dup.text, err, dup.want)
+		}
+	}
+	// Sections Nimbus does not read (logging) may repeat what they like.
+	if _, err := Load(write(t, "[nimbus]\npaginate_by = 1\n[logger_root]\nlevel = INFO\nlevel = DEBUG\n[logger_root]\n"), true, nil, ""); err != nil {
+		t.Errorf("unread sections: %v", err)
+	}
 	if _, err := Load(write(t, "[nimbus]\nx = %(what)s\n"), true, nil, ""); err == nil {
 		t.Error("unknown interpolation")
 	}

@@ -23,7 +23,7 @@ func TestHelpNeverActs(t *testing.T) {
 	request("PUT", base+"/buckets/b", `{}`)
 	stop()
 	ini := filepath.Join(dir, "n.ini")
-	os.WriteFile(ini, []byte("[nimbus]\nstorage_backend = bolt\nstorage_url = "+db+"\nmultiauth.policies = basicauth\nuserid_hmac_secret = s\n"+
+	os.WriteFile(ini, []byte("[nimbus]\nstorage_backend = bolt\nstorage_url = "+db+"\nuserid_hmac_secret = s\n"+
 		"includes = accounts\nmultiauth.policies = account\n"), 0o600)
 	before, _ := os.ReadFile(db)
 	run := func(args ...string) (int, string, string) {

@@ -14,7 +14,8 @@ import (
 // closest known one (row 5), and so are principals that match nobody (a
 // system principal in the wrong case, a comma-separated list); a file
 // without a [nimbus] section or with a bind_port that is no port is
-// refused, and so is a PostgreSQL read cache bound below 1 MiB;
+// refused, and so are a setting written twice in a section (as Kinto's
+// configparser does) and a PostgreSQL read cache bound below 1 MiB;
 // `nimbus settings` shows every setting with its value in
 // effect and its source, secrets masked (row 7).
 func TestConfigTraps(t *testing.T) {
@@ -64,6 +65,12 @@ func TestConfigTraps(t *testing.T) {
 	os.WriteFile(pageINI, []byte("[nimbus]\nstorage_backend = memory\npage_max_bytes = -1\n"), 0o600)
 	if code, out := runBinary(t, bin, "--ini", pageINI, "serve"); code != 1 || !strings.Contains(out, "setting page_max_bytes must not be negative") {
 		t.Errorf("page_max_bytes = -1: exit %d %s", code, out)
+	}
+	twiceINI := filepath.Join(dir, "twice.ini")
+	os.WriteFile(twiceINI, []byte("[nimbus]\nstorage_backend = memory\nuserid_hmac_secret = old-secret\npaginate_by = 10\nuserid_hmac_secret = new-secret\n"), 0o600)
+	if code, out := runBinary(t, bin, "--ini", twiceINI, "serve", "--port", "0"); code != 1 ||
+		!strings.Contains(out, "line 5: userid_hmac_secret is set twice in [nimbus] (first on line 3)") || strings.Contains(out, "secret\"") {
+		t.Errorf("a setting written twice: exit %d %s", code, out)
 	}
 	noSection := filepath.Join(dir, "flat.ini")
 	os.WriteFile(noSection, []byte("paginate_by = 10\nmultiauth.policies = basicauth\n"), 0o600)
