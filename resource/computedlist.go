@@ -54,7 +54,7 @@ func (r *Request) ServeList(fields []string, defaultSort []storage.Sort, objects
 	}
 	if len(matched) > lq.pageSize {
 		matched = matched[:lq.pageSize]
-		tok := a.encodeToken(matched[len(matched)-1], sorts, lq.pageSize, false)
+		tok := a.encodeToken(matched[len(matched)-1], sorts, lq.pageSize, false, false)
 		h.Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
 	}
 	out := make([]storage.Object, len(matched))

@@ -115,6 +115,9 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 						}
 						return nil, err
 					}
+					if err := resolveTokenRef(tx, ref, lq); err != nil {
+						return nil, err
+					}
 					q := lq.q
 					q.Limit = lq.pageSize + 1
 					// A page of large records ends at page_max_bytes
@@ -385,7 +388,7 @@ func (a *App) pluralDelete(res *Resource) echo.HandlerFunc {
 				}
 				if len(objs) > lq.pageSize {
 					objs = objs[:lq.pageSize]
-					next = a.encodeToken(objs[len(objs)-1], lq.q.Sort, len(objs), true)
+					next = a.encodeToken(objs[len(objs)-1], lq.q.Sort, len(objs), true, false)
 				}
 				ev := a.newEvent(r, res, "delete", m, res.listPrefix(m)[:len(res.listPrefix(m))-1], 0)
 				for _, old := range objs {
@@ -445,7 +448,7 @@ func (a *App) setNextPage(r *Request, lq *listQuery, last storage.Object, n int)
 	if lq.token != nil {
 		offset = lq.token.Offset
 	}
-	tok := a.encodeToken(last, lq.q.Sort, offset+n, false)
+	tok := a.encodeToken(last, lq.q.Sort, offset+n, false, true)
 	r.ResponseHeader().Set("Next-Page", a.nextPageURL(r, tok, lq.pageSize))
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/url"
@@ -297,15 +298,26 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 		size = explicit
 	}
 	lq.pageSize = size
-	if lq.token != nil {
+	if lq.token != nil && lq.token.Ref == "" {
 		lq.q.After = lq.token.Last
 	}
 	return lq, nil
 }
 
+// maxTokenValues bounds the sort values a _token carries. A list sorted by
+// a field holding large values (long texts, objects) would otherwise get a
+// Next-Page link longer than a request line may be (64 KiB here, as in
+// Python's http.client and most proxies), which no client could follow.
+// Past it, the token names the page's last object by its id instead, and
+// the next page reads that object's values from storage (resolveTokenRef).
+const maxTokenValues = 4 << 10
+
 // pageToken is the content of a _token.
 type pageToken struct {
+	// Last holds the sort values of the previous page's last object, or
+	// nothing when Ref names that object instead.
 	Last   map[string]any `json:"last_object"`
+	Ref    string         `json:"ref,omitempty"`
 	Offset int            `json:"offset"`
 	Nonce  string         `json:"nonce"`
 	Issued int64          `json:"iat"`
@@ -319,8 +331,10 @@ func (a *App) sign(payload []byte) string {
 
 // encodeToken makes the _token of the page after last: base64url of
 // {"payload": {...}, "sig": "<HMAC of the payload bytes>"}, so that any
-// change to the payload is detected.
-func (a *App) encodeToken(last storage.Object, sorts []storage.Sort, offset int, del bool) string {
+// change to the payload is detected. byRef allows a token naming last by
+// its id when its sort values are too large to carry (maxTokenValues): the
+// list it is for must then be read with resolveTokenRef.
+func (a *App) encodeToken(last storage.Object, sorts []storage.Sort, offset int, del, byRef bool) string {
 	lastObj := map[string]any{}
 	for _, s := range storage.FullSort(sorts) {
 		if v, ok := storage.Lookup(last, s.Field); ok {
@@ -331,6 +345,11 @@ func (a *App) encodeToken(last storage.Object, sorts []storage.Sort, offset int,
 	var nonce [8]byte
 	binary.LittleEndian.PutUint64(nonce[:], mrand.Uint64())
 	p := map[string]any{"last_object": lastObj, "offset": offset, "nonce": hex.EncodeToString(nonce[:]), "iat": Now()}
+	if id := storage.ID(last); byRef && id != "" {
+		if values, err := storage.AppendJSON(nil, lastObj); err == nil && len(values) > maxTokenValues {
+			p["last_object"], p["ref"] = map[string]any{}, id
+		}
+	}
 	if del {
 		p["del"] = true
 	}
@@ -375,6 +394,32 @@ func (a *App) decodeToken(raw string, del bool) (*pageToken, *Error) {
 		a.forgetOldTokens()
 	}
 	return &t, nil
+}
+
+// resolveTokenRef sets the position a token naming the previous page's
+// last object by id (encodeToken) resumes after: that object's sort values
+// as stored now. An object changed since has moved in the list's order, as
+// a record edited between two pages always may; one deleted since leaves no
+// values to resume from, and the client is told to read the list again.
+func resolveTokenRef(tx storage.Tx, ref storage.Ref, lq *listQuery) error {
+	if lq.token == nil || lq.token.Ref == "" {
+		return nil
+	}
+	obj, err := tx.Get(ref, lq.token.Ref)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Invalid("querystring", "_token", "_token has expired: the last object of the previous page was deleted since; read the list again from its first page.")
+	}
+	if err != nil {
+		return err
+	}
+	after := map[string]any{}
+	for _, s := range storage.FullSort(lq.q.Sort) {
+		if v, ok := storage.Lookup(obj, s.Field); ok {
+			after[s.Field] = v
+		}
+	}
+	lq.q.After = nestPaths(after)
+	return nil
 }
 
 func (a *App) forgetOldTokens() {
