@@ -167,6 +167,9 @@ func (t *pgTx) keyedSort(ref storage.Ref, q storage.Query) bool {
 // listByKey reads a page in coarse-key order (see above); keep is the
 // page's condition and sorts its full order.
 func (t *pgTx) listByKey(ref storage.Ref, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool, rows bool) ([]storage.Object, []pageRow, error) {
+	if objs, raw, ok, err := t.pageInTies(ref, q, sorts, keep, rows); ok || err != nil {
+		return objs, raw, err
+	}
 	field, desc := q.Sort[0].Field, q.Sort[0].Desc
 	expr, _ := fieldExpr(field, nil)
 	k := sortKeySQL(expr)

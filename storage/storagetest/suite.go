@@ -47,6 +47,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"SortCrossType", testSortCrossType},
 		{"PaginationDefaultOrder", testPaginationDefault},
 		{"PaginationCustomSort", testPaginationCustom},
+		{"DeepPagesOfTies", testDeepPagesOfTies},
 		{"PaginationWithConcurrentChanges", testPaginationChanges},
 		{"TombstonesWithSince", testTombstonesSince},
 		{"Count", testCount},
