@@ -311,6 +311,8 @@ func (b *Backend) runGroup(group []*call) {
 	switch {
 	case err == nil:
 		b.wrote(len(t.tc.objects.list) - t.bulkRows)
+		b.groups.Add(1)
+		b.groupCalls.Add(int64(len(ok)))
 		for _, k := range ok {
 			finish(k, nil)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,6 +51,9 @@ type Backend struct {
 	cache   *cache
 	// comb combines concurrent writes (combine.go); nil runs each alone.
 	comb *combiner
+	// groups and groupCalls count the write transactions the combiner
+	// committed and the calls they held (Stats).
+	groups, groupCalls atomic.Int64
 	// stats starts analyses as the tables grow (analyze.go).
 	stats      statsKeeper
 	nextLocks  nextLocks
@@ -354,6 +358,8 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 	}
 	b.cache.invalidate(&t.tc)
 	b.wrote(len(t.tc.objects.list) - t.bulkRows)
+	b.groups.Add(1)
+	b.groupCalls.Add(1)
 	return nil
 }
 
@@ -460,5 +466,7 @@ func (b *Backend) Stats() []storage.Stat {
 		{Name: "pool_acquire_wait_seconds_total", Help: "Time spent waiting for a connection.", Value: s.AcquireDuration().Seconds(), Counter: true},
 		{Name: "cache_hits_total", Help: "Reads of objects and list pages answered by the read cache.", Value: float64(hits), Counter: true},
 		{Name: "cache_misses_total", Help: "Reads of objects and list pages that went to the database.", Value: float64(misses), Counter: true},
+		{Name: "write_transactions_total", Help: "Write transactions committed (each holds one or more combined writes).", Value: float64(b.groups.Load()), Counter: true},
+		{Name: "writes_total", Help: "Writes committed; divided by write_transactions_total, how many shared a commit.", Value: float64(b.groupCalls.Load()), Counter: true},
 	}
 }
