@@ -237,16 +237,17 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			r.served = a.requests.start()
 			defer r.served()
 		}
-		if err := decodeParams(c); err != nil {
-			return err
-		}
-		if allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok && req.Method == http.MethodOptions {
-			return a.preflight(c, allow)
-		}
-		if _, notAllowed := c.Get(echo.ContextKeyHeaderAllow).(string); notAllowed {
+		allow, notAllowed := c.Get(echo.ContextKeyHeaderAllow).(string)
+		if notAllowed && req.Method != http.MethodOptions {
 			// The path exists, the method does not (or is disabled): 405
 			// comes before content negotiation and the body (CORE-21).
 			return next(c)
+		}
+		if err := decodeParams(c); err != nil {
+			return err
+		}
+		if notAllowed {
+			return a.preflight(c, allow)
 		}
 		if a.opts.readonly && req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodOptions {
 			return MethodNotAllowed("The server is in read-only mode.")
