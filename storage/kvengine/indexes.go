@@ -507,15 +507,42 @@ func (t *Tx) listByIndex(lk []byte, q storage.Query, sorts []storage.Sort, keep 
 		}
 		from = groupOf(k, len(prefix))
 	}
+	// A page that starts within a group of one value reads the rest of
+	// the group in its order (indexties.go), then the groups after it.
+	var skipFrom bool
+	if q.After != nil && len(from) > len(prefix) && from[len(prefix)] != rankArray && from[len(prefix)] != rankObject &&
+		len(sorts) > 1 && sorts[1].Field == "last_modified" && sorts[1].Desc {
+		ties, exhausted, ok, err := t.tiesAfter(lk, from, q.After, q.Limit, keep)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok && !exhausted {
+			return ties, true, nil
+		}
+		out, skipFrom = ties, ok
+	}
 	c := t.bucket("x").Cursor()
 	step := c.Next
 	k, _ := c.Seek(from)
+	if skipFrom {
+		k, _ = c.Seek(prefixEnd(from))
+	}
 	if desc {
 		step = c.Prev
-		if k, _ = c.Seek(prefixEnd(from)); k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
+		switch {
+		case skipFrom:
+			k, _ = c.Seek(from)
+			if k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+		default:
+			if k, _ = c.Seek(prefixEnd(from)); k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
 		}
 	}
 	for k != nil && bytes.HasPrefix(k, prefix) {
