@@ -395,6 +395,12 @@ func matchOne(obj Object, f *Filter) bool {
 		return present == want
 	case OpNot:
 		return !present || !Equal(v, f.Value)
+	case OpGt, OpMin:
+		if !present {
+			// A missing field sorts after every value (QRY-06), and a
+			// comparison agrees with the sort, as in Kinto.
+			return true
+		}
 	case OpExclude:
 		if !present {
 			return true

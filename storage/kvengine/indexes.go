@@ -237,8 +237,9 @@ func (t *Tx) keepIndexes(lk []byte, prev, obj storage.Object) error {
 
 // candidates returns the ids an index can narrow a query to, with ok
 // false when no built index serves any of the filters (the caller
-// scans). The ids are a superset of the matches; order is the index's.
-func (t *Tx) candidates(lk []byte, filters []storage.Filter) ([]string, bool) {
+// scans). The ids are a superset of the matches (tombstones included
+// when includeDeleted); order is the index's.
+func (t *Tx) candidates(lk []byte, filters []storage.Filter, includeDeleted bool) ([]string, bool) {
 	d := t.declaration(lk)
 	if d == nil {
 		return nil, false
@@ -247,6 +248,11 @@ func (t *Tx) candidates(lk []byte, filters []storage.Filter) ([]string, bool) {
 	for i, f := range filters {
 		// A tombstone holds "deleted": such a field is never served.
 		if !d.Built[f.Field] || f.Field == "deleted" {
+			continue
+		}
+		if (f.Op == storage.OpMin || f.Op == storage.OpGt) && (includeDeleted || t.entryCount(lk, f.Field) != t.getMeta(lk).count) {
+			// Objects without the field (tombstones among them) match
+			// too, and the index does not hold them.
 			continue
 		}
 		r := 99

@@ -19,7 +19,7 @@ func (t *Tx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted boo
 		return int(t.getMeta(lk).count), nil
 	}
 	n := 0
-	if ids, ok := t.candidates(lk, filters); ok {
+	if ids, ok := t.candidates(lk, filters, includeDeleted); ok {
 		for _, id := range ids {
 			o, err := t.stored(lk, id)
 			if err != nil {
@@ -59,7 +59,7 @@ func (t *Tx) List(ref storage.Ref, q storage.Query) ([]storage.Object, error) {
 	if q.IDs != nil {
 		return t.listIDs(lk, q, sorts, keep)
 	}
-	if ids, ok := t.candidates(lk, q.Filters); ok {
+	if ids, ok := t.candidates(lk, q.Filters, q.IncludeDeleted); ok {
 		// A declared index narrows the list to its candidates; they
 		// pass the same filters, order and page as a scan.
 		q.IDs = ids
@@ -222,7 +222,7 @@ func (t *Tx) ListRaw(ref storage.Ref, q storage.Query) ([][]byte, bool, error) {
 	if q.IDs != nil || len(sorts) != 2 || sorts[0].Field != "last_modified" || sorts[1].Field != "id" || sorts[0].Desc != sorts[1].Desc {
 		return nil, false, nil
 	}
-	if _, indexed := t.candidates(listKey(ref), q.Filters); indexed {
+	if _, indexed := t.candidates(listKey(ref), q.Filters, q.IncludeDeleted); indexed {
 		return nil, false, nil // List answers it from the index
 	}
 	var out [][]byte

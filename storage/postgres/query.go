@@ -243,8 +243,9 @@ func fieldCond(conds []string, f storage.Filter, expr string, add func(any) stri
 		cond := "(" + e + " " + op + " " + add(j) + "::JSONB OR " + e + " = " + largeValue
 		if f.Op == storage.OpMin || f.Op == storage.OpGt {
 			// jsonb sorts an empty top-level array before null (for
-			// historical reasons), storage after every number.
-			cond += " OR " + e + " = '[]'::JSONB"
+			// historical reasons), storage after every number; a
+			// missing field comes after every value.
+			cond += " OR " + e + " = '[]'::JSONB OR " + e + " IS NULL"
 		}
 		cond += ")"
 		conds = append(conds, cond)
