@@ -311,17 +311,19 @@ func CompareValues(a any, ap bool, b any, bp bool) int {
 		}
 		return 1
 	case 4:
+		// As PostgreSQL's JSONB, which Kinto sorts with: the shorter
+		// array first, then element by element.
 		la, lb := a.([]any), b.([]any)
-		for i := 0; i < len(la) && i < len(lb); i++ {
-			if c := CompareValues(la[i], true, lb[i], true); c != 0 {
-				return c
-			}
-		}
 		switch {
 		case len(la) < len(lb):
 			return -1
 		case len(la) > len(lb):
 			return 1
+		}
+		for i := range la {
+			if c := CompareValues(la[i], true, lb[i], true); c != 0 {
+				return c
+			}
 		}
 		return 0
 	case 5:
@@ -332,29 +334,44 @@ func CompareValues(a any, ap bool, b any, bp bool) int {
 	return 0
 }
 
+// compareObjects orders objects as PostgreSQL's JSONB does, which Kinto
+// sorts with: the one with fewer keys first, then key by key and value by
+// value, the keys of each taken in JSONB's order (shorter first, then
+// byte by byte).
 func compareObjects(a, b map[string]any) int {
-	keys := make([]string, 0, len(a)+len(b))
-	seen := map[string]bool{}
-	for k := range a {
-		if k != OrderKey {
-			keys = append(keys, k)
-			seen[k] = true
-		}
+	ka, kb := jsonbKeys(a), jsonbKeys(b)
+	switch {
+	case len(ka) < len(kb):
+		return -1
+	case len(ka) > len(kb):
+		return 1
 	}
-	for k := range b {
-		if !seen[k] && k != OrderKey {
-			keys = append(keys, k)
+	for i := range ka {
+		if c := strings.Compare(ka[i], kb[i]); c != 0 {
+			return c
 		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		va, pa := a[k]
-		vb, pb := b[k]
-		if c := CompareValues(va, pa, vb, pb); c != 0 {
+		if c := CompareValues(a[ka[i]], true, b[kb[i]], true); c != 0 {
 			return c
 		}
 	}
 	return 0
+}
+
+// jsonbKeys are an object's keys in JSONB's storage order.
+func jsonbKeys(o map[string]any) []string {
+	keys := make([]string, 0, len(o))
+	for k := range o {
+		if k != OrderKey {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if len(keys[i]) != len(keys[j]) {
+			return len(keys[i]) < len(keys[j])
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
 }
 
 // Equal tells whether two JSON values are equal.

@@ -119,6 +119,21 @@ func testSortCrossType(t *testing.T, b storage.Backend) {
 	eqIDs(t, "ascending", got, "null", "str", "str2", "num2", "num", "false", "true", "arr", "obj", "missing")
 	got = list(t, b, recs, storage.Query{Sort: []storage.Sort{{Field: "v", Desc: true}}})
 	eqIDs(t, "descending", got, "missing", "obj", "arr", "true", "false", "num", "num2", "str2", "str", "null")
+	// Within arrays and objects, PostgreSQL's JSONB order, which Kinto
+	// sorts with (the spec orders only across types): the shorter array
+	// first, then element by element; the object with fewer keys first,
+	// then key by key (shorter keys first) and value by value.
+	for _, s := range []string{
+		`{"id":"a-long","w":[1,2,3]}`, `{"id":"a-short","w":[5]}`, `{"id":"a-empty","w":[]}`, `{"id":"a-12","w":[1,2]}`, `{"id":"a-1s","w":[1,"s"]}`,
+		`{"id":"o-two","w":{"k":1,"z":"x"}}`, `{"id":"o-one","w":{"k":2}}`, `{"id":"o-aac","w":{"aa":1,"c":1}}`, `{"id":"o-bd","w":{"b":1,"d":1}}`,
+		`{"id":"o-k1","w":{"k":1}}`,
+	} {
+		create(t, b, recs, obj(s))
+	}
+	got = list(t, b, recs, storage.Query{Sort: []storage.Sort{{Field: "w"}}, Filters: []storage.Filter{{Field: "w", Op: storage.OpHas, Value: true}}})
+	eqIDs(t, "arrays and objects", got, "a-empty", "a-short", "a-1s", "a-12", "a-long", "o-k1", "o-one", "o-bd", "o-aac", "o-two")
+	got = list(t, b, recs, storage.Query{Sort: []storage.Sort{{Field: "w"}}, Filters: []storage.Filter{{Field: "w", Op: storage.OpGt, Value: obj(`{"k":1}`)}, {Field: "w", Op: storage.OpHas, Value: true}}})
+	eqIDs(t, "a comparison agrees", got, "o-one", "o-bd", "o-aac", "o-two")
 }
 
 // pageAll reads the whole list page by page using the keyset position of
