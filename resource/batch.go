@@ -233,9 +233,9 @@ func (a *App) batchHandler(r *Request) error {
 	prep := a.prepareSubs(r, subs)
 	err := a.runBatch(r.Ctx(), subs, func(tx storage.Tx) error {
 		responses, failure = make([]map[string]any, 0, len(subs)), nil
-		state = &batchState{tx: tx, detached: &detached, pageBytes: a.opts.pageMaxBytes / max(1, len(subs))}
-		if a.opts.pageMaxBytes > 0 && state.pageBytes == 0 {
-			state.pageBytes = 1
+		state = &batchState{tx: tx, detached: &detached}
+		if a.opts.pageMaxBytes > 0 {
+			state.pageBytes = max(1, a.opts.pageMaxBytes/max(1, len(subs)))
 		}
 		if err := a.prefetch(tx, subs); err != nil {
 			return err

@@ -1,9 +1,10 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -105,14 +106,36 @@ func (c *PageBytes) Report(q Query, n int, more bool) {
 // size(1), ... in the page's order, a page of q holds: all of them up to
 // the one that brings their bytes to q.MaxBytes (all n when none does).
 func (q Query) BytesFit(n int, size func(i int) int) int {
+	kept, _ := q.fit(n, size)
+	return kept
+}
+
+// TopPage sorts items (objects with their stored sizes) with storage's
+// rules and keeps what a page of q holds of them: the first q.Limit, and
+// of those the first whose stored bytes reach q.MaxBytes; dropped tells
+// that any was left out for the bytes. A backend that must see every
+// candidate of a page sorted by a field (a top-K) trims with it.
+func TopPage[T any](items []T, sorts []Sort, q Query, obj func(T) Object, size func(T) int) (_ []T, dropped bool) {
+	slices.SortStableFunc(items, func(a, b T) int { return Compare(obj(a), obj(b), sorts) })
+	keep := len(items)
+	if q.Limit > 0 && keep > q.Limit {
+		keep = q.Limit
+	}
+	n := q.BytesFit(keep, func(i int) int { return size(items[i]) })
+	clear(items[n:])
+	return items[:n], n < keep
+}
+
+// fit is BytesFit with the bytes of the objects it keeps.
+func (q Query) fit(n int, size func(i int) int) (int, PageBytes) {
 	c := q.PageBytes()
 	for i := 0; i < n; i++ {
 		if c.Full() {
-			return i
+			return i, c
 		}
 		c.Add(size(i))
 	}
-	return n
+	return n, c
 }
 
 // CutPage ends a page read whole at q.MaxBytes: it returns how many of
@@ -120,15 +143,8 @@ func (q Query) BytesFit(n int, size func(i int) int) int {
 // and reports the cut to q.Cut; more tells that objects after the n are
 // known to exist.
 func (q Query) CutPage(n int, size func(i int) int, more bool) int {
-	kept := q.BytesFit(n, size)
-	if q.Cut != nil {
-		sum := 0
-		for i := 0; i < kept; i++ {
-			sum += size(i)
-		}
-		c := PageBytes{max: q.MaxBytes, sum: sum}
-		c.Report(q, kept, more || kept < n)
-	}
+	kept, c := q.fit(n, size)
+	c.Report(q, kept, more || kept < n)
 	return kept
 }
 
@@ -314,11 +330,8 @@ func CompareValues(a any, ap bool, b any, bp bool) int {
 		// As PostgreSQL's JSONB, which Kinto sorts with: the shorter
 		// array first, then element by element.
 		la, lb := a.([]any), b.([]any)
-		switch {
-		case len(la) < len(lb):
-			return -1
-		case len(la) > len(lb):
-			return 1
+		if c := cmp.Compare(len(la), len(lb)); c != 0 {
+			return c
 		}
 		for i := range la {
 			if c := CompareValues(la[i], true, lb[i], true); c != 0 {
@@ -340,11 +353,8 @@ func CompareValues(a any, ap bool, b any, bp bool) int {
 // byte by byte).
 func compareObjects(a, b map[string]any) int {
 	ka, kb := jsonbKeys(a), jsonbKeys(b)
-	switch {
-	case len(ka) < len(kb):
-		return -1
-	case len(ka) > len(kb):
-		return 1
+	if c := cmp.Compare(len(ka), len(kb)); c != 0 {
+		return c
 	}
 	for i := range ka {
 		if c := strings.Compare(ka[i], kb[i]); c != 0 {
@@ -365,12 +375,7 @@ func jsonbKeys(o map[string]any) []string {
 			keys = append(keys, k)
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if len(keys[i]) != len(keys[j]) {
-			return len(keys[i]) < len(keys[j])
-		}
-		return keys[i] < keys[j]
-	})
+	slices.SortFunc(keys, func(x, y string) int { return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y)) })
 	return keys
 }
 

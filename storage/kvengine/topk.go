@@ -1,10 +1,6 @@
 package kvengine
 
-import (
-	"sort"
-
-	"github.com/nimbus-server/nimbus/storage"
-)
+import "github.com/nimbus-server/nimbus/storage"
 
 // topK keeps the best objects seen so far in sort order: the first limit
 // of them (all with no limit), and of those no more than a page of
@@ -44,16 +40,9 @@ func (k *topK) add(r ranked) {
 }
 
 func (k *topK) trim() {
-	sort.SliceStable(k.items, func(i, j int) bool { return storage.Compare(k.items[i].o, k.items[j].o, k.sorts) < 0 })
-	keep := len(k.items)
-	if k.q.Limit > 0 && keep > k.q.Limit {
-		keep = k.q.Limit
-	}
-	if n := k.q.BytesFit(keep, func(i int) int { return k.items[i].size }); n < keep {
-		keep, k.dropped = n, true
-	}
-	clear(k.items[keep:])
-	k.items = k.items[:keep]
+	var dropped bool
+	k.items, dropped = storage.TopPage(k.items, k.sorts, k.q, func(r ranked) storage.Object { return r.o }, func(r ranked) int { return r.size })
+	k.dropped = k.dropped || dropped
 	k.bytes = 0
 	for _, r := range k.items {
 		k.bytes += r.size

@@ -18,7 +18,9 @@ const firstChunk = 4
 // listInOrder reads a page in last_modified order (desc or not) from
 // base, the list's query without its order, in queries of growing size
 // when the page is bounded in bytes and may be long, or in one query of
-// the page's limit.
+// the page's limit. chunk, when not 0, is the first query's size where
+// the page's limit cannot be SQL's (filters SQL cannot apply): the next
+// ones read four times more.
 //
 // Within one list last_modified is unique (a unique index says so), so
 // it orders the list alone and the plan is the index's order cut by the
@@ -27,7 +29,7 @@ const firstChunk = 4
 // A read-only transaction's queries each see the database as it is (no
 // snapshot across them), so a page read in several queries is as
 // consistent as two pages are.
-func (t *pgTx) listInOrder(ref storage.Ref, q storage.Query, desc bool, keep func(storage.Object) bool, rows bool, base string, args []any) ([]storage.Object, []pageRow, error) {
+func (t *pgTx) listInOrder(ref storage.Ref, q storage.Query, desc bool, keep func(storage.Object) bool, rows bool, base string, args []any, chunk int) ([]storage.Object, []pageRow, error) {
 	dir, cmp := "ASC", ">"
 	if desc {
 		dir, cmp = "DESC", "<"
@@ -47,7 +49,6 @@ func (t *pgTx) listInOrder(ref storage.Ref, q storage.Query, desc bool, keep fun
 	if q.Limit > 0 && exactInSQL(q) {
 		limit = q.Limit
 	}
-	chunk := 0
 	if q.MaxBytes > 0 && (q.Limit <= 0 || q.Limit > 4*firstChunk) {
 		chunk = firstChunk
 	}

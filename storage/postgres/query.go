@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -285,7 +284,7 @@ func (t *pgTx) listNow(ref storage.Ref, q storage.Query, rows bool) ([]storage.O
 	base += pushdown(q, &args)
 	indexOrder := len(sorts) == 2 && sorts[0].Field == "last_modified" && sorts[1].Field == "id" && sorts[0].Desc == sorts[1].Desc
 	if indexOrder && q.IDs == nil {
-		return t.listInOrder(ref, q, sorts[0].Desc, keep, rows, base, args)
+		return t.listInOrder(ref, q, sorts[0].Desc, keep, rows, base, args, 0)
 	}
 	var all []listed
 	held, dropped := 0, false
@@ -352,15 +351,7 @@ func prune(all []listed, sorts []storage.Sort, q storage.Query, dropped *bool) (
 // otherwise be held whole while it sorts); dropped tells whether any was
 // left out for the bytes.
 func topK(objs []listed, sorts []storage.Sort, q storage.Query) (_ []listed, dropped bool) {
-	sort.SliceStable(objs, func(i, j int) bool { return storage.Compare(objs[i].o, objs[j].o, sorts) < 0 })
-	if q.Limit > 0 && len(objs) > q.Limit {
-		objs = objs[:q.Limit]
-	}
-	if n := q.BytesFit(len(objs), func(i int) int { return objs[i].size }); n < len(objs) {
-		clear(objs[n:])
-		return objs[:n], true
-	}
-	return objs, false
+	return storage.TopPage(objs, sorts, q, func(l listed) storage.Object { return l.o }, func(l listed) int { return l.size })
 }
 
 func (t *pgTx) Count(ref storage.Ref, filters []storage.Filter, includeDeleted bool) (int, error) {

@@ -18,8 +18,9 @@ import (
 // a list: the rows after the previous page's last within its key are the
 // rows of that key with an older last_modified, one range of the key's
 // index (the key's columns, then last_modified DESC), read from where the
-// page starts. When they fill the page, the page is theirs; when the run
-// ends first, the page crosses into the next key and is read as before.
+// page starts as a page in the list's order is (listInOrder). When they
+// fill the page, the page is theirs; when the run ends first, the page
+// crosses into the next key and is read as before.
 
 // maxEpoch bounds the last_modified a page may start after in SQL
 // (from_epoch's TIMESTAMP ends in the year 294276); beyond, the page is
@@ -28,9 +29,8 @@ const maxEpoch = 1e15
 
 // pageInTies reads the page of q from the rows of the previous page's
 // last key (q.After's) that come after it; ok is false when it could not
-// (the key does not settle the order, the sort has more fields, the run
-// ends before the page is full, or the page is ended by its bytes), and
-// listByKey reads the page.
+// (the key does not settle the order, the sort has more fields, or the
+// run ends before the page is full), and listByKey reads the page.
 func (t *pgTx) pageInTies(ref storage.Ref, q storage.Query, sorts []storage.Sort, keep func(storage.Object) bool, rows bool) (_ []storage.Object, _ []pageRow, ok bool, _ error) {
 	if q.After == nil || q.Limit <= 0 || len(sorts) < 2 || sorts[1].Field != "last_modified" || !sorts[1].Desc {
 		return nil, nil, false, nil
@@ -61,51 +61,22 @@ func (t *pgTx) pageInTies(ref storage.Ref, q storage.Query, sorts []storage.Sort
 	args = append(args, a.rank, f, s, b)
 	n := len(args)
 	base += fmt.Sprintf(` AND %s = $%d AND %s = $%d::FLOAT8 AND %s = $%d AND %s = $%d`, k[0], n-3, k[1], n-2, k[2], n-1, k[3], n)
-	args = append(args, afterTS)
-	from := len(args)
-	// A page bounded in bytes reads a few rows first, then four times
-	// more, as listInOrder does: pgx drains what a stopped query sent.
-	chunk := q.Limit
-	if q.MaxBytes > 0 && chunk > 2*firstChunk {
-		chunk = 2 * firstChunk
+	// The run's rows come newest first after q.After's (listorder.go),
+	// in queries of the page's limit where SQL cannot apply it.
+	var cut bool
+	qq := q
+	qq.Cut = &cut
+	objs, raw, err := t.listInOrder(ref, qq, true, keep, rows, base, args, q.Limit)
+	if err != nil {
+		return nil, nil, false, err
 	}
-	var all []listed
-	held := 0
-	for {
-		sql := base + fmt.Sprintf(` AND last_modified < from_epoch($%d) ORDER BY last_modified DESC LIMIT %d`, from, chunk)
-		read, complete, large := 0, false, false
-		err := t.scan(sql, args, func(o storage.Object, r pageRow) bool {
-			read++
-			args[from-1] = r.lm
-			if !keep(o) {
-				return true // a filter SQL could not apply
-			}
-			l := listed{o: o, size: len(r.data)}
-			if rows {
-				l.r = r
-			}
-			all = append(all, l)
-			held += l.size
-			complete = len(all) == q.Limit
-			// A page ended by its bytes must know whether a row follows
-			// its last (Query.Cut), which may be of the next key.
-			large = q.MaxBytes > 0 && held >= q.MaxBytes
-			return !complete && !large
-		})
-		if err != nil || large {
-			return nil, nil, false, err
-		}
-		if complete {
-			// These are the first rows after q.After, in order; more may
-			// follow them.
-			out, raw := page(all, sorts, q, rows, true)
-			return out, raw, true, nil
-		}
-		if read < chunk {
-			return nil, nil, false, nil // the run ends within the page
-		}
-		if chunk *= 4; chunk > q.Limit {
-			chunk = q.Limit
-		}
+	if len(objs) < q.Limit && !cut {
+		// The run ended before the page was full, or right after a page
+		// ended by its bytes: what follows is of the next key.
+		return nil, nil, false, nil
 	}
+	if q.Cut != nil {
+		*q.Cut = cut
+	}
+	return objs, raw, true, nil
 }
