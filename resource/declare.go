@@ -85,6 +85,11 @@ type Resource struct {
 	// of the list beyond what settings and ACLs allow (the accounts
 	// plugin lets its administrators list every account, as Kinto does).
 	ListAll func(r *Request, tx storage.Tx) (bool, error)
+	// ListFilter, when set, narrows the ids of the objects whose ACLs let
+	// a caller list them, for a caller whom neither settings nor ListAll
+	// give the whole list (the accounts plugin keeps the caller's own
+	// account: another account is not theirs whatever its ACL grants).
+	ListFilter func(r *Request, ids []string) []string
 
 	parent   *Resource
 	idRegexp *regexp.Regexp

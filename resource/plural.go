@@ -44,6 +44,9 @@ func (a *App) listScope(r *Request, tx storage.Tx, res *Resource, m matchdict, p
 	if err != nil {
 		return nil, err
 	}
+	if res.ListFilter != nil {
+		ids = res.ListFilter(r, ids)
+	}
 	if len(ids) > 0 {
 		return ids, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -278,6 +279,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		Owner:      func(_ *resource.Request, obj storage.Object) string { return p.policy + ":" + storage.ID(obj) },
 		ReadFilter: p.readFilter,
 		ListAll:    p.isAdmin,
+		ListFilter: p.ownOnly,
 	}
 	if p.hideHash {
 		res.Hidden = []string{"password"}
@@ -346,12 +348,41 @@ func (p *Plugin) ownID(r *resource.Request) string {
 	return id
 }
 
-// guard requires authentication everywhere but for creation (ACC-08).
+// guard requires authentication everywhere but for creation (ACC-08),
+// and keeps every account but their own out of a non-administrator's
+// reach, whatever its ACL grants (ACC-08, ACC-09): an account whose owner
+// gave write to system.Everyone is still theirs alone, as Kinto keeps
+// each user's accounts under their own id. PUT and POST on another id are
+// preWrite's (ACC-06).
 func (p *Plugin) guard(r *resource.Request, action, id string) error {
-	if !r.Authenticated() && action != "create" && action != "put" {
-		return resource.Unauthorized()
+	if !r.Authenticated() {
+		if action != "create" && action != "put" {
+			return resource.Unauthorized()
+		}
+		return nil
 	}
-	return nil
+	if id == "" || id == p.ownID(r) || action != "read" && action != "update" && action != "delete" {
+		return nil
+	}
+	var ps []string
+	if err := r.View(func(tx storage.Tx) (err error) { ps, err = r.Principals(tx); return }); err != nil {
+		return err
+	}
+	a := r.Authorizer()
+	if a.BySettings(ps, "account", "write") || action == "read" && a.BySettings(ps, "account", "read") {
+		return nil
+	}
+	return r.Deny()
+}
+
+// ownOnly keeps, of the accounts a non-administrator's principals may
+// list, their own (ACC-08).
+func (p *Plugin) ownOnly(r *resource.Request, ids []string) []string {
+	own := p.ownID(r)
+	if own != "" && slices.Contains(ids, own) {
+		return []string{own}
+	}
+	return []string{}
 }
 
 // preWrite refuses, with 400, a non-administrator writing another id

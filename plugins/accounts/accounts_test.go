@@ -2,6 +2,7 @@ package accounts_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -134,20 +135,51 @@ func accountIDs(t *testing.T, s *apitest.Server, want ...string) {
 	})
 }
 
+// accessCase is one request of an access table and what it must get; a
+// batch of one sub-request must get status for that sub-request.
+type accessCase struct {
+	name         string
+	auth         string
+	method, path string
+	body         string
+	status       int
+	errno        int
+}
+
+func runAccess(t *testing.T, s *apitest.Server, cases []accessCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := R{Method: c.method, Path: c.path, Auth: c.auth}
+			if c.body != "" {
+				req.Body = c.body
+			}
+			s.Do(req).Expect(t, c.status, c.errno)
+			if c.method == "PATCH" || c.method == "DELETE" {
+				// The same write in a batch gets the same answer.
+				sub := map[string]any{"method": c.method, "path": strings.TrimPrefix(c.path, "/v1")}
+				if c.body != "" {
+					sub["body"] = json.RawMessage(c.body)
+				}
+				b := s.Do(R{Method: "POST", Path: "/v1/batch", Auth: c.auth, Body: map[string]any{"requests": []any{sub}}})
+				if b.Status != 200 {
+					t.Fatalf("batch: %d %s", b.Status, b.Raw)
+				}
+				if got := fmt.Sprint(b.Body["responses"].([]any)[0].(map[string]any)["status"]); got != fmt.Sprint(c.status) {
+					t.Errorf("in a batch: status %s, want %d as alone", got, c.status)
+				}
+			}
+		})
+	}
+}
+
 func TestOwnershipAndAdmins(t *testing.T) {
 	s := server(t, nil)
 	for _, id := range []string{"rosa", "bob", "admin", "viewer"} {
 		signup(t, s, id, id+"-pw")
 	}
 	rosa, bob, admin, viewer := basic("rosa", "rosa-pw"), basic("bob", "bob-pw"), basic("admin", "admin-pw"), basic("viewer", "viewer-pw")
-	cases := []struct {
-		name         string
-		auth         string
-		method, path string
-		body         string
-		status       int
-		errno        int
-	}{
+	cases := []accessCase{
 		{"anonymous lists", "", "GET", "/v1/accounts", "", 401, 104},
 		{"anonymous reads", "", "GET", "/v1/accounts/rosa", "", 401, 104},
 		{"user reads self", rosa, "GET", "/v1/accounts/rosa", "", 200, 0},
@@ -167,15 +199,7 @@ func TestOwnershipAndAdmins(t *testing.T) {
 		{"admin creates for another", admin, "PUT", "/v1/accounts/carl", `{"data":{"password":"carl-pw"}}`, 201, 0},
 		{"admin resets a password", admin, "PATCH", "/v1/accounts/bob", `{"data":{"password":"bob-new"}}`, 200, 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			req := R{Method: c.method, Path: c.path, Auth: c.auth}
-			if c.body != "" {
-				req.Body = c.body
-			}
-			s.Do(req).Expect(t, c.status, c.errno)
-		})
-	}
+	runAccess(t, s, cases)
 	carl := s.Do(R{Method: "GET", Path: "/v1/accounts/carl", Auth: admin})
 	if fmt.Sprint(carl.Body["permissions"]) != "map[write:[account:carl]]" {
 		t.Errorf("admins are not added to the ACL: %s", carl.Raw)
@@ -411,5 +435,46 @@ func TestPasswordRoutesOutOfBatches(t *testing.T) {
 		if whoami(s, basic(user, pw)) != "account:"+user {
 			t.Errorf("%s cannot log in with the password a batch set", user)
 		}
+	}
+}
+
+// TestAccountACLGrantsNoOtherUser: an account is its owner's alone
+// (ACC-08, ACC-09), whatever its ACL grants: a user who gave write on
+// their account to system.Everyone and read to another account does not
+// let anyone but an administrator read, change, list or delete it, in a
+// batch or not (Kinto keeps each user's accounts under their own id).
+func TestAccountACLGrantsNoOtherUser(t *testing.T) {
+	s := server(t, nil)
+	for _, id := range []string{"rosa", "admin", "viewer"} {
+		signup(t, s, id, id+"-pw")
+	}
+	s.Do(R{Method: "PUT", Path: "/v1/accounts/carol", Body: `{"data":{"password":"carol-pw"},` +
+		`"permissions":{"write":["system.Everyone","system.Authenticated"],"read":["account:rosa"]}}`}).Expect(t, 201, 0)
+	rosa, admin, viewer, carol := basic("rosa", "rosa-pw"), basic("admin", "admin-pw"), basic("viewer", "viewer-pw"), basic("carol", "carol-pw")
+	cases := []accessCase{
+		{"user reads it", rosa, "GET", "/v1/accounts/carol", "", 403, 121},
+		{"user changes its password", rosa, "PATCH", "/v1/accounts/carol", `{"data":{"password":"taken"}}`, 403, 121},
+		{"user replaces it", rosa, "PUT", "/v1/accounts/carol", `{"data":{"password":"taken"}}`, 400, 107},
+		{"user deletes it", rosa, "DELETE", "/v1/accounts/carol", "", 403, 121},
+		{"anonymous reads it", "", "GET", "/v1/accounts/carol", "", 401, 104},
+		{"anonymous changes it", "", "PATCH", "/v1/accounts/carol", `{"data":{"password":"taken"}}`, 401, 104},
+		{"viewer reads it", viewer, "GET", "/v1/accounts/carol", "", 200, 0},
+		{"viewer changes it", viewer, "PATCH", "/v1/accounts/carol", `{"data":{"x":1}}`, 403, 121},
+		{"owner reads it", carol, "GET", "/v1/accounts/carol", "", 200, 0},
+		{"admin changes it", admin, "PATCH", "/v1/accounts/carol", `{"data":{"x":1}}`, 200, 0},
+	}
+	runAccess(t, s, cases)
+	if l := s.Do(R{Method: "GET", Path: "/v1/accounts", Auth: rosa}).Expect(t, 200, 0); fmt.Sprint(l.IDs()) != "[rosa]" {
+		t.Errorf("a user lists only their account: %v", l.IDs())
+	}
+	if l := s.Do(R{Method: "GET", Path: "/v1/accounts?_sort=id", Auth: admin}).Expect(t, 200, 0); fmt.Sprint(l.IDs()) != "[admin carol rosa viewer]" {
+		t.Errorf("an administrator lists every account: %v", l.IDs())
+	}
+	d := s.Do(R{Method: "DELETE", Path: "/v1/accounts", Auth: rosa}).Expect(t, 200, 0)
+	if fmt.Sprint(d.IDs()) != "[rosa]" {
+		t.Errorf("a user's DELETE /accounts deletes their account only: %v", d.IDs())
+	}
+	if whoami(s, carol) != "account:carol" {
+		t.Error("carol's account and password must be untouched")
 	}
 }
