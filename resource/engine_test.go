@@ -214,6 +214,22 @@ func TestEngineScenarios(t *testing.T) {
 		{name: "body too large", method: "PUT", path: books + "/x", user: "alice", body: `{"data":{"a":"` + strings.Repeat("a", 5000) + `"}}`, status: 413, errno: 113},
 		{name: "unsupported content type", method: "PUT", path: books + "/x", user: "alice", body: `{}`, headers: map[string]string{"Content-Type": "text/plain"}, status: 415, errno: 107},
 		{name: "unacceptable Accept", method: "GET", path: books, user: "alice", headers: map[string]string{"Accept": "text/html"}, status: 406, errno: 107},
+		// An Accept header that cannot be read is no preference, as WebOb
+		// reads it under Kinto; a readable one that accepts nothing is 406.
+		{name: "unreadable Accept", method: "GET", path: books, user: "alice", headers: map[string]string{"Accept": "garbage"}, status: 200},
+		{name: "Accept with an unreadable entry", method: "GET", path: books, user: "alice", headers: map[string]string{"Accept": "text/html, garbage"}, status: 200},
+		{name: "Accept of JSON at q=0", method: "GET", path: books, user: "alice", headers: map[string]string{"Accept": "application/json;q=0"}, status: 406, errno: 107},
+		{name: "Accept with a bad q", method: "GET", path: books, user: "alice", headers: map[string]string{"Accept": "text/html;q=x"}, status: 200},
+		{name: "Accept of an empty list", method: "GET", path: books, user: "alice", headers: map[string]string{"Accept": ","}, status: 406, errno: 107},
+		{name: "Accept of JSON among others", method: "GET", path: books, user: "alice", headers: map[string]string{"Accept": "text/html;q=0.9, application/json;q=0.1"}, status: 200},
+		// What a client could not read back is refused, as Kinto refuses it.
+		{name: "number beyond a double", method: "PUT", path: books + "/x", user: "alice", body: `{"data":{"n":-1e400}}`, status: 400, errno: 107, has: []string{`too big`}},
+		{name: "lone surrogate", method: "PUT", path: books + "/x", user: "alice", body: `{"data":{"s":"a\ud800b"}}`, status: 400, errno: 107, has: []string{`surrogate`}},
+		{name: "lone surrogate in a key", method: "PUT", path: books + "/x", user: "alice", body: `{"data":{"\udc00":1}}`, status: 400, errno: 107},
+		{name: "surrogate pair", method: "PUT", path: books + "/pair", user: "alice", body: `{"data":{"s":"\ud83d\ude00","n":1e308}}`, status: 201, has: []string{`"s":"😀"`, `"n":1e308`}},
+		{name: "body of white space", method: "PUT", path: books + "/x", user: "alice", body: " \n", status: 400, errno: 107},
+		{name: "principal named twice", method: "PUT", path: books + "/dup", user: "alice", body: `{"permissions":{"read":["test:bob","test:bob"]}}`,
+			status: 201, has: []string{`"read":["test:bob"]`}},
 		{name: "unknown URL", method: "GET", path: "/v1/nothing/here", status: 404, errno: 111},
 		{name: "method not allowed", method: "POST", path: "/v1/shelves/s1", user: "alice", body: `{}`, status: 405, errno: 115, header: map[string]string{"Allow": "*"}},
 		// CORE-21: 405 before content negotiation and the body, as in Kinto.

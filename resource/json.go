@@ -44,7 +44,8 @@ func checkDepth(b []byte) error {
 }
 
 // DecodeJSON parses a request body into a generic value. Numbers are kept
-// as json.Number. The error message is meant for clients.
+// as json.Number; what clients cannot read back is refused
+// (storage.DecodeClientJSON). The error message is meant for clients.
 func DecodeJSON(b []byte) (any, error) {
 	if err := checkDepth(b); err != nil {
 		return nil, err
@@ -52,7 +53,7 @@ func DecodeJSON(b []byte) (any, error) {
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("Invalid JSON: body is not valid UTF-8")
 	}
-	v, err := storage.DecodeJSON(b)
+	v, err := storage.DecodeClientJSON(b)
 	if err != nil {
 		return nil, fmt.Errorf("Invalid JSON: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -34,15 +35,55 @@ func unsupportedType(allowed []string) *Error {
 		fmt.Sprintf("Content-Type header should be one of ['%s']", strings.Join(allowed, "', '")))
 }
 
+// acceptsJSON tells whether an Accept header lets the answer be JSON. A
+// header Nimbus cannot read is no preference at all.
 func acceptsJSON(accept string) bool {
-	for _, part := range strings.Split(accept, ",") {
-		mt := strings.ToLower(strings.TrimSpace(strings.Split(part, ";")[0]))
+	ranges, valid := mediaRanges(accept)
+	if !valid {
+		return true
+	}
+	for _, mt := range ranges {
 		switch mt {
-		case "", "*/*", "application/*", "application/json":
+		case "*/*", "application/*", "application/json":
 			return true
 		}
 	}
 	return false
+}
+
+// mediaRanges reads an Accept header: the media ranges it accepts (a q
+// above zero), lower-cased, and whether the header is valid. As WebOb
+// does under Kinto, one entry that is not type/subtype, or whose q is not
+// a number from 0 to 1, makes the whole header invalid, which is then no
+// preference; a valid header whose every range has q=0 (or that has no
+// range, as ",") accepts nothing.
+func mediaRanges(accept string) (ranges []string, valid bool) {
+	for _, part := range strings.Split(accept, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue // an empty element of a list (RFC 9110, 5.6.1)
+		}
+		params := strings.Split(part, ";")
+		mt := strings.ToLower(strings.TrimSpace(params[0]))
+		typ, sub, ok := strings.Cut(mt, "/")
+		if !ok || typ == "" || sub == "" || strings.ContainsAny(sub, " \t/") || strings.ContainsAny(typ, " \t") {
+			return nil, false
+		}
+		q := 1.0
+		for _, p := range params[1:] {
+			k, v, _ := strings.Cut(p, "=")
+			if strings.EqualFold(strings.TrimSpace(k), "q") {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil || f < 0 || f > 1 {
+					return nil, false
+				}
+				q = f
+			}
+		}
+		if q > 0 {
+			ranges = append(ranges, mt)
+		}
+	}
+	return ranges, true
 }
 
 // maxDrain is how much of a too-large body is read and thrown away so

@@ -330,9 +330,10 @@ func (r *Request) JSON(status int, v any) error {
 	return r.writeAnswer(status, "application/json", b)
 }
 
-// BodyObject decodes the body as a JSON object ({} when empty).
+// BodyObject decodes the body as a JSON object ({} when empty; a body of
+// only white space is not JSON, as Kinto answers).
 func (r *Request) BodyObject() (map[string]any, *Error) {
-	if len(strings.TrimSpace(string(r.body))) == 0 {
+	if len(r.body) == 0 {
 		return map[string]any{}, nil
 	}
 	v, err := DecodeJSON(r.body)

@@ -97,18 +97,13 @@ func (s *ListStream) Timestamp(tx storage.Tx) (int64, error) { return tx.Timesta
 // wantsStream tells whether an Accept header asks for a stream rather
 // than JSON.
 func wantsStream(accept string) bool {
-	for _, part := range strings.Split(accept, ",") {
-		if strings.EqualFold(strings.TrimSpace(strings.Split(part, ";")[0]), "text/event-stream") {
-			return true
-		}
-	}
-	return false
+	return accepts(accept, []string{"text/event-stream"})
 }
 
 // accepts tells whether an Accept header names one of the media types.
 func accepts(accept string, types []string) bool {
-	for _, part := range strings.Split(accept, ",") {
-		mt := strings.TrimSpace(strings.Split(part, ";")[0])
+	ranges, _ := mediaRanges(accept)
+	for _, mt := range ranges {
 		for _, t := range types {
 			if strings.EqualFold(mt, t) {
 				return true

@@ -83,6 +83,9 @@ func (a *App) parsePermissions(res *Resource, v any, allowNull bool) (storage.AC
 			return nil, Invalid("body", "permissions."+perm, ValueText(list)+" is not iterable")
 		}
 		principals := []string{}
+		// A principal named twice is one entry, as Kinto keeps a set:
+		// the answer shows what a read will.
+		seen := make(map[string]bool, len(items))
 		for i, it := range items {
 			// Each principal's error names it, as Kinto's does
 			// (permissions.read.0); null and "" are no principal at all.
@@ -96,7 +99,10 @@ func (a *App) parsePermissions(res *Resource, v any, allowNull bool) (storage.AC
 			case len(s) > MaxPrincipalBytes:
 				return nil, Invalid("body", name, fmt.Sprintf("principals are at most %d bytes long", MaxPrincipalBytes))
 			}
-			principals = append(principals, s)
+			if !seen[s] {
+				seen[s] = true
+				principals = append(principals, s)
+			}
 		}
 		acl[perm] = principals
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -18,6 +19,16 @@ import (
 // stored object is decoded on every read.
 func DecodeJSON(b []byte) (any, error) {
 	d := decoder{b: b}
+	return d.document()
+}
+
+// DecodeClientJSON is DecodeJSON for what a client sends: it also refuses
+// a number beyond float64's range (1e400: a JavaScript client would read
+// Infinity, and PostgreSQL's JSON numbers would keep it) and a \u escape
+// of a lone UTF-16 surrogate (which encoding/json turns into U+FFFD, a
+// silent change, and PostgreSQL refuses), as Kinto's parser refuses both.
+func DecodeClientJSON(b []byte) (any, error) {
+	d := decoder{b: b, strict: true}
 	return d.document()
 }
 
@@ -41,6 +52,9 @@ type decoder struct {
 	// alias lets strings and numbers share the bytes of b, which must
 	// then never change (DecodeOrdered decodes its own copy).
 	alias bool
+	// strict refuses numbers out of float64's range and lone surrogate
+	// escapes (DecodeClientJSON).
+	strict bool
 }
 
 // text returns b as a string, sharing its bytes when the decoder may.
@@ -237,6 +251,15 @@ func (d *decoder) number() (any, error) {
 			d.i++
 		}
 	}
+	if d.strict {
+		if f, err := strconv.ParseFloat(string(d.b[start:d.i]), 64); err != nil && math.IsInf(f, 0) {
+			at := d.i
+			d.i = start
+			err := d.errorf("number too big to be stored in double")
+			d.i = at
+			return nil, err
+		}
+	}
 	return json.Number(d.text(d.b[start:d.i])), nil
 }
 
@@ -301,6 +324,7 @@ func (d *decoder) str() (string, error) {
 				return "", err
 			}
 			if utf16.IsSurrogate(r) {
+				at := d.i - 6
 				r2 := utf8.RuneError
 				if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
 					save := d.i
@@ -314,6 +338,10 @@ func (d *decoder) str() (string, error) {
 					} else {
 						d.i = save
 					}
+				}
+				if r2 == utf8.RuneError && d.strict {
+					d.i = at
+					return "", d.errorf("lone UTF-16 surrogate in string escape")
 				}
 				r = r2
 			}

@@ -55,3 +55,43 @@ func FuzzDecodeJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkDecode(t, b) })
 }
+
+// TestDecodeClientJSON checks what a client's body may not hold although
+// encoding/json reads it: numbers beyond a double and lone surrogates.
+func TestDecodeClientJSON(t *testing.T) {
+	cases := []struct {
+		in, want string // want is "" when the text is refused
+	}{
+		{`1e400`, ""},
+		{`[-1E+309]`, ""},
+		{`{"a":123456789e305}`, ""},
+		{`"\ud800"`, ""},
+		{`"a\udc00b"`, ""},
+		{`"\ud800\u0041"`, ""},
+		{`{"\ud83d":1}`, ""},
+		{`1e308`, `1e308`},
+		{`1.5e-400`, `1.5e-400`},
+		{`12345678901234567890123`, `12345678901234567890123`},
+		{`"\ud83d\ude00"`, `"😀"`},
+		{`"\u00e9\uffff"`, "\"\u00e9\uffff\""},
+	}
+	for _, c := range cases {
+		if _, err := DecodeJSON([]byte(c.in)); err != nil {
+			t.Fatalf("%s: DecodeJSON refused it: %v", c.in, err)
+		}
+		v, err := DecodeClientJSON([]byte(c.in))
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("%s: accepted as %v", c.in, v)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		if got, _ := AppendJSON(nil, v); string(got) != c.want {
+			t.Errorf("%s: got %s, want %s", c.in, got, c.want)
+		}
+	}
+}
