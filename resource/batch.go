@@ -24,6 +24,9 @@ type batchState struct {
 	// outlive an attempt of the transaction that is run again: their
 	// callers count on their done functions.
 	detached *[]detachedWrite
+	// keep, while a sub-request runs, makes the writes it made so far
+	// outlive its failure (Request.keepWrites).
+	keep func()
 	// pageBytes bounds each list page the batch answers: page_max_bytes
 	// shared out among its sub-requests, since the batch answers all its
 	// pages at once (eight batches of 25 reads of a list of 7 MB records
@@ -243,15 +246,24 @@ func (a *App) batchHandler(r *Request) error {
 		rollback := false
 		sp, canUndo := tx.(storage.Savepointer)
 		for i, s := range subs {
-			mark := 0
+			mark, events := 0, len(state.pending)
 			if canUndo {
 				mark = sp.Savepoint()
 			}
+			state.keep = func() {
+				if canUndo {
+					mark, events = sp.Savepoint(), len(state.pending)
+				}
+			}
 			res, status := a.runSub(r, state, s, prep[i])
+			state.keep = nil
 			if canUndo && status >= 400 {
+				// A failed sub-request leaves nothing behind: neither its
+				// writes nor the notifications of them.
 				if err := sp.RollbackTo(mark); err != nil {
 					return err
 				}
+				state.pending = state.pending[:events]
 			}
 			if status >= 500 {
 				failure = &Error{Status: status, Errno: ErrnoUndefined, Message: "A sub-request of the batch failed; nothing was written."}
@@ -289,6 +301,15 @@ func (a *App) batchHandler(r *Request) error {
 		a.Notify(state.pending)
 	}
 	return r.JSON(http.StatusOK, map[string]any{"responses": responses})
+}
+
+// keepWrites makes the writes of a batch's sub-request made so far stay
+// when the sub-request fails afterwards; elsewhere a write transaction of
+// the request has committed already.
+func (r *Request) keepWrites() {
+	if bs, ok := r.Ctx().Value(batchKey{}).(*batchState); ok && r.tx == bs.tx && bs.keep != nil {
+		bs.keep()
+	}
 }
 
 // runSub serves one sub-request through the router, following one

@@ -148,7 +148,10 @@ func (o Objects) Create(uri string, data storage.Object, acl storage.ACL) (stora
 // happens when the object exists; otherwise the caller's credential scope
 // is checked (the request hooks: a read-only token creates nothing), not
 // their permissions, and the caller becomes the object's writer. It
-// reports whether the object was created.
+// reports whether the object was created. The creation stays when the
+// request fails afterwards, in a batch as alone (where it commits at
+// once): Kinto keeps the default bucket's implied objects when the
+// request then answers 404.
 func (o Objects) Ensure(uri string) (bool, error) {
 	loc, err := o.locate(uri)
 	if err != nil {
@@ -167,6 +170,9 @@ func (o Objects) Ensure(uri string) (bool, error) {
 	_, err = o.AsServer().Create(uri, storage.Object{}, nil)
 	if errors.Is(err, ErrObjectExists) {
 		return false, nil
+	}
+	if err == nil && o.run.tx == nil {
+		o.r.keepWrites()
 	}
 	return err == nil, err
 }

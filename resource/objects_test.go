@@ -70,6 +70,18 @@ func (l library) Register(r *resource.Registry) error {
 			created, err := req.Objects().Ensure("/shelves/" + req.Param("shelf_id"))
 			return answer(req, 200, created, err)
 		}},
+		{Method: "PUT", Path: "/ensure-then-fail/:shelf_id", Handler: func(req *resource.Request) error {
+			if _, err := req.Objects().Ensure("/shelves/" + req.Param("shelf_id")); err != nil {
+				return err
+			}
+			return resource.NotFound("book", "none")
+		}},
+		{Method: "PUT", Path: "/write-then-fail/:shelf_id", Handler: func(req *resource.Request) error {
+			if _, err := req.Objects().Create("/shelves/"+req.Param("shelf_id"), storage.Object{}, nil); err != nil {
+				return err
+			}
+			return resource.Invalid("body", "", "refused after the write")
+		}},
 		{Method: "DELETE", Path: "/drop/:shelf_id/:book_id", Handler: func(req *resource.Request) error {
 			tomb, err := req.Objects().Delete("/shelves/" + req.Param("shelf_id") + "/books/" + req.Param("book_id"))
 			return answer(req, 200, tomb, err)
@@ -222,5 +234,40 @@ func TestDeclaredSettingsAreChecked(t *testing.T) {
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%v: error %v, want one naming %s", c.settings, err, c.want)
 		}
+	}
+}
+
+// TestImpliedWritesOutliveAFailure: what Ensure creates stays when the
+// request then fails, in a batch as alone (Kinto keeps the default
+// bucket's implied objects when the request answers 404; a batch rolled
+// them back with its failed sub-request), with its event; another write
+// of a failed sub-request is rolled back, and its event is not delivered.
+func TestImpliedWritesOutliveAFailure(t *testing.T) {
+	var events atomic.Int64
+	srv, err := newLibrary(t, &events, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func(paths ...string) string {
+		var reqs []string
+		for _, p := range paths {
+			reqs = append(reqs, `{"method":"PUT","path":"`+p+`"}`)
+		}
+		return `{"requests":[` + strings.Join(reqs, ",") + `]}`
+	}
+	run(t, srv, []step{
+		{name: "alone", method: "PUT", path: "/v1/ensure-then-fail/alone", user: "carol", status: 404, errno: 110},
+		{name: "the shelf stays", method: "GET", path: "/v1/shelves/alone", user: "carol", status: 200},
+		{name: "in a batch", method: "POST", path: "/v1/batch", user: "carol", body: batch("/ensure-then-fail/batched"),
+			status: 200, has: []string{`"status":404`}},
+		{name: "the shelf of the batch stays", method: "GET", path: "/v1/shelves/batched", user: "carol", status: 200, has: []string{`"write":["test:carol"]`}},
+		{name: "another write of a failed sub-request", method: "POST", path: "/v1/batch", user: "carol",
+			body: batch("/write-then-fail/gone", "/ensure-then-fail/after"), status: 200, has: []string{`"status":400`, `"status":404`}},
+		{name: "is rolled back", method: "GET", path: "/v1/shelves/gone", user: "carol", status: 403, errno: 121},
+		{name: "the next sub-request's implied write stays", method: "GET", path: "/v1/shelves/after", user: "carol", status: 200},
+	})
+	// The three ensured shelves; not the rolled-back one.
+	if n := events.Load(); n != 3 {
+		t.Errorf("%d events delivered, want 3", n)
 	}
 }
