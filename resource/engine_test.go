@@ -162,6 +162,12 @@ func TestEngineScenarios(t *testing.T) {
 		{name: "invalid id", method: "PUT", path: "/v1/shelves/a%20b", user: "alice", body: `{}`, status: 400, errno: 107},
 		{name: "share shelf read with bob", method: "PATCH", path: "/v1/shelves/s1", user: "alice", body: `{"permissions":{"read":["test:bob"]}}`, status: 200},
 		{name: "bob reads shelf", method: "GET", path: "/v1/shelves/s1", user: "bob", status: 200, has: []string{`"permissions":{}`}},
+		// A PUT's permissions object of no permission keeps the ACL, as
+		// Kinto reads it (an empty object is no permissions at all).
+		{name: "PUT with empty permissions keeps the ACL", method: "PUT", path: "/v1/shelves/s1", user: "alice",
+			body: `{"data":{"title":"Fiction"},"permissions":{}}`, status: 200, has: []string{`"read":["test:bob"]`}},
+		{name: "PUT with only null permissions keeps the ACL", method: "PUT", path: "/v1/shelves/s1", user: "alice",
+			body: `{"data":{"title":"Fiction"},"permissions":{"read":null,"fly":null}}`, status: 200, has: []string{`"read":["test:bob"]`}},
 		{name: "bob writes shelf", method: "PATCH", path: "/v1/shelves/s1", user: "bob", body: `{"data":{"x":1}}`, status: 403, errno: 121},
 		{name: "bob lists shelves", method: "GET", path: "/v1/shelves", user: "bob", status: 200, has: []string{`"id":"s1"`}},
 		{name: "unknown permission", method: "PATCH", path: "/v1/shelves/s1", user: "alice", body: `{"permissions":{"fly":["x"]}}`, status: 400, errno: 107},

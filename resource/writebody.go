@@ -48,7 +48,11 @@ func (a *App) parseWriteBody(r *Request, res *Resource) writeBody {
 	}
 	if p, ok := body["permissions"]; ok {
 		wb.perms, wb.err = a.parsePermissions(res, p, false)
-		wb.hasPerms = true
+		// An object of no permission ({}, or only nulls) is no
+		// permissions at all, as Kinto reads it: a PUT keeps the ACL
+		// rather than emptying it (another writer's grant, or every
+		// writer's when an anonymous caller replaces a public object).
+		wb.hasPerms = len(wb.perms) > 0 || wb.err != nil
 	}
 	if wb.err == nil && res.CheckBody != nil {
 		wb.err = res.CheckBody(r, wb.data, wb.hasData)
