@@ -343,6 +343,8 @@ func TestEnginePluginAPI(t *testing.T) {
 		{name: "like_", method: "GET", path: books + "?like_name=*arl", user: "alice", status: 200, has: []string{`"id":"c"`}},
 		{name: "nested _fields", method: "GET", path: books + "?_fields=o.q", user: "alice", status: 200, has: []string{`"o":{"q":2}`}},
 		{name: "page 2 through its token", method: "GET", path: books + "?_sort=n&_limit=2&_token=" + "bad", user: "alice", status: 400, errno: 107},
+		{name: "an empty token is the first page", method: "GET", path: books + "?_sort=n&_limit=2&_token=", user: "alice", status: 200,
+			has: []string{`"id":"a"`}, header: map[string]string{"Next-Page": "*"}},
 		{name: "json-patch remove, move, copy, test", method: "PATCH", path: books + "/a", user: "alice",
 			body:    `[{"op":"test","path":"/data/n","value":1},{"op":"copy","from":"/data/o","path":"/data/o2"},{"op":"move","from":"/data/tags","path":"/data/labels"},{"op":"remove","path":"/data/o/p"},{"op":"replace","path":"/data/n","value":10}]`,
 			headers: map[string]string{"Content-Type": "application/json-patch+json"}, status: 200, has: []string{`"labels":["x"]`, `"o":{"q":2}`, `"o2":{"p":1,"q":2}`, `"n":10`}},

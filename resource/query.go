@@ -174,6 +174,9 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 				}
 				continue
 			case "_token":
+				if raw == "" {
+					continue // no token: the first page, as Kinto reads it
+				}
 				t, err := a.decodeToken(raw, del)
 				if err != nil {
 					return nil, err
