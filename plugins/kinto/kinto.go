@@ -75,12 +75,10 @@ func validateBucket(w *resource.Write) error {
 func (c *schemaCache) validateGroup(w *resource.Write) error {
 	raw, ok := w.Data["members"]
 	if !ok {
-		if w.Old != nil {
-			if m, ok := w.Old["members"]; ok {
-				w.Data["members"] = m
-				return nil
-			}
-		}
+		// A group without members has none: a PUT that leaves them
+		// out, or a merge-patch that sets them to null, empties the
+		// list, as Kinto's schema default does (a PATCH that does not
+		// name them keeps them, being merged with the stored group).
 		w.Data["members"] = []any{}
 		return nil
 	}

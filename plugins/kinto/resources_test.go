@@ -246,6 +246,36 @@ func TestGroups(t *testing.T) {
 	s.Do(R{Method: "POST", Path: recs, Auth: bob, Body: "{}"}).Expect(t, 403, 121)
 	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/groups/editors", Auth: alice, Body: `{"data":{"members":["` + bobID + `"]}}`}).Expect(t, 201, 0)
 	s.Do(R{Method: "POST", Path: recs, Auth: bob, Body: "{}"}).Expect(t, 201, 0)
+	// Writes that leave the members out of a group's data empty them, as
+	// Kinto's schema default does, and bob loses the group's grant; a PUT
+	// without data and a PATCH that does not name them keep them.
+	for _, c := range []struct {
+		name, method, body, contentType string
+		kept                            bool
+	}{
+		{"PUT of data without members", "PUT", `{"data":{"title":"x"}}`, "", false},
+		{"merge-patch of members to null", "PATCH", `{"data":{"members":null}}`, "application/merge-patch+json", false},
+		{"JSON Patch removing them", "PATCH", `[{"op":"remove","path":"/data/members"}]`, "application/json-patch+json", false},
+		{"PUT without data", "PUT", `{"permissions":{"read":["system.Authenticated"]}}`, "", true},
+		{"PATCH of another field", "PATCH", `{"data":{"title":"y"}}`, "", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s.Do(R{Method: "PUT", Path: "/v1/buckets/b/groups/editors", Auth: alice, Body: `{"data":{"members":["` + bobID + `"]}}`}).Expect(t, 200, 0)
+			req := R{Method: c.method, Path: "/v1/buckets/b/groups/editors", Auth: alice, Body: c.body}
+			if c.contentType != "" {
+				req.Headers = map[string]string{"Content-Type": c.contentType}
+			}
+			r := s.Do(req).Expect(t, 200, 0)
+			want, status := "[]", 403
+			if c.kept {
+				want, status = "["+bobID+"]", 201
+			}
+			if got := fmt.Sprint(r.Data()["members"]); got != want {
+				t.Errorf("members %s, want %s", got, want)
+			}
+			s.Do(R{Method: "POST", Path: recs, Auth: bob, Body: "{}"}).Expect(t, status, map[int]int{403: 121}[status])
+		})
+	}
 }
 
 func TestPluralDelete(t *testing.T) {
