@@ -37,10 +37,11 @@ func checkIDs(res *Resource, m matchdict, withObject bool) *Error {
 	return nil
 }
 
-// parents checks that every ancestor object exists, from the top down
-// (404 errno 111 for the first missing). With full, it also returns them
-// by resource name; otherwise only existence is checked, which needs no
-// decoding.
+// parents checks that every ancestor object exists, from the top down.
+// A missing one is answered 404 errno 111 naming the object's parent (a
+// record in a missing bucket names its collection, as Kinto does: the
+// parent is missing too). With full, it also returns them by resource
+// name; otherwise only existence is checked, which needs no decoding.
 func parents(tx storage.Tx, res *Resource, m matchdict, full ...bool) (map[string]storage.Object, error) {
 	anc := res.ancestors()
 	out := make(map[string]storage.Object, len(anc))
@@ -53,13 +54,13 @@ func parents(tx storage.Tx, res *Resource, m matchdict, full ...bool) (map[strin
 				return nil, err
 			}
 			if !ok {
-				return nil, MissingParent(p.Name, id)
+				return nil, missingParent(anc, m)
 			}
 			continue
 		}
 		obj, err := tx.Get(p.ref(m), id)
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, MissingParent(p.Name, id)
+			return nil, missingParent(anc, m)
 		}
 		if err != nil {
 			return nil, err
@@ -89,12 +90,18 @@ func holdParents(tx storage.Tx, res *Resource, m matchdict) error {
 	if err != nil {
 		return err
 	}
-	for i, ok := range live {
+	for _, ok := range live {
 		if !ok {
-			return MissingParent(anc[len(anc)-1-i].Name, objs[i].ID)
+			return missingParent(anc, m)
 		}
 	}
 	return nil
+}
+
+// missingParent is the 404 of a request under a missing ancestor: it names
+// the nearest one, the object's parent (anc[0]).
+func missingParent(anc []*Resource, m matchdict) *Error {
+	return MissingParent(anc[0].Name, m[anc[0].Name+"_id"])
 }
 
 func getOrNil(tx storage.Tx, ref storage.Ref, id string) (storage.Object, error) {

@@ -192,6 +192,17 @@ func TestMissingParents(t *testing.T) {
 	}
 	s.Do(R{Method: "GET", Path: "/v1/buckets/zz/groups", Auth: bob}).Expect(t, 403, 121)
 	s.Do(R{Method: "GET", Path: "/v1/buckets/zz/groups"}).Expect(t, 401, 104)
+	// A record under a missing bucket names its collection, the record's
+	// parent (missing too), as Kinto 26.2 answers.
+	for _, req := range []R{
+		{Method: "GET", Path: "/v1/buckets/zz/collections/c/records/r", Auth: alice},
+		{Method: "GET", Path: "/v1/buckets/zz/collections/c/records", Auth: alice},
+	} {
+		r := s.Do(req).Expect(t, 404, 111)
+		if d := r.Body["details"].(map[string]any); d["resource_name"] != "collection" || d["id"] != "c" {
+			t.Errorf("%s %s: details %v", req.Method, req.Path, d)
+		}
+	}
 }
 
 func TestGroups(t *testing.T) {
