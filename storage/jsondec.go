@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -251,8 +252,10 @@ func (d *decoder) number() (any, error) {
 			d.i++
 		}
 	}
-	if d.strict {
-		if f, err := strconv.ParseFloat(string(d.b[start:d.i]), 64); err != nil && math.IsInf(f, 0) {
+	if d.strict && (d.i-start > 300 || bytes.IndexAny(d.b[start:d.i], "eE") >= 0) {
+		// Only an exponent or some 300 digits can pass a double's range;
+		// ParseFloat keeps nothing of the bytes it reads.
+		if f, err := strconv.ParseFloat(unsafe.String(&d.b[start], d.i-start), 64); err != nil && math.IsInf(f, 0) {
 			at := d.i
 			d.i = start
 			err := d.errorf("number too big to be stored in double")

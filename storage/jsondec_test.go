@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -69,6 +70,10 @@ func TestDecodeClientJSON(t *testing.T) {
 		{`"a\udc00b"`, ""},
 		{`"\ud800\u0041"`, ""},
 		{`{"\ud83d":1}`, ""},
+		{strings.Repeat("9", 400), ""},
+		{"-" + strings.Repeat("2", 309), ""},
+		{"-" + strings.Repeat("1", 309), "-" + strings.Repeat("1", 309)},
+		{strings.Repeat("9", 308), strings.Repeat("9", 308)},
 		{`1e308`, `1e308`},
 		{`1.5e-400`, `1.5e-400`},
 		{`12345678901234567890123`, `12345678901234567890123`},
