@@ -88,6 +88,7 @@ type step struct {
 	headers       map[string]string
 	status, errno int
 	has           []string // substrings of the body
+	lacks         []string // substrings the body must not hold
 	header        map[string]string
 }
 
@@ -130,6 +131,11 @@ func run(t *testing.T, srv *httptest.Server, steps []step) {
 		for _, sub := range s.has {
 			if !strings.Contains(string(raw), sub) {
 				t.Errorf("%s: body lacks %s: %s", s.name, sub, raw)
+			}
+		}
+		for _, sub := range s.lacks {
+			if strings.Contains(string(raw), sub) {
+				t.Errorf("%s: body holds %s: %s", s.name, sub, raw)
 			}
 		}
 		for k, v := range s.header {
@@ -342,6 +348,9 @@ func TestEnginePluginAPI(t *testing.T) {
 		{name: "in_", method: "GET", path: books + "?in_n=1,3", user: "alice", status: 200, has: []string{`"id":"a"`}},
 		{name: "like_", method: "GET", path: books + "?like_name=*arl", user: "alice", status: 200, has: []string{`"id":"c"`}},
 		{name: "nested _fields", method: "GET", path: books + "?_fields=o.q", user: "alice", status: 200, has: []string{`"o":{"q":2}`}},
+		{name: "_fields on an object: its data alone, without the ACL (as Kinto)", method: "GET", path: books + "/a?_fields=o.q", user: "alice", status: 200,
+			has: []string{`{"data":{"o":{"q":2},"id":"a","last_modified":`}, lacks: []string{`"permissions"`}},
+		{name: "an object without _fields has its ACL", method: "GET", path: books + "/a", user: "alice", status: 200, has: []string{`"permissions":{"write":`}},
 		{name: "page 2 through its token", method: "GET", path: books + "?_sort=n&_limit=2&_token=" + "bad", user: "alice", status: 400, errno: 107},
 		{name: "an empty token is the first page", method: "GET", path: books + "?_sort=n&_limit=2&_token=", user: "alice", status: 200,
 			has: []string{`"id":"a"`}, header: map[string]string{"Next-Page": "*"}},

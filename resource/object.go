@@ -66,6 +66,11 @@ func (a *App) objectGet(res *Resource) echo.HandlerFunc {
 					return nil, err
 				}
 				body, err = a.objectBody(r, tx, res, chain, project(obj, fields), acl)
+				if fields != nil {
+					// A selection of fields answers them alone, without
+					// the ACL, as Kinto does.
+					delete(body, "permissions")
+				}
 				a.cacheHeaders(r, res, m, pobjs)
 				return nil, err
 			},
