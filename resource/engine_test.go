@@ -180,6 +180,8 @@ func TestEngineScenarios(t *testing.T) {
 		{name: "create book with id", method: "PUT", path: books + "/b1", user: "alice", body: `{"data":{"n":1,"tag":"x"}}`, status: 201},
 		{name: "post book", method: "POST", path: books, user: "alice", body: `{"data":{"n":2,"tag":"y"}}`, status: 201},
 		{name: "post book with existing id", method: "POST", path: books, user: "alice", body: `{"data":{"id":"b1"}}`, status: 200, has: []string{`"n":1`}},
+		{name: "post book with existing id and a bad body", method: "POST", path: books, user: "alice", body: `{"data":{"id":"b1"},"permissions":{"fly":["x"]}}`, status: 400, errno: 107},
+		{name: "post book with existing id and a bad body, anonymous", method: "POST", path: books, body: `{"data":{"id":"b1"},"permissions":{"fly":["x"]}}`, status: 401, errno: 104},
 		{name: "book in missing shelf", method: "PUT", path: "/v1/shelves/nope/books/b", user: "alice", body: `{}`, status: 403, errno: 121},
 		{name: "bob reads book by inheritance", method: "GET", path: books + "/b1", user: "bob", status: 200},
 		{name: "bob reads missing book", method: "GET", path: books + "/none", user: "bob", status: 404, errno: 110},

@@ -208,7 +208,10 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 		wb := a.parseWriteBody(r, res)
 		var id string
 		var idErr *Error
-		if wb.err == nil {
+		// The id is read whenever data is an object, even when the body
+		// has another error: an existing object is then authorized first
+		// (an anonymous caller hears 401, not the body's 400: CORE-21).
+		if wb.data != nil {
 			if v, ok := wb.data["id"]; ok {
 				s, isStr := v.(string)
 				if !isStr || !res.idOK(s) {
@@ -283,7 +286,7 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 			},
 			validate: func(tx storage.Tx, old storage.Object) error {
 				if existed {
-					return errorsOf(perr)
+					return errorsOf(perr, wb.err)
 				}
 				if err := errorsOf(checkIDs(res, m, false), perr, wb.err, idErr); err != nil {
 					return err

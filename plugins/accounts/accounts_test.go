@@ -182,6 +182,11 @@ func TestOwnershipAndAdmins(t *testing.T) {
 	cases := []accessCase{
 		{"anonymous lists", "", "GET", "/v1/accounts", "", 401, 104},
 		{"anonymous reads", "", "GET", "/v1/accounts/rosa", "", 401, 104},
+		// CORE-21: an existing account is authorized before the body is
+		// validated, as Kinto does.
+		{"anonymous posts an existing id without password", "", "POST", "/v1/accounts", `{"data":{"id":"bob"}}`, 401, 104},
+		{"anonymous posts an existing id with a bad password", "", "POST", "/v1/accounts", `{"data":{"id":"bob","password":5}}`, 401, 104},
+		{"owner posts their id without password", rosa, "POST", "/v1/accounts", `{"data":{"id":"rosa"}}`, 400, 107},
 		{"user reads self", rosa, "GET", "/v1/accounts/rosa", "", 200, 0},
 		{"user reads other", rosa, "GET", "/v1/accounts/bob", "", 403, 121},
 		{"user reads missing", rosa, "GET", "/v1/accounts/ghost", "", 403, 121},
