@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -40,7 +41,9 @@ func TestAnalyzesAsTablesGrow(t *testing.T) {
 		if err := conn.QueryRow(context.Background(), `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'objects'`).Scan(&analyzed); err != nil {
 			t.Fatal(err)
 		}
-		if analyzed {
+		// The statistics report the analysis before its transaction
+		// commits its rows of pg_statistic: wait for those too.
+		if _, ok := histogramBounds(t, conn); analyzed && ok {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -69,10 +72,24 @@ func TestAnalyzesAsTablesGrow(t *testing.T) {
 // writes 1,200 distinct ids).
 func idHistogram(t *testing.T, conn *pgx.Conn) int {
 	t.Helper()
+	n, ok := histogramBounds(t, conn)
+	if !ok {
+		t.Fatal("objects.id has no statistics")
+	}
+	return n
+}
+
+// histogramBounds is idHistogram, and whether objects.id has statistics
+// at all.
+func histogramBounds(t *testing.T, conn *pgx.Conn) (int, bool) {
+	t.Helper()
 	var n int
 	err := conn.QueryRow(context.Background(), `SELECT coalesce(array_length(histogram_bounds::text::text[], 1), 0) FROM pg_stats WHERE tablename = 'objects' AND attname = 'id'`).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return n, true
 }
