@@ -338,12 +338,7 @@ func (a *App) sign(payload []byte) string {
 // its id when its sort values are too large to carry (maxTokenValues): the
 // list it is for must then be read with resolveTokenRef.
 func (a *App) encodeToken(last storage.Object, sorts []storage.Sort, offset int, del, byRef bool) string {
-	lastObj := map[string]any{}
-	for _, s := range storage.FullSort(sorts) {
-		if v, ok := storage.Lookup(last, s.Field); ok {
-			lastObj[s.Field] = v
-		}
-	}
+	lastObj := sortValues(last, sorts)
 	// The nonce only makes tokens differ; the signature protects them.
 	var nonce [8]byte
 	binary.LittleEndian.PutUint64(nonce[:], mrand.Uint64())
@@ -415,14 +410,21 @@ func resolveTokenRef(tx storage.Tx, ref storage.Ref, lq *listQuery) error {
 	if err != nil {
 		return err
 	}
-	after := map[string]any{}
-	for _, s := range storage.FullSort(lq.q.Sort) {
+	lq.q.After = nestPaths(sortValues(obj, lq.q.Sort))
+	return nil
+}
+
+// sortValues are the values of obj that place it in a list sorted by
+// sorts (the id and last_modified tie-breakers included), keyed by their
+// dotted paths, as a _token carries them.
+func sortValues(obj storage.Object, sorts []storage.Sort) map[string]any {
+	values := map[string]any{}
+	for _, s := range storage.FullSort(sorts) {
 		if v, ok := storage.Lookup(obj, s.Field); ok {
-			after[s.Field] = v
+			values[s.Field] = v
 		}
 	}
-	lq.q.After = nestPaths(after)
-	return nil
+	return values
 }
 
 func (a *App) forgetOldTokens() {
