@@ -150,24 +150,14 @@ func (c *schemaCache) validate(holderURI string, holder storage.Object, field st
 	if !errors.As(err, &ve) {
 		return resource.Invalid("body", "schema", firstLine(err))
 	}
-	l := leaf(ve)
-	name := strings.TrimPrefix(strings.ReplaceAll(l.InstanceLocation, "/", "."), ".")
-	msg := l.Message
-	if strings.HasSuffix(l.KeywordLocation, "/required") {
-		missing := strings.Trim(strings.TrimPrefix(l.Message, "missing properties: "), `"'`)
-		missing = strings.SplitN(missing, `"`, 2)[0]
-		if name != "" {
-			name += "."
-		}
-		name += missing
-		msg = fmt.Sprintf("'%s' is a required property", missing)
-	}
+	name, msg := kintoFailure(failureOf(ve), prepare(doc), inst)
 	if name == "" {
 		name = "data"
 	}
-	e := resource.Invalid("body", name, msg)
-	e.Message = msg
-	return e
+	// The message is built as for every invalid parameter (Kinto's own
+	// rule): the description alone when it names the field, as a missing
+	// property's does, "title in body: ..." otherwise.
+	return resource.Invalid("body", name, msg)
 }
 
 func bucketOf(w *resource.Write) (storage.Object, string, error) {

@@ -61,3 +61,61 @@ func TestSchemaWellFormedWithoutValidation(t *testing.T) {
 	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{"data":{"schema":` + titleSchema + `}}`}).Expect(t, 201, 0)
 	s.Do(R{Method: "POST", Path: recs, Auth: alice, Body: `{"data":{"title":42}}`}).Expect(t, 201, 0)
 }
+
+// kintoWordsSchema exercises the keywords whose failures Kinto words with
+// Python's jsonschema messages.
+const kintoWordsSchema = `{"type":"object","required":["title"],"additionalProperties":false,"properties":{
+ "title":{"type":"string","minLength":2,"maxLength":5,"pattern":"^[a-z]+$"},
+ "tags":{"type":"array","items":{"type":"string"},"maxItems":2,"uniqueItems":true},
+ "o":{"type":"object","properties":{"x":{"type":["integer","null"]}},"required":["x"]},
+ "n":{"type":"number","minimum":0,"maximum":10.5,"multipleOf":0.5},
+ "e":{"enum":["a",1,null,true]},"c":{"const":"k"},"x1":{"exclusiveMinimum":1},
+ "any":{"anyOf":[{"type":"string"},{"type":"integer"}]},
+ "obj":{"minProperties":1,"maxProperties":1},"nn":{"not":{"type":"string"}}}}`
+
+// TestSchemaFailuresAsKinto checks the field and the description of a
+// record's validation failure against what Kinto 26.2 answered for the same
+// schema and body (run side by side); the message is the description alone
+// when it names the field, "<field> in body: <description>" otherwise.
+func TestSchemaFailuresAsKinto(t *testing.T) {
+	s := apitest.New(t, map[string]string{"experimental_collection_schema_validation": "true"})
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: "{}"}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{"data":{"schema":` + kintoWordsSchema + `}}`}).Expect(t, 201, 0)
+	for _, c := range []struct{ data, name, desc string }{
+		{`{}`, "title", "'title' is a required property"},
+		{`{"title":"a"}`, "title", "'a' is too short"},
+		{`{"title":"abcdefg"}`, "title", "'abcdefg' is too long"},
+		{`{"title":"AB"}`, "title", "'AB' does not match '^[a-z]+$'"},
+		{`{"title":5}`, "title", "5 is not of type 'string'"},
+		{`{"title":null}`, "title", "None is not of type 'string'"},
+		{`{"title":"ab","tags":[1]}`, "0", "1 is not of type 'string'"},
+		{`{"title":"ab","tags":["a","b","c"]}`, "tags", "['a', 'b', 'c'] is too long"},
+		{`{"title":"ab","tags":["a","a"]}`, "tags", "['a', 'a'] has non-unique elements"},
+		{`{"title":"ab","o":{"x":"s"}}`, "x", "'s' is not of type 'integer', 'null'"},
+		{`{"title":"ab","o":{}}`, "x", "'x' is a required property"},
+		{`{"title":"ab","n":-1}`, "n", "-1 is less than the minimum of 0"},
+		{`{"title":"ab","n":11}`, "n", "11 is greater than the maximum of 10.5"},
+		{`{"title":"ab","n":0.3}`, "n", "0.3 is not a multiple of 0.5"},
+		{`{"title":"ab","n":1e20}`, "n", "1e+20 is greater than the maximum of 10.5"},
+		{`{"title":"ab","n":"x\u00e9\n"}`, "n", `'xé\n' is not of type 'number'`},
+		{`{"title":"ab","n":"it's"}`, "n", `"it's" is not of type 'number'`},
+		{`{"title":"ab","e":"z"}`, "e", "'z' is not one of ['a', 1, None, True]"},
+		{`{"title":"ab","c":"it's"}`, "c", "'k' was expected"},
+		{`{"title":"ab","x1":1}`, "x1", "1 is less than or equal to the minimum of 1"},
+		{`{"title":"ab","any":true}`, "any", "True is not valid under any of the given schemas"},
+		{`{"title":"ab","obj":{}}`, "obj", "{} does not have enough properties"},
+		{`{"title":"ab","obj":{"a":1,"b":[1.5,"x"]}}`, "obj", "{'a': 1, 'b': [1.5, 'x']} has too many properties"},
+		{`{"title":"ab","nn":"s"}`, "nn", "'s' should not be valid under {'type': 'string'}"},
+		{`{"title":"ab","zz":1,"yy":2}`, "additionalProperties", "Additional properties are not allowed ('yy', 'zz' were unexpected)"},
+	} {
+		got := s.Do(R{Method: "PUT", Path: recs + "/r1", Auth: alice, Body: `{"data":` + c.data + `}`}).Expect(t, 400, 107)
+		d := got.Body["details"].([]any)[0].(map[string]any)
+		msg := c.name + " in body: " + c.desc
+		if strings.Contains(c.desc, c.name) {
+			msg = c.desc
+		}
+		if d["name"] != c.name || d["description"] != c.desc || d["location"] != "body" || got.Body["message"] != msg {
+			t.Errorf("%s: got name %v, description %q, message %q; want %q, %q, %q", c.data, d["name"], d["description"], got.Body["message"], c.name, c.desc, msg)
+		}
+	}
+}

@@ -1,0 +1,359 @@
+package kinto
+
+import (
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+
+	"github.com/nimbus-server/nimbus/storage"
+)
+
+// Schema failures are described as Kinto describes them: Kinto 26 reports
+// the message of Python's jsonschema package ("'a' is too short", "5 is not
+// of type 'string'"), which the API contract quotes (RES-17) and which
+// Kinto Admin shows its users. The Go validator finds the failure; kintoFailure
+// words it, from the failing value and the keyword's value in the schema.
+// A keyword it has no wording for keeps the validator's own message.
+
+// failureOf is the failure Kinto reports: the first one found, through
+// "properties", "items", "allOf" and references down to the keyword that
+// failed, but an "anyOf" or a "oneOf" as a whole (Python's validator reports
+// those without their alternatives' failures).
+func failureOf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
+	for len(ve.Causes) > 0 {
+		if k := lastSegment(ve.KeywordLocation); k == "anyOf" || k == "oneOf" {
+			return ve
+		}
+		ve = ve.Causes[0]
+	}
+	return ve
+}
+
+// valueWords follow the failing value in Python's message for keywords
+// whose message names only the value.
+var valueWords = map[string]string{
+	"minLength": " is too short", "minItems": " is too short",
+	"maxLength": " is too long", "maxItems": " is too long",
+	"uniqueItems":   " has non-unique elements",
+	"minProperties": " does not have enough properties",
+	"maxProperties": " has too many properties",
+}
+
+// boundWords join the failing value and the keyword's value in Python's
+// message.
+var boundWords = map[string]string{
+	"minimum":          " is less than the minimum of ",
+	"maximum":          " is greater than the maximum of ",
+	"exclusiveMinimum": " is less than or equal to the minimum of ",
+	"exclusiveMaximum": " is greater than or equal to the maximum of ",
+	"multipleOf":       " is not a multiple of ",
+	"pattern":          " does not match ",
+	"enum":             " is not one of ",
+	"not":              " should not be valid under ",
+}
+
+// kintoFailure returns the field Kinto names for a validation failure and
+// its description. doc is the schema as compiled, inst the validated data.
+func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (name, desc string) {
+	path := splitPointer(l.InstanceLocation)
+	keyword := lastSegment(l.KeywordLocation)
+	value, valueOK := resolvePointer(inst, path)
+	kv, kvOK := resolvePointer(doc, splitPointer(fragmentOf(l.AbsoluteKeywordLocation)))
+	if len(path) > 0 {
+		name = path[len(path)-1]
+	} else {
+		name = keyword
+	}
+	desc = l.Message
+	if !valueOK {
+		return name, desc
+	}
+	v := pyRepr(value)
+	switch keyword {
+	case "required":
+		missing := missingProperty(l.Message)
+		if missing == "" {
+			return name, desc
+		}
+		return missing, pyStr(missing) + " is a required property"
+	case "type":
+		if !kvOK {
+			return name, desc
+		}
+		types, ok := kv.([]any)
+		if !ok {
+			types = []any{kv}
+		}
+		reprs := make([]string, len(types))
+		for i, t := range types {
+			reprs[i] = pyRepr(t)
+		}
+		return name, v + " is not of type " + strings.Join(reprs, ", ")
+	case "anyOf", "oneOf":
+		if strings.Contains(l.Message, "valid against schemas at indexes") {
+			return name, desc
+		}
+		return name, v + " is not valid under any of the given schemas"
+	}
+	if suffix, ok := valueWords[keyword]; ok {
+		return name, v + suffix
+	}
+	if !kvOK {
+		return name, desc
+	}
+	if phrase, ok := boundWords[keyword]; ok {
+		return name, v + phrase + pyRepr(kv)
+	}
+	switch keyword {
+	case "const":
+		return name, pyRepr(kv) + " was expected"
+	case "additionalProperties":
+		return additionalFailure(name, value, doc, splitPointer(fragmentOf(l.AbsoluteKeywordLocation)), desc)
+	}
+	return name, desc
+}
+
+// additionalFailure words a failure of "additionalProperties": false, naming
+// the properties neither "properties" nor "patternProperties" allows.
+func additionalFailure(name string, value any, doc map[string]any, kwPath []string, desc string) (string, string) {
+	obj, ok := value.(map[string]any)
+	if !ok || len(kwPath) == 0 {
+		return name, desc
+	}
+	parent, ok := resolvePointer(doc, kwPath[:len(kwPath)-1])
+	schema, isObj := parent.(map[string]any)
+	if !ok || !isObj {
+		return name, desc
+	}
+	props, _ := schema["properties"].(map[string]any)
+	patterns, _ := schema["patternProperties"].(map[string]any)
+	if len(patterns) > 0 {
+		// Python names the regexes it tried; the validator's message
+		// says the same in its words.
+		return name, desc
+	}
+	var extras []string
+	for k := range obj {
+		if k == storage.OrderKey {
+			continue
+		}
+		if _, known := props[k]; !known {
+			extras = append(extras, k)
+		}
+	}
+	if len(extras) == 0 {
+		return name, desc
+	}
+	sort.Strings(extras)
+	reprs := make([]string, len(extras))
+	for i, e := range extras {
+		reprs[i] = pyStr(e)
+	}
+	verb := "was"
+	if len(extras) > 1 {
+		verb = "were"
+	}
+	return name, "Additional properties are not allowed (" + strings.Join(reprs, ", ") + " " + verb + " unexpected)"
+}
+
+// missingProperty reads the first property of the validator's "missing
+// properties: 'a', 'b'" message.
+func missingProperty(msg string) string {
+	rest := strings.TrimPrefix(msg, "missing properties: ")
+	if rest == msg || len(rest) < 2 {
+		return ""
+	}
+	q := rest[0]
+	end := strings.IndexByte(rest[1:], q)
+	if end < 0 {
+		return ""
+	}
+	return rest[1 : 1+end]
+}
+
+func fragmentOf(loc string) string {
+	if i := strings.IndexByte(loc, '#'); i >= 0 {
+		return loc[i+1:]
+	}
+	return ""
+}
+
+func lastSegment(loc string) string {
+	seg := splitPointer(loc)
+	if len(seg) == 0 {
+		return ""
+	}
+	return seg[len(seg)-1]
+}
+
+// splitPointer splits a JSON pointer ("/a/b~1c") into its unescaped
+// segments.
+func splitPointer(p string) []string {
+	if p == "" || p == "/" {
+		return nil
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, s := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+	}
+	return parts
+}
+
+func resolvePointer(v any, path []string) (any, bool) {
+	for _, seg := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			next, ok := x[seg]
+			if !ok {
+				return nil, false
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// pyRepr writes a JSON value as Python's repr() writes what json.loads
+// made of it: None, True, 'text', 1, 1.5, [1, 'a'], {'k': 1} (object keys
+// sorted: the client's order is not kept through the validator).
+func pyRepr(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case string:
+		return pyStr(x)
+	case json.Number:
+		return pyNumber(string(x))
+	case float64:
+		return pyFloat(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = pyRepr(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			if k != storage.OrderKey {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = pyStr(k) + ": " + pyRepr(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return "?"
+}
+
+// pyNumber writes a JSON number literal as Python reads it: an int when
+// it has no fraction or exponent, a float otherwise.
+func pyNumber(lit string) string {
+	if !strings.ContainsAny(lit, ".eE") {
+		if n, err := strconv.ParseInt(lit, 10, 64); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
+		return strings.TrimPrefix(lit, "+")
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil {
+		return lit
+	}
+	return pyFloat(f)
+}
+
+// pyFloat is Python's float repr: the shortest digits that read back,
+// positional from 1e-4 to 1e16, with an exponent of two digits at least
+// outside.
+func pyFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	case f == 0:
+		if math.Signbit(f) {
+			return "-0.0"
+		}
+		return "0.0"
+	}
+	exp := int(math.Floor(math.Log10(math.Abs(f))))
+	if exp >= -4 && exp < 16 {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	s := strconv.FormatFloat(f, 'e', -1, 64)
+	return s
+}
+
+// pyStr is Python's repr of a str: single quotes unless the text holds a
+// single quote and no double one; backslash escapes for the quote, the
+// backslash and characters that do not print.
+func pyStr(s string) string {
+	q := byte('\'')
+	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
+		q = '"'
+	}
+	var b strings.Builder
+	b.WriteByte(q)
+	for _, r := range s {
+		switch {
+		case r == rune(q) || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			b.WriteString(`\x` + hex2(int(r)))
+		case r < 0x80 || unicode.IsPrint(r):
+			b.WriteRune(r)
+		case r <= 0xff:
+			b.WriteString(`\x` + hex2(int(r)))
+		case r <= 0xffff:
+			b.WriteString(`\u` + strconv.FormatInt(int64(r)|0x10000, 16)[1:])
+		default:
+			b.WriteString(`\U` + strconv.FormatInt(int64(r)|0x100000000, 16)[1:])
+		}
+	}
+	b.WriteByte(q)
+	return b.String()
+}
+
+func hex2(n int) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{digits[n>>4&0xf], digits[n&0xf]})
+}
