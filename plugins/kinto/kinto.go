@@ -27,7 +27,7 @@ func (Plugin) Register(r *resource.Registry) error {
 	perms := func(name string) map[string]permissions.Grants { return kintoPermissions[name] }
 	schemas := newSchemaCache()
 	for _, res := range []*resource.Resource{
-		{Name: "bucket", Plural: "buckets", NewID: resource.NewName, Permissions: perms("bucket"), Validate: validateBucket,
+		{Name: "bucket", Plural: "buckets", NewID: resource.NewName, Permissions: perms("bucket"), Validate: schemas.validateBucket,
 			AfterDelete: bucketDeleted},
 		{Name: "group", Parent: "bucket", Plural: "groups", NewID: resource.NewName, Permissions: perms("group"),
 			Validate: schemas.validateGroup, AfterWrite: groupMembers, AfterDelete: groupDeleted},
@@ -61,10 +61,10 @@ func (Plugin) Register(r *resource.Registry) error {
 	return nil
 }
 
-func validateBucket(w *resource.Write) error {
+func (c *schemaCache) validateBucket(w *resource.Write) error {
 	for _, k := range []string{"collection:schema", "group:schema", "record:schema"} {
 		if v, ok := w.Data[k]; ok {
-			if err := checkSchema(k, v); err != nil {
+			if err := c.checkSchema(k, v); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package kinto
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,22 +28,69 @@ func compile(doc any, draft *jsonschema.Draft) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.Draft = draft
 	c.LoadURL = refuseRemote
+	// "format" is an annotation, as in JSON Schema 2020-12 and in Kinto
+	// (whose validator has no format checker): data Kinto accepted must
+	// not be refused here. The validator asserts the formats it knows
+	// unless each is replaced by one that accepts everything.
+	c.Formats = make(map[string]func(any) bool, len(jsonschema.Formats))
+	for name := range jsonschema.Formats {
+		c.Formats[name] = acceptAny
+	}
 	if err := c.AddResource("nimbus://schema.json", bytes.NewReader(b)); err != nil {
 		return nil, err
 	}
 	return c.Compile("nimbus://schema.json")
 }
 
-// checkSchema rejects a value that is not a well-formed JSON Schema
-// (draft 7 meta-schema), with 400 naming the field.
-func checkSchema(field string, v any) error {
+func acceptAny(any) bool { return true }
+
+// checkSchema rejects a value that is not a well-formed JSON Schema, with
+// 400 naming the field. Well-formed is what RES-17 and Kinto's check ask:
+// the document passes the draft 7 meta-schema. Its references are not
+// resolved here: one that cannot be (a missing definition, a remote URL,
+// which is never fetched) fails the writes the schema applies to, with 400
+// naming "schema", as in Kinto.
+func (c *schemaCache) checkSchema(field string, v any) error {
 	if _, ok := v.(map[string]any); !ok {
 		return resource.Invalid("body", "data."+field, "The schema must be a JSON object")
 	}
-	if _, err := compile(v, jsonschema.Draft7); err != nil {
+	meta, err := c.metaSchema()
+	if err != nil {
+		return err
+	}
+	b, err := resource.EncodeJSON(v)
+	if err != nil {
+		return resource.Invalid("body", "data."+field, "The schema is not a valid JSON schema: "+err.Error())
+	}
+	// The validator reads plain decoded JSON (no key-order hint).
+	var inst any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err = dec.Decode(&inst); err == nil {
+		err = meta.Validate(inst)
+	}
+	if err != nil {
 		return resource.Invalid("body", "data."+field, "The schema is not a valid JSON schema: "+firstLine(err))
 	}
 	return nil
+}
+
+// metaSchema compiles the draft 7 meta-schema (built into the validator,
+// never fetched) once.
+func (c *schemaCache) metaSchema() (*jsonschema.Schema, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.meta == nil {
+		comp := jsonschema.NewCompiler()
+		comp.Draft = jsonschema.Draft7
+		comp.LoadURL = refuseRemote
+		m, err := comp.Compile("http://json-schema.org/draft-07/schema#")
+		if err != nil {
+			return nil, fmt.Errorf("kinto: the draft 7 meta-schema does not compile: %w", err)
+		}
+		c.meta = m
+	}
+	return c.meta, nil
 }
 
 func firstLine(err error) string {
@@ -67,6 +115,8 @@ type schemaCache struct {
 	enabled bool
 	mu      sync.Mutex
 	byKey   map[string]*jsonschema.Schema
+	// meta is the draft 7 meta-schema, compiled on first use.
+	meta *jsonschema.Schema
 }
 
 func newSchemaCache() *schemaCache { return &schemaCache{byKey: map[string]*jsonschema.Schema{}} }
@@ -168,7 +218,7 @@ func bucketOf(w *resource.Write) (storage.Object, string, error) {
 
 func (c *schemaCache) validateCollection(w *resource.Write) error {
 	if v, ok := w.Data["schema"]; ok {
-		if err := checkSchema("schema", v); err != nil {
+		if err := c.checkSchema("schema", v); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,10 @@
 package kinto_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
@@ -50,8 +53,35 @@ func TestSchemaValidation(t *testing.T) {
 	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/other", Auth: alice, Body: `{"data":{"label":"L"}}`}).Expect(t, 201, 0)
 	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/groups/g", Auth: alice, Body: `{"data":{"members":["a","b"]}}`}).Expect(t, 400, 107)
 	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/groups/g", Auth: alice, Body: `{"data":{"members":["a"]}}`}).Expect(t, 201, 0)
-	// Remote references are never fetched.
-	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/remote", Auth: alice, Body: `{"data":{"label":"x","schema":{"$ref":"http://127.0.0.1:1/x.json"}}}`}).Expect(t, 400, 107)
+	// A reference that cannot be resolved passes the meta-schema: the
+	// collection is stored, and the records it applies to get 400 naming
+	// "schema" (RES-17). Remote references are never fetched.
+	var fetched atomic.Int32
+	remote := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"type":"object"}`)) //nolint:errcheck // test server
+	}))
+	defer remote.Close()
+	for _, c := range []struct{ id, schema string }{
+		{"remote", `{"$ref":"` + remote.URL + `/x.json"}`},
+		{"dangling", `{"properties":{"a":{"$ref":"#/definitions/nope"}}}`},
+	} {
+		col := "/v1/buckets/b/collections/" + c.id
+		s.Do(R{Method: "PUT", Path: col, Auth: alice, Body: `{"data":{"label":"x","schema":` + c.schema + `}}`}).Expect(t, 201, 0)
+		bad := s.Do(R{Method: "POST", Path: col + "/records", Auth: alice, Body: `{"data":{"kind":"x","a":1}}`}).Expect(t, 400, 107)
+		if d := bad.Body["details"].([]any)[0].(map[string]any); d["name"] != "schema" {
+			t.Errorf("%s: an unusable schema is named: %s", c.id, bad.Raw)
+		}
+	}
+	if n := fetched.Load(); n != 0 {
+		t.Errorf("the remote schema was fetched %d times", n)
+	}
+	// "format" is an annotation (Kinto checks no format); a pattern that
+	// is not a regular expression fails the meta-schema.
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/formats", Auth: alice, Body: `{"data":{"label":"x","schema":{"properties":{"a":{"format":"email"}}}}}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "POST", Path: "/v1/buckets/b/collections/formats/records", Auth: alice, Body: `{"data":{"kind":"x","a":"not an address"}}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/regex", Auth: alice, Body: `{"data":{"label":"x","schema":{"properties":{"a":{"pattern":"("}}}}}`}).Expect(t, 400, 107)
 }
 
 func TestSchemaWellFormedWithoutValidation(t *testing.T) {
