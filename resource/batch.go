@@ -171,7 +171,7 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 		if m, present := merged["method"]; present {
 			ms, ok := m.(string)
 			if !ok || !batchMethods[ms] {
-				return nil, Invalid("body", name+".method", ValueText(m)+" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, TRACE")
+				return nil, Invalid("body", name+".method", ValueText(m)+" is not one of GET, HEAD, DELETE, TRACE, POST, PUT, PATCH")
 			}
 			s.method = ms
 		}

@@ -84,7 +84,7 @@ func (c *schemaCache) validateGroup(w *resource.Write) error {
 	}
 	list, ok := raw.([]any)
 	if !ok {
-		return resource.Invalid("body", "data.members", resource.ValueText(raw)+" is not a list")
+		return resource.Invalid("body", "data.members", resource.ValueText(raw)+" is not iterable")
 	}
 	for i, m := range list {
 		// Each member's error names it, as Kinto does (data.members.0).

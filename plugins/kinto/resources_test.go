@@ -226,8 +226,8 @@ func TestGroups(t *testing.T) {
 		{`{"permissions":{"read":[true]}}`, 400, "permissions.read.0", "true is not a string"},
 		{`{"permissions":{"read":[{}]}}`, 400, "permissions.read.0", "{} is not a string"},
 		{`{"permissions":{"read":"x"}}`, 400, "permissions.read", `"x" is not iterable`},
-		{`{"data":{"members":"x"}}`, 400, "data.members", `"x" is not a list`},
-		{`{"data":{"members":null}}`, 400, "data.members", "null is not a list"},
+		{`{"data":{"members":"x"}}`, 400, "data.members", `"x" is not iterable`},
+		{`{"data":{"members":null}}`, 400, "data.members", "null is not iterable"},
 		{`{"data":{"members":["system.Authenticated"]}}`, 201, "", ""},
 	}
 	for i, c := range cases {
