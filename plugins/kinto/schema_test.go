@@ -148,4 +148,11 @@ func TestSchemaFailuresAsKinto(t *testing.T) {
 			t.Errorf("%s: got name %v, description %q, message %q; want %q, %q, %q", c.data, d["name"], d["description"], got.Body["message"], c.name, c.desc, msg)
 		}
 	}
+	// A long value is cut in the description (Python would write it whole).
+	long := strings.Repeat("é", 2000)
+	got := s.Do(R{Method: "PUT", Path: recs + "/r1", Auth: alice, Body: `{"data":{"title":"` + long + `"}}`}).Expect(t, 400, 107)
+	desc := got.Body["details"].([]any)[0].(map[string]any)["description"].(string)
+	if !strings.HasPrefix(desc, "'éé") || !strings.HasSuffix(desc, "é... is too long") || len(desc) > 1100 {
+		t.Errorf("long value: description of %d bytes: %.80q...", len(desc), desc)
+	}
 }

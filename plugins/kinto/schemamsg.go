@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 
@@ -73,7 +74,7 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (
 	if !valueOK {
 		return name, desc
 	}
-	v := pyRepr(value)
+	v := clip(pyRepr(value))
 	switch keyword {
 	case "required":
 		missing := missingProperty(l.Message)
@@ -107,11 +108,11 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (
 		return name, desc
 	}
 	if phrase, ok := boundWords[keyword]; ok {
-		return name, v + phrase + pyRepr(kv)
+		return name, v + phrase + clip(pyRepr(kv))
 	}
 	switch keyword {
 	case "const":
-		return name, pyRepr(kv) + " was expected"
+		return name, clip(pyRepr(kv)) + " was expected"
 	case "additionalProperties":
 		return additionalFailure(name, value, doc, splitPointer(fragmentOf(l.AbsoluteKeywordLocation)), desc)
 	}
@@ -224,6 +225,23 @@ func resolvePointer(v any, path []string) (any, bool) {
 		}
 	}
 	return v, true
+}
+
+// maxRepr bounds a value written into a failure's description: Python
+// writes it whole, which would echo a megabyte string back (and into the
+// logs) for one character too many.
+const maxRepr = 1000
+
+// clip shortens a written value past maxRepr bytes, on a rune boundary.
+func clip(s string) string {
+	if len(s) <= maxRepr {
+		return s
+	}
+	cut := maxRepr
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // pyRepr writes a JSON value as Python's repr() writes what json.loads
