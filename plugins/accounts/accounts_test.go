@@ -95,21 +95,29 @@ func TestBadSignUps(t *testing.T) {
 	signup(t, s, "rosa", "pw")
 	cases := []struct {
 		name, method, path, body string
+		// desc, when set, is the description Kinto 26.2 gives (details[0]).
+		desc string
 	}{
-		{"POST without id", "POST", "/v1/accounts", `{"data":{"password":"x"}}`},
-		{"PUT without password", "PUT", "/v1/accounts/ann", `{"data":{}}`},
-		{"empty password", "PUT", "/v1/accounts/ann", `{"data":{"password":""}}`},
-		{"password not a string", "PUT", "/v1/accounts/ann", `{"data":{"password":42}}`},
-		{"password over 72 bytes for bcrypt", "PUT", "/v1/accounts/ann", `{"data":{"password":"` + strings.Repeat("x", 73) + `"}}`},
-		{"password over 1024 bytes", "PUT", "/v1/accounts/ann", `{"data":{"password":"` + strings.Repeat("x", 1025) + `"}}`},
-		{"invalid id", "PUT", "/v1/accounts/-ann", `{"data":{"password":"x"}}`},
-		{"overlong id", "PUT", "/v1/accounts/" + strings.Repeat("a", 300), `{"data":{"password":"x"}}`},
-		{"id mismatch", "PUT", "/v1/accounts/ann", `{"data":{"id":"bob","password":"x"}}`},
-		{"email-context not an object", "PUT", "/v1/accounts/ann", `{"data":{"password":"x","email-context":1}}`},
+		{"POST without id", "POST", "/v1/accounts", `{"data":{"password":"x"}}`, ""},
+		{"PUT without password", "PUT", "/v1/accounts/ann", `{"data":{}}`, "Required"},
+		{"empty password", "PUT", "/v1/accounts/ann", `{"data":{"password":""}}`, "Required"},
+		{"null password", "PUT", "/v1/accounts/ann", `{"data":{"password":null}}`, "Required"},
+		{"password not a string", "PUT", "/v1/accounts/ann", `{"data":{"password":42}}`, "42 is not a string"},
+		{"password over 72 bytes for bcrypt", "PUT", "/v1/accounts/ann", `{"data":{"password":"` + strings.Repeat("x", 73) + `"}}`, ""},
+		{"password over 1024 bytes", "PUT", "/v1/accounts/ann", `{"data":{"password":"` + strings.Repeat("x", 1025) + `"}}`, ""},
+		{"invalid id", "PUT", "/v1/accounts/-ann", `{"data":{"password":"x"}}`, ""},
+		{"overlong id", "PUT", "/v1/accounts/" + strings.Repeat("a", 300), `{"data":{"password":"x"}}`, ""},
+		{"id mismatch", "PUT", "/v1/accounts/ann", `{"data":{"id":"bob","password":"x"}}`, ""},
+		{"email-context not an object", "PUT", "/v1/accounts/ann", `{"data":{"password":"x","email-context":1}}`, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s.Do(R{Method: c.method, Path: c.path, Body: c.body}).Expect(t, 400, 107)
+			got := s.Do(R{Method: c.method, Path: c.path, Body: c.body}).Expect(t, 400, 107)
+			if c.desc != "" {
+				if d := got.Body["details"].([]any)[0].(map[string]any); d["description"] != c.desc || d["name"] != "data.password" {
+					t.Errorf("details %v, want %q on data.password", d, c.desc)
+				}
+			}
 		})
 	}
 	l := s.Do(R{Method: "GET", Path: "/v1/accounts", Auth: basic("admin", "x")})

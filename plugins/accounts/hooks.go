@@ -65,6 +65,10 @@ func (p *Plugin) validate(w *resource.Write) error {
 		if !ok {
 			return resource.Invalid("body", "data.password", resource.ValueText(pw)+" is not a string")
 		}
+		if s == "" {
+			// Kinto's word for an empty password, as for a missing one.
+			return resource.Invalid("body", "data.password", "Required")
+		}
 		if err := p.hasher.checkPassword(s); err != nil {
 			return resource.Invalid("body", "data.password", err.Error())
 		}
