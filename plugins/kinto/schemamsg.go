@@ -24,15 +24,42 @@ import (
 // failureOf is the failure Kinto reports: the first one found, through
 // "properties", "items", "allOf" and references down to the keyword that
 // failed, but an "anyOf" or a "oneOf" as a whole (Python's validator reports
-// those without their alternatives' failures).
+// those without their alternatives' failures). Python walks a schema's keys
+// in the order it holds them, which for Kinto on PostgreSQL is JSONB's
+// (shorter keys first); the Go validator walks "properties" in map order,
+// which changes from one request to the next. Among the failures of one
+// level, the first in JSONB's order is taken: the same every time, and
+// the one Kinto on PostgreSQL reports.
 func failureOf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
 	for len(ve.Causes) > 0 {
 		if k := lastSegment(ve.KeywordLocation); k == "anyOf" || k == "oneOf" {
 			return ve
 		}
-		ve = ve.Causes[0]
+		next := ve.Causes[0]
+		for _, c := range ve.Causes[1:] {
+			if jsonbOrderLess(splitPointer(c.KeywordLocation), splitPointer(next.KeywordLocation)) {
+				next = c
+			}
+		}
+		ve = next
 	}
 	return ve
+}
+
+// jsonbOrderLess compares two schema paths segment by segment in the order
+// JSONB keeps object keys: shorter first, then byte by byte (array indexes
+// then come in numeric order).
+func jsonbOrderLess(a, b []string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		if len(a[i]) != len(b[i]) {
+			return len(a[i]) < len(b[i])
+		}
+		return a[i] < b[i]
+	}
+	return len(a) < len(b)
 }
 
 // valueWords follow the failing value in Python's message for keywords
