@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,6 +74,8 @@ func (w *subResponse) WriteHeader(code int) {
 
 var subKeys = map[string]bool{"method": true, "path": true, "headers": true, "body": true}
 
+func isSubKey(k string) bool { return subKeys[k] }
+
 var batchMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "TRACE": true}
 
 // subRequest is one validated sub-request.
@@ -108,10 +112,8 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	for k := range body {
-		if k != "requests" && k != "defaults" {
-			return nil, Invalid("body", k, "Unrecognized keys: "+k)
-		}
+	if err := unrecognized(body, "", func(k string) bool { return k == "requests" || k == "defaults" }); err != nil {
+		return nil, err
 	}
 	list, ok := body["requests"].([]any)
 	if !ok {
@@ -126,10 +128,8 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 			return nil, Invalid("body", "defaults", "defaults must be an object")
 		}
 	}
-	for k := range defaults {
-		if !subKeys[k] {
-			return nil, Invalid("body", "defaults."+k, "Unrecognized keys: "+k)
-		}
+	if err := unrecognized(defaults, "defaults.", isSubKey); err != nil {
+		return nil, err
 	}
 	out := make([]subRequest, 0, len(list))
 	rawReqs := rawList{text: storage.RawField(r.body, "requests")}
@@ -143,10 +143,8 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 		if !ok {
 			return nil, Invalid("body", name, "each request must be an object")
 		}
-		for k := range req {
-			if !subKeys[k] {
-				return nil, Invalid("body", name+"."+k, "Unrecognized keys: "+k)
-			}
+		if err := unrecognized(req, name+".", isSubKey); err != nil {
+			return nil, err
 		}
 		merged := map[string]any{}
 		for k, v := range defaults {
@@ -193,7 +191,8 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 				return nil, Invalid("body", name+".headers", "headers must be an object")
 			}
 			s.headers = map[string]string{}
-			for k, v := range hm {
+			for _, k := range slices.Sorted(maps.Keys(hm)) {
+				v := hm[k]
 				vs, ok := v.(string)
 				if !ok {
 					return nil, Invalid("body", name+".headers."+k, "header values must be strings")

@@ -3,6 +3,7 @@ package resource
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -62,7 +63,8 @@ func (a *App) jsonPatch(r *Request, res *Resource, old storage.Object, oldACL st
 	}
 	acl := storage.ACL{}
 	names := a.Tree.Names(res.Name)
-	for perm, v := range pm {
+	for _, perm := range slices.Sorted(maps.Keys(pm)) {
+		v := pm[perm]
 		if !slices.Contains(names, perm) {
 			return patchDoc{}, patchFailed(fmt.Sprintf("%q is not a valid permission name for %s", perm, res.Name))
 		}

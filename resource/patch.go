@@ -139,10 +139,8 @@ func (a *App) readMergeBody(r *Request, res *Resource, rfc7396 bool) (mergeBody,
 	if err != nil {
 		return mb, err
 	}
-	for k := range body {
-		if k != "data" && k != "permissions" {
-			return mb, Invalid("body", k, "Unrecognized keys: "+k)
-		}
+	if err := unrecognized(body, "", isBodyKey); err != nil {
+		return mb, err
 	}
 	_, mb.hasData = body["data"]
 	_, mb.hasPerms = body["permissions"]

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,15 +28,7 @@ func (a *App) parseWriteBody(r *Request, res *Resource) writeBody {
 		wb.err = err
 		return wb
 	}
-	var unknown []string
-	for k := range body {
-		if k != "data" && k != "permissions" {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		wb.err = Invalid("body", unknown[0], "Unrecognized keys: "+strings.Join(unknown, ", "))
+	if wb.err = unrecognized(body, "", isBodyKey); wb.err != nil {
 		return wb
 	}
 	if d, ok := body["data"]; ok {
@@ -69,7 +62,10 @@ func (a *App) parsePermissions(res *Resource, v any, allowNull bool) (storage.AC
 	}
 	names := a.Tree.Names(res.Name)
 	acl := storage.ACL{}
-	for perm, list := range m {
+	// In a fixed order, so that a body with several faults always gets
+	// the same error.
+	for _, perm := range slices.Sorted(maps.Keys(m)) {
+		list := m[perm]
 		known := slices.Contains(names, perm)
 		if list == nil {
 			// Kinto drops a null entry before it checks the name:
@@ -193,4 +189,25 @@ func (d *dataCopy) take() storage.Object {
 		return o
 	}
 	return d.make()
+}
+
+// isBodyKey tells the top-level keys of a write's body.
+func isBodyKey(k string) bool { return k == "data" || k == "permissions" }
+
+// unrecognized is the 400 for the keys of m that known refuses (nil when
+// there is none): every such key is listed, sorted, and the first one is
+// named (after prefix), so that a body with several gets the same answer
+// every time.
+func unrecognized(m map[string]any, prefix string, known func(string) bool) *Error {
+	var unknown []string
+	for k := range m {
+		if !known(k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return Invalid("body", prefix+unknown[0], "Unrecognized keys: "+strings.Join(unknown, ", "))
 }
