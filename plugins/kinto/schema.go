@@ -182,7 +182,7 @@ func (c *schemaCache) validate(holderURI string, holder storage.Object, field st
 	key := fmt.Sprintf("%s#%s@%d", holderURI, field, storage.LastModified(holder))
 	s, err := c.get(key, doc)
 	if err != nil {
-		return resource.Invalid("body", "schema", "The schema cannot be used: "+firstLine(err))
+		return resource.Invalid("body", "schema", unusable(prepare(doc), err))
 	}
 	inst := map[string]any{}
 	props, _ := doc["properties"].(map[string]any)

@@ -37,13 +37,24 @@ func failureOf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
 		}
 		next := ve.Causes[0]
 		for _, c := range ve.Causes[1:] {
-			if jsonbOrderLess(splitPointer(c.KeywordLocation), splitPointer(next.KeywordLocation)) {
+			if failsFirst(c, next) {
 				next = c
 			}
 		}
 		ve = next
 	}
 	return ve
+}
+
+// failsFirst orders two failures of one level: by the schema's keys, then
+// (one keyword failing on several values: "additionalProperties" with a
+// schema, "items") by the data's.
+func failsFirst(a, b *jsonschema.ValidationError) bool {
+	ka, kb := splitPointer(a.KeywordLocation), splitPointer(b.KeywordLocation)
+	if jsonbOrderLess(ka, kb) || jsonbOrderLess(kb, ka) {
+		return jsonbOrderLess(ka, kb)
+	}
+	return jsonbOrderLess(splitPointer(a.InstanceLocation), splitPointer(b.InstanceLocation))
 }
 
 // jsonbOrderLess compares two schema paths segment by segment in the order
@@ -300,13 +311,7 @@ func pyRepr(v any) string {
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			if k != storage.OrderKey {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
+		keys := sortedKeys(x)
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = pyStr(k) + ": " + pyRepr(x[k])
@@ -401,4 +406,66 @@ func pyStr(s string) string {
 func hex2(n int) string {
 	const digits = "0123456789abcdef"
 	return string([]byte{digits[n>>4&0xf], digits[n&0xf]})
+}
+
+// unusable describes why a stored schema cannot be compiled. The validator
+// stops at the first reference it cannot resolve, met in map order; the
+// description names the first in sorted order instead, so that every
+// write gets the same answer (Kinto's words for a local one).
+func unusable(doc map[string]any, err error) string {
+	if ref, ok := unresolvedRef(doc, doc); ok {
+		if frag, local := strings.CutPrefix(ref, "#"); local {
+			return "Unresolvable JSON pointer: " + pyStr(strings.TrimPrefix(frag, "/"))
+		}
+		return "Remote references are never fetched: " + pyStr(ref)
+	}
+	return "The schema cannot be used: " + firstLine(err)
+}
+
+// unresolvedRef finds, walking v's keys in sorted order, the first "$ref"
+// that is not a JSON pointer into root ("#", "#/a/b") resolving there.
+func unresolvedRef(root map[string]any, v any) (string, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		if ref, ok := x["$ref"].(string); ok {
+			frag, local := strings.CutPrefix(ref, "#")
+			if !local {
+				return ref, true
+			}
+			if frag != "" {
+				if !strings.HasPrefix(frag, "/") {
+					return ref, true
+				}
+				if _, found := resolvePointer(root, splitPointer(frag)); !found {
+					return ref, true
+				}
+			}
+		}
+		for _, k := range sortedKeys(x) {
+			if k == "enum" || k == "const" {
+				continue
+			}
+			if ref, ok := unresolvedRef(root, x[k]); ok {
+				return ref, true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if ref, ok := unresolvedRef(root, e); ok {
+				return ref, true
+			}
+		}
+	}
+	return "", false
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != storage.OrderKey {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
