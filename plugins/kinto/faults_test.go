@@ -23,6 +23,7 @@ func TestSeveralFaultsSameAnswer(t *testing.T) {
 		{"patch body", "PATCH", recs + "/r", "", `{"zz":1,"aa":2}`, "aa", "Unrecognized keys: aa, zz"},
 		{"permission names", "PUT", recs + "/r", "", `{"data":{},"permissions":{"zz":["a"],"mm":["b"],"aa":["c"]}}`, "permissions.aa", ""},
 		{"JSON-Patch permissions", "PATCH", recs + "/r", "application/json-patch+json", `[{"op":"add","path":"/permissions/zz","value":["a"]},{"op":"add","path":"/permissions/aa","value":["b"]}]`, "", `JSON Patch operation failed: "aa" is not a valid permission name for record`},
+		{"schema", "PUT", "/v1/buckets/b/collections/s", "", `{"data":{"schema":{"properties":{"bb":{"type":1},"a":{"minimum":"x"},"c":{"pattern":"("}}}}}`, "data.schema", "The schema is not a valid JSON schema: /properties/a/minimum expected number, but got string"},
 		{"batch body", "POST", "/v1/batch", "", `{"requests":[` + sub + `}],"zz":1,"aa":2}`, "aa", "Unrecognized keys: aa, zz"},
 		{"batch defaults", "POST", "/v1/batch", "", `{"defaults":{"zz":1,"aa":2},"requests":[` + sub + `}]}`, "defaults.aa", "Unrecognized keys: aa, zz"},
 		{"batch request", "POST", "/v1/batch", "", `{"requests":[` + sub + `,"zz":1,"aa":2}]}`, "requests.0.aa", "Unrecognized keys: aa, zz"},
