@@ -112,7 +112,9 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (
 	if !valueOK {
 		return name, desc
 	}
-	v := clip(pyRepr(value))
+	// The value is written only for the descriptions that show it: a
+	// missing property's names the property alone.
+	v := func() string { return clip(pyRepr(value)) }
 	switch keyword {
 	case "required":
 		missing := missingProperty(l.Message)
@@ -132,21 +134,21 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (
 		for i, t := range types {
 			reprs[i] = pyRepr(t)
 		}
-		return name, v + " is not of type " + strings.Join(reprs, ", ")
+		return name, v() + " is not of type " + strings.Join(reprs, ", ")
 	case "anyOf", "oneOf":
 		if strings.Contains(l.Message, "valid against schemas at indexes") {
 			return name, desc
 		}
-		return name, v + " is not valid under any of the given schemas"
+		return name, v() + " is not valid under any of the given schemas"
 	}
 	if suffix, ok := valueWords[keyword]; ok {
-		return name, v + suffix
+		return name, v() + suffix
 	}
 	if !kvOK {
 		return name, desc
 	}
 	if phrase, ok := boundWords[keyword]; ok {
-		return name, v + phrase + clip(pyRepr(kv))
+		return name, v() + phrase + clip(pyRepr(kv))
 	}
 	switch keyword {
 	case "const":
