@@ -2,6 +2,7 @@ package resource
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -90,10 +91,8 @@ func holdParents(tx storage.Tx, res *Resource, m matchdict) error {
 	if err != nil {
 		return err
 	}
-	for _, ok := range live {
-		if !ok {
-			return missingParent(anc, m)
-		}
+	if slices.Contains(live, false) {
+		return missingParent(anc, m)
 	}
 	return nil
 }

@@ -102,22 +102,11 @@ func firstLine(err error) string {
 	return strings.SplitN(err.Error(), "\n", 2)[0]
 }
 
-// leaf is the deepest failure under ve, taken in a fixed order (the
-// failing part of the document first, in JSONB's key order, then the
-// keyword): the validator lists a level's failures in map order, so the
-// first one changed from one request to the next.
+// leaf is the deepest failure under ve (a schema's fault against the
+// meta-schema), the failing part of the document first in JSONB's key
+// order, the same on every request.
 func leaf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
-	for len(ve.Causes) > 0 {
-		next := ve.Causes[0]
-		for _, c := range ve.Causes[1:] {
-			ia, ib := splitPointer(c.InstanceLocation), splitPointer(next.InstanceLocation)
-			if jsonbOrderLess(ia, ib) || (!jsonbOrderLess(ib, ia) && jsonbOrderLess(splitPointer(c.KeywordLocation), splitPointer(next.KeywordLocation))) {
-				next = c
-			}
-		}
-		ve = next
-	}
-	return ve
+	return descend(ve, false, nil)
 }
 
 // schemaCache keeps compiled schemas by the URI and timestamp of the

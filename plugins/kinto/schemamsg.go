@@ -1,6 +1,7 @@
 package kinto
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"sort"
@@ -26,18 +27,36 @@ import (
 // failed, but an "anyOf" or a "oneOf" as a whole (Python's validator reports
 // those without their alternatives' failures). Python walks a schema's keys
 // in the order it holds them, which for Kinto on PostgreSQL is JSONB's
-// (shorter keys first); the Go validator walks "properties" in map order,
-// which changes from one request to the next. Among the failures of one
-// level, the first in JSONB's order is taken: the same every time, and
-// the one Kinto on PostgreSQL reports.
+// (shorter keys first): among the failures of one level the first in the
+// schema's JSONB order is taken, then (one keyword failing on several
+// values: "additionalProperties" with a schema, "items") in the data's.
 func failureOf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
-	for len(ve.Causes) > 0 {
-		if k := lastSegment(ve.KeywordLocation); k == "anyOf" || k == "oneOf" {
-			return ve
+	return descend(ve, true, func(e *jsonschema.ValidationError) bool {
+		k := lastSegment(e.KeywordLocation)
+		return k == "anyOf" || k == "oneOf"
+	})
+}
+
+// descend follows ve's causes down to a failure with none (or one stop
+// accepts), taking at each level the first cause in a fixed order: the
+// validator lists a level's failures in map order ("properties" among
+// others), so taking the first as listed would change from one request to
+// the next. schemaFirst orders by the schema's path, then the data's;
+// otherwise the data's path comes first.
+func descend(ve *jsonschema.ValidationError, schemaFirst bool, stop func(*jsonschema.ValidationError) bool) *jsonschema.ValidationError {
+	key := func(e *jsonschema.ValidationError) (first, second []string) {
+		k, i := splitPointer(e.KeywordLocation), splitPointer(e.InstanceLocation)
+		if schemaFirst {
+			return k, i
 		}
+		return i, k
+	}
+	for len(ve.Causes) > 0 && (stop == nil || !stop(ve)) {
 		next := ve.Causes[0]
 		for _, c := range ve.Causes[1:] {
-			if failsFirst(c, next) {
+			c1, c2 := key(c)
+			n1, n2 := key(next)
+			if cmp.Or(jsonbCompare(c1, n1), jsonbCompare(c2, n2)) < 0 {
 				next = c
 			}
 		}
@@ -46,31 +65,16 @@ func failureOf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
 	return ve
 }
 
-// failsFirst orders two failures of one level: by the schema's keys, then
-// (one keyword failing on several values: "additionalProperties" with a
-// schema, "items") by the data's.
-func failsFirst(a, b *jsonschema.ValidationError) bool {
-	ka, kb := splitPointer(a.KeywordLocation), splitPointer(b.KeywordLocation)
-	if jsonbOrderLess(ka, kb) || jsonbOrderLess(kb, ka) {
-		return jsonbOrderLess(ka, kb)
-	}
-	return jsonbOrderLess(splitPointer(a.InstanceLocation), splitPointer(b.InstanceLocation))
-}
-
-// jsonbOrderLess compares two schema paths segment by segment in the order
-// JSONB keeps object keys: shorter first, then byte by byte (array indexes
-// then come in numeric order).
-func jsonbOrderLess(a, b []string) bool {
+// jsonbCompare compares two paths segment by segment in the order JSONB
+// keeps object keys: shorter first, then byte by byte (array indexes then
+// come in numeric order). It returns -1, 0 or 1.
+func jsonbCompare(a, b []string) int {
 	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] == b[i] {
-			continue
+		if c := cmp.Or(cmp.Compare(len(a[i]), len(b[i])), strings.Compare(a[i], b[i])); c != 0 {
+			return c
 		}
-		if len(a[i]) != len(b[i]) {
-			return len(a[i]) < len(b[i])
-		}
-		return a[i] < b[i]
 	}
-	return len(a) < len(b)
+	return cmp.Compare(len(a), len(b))
 }
 
 // valueWords follow the failing value in Python's message for keywords
