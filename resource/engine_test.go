@@ -89,6 +89,7 @@ type step struct {
 	status, errno int
 	has           []string // substrings of the body
 	lacks         []string // substrings the body must not hold
+	order         []string // substrings the body holds in this order
 	header        map[string]string
 }
 
@@ -137,6 +138,15 @@ func run(t *testing.T, srv *httptest.Server, steps []step) {
 			if strings.Contains(string(raw), sub) {
 				t.Errorf("%s: body holds %s: %s", s.name, sub, raw)
 			}
+		}
+		at := 0
+		for _, sub := range s.order {
+			i := strings.Index(string(raw[at:]), sub)
+			if i < 0 {
+				t.Errorf("%s: body lacks %s after byte %d: %s", s.name, sub, at, raw)
+				break
+			}
+			at += i + len(sub)
 		}
 		for k, v := range s.header {
 			if got := res.Header.Get(k); v == "*" && got == "" || v != "*" && got != v {
@@ -348,6 +358,20 @@ func TestEnginePluginAPI(t *testing.T) {
 			status: 200},
 		{name: "has_", method: "GET", path: books + "?has_name=true&_sort=n", user: "alice", status: 200, has: []string{`"id":"b"`, `"id":"c"`}},
 		{name: "in_", method: "GET", path: books + "?in_n=1,3", user: "alice", status: 200, has: []string{`"id":"a"`}},
+		{name: "in_ drops empty items, as Kinto", method: "GET", path: books + "?in_n=1,,3,", user: "alice", status: 200,
+			has: []string{`"id":"a"`, `"id":"c"`}, lacks: []string{`"id":"b"`}},
+		{name: "in_ of no item matches nothing", method: "GET", path: books + "?in_n=", user: "alice", status: 200, has: []string{`{"data":[]}`}},
+		{name: "exclude_ of no item excludes nothing", method: "GET", path: books + "?exclude_n=,", user: "alice", status: 200,
+			has: []string{`"id":"a"`, `"id":"b"`, `"id":"c"`}},
+		{name: "a repeated in_ is one list, as Kinto", method: "GET", path: books + "?in_n=1&in_n=3", user: "alice", status: 200,
+			has: []string{`"id":"a"`, `"id":"c"`}, lacks: []string{`"id":"b"`}},
+		{name: "a repeated _sort is one list, as Kinto", method: "GET", path: books + "?_sort=zz&_sort=n", user: "alice", status: 200,
+			order: []string{`"id":"a"`, `"id":"b"`, `"id":"c"`}},
+		{name: "a repeated _fields is one list, as Kinto", method: "GET", path: books + "/b?_fields=n&_fields=name", user: "alice", status: 200,
+			has: []string{`{"data":{"n":2,"name":"Bob","id":"b","last_modified":`}},
+		{name: "a repeated _limit is refused, as Kinto", method: "GET", path: books + "?_limit=1&_limit=2", user: "alice", status: 400, errno: 107},
+		{name: "in_ items keep their spaces, as Kinto", method: "GET", path: books + "?in_name=%20Bob,Carl", user: "alice", status: 200,
+			has: []string{`"id":"c"`}, lacks: []string{`"id":"b"`}},
 		{name: "like_", method: "GET", path: books + "?like_name=*arl", user: "alice", status: 200, has: []string{`"id":"c"`}},
 		{name: "nested _fields", method: "GET", path: books + "?_fields=o.q", user: "alice", status: 200, has: []string{`"o":{"q":2}`}},
 		{name: "_fields on an object: its data alone, without the ACL (as Kinto)", method: "GET", path: books + "/a?_fields=o.q", user: "alice", status: 200,

@@ -45,7 +45,13 @@ var opPrefixes = []struct {
 }
 
 // singleParams are the querystring parameters that take one value.
-var singleParams = []string{"_limit", "_sort", "_since", "_before", "_to", "_token", "_fields"}
+var singleParams = []string{"_limit", "_since", "_before", "_to", "_token"}
+
+// listParam tells the querystring parameters whose value is a
+// comma-separated list.
+func listParam(key string) bool {
+	return key == "_sort" || key == "_fields" || strings.HasPrefix(key, "in_") || strings.HasPrefix(key, "exclude_")
+}
 
 // listQuery is a parsed plural querystring.
 type listQuery struct {
@@ -121,14 +127,21 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 	sort.Strings(keys)
 	explicit := 0
 	for _, key := range keys {
-		if len(params[key]) > 1 && slices.Contains(singleParams, key) {
+		values := params[key]
+		if len(values) > 1 && slices.Contains(singleParams, key) {
 			// Kinto refuses a list there too.
 			return nil, Invalid("querystring", key, key+" is given more than once")
 		}
-		// Each value of a repeated filter is a filter of its own,
+		if len(values) > 1 && listParam(key) {
+			// As in Kinto, the values of a repeated list parameter are
+			// one list: _sort=a&_sort=b sorts by a then b, and
+			// in_x=1&in_x=2 is in_x=1,2.
+			values = []string{strings.Join(values, ",")}
+		}
+		// Each value of another repeated filter is a filter of its own,
 		// combined with the others by AND (QRY-01): ?tag=a&tag=b
-		// matches nothing, as in Kinto, rather than its last value.
-		for _, raw := range params[key] {
+		// matches nothing rather than its last value.
+		for _, raw := range values {
 			if strings.ContainsRune(key, 0) || strings.ContainsRune(raw, 0) {
 				return nil, Invalid("querystring", key, "Invalid character 0x00")
 			}
@@ -225,7 +238,12 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 			case storage.OpIn, storage.OpExclude:
 				var items []any
 				for _, it := range strings.Split(raw, ",") {
-					v := parseValue(strings.TrimSpace(it))
+					if it == "" {
+						// Kinto drops empty items: in_a=1,,2 is in_a=1,2, and
+						// in_a= matches nothing (exclude_a= excludes nothing).
+						continue
+					}
+					v := parseValue(it)
 					if field == "id" {
 						if _, ok := v.(string); !ok {
 							return nil, invalid("")
@@ -474,7 +492,7 @@ func (a *App) nextPageURL(r *Request, token string, limit int) string {
 
 // parseFields reads _fields for object GETs.
 func parseFields(r *Request, res *Resource) (*projection, *Error) {
-	raw := r.QueryParam("_fields")
+	raw := strings.Join(r.QueryParams()["_fields"], ",")
 	if raw == "" {
 		return nil, nil
 	}
