@@ -44,6 +44,8 @@ var epoch = time.Now()
 var cacheSQL = append([]string{
 	lockListSQL,
 	bumpTimestampSQL,
+	stampTriggerSQL[0],
+	stampTriggerSQL[1],
 	// A payload over PostgreSQL's 8000-byte limit would fail the writing
 	// transaction: such a change drops every cache instead.
 	`CREATE OR REPLACE FUNCTION nimbus_notify(payload TEXT) RETURNS void AS $$

@@ -40,9 +40,8 @@ var schemaSQL = []string{
 	// its own (strictly after the previous value), which the trigger
 	// leaves alone.
 	bumpTimestampSQL,
-	`DROP TRIGGER IF EXISTS tgr_objects_last_modified ON objects`,
-	`CREATE TRIGGER tgr_objects_last_modified BEFORE INSERT OR UPDATE OF data ON objects
-	   FOR EACH ROW EXECUTE PROCEDURE bump_timestamp()`,
+	stampTriggerSQL[0],
+	stampTriggerSQL[1],
 	`CREATE TABLE IF NOT EXISTS user_principals (
 	   user_id TEXT COLLATE "C", principal TEXT, PRIMARY KEY (user_id, principal))`,
 	`CREATE TABLE IF NOT EXISTS access_control_entries (
@@ -93,6 +92,21 @@ const bumpTimestampSQL = `CREATE OR REPLACE FUNCTION bump_timestamp() RETURNS tr
 	   END IF;
 	   RETURN NEW;
 	 END; $$ LANGUAGE plpgsql`
+
+// stampTriggerSQL is Kinto's trigger on objects, with a WHEN clause that
+// is bump_timestamp's own early return: a row Nimbus stamped does not
+// call the function at all. PostgreSQL evaluates the clause without
+// entering PL/pgSQL, which saves about 3 µs of the server's time a row
+// (a POST writes two rows, a batch of 25 fifty). Kinto's rows, which
+// come without a timestamp or from a transaction that is not Nimbus's,
+// run it as before. If Kinto creates its trigger again (without the
+// clause), only that saving is lost.
+var stampTriggerSQL = [2]string{
+	`DROP TRIGGER IF EXISTS tgr_objects_last_modified ON objects`,
+	`CREATE TRIGGER tgr_objects_last_modified BEFORE INSERT OR UPDATE OF data ON objects
+	   FOR EACH ROW WHEN (current_setting('nimbus.stamped', true) IS DISTINCT FROM 'on' OR NEW.last_modified IS NULL)
+	   EXECUTE PROCEDURE bump_timestamp()`,
+}
 
 // lockListSQL takes a list's advisory lock (lockKey) for a writer that is
 // not Nimbus. Only the first list a transaction locks is waited for, as a
