@@ -58,12 +58,12 @@ func TestConfigTraps(t *testing.T) {
 	}
 	cacheINI := filepath.Join(dir, "cache.ini")
 	os.WriteFile(cacheINI, []byte("[nimbus]\nstorage_backend = postgresql\nstorage_url = postgresql://u@127.0.0.1:1/x\nstorage_cache_bytes = 1000\n"), 0o600)
-	if code, out := runBinary(t, bin, "--ini", cacheINI, "serve"); code != 1 || !strings.Contains(out, "setting storage_cache_bytes: 1000 is below 1048576") {
+	if code, out := runBinary(t, bin, "--ini", cacheINI, "serve", "--port", "0"); code != 1 || !strings.Contains(out, "setting storage_cache_bytes: 1000 is below 1048576") {
 		t.Errorf("storage_cache_bytes = 1000: exit %d %s", code, out)
 	}
 	pageINI := filepath.Join(dir, "page.ini")
 	os.WriteFile(pageINI, []byte("[nimbus]\nstorage_backend = memory\npage_max_bytes = -1\n"), 0o600)
-	if code, out := runBinary(t, bin, "--ini", pageINI, "serve"); code != 1 || !strings.Contains(out, "setting page_max_bytes must not be negative") {
+	if code, out := runBinary(t, bin, "--ini", pageINI, "serve", "--port", "0"); code != 1 || !strings.Contains(out, "setting page_max_bytes must not be negative") {
 		t.Errorf("page_max_bytes = -1: exit %d %s", code, out)
 	}
 	twiceINI := filepath.Join(dir, "twice.ini")
