@@ -16,10 +16,9 @@ import (
 // releases, and what the watchdog does with a quiet or a silent
 // connection.
 func TestBarriers(t *testing.T) {
-	defer func(b, p time.Duration) { barrierTimeout, pingEvery = b, p }(barrierTimeout, pingEvery)
-	barrierTimeout, pingEvery = 300*time.Millisecond, 50*time.Millisecond
 	setup := func(t *testing.T) (*cache, net.Conn) {
 		c := newCache(100)
+		c.barrierTimeout, c.pingEvery = 300*time.Millisecond, 50*time.Millisecond
 		// A TCP pair, not net.Pipe: a socket takes a barrier's five
 		// bytes without waiting for the other side to read them.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

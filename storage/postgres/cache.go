@@ -145,6 +145,9 @@ type cachedRow struct {
 // cache is the per-instance read cache; the zero value is disabled.
 type cache struct {
 	max int
+	// barrierTimeout and pingEvery are the listener watchdog's timings
+	// (listen.go).
+	barrierTimeout, pingEvery time.Duration
 	// maxBytes bounds rowBytes and pageBytes together, the bytes of the
 	// rows and pages kept (cachebytes.go).
 	maxBytes            int
@@ -190,7 +193,7 @@ type cache struct {
 }
 
 func newCache(max int) *cache {
-	c := &cache{max: max, maxBytes: defaultCacheBytes}
+	c := &cache{max: max, maxBytes: defaultCacheBytes, barrierTimeout: barrierTimeout, pingEvery: pingEvery}
 	c.reset(false)
 	return c
 }

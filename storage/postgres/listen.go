@@ -124,7 +124,7 @@ func (c *cache) sync(ctx context.Context) bool {
 func (c *cache) sendLocked(b *barrier) {
 	b.sent = int64(time.Since(epoch))
 	c.flying, c.flyingSince = b, time.Now()
-	err := c.conn.SetWriteDeadline(time.Now().Add(barrierTimeout))
+	err := c.conn.SetWriteDeadline(time.Now().Add(c.barrierTimeout))
 	if err == nil {
 		_, err = c.conn.Write(syncMessage)
 	}
@@ -163,8 +163,10 @@ func (c *cache) failBarriers() {
 	}
 }
 
-// Variables rather than constants for the barrier tests only.
-var (
+// The watchdog's timings, copied into each cache (newCache) so that the
+// barrier tests shorten their own cache's without touching the listeners
+// of other backends running meanwhile.
+const (
 	// barrierTimeout is how long a barrier may go unanswered before the
 	// connection is taken for broken (the listener then reconnects).
 	barrierTimeout = 5 * time.Second
@@ -267,9 +269,9 @@ func (c *cache) listenOnce(ctx context.Context, cfg *pgconn.Config) error {
 
 // watchdog pings the listening connection while nobody asks for a
 // barrier, and closes it when a barrier goes unanswered for
-// barrierTimeout, until quit is closed.
+// c.barrierTimeout, until quit is closed.
 func (c *cache) watchdog(nc net.Conn, quit chan struct{}) {
-	t := time.NewTicker(pingEvery)
+	t := time.NewTicker(c.pingEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -283,7 +285,7 @@ func (c *cache) watchdog(nc net.Conn, quit chan struct{}) {
 			// Down, or another connection's already: nothing to do.
 		case c.flying == nil:
 			c.sendLocked(&barrier{done: make(chan struct{})})
-		case time.Since(c.flyingSince) > barrierTimeout:
+		case time.Since(c.flyingSince) > c.barrierTimeout:
 			nc.Close() //nolint:errcheck // closing is the report
 		}
 		c.bmu.Unlock()
