@@ -180,3 +180,46 @@ func num(v any) int64 {
 	n, _ := v.(interface{ Int64() (int64, error) }).Int64()
 	return n
 }
+
+// TestDeletionEntryReaders pins the readers of a deletion's entry: those
+// who could read the object when it was deleted (the spec's "as they were
+// at the time of the change"), besides the bucket's. Kinto 26.2 reads the
+// object's ACL after removing it, so there only the bucket's (and for a
+// record, its collection's) readers see the entry (README, differences).
+func TestDeletionEntryReaders(t *testing.T) {
+	s := apitest.New(t, map[string]string{"includes": "history"})
+	bobID := uid(s, bob)
+	uid(s, carol)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c2", Auth: alice, Body: `{"permissions":{"write":["` + bobID + `"]}}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c3", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c3/records/r9", Auth: alice, Body: `{"permissions":{"write":["` + bobID + `"]}}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "DELETE", Path: "/v1/buckets/b/collections/c3/records/r9", Auth: bob}).Expect(t, 200, 0)
+	s.Do(R{Method: "DELETE", Path: "/v1/buckets/b/collections/c2", Auth: bob}).Expect(t, 200, 0)
+	for _, tc := range []struct {
+		name   string
+		auth   string
+		status int
+		want   string
+	}{
+		{"the bucket's writer", alice, 200, "/buckets/b/collections/c2 /buckets/b/collections/c3/records/r9"},
+		{"the deleted objects' writer", bob, 200, "/buckets/b/collections/c2 /buckets/b/collections/c3/records/r9"},
+		{"someone with no access", carol, 403, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := s.Do(R{Method: "GET", Path: "/v1/buckets/b/history?action=delete&_sort=uri", Auth: tc.auth})
+			if tc.status != 200 {
+				res.Expect(t, tc.status, 121)
+				return
+			}
+			res.Expect(t, 200, 0)
+			var got []string
+			for _, e := range res.Items() {
+				got = append(got, e["uri"].(string))
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("deletion entries %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
