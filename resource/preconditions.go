@@ -47,15 +47,6 @@ func parsePrecond(req *http.Request) (precond, *Error) {
 	return p, nil
 }
 
-// HasIfMatch tells whether the request carries a valid If-Match (a
-// quoted timestamp or *), for a hook that finds the object missing from
-// the caller's view and must answer 412 before anything else, as the
-// engine does for a missing object.
-func (r *Request) HasIfMatch() bool {
-	p, err := parsePrecond(r.Request())
-	return err == nil && p.hasMatch
-}
-
 // checkObject applies the preconditions to an existing object (nil when
 // missing) for a write; it returns the 412 to answer, if any.
 func (p precond) checkWrite(current storage.Object, listTS int64) *Error {

@@ -386,8 +386,7 @@ func (p *Plugin) ownOnly(r *resource.Request, ids []string) []string {
 }
 
 // preWrite refuses, with 400, a non-administrator writing another id
-// (ACC-06), provided they may create accounts at all; with 412 when the
-// write carries a valid If-Match, as Kinto 26.2 answers.
+// (ACC-06), provided they may create accounts at all.
 func (p *Plugin) preWrite(r *resource.Request, tx storage.Tx, id string, exists bool) error {
 	if !exists && p.reservedID(id) {
 		if admin, err := p.isAdmin(r, tx); err != nil || !admin {
@@ -409,12 +408,6 @@ func (p *Plugin) preWrite(r *resource.Request, tx storage.Tx, id string, exists 
 		return err
 	}
 	if canCreate {
-		if r.HasIfMatch() {
-			// Kinto 26.2 looks another user's account up under the
-			// caller's own id, where it is never found: If-Match fails
-			// on it (412) before the id is refused.
-			return resource.PreconditionFailed(0, nil)
-		}
 		return resource.Invalid("body", "data.id", "Username and account ID do not match.")
 	}
 	return r.Deny()

@@ -492,47 +492,40 @@ func TestAccountACLGrantsNoOtherUser(t *testing.T) {
 	}
 }
 
-// TestOtherAccountPreconditions checks the order of answers when a user
-// writes another user's account (PUT, or POST naming its id), as Kinto
-// 26.2 gives them: it looks the
-// account up under the caller's own id and never finds it, so a valid
-// If-Match fails first (412), and only then is the id refused (400).
-func TestOtherAccountPreconditions(t *testing.T) {
+// TestOtherAccountPrecedence pins the answer to a user writing another
+// user's account with preconditions: the id's refusal (400, ACC-06) comes
+// before any precondition (CORE-21 puts validation before 412). Kinto 26.2
+// answers 412 to a valid If-Match there (README, differences).
+func TestOtherAccountPrecedence(t *testing.T) {
 	s := server(t, nil)
 	for _, id := range []string{"rosa", "bob", "admin"} {
 		signup(t, s, id, id+"-pw")
 	}
 	rosa, admin := basic("rosa", "rosa-pw"), basic("admin", "admin-pw")
 	bobETag := s.Do(R{Method: "GET", Path: "/v1/accounts/bob", Auth: admin}).Expect(t, 200, 0).Header.Get("ETag")
-	body := `{"data":{"password":"other-pw"}}`
 	for _, c := range []struct {
 		name    string
 		auth    string
+		method  string
 		path    string
 		headers map[string]string
 		status  int
 		errno   int
 	}{
-		{"another's account with its own ETag", rosa, "/v1/accounts/bob", map[string]string{"If-Match": bobETag}, 412, 114},
-		{"another's account with If-Match *", rosa, "/v1/accounts/bob", map[string]string{"If-Match": "*"}, 412, 114},
-		{"a missing account with If-Match", rosa, "/v1/accounts/ghost", map[string]string{"If-Match": `"123"`}, 412, 114},
-		{"another's account with an invalid If-Match", rosa, "/v1/accounts/bob", map[string]string{"If-Match": "abc"}, 400, 107},
-		{"another's account with If-None-Match *", rosa, "/v1/accounts/bob", map[string]string{"If-None-Match": "*"}, 400, 107},
-		{"another's account without precondition", rosa, "/v1/accounts/bob", nil, 400, 107},
-		{"an administrator with a stale If-Match", admin, "/v1/accounts/bob", map[string]string{"If-Match": `"123"`}, 412, 114},
-		{"another's id posted with If-Match", rosa, "/v1/accounts", map[string]string{"If-Match": `"123"`}, 412, 114},
-		{"another's id posted without precondition", rosa, "/v1/accounts", nil, 400, 107},
+		{"another's account with its own ETag", rosa, "PUT", "/v1/accounts/bob", map[string]string{"If-Match": bobETag}, 400, 107},
+		{"another's account with If-Match *", rosa, "PUT", "/v1/accounts/bob", map[string]string{"If-Match": "*"}, 400, 107},
+		{"a missing account with If-Match", rosa, "PUT", "/v1/accounts/ghost", map[string]string{"If-Match": `"123"`}, 400, 107},
+		{"another's account with If-None-Match *", rosa, "PUT", "/v1/accounts/bob", map[string]string{"If-None-Match": "*"}, 400, 107},
+		{"another's id posted with If-Match", rosa, "POST", "/v1/accounts", map[string]string{"If-Match": `"123"`}, 400, 107},
+		{"an administrator with a stale If-Match", admin, "PUT", "/v1/accounts/bob", map[string]string{"If-Match": `"123"`}, 412, 114},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			method, body := "PUT", body
-			if c.path == "/v1/accounts" {
-				method, body = "POST", `{"data":{"id":"bob","password":"other-pw"}}`
+			body := `{"data":{"password":"other-pw"}}`
+			if c.method == "POST" {
+				body = `{"data":{"id":"bob","password":"other-pw"}}`
 			}
-			s.Do(R{Method: method, Path: c.path, Auth: c.auth, Headers: c.headers, Body: body}).Expect(t, c.status, c.errno)
-			sub := map[string]any{"method": method, "path": strings.TrimPrefix(c.path, "/v1"), "body": json.RawMessage(body)}
-			if c.headers != nil {
-				sub["headers"] = c.headers
-			}
+			s.Do(R{Method: c.method, Path: c.path, Auth: c.auth, Headers: c.headers, Body: body}).Expect(t, c.status, c.errno)
+			sub := map[string]any{"method": c.method, "path": strings.TrimPrefix(c.path, "/v1"), "headers": c.headers, "body": json.RawMessage(body)}
 			b := s.Do(R{Method: "POST", Path: "/v1/batch", Auth: c.auth, Body: map[string]any{"requests": []any{sub}}}).Expect(t, 200, 0)
 			if got := fmt.Sprint(b.Body["responses"].([]any)[0].(map[string]any)["status"]); got != fmt.Sprint(c.status) {
 				t.Errorf("in a batch: status %s, want %d as alone", got, c.status)
