@@ -53,11 +53,10 @@ func descend(ve *jsonschema.ValidationError, schemaFirst bool, stop func(*jsonsc
 	}
 	for len(ve.Causes) > 0 && (stop == nil || !stop(ve)) {
 		next := ve.Causes[0]
+		n1, n2 := key(next)
 		for _, c := range ve.Causes[1:] {
-			c1, c2 := key(c)
-			n1, n2 := key(next)
-			if cmp.Or(jsonbCompare(c1, n1), jsonbCompare(c2, n2)) < 0 {
-				next = c
+			if c1, c2 := key(c); cmp.Or(jsonbCompare(c1, n1), jsonbCompare(c2, n2)) < 0 {
+				next, n1, n2 = c, c1, c2
 			}
 		}
 		ve = next
@@ -465,6 +464,8 @@ func unresolvedRef(root map[string]any, v any) (string, bool) {
 	return "", false
 }
 
+// sortedKeys returns m's keys in byte order, without the key that
+// carries the client's key order (storage.OrderKey).
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
