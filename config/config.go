@@ -56,11 +56,27 @@ func EnvName(key string) string {
 // Load reads the INI file at path (a missing file is an error only when
 // explicit is true) and the NIMBUS_* variables of environ. port, when not
 // empty, is the value of --port (used by %(http_port)s and bind_port).
+//
+// KINTO_<KEY> is read too, as Kinto reads it, so that a Kinto deployment's
+// environment (and Kinto's client suites, which start their server with
+// KINTO_PAGINATE_BY, KINTO_BACKOFF, KINTO_EOS and the like) work
+// unchanged; NIMBUS_<KEY> wins where both are set. KINTO_INI, Kinto's file
+// location, is not a setting.
 func Load(path string, explicit bool, environ []string, port string) (*Settings, error) {
 	s := New(nil)
+	kinto := map[string]string{}
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
-		if ok && strings.HasPrefix(k, "NIMBUS_") && k != "NIMBUS_INI" {
+		switch {
+		case !ok:
+		case strings.HasPrefix(k, "NIMBUS_") && k != "NIMBUS_INI":
+			s.env[k] = v
+		case strings.HasPrefix(k, "KINTO_") && k != "KINTO_INI":
+			kinto["NIMBUS_"+strings.TrimPrefix(k, "KINTO_")] = v
+		}
+	}
+	for k, v := range kinto {
+		if _, ok := s.env[k]; !ok {
 			s.env[k] = v
 		}
 	}
@@ -274,7 +290,7 @@ func (s *Settings) FileKeys() []string {
 }
 
 // Source tells where the value of key in effect comes from: "environment"
-// (NIMBUS_<KEY>), "file" (the configuration file, or the values given to
+// (NIMBUS_<KEY> or KINTO_<KEY>), "file" (the configuration file, or the values given to
 // New), "default", or "" when it is not set at all.
 func (s *Settings) Source(key string) string {
 	s.mu.Lock()

@@ -130,3 +130,49 @@ func TestIntDefault(t *testing.T) {
 		t.Error("a malformed value is reported and reads as the default")
 	}
 }
+
+// TestKintoEnvironment: KINTO_<KEY> overrides the file as Kinto's own
+// variables do, NIMBUS_<KEY> overrides both, and KINTO_INI is no setting.
+func TestKintoEnvironment(t *testing.T) {
+	p := write(t, kintoINI)
+	cases := []struct {
+		name    string
+		environ []string
+		key     string
+		want    string
+		source  string
+	}{
+		{"file alone", nil, "paginate_by", "20", "file"},
+		{"kinto over file", []string{"KINTO_PAGINATE_BY=1"}, "paginate_by", "1", "environment"},
+		{"nimbus over kinto", []string{"NIMBUS_PAGINATE_BY=5", "KINTO_PAGINATE_BY=1"}, "paginate_by", "5", "environment"},
+		{"nimbus over kinto, other order", []string{"KINTO_PAGINATE_BY=1", "NIMBUS_PAGINATE_BY=5"}, "paginate_by", "5", "environment"},
+		{"kinto over default", []string{"KINTO_BACKOFF=10"}, "backoff", "10", "environment"},
+		{"quoted JSON string", []string{`KINTO_EOS="2030-01-01"`}, "eos", "2030-01-01", "environment"},
+		{"dotted key", []string{"KINTO_MULTIAUTH_POLICIES=basicauth"}, "multiauth.policies", "basicauth", "environment"},
+		{"KINTO_INI is not a setting", []string{"KINTO_INI=/elsewhere.ini"}, "ini", "", ""},
+		{"other prefixes ignored", []string{"PAGINATE_BY=3", "KINTOX_PAGINATE_BY=4"}, "paginate_by", "20", "file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Load(p, true, c.environ, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.String(c.key); got != c.want {
+				t.Errorf("%s = %q, want %q", c.key, got, c.want)
+			}
+			if got := s.Source(c.key); got != c.source {
+				t.Errorf("source of %s = %q, want %q", c.key, got, c.source)
+			}
+		})
+	}
+	// Set (tests, zero-config start-up) still wins over both.
+	s, err := Load(p, true, []string{"KINTO_PAGINATE_BY=1"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Set("paginate_by", "7")
+	if got := s.String("paginate_by"); got != "7" {
+		t.Errorf("Set after KINTO_: %q", got)
+	}
+}

@@ -51,7 +51,8 @@ commands:
   version                          print the version
 
 The configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini.
-Every setting can be overridden by NIMBUS_<KEY> environment variables.
+Every setting can be overridden by NIMBUS_<KEY> environment variables (Kinto's
+KINTO_<KEY> too; NIMBUS_<KEY> wins).
 `
 
 type globals struct {
@@ -203,7 +204,7 @@ func commandHelp(w io.Writer, cmd string) bool {
 		found = true
 	}
 	if found {
-		fmt.Fprintln(w, "\nThe configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini; NIMBUS_<KEY> variables override it.")
+		fmt.Fprintln(w, "\nThe configuration file is --ini, else $NIMBUS_INI, else config/nimbus.ini; NIMBUS_<KEY> (or Kinto's KINTO_<KEY>) variables override it.")
 	}
 	return found
 }

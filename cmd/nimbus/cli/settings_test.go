@@ -95,4 +95,18 @@ func TestConfigTraps(t *testing.T) {
 	if strings.Contains(text, "do-not-show-me") || strings.Contains(text, "hunter2") {
 		t.Errorf("settings shows a secret:\n%s", text)
 	}
+	// Kinto's own variables, as Kinto's client suites set them when they
+	// start their server; NIMBUS_<KEY> wins over KINTO_<KEY>.
+	kinto := exec.Command(bin, "--ini", ini, "settings")
+	kinto.Env = append(os.Environ(), "KINTO_PAGINATE_BY=1", "KINTO_BACKOFF=10", "KINTO_CORS_MAX_AGE_SECONDS=5", "NIMBUS_CORS_MAX_AGE_SECONDS=6")
+	out, err = kinto.CombinedOutput()
+	if err != nil {
+		t.Fatalf("settings with KINTO_ variables: %v %s", err, out)
+	}
+	for _, re := range []string{`(?m)^paginate_by\s+1\s+environment$`, `(?m)^backoff\s+10\s+environment$`,
+		`(?m)^cors_max_age_seconds\s+6\s+environment$`} {
+		if !regexp.MustCompile(re).MatchString(string(out)) {
+			t.Errorf("settings output with KINTO_ variables lacks %s:\n%s", re, out)
+		}
+	}
 }
