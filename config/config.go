@@ -290,8 +290,8 @@ func (s *Settings) FileKeys() []string {
 }
 
 // Source tells where the value of key in effect comes from: "environment"
-// (NIMBUS_<KEY> or KINTO_<KEY>), "file" (the configuration file, or the values given to
-// New), "default", or "" when it is not set at all.
+// (NIMBUS_<KEY> or KINTO_<KEY>), "file" (the configuration file, or the
+// values given to New), "default", or "" when it is not set at all.
 func (s *Settings) Source(key string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
