@@ -255,7 +255,8 @@ func (s *Settings) SetDefault(key, value string) {
 	}
 }
 
-// Set overrides a setting (tests and zero-config start-up use it).
+// Set overrides a setting, environment included (tests use it; the
+// zero-configuration start uses SetDefault, which the environment overrides).
 func (s *Settings) Set(key, value string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

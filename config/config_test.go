@@ -166,7 +166,7 @@ func TestKintoEnvironment(t *testing.T) {
 			}
 		})
 	}
-	// Set (tests, zero-config start-up) still wins over both.
+	// Set (tests use it) still wins over both.
 	s, err := Load(p, true, []string{"KINTO_PAGINATE_BY=1"}, "")
 	if err != nil {
 		t.Fatal(err)
