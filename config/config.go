@@ -64,20 +64,17 @@ func EnvName(key string) string {
 // location, is not a setting.
 func Load(path string, explicit bool, environ []string, port string) (*Settings, error) {
 	s := New(nil)
-	kinto := map[string]string{}
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
 		switch {
 		case !ok:
 		case strings.HasPrefix(k, "NIMBUS_") && k != "NIMBUS_INI":
-			s.env[k] = v
+			s.env[k] = v // over a KINTO_ value read before it
 		case strings.HasPrefix(k, "KINTO_") && k != "KINTO_INI":
-			kinto["NIMBUS_"+strings.TrimPrefix(k, "KINTO_")] = v
-		}
-	}
-	for k, v := range kinto {
-		if _, ok := s.env[k]; !ok {
-			s.env[k] = v
+			name := "NIMBUS_" + strings.TrimPrefix(k, "KINTO_")
+			if _, set := s.env[name]; !set {
+				s.env[name] = v
+			}
 		}
 	}
 	if path != "" {
