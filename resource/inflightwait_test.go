@@ -29,11 +29,13 @@ func TestInflightWaitEnds(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// start goes first: the writes' and the context's clocks
+			// start in run and ctx, and the wait is measured against them.
+			start := time.Now()
 			var w inflightWrites
 			end := tc.run(&w)
 			ctx, cancel := tc.ctx()
 			defer cancel()
-			start := time.Now()
 			w.wait(ctx, "/v1/x")
 			if d := time.Since(start); d < tc.min {
 				t.Errorf("waited %s, want at least %s", d, tc.min)
@@ -56,9 +58,9 @@ func background() (context.Context, context.CancelFunc) {
 // before it end, when its context ends, and ignores later requests.
 func TestFlushWaitEnds(t *testing.T) {
 	var e requestEpochs
+	start := time.Now() // before the requests' 40 ms start
 	end1, end2 := e.start(), e.start()
 	go func() { time.Sleep(20 * time.Millisecond); end1(); end1(); time.Sleep(20 * time.Millisecond); end2() }()
-	start := time.Now()
 	e.waitEarlier(context.Background(), 0, false)
 	if d := time.Since(start); d < 40*time.Millisecond {
 		t.Errorf("waited %s for two requests that took 40 ms", d)
