@@ -104,6 +104,48 @@ func BenchmarkReadsUsualPostgres(b *testing.B) {
 	}
 }
 
+// BenchmarkPostUsualPostgres creates records with POST from sixteen
+// clients at once on PostgreSQL under Kinto's usual configuration, the
+// path of the POST goal of docs/performance.md. As for the reads,
+// cpu-µs/op (this process only) and allocs/op are the figures to compare
+// between builds; the requests' rate here says little, PostgreSQL running
+// on the same cores. GOGC=400 paces the collector about as the server
+// does (cmd/nimbus/cli/gc.go); at Go's default it takes a third of the
+// CPU here:
+//
+//	GOGC=400 go test -run XXX -bench PostUsualPostgres -benchmem ./plugins/kinto/
+func BenchmarkPostUsualPostgres(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts PostgreSQL")
+	}
+	s := apitest.NewWithBackend(b, pgtest.Start(b).Open(b), usualSettings)
+	auth := apitest.Basic("bench", "pw")
+	s.Do(apitest.Req{Method: "PUT", Path: "/v1/accounts/bench", Body: `{"data":{"password":"pw"}}`}).Expect(b, 201, 0)
+	for _, p := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c"} {
+		s.Do(apitest.Req{Method: "PUT", Path: p, Auth: auth, Body: `{}`}).Expect(b, 201, 0)
+	}
+	const body = `{"data":{"title":"two","status":"active","n":1}}`
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	cpu := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", "http://localhost/v1/buckets/b/collections/c/records", strings.NewReader(body))
+			req.Header.Set("Authorization", auth)
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			s.App.ServeHTTP(rec, req)
+			if rec.Code != 201 {
+				b.Error(rec.Code, rec.Body.String())
+				return
+			}
+		}
+	})
+	if cpu > 0 {
+		b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+	}
+}
+
 // usualSettings is Kinto's usual configuration (docs/kinto-usual.ini):
 // history on, accounts then Basic auth.
 var usualSettings = map[string]string{"includes": "default_bucket history accounts flush", "multiauth.policies": "account basicauth",
