@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -126,7 +127,8 @@ func BenchmarkPostUsualPostgres(b *testing.B) {
 	}
 	const body = `{"data":{"title":"two","status":"active","n":1}}`
 	b.ReportAllocs()
-	b.SetParallelism(16)
+	// RunParallel starts parallelism × GOMAXPROCS clients.
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
