@@ -82,8 +82,9 @@ func BenchmarkReadsUsualPostgres(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			// Eight clients at once, as under load: alone, a request
-			// waits for its barrier's round trip while the runtime spins.
+			// Eight clients a P at once (sixteen on two cores), as under
+			// load: alone, a request waits for its barrier's round trip
+			// while the runtime spins.
 			b.SetParallelism(8)
 			cpu := processCPU()
 			b.RunParallel(func(pb *testing.PB) {
