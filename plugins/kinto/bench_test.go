@@ -165,8 +165,8 @@ func withSetting(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// BenchmarkBatch25 sends batches of 25 record creations from 8 clients at
-// once, with the zero-configuration plugins and with Kinto's usual
+// BenchmarkBatch25 sends batches of 25 record creations from 8 clients a
+// P at once, with the zero-configuration plugins and with Kinto's usual
 // configuration (history on, account Basic auth):
 //
 //	go test -run XXX -bench Batch25 -cpuprofile /tmp/batch.prof ./plugins/kinto/
