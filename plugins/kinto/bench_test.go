@@ -65,12 +65,7 @@ func BenchmarkReadsUsualPostgres(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts PostgreSQL")
 	}
-	s := apitest.NewWithBackend(b, pgtest.Start(b).Open(b), usualSettings)
-	auth := apitest.Basic("bench", "pw")
-	s.Do(apitest.Req{Method: "PUT", Path: "/v1/accounts/bench", Body: `{"data":{"password":"pw"}}`}).Expect(b, 201, 0)
-	for _, p := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c"} {
-		s.Do(apitest.Req{Method: "PUT", Path: p, Auth: auth, Body: `{}`}).Expect(b, 201, 0)
-	}
+	s, auth := usualPostgres(b)
 	for i := 0; i < 200; i++ {
 		s.Do(apitest.Req{Method: "PUT", Path: fmt.Sprintf("/v1/buckets/b/collections/c/records/x%05d", i), Auth: auth,
 			Body: fmt.Sprintf(`{"data":{"title":"record %d","status":"%s","n":%d}}`, i, []string{"active", "inactive"}[i%2], i)}).Expect(b, 201, 0)
@@ -81,27 +76,14 @@ func BenchmarkReadsUsualPostgres(b *testing.B) {
 		{"ListFiltered", "/v1/buckets/b/collections/c/records?_limit=10&status=active"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
 			// Eight clients a P at once (sixteen on two cores), as under
 			// load: alone, a request waits for its barrier's round trip
 			// while the runtime spins.
-			b.SetParallelism(8)
-			cpu := processCPU()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req, _ := http.NewRequest("GET", "http://localhost"+c.path, nil)
-					req.Header.Set("Authorization", auth)
-					rec := httptest.NewRecorder()
-					s.App.ServeHTTP(rec, req)
-					if rec.Code != 200 {
-						b.Error(rec.Code, rec.Body.String())
-						return
-					}
-				}
+			runClients(b, s, 8, 200, func() *http.Request {
+				req, _ := http.NewRequest("GET", "http://localhost"+c.path, nil)
+				req.Header.Set("Authorization", auth)
+				return req
 			})
-			if cpu > 0 {
-				b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
-			}
 		})
 	}
 }
@@ -112,33 +94,50 @@ func BenchmarkReadsUsualPostgres(b *testing.B) {
 // cpu-µs/op (this process only) and allocs/op are the figures to compare
 // between builds; the requests' rate here says little, PostgreSQL running
 // on the same cores. GOGC=400 paces the collector about as the server
-// does (cmd/nimbus/cli/gc.go); at Go's default it takes a third of the
-// CPU here:
+// does (cmd/nimbus/cli/gc.go); at Go's default it takes almost as much
+// CPU again here:
 //
 //	GOGC=400 go test -run XXX -bench PostUsualPostgres -benchmem ./plugins/kinto/
 func BenchmarkPostUsualPostgres(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts PostgreSQL")
 	}
+	s, auth := usualPostgres(b)
+	const body = `{"data":{"title":"two","status":"active","n":1}}`
+	// Sixteen clients in all: RunParallel starts parallelism × GOMAXPROCS.
+	runClients(b, s, max(1, 16/runtime.GOMAXPROCS(0)), 201, func() *http.Request {
+		req, _ := http.NewRequest("POST", "http://localhost/v1/buckets/b/collections/c/records", strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	})
+}
+
+// usualPostgres starts PostgreSQL and a server on it under Kinto's usual
+// configuration, with the account bench (password pw) and its bucket b
+// and collection c; it returns the server and bench's Authorization.
+func usualPostgres(b *testing.B) (*apitest.Server, string) {
 	s := apitest.NewWithBackend(b, pgtest.Start(b).Open(b), usualSettings)
 	auth := apitest.Basic("bench", "pw")
 	s.Do(apitest.Req{Method: "PUT", Path: "/v1/accounts/bench", Body: `{"data":{"password":"pw"}}`}).Expect(b, 201, 0)
 	for _, p := range []string{"/v1/buckets/b", "/v1/buckets/b/collections/c"} {
 		s.Do(apitest.Req{Method: "PUT", Path: p, Auth: auth, Body: `{}`}).Expect(b, 201, 0)
 	}
-	const body = `{"data":{"title":"two","status":"active","n":1}}`
+	return s, auth
+}
+
+// runClients serves the requests newReq makes from parallelism ×
+// GOMAXPROCS clients at once, each expecting status want, and reports
+// allocations and this process's CPU a request (cpu-µs/op).
+func runClients(b *testing.B, s *apitest.Server, parallelism, want int, newReq func() *http.Request) {
 	b.ReportAllocs()
-	// RunParallel starts parallelism × GOMAXPROCS clients.
-	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.SetParallelism(parallelism)
 	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req, _ := http.NewRequest("POST", "http://localhost/v1/buckets/b/collections/c/records", strings.NewReader(body))
-			req.Header.Set("Authorization", auth)
-			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
-			s.App.ServeHTTP(rec, req)
-			if rec.Code != 201 {
+			s.App.ServeHTTP(rec, newReq())
+			if rec.Code != want {
 				b.Error(rec.Code, rec.Body.String())
 				return
 			}
