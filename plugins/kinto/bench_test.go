@@ -209,18 +209,10 @@ func benchBatch25(b *testing.B, backend storage.Backend, settings map[string]str
 	}
 	sb.WriteString("]}")
 	body := sb.String()
-	b.ReportAllocs()
-	b.SetParallelism(8)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest("POST", "http://localhost/v1/batch", strings.NewReader(body))
-			req.Header.Set("Authorization", auth)
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			s.App.ServeHTTP(rec, req)
-			if rec.Code != 200 {
-				b.Fatal(rec.Code, rec.Body.String())
-			}
-		}
+	runClients(b, s, 8, 200, func() *http.Request {
+		req, _ := http.NewRequest("POST", "http://localhost/v1/batch", strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", "application/json")
+		return req
 	})
 }
