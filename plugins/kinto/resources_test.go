@@ -149,8 +149,14 @@ func TestTimestampsAndReplication(t *testing.T) {
 	}
 }
 
+// TestCascadingDeletes runs on every backend: each removes a deleted
+// bucket's groups' memberships its own way.
 func TestCascadingDeletes(t *testing.T) {
-	s := apitest.New(t, nil)
+	t.Run("memory", func(t *testing.T) { cascadingDeletes(t, apitest.New(t, nil)) })
+	onBackends(t, nil, cascadingDeletes)
+}
+
+func cascadingDeletes(t *testing.T, s *apitest.Server) {
 	setup(t, s)
 	s.Do(R{Method: "PUT", Path: recs + "/r1", Auth: alice, Body: `{"permissions":{"read":["` + userID(t, s, bob) + `"]}}`}).Expect(t, 201, 0)
 	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/groups/g", Auth: alice, Body: `{"data":{"members":["` + userID(t, s, bob) + `"]}}`}).Expect(t, 201, 0)
