@@ -128,19 +128,17 @@ func members(obj storage.Object) []string {
 	return out
 }
 
-// groupMembers keeps the membership index in step with the group.
+// groupMembers makes the membership index hold exactly the group's
+// members. Each write starts from no membership at all rather than from
+// the old version's members: on a database Kinto 26.2 also writes, the
+// memberships of a bucket's groups outlive the bucket's deletion (Kinto
+// deletes the groups without them), and a group created again at the
+// same URI must not hand its principal to those former members.
 func groupMembers(w *resource.Write) error {
-	now := members(w.Data)
-	if w.Old != nil {
-		for _, m := range members(w.Old) {
-			if !containsStr(now, m) {
-				if err := w.Tx.RemoveUserPrincipal(m, w.URI); err != nil {
-					return err
-				}
-			}
-		}
+	if err := w.Tx.RemovePrincipal(w.URI); err != nil {
+		return err
 	}
-	for _, m := range now {
+	for _, m := range members(w.Data) {
 		if err := w.Tx.AddUserPrincipal(m, w.URI); err != nil {
 			return err
 		}

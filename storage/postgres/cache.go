@@ -129,6 +129,18 @@ var fixupSQL = []string{
 	   AND NOT EXISTS (SELECT 1 FROM objects x WHERE x.id = o.id AND x.parent_id = o.id AND x.resource_name = 'account')`,
 }
 
+// staleMembershipsSQL removes the memberships of groups that do not
+// exist, with every "nimbus migrate". Kinto 26.2 deletes a bucket's groups
+// without their memberships, which then keep granting whatever names the
+// group to its former members, and make them members of a group Kinto
+// creates again at that URI. Group and bucket ids hold no "/", so a
+// principal names one group only; a membership and its group are written
+// in one transaction, so a group being created meanwhile keeps its members.
+const staleMembershipsSQL = `DELETE FROM user_principals u
+   WHERE u.principal LIKE '/buckets/%/groups/%'
+   AND NOT EXISTS (SELECT 1 FROM objects g WHERE g.resource_name = 'group' AND NOT g.deleted
+                   AND g.parent_id || '/groups/' || g.id = u.principal)`
+
 // cacheTriggers is how many of the triggers above Open expects to find.
 const cacheTriggers = 8
 

@@ -131,7 +131,18 @@ func Migrate(ctx context.Context, url string) (string, error) {
 		if err := execAll(ctx, pool, append(append([]string(nil), fixupSQL...), cacheSQL...)); err != nil {
 			return "", fmt.Errorf("postgres: installing the cache triggers: %v", err)
 		}
-		return "schema is up to date (storage 26, permission 2); cache triggers in place", nil
+		msg := "schema is up to date (storage 26, permission 2); cache triggers in place"
+		tag, err := pool.Exec(ctx, staleMembershipsSQL)
+		if err != nil {
+			return "", fmt.Errorf("postgres: removing the memberships of deleted groups: %v", err)
+		}
+		switch n := tag.RowsAffected(); {
+		case n == 1:
+			msg += "; 1 membership of a group that no longer exists removed"
+		case n > 1:
+			msg += fmt.Sprintf("; %d memberships of groups that no longer exist removed", n)
+		}
+		return msg, nil
 	case sv != "" || pv != "":
 		return "", fmt.Errorf("postgres: unknown schema versions (storage %q, permission %q); Nimbus knows storage 26 and permission 2", sv, pv)
 	}
