@@ -64,9 +64,7 @@ func (a *App) pre(next echo.HandlerFunc) echo.HandlerFunc {
 				a.handleError(Internal(), c)
 			}
 			a.logRequest(r, start)
-			if r.pending == nil { // batch sub-requests are part of their batch
-				a.observeRequest(c, r, start)
-			}
+			a.observeRequest(c, r, start)
 		}()
 		h := c.Response().Header()
 		SetSecurityHeaders(h)

@@ -20,6 +20,12 @@ type RequestStats struct {
 	UserID, Policy string
 	// BodyBytes is the size of the request body read.
 	BodyBytes int
+	// ResponseBytes is the size of the response body written.
+	ResponseBytes int64
+	// Sub is true for a sub-request of a batch (the batch itself is
+	// heard of too, as one request). Kinto's metrics count sub-requests;
+	// an observer that counts client requests skips them.
+	Sub bool
 }
 
 // TxStats is what transaction observers hear of each storage
@@ -48,7 +54,8 @@ type Gauge struct {
 	Counter bool
 }
 
-// OnRequest registers fn to hear of every answered request. fn runs on
+// OnRequest registers fn to hear of every answered request, batch
+// sub-requests included (RequestStats.Sub tells them). fn runs on
 // the request's goroutine and must be quick.
 func (r *Registry) OnRequest(fn func(RequestStats)) { r.app.onRequest = append(r.app.onRequest, fn) }
 
@@ -74,7 +81,8 @@ func (a *App) observeRequest(c echo.Context, r *Request, start time.Time) {
 		return
 	}
 	st := RequestStats{Route: a.knownRoute(c.Path()), Method: knownMethod(c.Request().Method), Status: c.Response().Status,
-		Errno: r.errno, Duration: time.Since(start), UserID: r.identity.UserID, Policy: r.identity.Policy, BodyBytes: len(r.body)}
+		Errno: r.errno, Duration: time.Since(start), UserID: r.identity.UserID, Policy: r.identity.Policy, BodyBytes: len(r.body),
+		ResponseBytes: c.Response().Size, Sub: r.pending != nil}
 	for _, fn := range a.onRequest {
 		fn(st)
 	}

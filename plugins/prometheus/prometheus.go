@@ -59,6 +59,9 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		}
 	}
 	r.OnRequest(func(st resource.RequestStats) {
+		if st.Sub { // a batch counts as one request here
+			return
+		}
 		route := st.Route
 		if route == "" {
 			route = "unknown"

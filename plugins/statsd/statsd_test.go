@@ -1,6 +1,7 @@
 package statsd_test
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -39,33 +40,50 @@ func lines(c *net.UDPConn) []string {
 	}
 }
 
-// TestStatsDNames: requests produce Kinto's StatsD metrics, under the
-// prefix, with route templates, never raw ids (PLUG-STATSD).
+// TestStatsDNames: requests produce the metrics Kinto 26.2 sends, under
+// its names (prefix kinto, lower-case methods, Kinto's service names,
+// request_size the answer's size), batch sub-requests included, and
+// route templates only, never raw ids (PLUG-STATSD).
 func TestStatsDNames(t *testing.T) {
 	c, url := collector(t)
-	s := apitest.New(t, map[string]string{"includes": "kinto.plugins.statsd", "statsd_url": url,
+	s := apitest.New(t, map[string]string{"includes": "kinto.plugins.statsd accounts", "statsd_url": url,
+		"multiauth.policies": "account basicauth", "account_create_principals": "system.Everyone",
 		"bucket_create_principals": "system.Authenticated"})
-	alice := apitest.Basic("alice", "pw")
-	s.Do(R{Method: "GET", Path: "/v1/"}).Expect(t, 200, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/accounts/alice", Body: `{"data":{"password":"alice-pass1"}}`}).Expect(t, 201, 0)
+	alice := apitest.Basic("alice", "alice-pass1")
+	root := s.Do(R{Method: "GET", Path: "/v1/"}).Expect(t, 200, 0)
 	s.Do(R{Method: "PUT", Path: "/v1/buckets/secret-bucket-id", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
 	s.Do(R{Method: "GET", Path: "/v1/buckets", Auth: alice}).Expect(t, 200, 0)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/secret-bucket-id/collections/c", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(R{Method: "POST", Path: "/v1/batch", Auth: alice, Body: `{"requests":[` +
+		`{"method":"PUT","path":"/buckets/secret-bucket-id/collections/c/records/secret-record-id","body":{"data":{}}},` +
+		`{"method":"GET","path":"/buckets/secret-bucket-id/collections/c/records"}]}`}).Expect(t, 200, 0)
+	s.Do(R{Method: "GET", Path: "/v1/no-such-thing-here"}).Expect(t, 404, 111)
 	got := lines(c)
 	all := strings.Join(got, "\n")
 	for _, want := range []string{
-		"nimbus.request_summary:method.GET.endpoint.root.status.200|s",
-		"nimbus.request_summary:method.PUT.endpoint.buckets.bucket_id.status.201|s",
-		"nimbus.request_duration_seconds.method.GET.endpoint.buckets:",
-		"nimbus.users:auth.basicauth.userid.",
-		"nimbus.authentication:type.basicauth|s",
-		"nimbus.request_size:2|g",
-		"nimbus.backend.storage.seconds.method.write:",
+		"kinto.request_summary:method.get.endpoint.hello.status.200|s",
+		"kinto.request_summary:method.put.endpoint.account-object.status.201|s",
+		"kinto.request_summary:method.put.endpoint.bucket-object.status.201|s",
+		"kinto.request_summary:method.get.endpoint.bucket-plural.status.200|s",
+		"kinto.request_summary:method.post.endpoint.batch.status.200|s",
+		"kinto.request_summary:method.put.endpoint.record-object.status.201|s",
+		"kinto.request_summary:method.get.endpoint.record-plural.status.200|s",
+		"kinto.request_summary:method.get.endpoint.unknown.status.404|s",
+		"kinto.request_duration_seconds.method.get.endpoint.bucket-plural:",
+		"kinto.users:auth.account.userid.alice|s",
+		"kinto.authentication:type.account|s",
+		fmt.Sprintf("kinto.request_size:%d|g", len(root.Raw)),
+		"kinto.backend.storage.seconds.method.write:",
+		"kinto.cache_hits:",
+		"kinto.cache_misses:",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no %q among:\n%s", want, all)
 		}
 	}
 	for _, l := range got {
-		if strings.Contains(l, "secret-bucket-id") || strings.Count(l, ":") != 1 || strings.Count(l, "|") != 1 {
+		if strings.Contains(l, "secret-") || strings.Contains(l, "no-such") || strings.Count(l, ":") != 1 || strings.Count(l, "|") != 1 {
 			t.Errorf("malformed or raw line %q", l)
 		}
 	}
@@ -75,10 +93,26 @@ func TestStatsDNames(t *testing.T) {
 // is not there changes no answer; a malformed statsd_url stops the start.
 func TestStatsDSettings(t *testing.T) {
 	c, url := collector(t)
-	s := apitest.New(t, map[string]string{"includes": "statsd", "statsd_url": url, "statsd_prefix": "kinto"})
-	s.Do(R{Method: "GET", Path: "/v1/"}).Expect(t, 200, 0)
-	if got := strings.Join(lines(c), "\n"); !strings.Contains(got, "kinto.request_summary:") || strings.Contains(got, "nimbus.") {
-		t.Errorf("prefix: %s", got)
+	for _, c2 := range []struct {
+		settings map[string]string
+		want     string
+	}{
+		{map[string]string{"statsd_prefix": "dash"}, "dash."},
+		{map[string]string{"project_name": "shop"}, "shop."},
+		{map[string]string{"project_name": "shop", "statsd_prefix": "dash"}, "dash."},
+		{map[string]string{}, "kinto."},
+	} {
+		settings := map[string]string{"includes": "statsd", "statsd_url": url}
+		for k, v := range c2.settings {
+			settings[k] = v
+		}
+		s := apitest.New(t, settings)
+		s.Do(R{Method: "GET", Path: "/v1/"}).Expect(t, 200, 0)
+		for _, l := range lines(c) {
+			if !strings.HasPrefix(l, c2.want) {
+				t.Errorf("%v: line %q, want the prefix %q", c2.settings, l, c2.want)
+			}
+		}
 	}
 	gone, _ := collector(t)
 	deadURL := "udp://" + gone.LocalAddr().String()
