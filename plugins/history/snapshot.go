@@ -14,6 +14,15 @@ import (
 // snapshot serves GET /buckets/{bid}/snapshot/collections/{cid}@{ts}: the
 // collection's records as they were at that timestamp, rebuilt from the
 // history of the records changed since.
+//
+// Only the records the collection holds now, live or as tombstones, are
+// rebuilt, as in Kinto 26.2: the records of an earlier collection of the
+// same name, purged with it, are left out, since whoever may read the
+// collection now (a reader the new owner granted) must not read through
+// it what was deleted before it existed; nor are the versions recorded
+// before the collection was created (a record id used again). A
+// collection that does not exist has no records (200, empty list, as in
+// Kinto).
 func (p *Plugin) snapshot(r *resource.Request) error {
 	bid := r.Param("bucket_id")
 	spec := r.Param("spec")
@@ -34,15 +43,16 @@ func (p *Plugin) snapshot(r *resource.Request) error {
 		if !ok || err != nil || ts < 0 {
 			return resource.Invalid("path", "timestamp", "The timestamp must be a non-negative integer")
 		}
-		if exists, eerr := tx.Exists(storage.Ref{Resource: "collection", Parent: bucketURI}, cid); eerr != nil || !exists {
-			if eerr != nil {
-				return eerr
-			}
-			return resource.MissingParent("collection", cid)
-		}
-		live, lerr := tx.List(storage.Ref{Resource: "record", Parent: colURI}, storage.Query{})
+		held, lerr := tx.List(storage.Ref{Resource: "record", Parent: colURI}, storage.Query{IncludeDeleted: true})
 		if lerr != nil {
 			return lerr
+		}
+		if len(held) == 0 {
+			return nil
+		}
+		born, berr := createdAt(tx, bucketURI, cid)
+		if berr != nil {
+			return berr
 		}
 		entries, herr := tx.List(storage.Ref{Resource: "history", Parent: bucketURI}, storage.Query{Filters: []storage.Filter{
 			{Field: "collection_id", Op: storage.OpEq, Value: cid}, {Field: "resource_name", Op: storage.OpEq, Value: "record"}}})
@@ -61,26 +71,27 @@ func (p *Plugin) snapshot(r *resource.Request) error {
 			data, _ := target["data"].(map[string]any)
 			id, _ := e["record_id"].(string)
 			t := storage.LastModified(data)
-			if data == nil || id == "" || t > ts {
+			if data == nil || id == "" || t > ts || t < born {
+				// After ts, or a version of a record of the collection
+				// deleted before this one was created.
 				continue
 			}
 			if v, seen := past[id]; !seen || t > v.ts {
 				past[id] = version{ts: t, deleted: e["action"] == "delete" || storage.IsDeleted(data), data: data}
 			}
 		}
-		done := map[string]bool{}
-		for _, o := range live {
-			id := storage.ID(o)
-			done[id] = true
-			if storage.LastModified(o) <= ts {
-				out = append(out, o)
-			} else if v, ok := past[id]; ok && !v.deleted {
-				out = append(out, v.data)
-			}
-		}
-		for id, v := range past {
-			if !done[id] && !v.deleted {
-				out = append(out, v.data)
+		for _, o := range held {
+			switch {
+			case storage.LastModified(o) <= ts:
+				// Unchanged since: as it is, unless it was already deleted.
+				if !storage.IsDeleted(o) {
+					out = append(out, o)
+				}
+			default:
+				// Changed or deleted since: its version at ts, if it had one.
+				if v, ok := past[storage.ID(o)]; ok && !v.deleted {
+					out = append(out, v.data)
+				}
 			}
 		}
 		return nil
@@ -93,4 +104,19 @@ func (p *Plugin) snapshot(r *resource.Request) error {
 		out = []storage.Object{}
 	}
 	return r.JSON(http.StatusOK, map[string]any{"data": out})
+}
+
+// createdAt is when the collection cid was last created, from its history
+// (0 when history has no creation of it: the history plugin was off, or
+// excluded it).
+func createdAt(tx storage.Tx, bucketURI, cid string) (int64, error) {
+	created, err := tx.List(storage.Ref{Resource: "history", Parent: bucketURI}, storage.Query{Filters: []storage.Filter{
+		{Field: "collection_id", Op: storage.OpEq, Value: cid}, {Field: "resource_name", Op: storage.OpEq, Value: "collection"},
+		{Field: "action", Op: storage.OpEq, Value: "create"}}, Limit: 1})
+	if err != nil || len(created) == 0 {
+		return 0, err
+	}
+	target, _ := created[0]["target"].(map[string]any)
+	data, _ := target["data"].(map[string]any)
+	return storage.LastModified(data), nil
 }
