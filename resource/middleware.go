@@ -398,10 +398,13 @@ func (a *App) handleError(err error, c echo.Context) {
 		if requestOf(c).noChallenge {
 			break
 		}
+		// One challenge per policy that has one, in the policies' order, as
+		// Kinto sends them (it repeats a challenge two policies share; once
+		// says the same).
+		h.Del("WWW-Authenticate")
 		for _, p := range a.policies {
-			if ch, ok := p.method.(Challenger); ok && ch.Challenge() != "" {
-				h.Set("WWW-Authenticate", ch.Challenge())
-				break
+			if ch, ok := p.method.(Challenger); ok && ch.Challenge() != "" && !slices.Contains(h.Values("WWW-Authenticate"), ch.Challenge()) {
+				h.Add("WWW-Authenticate", ch.Challenge())
 			}
 		}
 	case 409, 503:
