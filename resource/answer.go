@@ -30,7 +30,9 @@ func (a *App) objectBody(r *Request, tx storage.Tx, res *Resource, chain []permi
 	return map[string]any{"data": obj, "permissions": perms}, nil
 }
 
-// cacheHeaders sets the client cache headers of RES-18 on a GET.
+// cacheHeaders sets the client cache headers of RES-18 on a GET: no-cache,
+// no-store unless an anonymous caller reads what a setting or the
+// collection's cache_expires lets clients keep.
 func (a *App) cacheHeaders(r *Request, res *Resource, m matchdict, parentObjs map[string]storage.Object) {
 	h := r.ResponseHeader()
 	if r.Authenticated() {
@@ -56,6 +58,10 @@ func (a *App) cacheHeaders(r *Request, res *Resource, m matchdict, parentObjs ma
 		n, ok = s.Int(res.Name + "_cache_expires_seconds")
 	}
 	if !ok {
+		// Nothing to cache for: as for authenticated callers, as Kinto
+		// 26.2 answers (without it, a browser may cache a public list
+		// heuristically, from its Last-Modified, and show it stale).
+		h.Set("Cache-Control", "no-cache, no-store")
 		return
 	}
 	if n <= 0 {

@@ -23,7 +23,8 @@ func TestClientCacheHeaders(t *testing.T) {
 		{recs, "", "max-age=120", true},
 		{"/v1/buckets/b/collections/d/records", "", "max-age=60", true},
 		{"/v1/buckets/b", "", "max-age=0, must-revalidate, no-cache, no-store", true},
-		{"/v1/buckets/b/collections/c", "", "", false},
+		{"/v1/buckets/b/collections/c", "", "no-cache, no-store", false},
+		{"/v1/buckets/b/groups", "", "no-cache, no-store", false},
 		{recs + "/r", alice, "no-cache, no-store", false},
 	}
 	for _, c := range cases {
