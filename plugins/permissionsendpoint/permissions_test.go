@@ -41,6 +41,9 @@ func TestPermissionsEndpoint(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("alice:\n%s", strings.Join(lines, "\n"))
 	}
+	if cc := r.Header.Get("Cache-Control"); cc != "no-cache, no-store" {
+		t.Errorf("Cache-Control %q", cc)
+	}
 	if r.Header.Get("ETag") != `"0"` {
 		t.Errorf("ETag %q", r.Header.Get("ETag"))
 	}

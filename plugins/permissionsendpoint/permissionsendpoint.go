@@ -76,6 +76,9 @@ func serve(r *resource.Request) error {
 	if err != nil {
 		return err
 	}
+	// What the caller may do changes with every grant: never kept by
+	// clients, as Kinto 26.2 answers.
+	r.ResponseHeader().Set("Cache-Control", "no-cache, no-store")
 	return r.ServeList(Fields, []storage.Sort{{Field: "uri", Desc: true}}, entries)
 }
 
