@@ -152,7 +152,9 @@ func (a *App) preChecks(c echo.Context) error {
 		alert, _ := EncodeJSON(map[string]any{"code": code, "message": a.opts.eosMessage, "url": a.opts.eosURL})
 		h.Set("Alert", string(alert))
 		if hard {
-			return &Error{Status: 410, Errno: ErrnoDeprecated, Message: a.opts.eosMessage}
+			// Kinto's words: eos_message is in the Alert header, and may be
+			// unset (an error must never have an empty message).
+			return &Error{Status: 410, Errno: ErrnoDeprecated, Message: "The service you are trying to connect no longer exists at this location."}
 		}
 	}
 	// Invalid UTF-8 and U+0000 name nothing any backend stores

@@ -179,6 +179,9 @@ func TestHeadersAndModes(t *testing.T) {
 	if !strings.Contains(g.Header.Get("Alert"), "hard-eol") {
 		t.Errorf("hard eol alert: %q", g.Header.Get("Alert"))
 	}
+	if g.Body["message"] != "The service you are trying to connect no longer exists at this location." {
+		t.Errorf("hard eol message (no eos_message set): %v", g.Body["message"])
+	}
 	ro := apitest.New(t, map[string]string{"readonly": "true"})
 	ro.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: "{}"}).Expect(t, 405, 115)
 	root := ro.Do(R{Method: "GET", Path: "/v1/"})
