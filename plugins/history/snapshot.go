@@ -47,7 +47,17 @@ func (p *Plugin) snapshot(r *resource.Request) error {
 		if lerr != nil {
 			return lerr
 		}
-		if len(held) == 0 {
+		changed := false
+		for _, o := range held {
+			changed = changed || storage.LastModified(o) > ts
+		}
+		if !changed {
+			// Nothing to rebuild: the live records as they are.
+			for _, o := range held {
+				if !storage.IsDeleted(o) {
+					out = append(out, o)
+				}
+			}
 			return nil
 		}
 		born, berr := createdAt(tx, bucketURI, cid)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nimbus-server/nimbus/config"
 	"github.com/nimbus-server/nimbus/resource"
 )
 
@@ -100,15 +101,14 @@ func (p *Plugin) request(st resource.RequestStats) {
 // prefix is statsd_prefix, else project_name when the configuration or
 // the environment sets it, else "kinto": the names a site's Kinto
 // dashboards already read.
-func prefix(s interface {
-	String(string) string
-	Source(string) string
-}) string {
+func prefix(s *config.Settings) string {
 	if v := s.String("statsd_prefix"); v != "" {
 		return v
 	}
-	if v := s.String("project_name"); v != "" && s.Source("project_name") != "default" && s.Source("project_name") != "" {
-		return v
+	if v := s.String("project_name"); v != "" {
+		if src := s.Source("project_name"); src == "file" || src == "environment" {
+			return v
+		}
 	}
 	return "kinto"
 }
