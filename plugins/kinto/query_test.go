@@ -87,6 +87,23 @@ func TestFilters(t *testing.T) {
 	if r := s.Do(R{Method: "GET", Path: recs + "?_sort=" + sorts(21), Auth: alice}).Expect(t, 400, 107); !strings.Contains(string(r.Raw), "at most 20") {
 		t.Errorf("21 sort fields: %s", r.Raw)
 	}
+	// A list takes 100 filters at most (maxFilters): each is checked
+	// against every record read, and on PostgreSQL each lengthens the
+	// statement; a repeated filter counts each time.
+	filters := func(n int) string {
+		f := make([]string, n)
+		for i := range f {
+			f[i] = fmt.Sprintf("gt_f%d=%d", i%60, i)
+		}
+		return strings.Join(f, "&")
+	}
+	if got := s.Do(R{Method: "GET", Path: recs + "?" + filters(100), Auth: alice}).Expect(t, 200, 0).IDs(); len(got) != 5 {
+		t.Errorf("100 filters on missing fields: %v", got)
+	}
+	if r := s.Do(R{Method: "GET", Path: recs + "?" + filters(101), Auth: alice}).Expect(t, 400, 107); !strings.Contains(string(r.Raw), "at most 100 filters") {
+		t.Errorf("101 filters: %s", r.Raw)
+	}
+	s.Do(R{Method: "DELETE", Path: recs + "?" + filters(101), Auth: alice}).Expect(t, 400, 107)
 	s.Do(R{Method: "GET", Path: recs + "?_since=null", Auth: alice}).Expect(t, 200, 0)
 	// DELETE with eq_ deletes what the filter selects (kinto-http's
 	// deleteRecords({filters: {eq_n: 2}})).

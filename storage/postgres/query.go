@@ -7,13 +7,15 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/nimbus-server/nimbus/storage"
 )
 
 // scan runs a query returning (id, data, epoch, deleted) rows and hands
 // each object to fn until it returns false.
 func (t *pgTx) scan(sql string, args []any, fn func(storage.Object, pageRow) bool) error {
-	rows, err := t.tx.Query(t.ctx, sql, args...)
+	rows, err := t.tx.Query(t.ctx, sql, oneOff(sql, args)...)
 	if err != nil {
 		return wrap("list", err)
 	}
@@ -37,9 +39,31 @@ func (t *pgTx) scan(sql string, args []any, fn func(storage.Object, pageRow) boo
 	return wrap("list", rows.Err())
 }
 
+// maxPreparedSQL is the longest list statement kept prepared. pgx
+// prepares each statement it is given and keeps it on its connection
+// (512 a connection), and PostgreSQL keeps the statement's plan in the
+// backend's memory, about thirty times the statement's text: a list
+// statement is shaped by its query (filters on dotted paths write long
+// expressions), so clients choosing their queries could fill every
+// backend with plans of megabytes. A longer statement is sent once,
+// unnamed, and nothing of it is kept on either side.
+const maxPreparedSQL = 4096
+
+// oneOff returns the arguments of a list statement: with pgx's mode for
+// statements not kept when the statement is longer than maxPreparedSQL
+// (the parameters' types then follow their Go types, which the
+// statements cast where it matters).
+func oneOff(sql string, args []any) []any {
+	if len(sql) <= maxPreparedSQL {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeExec}, args...)
+}
+
 // exactInSQL tells whether pushdown answers every filter exactly, so
 // that SQL can apply the limit itself.
 func exactInSQL(q storage.Query) bool {
+	fields := 0
 	for _, f := range q.Filters {
 		switch {
 		case f.Field == "last_modified" && (f.Op == storage.OpGt || f.Op == storage.OpLt || f.Op == storage.OpMin || f.Op == storage.OpMax):
@@ -47,6 +71,9 @@ func exactInSQL(q storage.Query) bool {
 				return false
 			}
 		case f.Op == storage.OpEq && !strings.Contains(f.Field, ".") && f.Field != "id" && f.Field != "last_modified" && f.Field != "deleted":
+			if fields++; fields > maxPushed {
+				return false
+			}
 			switch f.Value.(type) {
 			case string, bool:
 			default:
@@ -162,6 +189,16 @@ func scalarJSON(v any) (string, bool) {
 	return "", false
 }
 
+// maxPushed bounds the filters on fields that pushdown writes into a
+// statement; the others are left to storage.Match. A statement's plan
+// takes the server's memory in proportion to its text (about 18 kB for
+// each range condition), and pgx keeps a prepared statement for each
+// query shape on every connection: 2,000 range filters held 36 MB of a
+// backend's memory for each distinct query, which clients choosing the
+// field names could repeat until the server ran out. The first few
+// filters narrow the rows as well as all of them would, in practice.
+const maxPushed = 8
+
 // pushdown turns filters on top-level fields into conditions SQL can use
 // (with a declared index, QRY-14): equality and in_ of strings, numbers,
 // booleans and null, numeric ranges (jsonb orders types as storage
@@ -178,9 +215,13 @@ func pushdown(q storage.Query, args *[]any) string {
 	if hi < math.MaxInt64 {
 		conds = append(conds, "last_modified <= from_epoch("+add(hi)+")")
 	}
+	pushed := 0
 	for _, f := range q.Filters {
 		if f.Field == "id" || f.Field == "last_modified" || f.Field == "deleted" {
 			continue
+		}
+		if pushed++; pushed > maxPushed {
+			break
 		}
 		// A field name sent as a parameter is taken back when the
 		// filter adds no condition: PostgreSQL refuses a statement with
@@ -396,7 +437,7 @@ func (t *pgTx) countNow(ref storage.Ref, filters []storage.Filter, includeDelete
 		var n int
 		args := []any{ref.Parent, ref.Resource}
 		sql := `SELECT COUNT(*) FROM objects WHERE ` + t.listCond(ref) + pushdown(q, &args)
-		err := t.tx.QueryRow(t.ctx, sql, args...).Scan(&n)
+		err := t.tx.QueryRow(t.ctx, sql, oneOff(sql, args)...).Scan(&n)
 		return n, wrap("count", err)
 	}
 	objs, _, err := t.listNow(ref, q, false)
