@@ -68,6 +68,7 @@ var Core = []Known{
 	{"storage_max_backlog", "", "accepted for Kinto's files; not used"},
 	{"storage_cache_entries", "50000", "PostgreSQL read cache entries per instance (0: off)"},
 	{"storage_cache_bytes", "67108864", "bytes of stored JSON the PostgreSQL read cache keeps per instance; an entry over a 64th of it is not kept"},
+	{"storage_max_indexed_fields", "32", "distinct declared fields (QRY-14) that get PostgreSQL indexes, which every write maintains; fields past it are not indexed and their queries scan (0: none)"},
 	{"storage_connect_wait_seconds", "30", "how long serve and migrate wait for a PostgreSQL server that cannot be reached yet (0: not at all)"},
 	{"permission_backend", "", "accepted for Kinto's files: permissions live with the storage"},
 	{"permission_url", "", "accepted for Kinto's files"},

@@ -484,6 +484,13 @@ func (e *UnstorableError) Is(target error) bool { return target == ErrUnstorable
 // is a last resort). It is the client's input.
 var ErrTooLargeForIndex = errors.New("storage: a value too large for an index")
 
+// ErrIndexLimit is returned (wrapped) by Indexer.DeclareIndexes for the
+// fields it left without an index because the backend's bound on indexed
+// fields is reached (PostgreSQL, whose declared indexes cover a table every
+// write of every list maintains). Their queries scan, with the same
+// answers; the other fields are built.
+var ErrIndexLimit = errors.New("storage: the bound on indexed fields is reached")
+
 type readAfterKey struct{}
 
 // WithReadAfter marks ctx with the moment its request arrived: reads made

@@ -102,8 +102,9 @@ func (k *indexKeeper) drain() {
 		k.queue = k.queue[1:]
 		k.mu.Unlock()
 		if err := k.build(d); err != nil {
-			if errors.Is(err, storage.ErrTooLargeForIndex) {
-				// The others are built; these stay out at every start.
+			if errors.Is(err, storage.ErrTooLargeForIndex) || errors.Is(err, storage.ErrIndexLimit) {
+				// The others are built; these stay out (a path too deep,
+				// at every start; past the bound, until there is room).
 				k.log.Warn("indexes: some left out, their queries scan", "collection", d.uri, "error", err)
 				continue
 			}

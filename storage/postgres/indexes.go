@@ -32,12 +32,37 @@ var _ storage.Indexer = (*Backend)(nil)
 // which the coarse-key expression of a path three levels deep or more
 // exceeds: such an index is left out (its queries read the list as
 // without it), the others are built, and the error says which.
+//
+// Every index of a declared field covers the whole objects table, which
+// every write of every list (Kinto's too) maintains, and any user who may
+// create a collection may declare fields: so the distinct fields with
+// indexes are bounded (Options.MaxIndexedFields). A field past the bound
+// gets none (storage.ErrIndexLimit: its queries scan, with the same
+// answers) until a later declaration of it finds room (the collection's
+// next change of its indexes, or the next start).
 func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []string) error {
+	// Indexes no collection declares any more go first, so that their
+	// room serves the fields declared now (a collection that replaces
+	// its fields).
+	if err := b.dropUnused(ctx); err != nil {
+		return err
+	}
 	built := false
 	var tooLarge []error
+	have, err := b.fieldIndexes(ctx)
+	if err != nil {
+		return err
+	}
 	for _, f := range fields {
 		if !sqlPath(f) {
 			continue
+		}
+		if !have[fieldIndexName(f)] {
+			if len(have) >= b.maxIndexed {
+				tooLarge = append(tooLarge, fmt.Errorf("no index of %q: %d fields have indexes (storage_max_indexed_fields): %w", f, len(have), storage.ErrIndexLimit))
+				continue
+			}
+			have[fieldIndexName(f)] = true
 		}
 		expr, _ := fieldExpr(f, nil) // a plain path: no parameter
 		for name, create := range map[string]string{
@@ -61,10 +86,30 @@ func (b *Backend) DeclareIndexes(ctx context.Context, ref storage.Ref, fields []
 			return wrap("index", err)
 		}
 	}
-	if err := b.dropUnused(ctx); err != nil {
-		return err
-	}
 	return errors.Join(tooLarge...)
+}
+
+// DefaultMaxIndexedFields is the bound on indexed fields when
+// Options.MaxIndexedFields is 0: two indexes each, on top of Kinto's six
+// on the objects table.
+const DefaultMaxIndexedFields = 32
+
+// fieldIndexes returns the names of the fields' value indexes that exist
+// (valid or not: an interrupted build takes its place until rebuilt).
+func (b *Backend) fieldIndexes(ctx context.Context) (map[string]bool, error) {
+	rows, err := b.pool.Query(ctx, `SELECT relname FROM pg_class WHERE relkind = 'i' AND relname LIKE 'nimbus\_field\_%'`)
+	if err != nil {
+		return nil, wrap("index", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("index", err)
+	}
+	have := map[string]bool{}
+	for _, n := range names {
+		have[n] = true
+	}
+	return have, nil
 }
 
 // ensureIndex builds an index unless a valid one has its name (an

@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/nimbus-server/nimbus/storage"
+	"github.com/nimbus-server/nimbus/storage/postgres"
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
@@ -24,37 +27,11 @@ func TestFieldIndexesFollowDeclarations(t *testing.T) {
 	sql := connect(t, url)
 	colls := storage.Ref{Resource: "collection", Parent: "/buckets/b"}
 	set := func(id string, fields ...string) {
-		update(t, b, func(tx storage.Tx) error {
-			arr := []any{}
-			for _, f := range fields {
-				arr = append(arr, f)
-			}
-			_, err := tx.Replace(colls, storage.Object{"id": id, "indexes": arr})
-			return err
-		})
-		if err := b.DeclareIndexes(ctx, storage.Ref{Resource: "record", Parent: "/buckets/b/collections/" + id}, fields); err != nil {
+		if err := declareOn(t, b, id, fields); err != nil {
 			t.Fatal(err)
 		}
 	}
-	field := regexp.MustCompile(`data -> '(\w+)'`)
-	indexed := func() []string {
-		rows, err := sql.Query(ctx, `SELECT pg_get_indexdef(c.oid) FROM pg_class c WHERE c.relkind = 'i' AND c.relname LIKE 'nimbus\_field\_%'`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, d := range defs {
-			if m := field.FindStringSubmatch(d); m != nil {
-				out = append(out, m[1])
-			}
-		}
-		slices.Sort(out)
-		return out
-	}
+	indexed := func() []string { return indexedFields(t, sql) }
 	steps := []struct {
 		what string
 		do   func()
@@ -76,6 +53,99 @@ func TestFieldIndexesFollowDeclarations(t *testing.T) {
 		if got := indexed(); !slices.Equal(got, st.want) {
 			t.Fatalf("%s: indexes on %v, want %v", st.what, got, st.want)
 		}
+	}
+}
+
+// declareOn writes collection id of bucket b declaring fields, then
+// hands the declaration to the backend, as the kinto plugin does.
+func declareOn(t *testing.T, b storage.Backend, id string, fields []string) error {
+	t.Helper()
+	update(t, b, func(tx storage.Tx) error {
+		arr := []any{}
+		for _, f := range fields {
+			arr = append(arr, f)
+		}
+		_, err := tx.Replace(storage.Ref{Resource: "collection", Parent: "/buckets/b"}, storage.Object{"id": id, "indexes": arr})
+		return err
+	})
+	return b.(storage.Indexer).DeclareIndexes(context.Background(), storage.Ref{Resource: "record", Parent: "/buckets/b/collections/" + id}, fields)
+}
+
+// indexedFields lists the top-level fields whose value indexes exist.
+func indexedFields(t *testing.T, sql *pgx.Conn) []string {
+	t.Helper()
+	rows, err := sql.Query(context.Background(), `SELECT pg_get_indexdef(c.oid) FROM pg_class c WHERE c.relkind = 'i' AND c.relname LIKE 'nimbus\_field\_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := regexp.MustCompile(`data -> '(\w+)'`)
+	var out []string
+	for _, d := range defs {
+		if m := field.FindStringSubmatch(d); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestIndexedFieldsBounded: the distinct declared fields that get
+// indexes are bounded (every write of every list maintains them, and any
+// user who may create a collection declares fields): a field past the
+// bound gets none (storage.ErrIndexLimit) while the others are built,
+// its queries still answer, and room left by fields no collection
+// declares any more serves the next declaration.
+func TestIndexedFieldsBounded(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Start(t).NewDatabase(t)
+	b, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 4, MaxIndexedFields: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	sql := connect(t, url)
+	set := func(id string, fields ...string) error { return declareOn(t, b, id, fields) }
+	indexed := func() []string { return indexedFields(t, sql) }
+	for _, st := range []struct {
+		what    string
+		id      string
+		fields  []string
+		limited bool
+		want    []string
+	}{
+		{"c1 declares three fields: two get indexes", "c1", []string{"a", "b", "c"}, true, []string{"a", "b"}},
+		{"c1 replaces them: the old ones make room", "c1", []string{"c", "d"}, false, []string{"c", "d"}},
+		{"c2 shares c and adds e: no room for e", "c2", []string{"c", "e"}, true, []string{"c", "d"}},
+		{"c1 gives d up", "c1", nil, false, []string{"c"}},
+		{"c2 declares again: e gets the room", "c2", []string{"c", "e"}, false, []string{"c", "e"}},
+	} {
+		err := set(st.id, st.fields...)
+		if got := errors.Is(err, storage.ErrIndexLimit); got != st.limited || err != nil && !got {
+			t.Fatalf("%s: error %v", st.what, err)
+		}
+		if got := indexed(); !slices.Equal(got, st.want) {
+			t.Fatalf("%s: indexes on %v, want %v", st.what, got, st.want)
+		}
+	}
+	// A field left without an index still answers (a scan).
+	recs := storage.Ref{Resource: "record", Parent: "/buckets/b/collections/c1"}
+	update(t, b, func(tx storage.Tx) error {
+		for i := range 5 {
+			if _, err := tx.Create(recs, storage.Object{"id": fmt.Sprint("r", i), "a": i % 2}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	got := view(t, b, func(tx storage.Tx) ([]storage.Object, error) {
+		return tx.List(recs, storage.Query{Filters: []storage.Filter{{Field: "a", Op: storage.OpEq, Value: json.Number("1")}}})
+	})
+	if len(got) != 2 {
+		t.Errorf("a=1 without an index: %v", got)
 	}
 }
 

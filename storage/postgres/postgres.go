@@ -35,6 +35,9 @@ type Options struct {
 	// Logger receives the cache listener's warnings (slog.Default when
 	// nil).
 	Logger *slog.Logger
+	// MaxIndexedFields bounds the distinct declared fields that get
+	// indexes (indexes.go): 0 means 32, a negative value none.
+	MaxIndexedFields int
 }
 
 // SharedBetweenInstances implements storage.Sharer: every instance on the
@@ -49,6 +52,8 @@ type Backend struct {
 	pool    *pgxpool.Pool
 	timeout time.Duration
 	cache   *cache
+	// maxIndexed bounds the declared fields with indexes (indexes.go).
+	maxIndexed int
 	// comb combines concurrent writes (combine.go); nil runs each alone.
 	comb *combiner
 	// groups and groupCalls count the write transactions the combiner
@@ -228,7 +233,13 @@ func Open(ctx context.Context, url string, opts Options) (*Backend, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	b := &Backend{layouts: &layouts{m: map[string]storage.Layout{}}, pool: pool, timeout: timeout}
+	b := &Backend{layouts: &layouts{m: map[string]storage.Layout{}}, pool: pool, timeout: timeout, maxIndexed: opts.MaxIndexedFields}
+	switch {
+	case b.maxIndexed == 0:
+		b.maxIndexed = DefaultMaxIndexedFields
+	case b.maxIndexed < 0:
+		b.maxIndexed = 0
+	}
 	if opts.WriteGroups >= 0 {
 		n := opts.WriteGroups
 		if n == 0 {

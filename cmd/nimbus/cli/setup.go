@@ -64,9 +64,16 @@ func openBackend(s *config.Settings) (storage.Backend, error) {
 		if entries <= 0 {
 			entries = -1 // off
 		}
+		indexed := s.IntOr("storage_max_indexed_fields", postgres.DefaultMaxIndexedFields)
+		if indexed < 0 {
+			return nil, fmt.Errorf("config: setting storage_max_indexed_fields: %d is negative (0: no declared field is indexed)", indexed)
+		}
+		if indexed == 0 {
+			indexed = -1 // none
+		}
 		b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: int32(size),
 			PoolTimeout:  time.Duration(s.IntOr("storage_pool_timeout", 30)) * time.Second,
-			CacheEntries: entries, CacheBytes: cacheBytes})
+			CacheEntries: entries, CacheBytes: cacheBytes, MaxIndexedFields: indexed})
 		if errors.Is(err, postgres.ErrSchemaMissing) {
 			return nil, fmt.Errorf("%v (nimbus --ini <file> migrate)", err)
 		}
