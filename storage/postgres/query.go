@@ -440,6 +440,18 @@ func (t *pgTx) countNow(ref storage.Ref, filters []storage.Filter, includeDelete
 		err := t.tx.QueryRow(t.ctx, sql, oneOff(sql, args)...).Scan(&n)
 		return n, wrap("count", err)
 	}
-	objs, _, err := t.listNow(ref, q, false)
-	return len(objs), err
+	// Some filter is left to storage.Match: count the rows it keeps as
+	// they arrive. Reading them as a list would hold every match in
+	// memory at once (a HEAD of 50,000 records of 2 kB held about
+	// 170 MB; sixteen at once took the process to 2.9 GB).
+	args := []any{ref.Parent, ref.Resource}
+	sql := `SELECT id, data, as_epoch(last_modified), deleted FROM objects WHERE ` + t.listCond(ref) + pushdown(q, &args)
+	n := 0
+	err := t.scan(sql, args, func(o storage.Object, _ pageRow) bool {
+		if (includeDeleted || !storage.IsDeleted(o)) && storage.Match(o, filters) {
+			n++
+		}
+		return true
+	})
+	return n, err
 }
