@@ -14,6 +14,8 @@ import (
 type Plugin struct {
 	providers map[string]*provider
 	methods   []*method
+	// states bounds the logins waiting for their code (views.go).
+	states stateKeeper
 }
 
 // Name implements resource.Plugin.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,9 @@ type provider struct {
 	headerType, useridField, realm           string
 	ttl, stateTTL                            time.Duration
 	stateLength                              int
+	// callbackOrigins, when set, are the origins a login's callback may
+	// have besides the server's own (callback_origins).
+	callbackOrigins []string
 
 	client *http.Client
 	log    *slog.Logger
@@ -92,7 +97,29 @@ func readProvider(s *config.Settings, name string, log *slog.Logger) (*provider,
 		return nil, fmt.Errorf("config: setting %s: at least 16 bytes", key("state_length"))
 	}
 	p.ttl, p.stateTTL = time.Duration(ttl)*time.Second, time.Duration(stateTTL)*time.Second
+	for _, o := range strings.Fields(s.String(key("callback_origins"))) {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("config: setting %s: %q is not an origin (scheme://host[:port])", key("callback_origins"), o)
+		}
+		p.callbackOrigins = append(p.callbackOrigins, strings.ToLower(o))
+	}
 	return p, nil
+}
+
+// callbackAllowed tells whether a login may send its token to callback:
+// any absolute URL unless callback_origins is set (Kinto's rule), else
+// one of those origins or the server's own (self).
+func (p *provider) callbackAllowed(callback, self string) bool {
+	if len(p.callbackOrigins) == 0 {
+		return true
+	}
+	u, err := url.Parse(callback)
+	if err != nil {
+		return false
+	}
+	origin := strings.ToLower(u.Scheme + "://" + u.Host)
+	return origin == strings.ToLower(self) || slices.Contains(p.callbackOrigins, origin)
 }
 
 // ctx is a context whose HTTP calls use the provider's client.

@@ -64,6 +64,8 @@ func (pl *Plugin) login(r *resource.Request) error {
 	switch {
 	case !validCallback(callback):
 		return invalid("callback", "An absolute http(s) URL of at most 2048 characters is required.")
+	case !p.callbackAllowed(callback, pl.origin(r)):
+		return invalid("callback", "The callback's origin is not one of this provider's callback_origins.")
 	case scope == "":
 		return invalid("scope", "Required")
 	case q.Has("prompt") && q.Get("prompt") != "none":
@@ -82,18 +84,16 @@ func (pl *Plugin) login(r *resource.Request) error {
 	rand.Read(buf)
 	state := hex.EncodeToString(buf)
 	now := time.Now()
-	err = r.Update(func(tx storage.Tx) error {
-		// Expired states go as new ones come.
-		if _, err := tx.DeleteMany(stateRef, storage.Query{Filters: []storage.Filter{{Field: "expires", Op: storage.OpLt, Value: now.UnixMilli()}}}); err != nil {
-			return err
+	err = pl.states.add(r.View, r.Update, now, storage.Object{"id": state, "provider": p.name, "callback": callback,
+		"expires": now.Add(p.stateTTL).UnixMilli()})
+	if errors.Is(err, errTooManyLogins) {
+		if pl.states.warnDue(now) {
+			r.Logger().Warn("openid: too many logins waiting for the provider's answer; new logins are refused until some end or expire",
+				"max_pending", maxPendingLogins, "state_ttl_seconds", int(p.stateTTL.Seconds()))
 		}
-		if _, err := tx.PurgeDeleted(stateRef, 0, 0); err != nil {
-			return err
-		}
-		_, err := tx.Create(stateRef, storage.Object{"id": state, "provider": p.name, "callback": callback,
-			"expires": now.Add(p.stateTTL).UnixMilli()})
-		return err
-	})
+		return &resource.Error{Status: http.StatusServiceUnavailable, Errno: resource.ErrnoBackend,
+			Message: "Too many logins are in progress; retry later."}
+	}
 	if err != nil {
 		return err
 	}
@@ -110,6 +110,15 @@ func (pl *Plugin) login(r *resource.Request) error {
 		sep = "&"
 	}
 	return r.Redirect(http.StatusTemporaryRedirect, d.Auth+sep+params.Encode())
+}
+
+// origin is the scheme and host clients reach this server at.
+func (pl *Plugin) origin(r *resource.Request) string {
+	u, err := url.Parse(r.AbsoluteURL("/", nil))
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // tokenURI is the absolute URL of the provider's token endpoint here,
@@ -136,6 +145,18 @@ func (pl *Plugin) token(r *resource.Request) error {
 		return invalid("code", "Required")
 	case state == "":
 		return invalid("state", "Required")
+	}
+	// A state nobody stored takes no write transaction (on bolt, the
+	// server's only writer): anyone may send one.
+	err = r.View(func(tx storage.Tx) error {
+		_, err := tx.Get(stateRef, state)
+		return err
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return invalid("state", "Invalid state")
+	}
+	if err != nil {
+		return err
 	}
 	var callback string
 	err = r.Update(func(tx storage.Tx) error {

@@ -11,7 +11,10 @@ import (
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	opstorage "github.com/zitadel/oidc/v3/example/server/storage"
 
+	"github.com/nimbus-server/nimbus/config"
+	"github.com/nimbus-server/nimbus/plugins"
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
+	"github.com/nimbus-server/nimbus/storage/memory"
 )
 
 // TestLoginRequests: /login refuses what Kinto refuses (400 errno 107)
@@ -134,5 +137,42 @@ func TestProviderDown(t *testing.T) {
 	s.Do(apitest.Req{Method: "GET", Path: "/v1/buckets", Auth: bearer(tok)}).Expect(t, 200, 0)
 	if hb := s.Do(apitest.Req{Method: "GET", Path: "/v1/__heartbeat__"}); hb.Body["openid"] != true {
 		t.Fatalf("heartbeat with the provider up: %s", hb.Raw)
+	}
+}
+
+// TestCallbackOrigins: with callback_origins set, a login sends its token
+// only to those origins or the server's own (a link naming another site
+// as callback would hand it the token of whoever follows it); without
+// it, any absolute URL, as in Kinto. An origin that is not one is a
+// start error.
+func TestCallbackOrigins(t *testing.T) {
+	open, _ := server(t, nil)
+	guarded, _ := server(t, map[string]string{"multiauth.policy.op.callback_origins": "https://app.example http://localhost:3000"})
+	for _, c := range []struct {
+		name     string
+		s        *apitest.Server
+		callback string
+		status   int
+	}{
+		{"any site, without the setting", open, "http://evil.invalid/#cb", 307},
+		{"a listed origin", guarded, "https://app.example/#auth/", 307},
+		{"a listed origin with its port", guarded, "http://localhost:3000/admin/#auth/", 307},
+		{"the same host on another port", guarded, "http://localhost:3001/#auth/", 400},
+		{"the server's own origin", guarded, guarded.URL + "/v1/admin/#auth/", 307},
+		{"another site", guarded, "http://evil.invalid/#cb", 400},
+		{"a listed host over another scheme", guarded, "http://app.example/#auth/", 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q := url.Values{"callback": {c.callback}, "scope": {"openid"}}
+			c.s.Do(apitest.Req{Method: "GET", Path: "/v1/openid/op/login?" + q.Encode()}).Expect(t, c.status, map[int]int{307: 0, 400: 107}[c.status])
+		})
+	}
+	for _, bad := range []string{"app.example", "https://app.example/path", "ftp://app.example", "https://"} {
+		settings := map[string]string{"includes": "openid", "multiauth.policies": "op",
+			"multiauth.policy.op.use": "openid", "multiauth.policy.op.issuer": "http://127.0.0.1:1",
+			"multiauth.policy.op.client_id": "nimbus", "multiauth.policy.op.callback_origins": bad}
+		if _, err := plugins.NewApp(config.New(settings), memory.New(), nil, nil); err == nil || !strings.Contains(err.Error(), "callback_origins") {
+			t.Errorf("callback_origins = %q: start error %v", bad, err)
+		}
 	}
 }
