@@ -260,6 +260,9 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		}
 		p.throttle.local = local
 	}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	r.OnShutdown(stopSweep)
+	r.OnServe(func() { go p.sweepForever(sweepCtx, r.Storage(), r.Logger()) })
 	if b := s.String("storage_backend"); b == "memory" || strings.HasSuffix(b, ".memory") {
 		r.Logger().Warn("accounts are kept in memory: they disappear when the server stops")
 	}
