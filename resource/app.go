@@ -40,6 +40,7 @@ type App struct {
 	capabilities   map[string]map[string]any
 	publicSettings map[string]any
 	heartbeats     map[string]heartbeatFunc
+	heartbeat      heartbeatFlight
 	authTypes      map[string]AuthFactory
 	policies       []policy
 	listeners      []Listener

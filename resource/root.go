@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/nimbus-server/nimbus/storage"
@@ -88,52 +87,6 @@ func (a *App) rootHandler(r *Request) error {
 		}
 	}
 	return r.JSON(http.StatusOK, body)
-}
-
-func (a *App) heartbeatHandler(r *Request) error {
-	checks := map[string]heartbeatFunc{
-		"storage":    func(ctx context.Context) error { return ping(ctx, a.Storage) },
-		"permission": func(ctx context.Context) error { return ping(ctx, a.Storage) },
-		"cache":      nil,
-	}
-	for k, v := range a.heartbeats {
-		checks[k] = v
-	}
-	ctx, cancel := context.WithTimeout(r.Ctx(), a.opts.heartbeatTimeout)
-	defer cancel()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	out := map[string]any{}
-	status := http.StatusOK
-	for name, check := range checks {
-		if check == nil {
-			mu.Lock()
-			out[name] = true
-			mu.Unlock()
-			continue
-		}
-		wg.Add(1)
-		go func(name string, check heartbeatFunc) {
-			defer wg.Done()
-			done := make(chan error, 1)
-			go func() { done <- check(ctx) }()
-			var err error
-			select {
-			case err = <-done:
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			out[name] = err == nil
-			if err != nil {
-				status = http.StatusServiceUnavailable
-				a.Logger.Warn("heartbeat check failed", "check", name, "error", err)
-			}
-		}(name, check)
-	}
-	wg.Wait()
-	return r.JSON(status, out)
 }
 
 func ping(ctx context.Context, b storage.Backend) error {
