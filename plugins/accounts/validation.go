@@ -22,26 +22,31 @@ func (p *Plugin) activate(r *resource.Request) error {
 			newPW, hasPW = d["password"]
 		}
 	}
+	// The key is checked by a read first: anyone may send keys, and a
+	// wrong one takes no write transaction (on bolt, the server's only
+	// writer). The write checks it again.
+	var keyOK bool
+	if err := r.View(func(tx storage.Tx) error {
+		entry, err := getOrNil(tx, activationRef, id)
+		stored, _ := entry["key_digest"].(string)
+		expires, _ := storage.Int(entry["expires"])
+		keyOK = err == nil && entry != nil && sameDigest(stored, key) && time.Now().UnixMilli() <= expires
+		return err
+	}); err != nil {
+		return err
+	}
+	if !keyOK {
+		return errKeyMismatch
+	}
 	// A password chosen at activation is hashed before the write
 	// transaction, once the key is known to be right.
 	var prehash string
 	if s, ok := newPW.(string); ok && hasPW && p.hasher.checkPassword(s) == nil {
-		var keyOK bool
-		if err := r.View(func(tx storage.Tx) error {
-			entry, err := getOrNil(tx, activationRef, id)
-			stored, _ := entry["key_digest"].(string)
-			keyOK = err == nil && entry != nil && sameDigest(stored, key)
-			return err
-		}); err != nil {
+		h, err := p.hash(s)
+		if err != nil {
 			return err
 		}
-		if keyOK {
-			h, err := p.hash(s)
-			if err != nil {
-				return err
-			}
-			prehash = h
-		}
+		prehash = h
 	}
 	var account storage.Object
 	err := r.Update(func(tx storage.Tx) error {
