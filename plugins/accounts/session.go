@@ -81,18 +81,27 @@ func (p *Plugin) clearCookies(r *resource.Request) {
 // logout destroys the session of the cookie, if any; it always succeeds.
 func (p *Plugin) logout(r *resource.Request) error {
 	if ck, err := r.Request().Cookie(p.cookieName); err == nil && ck.Value != "" {
-		id := digest(ck.Value)
-		err := r.Update(func(tx storage.Tx) error {
-			if _, err := tx.Delete(sessionRef, id, 0); err != nil && err != storage.ErrNotFound {
-				return err
-			}
-			_, err := tx.PurgeDeleted(sessionRef, 0, 0)
-			return err
-		})
-		if err != nil {
+		if err := p.endSession(r, digest(ck.Value)); err != nil {
 			return err
 		}
 	}
 	p.clearCookies(r)
 	return r.JSON(http.StatusOK, map[string]any{"data": map[string]any{"deleted": true}})
+}
+
+// endSession deletes the session id. Anyone may send a cookie: one that
+// names no session is found out by a read, and takes no write transaction
+// (on bolt, the server's only writer).
+func (p *Plugin) endSession(r *resource.Request, id string) error {
+	var exists bool
+	if err := r.View(func(tx storage.Tx) (err error) { exists, err = tx.Exists(sessionRef, id); return }); err != nil || !exists {
+		return err
+	}
+	return r.Update(func(tx storage.Tx) error {
+		if _, err := tx.Delete(sessionRef, id, 0); err != nil && err != storage.ErrNotFound {
+			return err
+		}
+		_, err := tx.PurgeDeleted(sessionRef, 0, 0)
+		return err
+	})
 }
