@@ -102,9 +102,21 @@ func readProvider(s *config.Settings, name string, log *slog.Logger) (*provider,
 		if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			return nil, fmt.Errorf("config: setting %s: %q is not an origin (scheme://host[:port])", key("callback_origins"), o)
 		}
-		p.callbackOrigins = append(p.callbackOrigins, strings.ToLower(o))
+		p.callbackOrigins = append(p.callbackOrigins, originOf(u))
 	}
 	return p, nil
+}
+
+// originOf is a URL's origin as compared: lower case, without the
+// scheme's default port.
+func originOf(u *url.URL) string {
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if scheme == "https" {
+		host = strings.TrimSuffix(host, ":443")
+	} else if scheme == "http" {
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return scheme + "://" + host
 }
 
 // callbackAllowed tells whether a login may send its token to callback:
@@ -118,8 +130,11 @@ func (p *provider) callbackAllowed(callback, self string) bool {
 	if err != nil {
 		return false
 	}
-	origin := strings.ToLower(u.Scheme + "://" + u.Host)
-	return origin == strings.ToLower(self) || slices.Contains(p.callbackOrigins, origin)
+	origin := originOf(u)
+	if s, err := url.Parse(self); err == nil && origin == originOf(s) {
+		return true
+	}
+	return slices.Contains(p.callbackOrigins, origin)
 }
 
 // ctx is a context whose HTTP calls use the provider's client.

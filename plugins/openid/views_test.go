@@ -161,6 +161,9 @@ func TestCallbackOrigins(t *testing.T) {
 		{"the server's own origin", guarded, guarded.URL + "/v1/admin/#auth/", 307},
 		{"another site", guarded, "http://evil.invalid/#cb", 400},
 		{"a listed host over another scheme", guarded, "http://app.example/#auth/", 400},
+		{"a listed origin with its default port", guarded, "https://APP.example:443/#auth/", 307},
+		{"a listed origin's name inside another host", guarded, "https://app.example.evil.invalid/#cb", 400},
+		{"a listed origin as user name", guarded, "https://app.example@evil.invalid/#cb", 400},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			q := url.Values{"callback": {c.callback}, "scope": {"openid"}}
