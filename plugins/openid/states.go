@@ -16,8 +16,8 @@ import (
 // states waiting), each holding bolt's only writer meanwhile. So the
 // expired ones go at most every purgeEvery, and at most maxPendingLogins
 // states wait at once: past it, a login is refused (503) until some end
-// or expire (and are purged). Kinto keeps them in its
-// cache, which drops what does not fit.
+// or expire (and are purged). Kinto keeps them in its cache, which drops
+// what does not fit.
 const (
 	purgeEvery       = 30 * time.Second
 	maxPendingLogins = 20000
