@@ -120,24 +120,40 @@ func connect(ctx context.Context, url string, opts Options) (*pgxpool.Pool, erro
 	return pool, nil
 }
 
+// migrateLock is the session advisory lock Migrate holds: instances
+// started together on a fresh database (containers running migrate
+// before serve) run it one after the other, where all but one failed on
+// the objects another had just created.
+const migrateLock = `SELECT pg_advisory_lock(hashtextextended('nimbus migrate', 7))`
+
 // Migrate creates the schema on an empty database; a database with a
-// schema version Nimbus does not know is refused.
+// schema version Nimbus does not know is refused. Concurrent runs wait
+// for each other (migrateLock).
 func Migrate(ctx context.Context, url string) (string, error) {
 	pool, err := connect(ctx, url, Options{MaxConns: 2})
 	if err != nil {
 		return "", err
 	}
 	defer pool.Close()
-	sv, pv, err := versions(ctx, pool)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return "", fmt.Errorf("postgres: %w", err)
+	}
+	// The lock goes with the session, which pool.Close ends.
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, migrateLock); err != nil {
+		return "", fmt.Errorf("postgres: waiting for another migrate: %w", err)
+	}
+	sv, pv, err := versions(ctx, conn)
 	switch {
 	case err != nil:
 		return "", err
 	case sv == storageVersion && pv == permissionVersion:
-		if err := execAll(ctx, pool, append(append([]string(nil), fixupSQL...), cacheSQL...)); err != nil {
+		if err := execAll(ctx, conn, append(append([]string(nil), fixupSQL...), cacheSQL...)); err != nil {
 			return "", fmt.Errorf("postgres: installing the cache triggers: %v", err)
 		}
 		msg := "schema is up to date (storage 26, permission 2); cache triggers in place"
-		tag, err := pool.Exec(ctx, staleMembershipsSQL)
+		tag, err := conn.Exec(ctx, staleMembershipsSQL)
 		if err != nil {
 			return "", fmt.Errorf("postgres: removing the memberships of deleted groups: %v", err)
 		}
@@ -151,25 +167,22 @@ func Migrate(ctx context.Context, url string) (string, error) {
 	case sv != "" || pv != "":
 		return "", fmt.Errorf("postgres: unknown schema versions (storage %q, permission %q); Nimbus knows storage 26 and permission 2", sv, pv)
 	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer tx.Rollback(ctx)
-	for _, stmt := range append(append([]string(nil), schemaSQL...), cacheSQL...) {
-		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return "", fmt.Errorf("postgres: creating the schema: %v", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return "", err
+	if err := execAll(ctx, conn, append(append([]string(nil), schemaSQL...), cacheSQL...)); err != nil {
+		return "", fmt.Errorf("postgres: creating the schema: %v", err)
 	}
 	return "schema created (storage 26, permission 2)", nil
 }
 
+// session runs statements and transactions: a pool, or one of its
+// connections.
+type session interface {
+	querier
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 // execAll runs statements in one transaction.
-func execAll(ctx context.Context, pool *pgxpool.Pool, stmts []string) error {
-	tx, err := pool.Begin(ctx)
+func execAll(ctx context.Context, db session, stmts []string) error {
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -182,7 +195,7 @@ func execAll(ctx context.Context, pool *pgxpool.Pool, stmts []string) error {
 	return tx.Commit(ctx)
 }
 
-func versions(ctx context.Context, pool *pgxpool.Pool) (string, string, error) {
+func versions(ctx context.Context, pool session) (string, string, error) {
 	var exists bool
 	if err := pool.QueryRow(ctx, `SELECT to_regclass('metadata') IS NOT NULL`).Scan(&exists); err != nil {
 		return "", "", fmt.Errorf("postgres: %w", err)
