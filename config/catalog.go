@@ -79,6 +79,7 @@ var Core = []Known{
 	{"cache_max_size_bytes", "524288", "memory cache size"},
 	{"multiauth.policies", "", "authentication methods, in order"},
 	{"userid_hmac_secret", "", "key of basicauth user ids, caches and page tokens (none configured: kept in the database)"},
+	{"page_token_secret", "", "key of pagination tokens when userid_hmac_secret is not set (none configured: kept in the database)"},
 	{"default_bucket_hmac_secret", "", "key of personal bucket ids (none configured: kept in the database, or Kinto's empty key)"},
 	{"bucket_create_principals", "system.Authenticated", "who may create buckets"},
 	{"permissions_read_principals", "system.Everyone", "who may read /permissions"},

@@ -200,7 +200,12 @@ func (a *App) Build() error {
 	if err := a.checkDeclaredSettings(); err != nil {
 		return err
 	}
+	// Every instance must sign page tokens alike, or a Next-Page link
+	// followed through another instance (or after a restart) is refused.
 	secret := a.Settings.String("userid_hmac_secret")
+	if secret == "" {
+		secret = a.Settings.String("page_token_secret")
+	}
 	if secret != "" {
 		sum := sha256.Sum256([]byte("nimbus pagination tokens\x00" + secret))
 		a.tokenKey = sum[:]

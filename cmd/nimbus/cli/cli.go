@@ -325,6 +325,9 @@ func buildServer(s *config.Settings, backend storage.Backend, logger *slog.Logge
 	if err := resolveSecrets(context.Background(), s, backend, s.Path == "", logger); err != nil {
 		return nil, err
 	}
+	if err := resolvePageTokenSecret(context.Background(), s, backend); err != nil {
+		return nil, err
+	}
 	app, err := plugins.NewApp(s, backend, logger, g.extra)
 	if err != nil {
 		return nil, err

@@ -334,3 +334,55 @@ func TestPasswordsMasked(t *testing.T) {
 		t.Errorf("migrate --dry-run does not show the masked URL: %s", logs[0])
 	}
 }
+
+// TestPageTokensShared: with a configuration file that sets no
+// userid_hmac_secret (accounts only, which need none), two instances on
+// one PostgreSQL database, and one of them restarted, take each other's
+// Next-Page links; each used to sign them with a key drawn at its start,
+// so a link followed through another instance got 400.
+func TestPageTokensShared(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
+	pg := pgtest.Start(t)
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "nimbus.ini")
+	conf := "[nimbus]\nstorage_backend = postgresql\nstorage_url = " + pg.NewDatabase(t) +
+		"\nincludes = accounts\nmultiauth.policies = account\naccount_create_principals = system.Everyone\n" +
+		"bucket_create_principals = system.Authenticated\npaginate_by = 1\n"
+	if err := os.WriteFile(ini, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildNimbus(t)
+	a, stopA := zeroServer(t, bin, dir, nil, "--ini", ini)
+	b, _ := zeroServer(t, bin, dir, nil, "--ini", ini)
+	const rosa = "rosa:rosa-pw-123"
+	if code, body := ask(t, "PUT", a+"/accounts/rosa", "", `{"data":{"password":"rosa-pw-123"}}`); code != 201 {
+		t.Fatalf("sign-up: %d %v", code, body)
+	}
+	for _, p := range []string{"/buckets/b", "/buckets/b/collections/c1", "/buckets/b/collections/c2"} {
+		if code, body := ask(t, "PUT", a+p, rosa, `{}`); code != 201 {
+			t.Fatalf("PUT %s: %d %v", p, code, body)
+		}
+	}
+	next := func(base string) string {
+		res, _ := send(t, "GET", base+"/buckets/b/collections", rosa, "")
+		link := res.Header.Get("Next-Page")
+		if link == "" {
+			t.Fatalf("no Next-Page from %s", base)
+		}
+		return link[strings.Index(link, "/buckets/"):]
+	}
+	follow := func(step, base, link string) {
+		t.Helper()
+		if code, body := ask(t, "GET", base+link, rosa, ""); code != 200 {
+			t.Errorf("%s: %d %v", step, code, body)
+		}
+	}
+	follow("a's link through b", b, next(a))
+	fromB := next(b)
+	follow("b's link through a", a, fromB)
+	stopA()
+	a, _ = zeroServer(t, bin, dir, nil, "--ini", ini)
+	follow("b's link through a restarted", a, fromB)
+}
