@@ -32,3 +32,6 @@ func (b *Backend) PreparedStatements(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// FieldIndexName is the name of a field's value index.
+func FieldIndexName(field string) string { return fieldIndexName(field) }

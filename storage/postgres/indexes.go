@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -114,22 +116,58 @@ func (b *Backend) fieldIndexes(ctx context.Context) (map[string]bool, error) {
 
 // ensureIndex builds an index unless a valid one has its name (an
 // interrupted concurrent build leaves an invalid one, dropped first);
-// built tells whether it did.
+// built tells whether it did. It holds the index's lock (withIndexLock)
+// throughout: an index another instance is building is invalid until its
+// build ends, and dropping it as a leftover threw that build away (the
+// drop waits for the build, then removes the index it made), so
+// instances started together on a large table built each index again,
+// one after the other.
 func (b *Backend) ensureIndex(ctx context.Context, name, create string) (built bool, err error) {
-	var valid bool
-	err = b.pool.QueryRow(ctx, `SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1`, name).Scan(&valid)
-	switch {
-	case err == nil && valid:
-		return false, nil
-	case err == nil:
-		if _, err := b.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
-			return false, wrap("index", err)
+	err = b.withIndexLock(ctx, name, func(conn *pgxpool.Conn) error {
+		var valid bool
+		err := conn.QueryRow(ctx, `SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1`, name).Scan(&valid)
+		switch {
+		case err == nil && valid:
+			return nil
+		case err == nil:
+			// Invalid while nobody builds it (the lock is ours): what an
+			// interrupted build left.
+			if _, err := conn.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
+				return err
+			}
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
 		}
+		if _, err := conn.Exec(ctx, create); err != nil {
+			return err
+		}
+		built = true
+		return nil
+	})
+	return built, wrap("index", err)
+}
+
+// withIndexLock runs fn on a connection holding the session advisory
+// lock of the index name, which every instance takes to build or drop
+// that index, and releases it.
+func (b *Backend) withIndexLock(ctx context.Context, name string, fn func(*pgxpool.Conn) error) error {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return err
 	}
-	if _, err := b.pool.Exec(ctx, create); err != nil {
-		return false, wrap("index", err)
+	defer conn.Release()
+	key := "nimbus index " + name
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 7))`, key); err != nil {
+		return err
 	}
-	return true, nil
+	defer func() {
+		// On a connection that failed meanwhile the session, and its
+		// lock, are gone with it.
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 7))`, key) //nolint:errcheck // see above
+	}()
+	return fn(conn)
 }
 
 // fieldIndexName is the name of the expression index of a field; it
@@ -199,7 +237,10 @@ func (b *Backend) dropUnused(ctx context.Context) error {
 		if now[name] {
 			continue
 		}
-		if _, err := b.pool.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
+		if err := b.withIndexLock(ctx, name, func(conn *pgxpool.Conn) error {
+			_, err := conn.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name)
+			return err
+		}); err != nil {
 			return wrap("index", err)
 		}
 	}

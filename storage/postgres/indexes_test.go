@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -174,5 +175,62 @@ func TestDeepPathsLeaveOutWhatPostgreSQLCannotHold(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("%d indexes of n, want its field and sort indexes", n)
+	}
+}
+
+// TestIndexBuildsWaitForEachOther: an index another instance is building
+// is invalid until its build ends; an instance declaring the same field
+// meanwhile waits for that build (the index's lock) instead of dropping
+// it as a leftover, and only an index still invalid once the lock is free
+// is dropped and built again.
+func TestIndexBuildsWaitForEachOther(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Start(t).NewDatabase(t)
+	b := open(t, url)
+	other := connect(t, url) // the instance building the index
+	name := postgres.FieldIndexName("n")
+	if _, err := other.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 7))`, "nimbus index "+name); err != nil {
+		t.Fatal(err)
+	}
+	// What the other instance's build looks like from outside: an index
+	// of that name, not valid yet.
+	if _, err := other.Exec(ctx, `CREATE INDEX `+name+` ON objects ((data -> 'n'))`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(ctx, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass`, name); err != nil {
+		t.Fatal(err)
+	}
+	valid := func() (bool, bool) {
+		var v bool
+		err := other.QueryRow(ctx, `SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1`, name).Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return true, v
+	}
+	done := make(chan error, 1)
+	go func() { done <- declareOn(t, b, "c", []string{"n"}) }()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("the declaration did not wait for the build in progress: %v", err)
+	default:
+	}
+	if exists, v := valid(); !exists || v {
+		t.Fatalf("the build in progress was touched: exists %v, valid %v", exists, v)
+	}
+	// The other build ends without making it valid (interrupted): the
+	// waiting instance then drops the leftover and builds the index.
+	if _, err := other.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 7))`, "nimbus index "+name); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if exists, v := valid(); !exists || !v {
+		t.Errorf("after the lock: exists %v, valid %v", exists, v)
 	}
 }
