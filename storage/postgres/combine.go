@@ -167,7 +167,7 @@ func finish(k *call, err error) {
 // puts back at the head of the queue those to run again.
 func (b *Backend) runGroup(group []*call) {
 	bctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	pc, err := b.pool.Acquire(bctx)
+	pc, err := b.acq.acquire(bctx)
 	cancel()
 	if err != nil {
 		err = wrap("begin", err)

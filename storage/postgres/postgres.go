@@ -50,6 +50,7 @@ var _ storage.Sharer = (*Backend)(nil)
 type Backend struct {
 	layouts *layouts
 	pool    *pgxpool.Pool
+	acq     *acquirer
 	timeout time.Duration
 	cache   *cache
 	// maxIndexed bounds the declared fields with indexes (indexes.go).
@@ -246,7 +247,7 @@ func Open(ctx context.Context, url string, opts Options) (*Backend, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	b := &Backend{layouts: &layouts{m: map[string]storage.Layout{}}, pool: pool, timeout: timeout, maxIndexed: opts.MaxIndexedFields}
+	b := &Backend{layouts: &layouts{m: map[string]storage.Layout{}}, pool: pool, acq: &acquirer{pool: pool}, timeout: timeout, maxIndexed: opts.MaxIndexedFields}
 	switch {
 	case b.maxIndexed == 0:
 		b.maxIndexed = DefaultMaxIndexedFields
@@ -360,7 +361,7 @@ func (e fnError) Unwrap() error { return e.err }
 
 func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error) (err error) {
 	if !write {
-		lazy := &lazyConn{pool: b.pool, timeout: b.timeout}
+		lazy := &lazyConn{acq: b.acq, timeout: b.timeout}
 		defer lazy.release()
 		return fn(&pgTx{layouts: b.layouts, ctx: ctx, tx: lazy, write: false, cache: b.cache})
 	}
@@ -401,7 +402,7 @@ func (b *Backend) run(ctx context.Context, write bool, fn func(storage.Tx) error
 // lazyConn takes a pooled connection on its first query, so that a read
 // answered from the cache holds none.
 type lazyConn struct {
-	pool    *pgxpool.Pool
+	acq     *acquirer
 	timeout time.Duration
 	conn    *pgxpool.Conn
 }
@@ -412,7 +413,7 @@ func (l *lazyConn) get(ctx context.Context) (*pgxpool.Conn, error) {
 	}
 	actx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	c, err := l.pool.Acquire(actx)
+	c, err := l.acq.acquire(actx)
 	if err != nil {
 		return nil, wrap("acquire", err)
 	}
