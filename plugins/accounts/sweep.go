@@ -31,20 +31,14 @@ const (
 func (p *Plugin) sweep(ctx context.Context, b storage.Backend, now int64) (int, error) {
 	cutoff := now - sweepGrace.Milliseconds()
 	expiredBy := []storage.Filter{{Field: "expires", Op: storage.OpGt, Value: int64(0)}, {Field: "expires", Op: storage.OpLt, Value: cutoff}}
-	lists := []struct {
+	type swept struct {
 		ref     storage.Ref
 		filters []storage.Filter
-	}{
-		{sessionRef, expiredBy},
-		{tokenRef, expiredBy},
-		{embedRef, expiredBy},
 	}
+	lists := []swept{{sessionRef, expiredBy}, {tokenRef, expiredBy}, {embedRef, expiredBy}}
 	if p.throttle.max > 0 {
 		// A counter whose window ended counts nothing any more.
-		lists = append(lists, struct {
-			ref     storage.Ref
-			filters []storage.Filter
-		}{throttleRef, []storage.Filter{{Field: "start", Op: storage.OpLt, Value: cutoff - p.throttle.window.Milliseconds()}}})
+		lists = append(lists, swept{throttleRef, []storage.Filter{{Field: "start", Op: storage.OpLt, Value: cutoff - p.throttle.window.Milliseconds()}}})
 	}
 	total := 0
 	for _, l := range lists {

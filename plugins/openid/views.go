@@ -112,13 +112,10 @@ func (pl *Plugin) login(r *resource.Request) error {
 	return r.Redirect(http.StatusTemporaryRedirect, d.Auth+sep+params.Encode())
 }
 
-// origin is the scheme and host clients reach this server at.
+// origin is the scheme and host clients reach this server at (as the
+// accounts plugin reads its own origin).
 func (pl *Plugin) origin(r *resource.Request) string {
-	u, err := url.Parse(r.AbsoluteURL("/", nil))
-	if err != nil {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
+	return strings.TrimSuffix(r.BaseURL(), "/v1")
 }
 
 // tokenURI is the absolute URL of the provider's token endpoint here,
