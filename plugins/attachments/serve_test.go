@@ -14,7 +14,6 @@ import (
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/bolt"
-	"github.com/nimbus-server/nimbus/storage/postgres"
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
@@ -112,19 +111,7 @@ func TestServeStoredFiles(t *testing.T) {
 	})
 	t.Run("postgresql, two instances", func(t *testing.T) {
 		url := pgtest.Start(t).NewDatabase(t)
-		open := func() *apitest.Server {
-			b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 5})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pgtest.WaitCache(t, b)
-			withPG := map[string]string{"storage_backend": "postgresql"}
-			for k, v := range settings {
-				withPG[k] = v
-			}
-			return apitest.NewWithBackend(t, b, withPG)
-		}
-		run(t, open(), open())
+		run(t, apitest.NewPostgres(t, url, settings), apitest.NewPostgres(t, url, settings))
 	})
 }
 

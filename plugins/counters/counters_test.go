@@ -1,7 +1,6 @@
 package counters_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
 	"github.com/nimbus-server/nimbus/storage/bolt"
-	"github.com/nimbus-server/nimbus/storage/postgres"
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
@@ -40,16 +38,7 @@ func TestCounters(t *testing.T) {
 			return apitest.NewWithBackend(t, b, settings)
 		},
 		"postgresql": func(t *testing.T) *apitest.Server {
-			b, err := postgres.Open(context.Background(), pgtest.Start(t).NewDatabase(t), postgres.Options{MaxConns: 5})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pgtest.WaitCache(t, b)
-			m := map[string]string{"storage_backend": "postgresql"}
-			for k, v := range settings {
-				m[k] = v
-			}
-			return apitest.NewWithBackend(t, b, m)
+			return apitest.NewPostgres(t, pgtest.Start(t).NewDatabase(t), settings)
 		},
 	}
 	for name, mk := range open {
@@ -117,19 +106,7 @@ func TestCounters(t *testing.T) {
 // another instance shows in the counts.
 func TestCountersAcrossInstances(t *testing.T) {
 	url := pgtest.Start(t).NewDatabase(t)
-	m := map[string]string{"storage_backend": "postgresql"}
-	for k, v := range settings {
-		m[k] = v
-	}
-	inst := func() *apitest.Server {
-		b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 5})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pgtest.WaitCache(t, b)
-		return apitest.NewWithBackend(t, b, m)
-	}
-	a, b := inst(), inst()
+	a, b := apitest.NewPostgres(t, url, settings), apitest.NewPostgres(t, url, settings)
 	a.Do(R{Method: "PUT", Path: "/v1/buckets/one", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
 	if o, _ := counters(t, a); o["bucket"] != 1 {
 		t.Fatalf("%v", o)

@@ -52,6 +52,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"TombstonesWithSince", testTombstonesSince},
 		{"Count", testCount},
 		{"RestrictToIDs", testIDs},
+		{"ExistingIDs", testExistingIDs},
 		{"DeleteMany", testDeleteMany},
 		{"PurgeDeleted", testPurge},
 		{"ListsOfAResourceType", testLists},

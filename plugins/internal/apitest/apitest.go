@@ -23,6 +23,8 @@ import (
 	"github.com/nimbus-server/nimbus/resource"
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/memory"
+	"github.com/nimbus-server/nimbus/storage/postgres"
+	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
 // Server is a running test server, listening on a loopback port.
@@ -53,6 +55,24 @@ func New(t testing.TB, settings map[string]string, extra ...map[string]func() re
 func NewWithBackend(t testing.TB, backend storage.Backend, settings map[string]string, extra ...map[string]func() resource.Plugin) *Server {
 	t.Helper()
 	return start(t, backend, nil, settings, extra...)
+}
+
+// NewPostgres starts a server on the PostgreSQL database at url (a pool
+// of five connections, its cache listening), with settings and
+// storage_backend = postgresql: one of several instances when called
+// again with the same url.
+func NewPostgres(t testing.TB, url string, settings map[string]string) *Server {
+	t.Helper()
+	b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgtest.WaitCache(t, b)
+	withPG := map[string]string{"storage_backend": "postgresql"}
+	for k, v := range settings {
+		withPG[k] = v
+	}
+	return NewWithBackend(t, b, withPG)
 }
 
 // NewWithLogs starts a server on the given backend and returns, with it,
