@@ -33,6 +33,12 @@ type readBatchTx struct {
 
 func (t readBatchTx) refuse() error { *t.wrote = true; return errNeedsWrite }
 
+// ExistingIDs forwards to the transaction (storage.ExistenceChecker when
+// it is one).
+func (t readBatchTx) ExistingIDs(ref storage.Ref, ids []string) (map[string]bool, error) {
+	return storage.ExistingIDs(t.Tx, ref, ids)
+}
+
 func (t readBatchTx) Create(storage.Ref, storage.Object) (storage.Object, error) {
 	return nil, t.refuse()
 }

@@ -82,6 +82,12 @@ type touchTx struct {
 	changes *[]storage.Change
 }
 
+// ExistingIDs forwards to the transaction (storage.ExistenceChecker when
+// it is one).
+func (t touchTx) ExistingIDs(ref storage.Ref, ids []string) (map[string]bool, error) {
+	return storage.ExistingIDs(t.Tx, ref, ids)
+}
+
 // touchSavepointTx is a touchTx over a transaction with savepoints.
 type touchSavepointTx struct {
 	touchTx

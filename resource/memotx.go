@@ -48,3 +48,9 @@ func (m *memoTx) GetACLs(uris []string) (map[string]storage.ACL, error) {
 	}
 	return out, nil
 }
+
+// ExistingIDs forwards to the transaction (storage.ExistenceChecker when
+// it is one).
+func (m *memoTx) ExistingIDs(ref storage.Ref, ids []string) (map[string]bool, error) {
+	return storage.ExistingIDs(m.Tx, ref, ids)
+}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
 )
@@ -204,6 +205,15 @@ func TestSnapshotOfACollectionCreatedAgain(t *testing.T) {
 	s.Do(R{Method: "DELETE", Path: "/v1/buckets/b/collections/c", Auth: alice}).Expect(t, 200, 0)
 	if got := snap(alice); got != "" {
 		t.Errorf("snapshot of the deleted collection: %q", got)
+	}
+	// A list created again starts its timestamps from the clock, as in
+	// Kinto (which drops a deleted collection's timestamps too), and the
+	// old list may have run ahead of the clock (strictly increasing
+	// timestamps, several writes a millisecond): wait for the clock to
+	// pass the snapshot's time, or the new record may be stamped at or
+	// before it on a fast machine.
+	for time.Now().UnixMilli() <= num(mark.Data()["last_modified"]) {
+		time.Sleep(time.Millisecond)
 	}
 	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{"permissions":{"read":["` + uid(s, bob) + `"]}}`}).Expect(t, 201, 0)
 	s.Do(R{Method: "PUT", Path: recs + "/reused", Auth: alice, Body: `{"data":{"pin":"0000"}}`}).Expect(t, 201, 0)

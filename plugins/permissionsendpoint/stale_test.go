@@ -9,7 +9,6 @@ import (
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
 	"github.com/nimbus-server/nimbus/storage"
-	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
 // TestEntriesOfObjectsGone: an ACL entry can outlive its object (Kinto's
@@ -22,13 +21,7 @@ func TestEntriesOfObjectsGone(t *testing.T) {
 	settings := map[string]string{"experimental_permissions_endpoint": "true", "includes": "accounts",
 		"multiauth.policies": "account basicauth", "account_create_principals": "system.Everyone",
 		"bucket_create_principals": "system.Authenticated", "account_bcrypt_cost": "4"}
-	open := map[string]func(t *testing.T) *apitest.Server{
-		"memory": func(t *testing.T) *apitest.Server { return apitest.New(t, settings) },
-		"postgresql": func(t *testing.T) *apitest.Server {
-			return apitest.NewPostgres(t, pgtest.Start(t).NewDatabase(t), settings)
-		},
-	}
-	for name, newServer := range open {
+	for name, newServer := range apitest.MemoryAndPostgres(settings) {
 		t.Run(name, func(t *testing.T) {
 			s := newServer(t)
 			ann := apitest.Basic("ann", "pw")

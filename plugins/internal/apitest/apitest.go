@@ -75,6 +75,18 @@ func NewPostgres(t testing.TB, url string, settings map[string]string) *Server {
 	return NewWithBackend(t, b, withPG)
 }
 
+// MemoryAndPostgres starts, by backend name, a server with settings on
+// memory or on a database of its own on the test PostgreSQL (skipped
+// without it), for tests that run the same checks on both.
+func MemoryAndPostgres(settings map[string]string) map[string]func(t *testing.T) *Server {
+	return map[string]func(t *testing.T) *Server{
+		"memory": func(t *testing.T) *Server { return New(t, settings) },
+		"postgresql": func(t *testing.T) *Server {
+			return NewPostgres(t, pgtest.Start(t).NewDatabase(t), settings)
+		},
+	}
+}
+
 // NewWithLogs starts a server on the given backend and returns, with it,
 // what the server logged while starting (text format).
 func NewWithLogs(t testing.TB, backend storage.Backend, settings map[string]string) (*Server, string) {
