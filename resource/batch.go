@@ -131,6 +131,9 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 	if err := unrecognized(defaults, "defaults.", isSubKey); err != nil {
 		return nil, err
 	}
+	if err := checkDefaults(defaults); err != nil {
+		return nil, err
+	}
 	out := make([]subRequest, 0, len(list))
 	rawReqs := rawList{text: storage.RawField(r.body, "requests")}
 	var defaultsBody []byte
@@ -220,6 +223,39 @@ func (a *App) parseBatch(r *Request) ([]subRequest, *Error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// checkDefaults refuses the values of defaults that no sub-request could
+// take, even when every sub-request overrides them or there are none, as
+// Kinto does: a client learns of its mistake at once.
+func checkDefaults(d map[string]any) *Error {
+	if m, present := d["method"]; present {
+		if ms, ok := m.(string); !ok || !batchMethods[ms] {
+			return Invalid("body", "defaults.method", ValueText(m)+" is not one of GET, HEAD, DELETE, TRACE, POST, PUT, PATCH")
+		}
+	}
+	if p, present := d["path"]; present {
+		if ps, ok := p.(string); !ok || !strings.HasPrefix(ps, "/") {
+			return Invalid("body", "defaults.path", "path must start with /")
+		}
+	}
+	if h, present := d["headers"]; present {
+		hm, ok := h.(map[string]any)
+		if !ok {
+			return Invalid("body", "defaults.headers", "headers must be an object")
+		}
+		for _, k := range slices.Sorted(maps.Keys(hm)) {
+			if _, ok := hm[k].(string); !ok {
+				return Invalid("body", "defaults.headers."+k, "header values must be strings")
+			}
+		}
+	}
+	if b, present := d["body"]; present {
+		if _, ok := b.(map[string]any); !ok && b != nil {
+			return Invalid("body", "defaults.body", "body must be an object")
+		}
+	}
+	return nil
 }
 
 // batchHandler serves POST /batch (BATCH-01, BATCH-02).

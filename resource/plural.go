@@ -231,8 +231,10 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 		var existed bool
 		var chain []permissions.Node
 		// listPrecondition answers If-Match on the list: its timestamp.
+		// always marks a creation, which any If-Match fails, "*"
+		// included: the object it names does not exist (as in Kinto).
 		listPrecondition := func(tx storage.Tx, always bool) error {
-			if !pc.hasMatch || pc.matchAny {
+			if !pc.hasMatch || pc.matchAny && !always {
 				return nil
 			}
 			lts, err := tx.Timestamp(ref)

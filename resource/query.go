@@ -97,14 +97,25 @@ func truthy(v any) bool {
 }
 
 // parseTimestamp reads a last_modified value: an integer or a quoted one,
-// between 0 and now + 24 h.
+// between 0 and now + 24 h. As in Kinto, the value is JSON first, so
+// whitespace around it is allowed (" 12" is 12) but none inside the
+// quotes, and a sign other than the minus of "-0" is not (Kinto reads
+// "+12" as a string of something other than digits).
 func parseTimestamp(raw string) (int64, bool) {
-	s := raw
+	s := strings.Trim(raw, " \t\r\n")
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		s = s[1 : len(s)-1]
+	} else if rest, negative := strings.CutPrefix(s, "-"); negative {
+		if rest != "" && strings.Trim(rest, "0") == "" {
+			return 0, true // "-0"
+		}
+		return 0, false
+	}
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return 0, false
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > Now()+24*3600*1000 {
+	if err != nil || n > Now()+24*3600*1000 {
 		return 0, false
 	}
 	return n, true
@@ -283,6 +294,13 @@ func (a *App) parseList(r *Request, res *Resource, del bool) (*listQuery, *Error
 				s, ok := v.(string)
 				if !ok {
 					return nil, invalid("")
+				}
+				if field == "last_modified" {
+					// A last_modified filter's value is a timestamp
+					// (QRY-03), which like_ can only take quoted.
+					if _, ok := parseTimestamp(raw); !ok {
+						return nil, invalid("")
+					}
 				}
 				f.Value = s
 			case storage.OpContains, storage.OpContainsAny:

@@ -84,6 +84,13 @@ func TestBatch(t *testing.T) {
 		{"recursive with prefix", `{"requests":[{"path":"/v1/batch"}]}`, "Recursive call"},
 		{"over the limit", `{"requests":[` + strings.TrimSuffix(strings.Repeat(`{"path":"/"},`, 26), ",") + `]}`, "limited to 25"},
 		{"not JSON", `{"requests":`, ""},
+		// Defaults are checked even where every request overrides them
+		// or there is none, as in Kinto.
+		{"defaults method unknown", `{"requests":[{"method":"GET","path":"/"}],"defaults":{"method":"x"}}`, "defaults.method"},
+		{"defaults path without slash", `{"requests":[{"path":"/"}],"defaults":{"path":"buckets"}}`, "defaults.path"},
+		{"defaults headers not an object", `{"requests":[],"defaults":{"headers":"x"}}`, "defaults.headers"},
+		{"defaults header not a string", `{"requests":[{"path":"/","headers":{"X":"1"}}],"defaults":{"headers":{"X":1}}}`, "defaults.headers.X"},
+		{"defaults body not an object", `{"requests":[],"defaults":{"body":[1]}}`, "defaults.body"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -71,7 +71,10 @@ func TestFilters(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"like_title=10", "in_id=1,2", "contains_id=a", "contains_last_modified=1", "last_modified=abc",
-		"gt_last_modified=", "_since=abc", "_since=[1]", "_before={}", "_limit=-1", "_limit=x", "in_last_modified=a,b", `_token=abc`, "has_last_modified=abc", "has_last_modified="} {
+		"gt_last_modified=", "_since=abc", "_since=[1]", "_before={}", "_limit=-1", "_limit=x", "in_last_modified=a,b", `_token=abc`, "has_last_modified=abc", "has_last_modified=",
+		// QRY-03: a last_modified value is an integer or a quoted one
+		// whatever the operator; Kinto reads "+1" as a string.
+		"like_last_modified=abc", "like_last_modified=1", "_since=%2B1", "gt_last_modified=-5", `_since="%201"`, "_before=1.5"} {
 		s.Do(R{Method: "GET", Path: recs + "?" + bad, Auth: alice}).Expect(t, 400, 107)
 	}
 	// _sort takes 20 fields at most: past it, one list of 5,000
@@ -105,6 +108,13 @@ func TestFilters(t *testing.T) {
 	}
 	s.Do(R{Method: "DELETE", Path: recs + "?" + filters(101), Auth: alice}).Expect(t, 400, 107)
 	s.Do(R{Method: "GET", Path: recs + "?_since=null", Auth: alice}).Expect(t, 200, 0)
+	// The value is JSON first, as in Kinto: whitespace around it is
+	// allowed, and -0 is 0.
+	for _, ok := range []string{"_since=%201", "lt_last_modified=1%20", "_since=-0", `_since=%20"1"`, "in_last_modified=%201,2"} {
+		if got := s.Do(R{Method: "GET", Path: recs + "?" + ok, Auth: alice}).Expect(t, 200, 0).IDs(); ok[0] == '_' && len(got) != 5 {
+			t.Errorf("%s: %v", ok, got)
+		}
+	}
 	// DELETE with eq_ deletes what the filter selects (kinto-http's
 	// deleteRecords({filters: {eq_n: 2}})).
 	del := s.Do(R{Method: "DELETE", Path: recs + "?eq_n=2", Auth: alice}).Expect(t, 200, 0)
@@ -309,6 +319,11 @@ func TestConditionalRequests(t *testing.T) {
 		{"list DELETE If-None-Match *", R{Method: "DELETE", Path: recs, Headers: h("If-None-Match", "*")}, 412, 114},
 		{"POST If-Match differs", R{Method: "POST", Path: recs, Body: `{"data":{"id":"r"}}`, Headers: h("If-Match", stale)}, 412, 114},
 		{"POST If-Match no object", R{Method: "POST", Path: recs, Body: `{}`, Headers: h("If-Match", list)}, 412, 114},
+		// Kinto fails any If-Match on a creation, "*" included: the
+		// object does not exist; "*" on an existing id answers it.
+		{"POST If-Match * no object", R{Method: "POST", Path: recs, Body: `{}`, Headers: h("If-Match", "*")}, 412, 114},
+		{"POST If-Match * new id", R{Method: "POST", Path: recs, Body: `{"data":{"id":"fresh2"}}`, Headers: h("If-Match", "*")}, 412, 114},
+		{"POST If-Match * existing id", R{Method: "POST", Path: recs, Body: `{"data":{"id":"r"}}`, Headers: h("If-Match", "*")}, 200, 0},
 		{"POST If-None-Match * existing id", R{Method: "POST", Path: recs, Body: `{"data":{"id":"r"}}`, Headers: h("If-None-Match", "*")}, 412, 114},
 		{"POST If-None-Match * new id", R{Method: "POST", Path: recs, Body: `{"data":{"id":"fresh"}}`, Headers: h("If-None-Match", "*")}, 201, 0},
 		{"PUT If-Match differs", R{Method: "PUT", Path: obj, Body: `{}`, Headers: h("If-Match", stale)}, 412, 114},
