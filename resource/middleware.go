@@ -243,6 +243,15 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 			// comes before content negotiation and the body (CORE-21).
 			return next(c)
 		}
+		// The router hands trailing segments to a route's last named
+		// parameter ("records/r1/x"): no route serves such a path, and it
+		// is answered so before anything else, whoever asks (Kinto's
+		// router finds no route either).
+		for i, n := range c.ParamNames() {
+			if n != "*" && strings.Contains(c.ParamValues()[i], "/") {
+				return ErrUnknownURL()
+			}
+		}
 		if err := decodeParams(c); err != nil {
 			return err
 		}

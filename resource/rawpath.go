@@ -6,6 +6,7 @@ package resource
 import (
 	"fmt"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -74,6 +75,30 @@ func unreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
+// Routed tells whether a route serves method on path (percent-encoded,
+// under /v1, as Reroute takes it). An alias checks it before it does
+// anything on the caller's behalf: a request the real URL answers 404 or
+// 405 must leave nothing behind (Kinto's personal bucket is not created
+// by a PUT on a list).
+func (r *Request) Routed(method, path string) bool {
+	probe := r.app.Echo.NewContext(r.c.Request(), nil)
+	probe.SetHandler(nil)
+	r.app.Echo.Router().Find(method, path, probe)
+	h := probe.Handler()
+	if h == nil {
+		return false
+	}
+	// The router hands trailing segments to a route's last parameter
+	// ("records/r1/attachment"); no id holds a slash (checkIDs).
+	for _, v := range probe.ParamValues() {
+		if strings.Contains(v, "/") {
+			return false
+		}
+	}
+	found := reflect.ValueOf(h).Pointer()
+	return found != reflect.ValueOf(echo.NotFoundHandler).Pointer() && found != reflect.ValueOf(echo.MethodNotAllowedHandler).Pointer()
+}
+
 // Reroute serves the request as if it had been sent to path (under /v1,
 // the querystring kept) with body: an alias (the default bucket) names
 // the real object this way. path is percent-encoded as on the wire (build
@@ -109,6 +134,11 @@ func (r *Request) Reroute(path string, body []byte) error {
 	// alias's own, which would serve the request again.
 	c.SetHandler(echo.NotFoundHandler)
 	r.app.Echo.Router().Find(req.Method, path, c)
+	for i, n := range c.ParamNames() {
+		if n != "*" && strings.Contains(c.ParamValues()[i], "/") {
+			return ErrUnknownURL() // as the route middleware answers it
+		}
+	}
 	if err := decodeParams(c); err != nil {
 		return err
 	}

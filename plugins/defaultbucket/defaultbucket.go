@@ -116,7 +116,11 @@ func (p *Plugin) serve(r *resource.Request) error {
 	id := BucketID(p.secret, r.Identity().UserID)
 	bucketURI := "/buckets/" + id
 	segments := strings.Split(strings.Trim(rest, "/"), "/")
-	targetsBucket := rest == "" && req.Method == http.MethodPut
+	target := "/v1" + bucketURI + rest
+	// Nothing is created for a request the real URL answers 404 or 405
+	// (a PUT on a list, an endpoint of a plugin not included).
+	routed := r.Routed(req.Method, target)
+	targetsBucket := rest == "" && req.Method == http.MethodPut || !routed
 	objects := r.Objects()
 	if !targetsBucket {
 		if err := ensureOwn(objects, bucketURI); err != nil {
@@ -128,7 +132,7 @@ func (p *Plugin) serve(r *resource.Request) error {
 		if err != nil {
 			return resource.Invalid("path", "collection_id", "Invalid percent-encoding in the URL path.")
 		}
-		targetsCollection := len(segments) == 2 && req.Method == http.MethodPut
+		targetsCollection := len(segments) == 2 && req.Method == http.MethodPut || !routed
 		if !targetsCollection {
 			if err := ensureOwn(objects, bucketURI+"/collections/"+cid); err != nil {
 				return err
@@ -146,5 +150,5 @@ func (p *Plugin) serve(r *resource.Request) error {
 			}
 		}
 	}
-	return r.Reroute("/v1"+bucketURI+rest, body)
+	return r.Reroute(target, body)
 }

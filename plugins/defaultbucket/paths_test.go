@@ -1,6 +1,7 @@
 package defaultbucket_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
@@ -58,5 +59,48 @@ func TestAliasPaths(t *testing.T) {
 		if b == "default" {
 			t.Errorf("buckets: %s", list.Raw)
 		}
+	}
+}
+
+// TestAliasCreatesNothingForWhatTheRealURLRefuses checks that a request
+// through the alias that the real URL answers 404 (no route) or 405 (a
+// method its route lacks) leaves no personal bucket or collection behind,
+// as in Kinto: it once made them before the real URL refused the request.
+// A request the real route serves creates them, whatever it answers.
+func TestAliasCreatesNothingForWhatTheRealURLRefuses(t *testing.T) {
+	s := apitest.New(t, map[string]string{"includes": "default_bucket", "default_bucket_hmac_secret": "s3"})
+	cases := []struct {
+		method, path  string
+		status, errno int
+		created       bool
+	}{
+		{"PUT", "/v1/buckets/default/collections/tasks/records", 405, 115, false},
+		{"PATCH", "/v1/buckets/default/collections", 405, 115, false},
+		{"POST", "/v1/buckets/default", 405, 115, false},
+		{"POST", "/v1/buckets/default/collections/tasks/records/r1", 405, 115, false},
+		{"GET", "/v1/buckets/default/nothing", 404, 111, false},
+		{"GET", "/v1/buckets/default/collections/tasks/records/r1/attachment", 404, 111, false},
+		{"DELETE", "/v1/buckets/default/collections/tasks/x/y", 404, 111, false},
+		{"GET", "/v1/buckets/default/collections/tasks/records/r1", 404, 110, true},
+		{"PUT", "/v1/buckets/default/collections/tasks/records/r1", 400, 107, true},
+	}
+	for i, c := range cases {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			user := apitest.Basic(fmt.Sprintf("user%d", i), "pw")
+			body := ""
+			if c.method != "GET" && c.method != "DELETE" {
+				body = `{"data":5}`
+				if c.status != 400 {
+					body = `{}`
+				}
+			}
+			s.Do(R{Method: c.method, Path: c.path, Auth: user, Body: body}).Expect(t, c.status, c.errno)
+			id := s.Do(R{Method: "GET", Path: "/v1/", Auth: user}).Expect(t, 200, 0).Body["user"].(map[string]any)["bucket"].(string)
+			want, errno := 403, 121
+			if c.created {
+				want, errno = 200, 0
+			}
+			s.Do(R{Method: "GET", Path: "/v1/buckets/" + id + "/collections/tasks", Auth: user}).Expect(t, want, errno)
+		})
 	}
 }

@@ -60,5 +60,13 @@ func TestHostileInputs(t *testing.T) {
 			"/v1/buckets/b/groups/g/extra"} {
 			s.Do(R{Method: "GET", Path: path, Auth: alice}).Expect(t, 404, 111)
 		}
+		// No route serves such a path, whoever asks and whatever exists:
+		// a caller who may not read the bucket got 403 before.
+		for _, path := range []string{"/v1/buckets/nobody/collections/c/records/r/extra", "/v1/buckets/nobody/groups/g/x/y"} {
+			for _, auth := range []string{alice, ""} {
+				s.Do(R{Method: "GET", Path: path, Auth: auth}).Expect(t, 404, 111)
+				s.Do(R{Method: "PUT", Path: path, Auth: auth, Body: `{}`}).Expect(t, 404, 111)
+			}
+		}
 	})
 }
