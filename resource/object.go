@@ -242,7 +242,7 @@ func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in pu
 				}
 			}
 			if v, ok := data["id"]; ok && v != id {
-				return nil, Invalid("body", "data.id", "Object id does not match existing object")
+				return nil, Invalid("body", "id", "Object id does not match existing object")
 			}
 			var newObj storage.Object
 			if sent != nil {

@@ -97,7 +97,7 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 			},
 			execute: func(tx storage.Tx, old storage.Object) ([]*Event, error) {
 				if v, ok := doc.data["id"]; ok && v != id {
-					return nil, Invalid("body", "data.id", "Object id does not match existing object")
+					return nil, Invalid("body", "id", "Object id does not match existing object")
 				}
 				newObj := copyData(doc.data)
 				newObj["id"] = id

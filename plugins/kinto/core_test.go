@@ -1,6 +1,7 @@
 package kinto_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -216,7 +217,9 @@ func TestBadInput(t *testing.T) {
 		{"unicode id", R{Method: "PUT", Path: "/v1/buckets/b/collections/c/records/%C3%A9t%C3%A9", Auth: alice, Body: "{}"}, 400, 107, ""},
 		{"invalid data.id", R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"id":"a b"}}`}, 400, 107, ""},
 		{"numeric data.id", R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"id":12}}`}, 400, 107, ""},
-		{"id mismatch", R{Method: "PUT", Path: rec + "/x", Auth: alice, Body: `{"data":{"id":"y"}}`}, 400, 107, "does not match"},
+		// Kinto's words, name and message: the message is the
+		// description alone since it names the field.
+		{"id mismatch", R{Method: "PUT", Path: rec + "/x", Auth: alice, Body: `{"data":{"id":"y"}}`}, 400, 107, "^Object id does not match existing object$"},
 		{"oversized body", R{Method: "POST", Path: rec, Auth: alice, Body: `{"data":{"x":"` + strings.Repeat("a", 3000) + `"}}`}, 413, 113, ""},
 		{"unsupported content type", R{Method: "POST", Path: rec, Auth: alice, Body: "{}", Headers: map[string]string{"Content-Type": "text/plain"}}, 415, 107, ""},
 		{"accept excludes json", R{Method: "GET", Path: rec, Auth: alice, Headers: map[string]string{"Accept": "text/html"}}, 406, 107, ""},
@@ -235,7 +238,12 @@ func TestBadInput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := s.Do(c.req).Expect(t, c.status, c.errno)
-			if c.message != "" && !strings.Contains(r.Body["message"].(string), c.message) {
+			if exact, ok := strings.CutPrefix(c.message, "^"); ok {
+				exact = strings.TrimSuffix(exact, "$")
+				if r.Body["message"] != exact || fmt.Sprint(r.Body["details"]) != fmt.Sprintf("[map[description:%s location:body name:id]]", exact) {
+					t.Errorf("message %q, details %v", r.Body["message"], r.Body["details"])
+				}
+			} else if c.message != "" && !strings.Contains(r.Body["message"].(string), c.message) {
 				t.Errorf("message %q lacks %q", r.Body["message"], c.message)
 			}
 			if c.status == 405 && r.Header.Get("Allow") == "" {
@@ -247,6 +255,11 @@ func TestBadInput(t *testing.T) {
 	if len(list.IDs()) != 0 {
 		t.Fatalf("bad requests wrote records: %v", list.IDs())
 	}
+	s.Do(R{Method: "PUT", Path: rec + "/p", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	if r := s.Do(R{Method: "PATCH", Path: rec + "/p", Auth: alice, Body: `{"data":{"id":"q"}}`}).Expect(t, 400, 107); r.Body["message"] != "Object id does not match existing object" {
+		t.Errorf("PATCH of another id: %s", r.Raw)
+	}
+	s.Do(R{Method: "DELETE", Path: rec + "/p", Auth: alice}).Expect(t, 200, 0)
 	empty := s.Do(R{Method: "POST", Path: rec, Auth: alice, Headers: map[string]string{"Content-Type": ""}}).Expect(t, 201, 0)
 	if empty.Data()["id"] == nil {
 		t.Error("an empty POST creates an empty record")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -114,12 +115,12 @@ func leaf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
 type schemaCache struct {
 	enabled bool
 	mu      sync.Mutex
-	byKey   map[string]*jsonschema.Schema
+	byKey   map[string]compiled
 	// meta is the draft 7 meta-schema, compiled on first use.
 	meta *jsonschema.Schema
 }
 
-func newSchemaCache() *schemaCache { return &schemaCache{byKey: map[string]*jsonschema.Schema{}} }
+func newSchemaCache() *schemaCache { return &schemaCache{byKey: map[string]compiled{}} }
 
 var ignoredFields = []string{"last_modified", "schema", "id"}
 
@@ -153,20 +154,29 @@ func prepare(doc map[string]any) map[string]any {
 	return out
 }
 
-func (c *schemaCache) get(key string, doc map[string]any) (*jsonschema.Schema, error) {
+func (c *schemaCache) get(key string, doc map[string]any) (compiled, error) {
 	c.mu.Lock()
 	s, ok := c.byKey[key]
 	c.mu.Unlock()
 	if ok {
 		return s, nil
 	}
-	s, err := compile(prepare(doc), jsonschema.Draft2020)
+	prepared := prepare(doc)
+	var err error
+	s.schema, err = compile(prepared, jsonschema.Draft2020)
 	if err != nil {
-		return nil, err
+		if _, unresolved := unresolvedRef(prepared, prepared); !unresolved {
+			return compiled{}, err
+		}
+		// Failing only where validation reaches them (schemarefs.go).
+		s.lazy, _ = lazyRefs(prepared, prepared).(map[string]any)
+		if s.schema, err = compile(s.lazy, jsonschema.Draft2020); err != nil {
+			return compiled{}, err
+		}
 	}
 	c.mu.Lock()
 	if len(c.byKey) > 10000 {
-		c.byKey = map[string]*jsonschema.Schema{}
+		c.byKey = map[string]compiled{}
 	}
 	c.byKey[key] = s
 	c.mu.Unlock()
@@ -192,7 +202,7 @@ func (c *schemaCache) validate(holderURI string, holder storage.Object, field st
 		}
 		inst[k] = v
 	}
-	err = s.Validate(inst)
+	err = s.schema.Validate(inst)
 	if err == nil {
 		return nil
 	}
@@ -200,14 +210,30 @@ func (c *schemaCache) validate(holderURI string, holder storage.Object, field st
 	if !errors.As(err, &ve) {
 		return resource.Invalid("body", "schema", firstLine(err))
 	}
-	name, msg := kintoFailure(failureOf(ve), prepare(doc), inst)
+	failure := failureOf(ve)
+	if ref, reached := reachedUnresolvable(s.lazy, failure); reached {
+		return resource.Invalid("body", "schema", unresolvableMessage(ref))
+	}
+	name, msg := kintoFailure(failure, prepare(doc), inst)
 	if name == "" {
 		name = "data"
 	}
 	// The message is built as for every invalid parameter (Kinto's own
 	// rule): the description alone when it names the field, as a missing
 	// property's does, "title in body: ..." otherwise.
-	return resource.Invalid("body", name, msg)
+	e := resource.Invalid("body", name, msg)
+	// An item of a list is named by its index, a number in Kinto's
+	// answer (Python's path holds ints for list items).
+	if path := splitPointer(failure.InstanceLocation); len(path) > 0 && path[len(path)-1] == name {
+		if parent, ok := resolvePointer(inst, path[:len(path)-1]); ok {
+			if _, isList := parent.([]any); isList {
+				if i, err := strconv.Atoi(name); err == nil {
+					e.Details.([]map[string]any)[0]["name"] = i
+				}
+			}
+		}
+	}
+	return e
 }
 
 func bucketOf(w *resource.Write) (storage.Object, string, error) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,6 +129,17 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (
 	case "type":
 		if !kvOK {
 			return name, desc
+		}
+		// The validator stops at a wrong type; Kinto's checks the
+		// keywords in the stored schema's key order (JSONB's: shorter
+		// first), where "enum" comes before "type".
+		kwPath := splitPointer(fragmentOf(l.AbsoluteKeywordLocation))
+		if parent, ok := resolvePointer(doc, kwPath[:len(kwPath)-1]); ok {
+			if sub, ok := parent.(map[string]any); ok {
+				if enum, ok := sub["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return storage.Equal(e, value) }) {
+					return name, v() + boundWords["enum"] + clip(pyRepr(enum))
+				}
+			}
 		}
 		types, ok := kv.([]any)
 		if !ok {
@@ -419,10 +431,7 @@ func hex2(n int) string {
 // write gets the same answer (Kinto's words for a local one).
 func unusable(doc map[string]any, err error) string {
 	if ref, ok := unresolvedRef(doc, doc); ok {
-		if frag, local := strings.CutPrefix(ref, "#"); local {
-			return "Unresolvable JSON pointer: " + pyStr(strings.TrimPrefix(frag, "/"))
-		}
-		return "Remote references are never fetched: " + pyStr(ref)
+		return unresolvableMessage(ref)
 	}
 	return "The schema cannot be used: " + firstLine(err)
 }
@@ -432,19 +441,8 @@ func unusable(doc map[string]any, err error) string {
 func unresolvedRef(root map[string]any, v any) (string, bool) {
 	switch x := v.(type) {
 	case map[string]any:
-		if ref, ok := x["$ref"].(string); ok {
-			frag, local := strings.CutPrefix(ref, "#")
-			if !local {
-				return ref, true
-			}
-			if frag != "" {
-				if !strings.HasPrefix(frag, "/") {
-					return ref, true
-				}
-				if _, found := resolvePointer(root, splitPointer(frag)); !found {
-					return ref, true
-				}
-			}
+		if ref, ok := x["$ref"].(string); ok && refUnresolvable(root, ref) {
+			return ref, true
 		}
 		for _, k := range sortedKeys(x) {
 			if k == "enum" || k == "const" {
