@@ -113,7 +113,7 @@ func (c *schemaCache) validateGroup(w *resource.Write) error {
 	if err != nil {
 		return err
 	}
-	return c.validate(uri, b, "group:schema", w.Data)
+	return c.validate(uri, b, "group:schema", w.Data, w.Request)
 }
 
 func members(obj storage.Object) []string {

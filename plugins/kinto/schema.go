@@ -162,15 +162,17 @@ func (c *schemaCache) get(key string, doc map[string]any) (compiled, error) {
 		return s, nil
 	}
 	prepared := prepare(doc)
+	s.doc, _ = kintoShape(prepared, modernDraft(prepared)).(map[string]any)
 	var err error
-	s.schema, err = compile(prepared, jsonschema.Draft2020)
+	s.schema, err = compile(s.doc, jsonschema.Draft2020)
 	if err != nil {
-		if _, unresolved := unresolvedRef(prepared, prepared); !unresolved {
+		if _, unresolved := unresolvedRef(s.doc, s.doc); !unresolved {
 			return compiled{}, err
 		}
 		// Failing only where validation reaches them (schemarefs.go).
-		s.lazy, _ = lazyRefs(prepared, prepared).(map[string]any)
-		if s.schema, err = compile(s.lazy, jsonschema.Draft2020); err != nil {
+		s.doc, _ = lazyRefs(s.doc, s.doc).(map[string]any)
+		s.lazy = true
+		if s.schema, err = compile(s.doc, jsonschema.Draft2020); err != nil {
 			return compiled{}, err
 		}
 	}
@@ -184,7 +186,7 @@ func (c *schemaCache) get(key string, doc map[string]any) (compiled, error) {
 }
 
 // validate checks data against the schema held in holder[field].
-func (c *schemaCache) validate(holderURI string, holder storage.Object, field string, data storage.Object) error {
+func (c *schemaCache) validate(holderURI string, holder storage.Object, field string, data storage.Object, req *resource.Request) error {
 	doc, ok := holder[field].(map[string]any)
 	if !ok || len(doc) == 0 {
 		return nil
@@ -211,10 +213,14 @@ func (c *schemaCache) validate(holderURI string, holder storage.Object, field st
 		return resource.Invalid("body", "schema", firstLine(err))
 	}
 	failure := failureOf(ve)
-	if ref, reached := reachedUnresolvable(s.lazy, failure); reached {
+	if ref, reached := reachedUnresolvable(s, failure); reached {
 		return resource.Invalid("body", "schema", unresolvableMessage(ref))
 	}
-	name, msg := kintoFailure(failure, prepare(doc), inst)
+	var body []byte
+	if req != nil {
+		body = req.Body()
+	}
+	name, msg := kintoFailure(failure, s.doc, inst, body)
 	if name == "" {
 		name = "data"
 	}
@@ -265,7 +271,7 @@ func (c *schemaCache) validateCollection(w *resource.Write) error {
 	if err != nil {
 		return err
 	}
-	return c.validate(uri, b, "collection:schema", w.Data)
+	return c.validate(uri, b, "collection:schema", w.Data, w.Request)
 }
 
 func (c *schemaCache) validateRecord(w *resource.Write) error {
@@ -282,7 +288,7 @@ func (c *schemaCache) validateRecord(w *resource.Write) error {
 		return err
 	}
 	if doc, ok := col["schema"].(map[string]any); ok && len(doc) > 0 {
-		if err := c.validate(w.ParentURI, col, "schema", w.Data); err != nil {
+		if err := c.validate(w.ParentURI, col, "schema", w.Data, w.Request); err != nil {
 			return err
 		}
 		w.Data["schema"] = storage.LastModified(col)
@@ -291,5 +297,5 @@ func (c *schemaCache) validateRecord(w *resource.Write) error {
 	if err != nil {
 		return err
 	}
-	return c.validate(uri, b, "record:schema", w.Data)
+	return c.validate(uri, b, "record:schema", w.Data, w.Request)
 }

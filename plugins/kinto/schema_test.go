@@ -221,3 +221,47 @@ func TestSchemaFailureOrderAsKinto(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaFailuresAsKintoOnPostgreSQL: more failures, each answered as
+// Kinto 26.2 on PostgreSQL answered the same schema and body (run side by
+// side): values of the record written in the client's key order, parts of
+// the schema in JSONB's (shorter keys first); "not", "if" and "enum"
+// checked before "type"; "dependencies" ignored by the default draft
+// (2020-12); a property name with a space named as it is.
+func TestSchemaFailuresAsKintoOnPostgreSQL(t *testing.T) {
+	s := apitest.New(t, map[string]string{"experimental_collection_schema_validation": "true"})
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b", Auth: alice, Body: "{}"}).Expect(t, 201, 0)
+	schema := `{"type":"object","properties":{
+ "obj":{"maxProperties":1,"maxItems":0},
+ "nn":{"type":"object","not":{"type":"object","patternProperties":{"^a":{"type":"string"}},"additionalProperties":{"type":"integer"}}},
+ "pp":{"type":"object","patternProperties":{"^a":{"type":"string"},"^c":{}},"additionalProperties":false},
+ "a b":{"type":"string"},
+ "one":{"oneOf":[{"type":"integer"},{"minimum":0,"type":"number"}]},
+ "dep":{"type":"object","dependencies":{"a":["b"]}},
+ "tn":{"type":"number","not":{}},
+ "ie":{"type":"integer","if":{"minimum":5},"then":{"multipleOf":2}}}}`
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c", Auth: alice, Body: `{"data":{"schema":` + schema + `}}`}).Expect(t, 201, 0)
+	for _, c := range []struct{ data, name, desc string }{
+		{`{"obj":[{"b":1,"a":2}]}`, "obj", "[{'b': 1, 'a': 2}] is too long"},
+		{`{"tn":{"y":[1,{"b":2,"a":1}],"x":null}}`, "tn", "{'y': [1, {'b': 2, 'a': 1}], 'x': None} should not be valid under {}"},
+		{`{"obj":{"b":{"z":1,"y":2},"a":2}}`, "obj", "{'b': {'z': 1, 'y': 2}, 'a': 2} has too many properties"},
+		{`{"nn":{}}`, "nn", "{} should not be valid under {'type': 'object', 'patternProperties': {'^a': {'type': 'string'}}, 'additionalProperties': {'type': 'integer'}}"},
+		{`{"pp":{"ab":"x","b":1,"d":2}}`, "pp", "'b', 'd' do not match any of the regexes: '^a', '^c'"},
+		{`{"pp":{"b":1}}`, "pp", "'b' does not match any of the regexes: '^a', '^c'"},
+		{`{"a b":1}`, "a b", "1 is not of type 'string'"},
+		{`{"one":3}`, "one", "3 is valid under each of {'type': 'number', 'minimum': 0}, {'type': 'integer'}"},
+		{`{"dep":{"a":1}}`, "", ""},
+		{`{"tn":"x"}`, "tn", "'x' should not be valid under {}"},
+		{`{"ie":"x"}`, "ie", "'x' is not of type 'integer'"},
+		{`{"ie":7}`, "ie", "7 is not a multiple of 2"},
+	} {
+		r := s.Do(R{Method: "POST", Path: "/v1/buckets/b/collections/c/records", Auth: alice, Body: `{"data":` + c.data + `}`})
+		if c.name == "" {
+			r.Expect(t, 201, 0)
+			continue
+		}
+		if d := r.Expect(t, 400, 107).Body["details"].([]any)[0].(map[string]any); d["name"] != c.name || d["description"] != c.desc {
+			t.Errorf("%s: got %v %q, want %q %q", c.data, d["name"], d["description"], c.name, c.desc)
+		}
+	}
+}

@@ -3,7 +3,10 @@ package kinto
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"math"
+	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -102,7 +105,7 @@ var boundWords = map[string]string{
 
 // kintoFailure returns the field Kinto names for a validation failure and
 // its description. doc is the schema as compiled, inst the validated data.
-func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (name, desc string) {
+func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any, body []byte) (name, desc string) {
 	path := splitPointer(l.InstanceLocation)
 	keyword := lastSegment(l.KeywordLocation)
 	value, valueOK := resolvePointer(inst, path)
@@ -118,7 +121,7 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (
 	}
 	// The value is written only for the descriptions that show it: a
 	// missing property's names the property alone.
-	v := func() string { return clip(pyRepr(value)) }
+	v := func() string { return clip(pyReprSent(value, sentText(body, path))) }
 	switch keyword {
 	case "required":
 		missing := missingProperty(l.Message)
@@ -137,7 +140,7 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (
 		if parent, ok := resolvePointer(doc, kwPath[:len(kwPath)-1]); ok {
 			if sub, ok := parent.(map[string]any); ok {
 				if enum, ok := sub["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return storage.Equal(e, value) }) {
-					return name, v() + boundWords["enum"] + clip(pyRepr(enum))
+					return name, v() + boundWords["enum"] + clip(pyReprStored(enum))
 				}
 			}
 		}
@@ -151,7 +154,13 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (
 		}
 		return name, v() + " is not of type " + strings.Join(reprs, ", ")
 	case "anyOf", "oneOf":
-		if strings.Contains(l.Message, "valid against schemas at indexes") {
+		var i, j int
+		if _, err := fmt.Sscanf(l.Message, "valid against schemas at indexes %d and %d", &i, &j); err == nil {
+			// Python lists the schemas found valid after the first,
+			// then the first.
+			if branches, ok := kv.([]any); ok && kvOK && i < len(branches) && j < len(branches) {
+				return name, v() + " is valid under each of " + clip(pyReprStored(branches[j])) + ", " + clip(pyReprStored(branches[i]))
+			}
 			return name, desc
 		}
 		return name, v() + " is not valid under any of the given schemas"
@@ -163,11 +172,11 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any) (
 		return name, desc
 	}
 	if phrase, ok := boundWords[keyword]; ok {
-		return name, v() + phrase + clip(pyRepr(kv))
+		return name, v() + phrase + clip(pyReprStored(kv))
 	}
 	switch keyword {
 	case "const":
-		return name, clip(pyRepr(kv)) + " was expected"
+		return name, clip(pyReprStored(kv)) + " was expected"
 	case "additionalProperties":
 		return additionalFailure(name, value, doc, splitPointer(fragmentOf(l.AbsoluteKeywordLocation)), desc)
 	}
@@ -188,19 +197,23 @@ func additionalFailure(name string, value any, doc map[string]any, kwPath []stri
 	}
 	props, _ := schema["properties"].(map[string]any)
 	patterns, _ := schema["patternProperties"].(map[string]any)
-	if len(patterns) > 0 {
-		// Python names the regexes it tried; the validator's message
-		// says the same in its words.
-		return name, desc
+	var regexes []*regexp.Regexp
+	for p := range patterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return name, desc
+		}
+		regexes = append(regexes, re)
 	}
 	var extras []string
 	for k := range obj {
 		if k == storage.OrderKey {
 			continue
 		}
-		if _, known := props[k]; !known {
-			extras = append(extras, k)
+		if _, known := props[k]; known || slices.ContainsFunc(regexes, func(re *regexp.Regexp) bool { return re.MatchString(k) }) {
+			continue
 		}
+		extras = append(extras, k)
 	}
 	if len(extras) == 0 {
 		return name, desc
@@ -209,6 +222,18 @@ func additionalFailure(name string, value any, doc map[string]any, kwPath []stri
 	reprs := make([]string, len(extras))
 	for i, e := range extras {
 		reprs[i] = pyStr(e)
+	}
+	if len(patterns) > 0 {
+		// Python names the regexes none of them matched.
+		names := sortedKeys(patterns)
+		for i, p := range names {
+			names[i] = pyStr(p)
+		}
+		verb := "does"
+		if len(extras) > 1 {
+			verb = "do"
+		}
+		return name, strings.Join(reprs, ", ") + " " + verb + " not match any of the regexes: " + strings.Join(names, ", ")
 	}
 	verb := "was"
 	if len(extras) > 1 {
@@ -255,6 +280,11 @@ func splitPointer(p string) []string {
 	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	for i, s := range parts {
+		// The validator writes its locations as URI fragments: each
+		// token is percent-encoded ("a b" is "a%20b").
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
 		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 	}
 	return parts
@@ -321,21 +351,29 @@ func pyRepr(v any) string {
 		return strconv.Itoa(x)
 	case int64:
 		return strconv.FormatInt(x, 10)
-	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = pyRepr(e)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case map[string]any:
-		keys := sortedKeys(x)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = pyStr(k) + ": " + pyRepr(x[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
+	case []any, map[string]any:
+		return pyReprContainer(x, sortedKeys, pyRepr)
 	}
 	return "?"
+}
+
+// pyReprContainer writes a list or an object as Python's repr, object
+// keys in the order keys gives, each value with item.
+func pyReprContainer(v any, keys func(map[string]any) []string, item func(any) string) string {
+	if list, ok := v.([]any); ok {
+		parts := make([]string, len(list))
+		for i, e := range list {
+			parts[i] = item(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	m, _ := v.(map[string]any)
+	names := keys(m)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = pyStr(k) + ": " + item(m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // pyNumber writes a JSON number literal as Python reads it: an int when

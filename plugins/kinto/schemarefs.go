@@ -22,7 +22,10 @@ const unresolvableMark = "nimbus: unresolvable reference "
 // compiled from when references in it were replaced (nil otherwise).
 type compiled struct {
 	schema *jsonschema.Schema
-	lazy   map[string]any
+	// doc is the document compiled (kintoShape, then lazyRefs if any
+	// reference was replaced): failures' locations point into it.
+	doc  map[string]any
+	lazy bool
 }
 
 // refUnresolvable tells whether ref is not a JSON pointer ("#", "#/a/b")
@@ -72,19 +75,31 @@ func lazyRefs(root map[string]any, v any) any {
 // reachedUnresolvable returns the reference of the replaced subschema
 // whose failure l is, if it is one. l is the failure the answer reports
 // (failureOf), so that of two faults the one Kinto meets first is told.
-func reachedUnresolvable(lazy map[string]any, l *jsonschema.ValidationError) (string, bool) {
-	if lazy == nil {
+// A reference under the "anyOf" or "oneOf" reported counts as reached:
+// Kinto's validator tries their branches in turn and stops at the
+// reference.
+func reachedUnresolvable(c compiled, l *jsonschema.ValidationError) (string, bool) {
+	if !c.lazy {
 		return "", false
 	}
 	path := splitPointer(fragmentOf(l.AbsoluteKeywordLocation))
-	n := len(path)
-	if n == 0 || path[n-1] != "not" {
+	if n := len(path); n > 0 && path[n-1] == "not" {
+		holder, _ := resolvePointer(c.doc, path[:n-1])
+		m, _ := holder.(map[string]any)
+		comment, _ := m["$comment"].(string)
+		if ref, marked := strings.CutPrefix(comment, unresolvableMark); marked {
+			return ref, true
+		}
+	}
+	if k := lastSegment(l.KeywordLocation); k != "anyOf" && k != "oneOf" && k != "allOf" {
 		return "", false
 	}
-	holder, _ := resolvePointer(lazy, path[:n-1])
-	m, _ := holder.(map[string]any)
-	c, _ := m["$comment"].(string)
-	return strings.CutPrefix(c, unresolvableMark)
+	for _, cause := range l.Causes {
+		if ref, ok := reachedUnresolvable(c, cause); ok {
+			return ref, true
+		}
+	}
+	return "", false
 }
 
 // unresolvableMessage words the failure of a reference validation reached.
