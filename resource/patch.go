@@ -31,7 +31,6 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 		var sent map[string]any
 		var doc patchDoc
 		var oldACL storage.ACL
-		var empty *Error
 		headerErrors := func() *Error {
 			if perr != nil {
 				return perr
@@ -75,26 +74,13 @@ func (a *App) objectPatch(res *Resource) echo.HandlerFunc {
 					doc, bad = a.jsonPatch(r, res, old, oldACL)
 				} else {
 					doc, sent, bad = a.mergePatch(r, res, old, oldACL, ct == "application/merge-patch+json")
-					if bad != nil && strings.HasSuffix(bad.Message, nothingToPatch) {
-						// Told after the preconditions, as Kinto does: a
-						// stale If-Match is a 412 whatever the body.
-						empty, bad = bad, nil
-					}
 				}
 				if bad != nil {
 					return bad
 				}
 				return nil
 			},
-			preconditions: func(tx storage.Tx, old storage.Object) error {
-				if err := a.writePreconditions(r, res, m, id, pc)(tx, old); err != nil {
-					return err
-				}
-				if empty != nil {
-					return empty
-				}
-				return nil
-			},
+			preconditions: a.writePreconditions(r, res, m, id, pc),
 			execute: func(tx storage.Tx, old storage.Object) ([]*Event, error) {
 				if v, ok := doc.data["id"]; ok && v != id {
 					return nil, Invalid("body", "id", "Object id does not match existing object")
@@ -175,9 +161,6 @@ func (a *App) readMergeBody(r *Request, res *Resource, rfc7396 bool) (mergeBody,
 	return mb, nil
 }
 
-// nothingToPatch answers a PATCH body with neither data nor permissions.
-const nothingToPatch = "Provide at least one of data or permissions"
-
 // mergePatch applies a plain JSON or a merge-patch body.
 func (a *App) mergePatch(r *Request, res *Resource, old storage.Object, oldACL storage.ACL, rfc7396 bool) (patchDoc, map[string]any, *Error) {
 	mb, bad := a.readMergeBody(r, res, rfc7396)
@@ -185,7 +168,7 @@ func (a *App) mergePatch(r *Request, res *Resource, old storage.Object, oldACL s
 		return patchDoc{}, nil, bad
 	}
 	if !mb.hasData && !mb.hasPerms {
-		return patchDoc{}, nil, Invalid("body", "", nothingToPatch)
+		return patchDoc{}, nil, Invalid("body", "", "Provide at least one of data or permissions")
 	}
 	data := copyData(old)
 	if mb.hasData {
