@@ -163,11 +163,6 @@ func (p *Plugin) record(tx storage.Tx, ev *resource.Event) error {
 		}
 		entry["target"] = map[string]any{"data": obj, "permissions": aclValue(targetACL)}
 		for k, v := range ids {
-			// The bucket is the history's own: as in Kinto, only a
-			// bucket's entries name it (?bucket_id=b lists them).
-			if k == "bucket" && ev.ResourceName != "bucket" {
-				continue
-			}
 			entry[k+"_id"] = v
 		}
 		readers, err := p.readers(tx, ids, imp.Permissions)
