@@ -247,10 +247,8 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 		// parameter ("records/r1/x"): no route serves such a path, and it
 		// is answered so before anything else, whoever asks (Kinto's
 		// router finds no route either).
-		for i, n := range c.ParamNames() {
-			if n != "*" && strings.Contains(c.ParamValues()[i], "/") {
-				return ErrUnknownURL()
-			}
+		if trailingSegments(c) {
+			return ErrUnknownURL()
 		}
 		if err := decodeParams(c); err != nil {
 			return err

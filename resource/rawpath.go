@@ -75,6 +75,18 @@ func unreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
+// trailingSegments tells whether the router handed segments past the
+// route's path to one of its named parameters: no id holds a slash, so no
+// route serves that path ("/records/r1/x"); a wildcard ("*") may.
+func trailingSegments(c echo.Context) bool {
+	for i, n := range c.ParamNames() {
+		if n != "*" && strings.Contains(c.ParamValues()[i], "/") {
+			return true
+		}
+	}
+	return false
+}
+
 // Routed tells whether a route serves method on path (percent-encoded,
 // under /v1, as Reroute takes it). An alias checks it before it does
 // anything on the caller's behalf: a request the real URL answers 404 or
@@ -88,12 +100,11 @@ func (r *Request) Routed(method, path string) bool {
 	if h == nil {
 		return false
 	}
-	// The router hands trailing segments to a route's last parameter
-	// ("records/r1/attachment"); no id holds a slash (checkIDs).
-	for _, v := range probe.ParamValues() {
-		if strings.Contains(v, "/") {
-			return false
-		}
+	// The router hands trailing segments to a route's last named
+	// parameter ("records/r1/attachment"), which the route middleware
+	// answers 404.
+	if trailingSegments(probe) {
+		return false
 	}
 	found := reflect.ValueOf(h).Pointer()
 	return found != reflect.ValueOf(echo.NotFoundHandler).Pointer() && found != reflect.ValueOf(echo.MethodNotAllowedHandler).Pointer()
@@ -134,10 +145,8 @@ func (r *Request) Reroute(path string, body []byte) error {
 	// alias's own, which would serve the request again.
 	c.SetHandler(echo.NotFoundHandler)
 	r.app.Echo.Router().Find(req.Method, path, c)
-	for i, n := range c.ParamNames() {
-		if n != "*" && strings.Contains(c.ParamValues()[i], "/") {
-			return ErrUnknownURL() // as the route middleware answers it
-		}
+	if trailingSegments(c) {
+		return ErrUnknownURL() // as the route middleware answers it
 	}
 	if err := decodeParams(c); err != nil {
 		return err

@@ -133,17 +133,6 @@ func kintoFailure(l *jsonschema.ValidationError, doc map[string]any, inst any, b
 		if !kvOK {
 			return name, desc
 		}
-		// The validator stops at a wrong type; Kinto's checks the
-		// keywords in the stored schema's key order (JSONB's: shorter
-		// first), where "enum" comes before "type".
-		kwPath := splitPointer(fragmentOf(l.AbsoluteKeywordLocation))
-		if parent, ok := resolvePointer(doc, kwPath[:len(kwPath)-1]); ok {
-			if sub, ok := parent.(map[string]any); ok {
-				if enum, ok := sub["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return storage.Equal(e, value) }) {
-					return name, v() + boundWords["enum"] + clip(pyReprStored(enum))
-				}
-			}
-		}
 		types, ok := kv.([]any)
 		if !ok {
 			types = []any{kv}
