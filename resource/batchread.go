@@ -33,6 +33,8 @@ type readBatchTx struct {
 
 func (t readBatchTx) refuse() error { *t.wrote = true; return errNeedsWrite }
 
+var _ storage.ExistenceChecker = readBatchTx{}
+
 // ExistingIDs forwards to the transaction (storage.ExistenceChecker when
 // it is one).
 func (t readBatchTx) ExistingIDs(ref storage.Ref, ids []string) (map[string]bool, error) {

@@ -82,6 +82,8 @@ type touchTx struct {
 	changes *[]storage.Change
 }
 
+var _ storage.ExistenceChecker = touchTx{}
+
 // ExistingIDs forwards to the transaction (storage.ExistenceChecker when
 // it is one).
 func (t touchTx) ExistingIDs(ref storage.Ref, ids []string) (map[string]bool, error) {

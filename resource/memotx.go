@@ -49,6 +49,8 @@ func (m *memoTx) GetACLs(uris []string) (map[string]storage.ACL, error) {
 	return out, nil
 }
 
+var _ storage.ExistenceChecker = (*memoTx)(nil)
+
 // ExistingIDs forwards to the transaction (storage.ExistenceChecker when
 // it is one).
 func (m *memoTx) ExistingIDs(ref storage.Ref, ids []string) (map[string]bool, error) {

@@ -37,12 +37,7 @@ func twoInstances(t *testing.T, extra map[string]string) (*apitest.Server, *apit
 	}
 	var out [2]*apitest.Server
 	for i := range out {
-		b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pgtest.WaitCache(t, b)
-		out[i] = apitest.NewWithBackend(t, b, settings)
+		out[i] = apitest.NewPostgresConns(t, url, 20, settings)
 	}
 	return out[0], out[1]
 }
@@ -172,16 +167,7 @@ func TestKintoAccountRows(t *testing.T) {
 	if _, err := postgres.Migrate(ctx, url); err != nil {
 		t.Fatal(err)
 	}
-	b, err := postgres.Open(ctx, url, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pgtest.WaitCache(t, b)
-	settings := map[string]string{"storage_backend": "postgresql"}
-	for k, v := range base {
-		settings[k] = v
-	}
-	s := apitest.NewWithBackend(t, b, settings)
+	s := apitest.NewPostgresConns(t, url, 0, base)
 	karl := basic("karl", "kinto-pw")
 	if whoami(s, karl) != "account:karl" {
 		t.Fatal("an account stored by Kinto does not authenticate")

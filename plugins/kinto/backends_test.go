@@ -1,13 +1,11 @@
 package kinto_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
 	"github.com/nimbus-server/nimbus/storage/bolt"
-	"github.com/nimbus-server/nimbus/storage/postgres"
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
@@ -24,17 +22,6 @@ func onBackends(t *testing.T, settings map[string]string, fn func(t *testing.T, 
 		fn(t, apitest.NewWithBackend(t, b, settings))
 	})
 	t.Run("postgresql", func(t *testing.T) {
-		pg := pgtest.Start(t)
-		b, err := postgres.Open(context.Background(), pg.NewDatabase(t), postgres.Options{MaxConns: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
-		pgtest.WaitCache(t, b)
-		withPG := map[string]string{"storage_backend": "postgresql"}
-		for k, v := range settings {
-			withPG[k] = v
-		}
-		fn(t, apitest.NewWithBackend(t, b, withPG))
+		fn(t, apitest.NewPostgresConns(t, pgtest.Start(t).NewDatabase(t), 10, settings))
 	})
 }

@@ -1,7 +1,6 @@
 package kinto_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/nimbus-server/nimbus/storage"
 	"github.com/nimbus-server/nimbus/storage/bolt"
 	"github.com/nimbus-server/nimbus/storage/memory"
-	"github.com/nimbus-server/nimbus/storage/postgres"
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
@@ -60,13 +58,7 @@ func keyOrderBackends(t *testing.T, fn func(t *testing.T, s *apitest.Server, kee
 		fn(t, apitest.NewWithBackend(t, b, settings), true)
 	})
 	t.Run("postgresql", func(t *testing.T) {
-		pg := pgtest.Start(t)
-		b, err := postgres.Open(context.Background(), pg.NewDatabase(t), postgres.Options{MaxConns: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pgtest.WaitCache(t, b)
-		fn(t, apitest.NewWithBackend(t, b, map[string]string{"includes": "default_bucket history", "storage_backend": "postgresql"}), false)
+		fn(t, apitest.NewPostgresConns(t, pgtest.Start(t).NewDatabase(t), 10, map[string]string{"includes": "default_bucket history"}), false)
 	})
 }
 

@@ -1,7 +1,6 @@
 package kinto_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/nimbus-server/nimbus/plugins/internal/apitest"
 	"github.com/nimbus-server/nimbus/storage/bolt"
-	"github.com/nimbus-server/nimbus/storage/postgres"
 	"github.com/nimbus-server/nimbus/storage/postgres/pgtest"
 )
 
@@ -46,13 +44,7 @@ func onBoltAndTwoInstancesWith(t *testing.T, settings map[string]string, check f
 		url := pgtest.Start(t).NewDatabase(t)
 		var servers []*apitest.Server
 		for i := 0; i < 2; i++ {
-			b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
-			pgtest.WaitCache(t, b)
-			servers = append(servers, apitest.NewWithBackend(t, b, withSetting(settings, "storage_backend", "postgresql")))
+			servers = append(servers, apitest.NewPostgresConns(t, url, 10, settings))
 		}
 		check(t, servers[0], servers[1])
 	})

@@ -73,11 +73,17 @@ func descend(ve *jsonschema.ValidationError, schemaFirst bool, stop func(*jsonsc
 // come in numeric order). It returns -1, 0 or 1.
 func jsonbCompare(a, b []string) int {
 	for i := 0; i < len(a) && i < len(b); i++ {
-		if c := cmp.Or(cmp.Compare(len(a[i]), len(b[i])), strings.Compare(a[i], b[i])); c != 0 {
+		if c := jsonbKeyCompare(a[i], b[i]); c != 0 {
 			return c
 		}
 	}
 	return cmp.Compare(len(a), len(b))
+}
+
+// jsonbKeyCompare compares two object keys in JSONB's order: shorter
+// first, then byte by byte.
+func jsonbKeyCompare(a, b string) int {
+	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
 }
 
 // valueWords follow the failing value in Python's message for keywords

@@ -19,12 +19,13 @@ import (
 const unresolvableMark = "nimbus: unresolvable reference "
 
 // compiled is a schema ready to validate, with the document it was
-// compiled from when references in it were replaced (nil otherwise).
+// compiled from.
 type compiled struct {
 	schema *jsonschema.Schema
 	// doc is the document compiled (kintoShape, then lazyRefs if any
 	// reference was replaced): failures' locations point into it.
-	doc  map[string]any
+	doc map[string]any
+	// lazy tells that lazyRefs replaced references in doc.
 	lazy bool
 }
 

@@ -112,10 +112,10 @@ func pyReprStored(v any) string {
 	}
 }
 
-// jsonbKeys returns m's keys in JSONB's order: shorter first, then bytes.
+// jsonbKeys returns m's keys in JSONB's order (jsonbKeyCompare).
 func jsonbKeys(m map[string]any) []string {
 	keys := sortedKeys(m)
-	slices.SortStableFunc(keys, func(a, b string) int { return len(a) - len(b) })
+	slices.SortFunc(keys, jsonbKeyCompare)
 	return keys
 }
 
@@ -130,13 +130,10 @@ func unshape(v any) any {
 	if len(all) == 0 && !renamed {
 		return v
 	}
-	last, _ := func() (map[string]any, bool) {
-		if len(all) == 0 {
-			return nil, false
-		}
-		l, ok := all[len(all)-1].(map[string]any)
-		return l, ok
-	}()
+	var last map[string]any
+	if len(all) > 0 {
+		last, _ = all[len(all)-1].(map[string]any)
+	}
 	moved := last != nil && last["$comment"] == movedType
 	if !moved && !renamed {
 		return v

@@ -12,7 +12,8 @@ import "strings"
 // "$ref", which come before "type" in that order, sit beside it. It also
 // drops "dependencies" from schemas of drafts 2019-09 and 2020-12, where
 // it is not a keyword and Kinto's validator ignores it (this one would
-// apply it).
+// apply it): it is kept aside under another name, which unshape reads
+// back for the messages that show the schema.
 
 // Keys whose value is a map of names to subschemas, a subschema, or a list
 // of subschemas.
@@ -29,6 +30,8 @@ func modernDraft(doc map[string]any) bool {
 	return !ok || strings.Contains(s, "2019-09") || strings.Contains(s, "2020-12")
 }
 
+// kintoShape returns a copy of the schema v, shaped as said above;
+// modern tells whether v is read as draft 2019-09 or later.
 func kintoShape(v any, modern bool) any {
 	m, ok := v.(map[string]any)
 	if !ok {

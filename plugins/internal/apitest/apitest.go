@@ -63,7 +63,14 @@ func NewWithBackend(t testing.TB, backend storage.Backend, settings map[string]s
 // again with the same url.
 func NewPostgres(t testing.TB, url string, settings map[string]string) *Server {
 	t.Helper()
-	b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 5})
+	return NewPostgresConns(t, url, 5, settings)
+}
+
+// NewPostgresConns is NewPostgres with a pool of conns connections (0:
+// the backend's default), for tests whose clients run many at once.
+func NewPostgresConns(t testing.TB, url string, conns int32, settings map[string]string) *Server {
+	t.Helper()
+	b, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: conns})
 	if err != nil {
 		t.Fatal(err)
 	}
