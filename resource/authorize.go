@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"errors"
+
 	"github.com/nimbus-server/nimbus/permissions"
 	"github.com/nimbus-server/nimbus/storage"
 )
@@ -87,4 +89,44 @@ func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdic
 		return err
 	}
 	return NotFound(res.Name, id)
+}
+
+// deniedCreation answers a creation (PUT of a missing object, POST) the
+// caller may not make. For an object two levels down (a record), a caller
+// who may read the list it would join hears that its parent is missing,
+// 404 errno 111 after the request's own errors (early, nil: none), as
+// PATCH and DELETE tell it (PERM-09) and as Kinto answers a record
+// written under a missing collection of a bucket the caller reads. With
+// its parents there, to a caller who may not read the list, or for a
+// collection or group (Kinto: 403 under a missing bucket), it is
+// 403/401: existence is not told.
+func (a *App) deniedCreation(r *Request, tx storage.Tx, res *Resource, m matchdict, parent []permissions.Node, early func() error) error {
+	if len(parent) < 3 {
+		return r.Deny()
+	}
+	ps, err := r.Principals(tx)
+	if err != nil {
+		return err
+	}
+	ok, err := a.Authorizer.AllowedOn(tx, ps, res.Name, parent, "read")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return r.Deny()
+	}
+	_, perr := parents(tx, res, m)
+	var missing *Error
+	if perr == nil {
+		return r.Deny()
+	}
+	if !errors.As(perr, &missing) {
+		return perr
+	}
+	if early != nil {
+		if bad := early(); bad != nil {
+			return bad
+		}
+	}
+	return perr
 }

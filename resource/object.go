@@ -208,6 +208,11 @@ func (a *App) putObject(r *Request, res *Resource, m matchdict, id string, in pu
 				ok, err = in.run.allowed(r, tx, chain, "write")
 			} else {
 				ok, err = in.run.allowed(r, tx, chain[1:], res.Name+":create")
+				if err == nil && !ok && old == nil {
+					return a.deniedCreation(r, tx, res, m, chain[1:], func() error {
+						return errorsOf(checkIDs(res, m, true), in.perr, wb.err)
+					})
+				}
 			}
 			if err == nil && !ok {
 				err = r.Deny()

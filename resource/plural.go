@@ -280,6 +280,11 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 					ok, err = r.allowed(tx, chain, a.readPerm(res))
 				} else {
 					ok, err = r.allowed(tx, chain[1:], res.Name+":create")
+					if err == nil && !ok {
+						return a.deniedCreation(r, tx, res, m, chain[1:], func() error {
+							return errorsOf(checkIDs(res, m, false), perr, wb.err, idErr)
+						})
+					}
 				}
 				if err == nil && !ok {
 					err = r.Deny()

@@ -1,6 +1,8 @@
 package attachments
 
 import (
+	"cmp"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -24,22 +26,34 @@ func (t target) bucketURI() string     { return "/buckets/" + t.bid }
 func (t target) collectionURI() string { return t.bucketURI() + "/collections/" + t.cid }
 func (t target) recordURI() string     { return t.collectionURI() + "/records/" + t.rid }
 
-// mayWrite is the check made before the body is read: write on the
-// record, or the creation of records in its collection. The record write
-// then checks again, as the record's own endpoint does (write when it
-// exists, record:create when not).
+// mayWrite is the check made before the body is read, as Kinto's route
+// factory makes it: write on the record when it exists, the creation of
+// records in its collection when not (a missing collection included), so
+// a caller who may not write is refused before the form is looked at
+// (CORE-21). The record write then checks again, under its transaction.
 func mayWrite(r *resource.Request, t target) error {
 	objects := r.Objects()
 	if _, ok := objects.Locate(t.recordURI()); !ok {
 		return resource.Invalid("path", "id", "Invalid record URI")
 	}
-	for _, c := range []struct{ uri, perm string }{{t.recordURI(), "write"}, {t.collectionURI(), "record:create"}} {
-		ok, err := objects.Can(c.uri, c.perm)
-		if err != nil || ok {
+	uri, perm := t.recordURI(), "write"
+	if _, _, err := objects.AsServer().Get(uri); err != nil {
+		if !isNotFound(err) {
 			return err
 		}
+		uri, perm = t.collectionURI(), "record:create"
+	}
+	ok, err := objects.Can(uri, perm)
+	if err != nil || ok {
+		return err
 	}
 	return r.Deny()
+}
+
+// isNotFound tells a 404 (a missing record or parent) from other errors.
+func isNotFound(err error) bool {
+	var e *resource.Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
 }
 
 // post serves POST: the upload is read and checked, the file stored, the
@@ -134,10 +148,27 @@ func (p *Plugin) dropOld(r *resource.Request, o options, old []string, keepName 
 // record is a 404 (Kinto would create one).
 func (p *Plugin) delete(r *resource.Request) error {
 	t := targetOf(r)
-	if err := mayWrite(r, t); err != nil {
-		return err
+	if _, ok := r.Objects().Locate(t.recordURI()); !ok {
+		return resource.Invalid("path", "id", "Invalid record URI")
 	}
 	if _, _, err := r.Objects().AsServer().Get(t.recordURI()); err != nil {
+		if !isNotFound(err) {
+			return err
+		}
+		// A missing record (or collection) is told to whoever may read
+		// where it would be, as the record's own DELETE tells it
+		// (PERM-09), and to whoever kinto-attachment lets through (who
+		// may create records there); 403/401 to others.
+		_, _, gerr := r.Objects().Get(t.recordURI())
+		if gerr == nil || isNotFound(gerr) {
+			return err
+		}
+		if ok, cerr := r.Objects().Can(t.collectionURI(), "record:create"); cerr != nil || ok {
+			return cmp.Or(cerr, err)
+		}
+		return gerr
+	}
+	if err := mayWrite(r, t); err != nil {
 		return err
 	}
 	old, err := p.links.of(r.Ctx(), "record_uri", t.recordURI())

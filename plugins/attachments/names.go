@@ -41,7 +41,7 @@ func safeName(name string) string {
 func storedName(st *settings, o options, bid, cid, rid, filename string) string {
 	name := safeName(path.Base(strings.ReplaceAll(filename, "\\", "/")))
 	if o.randomize {
-		name = resource.NewUUID4() + strings.ToLower(path.Ext(name))
+		name = resource.NewUUID4() + strings.ToLower(fileExt(name))
 	}
 	if o.pattern != "" {
 		name = strings.NewReplacer("{datetime}", time.Now().Format("20060102150405"), "{rid}", rid, "{filename}", name).Replace(o.pattern)

@@ -24,6 +24,12 @@ func TestNames(t *testing.T) {
 			t.Errorf("safeName(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
+	exts := map[string]string{".txt": "", "..txt": "", "a.txt.": ".", "a..txt": ".txt", ".a.txt": ".txt", "d.x/.txt": "", "d.x/y": "", "x.tar.gz": ".gz", "a": ""}
+	for in, want := range exts {
+		if got := fileExt(in); got != want {
+			t.Errorf("fileExt(%q) = %q, want %q (Python's splitext)", in, got, want)
+		}
+	}
 	uuid := `[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`
 	st := &settings{folder: "{bucket_id}/{collection_id}"}
 	names := []struct {

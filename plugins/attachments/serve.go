@@ -1,6 +1,7 @@
 package attachments
 
 import (
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -50,7 +51,13 @@ func (p *Plugin) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer f.Close()
-	h.Set("Content-Type", info.Mimetype)
+	// The stored type is what the client sent (kinto-attachment keeps
+	// it as is); one that is not a media type is served as bytes.
+	ctype := info.Mimetype
+	if _, _, err := mime.ParseMediaType(ctype); err != nil {
+		ctype = "application/octet-stream"
+	}
+	h.Set("Content-Type", ctype)
 	if info.Hash != "" {
 		h.Set("ETag", `"`+info.Hash+`"`)
 	}

@@ -82,6 +82,14 @@ func TestServeStoredFiles(t *testing.T) {
 			part{name: "attachment", filename: "page.html", contentType: "text/html", content: `<script>alert(document.cookie)</script>`}).Expect(t, 201, 0)
 		ploc := page.Body["location"].(string)
 		checkServing(t, b, ploc[strings.Index(ploc, "/attachments/"):], []byte(`<script>alert(document.cookie)</script>`), "text/html")
+		// A type kept as sent that is no media type is served as bytes.
+		odd := upload(a, alice, "/buckets/b/collections/c/records/r3", nil,
+			part{name: "attachment", filename: "odd.txt", contentType: "text/ html", content: "x"}).Expect(t, 201, 0)
+		if odd.Body["mimetype"] != "text/ html" {
+			t.Errorf("mimetype %v", odd.Body["mimetype"])
+		}
+		oloc := odd.Body["location"].(string)
+		checkServing(t, b, oloc[strings.Index(oloc, "/attachments/"):], []byte("x"), "application/octet-stream")
 		b.Do(apitest.Req{Method: "DELETE", Path: "/v1" + rec, Auth: alice}).Expect(t, 200, 0)
 		for _, s := range []*apitest.Server{a, b} {
 			if res, body := get(t, s, path, nil); res.StatusCode != 404 || !strings.Contains(string(body), `"errno":110`) {

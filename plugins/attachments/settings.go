@@ -233,13 +233,26 @@ func (st *settings) extensionAllowed(name string) bool {
 	if len(st.extensions) == 0 {
 		return true
 	}
-	return st.extensions[strings.ToLower(strings.TrimPrefix(path.Ext(name), "."))]
+	return st.extensions[strings.ToLower(strings.TrimPrefix(fileExt(name), "."))]
+}
+
+// fileExt is a file name's extension as kinto-attachment reads it
+// (Python's os.path.splitext): from the last dot of the last segment,
+// unless only dots come before it there, so ".txt" and "..txt" have none
+// and "a.txt." has ".".
+func fileExt(name string) string {
+	dot := strings.LastIndexByte(name, '.')
+	start := strings.LastIndexByte(name, '/') + 1
+	if dot < start || strings.Trim(name[start:dot], ".") == "" {
+		return ""
+	}
+	return name[dot:]
 }
 
 // mimetype is the content type stored for a file: an override by
 // extension, else what the client sent, else text/plain.
 func (st *settings) mimetype(name, sent string) string {
-	if t, ok := st.mimetypes[path.Ext(name)]; ok {
+	if t, ok := st.mimetypes[fileExt(name)]; ok {
 		return t
 	}
 	if sent == "" {

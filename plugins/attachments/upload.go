@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/nimbus-server/nimbus/resource"
 )
@@ -108,7 +109,10 @@ func readUpload(r *resource.Request, maxSize int64) (*upload, error) {
 				continue
 			}
 			u.hasFile, u.filename = true, filename
-			u.contentType, _, _ = mime.ParseMediaType(part.Header.Get("Content-Type"))
+			// The type as sent, without its parameters: kinto-attachment
+			// keeps its case and does not check its syntax.
+			u.contentType, _, _ = strings.Cut(part.Header.Get("Content-Type"), ";")
+			u.contentType = strings.TrimSpace(u.contentType)
 			if err := u.spool(part, maxSize); err != nil {
 				return nil, err
 			}

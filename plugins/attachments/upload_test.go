@@ -1,6 +1,7 @@
 package attachments_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -68,6 +69,10 @@ func TestUploadErrors(t *testing.T) {
 		{name: "too large", parts: []part{file("a.txt", "0123456789A")}, status: 400, errno: 107, message: "File size (11 bytes) exceeds the limit (10 bytes)."},
 		{name: "extension", parts: []part{file("a.exe", "x")}, status: 400, errno: 107, message: "File extension is not allowed."},
 		{name: "no extension", parts: []part{file("README", "x")}, status: 400, errno: 107, message: "File extension is not allowed."},
+		// Python's splitext: a name of dots and an extension has none.
+		{name: "a hidden file's name", parts: []part{file(".txt", "x")}, status: 400, errno: 107, message: "File extension is not allowed."},
+		{name: "dots only before it", parts: []part{file("dir/..txt", "x")}, status: 400, errno: 107, message: "File extension is not allowed."},
+		{name: "a trailing dot", parts: []part{file("a.txt.", "x")}, status: 400, errno: 107, message: "File extension is not allowed."},
 		{name: "data not JSON", parts: []part{file("a.txt", "x"), {name: "data", content: `{`}}, status: 400, errno: 109, message: "data is not valid JSON"},
 		{name: "data not an object", parts: []part{file("a.txt", "x"), {name: "data", content: `[1]`}}, status: 400, errno: 109},
 		{name: "data as a file", parts: []part{file("a.txt", "x"), {name: "data", filename: "d.json", content: `{}`}}, status: 400, errno: 109, message: "not files"},
@@ -114,6 +119,59 @@ func TestUploadErrors(t *testing.T) {
 	}
 	if loc := first.Body["location"].(string); !strings.HasSuffix(loc, ".txt") {
 		t.Errorf("location %q", loc)
+	}
+}
+
+// TestRefusedBeforeTheForm: a caller who may create records in the
+// collection but not write an existing one is refused (403) before the
+// form is read, as Kinto refuses him, whatever is wrong with the form; on
+// a new record the form's own error is his answer.
+func TestRefusedBeforeTheForm(t *testing.T) {
+	dir := t.TempDir()
+	s := setup(t, map[string]string{"attachment.base_path": dir})
+	s.Do(apitest.Req{Method: "PATCH", Path: "/v1/buckets/b/collections/c", Auth: alice,
+		Body: `{"permissions": {"record:create": ["system.Authenticated"]}}`}).Expect(t, 200, 0)
+	const rec = "/buckets/b/collections/c/records/r1"
+	upload(s, alice, rec, nil, file("first.txt", "x")).Expect(t, 201, 0)
+	bad := []struct {
+		parts []part
+		errno int
+	}{
+		{[]part{{name: "data", content: `{}`}}, 109},
+		{[]part{file("a.exe", "x")}, 107},
+		{[]part{file("a.txt", "x"), {name: "data", content: `{`}}, 109},
+	}
+	for i, b := range bad {
+		upload(s, bob, rec, nil, b.parts...).Expect(t, 403, 121)
+		upload(s, "", rec, nil, b.parts...).Expect(t, 401, 104)
+		upload(s, bob, fmt.Sprintf("/buckets/b/collections/c/records/new%d", i), nil, b.parts...).Expect(t, 400, b.errno)
+	}
+	upload(s, bob, rec, nil, file("a.txt", "x")).Expect(t, 403, 121)
+	s.Do(apitest.Req{Method: "DELETE", Path: "/v1" + rec + "/attachment", Auth: bob}).Expect(t, 403, 121)
+	// DELETE on a missing record: 404 to those who may read the list or
+	// create in it (the record's own DELETE, kinto-attachment's check),
+	// 403/401 to others.
+	carol := apitest.Basic("carol", "pw")
+	s.Do(apitest.Req{Method: "PUT", Path: "/v1/buckets/b2", Auth: alice, Body: `{"permissions": {"read": ["system.Authenticated"]}}`}).Expect(t, 201, 0)
+	s.Do(apitest.Req{Method: "PUT", Path: "/v1/buckets/b3", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	s.Do(apitest.Req{Method: "PUT", Path: "/v1/buckets/b3/collections/c", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	missing := []struct {
+		who, path     string
+		status, errno int
+	}{
+		{bob, "/buckets/b/collections/c/records/none", 404, 110},
+		{"", "/buckets/b/collections/c/records/none", 401, 104},
+		{carol, "/buckets/b2/collections/nope/records/none", 404, 111},
+		{"", "/buckets/b2/collections/nope/records/none", 401, 104},
+		{carol, "/buckets/b3/collections/c/records/none", 403, 121},
+		{carol, "/buckets/b3/collections/nope/records/none", 403, 121},
+		{alice, "/buckets/b3/collections/nope/records/none", 404, 111},
+	}
+	for _, m := range missing {
+		s.Do(apitest.Req{Method: "DELETE", Path: "/v1" + m.path + "/attachment", Auth: m.who}).Expect(t, m.status, m.errno)
+	}
+	if got := filesIn(t, dir); len(got) != 1 {
+		t.Errorf("files after refused uploads: %v", got)
 	}
 }
 
@@ -169,6 +227,9 @@ func TestUploadMimetypes(t *testing.T) {
 		{"d.bin", "application/octet-stream", "application/x-test"},
 		{"noext", "", "text/plain"},
 		{"a.png", "image/png; charset=binary", "image/png"},
+		// As sent: kinto-attachment neither lower-cases nor checks it.
+		{"b.html", "TEXT/HTML ; charset=x", "TEXT/HTML"},
+		{"c.dat", "weird", "weird"},
 	}
 	for i, c := range cases {
 		r := upload(s, alice, "/buckets/b/collections/c/records/m"+string(rune('a'+i)), nil,

@@ -96,7 +96,8 @@ type modelWorld struct {
 	// kintoLeak makes the model answer as Kinto 26 does where the spec
 	// departs from it: writes on records of a missing collection get 404
 	// before authorization (Kinto's record resource checks its parent
-	// collection first); Nimbus answers 403 as PERM-09 says. And Kinto
+	// collection first); Nimbus answers 403 as PERM-09 says to a caller
+	// who may not read the records' list. And Kinto
 	// never checks that the bucket of a collection or group exists (a
 	// list of a missing bucket's collections is [] for a caller allowed
 	// by settings), where Nimbus answers 404.
@@ -260,7 +261,7 @@ func (w *modelWorld) expect(userID string, q modelReq) modelAnswer {
 		}
 		create := res + ":create"
 		if !w.check(ps, res, inherited(pluralOf(q.uri), create), create) {
-			return deny(userID)
+			return w.deniedCreation(userID, ps, res, pluralOf(q.uri), exists)
 		}
 		if !w.parentsExist(q.uri) {
 			return modelAnswer{status: 404}
@@ -270,6 +271,17 @@ func (w *modelWorld) expect(userID string, q modelReq) modelAnswer {
 	panic("model: method " + q.method)
 }
 
+// deniedCreation is the answer to a creation in list the caller may not
+// make: a record whose parent is missing is 404 to a caller who may read
+// the list (as PATCH and DELETE of a missing record), anything else 403
+// or 401.
+func (w *modelWorld) deniedCreation(userID string, ps []string, res, list string, exists bool) modelAnswer {
+	if res == "record" && !exists && !w.parentsExist(list+"/x") && w.check(ps, res, inherited(list, "read"), "read") {
+		return modelAnswer{status: 404}
+	}
+	return deny(userID)
+}
+
 // expectPlural answers GET, POST and DELETE on a list.
 func (w *modelWorld) expectPlural(userID string, ps []string, q modelReq) modelAnswer {
 	res, _ := uriResource(q.uri + "/x")
@@ -277,7 +289,7 @@ func (w *modelWorld) expectPlural(userID string, ps []string, q modelReq) modelA
 	if q.method == "POST" {
 		create := res + ":create"
 		if !w.check(ps, res, inherited(q.uri, create), create) {
-			return deny(userID)
+			return w.deniedCreation(userID, ps, res, q.uri, false)
 		}
 		if !w.parentsExist(q.uri + "/x") {
 			return modelAnswer{status: 404}
