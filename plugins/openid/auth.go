@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/nimbus-server/nimbus/resource"
 )
 
@@ -66,11 +64,11 @@ func (m *method) Authenticate(req *resource.Request) (string, resource.AuthResul
 		}
 		m.cache.put(key, profile, m.p.ttl)
 	}
-	id, ok := profile[m.p.useridField]
-	if !ok || id == nil || fmt.Sprint(id) == "" {
+	id, ok := profileID(profile[m.p.useridField])
+	if !ok {
 		return "", resource.Rejected
 	}
-	return fmt.Sprint(id), resource.Accepted
+	return id, resource.Accepted
 }
 
 // profileOf returns the profile cached for the request's token, if any.
@@ -95,11 +93,6 @@ func (m *method) SecurityDefinitions() map[string]any {
 		def["authorizationUrl"], def["tokenUrl"] = d.Auth, d.Token
 	}
 	return map[string]any{m.p.name: def}
-}
-
-// staticToken is the token userinfo is asked about.
-func staticToken(tok string) oauth2.TokenSource {
-	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"})
 }
 
 // profiles caches verified profiles by token key, each for a sliding

@@ -202,12 +202,12 @@ func (p *provider) keepDiscovering(stop <-chan struct{}) {
 // audience is set, then the userinfo endpoint. A nil profile means the
 // token was refused; an error means the provider could not answer.
 func (p *provider) profile(parent context.Context, token string) (map[string]any, error) {
-	op, _, verifier, ok := p.discovered()
+	_, claims, verifier, ok := p.discovered()
 	if !ok {
 		if err := p.discover(parent); err != nil {
 			return nil, fmt.Errorf("openid: provider %s unreachable: %w", p.name, err)
 		}
-		op, _, verifier, _ = p.discovered()
+		_, claims, verifier, _ = p.discovered()
 	}
 	ctx, cancel := p.ctx(parent)
 	defer cancel()
@@ -217,25 +217,9 @@ func (p *provider) profile(parent context.Context, token string) (map[string]any
 			return nil, nil
 		}
 	}
-	info, err := op.UserInfo(ctx, staticToken(token))
+	profile, err := p.userinfo(ctx, claims.UserInfo, token)
 	if err != nil {
-		if refused(err) {
-			p.log.Debug("openid: userinfo refused the token", "policy", p.name, "error", err)
-			return nil, nil
-		}
 		return nil, fmt.Errorf("openid: userinfo of %s: %w", p.name, err)
 	}
-	var claims map[string]any
-	if err := info.Claims(&claims); err != nil {
-		return nil, nil
-	}
-	return claims, nil
-}
-
-// refused tells whether a userinfo error is the provider's answer about
-// the token (a 4xx status, which go-oidc reports as "401 Unauthorized:
-// ..."), not a failure to reach it.
-func refused(err error) bool {
-	msg := err.Error()
-	return len(msg) > 3 && msg[0] == '4' && msg[1] >= '0' && msg[1] <= '9' && msg[2] >= '0' && msg[2] <= '9' && msg[3] == ' '
+	return profile, nil
 }
