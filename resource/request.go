@@ -191,7 +191,8 @@ func (r *Request) Tree() *permissions.Tree { return r.app.Tree }
 func (r *Request) Ctx() context.Context { return r.c.Request().Context() }
 
 // Principals returns the caller's principals: the user id,
-// system.Everyone, system.Authenticated and the groups they belong to.
+// system.Authenticated, system.Everyone (in the order Kinto lists them on
+// its root URL) and the groups they belong to.
 func (r *Request) Principals(tx storage.Tx) ([]string, error) {
 	if r.principals != nil {
 		return r.principals, nil
@@ -200,7 +201,7 @@ func (r *Request) Principals(tx storage.Tx) ([]string, error) {
 		r.principals = []string{permissions.Everyone}
 		return r.principals, nil
 	}
-	ps := []string{r.identity.UserID, permissions.Everyone, permissions.Authenticated}
+	ps := []string{r.identity.UserID, permissions.Authenticated, permissions.Everyone}
 	groups, err := tx.UserPrincipals([]string{r.identity.UserID, permissions.Authenticated})
 	if err != nil {
 		return nil, err

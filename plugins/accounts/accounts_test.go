@@ -66,7 +66,7 @@ func TestSignUpAndAuthenticate(t *testing.T) {
 		t.Fatalf("user id %q", got)
 	}
 	root := s.Do(R{Method: "GET", Path: "/v1/", Auth: basic("rosa", "houns-low-7")})
-	if ps := fmt.Sprint(root.Body["user"].(map[string]any)["principals"]); ps != "[account:rosa system.Everyone system.Authenticated]" {
+	if ps := fmt.Sprint(root.Body["user"].(map[string]any)["principals"]); ps != "[account:rosa system.Authenticated system.Everyone]" {
 		t.Errorf("principals %s", ps)
 	}
 	caps := root.Body["capabilities"].(map[string]any)["accounts"].(map[string]any)
