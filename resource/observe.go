@@ -11,6 +11,8 @@ import (
 type RequestStats struct {
 	// Route is the route template ("/v1/buckets/:bucket_id"), never the
 	// raw path, so that ids do not become labels; "" for unknown URLs.
+	// A request an alias served on another route (Request.Reroute) is
+	// told under the alias's template, as Kinto names it.
 	Route    string
 	Method   string
 	Status   int
@@ -80,7 +82,11 @@ func (a *App) observeRequest(c echo.Context, r *Request, start time.Time) {
 	if len(a.onRequest) == 0 {
 		return
 	}
-	st := RequestStats{Route: a.knownRoute(c.Path()), Method: knownMethod(c.Request().Method), Status: c.Response().Status,
+	route := c.Path()
+	if r.aliasRoute != "" {
+		route = r.aliasRoute
+	}
+	st := RequestStats{Route: a.knownRoute(route), Method: knownMethod(c.Request().Method), Status: c.Response().Status,
 		Errno: r.errno, Duration: time.Since(start), UserID: r.identity.UserID, Policy: r.identity.Policy, BodyBytes: len(r.body),
 		ResponseBytes: c.Response().Size, Sub: r.pending != nil}
 	for _, fn := range a.onRequest {

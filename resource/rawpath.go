@@ -130,6 +130,7 @@ func (r *Request) Reroute(path string, body []byte) error {
 	}
 	r.rerouted = true
 	c := r.c
+	r.aliasRoute = c.Path()
 	req := c.Request()
 	u := *req.URL
 	u.Path, u.RawPath = decoded, ""

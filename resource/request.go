@@ -68,8 +68,11 @@ type Request struct {
 	errno       int
 	// stream is set when a list GET asked for a change stream.
 	stream bool
-	// rerouted is set once Reroute served the request on another path.
-	rerouted bool
+	// rerouted is set once Reroute served the request on another path;
+	// aliasRoute is then the route template the request first matched,
+	// which observers are told (Kinto names metrics after the alias).
+	rerouted   bool
+	aliasRoute string
 }
 
 const requestKey = "nimbus.request"

@@ -72,7 +72,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 		if st.Write {
 			kind = "write"
 		}
-		p.emit("backend.storage.seconds.method."+kind, fmt.Sprintf("%d|ms", st.Duration.Milliseconds()))
+		p.emit("backend.storage.seconds.method."+kind, millis(st.Duration))
 	})
 	r.OnAuthentication(func(st resource.AuthStats) {
 		if st.Policy != "" {
@@ -94,8 +94,15 @@ func (p *Plugin) request(st resource.RequestStats) {
 		p.emit("users", "auth."+clean(st.Policy)+".userid."+clean(strings.TrimPrefix(st.UserID, st.Policy+":"))+"|s")
 	}
 	p.emit("request_summary", fmt.Sprintf("method.%s.endpoint.%s.status.%d|s", method, route, st.Status))
-	p.emit("request_duration_seconds.method."+method+".endpoint."+route, fmt.Sprintf("%d|ms", st.Duration.Milliseconds()))
+	p.emit("request_duration_seconds.method."+method+".endpoint."+route, millis(st.Duration))
 	p.emit("request_size", fmt.Sprintf("%d|g", st.ResponseBytes))
+}
+
+// millis is a timer's value: milliseconds with six decimals, as Kinto's
+// StatsD client writes them (most requests here take under a
+// millisecond, which whole milliseconds would report as 0).
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 6, 64) + "|ms"
 }
 
 // prefix is statsd_prefix, else project_name when the configuration or
@@ -219,7 +226,7 @@ var kintoServices = map[string]string{
 	"/v1/buckets/:bucket_id/history":                                       "history-plural",
 	"/v1/buckets/:bucket_id/snapshot/collections/:spec":                    "history_snapshot",
 	"/v1/buckets/:bid/collections/:cid/records/:rid/attachment":            "attachment",
-	"/v1/buckets/default/collections/:cid/records/:rid/attachment":         "attachment",
+	"/v1/buckets/default/collections/:cid/records/:rid/attachment":         "default_bucket_collection",
 	"/v1/buckets/default":                                                  "default_bucket",
 	"/v1/buckets/default/*":                                                "default_bucket_collection",
 	"/v1/openid/:provider/login":                                           "openid_login",

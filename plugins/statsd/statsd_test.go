@@ -3,6 +3,7 @@ package statsd_test
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func lines(c *net.UDPConn) []string {
 // route templates only, never raw ids (PLUG-STATSD).
 func TestStatsDNames(t *testing.T) {
 	c, url := collector(t)
-	s := apitest.New(t, map[string]string{"includes": "kinto.plugins.statsd accounts", "statsd_url": url,
+	s := apitest.New(t, map[string]string{"includes": "kinto.plugins.statsd accounts default_bucket", "statsd_url": url,
 		"multiauth.policies": "account basicauth", "account_create_principals": "system.Everyone",
 		"bucket_create_principals": "system.Authenticated"})
 	s.Do(R{Method: "PUT", Path: "/v1/accounts/alice", Body: `{"data":{"password":"alice-pass1"}}`}).Expect(t, 201, 0)
@@ -59,6 +60,10 @@ func TestStatsDNames(t *testing.T) {
 		`{"method":"PUT","path":"/buckets/secret-bucket-id/collections/c/records/secret-record-id","body":{"data":{}}},` +
 		`{"method":"GET","path":"/buckets/secret-bucket-id/collections/c/records"}]}`}).Expect(t, 200, 0)
 	s.Do(R{Method: "GET", Path: "/v1/no-such-thing-here"}).Expect(t, 404, 111)
+	// The personal bucket's alias is named as Kinto names it, whatever
+	// route serves it.
+	s.Do(R{Method: "GET", Path: "/v1/buckets/default", Auth: alice}).Expect(t, 200, 0)
+	s.Do(R{Method: "GET", Path: "/v1/buckets/default/collections/tasks/records", Auth: alice}).Expect(t, 200, 0)
 	got := lines(c)
 	all := strings.Join(got, "\n")
 	for _, want := range []string{
@@ -70,6 +75,8 @@ func TestStatsDNames(t *testing.T) {
 		"kinto.request_summary:method.put.endpoint.record-object.status.201|s",
 		"kinto.request_summary:method.get.endpoint.record-plural.status.200|s",
 		"kinto.request_summary:method.get.endpoint.unknown.status.404|s",
+		"kinto.request_summary:method.get.endpoint.default_bucket.status.200|s",
+		"kinto.request_summary:method.get.endpoint.default_bucket_collection.status.200|s",
 		"kinto.request_duration_seconds.method.get.endpoint.bucket-plural:",
 		"kinto.users:auth.account.userid.alice|s",
 		"kinto.authentication:type.account|s",
@@ -82,7 +89,11 @@ func TestStatsDNames(t *testing.T) {
 			t.Errorf("no %q among:\n%s", want, all)
 		}
 	}
+	timer := regexp.MustCompile(`^kinto\.[a-z_.-]+:[0-9]+\.[0-9]{6}\|ms$`)
 	for _, l := range got {
+		if strings.HasSuffix(l, "|ms") && !timer.MatchString(l) {
+			t.Errorf("timer %q: want milliseconds with six decimals, as Kinto's client writes them", l)
+		}
 		if strings.Contains(l, "secret-") || strings.Contains(l, "no-such") || strings.Count(l, ":") != 1 || strings.Count(l, "|") != 1 {
 			t.Errorf("malformed or raw line %q", l)
 		}
