@@ -84,6 +84,9 @@ func Resolve(includes []string, extra map[string]func() resource.Plugin) ([]reso
 		}
 		seen[name] = true
 		mk, ok := cat[name]
+		if !ok && name == "quotas" {
+			return nil, fmt.Errorf("config: includes names %q: Kinto removed the quotas plugin in 20.0 and Nimbus does not offer it; remove it from includes", name)
+		}
 		if !ok {
 			return nil, fmt.Errorf("config: includes names %q, which is not a known plugin", name)
 		}

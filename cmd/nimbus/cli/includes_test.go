@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-server/nimbus/config"
@@ -19,6 +20,8 @@ func TestKintoIncludesStart(t *testing.T) {
 		include string
 		extra   string
 		fails   bool
+		// says is what the error must name.
+		says string
 	}{
 		{include: "kinto.plugins.accounts", extra: "multiauth.policies = account\n"},
 		{include: "kinto.plugins.default_bucket"},
@@ -35,7 +38,8 @@ func TestKintoIncludesStart(t *testing.T) {
 		{include: "kinto.plugins.openid", extra: "multiauth.policies = google\nmultiauth.policy.google.use = kinto.plugins.openid.OpenIDConnectPolicy\n" +
 			"multiauth.policy.google.issuer = http://127.0.0.1:1\nmultiauth.policy.google.client_id = x\n"},
 		{include: "kinto.plugins.openid", extra: "multiauth.policies = google\nmultiauth.policy.google.use = kinto.plugins.openid.OpenIDConnectPolicy\n", fails: true},
-		{include: "kinto.plugins.quotas", fails: true},
+		{include: "kinto.plugins.quotas", fails: true, says: "removed the quotas plugin"},
+		{include: "kinto.plugins.nope", fails: true, says: `"kinto.plugins.nope", which is not a known plugin`},
 	}
 	for _, c := range cases {
 		t.Run(c.include, func(t *testing.T) {
@@ -53,6 +57,9 @@ func TestKintoIncludesStart(t *testing.T) {
 			app, err := buildServer(s, b, slog.New(slog.NewTextHandler(io.Discard, nil)), globals{ini: ini, explicit: true})
 			if c.fails != (err != nil) {
 				t.Fatalf("building with includes %s: %v (want failure: %v)", c.include, err, c.fails)
+			}
+			if err != nil && !strings.Contains(err.Error(), c.says) {
+				t.Errorf("error %q, want it to say %q", err, c.says)
 			}
 			if app != nil {
 				app.Shutdown()
