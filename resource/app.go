@@ -69,6 +69,9 @@ type App struct {
 	// streaming are the plain routes that read their body themselves, by
 	// "METHOD /v1/path".
 	streaming map[string]bool
+	// aliases are the plain routes that reroute their requests, by
+	// "METHOD /v1/path" (Route.Alias).
+	aliases map[string]bool
 	// storedLists are plugins' own storage lists (AddStoredList).
 	storedLists []string
 	// rootHandlers serve paths outside /v1, by prefix.

@@ -259,18 +259,11 @@ func (a *App) route(next echo.HandlerFunc) echo.HandlerFunc {
 		if a.opts.readonly && req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodOptions {
 			return MethodNotAllowed("The server is in read-only mode.")
 		}
-		if acc := req.Header.Get("Accept"); acc != "" && !acceptsJSON(acc) && !accepts(acc, a.produces[c.Path()]) {
-			if a.streamer == nil || req.Method != http.MethodGet || !a.pluralRoutes[c.Path()] || !wantsStream(acc) {
-				return InvalidStatus(406, "header", "Accept", "Accept header should be one of ['application/json']")
-			}
-			if !outer {
-				// A stream never ends, and a batch holds its write
-				// transaction until its last sub-request does.
-				return InvalidStatus(406, "header", "Accept", "A change stream cannot be opened inside a batch: Accept header should be one of ['application/json']")
-			}
-			r.stream = true
-			if r.served != nil {
-				r.served() // a stream never ends: a flush does not wait for it
+		if !a.aliases[req.Method+" "+c.Path()] {
+			// An alias's requests are judged by the route they reach
+			// (Reroute).
+			if err := a.negotiate(c, r); err != nil {
+				return err
 			}
 		}
 		streaming := a.streaming[req.Method+" "+c.Path()]
@@ -478,4 +471,29 @@ func (a *App) trailingSlash(c echo.Context) bool {
 // safeMethod tells whether a method only reads (RFC 9110 §9.2.1).
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// negotiate judges the Accept header for the route c matched (CORE-21:
+// 406 before the body): JSON, a type the route produces, or, for a GET of
+// a list, a change stream (the request is then marked to be served as
+// one).
+func (a *App) negotiate(c echo.Context, r *Request) error {
+	req := c.Request()
+	acc := req.Header.Get("Accept")
+	if acc == "" || acceptsJSON(acc) || accepts(acc, a.produces[c.Path()]) {
+		return nil
+	}
+	if a.streamer == nil || req.Method != http.MethodGet || !a.pluralRoutes[c.Path()] || !wantsStream(acc) {
+		return InvalidStatus(406, "header", "Accept", "Accept header should be one of ['application/json']")
+	}
+	if req.Context().Value(batchKey{}) != nil {
+		// A stream never ends, and a batch holds its write transaction
+		// until its last sub-request does.
+		return InvalidStatus(406, "header", "Accept", "A change stream cannot be opened inside a batch: Accept header should be one of ['application/json']")
+	}
+	r.stream = true
+	if r.served != nil {
+		r.served() // a stream never ends: a flush does not wait for it
+	}
+	return nil
 }

@@ -152,6 +152,15 @@ func (r *Request) Reroute(path string, body []byte) error {
 	if err := decodeParams(c); err != nil {
 		return err
 	}
+	_, notAllowed := c.Get(echo.ContextKeyHeaderAllow).(string)
+	if r.app.aliases[req.Method+" "+r.aliasRoute] && c.Path() != r.aliasRoute && !notAllowed {
+		// The alias left the Accept header to the route it reaches (the
+		// router leaves the alias's path when it finds none: 404, and a
+		// 405 comes first, as for any request).
+		if err := r.app.negotiate(c, r); err != nil {
+			return err
+		}
+	}
 	return c.Handler()(c)
 }
 

@@ -134,6 +134,12 @@ type Route struct {
 	// one writer) while the batch waits for the handler. StreamBody
 	// routes are kept out too (a sub-request's body is JSON).
 	NoBatch bool
+	// Alias marks a route that serves its requests by Request.Reroute to
+	// another route (the personal bucket's /buckets/default/...): the
+	// Accept header is then judged by the route it reroutes to, so that
+	// what the real URL answers (a change stream of a list) is answered
+	// through the alias too.
+	Alias bool
 }
 
 // AddRoute registers a plain endpoint.

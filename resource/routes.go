@@ -64,6 +64,15 @@ func (a *App) buildEcho() {
 			}
 			a.streaming[rt.Method+" /v1"+rt.Path] = true
 		}
+		if rt.Alias {
+			if a.aliases == nil {
+				a.aliases = map[string]bool{}
+			}
+			a.aliases[rt.Method+" /v1"+rt.Path] = true
+			if rt.Method == http.MethodGet {
+				a.aliases[http.MethodHead+" /v1"+rt.Path] = true
+			}
+		}
 		if len(rt.Consumes) > 0 {
 			if a.consumes == nil {
 				a.consumes = map[string][]string{}

@@ -489,3 +489,38 @@ func TestKeepAlive(t *testing.T) {
 		t.Fatal("no keep-alive within 5 s")
 	}
 }
+
+// TestThroughThePersonalBucket: /buckets/default/... answers a stream as
+// the real URL does (the alias leaves the Accept header to the route it
+// reaches); what the real URL refuses it refuses too.
+func TestThroughThePersonalBucket(t *testing.T) {
+	s := apitest.New(t, settings(map[string]string{"includes": "changes default_bucket"}))
+	const tasks = "/v1/buckets/default/collections/tasks/records"
+	s.Do(R{Method: "POST", Path: tasks, Auth: alice, Body: `{"data":{"n":1}}`}).Expect(t, 201, 0)
+	c := follow(t, s, tasks+"?_since=0", alice, nil)
+	if c.Status != 200 || c.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream through the alias: %d %v", c.Status, c.Body)
+	}
+	if ev := c.next(t); ev.Name != "create" || num(ev.obj()["n"]) != 1 {
+		t.Fatalf("catch-up: %v", ev)
+	}
+	if ev := c.next(t); ev.Name != "ready" {
+		t.Fatalf("ready: %v", ev)
+	}
+	s.Do(R{Method: "POST", Path: tasks, Auth: alice, Body: `{"data":{"n":2}}`}).Expect(t, 201, 0)
+	if ev := c.next(t); ev.Name != "create" || num(ev.obj()["n"]) != 2 {
+		t.Fatalf("live: %v", ev)
+	}
+	if h := follow(t, s, "/v1/buckets/default/history?_since=0", alice, nil); h.Status != 404 {
+		t.Errorf("history without its plugin: %d, want 404 as its real URL", h.Status)
+	}
+	for _, path := range []string{"/v1/buckets/default", tasks + "/x", "/v1/buckets/default/collections/tasks"} {
+		if x := follow(t, s, path, alice, nil); x.Status != 406 {
+			t.Errorf("%s: %d, want 406", path, x.Status)
+		}
+	}
+	plain := s.Do(R{Method: "GET", Path: tasks, Auth: alice, Headers: map[string]string{"Accept": "text/html"}})
+	if plain.Status != 406 {
+		t.Errorf("Accept: text/html through the alias: %d", plain.Status)
+	}
+}

@@ -50,7 +50,7 @@ func (p *Plugin) Register(r *resource.Registry) error {
 	})
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		for _, path := range []string{"/buckets/default", "/buckets/default/*"} {
-			if err := r.AddRoute(resource.Route{Method: m, Path: path, Handler: p.serve, Write: m != http.MethodGet,
+			if err := r.AddRoute(resource.Route{Method: m, Path: path, Handler: p.serve, Write: m != http.MethodGet, Alias: true,
 				Summary: "Alias of the caller's personal bucket."}); err != nil {
 				return err
 			}
