@@ -86,6 +86,14 @@ func Invalid(location, name, description string) *Error {
 		Details: []map[string]any{{"location": location, "name": name, "description": description}}}
 }
 
+// InvalidObjectID is the 400 of an object id that is not valid for its
+// resource, in the path or in a POST's data.id, worded as Kinto words it:
+// location path, no name (null), "path: Invalid object id".
+func InvalidObjectID() *Error {
+	return &Error{Status: 400, Errno: ErrnoInvalidParams, Title: "Invalid parameters", Message: "path: Invalid object id",
+		Details: []map[string]any{{"location": "path", "name": nil, "description": "Invalid object id"}}}
+}
+
 // InvalidStatus is a validation error with another status (406, 415).
 func InvalidStatus(status int, location, name, description string) *Error {
 	e := Invalid(location, name, description)

@@ -29,11 +29,11 @@ func checkIDs(res *Resource, m matchdict, withObject bool) *Error {
 	}
 	for _, p := range res.ancestors() {
 		if !p.idOK(m[p.Name+"_id"]) {
-			return Invalid("path", "id", "Invalid object id")
+			return InvalidObjectID()
 		}
 	}
 	if withObject && !res.idOK(m[res.Name+"_id"]) {
-		return Invalid("path", "id", "Invalid object id")
+		return InvalidObjectID()
 	}
 	return nil
 }

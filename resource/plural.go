@@ -215,7 +215,7 @@ func (a *App) pluralPost(res *Resource) echo.HandlerFunc {
 			if v, ok := wb.data["id"]; ok {
 				s, isStr := v.(string)
 				if !isStr || !res.idOK(s) {
-					idErr = Invalid("body", "data.id", "Invalid object id")
+					idErr = InvalidObjectID()
 				}
 				id = s
 			}

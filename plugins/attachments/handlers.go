@@ -34,7 +34,7 @@ func (t target) recordURI() string     { return t.collectionURI() + "/records/" 
 func mayWrite(r *resource.Request, t target) error {
 	objects := r.Objects()
 	if _, ok := objects.Locate(t.recordURI()); !ok {
-		return resource.Invalid("path", "id", "Invalid record URI")
+		return resource.InvalidObjectID()
 	}
 	uri, perm := t.recordURI(), "write"
 	if _, _, err := objects.AsServer().Get(uri); err != nil {
@@ -149,7 +149,7 @@ func (p *Plugin) dropOld(r *resource.Request, o options, old []string, keepName 
 func (p *Plugin) delete(r *resource.Request) error {
 	t := targetOf(r)
 	if _, ok := r.Objects().Locate(t.recordURI()); !ok {
-		return resource.Invalid("path", "id", "Invalid record URI")
+		return resource.InvalidObjectID()
 	}
 	if _, _, err := r.Objects().AsServer().Get(t.recordURI()); err != nil {
 		if !isNotFound(err) {

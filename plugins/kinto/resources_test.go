@@ -361,3 +361,33 @@ func TestSizeLimits(t *testing.T) {
 	// The server still writes afterwards.
 	s.Do(R{Method: "POST", Path: recs, Auth: alice, Body: `{"data":{"ok":true}}`}).Expect(t, 201, 0)
 }
+
+// TestInvalidIDs: an id that is not valid for its resource, in the path
+// or in a POST's data.id, is 400 errno 107 worded as Kinto words it
+// (location path, name null, "path: Invalid object id").
+func TestInvalidIDs(t *testing.T) {
+	s := apitest.New(t, nil)
+	setup(t, s)
+	cases := []struct{ method, path, body string }{
+		{"PUT", "/v1/buckets/b%209", `{}`},
+		{"GET", "/v1/buckets/b/collections/c%201", ""},
+		{"DELETE", "/v1/buckets/b/groups/__g__", ""},
+		{"PATCH", "/v1/buckets/b/collections/c/records/r%201", `{"data":{}}`},
+		{"POST", "/v1/buckets/b/collections", `{"data":{"id":"a b"}}`},
+		{"POST", "/v1/buckets/b/collections/c/records", `{"data":{"id":7}}`},
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			r := s.Do(R{Method: c.method, Path: c.path, Auth: alice, Body: c.body}).Expect(t, 400, 107)
+			details, _ := r.Body["details"].([]any)
+			d, _ := details[0].(map[string]any)
+			if r.Body["message"] != "path: Invalid object id" || len(details) != 1 || d["location"] != "path" || d["name"] != nil ||
+				d["description"] != "Invalid object id" {
+				t.Errorf("error %s", r.Raw)
+			}
+			if _, ok := d["name"]; !ok {
+				t.Errorf("details without a name key (Kinto sends null): %s", r.Raw)
+			}
+		})
+	}
+}
