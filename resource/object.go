@@ -18,6 +18,7 @@ func (a *App) objectGet(res *Resource) echo.HandlerFunc {
 		id := m[res.Name+"_id"]
 		chain := res.chain(m, id)
 		pc, perr := parsePrecond(c.Request())
+		perr = cmpErr(perr, r.unusedBodyError())
 		var body map[string]any
 		var ts int64
 		var notModified bool
@@ -365,6 +366,7 @@ func (a *App) objectDelete(res *Resource) echo.HandlerFunc {
 		m := pathIDs(c)
 		var in deleteInput
 		in.pc, in.perr = parsePrecond(c.Request())
+		in.perr = cmpErr(in.perr, r.unusedBodyError())
 		if v := c.QueryParam("last_modified"); v != "" {
 			n, err := strconv.ParseInt(trimQuotes(v), 10, 64)
 			if err != nil {

@@ -127,6 +127,14 @@ func (a *App) writePreconditions(r *Request, res *Resource, m matchdict, id stri
 	}
 }
 
+// cmpErr is the first of two request errors that is set.
+func cmpErr(a, b *Error) *Error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
 // errorsOf returns the first request error of a list, after
 // authorization: the validation step of endpoints whose checks need no
 // storage.

@@ -71,6 +71,7 @@ func (a *App) pluralGet(res *Resource) echo.HandlerFunc {
 		}
 		head := c.Request().Method == http.MethodHead
 		pc, perr := parsePrecond(c.Request())
+		perr = cmpErr(perr, r.unusedBodyError())
 		var lq *listQuery
 		var objs []storage.Object
 		var raws [][]byte
@@ -354,6 +355,7 @@ func (a *App) pluralDelete(res *Resource) echo.HandlerFunc {
 		m := pathIDs(c)
 		ref := res.ref(m)
 		pc, perr := parsePrecond(c.Request())
+		perr = cmpErr(perr, r.unusedBodyError())
 		var tombs []storage.Object
 		var ts int64
 		var next string

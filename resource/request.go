@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -332,6 +333,27 @@ func (r *Request) JSON(status int, v any) error {
 		return nil
 	}
 	return r.writeAnswer(status, "application/json", b)
+}
+
+// unusedBodyError is the 400 of a body a GET, HEAD or DELETE does not use
+// but that is declared JSON (or undeclared) and is not valid JSON: Kinto
+// parses every such body and refuses it (CORE-12), so that a malformed
+// request deletes nothing. Valid JSON of any shape, or a body of another
+// declared type, is ignored, as in Kinto.
+func (r *Request) unusedBodyError() *Error {
+	if len(r.body) == 0 {
+		return nil
+	}
+	if ct := r.c.Request().Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			return nil
+		}
+	}
+	if _, err := DecodeJSON(r.body); err != nil {
+		return Invalid("body", "", err.Error())
+	}
+	return nil
 }
 
 // BodyObject decodes the body as a JSON object ({} when empty; a body of

@@ -391,3 +391,49 @@ func TestInvalidIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestUnusedBodies: a GET, HEAD or DELETE does not use its body, but one
+// declared JSON (or undeclared, for GET and HEAD) that is not valid JSON
+// is refused with 400, after authorization, as Kinto refuses it: a
+// malformed DELETE deletes nothing. Valid JSON, or a body of another type,
+// is ignored.
+func TestUnusedBodies(t *testing.T) {
+	s := apitest.New(t, nil)
+	setup(t, s)
+	s.Do(R{Method: "PUT", Path: "/v1/buckets/b/collections/c/records/r", Auth: alice, Body: `{}`}).Expect(t, 201, 0)
+	const rec = "/v1/buckets/b/collections/c/records/r"
+	const recs = "/v1/buckets/b/collections/c/records"
+	js := map[string]string{"Content-Type": "application/json"}
+	cases := []struct {
+		method, path, auth, body string
+		headers                  map[string]string
+		status, errno            int
+	}{
+		{"DELETE", rec, alice, "{", js, 400, 107},
+		{"DELETE", recs, alice, "{", js, 400, 107},
+		{"GET", rec, alice, "{", js, 400, 107},
+		{"GET", recs, alice, "{", nil, 400, 107},
+		{"HEAD", rec, alice, "{", js, 400, 0},
+		{"GET", rec, "", "{", js, 401, 104},
+		{"DELETE", rec, bob, "{", js, 403, 121},
+		{"GET", rec, alice, "{", map[string]string{"Content-Type": "text/plain"}, 200, 0},
+		{"GET", rec, alice, `[1, "x"]`, js, 200, 0},
+		{"GET", "/v1/", alice, "{", js, 200, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.path+" "+c.body, func(t *testing.T) {
+			r := s.Do(R{Method: c.method, Path: c.path, Auth: c.auth, Body: c.body, Headers: c.headers})
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Raw)
+			}
+			if c.errno != 0 {
+				r.Expect(t, c.status, c.errno)
+			}
+			if c.status == 400 && c.method != "HEAD" && !strings.HasPrefix(fmt.Sprint(r.Body["message"]), "body: Invalid JSON") {
+				t.Errorf("message %v", r.Body["message"])
+			}
+		})
+	}
+	s.Do(R{Method: "GET", Path: rec, Auth: alice}).Expect(t, 200, 0)
+	s.Do(R{Method: "DELETE", Path: rec, Auth: alice, Body: `{"anything": 1}`, Headers: js}).Expect(t, 200, 0)
+}
