@@ -60,13 +60,7 @@ func (a *App) missingObject(r *Request, tx storage.Tx, res *Resource, m matchdic
 		return err
 	}
 	if !ok && len(chain) > 2 {
-		// Read on the parent list (not its attributes), with the
-		// settings of this resource, as Kinto decides it.
-		ps, perr := r.Principals(tx)
-		if perr != nil {
-			return perr
-		}
-		if ok, err = a.Authorizer.AllowedOn(tx, ps, res.Name, chain[1:], "read"); err != nil {
+		if ok, err = a.readsList(r, tx, res, chain[1:]); err != nil {
 			return err
 		}
 	}
@@ -104,11 +98,7 @@ func (a *App) deniedCreation(r *Request, tx storage.Tx, res *Resource, m matchdi
 	if len(parent) < 3 {
 		return r.Deny()
 	}
-	ps, err := r.Principals(tx)
-	if err != nil {
-		return err
-	}
-	ok, err := a.Authorizer.AllowedOn(tx, ps, res.Name, parent, "read")
+	ok, err := a.readsList(r, tx, res, parent)
 	if err != nil {
 		return err
 	}
@@ -129,4 +119,15 @@ func (a *App) deniedCreation(r *Request, tx storage.Tx, res *Resource, m matchdi
 		}
 	}
 	return perr
+}
+
+// readsList tells whether the caller may read the list under parent (not
+// its attributes), with the settings of res: what decides between 404
+// and 403 for an object that is missing, as Kinto decides it (PERM-09).
+func (a *App) readsList(r *Request, tx storage.Tx, res *Resource, parent []permissions.Node) (bool, error) {
+	ps, err := r.Principals(tx)
+	if err != nil {
+		return false, err
+	}
+	return a.Authorizer.AllowedOn(tx, ps, res.Name, parent, "read")
 }

@@ -26,24 +26,30 @@ func (t target) bucketURI() string     { return "/buckets/" + t.bid }
 func (t target) collectionURI() string { return t.bucketURI() + "/collections/" + t.cid }
 func (t target) recordURI() string     { return t.collectionURI() + "/records/" + t.rid }
 
+// recordState reads the record as the server: missing is its 404 (the
+// record's, or its collection's), nil when it exists; err is an invalid
+// id or any other failure.
+func recordState(r *resource.Request, t target) (missing, err error) {
+	if _, ok := r.Objects().Locate(t.recordURI()); !ok {
+		return nil, resource.InvalidObjectID()
+	}
+	if _, _, err = r.Objects().AsServer().Get(t.recordURI()); err != nil && isNotFound(err) {
+		return err, nil
+	}
+	return nil, err
+}
+
 // mayWrite is the check made before the body is read, as Kinto's route
 // factory makes it: write on the record when it exists, the creation of
 // records in its collection when not (a missing collection included), so
 // a caller who may not write is refused before the form is looked at
 // (CORE-21). The record write then checks again, under its transaction.
-func mayWrite(r *resource.Request, t target) error {
-	objects := r.Objects()
-	if _, ok := objects.Locate(t.recordURI()); !ok {
-		return resource.InvalidObjectID()
-	}
+func mayWrite(r *resource.Request, t target, missing error) error {
 	uri, perm := t.recordURI(), "write"
-	if _, _, err := objects.AsServer().Get(uri); err != nil {
-		if !isNotFound(err) {
-			return err
-		}
+	if missing != nil {
 		uri, perm = t.collectionURI(), "record:create"
 	}
-	ok, err := objects.Can(uri, perm)
+	ok, err := r.Objects().Can(uri, perm)
 	if err != nil || ok {
 		return err
 	}
@@ -62,7 +68,11 @@ func isNotFound(err error) bool {
 // the new file.
 func (p *Plugin) post(r *resource.Request) error {
 	t := targetOf(r)
-	if err := mayWrite(r, t); err != nil {
+	missing, err := recordState(r, t)
+	if err != nil {
+		return err
+	}
+	if err := mayWrite(r, t, missing); err != nil {
 		return err
 	}
 	o := p.st.forList(t.bid, t.cid)
@@ -148,27 +158,25 @@ func (p *Plugin) dropOld(r *resource.Request, o options, old []string, keepName 
 // record is a 404 (Kinto would create one).
 func (p *Plugin) delete(r *resource.Request) error {
 	t := targetOf(r)
-	if _, ok := r.Objects().Locate(t.recordURI()); !ok {
-		return resource.InvalidObjectID()
+	missing, err := recordState(r, t)
+	if err != nil {
+		return err
 	}
-	if _, _, err := r.Objects().AsServer().Get(t.recordURI()); err != nil {
-		if !isNotFound(err) {
-			return err
-		}
+	if missing != nil {
 		// A missing record (or collection) is told to whoever may read
 		// where it would be, as the record's own DELETE tells it
 		// (PERM-09), and to whoever kinto-attachment lets through (who
 		// may create records there); 403/401 to others.
 		_, _, gerr := r.Objects().Get(t.recordURI())
 		if gerr == nil || isNotFound(gerr) {
-			return err
+			return missing
 		}
 		if ok, cerr := r.Objects().Can(t.collectionURI(), "record:create"); cerr != nil || ok {
-			return cmp.Or(cerr, err)
+			return cmp.Or(cerr, missing)
 		}
 		return gerr
 	}
-	if err := mayWrite(r, t); err != nil {
+	if err := mayWrite(r, t, nil); err != nil {
 		return err
 	}
 	old, err := p.links.of(r.Ctx(), "record_uri", t.recordURI())
